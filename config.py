@@ -1,0 +1,81 @@
+"""Settings, read from environment variables.
+
+``REGISTRY_ENV`` picks the class (``development`` by default, ``production``,
+``testing``). Production refuses to start without a real ``SECRET_KEY`` and
+``DATABASE_URL``, because a default there would be a silent security hole.
+"""
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+INSTANCE = Path(os.environ.get("REGISTRY_INSTANCE_PATH", ROOT / "instance"))
+
+
+def database_url(raw: str | None) -> str | None:
+    """Normalise a DATABASE_URL so PostgreSQL always goes through psycopg 3."""
+    if not raw:
+        return raw
+    for prefix in ("postgres://", "postgresql://"):
+        if raw.startswith(prefix):
+            return "postgresql+psycopg://" + raw[len(prefix):]
+    return raw
+
+
+class Config:
+    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-insecure-key")
+    SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("DATABASE_URL")) or (
+        f"sqlite:///{INSTANCE / 'registry.sqlite'}"
+    )
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    #: ISO country code of the registry's own Management Authority.
+    ISSUING_COUNTRY = os.environ.get("REGISTRY_ISSUING_COUNTRY", "KR")
+    #: Werkzeug hash method; scrypt is the default and right for production.
+    PASSWORD_HASH_METHOD = "scrypt"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    BABEL_DEFAULT_LOCALE = "en"
+    LANGUAGES = ("en", "ko")
+    PAGE_SIZE = 50
+    WTF_CSRF_TIME_LIMIT = None
+
+
+class DevelopmentConfig(Config):
+    DEBUG = False
+
+
+class TestingConfig(Config):
+    TESTING = True
+    SECRET_KEY = "testing"
+    WTF_CSRF_ENABLED = False
+    # Hashing cost is irrelevant to what the tests check and would dominate their run time.
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
+    SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("REGISTRY_TEST_DATABASE_URL")) or "sqlite://"
+
+
+class ProductionConfig(Config):
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+
+    @classmethod
+    def validate(cls) -> None:
+        missing = [n for n in ("SECRET_KEY", "DATABASE_URL") if not os.environ.get(n)]
+        if missing:
+            raise RuntimeError(f"production start-up refused: {', '.join(missing)} not set")
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def from_environment() -> type[Config]:
+    name = os.environ.get("REGISTRY_ENV", "development")
+    try:
+        cls = CONFIGS[name]
+    except KeyError:
+        raise RuntimeError(f"REGISTRY_ENV={name!r}: expected one of {', '.join(CONFIGS)}") from None
+    if hasattr(cls, "validate"):
+        cls.validate()
+    return cls

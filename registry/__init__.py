@@ -1,0 +1,81 @@
+"""Wildlife Registry: the application factory."""
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from flask import Flask, g, request, session
+from flask_login import current_user
+
+from registry import database  # noqa: F401  (engine event hooks)
+from registry.extensions import babel, csrf, db, login_manager, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _select_locale() -> str:
+    from flask import current_app
+
+    chosen = session.get("locale")
+    if chosen in current_app.config["LANGUAGES"]:
+        return chosen
+    return request.accept_languages.best_match(current_app.config["LANGUAGES"]) or "en"
+
+
+def create_app(config: type | dict | None = None) -> Flask:
+    """Build the app. It never creates tables or runs migrations: that is ``registry db upgrade``."""
+    import config as settings
+
+    app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"),
+                instance_path=str(settings.INSTANCE))
+    if config is None:
+        app.config.from_object(settings.from_environment())
+    elif isinstance(config, dict):
+        app.config.from_object(settings.Config)
+        app.config.update(config)
+    else:
+        app.config.from_object(config)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+
+    from registry import models  # noqa: F401  (every table registered before Alembic looks)
+    from registry.views import register_blueprints
+
+    register_blueprints(app)
+
+    @app.before_request
+    def _request_id():
+        g.request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex
+
+    @app.after_request
+    def _headers(response):
+        response.headers.setdefault("X-Request-Id", g.get("request_id", ""))
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'")
+        return response
+
+    @app.context_processor
+    def _template_helpers():
+        from registry.permissions import has_capability
+        from registry.views.helpers import current_actor
+
+        def can(capability: str) -> bool:
+            return current_user.is_authenticated and has_capability(current_actor(), capability)
+
+        return {"can": can}
+
+    from registry.cli import register_commands
+
+    register_commands(app)
+    return app

@@ -1,0 +1,165 @@
+"""The ``registry`` command: Flask's CLI around the app factory, plus the operators' commands.
+
+Every command calls the same services as the web UI; the console operator acts
+as a ``system`` actor, recorded as such in the audit log.
+"""
+from __future__ import annotations
+
+import getpass
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from registry.services.context import Actor
+from registry.services.errors import DomainError
+
+
+def _operator() -> Actor:
+    try:
+        name = getpass.getuser()
+    except Exception:  # no login name in some containers
+        name = "operator"
+    return Actor.system(f"cli:{name}")
+
+
+def _fail(exc: DomainError) -> None:
+    click.secho(f"error: {exc.message}", fg="red", err=True)
+    for field, message in exc.fields.items():
+        click.echo(f"  {field}: {message}", err=True)
+    for row in getattr(exc, "errors", []):
+        click.echo(f"  {row}", err=True)
+    sys.exit(2)
+
+
+users_cli = click.Group("users", help="Manage accounts.")
+
+
+@users_cli.command("create")
+@click.argument("username")
+@click.option("--role", required=True, help="admin, ministry_officer, customs_officer, keeper or auditor")
+@click.option("--name", "display_name", help="Full name shown in the interface")
+@click.option("--party", "party_id", type=int, help="Party id a keeper acts for")
+@click.option("--email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input")
+@with_appcontext
+def create_user(username, role, display_name, party_id, email, password_stdin):
+    """Create a user; the password is prompted for, or read from stdin."""
+    from registry.services import users
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = users.create_user(_operator(), username, password, role, display_name, party_id, email)
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"created {user.username} ({user.role})")
+
+
+species_cli = click.Group("species", help="Species reference data.")
+
+
+@species_cli.command("load")
+@with_appcontext
+def load_species():
+    """Load the curated species list shipped with the registry (idempotent)."""
+    from registry.services import reference
+
+    try:
+        counts = reference.load_curated_species(_operator())
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(", ".join(f"{v} {k}" for k, v in counts.items()))
+
+
+@species_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_appcontext
+def import_species(file: Path):
+    """Import the CITES Checklist "Index" CSV: every row, or none if any row is wrong."""
+    from registry.services import reference
+
+    try:
+        with file.open(encoding="utf-8-sig", newline="") as stream:
+            rows = reference.read_checklist(stream)
+        with click.progressbar(length=len(rows), label="importing", file=sys.stderr) as bar:
+            counts = reference.import_checklist(_operator(), rows, progress=bar.update)
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(", ".join(f"{v} {k}" for k, v in counts.items()))
+
+
+audit_cli = click.Group("audit", help="The audit log.")
+
+
+@audit_cli.command("verify")
+@with_appcontext
+def verify_audit():
+    """Recompute the hash chain; exit 1 and name the first broken entry on any tampering."""
+    from registry.services import audit
+
+    verdict = audit.verify_database()
+    click.echo(str(verdict))
+    sys.exit(0 if verdict.ok else 1)
+
+
+permits_cli = click.Group("permits", help="Permit housekeeping.")
+
+
+@permits_cli.command("expire")
+@with_appcontext
+def expire_permits():
+    """Mark issued permits past their validity as expired (run daily)."""
+    from registry.services import permits
+
+    for number in permits.expire_due(_operator()):
+        click.echo(f"expired {number}")
+
+
+@click.command("demo")
+@with_appcontext
+def demo():
+    """Load demo data: species, parties, facilities, users, permits and animals (idempotent)."""
+    from registry.services import demo as demo_service
+
+    created = demo_service.load(_operator())
+    if not created:
+        click.echo("demo data already present; nothing changed")
+    click.echo("demo logins (password for all: " + demo_service.PASSWORD + "):")
+    for username, role in demo_service.LOGINS:
+        click.echo(f"  {username:<12} {role}")
+
+
+docs_cli = click.Group("docs", help="Generated documentation.")
+
+
+@docs_cli.command("diagrams")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("docs"))
+def diagrams(out: Path):
+    """Write the lifecycle diagrams, generated from the machines' declarations."""
+    from registry.machines import ANIMAL, PERMIT
+    from registry.machines.diagram import markdown
+
+    out.mkdir(parents=True, exist_ok=True)
+    for machine in (ANIMAL, PERMIT):
+        path = out / f"{machine.name}-lifecycle.md"
+        path.write_text(markdown(machine), encoding="utf-8")
+        click.echo(f"wrote {path}")
+
+
+def register_commands(app) -> None:
+    for command in (users_cli, species_cli, audit_cli, permits_cli, demo, docs_cli):
+        app.cli.add_command(command)
+
+
+def _create_app():
+    from registry import create_app
+
+    return create_app()
+
+
+main = FlaskGroup(create_app=_create_app, help="Wildlife Registry administration.", set_debug_flag=False)

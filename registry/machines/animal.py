@@ -1,0 +1,170 @@
+"""The animal lifecycle, from the declaration on a permit to disposal of the carcass.
+
+Guards read a context object built by the service (``registry.services.animals``):
+``ctx.actor``, ``ctx.animal``, ``ctx.facility``, ``ctx.species_id``,
+``ctx.occupancy`` (live animals of that species already in the facility),
+``ctx.parents``, ``ctx.permit``, ``ctx.data``, ``ctx.today``.
+"""
+from enum import StrEnum
+
+from registry.machines.base import Guard, Machine, Transition
+
+
+class AnimalState(StrEnum):
+    DECLARED = "declared"
+    ENTERED = "entered"
+    IN_CAPTIVITY = "in_captivity"
+    MISSING = "missing"
+    SEIZED = "seized"
+    DEAD = "dead"
+    DISPOSED = "disposed"
+    EXPORTED = "exported"
+    VOID = "void"
+
+
+S = AnimalState
+
+LABELS = {
+    S.DECLARED: "Declared on a permit",
+    S.ENTERED: "Entered at customs",
+    S.IN_CAPTIVITY: "In captivity",
+    S.MISSING: "Missing",
+    S.SEIZED: "Seized",
+    S.DEAD: "Dead",
+    S.DISPOSED: "Carcass disposed",
+    S.EXPORTED: "Exported",
+    S.VOID: "Declaration void",
+}
+
+
+def _facility_accepts(ctx) -> str | None:
+    f = ctx.facility
+    if f is None:
+        return "a keeping facility is required"
+    if f.status != "registered":
+        return f"facility {f.registration_no} is not registered (status: {f.status})"
+    allowance = f.allowance_for(ctx.species_id)
+    if allowance is None:
+        return f"facility {f.registration_no} is not registered for this species"
+    if ctx.occupancy + 1 > allowance.capacity:
+        return (f"facility {f.registration_no} is at capacity for this species "
+                f"({ctx.occupancy} of {allowance.capacity})")
+    return None
+
+
+def _keeper_holds_facility(ctx) -> str | None:
+    if ctx.actor.role == "keeper" and ctx.facility is not None and ctx.facility.holder_party_id != ctx.actor.party_id:
+        return "a keeper can only place animals in their own facility"
+    return None
+
+
+def _parents_held(ctx) -> str | None:
+    for parent, sexes, word in ((ctx.parents.get("sire"), {"M", "U"}, "sire"),
+                                (ctx.parents.get("dam"), {"F", "U"}, "dam")):
+        if parent is None:
+            continue
+        if parent.state != S.IN_CAPTIVITY:
+            return f"the {word} {parent.registry_no} is not in captivity"
+        if parent.species_id != ctx.species_id:
+            return f"the {word} {parent.registry_no} is of another species"
+        if parent.sex not in sexes:
+            return f"the {word} {parent.registry_no} is recorded with sex {parent.sex}"
+        if ctx.actor.role == "keeper" and parent.holder_party_id != ctx.actor.party_id:
+            return f"the {word} {parent.registry_no} is not held by the reporting keeper"
+    return None
+
+
+def _transfer_changes_keeper(ctx) -> str | None:
+    d, a = ctx.data, ctx.animal
+    if d.get("owner_party_id") in (None, a.owner_party_id) and d.get("facility_id") in (None, a.facility_id):
+        return "a transfer must change the owner, the holder or the facility"
+    return None
+
+
+def _disposal_method_allowed(ctx) -> str | None:
+    if ctx.disease_suspected and ctx.data.get("method") not in ("incineration", "burial"):
+        return "a disease was suspected at death: the carcass must be incinerated or buried"
+    return None
+
+
+def _entry_permit_usable(ctx) -> str | None:
+    p = ctx.permit
+    if p is None:
+        return "the animal is not declared on a permit"
+    if p.state not in ("issued", "partly_used"):
+        return f"permit {p.display_number} is {p.state.replace('_', ' ')}, not valid for entry"
+    if p.valid_until is not None and ctx.today > p.valid_until:
+        return f"permit {p.display_number} expired on {p.valid_until.isoformat()}"
+    if p.direction != "import":
+        return f"permit {p.display_number} is not an import document"
+    return None
+
+
+def _export_permit_usable(ctx) -> str | None:
+    p = ctx.permit
+    if p is None:
+        return "an export permit or re-export certificate is required"
+    if p.direction != "export":
+        return f"permit {p.display_number} is not an export document"
+    if p.state not in ("issued", "partly_used"):
+        return f"permit {p.display_number} is {p.state.replace('_', ' ')}, not valid for exit"
+    if p.valid_until is not None and ctx.today > p.valid_until:
+        return f"permit {p.display_number} expired on {p.valid_until.isoformat()}"
+    if not any(line.species_id == ctx.animal.species_id for line in p.lines):
+        return f"permit {p.display_number} does not cover this species"
+    return None
+
+
+FACILITY_ACCEPTS = Guard("facility_accepts_species",
+                         "the facility is registered for the species and has room", _facility_accepts)
+KEEPER_HOLDS_FACILITY = Guard("keeper_holds_facility",
+                              "a keeper places animals only in their own facility", _keeper_holds_facility)
+PARENTS_HELD = Guard("parents_held_by_reporter",
+                     "known parents are in captivity, of the species, and held by the reporter", _parents_held)
+TRANSFER_CHANGES = Guard("transfer_changes_keeper", "the owner, holder or facility changes",
+                         _transfer_changes_keeper)
+DISPOSAL_ALLOWED = Guard("disposal_method_allowed",
+                         "a suspected disease forces incineration or burial", _disposal_method_allowed)
+ENTRY_PERMIT = Guard("entry_permit_usable", "the declaring import permit is issued and unexpired",
+                     _entry_permit_usable)
+EXPORT_PERMIT = Guard("export_permit_usable", "an issued, unexpired export permit covers the species",
+                      _export_permit_usable)
+
+LIVE = frozenset({S.ENTERED, S.IN_CAPTIVITY})
+
+ANIMAL = Machine(
+    "animal",
+    AnimalState,
+    terminal={S.DISPOSED, S.EXPORTED, S.VOID},
+    state_labels=LABELS,
+    transitions=[
+        Transition("declare", frozenset(), S.DECLARED, "animal.declare", "Declare on a permit"),
+        Transition("birth", frozenset(), S.IN_CAPTIVITY, "animal.birth", "Birth in captivity",
+                   (FACILITY_ACCEPTS, KEEPER_HOLDS_FACILITY, PARENTS_HELD)),
+        Transition("enter", frozenset({S.DECLARED}), S.ENTERED, "animal.enter", "Entry at customs",
+                   (ENTRY_PERMIT,)),
+        Transition("refuse_entry", frozenset({S.DECLARED}), S.VOID, "animal.refuse_entry", "Entry refused"),
+        Transition("void", frozenset({S.DECLARED}), S.VOID, "animal.void", "Void the declaration"),
+        Transition("register", frozenset({S.ENTERED}), S.IN_CAPTIVITY, "animal.register",
+                   "Register in a facility", (FACILITY_ACCEPTS, KEEPER_HOLDS_FACILITY)),
+        Transition("transfer", frozenset({S.IN_CAPTIVITY}), S.IN_CAPTIVITY, "animal.transfer",
+                   "Transfer ownership or custody", (TRANSFER_CHANGES, FACILITY_ACCEPTS)),
+        Transition("death", LIVE | {S.SEIZED}, S.DEAD, "animal.death", "Death"),
+        Transition("dispose", frozenset({S.DEAD}), S.DISPOSED, "animal.dispose", "Carcass disposal",
+                   (DISPOSAL_ALLOWED,)),
+        Transition("export", frozenset({S.IN_CAPTIVITY}), S.EXPORTED, "animal.export", "Export",
+                   (EXPORT_PERMIT,)),
+        Transition("report_missing", frozenset({S.IN_CAPTIVITY}), S.MISSING, "animal.report_missing",
+                   "Report missing"),
+        Transition("recover", frozenset({S.MISSING}), S.IN_CAPTIVITY, "animal.recover", "Recovered",
+                   (FACILITY_ACCEPTS, KEEPER_HOLDS_FACILITY)),
+        Transition("declare_dead", frozenset({S.MISSING}), S.DEAD, "animal.declare_dead",
+                   "Declare a missing animal dead"),
+        Transition("seize", LIVE | {S.MISSING, S.DECLARED}, S.SEIZED, "animal.seize", "Seizure",
+                   (FACILITY_ACCEPTS,)),
+        Transition("return", frozenset({S.SEIZED}), S.IN_CAPTIVITY, "animal.return",
+                   "Return to the keeper", (FACILITY_ACCEPTS,)),
+        Transition("forfeit", frozenset({S.SEIZED}), S.IN_CAPTIVITY, "animal.forfeit",
+                   "Forfeit to the State"),
+    ],
+)

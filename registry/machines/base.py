@@ -1,0 +1,111 @@
+"""A small declarative state machine: states, events, capabilities and guards as data.
+
+Each event names the states it may leave, the state it enters, the capability
+an actor needs to fire it, and guards (named predicates over the service's
+context that return a refusal reason or ``None``). An event with no source
+states creates a new object. Any (state, event) pair that is not declared is
+refused with a reason, so nothing is ever a silent no-op.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class IllegalTransition(Exception):
+    """The event cannot be fired from the current state, or a guard refused it."""
+
+    def __init__(self, machine: str, state: str | None, event: str, reason: str):
+        super().__init__(reason)
+        self.machine, self.state, self.event, self.reason = machine, state, event, reason
+
+
+@dataclass(frozen=True)
+class Guard:
+    """A named precondition. ``check(ctx)`` returns a refusal reason, or None to allow."""
+
+    name: str
+    description: str
+    check: Callable[[Any], str | None]
+
+
+@dataclass(frozen=True)
+class Transition:
+    event: str
+    sources: frozenset[str]  # empty: the event creates the object
+    target: str
+    capability: str
+    label: str
+    guards: tuple[Guard, ...] = field(default=())
+
+    @property
+    def creates(self) -> bool:
+        return not self.sources
+
+
+class Machine:
+    def __init__(self, name: str, states: type[StrEnum], terminal: Iterable[StrEnum],
+                 transitions: Iterable[Transition], state_labels: dict[str, str]):
+        self.name = name
+        self.states = states
+        self.terminal = frozenset(terminal)
+        self.state_labels = state_labels
+        self.transitions: dict[str, Transition] = {}
+        for t in transitions:
+            if t.event in self.transitions:
+                raise ValueError(f"{name}: event {t.event!r} declared twice")
+            unknown = (t.sources | {t.target}) - set(states)
+            if unknown:
+                raise ValueError(f"{name}.{t.event}: unknown states {sorted(unknown)}")
+            if t.sources & self.terminal:
+                raise ValueError(f"{name}.{t.event}: leaves a terminal state")
+            self.transitions[t.event] = t
+        missing = set(states) - state_labels.keys()
+        if missing:
+            raise ValueError(f"{name}: states without a label {sorted(missing)}")
+
+    @property
+    def events(self) -> list[str]:
+        return list(self.transitions)
+
+    def rejection(self, state: str | None, event: str) -> str | None:
+        """The reason (state, event) is refused, or None when it is a declared transition."""
+        t = self.transitions.get(event)
+        if t is None:
+            return f"'{event}' is not an event of the {self.name} lifecycle"
+        if state is None:
+            if t.creates:
+                return None
+            return f"'{event}' applies to an existing {self.name}; it cannot create one"
+        if t.creates:
+            return f"'{event}' creates a new {self.name}; it cannot be applied to an existing one"
+        if state in self.terminal:
+            return (f"the {self.name} is {self.state_labels[state].lower()}, a final state: "
+                    f"no further events are possible")
+        if state not in t.sources:
+            allowed = ", ".join(sorted(self.state_labels[s].lower() for s in t.sources))
+            return (f"'{t.label}' is only possible when the {self.name} is {allowed}; "
+                    f"it is {self.state_labels[state].lower()}")
+        return None
+
+    def transition(self, state: str | None, event: str) -> Transition:
+        """The declared transition for (state, event).
+
+        :raises IllegalTransition: with the reason, when the pair is not declared.
+        """
+        reason = self.rejection(state, event)
+        if reason is not None:
+            raise IllegalTransition(self.name, state, event, reason)
+        return self.transitions[event]
+
+    def check_guards(self, t: Transition, state: str | None, ctx: Any) -> None:
+        for guard in t.guards:
+            reason = guard.check(ctx)
+            if reason:
+                raise IllegalTransition(self.name, state, t.event, reason)
+
+    def available(self, state: str | None) -> list[Transition]:
+        """Transitions declared from *state* (guards and capabilities not yet checked)."""
+        return [t for t in self.transitions.values() if self.rejection(state, t.event) is None]

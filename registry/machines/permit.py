@@ -1,0 +1,107 @@
+"""The permit workflow, from draft to closure.
+
+Guards read ``ctx.actor``, ``ctx.permit``, ``ctx.data`` and ``ctx.today``.
+"""
+from enum import StrEnum
+
+from registry.machines.base import Guard, Machine, Transition
+
+
+class PermitState(StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    CHANGES_REQUESTED = "changes_requested"
+    APPROVED = "approved"
+    REFUSED = "refused"
+    WITHDRAWN = "withdrawn"
+    ISSUED = "issued"
+    PARTLY_USED = "partly_used"
+    USED = "used"
+    CLOSED = "closed"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+S = PermitState
+
+LABELS = {
+    S.DRAFT: "Draft",
+    S.SUBMITTED: "Submitted",
+    S.CHANGES_REQUESTED: "Changes requested",
+    S.APPROVED: "Approved",
+    S.REFUSED: "Refused",
+    S.WITHDRAWN: "Withdrawn",
+    S.ISSUED: "Issued",
+    S.PARTLY_USED: "Partly used",
+    S.USED: "Fully used",
+    S.CLOSED: "Closed",
+    S.EXPIRED: "Expired",
+    S.CANCELLED: "Cancelled",
+}
+
+
+def _has_lines(ctx) -> str | None:
+    return None if ctx.permit.lines else "an application needs at least one line item"
+
+
+def _not_own_application(ctx) -> str | None:
+    p, a = ctx.permit, ctx.actor
+    if a.user_id is not None and a.user_id == p.created_by_id:
+        return "four eyes: nobody may decide on an application they drafted"
+    if a.party_id is not None and a.party_id == p.applicant_party_id:
+        return "four eyes: nobody may decide on their own party's application"
+    return None
+
+
+def _reason_given(ctx) -> str | None:
+    return None if (ctx.data.get("reason") or "").strip() else "a reason is required"
+
+
+def _within_validity(ctx) -> str | None:
+    p = ctx.permit
+    if p.valid_until is not None and ctx.today > p.valid_until:
+        return f"the permit expired on {p.valid_until.isoformat()}"
+    return None
+
+
+def _past_validity(ctx) -> str | None:
+    p = ctx.permit
+    if p.valid_until is None or ctx.today <= p.valid_until:
+        return "the permit is still within its validity"
+    return None
+
+
+HAS_LINES = Guard("has_line_items", "the application has at least one line item", _has_lines)
+FOUR_EYES = Guard("not_own_application", "the decision is not taken by the applicant", _not_own_application)
+REASON = Guard("reason_given", "a reason is recorded", _reason_given)
+VALID = Guard("within_validity", "the permit has not expired", _within_validity)
+PAST_VALIDITY = Guard("past_validity", "the validity period is over", _past_validity)
+
+IN_USE = frozenset({S.ISSUED, S.PARTLY_USED})
+
+PERMIT = Machine(
+    "permit",
+    PermitState,
+    terminal={S.REFUSED, S.WITHDRAWN, S.CLOSED, S.EXPIRED, S.CANCELLED},
+    state_labels=LABELS,
+    transitions=[
+        Transition("create", frozenset(), S.DRAFT, "permit.apply", "Draft an application"),
+        Transition("submit", frozenset({S.DRAFT, S.CHANGES_REQUESTED}), S.SUBMITTED, "permit.apply",
+                   "Submit", (HAS_LINES,)),
+        Transition("withdraw", frozenset({S.DRAFT, S.SUBMITTED, S.CHANGES_REQUESTED}), S.WITHDRAWN,
+                   "permit.apply", "Withdraw"),
+        Transition("request_changes", frozenset({S.SUBMITTED}), S.CHANGES_REQUESTED, "permit.review",
+                   "Request changes", (FOUR_EYES, REASON)),
+        Transition("approve", frozenset({S.SUBMITTED}), S.APPROVED, "permit.review", "Approve", (FOUR_EYES,)),
+        Transition("refuse", frozenset({S.SUBMITTED, S.APPROVED}), S.REFUSED, "permit.review", "Refuse",
+                   (FOUR_EYES, REASON)),
+        Transition("issue", frozenset({S.APPROVED}), S.ISSUED, "permit.issue", "Issue", (FOUR_EYES,)),
+        Transition("endorse", IN_USE, S.PARTLY_USED, "permit.endorse",
+                   "Endorse part of the quantities", (VALID,)),
+        Transition("endorse_final", IN_USE, S.USED, "permit.endorse",
+                   "Endorse the last quantities", (VALID,)),
+        Transition("close", frozenset({S.USED, S.PARTLY_USED}), S.CLOSED, "permit.close", "Close"),
+        Transition("expire", IN_USE, S.EXPIRED, "permit.expire", "Expire", (PAST_VALIDITY,)),
+        Transition("cancel", IN_USE, S.CANCELLED, "permit.cancel", "Cancel", (REASON,)),
+    ],
+)

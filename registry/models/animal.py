@@ -1,0 +1,122 @@
+from datetime import date, datetime
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from registry.extensions import db
+from registry.models.base import UTCDateTime, utcnow
+from registry.models.facility import Facility
+from registry.models.party import Party
+from registry.models.species import Species
+
+SEXES = ("M", "F", "U")
+IDENTIFIER_KINDS = ("microchip", "closed_ring", "split_ring", "tag", "tattoo", "photo", "other")
+
+
+class Animal(db.Model):
+    """One live specimen, followed from declaration to disposal under a permanent registry number."""
+
+    __tablename__ = "animal"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Permanent across owners, e.g. KR-A-2026-000042.
+    registry_no: Mapped[str] = mapped_column(String(32), unique=True)
+    species_id: Mapped[int] = mapped_column(ForeignKey("species.id"), index=True)
+    state: Mapped[str] = mapped_column(String(32), index=True)
+    sex: Mapped[str] = mapped_column(String(1), default="U")
+    name: Mapped[str | None] = mapped_column(String(100))
+    birth_date: Mapped[date | None]
+    birth_date_estimated: Mapped[bool] = mapped_column(default=False)
+    source_code: Mapped[str] = mapped_column(String(1))
+    origin_country: Mapped[str | None] = mapped_column(String(2))
+    #: Ownership and custody are separate: a zoo may hold an animal another party owns.
+    owner_party_id: Mapped[int | None] = mapped_column(ForeignKey("party.id"), index=True)
+    holder_party_id: Mapped[int | None] = mapped_column(ForeignKey("party.id"), index=True)
+    facility_id: Mapped[int | None] = mapped_column(ForeignKey("facility.id"), index=True)
+    sire_id: Mapped[int | None] = mapped_column(ForeignKey("animal.id"))
+    dam_id: Mapped[int | None] = mapped_column(ForeignKey("animal.id"))
+    #: The permit line the animal was declared on, for imports.
+    permit_line_id: Mapped[int | None] = mapped_column(ForeignKey("permit_line.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    version: Mapped[int] = mapped_column(default=1)
+
+    species: Mapped[Species] = relationship()
+    owner: Mapped[Party | None] = relationship(foreign_keys=[owner_party_id])
+    holder: Mapped[Party | None] = relationship(foreign_keys=[holder_party_id])
+    facility: Mapped[Facility | None] = relationship()
+    sire: Mapped["Animal | None"] = relationship(foreign_keys=[sire_id], remote_side=[id])
+    dam: Mapped["Animal | None"] = relationship(foreign_keys=[dam_id], remote_side=[id])
+    permit_line = relationship("PermitLine")
+    identifiers: Mapped[list["Identifier"]] = relationship(back_populates="animal", order_by="Identifier.id")
+    events: Mapped[list["AnimalEvent"]] = relationship(back_populates="animal", order_by="AnimalEvent.id")
+
+    __mapper_args__ = {"version_id_col": version}
+
+    def as_audit(self) -> dict:
+        return {c: getattr(self, c) for c in (
+            "registry_no", "species_id", "state", "sex", "name", "birth_date", "birth_date_estimated",
+            "source_code", "origin_country", "owner_party_id", "holder_party_id", "facility_id",
+            "sire_id", "dam_id", "permit_line_id")}
+
+
+class Identifier(db.Model):
+    """A mark on an animal. Retired marks stay, so the history of identifiers is kept."""
+
+    __tablename__ = "identifier"
+    __table_args__ = (
+        # An active microchip number is unique across the registry; retired ones may recur.
+        Index("uq_identifier_active_microchip", "value", unique=True,
+              sqlite_where=text("kind = 'microchip' AND active"),
+              postgresql_where=text("kind = 'microchip' AND active")),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    animal_id: Mapped[int] = mapped_column(ForeignKey("animal.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String(150), index=True)
+    active: Mapped[bool] = mapped_column(default=True)
+    applied_on: Mapped[date | None]
+    retired_on: Mapped[date | None]
+    note: Mapped[str | None] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    animal: Mapped[Animal] = relationship(back_populates="identifiers")
+
+    def as_audit(self) -> dict:
+        return {c: getattr(self, c) for c in ("animal_id", "kind", "value", "active", "applied_on", "retired_on", "note")}
+
+
+class AnimalEvent(db.Model):
+    """A lifecycle event as it happened to the animal: its timeline."""
+
+    __tablename__ = "animal_event"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    animal_id: Mapped[int] = mapped_column(ForeignKey("animal.id"), index=True)
+    event: Mapped[str] = mapped_column(String(32))
+    from_state: Mapped[str | None] = mapped_column(String(32))
+    to_state: Mapped[str] = mapped_column(String(32))
+    #: When it happened in the world, as reported; recorded_at is when the registry learnt it.
+    occurred_on: Mapped[date]
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    actor_name: Mapped[str] = mapped_column(String(200))
+    permit_id: Mapped[int | None] = mapped_column(ForeignKey("permit.id"))
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+
+    animal: Mapped[Animal] = relationship(back_populates="events")
+
+
+class Keeping(db.Model):
+    """A period during which a party owned, or held, an animal."""
+
+    __tablename__ = "keeping"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    animal_id: Mapped[int] = mapped_column(ForeignKey("animal.id"), index=True)
+    #: "owner" or "holder".
+    relation: Mapped[str] = mapped_column(String(8))
+    party_id: Mapped[int] = mapped_column(ForeignKey("party.id"), index=True)
+    facility_id: Mapped[int | None] = mapped_column(ForeignKey("facility.id"))
+    since: Mapped[date]
+    until: Mapped[date | None]
+    event_id: Mapped[int] = mapped_column(ForeignKey("animal_event.id"))
+
+    party: Mapped[Party] = relationship()
+    facility: Mapped[Facility | None] = relationship()

@@ -1,0 +1,43 @@
+from datetime import datetime
+
+from sqlalchemy import JSON, String
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from registry.extensions import db
+from registry.models.base import UTCDateTime
+
+GENESIS_HASH = "0" * 64
+_Json = JSON().with_variant(JSONB(), "postgresql")
+
+
+class AuditEntry(db.Model):
+    """One entry of the hash-chained, append-only audit log (triggers forbid UPDATE and DELETE)."""
+
+    __tablename__ = "audit_entry"
+    #: Gap-free position in the chain, assigned under the chain-head lock.
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    actor_id: Mapped[int | None] = mapped_column(index=True)
+    actor_name: Mapped[str] = mapped_column(String(200))
+    actor_role: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[str | None] = mapped_column(String(64))
+    before: Mapped[dict | None] = mapped_column(_Json)
+    after: Mapped[dict | None] = mapped_column(_Json)
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    client_addr: Mapped[str | None] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+    __table_args__ = (db.Index("ix_audit_entry_object", "object_type", "object_id"),)
+
+
+class AuditHead(db.Model):
+    """The chain's head, one row: the lock appends serialise on, and an anchor for the last entry."""
+
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    seq: Mapped[int]
+    entry_hash: Mapped[str] = mapped_column(String(64))

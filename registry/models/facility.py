@@ -1,0 +1,53 @@
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from registry.extensions import db
+from registry.models.base import UTCDateTime, utcnow
+from registry.models.party import Party
+from registry.models.species import Species
+
+FACILITY_STATUSES = ("pending", "registered", "changes_requested", "refused", "closed")
+
+
+class Facility(db.Model):
+    """A keeping facility (사육시설) registered for given species and capacities."""
+
+    __tablename__ = "facility"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    registration_no: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    holder_party_id: Mapped[int] = mapped_column(ForeignKey("party.id"), index=True)
+    address: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(32), default="pending")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    version: Mapped[int] = mapped_column(default=1)
+
+    holder: Mapped[Party] = relationship()
+    allowances: Mapped[list["FacilitySpecies"]] = relationship(
+        back_populates="facility", cascade="all, delete-orphan", order_by="FacilitySpecies.species_id")
+
+    __mapper_args__ = {"version_id_col": version}
+
+    def allowance_for(self, species_id: int) -> "FacilitySpecies | None":
+        return next((a for a in self.allowances if a.species_id == species_id), None)
+
+    def as_audit(self) -> dict:
+        return {
+            "registration_no": self.registration_no, "name": self.name, "holder_party_id": self.holder_party_id,
+            "address": self.address, "status": self.status,
+            "allowances": {str(a.species_id): a.capacity for a in self.allowances},
+        }
+
+
+class FacilitySpecies(db.Model):
+    """How many animals of one species a facility is registered to keep."""
+
+    __tablename__ = "facility_species"
+    facility_id: Mapped[int] = mapped_column(ForeignKey("facility.id"), primary_key=True)
+    species_id: Mapped[int] = mapped_column(ForeignKey("species.id"), primary_key=True)
+    capacity: Mapped[int]
+
+    facility: Mapped[Facility] = relationship(back_populates="allowances")
+    species: Mapped[Species] = relationship()

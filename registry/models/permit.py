@@ -1,0 +1,119 @@
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import ForeignKey, Numeric, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from registry.extensions import db
+from registry.models.base import UTCDateTime, utcnow
+from registry.models.party import Party
+from registry.models.species import Species
+
+#: Document types this registry issues, and their validity in months (cites-standards.md §1.3).
+DOCUMENT_TYPES = {
+    "import": 12,
+    "export": 6,
+    "reexport": 6,
+    "origin": 12,
+    "captive_breeding": 6,
+    "pre_convention": 6,
+}
+
+
+class Permit(db.Model):
+    """A permit or certificate, from application to closure."""
+
+    __tablename__ = "permit"
+    __table_args__ = (UniqueConstraint("issuing_country", "number"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    doc_type: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(32), index=True)
+    #: Assigned at issue, e.g. KR/2026/000123; never reused within an issuing country.
+    number: Mapped[str | None] = mapped_column(String(35))
+    issuing_country: Mapped[str] = mapped_column(String(2))
+    applicant_party_id: Mapped[int] = mapped_column(ForeignKey("party.id"), index=True)
+    importer_party_id: Mapped[int | None] = mapped_column(ForeignKey("party.id"))
+    exporter_party_id: Mapped[int | None] = mapped_column(ForeignKey("party.id"))
+    import_country: Mapped[str] = mapped_column(String(2))
+    export_country: Mapped[str] = mapped_column(String(2))
+    origin_country: Mapped[str | None] = mapped_column(String(2))
+    purpose_code: Mapped[str] = mapped_column(String(1))
+    source_code: Mapped[str] = mapped_column(String(1))
+    #: Number of the exporting country's permit (Box 12), required for imports.
+    foreign_permit_no: Mapped[str | None] = mapped_column(String(70))
+    special_conditions: Mapped[str | None] = mapped_column(Text)
+    valid_from: Mapped[date | None]
+    valid_until: Mapped[date | None]
+    #: Secret carried by the QR code; proves a printed permit is genuine.
+    security_token: Mapped[str | None] = mapped_column(String(64))
+    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("permit.id"))
+    #: Latest note from a reviewer: changes requested, refusal or cancellation reason.
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(default=1)
+
+    applicant: Mapped[Party] = relationship(foreign_keys=[applicant_party_id])
+    importer: Mapped[Party | None] = relationship(foreign_keys=[importer_party_id])
+    exporter: Mapped[Party | None] = relationship(foreign_keys=[exporter_party_id])
+    replaces: Mapped["Permit | None"] = relationship(remote_side=[id])
+    lines: Mapped[list["PermitLine"]] = relationship(
+        back_populates="permit", cascade="all, delete-orphan", order_by="PermitLine.line_no")
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def direction(self) -> str:
+        return "import" if self.doc_type == "import" else "export"
+
+    @property
+    def display_number(self) -> str:
+        return self.number or f"application #{self.id}"
+
+    def as_audit(self) -> dict:
+        data = {c: getattr(self, c) for c in (
+            "doc_type", "state", "number", "issuing_country", "applicant_party_id", "importer_party_id",
+            "exporter_party_id", "import_country", "export_country", "origin_country", "purpose_code",
+            "source_code", "foreign_permit_no", "special_conditions", "valid_from", "valid_until",
+            "replaces_id", "decision_note")}
+        data["lines"] = [line.as_audit() for line in self.lines]
+        return data
+
+
+class PermitLine(db.Model):
+    """One line item: a species, a term (e.g. LIV) and a quantity."""
+
+    __tablename__ = "permit_line"
+    __table_args__ = (UniqueConstraint("permit_id", "line_no"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    permit_id: Mapped[int] = mapped_column(ForeignKey("permit.id"), index=True)
+    line_no: Mapped[int]
+    species_id: Mapped[int] = mapped_column(ForeignKey("species.id"))
+    #: The species' appendix when the application was made (Box 10).
+    appendix: Mapped[str] = mapped_column(String(8))
+    term_code: Mapped[str] = mapped_column(String(3))
+    quantity: Mapped[Decimal] = mapped_column(Numeric(14, 3))
+    #: Blank means number of specimens (cites-standards.md §2.4).
+    unit_code: Mapped[str | None] = mapped_column(String(3))
+    description: Mapped[str | None] = mapped_column(Text)
+
+    permit: Mapped[Permit] = relationship(back_populates="lines")
+    species: Mapped[Species] = relationship()
+
+    def as_audit(self) -> dict:
+        return {"line_no": self.line_no, "species_id": self.species_id, "appendix": self.appendix,
+                "term_code": self.term_code, "quantity": self.quantity, "unit_code": self.unit_code,
+                "description": self.description}
+
+
+class SerialCounter(db.Model):
+    """Gap-free yearly counters for permit and registry numbers."""
+
+    __tablename__ = "serial_counter"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    year: Mapped[int] = mapped_column(primary_key=True)
+    value: Mapped[int] = mapped_column(default=0)

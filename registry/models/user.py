@@ -1,0 +1,40 @@
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from registry.extensions import db
+from registry.models.base import UTCDateTime, utcnow
+from registry.models.party import Party
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "user_account"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    #: One of registry.permissions.Role.
+    role: Mapped[str] = mapped_column(String(32))
+    #: The party a keeper acts for; their scope of animals, facilities and permits.
+    party_id: Mapped[int | None] = mapped_column(ForeignKey("party.id"))
+    is_enabled: Mapped[bool] = mapped_column(default=True)
+    #: Bumped to revoke every session of the user (signed cookies cannot be revoked otherwise).
+    session_epoch: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    party: Mapped[Party | None] = relationship()
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses sessions of inactive users
+        return self.is_enabled
+
+    def get_id(self) -> str:
+        return f"{self.id}.{self.session_epoch}"
+
+    def as_audit(self) -> dict:
+        return {"username": self.username, "display_name": self.display_name, "email": self.email,
+                "role": self.role, "party_id": self.party_id, "is_enabled": self.is_enabled}

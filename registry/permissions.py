@@ -1,0 +1,179 @@
+"""Who may do what: roles, their capabilities, and the per-object scope rules.
+
+This module is the single source of truth for authorisation. Views, the API,
+templates, services and the CLI all ask ``has_capability`` and the ``can_see_*``
+/ ``visible_*`` functions below; none keeps a copy of these rules.
+"""
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from sqlalchemy import or_
+
+if TYPE_CHECKING:  # pragma: no cover
+    from registry.services.context import Actor
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    MINISTRY_OFFICER = "ministry_officer"
+    CUSTOMS_OFFICER = "customs_officer"
+    KEEPER = "keeper"
+    AUDITOR = "auditor"
+
+
+#: Every capability the application knows. Asking for any other name is a bug and raises.
+CAPABILITIES: dict[str, str] = {
+    "species.read": "Browse the species reference list",
+    "species.manage": "Correct species reference data and import the checklist",
+    "party.read_all": "See every party (person or organisation)",
+    "party.manage": "Create and correct parties",
+    "facility.read_all": "See every keeping facility",
+    "facility.manage": "Register, change and close keeping facilities",
+    "animal.read_all": "See every animal",
+    "animal.read_own": "See the animals one owns or holds",
+    "animal.declare": "Declare animals on a permit application",
+    "animal.enter": "Record an animal's entry at customs",
+    "animal.refuse_entry": "Refuse an animal's entry at the border",
+    "animal.void": "Void a declaration that will not be used",
+    "animal.register": "Place an entered animal in a registered facility",
+    "animal.transfer": "Transfer ownership or custody of an animal",
+    "animal.birth": "Report a birth in captivity",
+    "animal.death": "Report a death",
+    "animal.dispose": "Record the disposal of a carcass",
+    "animal.export": "Record an animal's exit from the country",
+    "animal.report_missing": "Report an animal missing",
+    "animal.recover": "Record the recovery of a missing animal",
+    "animal.declare_dead": "Declare a missing animal dead",
+    "animal.seize": "Seize an animal",
+    "animal.return": "Return a seized animal to its keeper",
+    "animal.forfeit": "Forfeit a seized animal to the State",
+    "animal.identify": "Add or retire an animal's identifiers",
+    "permit.read_all": "See every permit",
+    "permit.read_own": "See the permits one applied for or is party to",
+    "permit.apply": "Draft, submit and withdraw permit applications",
+    "permit.review": "Request changes on, approve or refuse an application",
+    "permit.issue": "Issue an approved permit",
+    "permit.cancel": "Cancel an issued permit",
+    "permit.endorse": "Endorse a permit at the border",
+    "permit.close": "Close a used permit",
+    "permit.expire": "Mark a permit expired",
+    "audit.read": "Read the audit log",
+    "audit.verify": "Verify the audit chain",
+    "user.manage": "Create users, assign roles, disable accounts",
+}
+
+_READ_ALL = {"species.read", "party.read_all", "facility.read_all", "animal.read_all", "permit.read_all"}
+
+ROLE_CAPABILITIES: dict[Role, frozenset[str]] = {
+    Role.ADMIN: frozenset(
+        _READ_ALL | {"species.manage", "party.manage", "audit.read", "audit.verify", "user.manage"}
+    ),
+    Role.MINISTRY_OFFICER: frozenset(
+        _READ_ALL
+        | {
+            "party.manage", "facility.manage",
+            "animal.declare", "animal.void", "animal.register", "animal.transfer", "animal.birth",
+            "animal.death", "animal.dispose", "animal.report_missing", "animal.recover",
+            "animal.declare_dead", "animal.seize", "animal.return", "animal.forfeit",
+            "animal.identify",
+            "permit.apply", "permit.review", "permit.issue", "permit.cancel", "permit.close",
+            "permit.expire", "audit.read",
+        }
+    ),
+    Role.CUSTOMS_OFFICER: frozenset(
+        _READ_ALL
+        | {"animal.enter", "animal.refuse_entry", "animal.export", "animal.seize", "animal.identify",
+           "permit.endorse"}
+    ),
+    Role.KEEPER: frozenset(
+        {
+            "species.read", "animal.read_own", "permit.read_own",
+            "animal.declare", "animal.register", "animal.transfer", "animal.birth", "animal.death",
+            "animal.dispose", "animal.report_missing", "animal.recover", "animal.identify",
+            "permit.apply",
+        }
+    ),
+    Role.AUDITOR: frozenset(_READ_ALL | {"audit.read", "audit.verify"}),
+}
+
+for _role, _caps in ROLE_CAPABILITIES.items():
+    assert _caps <= CAPABILITIES.keys(), (_role, _caps - CAPABILITIES.keys())
+
+
+def has_capability(actor: "Actor | None", capability: str) -> bool:
+    """True when *actor*'s role grants *capability*.
+
+    :raises ValueError: for a capability name that does not exist, so a typo
+        fails loudly instead of silently denying (or allowing) everything.
+    """
+    if capability not in CAPABILITIES:
+        raise ValueError(f"unknown capability {capability!r}")
+    if actor is None:
+        return False
+    if actor.is_system:
+        return True
+    return capability in ROLE_CAPABILITIES.get(Role(actor.role), frozenset())
+
+
+def _scoped(actor: "Actor", area: str) -> bool:
+    """True when the actor sees only their own objects of *area*."""
+    return not has_capability(actor, f"{area}.read_all")
+
+
+def visible_animals(actor: "Actor", query):
+    """Restrict an Animal select to what *actor* may see."""
+    from registry.models import Animal
+
+    if not _scoped(actor, "animal"):
+        return query
+    if not has_capability(actor, "animal.read_own") or actor.party_id is None:
+        return query.where(False)
+    return query.where(or_(Animal.owner_party_id == actor.party_id, Animal.holder_party_id == actor.party_id))
+
+
+def can_see_animal(actor: "Actor", animal) -> bool:
+    if not _scoped(actor, "animal"):
+        return True
+    return (
+        has_capability(actor, "animal.read_own")
+        and actor.party_id is not None
+        and actor.party_id in (animal.owner_party_id, animal.holder_party_id)
+    )
+
+
+def visible_permits(actor: "Actor", query):
+    from registry.models import Permit
+
+    if not _scoped(actor, "permit"):
+        return query
+    if not has_capability(actor, "permit.read_own") or actor.party_id is None:
+        return query.where(False)
+    return query.where(Permit.applicant_party_id == actor.party_id)
+
+
+def can_see_permit(actor: "Actor", permit) -> bool:
+    if not _scoped(actor, "permit"):
+        return True
+    return (
+        has_capability(actor, "permit.read_own")
+        and actor.party_id is not None
+        and permit.applicant_party_id == actor.party_id
+    )
+
+
+def visible_facilities(actor: "Actor", query):
+    from registry.models import Facility
+
+    if not _scoped(actor, "facility"):
+        return query
+    if actor.party_id is None:
+        return query.where(False)
+    return query.where(Facility.holder_party_id == actor.party_id)
+
+
+def can_see_facility(actor: "Actor", facility) -> bool:
+    return not _scoped(actor, "facility") or (
+        actor.party_id is not None and facility.holder_party_id == actor.party_id
+    )

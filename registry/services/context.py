@@ -1,0 +1,81 @@
+"""Who is acting, and the transaction every use case runs in."""
+from __future__ import annotations
+
+import contextvars
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from registry.database import WRITE_OPTION
+from registry.extensions import db
+from registry.services.errors import Conflict
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The acting user, with what the audit log records about the request."""
+
+    user_id: int | None
+    username: str
+    role: str
+    party_id: int | None = None
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    client_addr: str | None = None
+    #: A console operator (CLI); has every capability, recorded as role "system".
+    is_system: bool = False
+
+    @classmethod
+    def for_user(cls, user, request_id: str | None = None, client_addr: str | None = None) -> "Actor":
+        return cls(user.id, user.username, user.role, user.party_id,
+                   request_id or uuid.uuid4().hex, client_addr)
+
+    @classmethod
+    def system(cls, name: str) -> "Actor":
+        return cls(None, f"system:{name}", "system", is_system=True)
+
+
+_in_write = contextvars.ContextVar("registry_in_write", default=False)
+
+
+def in_write_transaction() -> bool:
+    return _in_write.get()
+
+
+@contextmanager
+def write_transaction():
+    """One use case = one transaction: commit on success, roll back everything on any error.
+
+    Any read transaction the caller left open is ended first, so the write
+    transaction starts as such (BEGIN IMMEDIATE on SQLite) and rereads what it
+    changes. Nested use joins the outer transaction.
+    """
+    if _in_write.get():
+        yield db.session
+        return
+    session = db.session
+    if session.in_transaction():
+        session.rollback()
+    token = _in_write.set(True)
+    try:
+        session.connection(execution_options={WRITE_OPTION: True})
+        yield session
+        session.commit()
+    except StaleDataError:
+        session.rollback()
+        raise Conflict("someone else changed this record at the same time; reload and try again") from None
+    except IntegrityError as exc:
+        session.rollback()
+        raise Conflict(f"the change conflicts with existing data: {exc.orig}") from None
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        _in_write.reset(token)
+
+
+def lock(query):
+    """Row lock on PostgreSQL; on SQLite, BEGIN IMMEDIATE already serialises writers."""
+    return query.with_for_update()

@@ -1,0 +1,34 @@
+"""Domain errors raised by services; views, the API and the CLI map them to their own answers."""
+
+
+class DomainError(Exception):
+    status = 400
+
+    def __init__(self, message: str, fields: dict[str, str] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.fields = fields or {}
+
+
+class ValidationFailed(DomainError):
+    """Input is malformed or breaks a rule about the data itself (HTTP 422)."""
+
+    status = 422
+
+
+class NotFound(DomainError):
+    """The object does not exist, or is outside the actor's scope: the two are indistinguishable (404)."""
+
+    status = 404
+
+
+class Forbidden(DomainError):
+    """The actor's role lacks the capability (403)."""
+
+    status = 403
+
+
+class Conflict(DomainError):
+    """Illegal transition, or someone else changed the object first (409)."""
+
+    status = 409

@@ -1,0 +1,227 @@
+"""Permit use cases: drafting an application and moving it through the workflow."""
+from __future__ import annotations
+
+import calendar
+import secrets
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
+
+from flask import current_app
+from sqlalchemy import select
+
+from registry import codes
+from registry.extensions import db
+from registry.machines import PERMIT, IllegalTransition, PermitState
+from registry.models import DOCUMENT_TYPES, Party, Permit, PermitLine, Species
+from registry.models.base import utcnow
+from registry.permissions import can_see_permit, has_capability
+from registry.services import audit
+from registry.services.context import Actor, lock, write_transaction
+from registry.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from registry.services.numbers import permit_number
+
+EDITABLE = (PermitState.DRAFT, PermitState.CHANGES_REQUESTED)
+
+
+@dataclass
+class Context:
+    actor: Actor
+    permit: Permit
+    data: dict
+    today: date
+
+
+def add_months(day: date, months: int) -> date:
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def _country(value, name: str, errors: dict, required: bool = True) -> str | None:
+    value = (value or "").strip().upper()
+    if not value:
+        if required:
+            errors[name] = "required"
+        return None
+    if codes.country_name(value) is None:
+        errors[name] = "an ISO 3166-1 alpha-2 country code"
+    return value
+
+
+def _code(value, table: dict, name: str, errors: dict) -> str | None:
+    value = (value or "").strip().upper()
+    if value not in table:
+        errors[name] = f"one of {', '.join(k for k in table if k)}"
+        return None
+    return value
+
+
+def _parse_lines(session, raw_lines, errors: dict) -> list[PermitLine]:
+    lines = []
+    for i, raw in enumerate(raw_lines or [], start=1):
+        if not any(raw.get(k) for k in ("species_id", "quantity")):
+            continue  # a blank row of the form
+        prefix = f"lines.{i}"
+        species = None
+        try:
+            species = session.get(Species, int(raw.get("species_id")))
+        except (TypeError, ValueError):
+            pass
+        if species is None:
+            errors[f"{prefix}.species_id"] = "no such species"
+        term = _code(raw.get("term_code") or "LIV", codes.TERMS, f"{prefix}.term_code", errors)
+        unit = _code(raw.get("unit_code") or "", codes.UNITS, f"{prefix}.unit_code", errors)
+        try:
+            quantity = Decimal(str(raw.get("quantity")))
+            if not quantity.is_finite() or quantity <= 0 or quantity != quantity.quantize(Decimal("0.001")):
+                raise InvalidOperation
+            if term == "LIV" and unit in ("", "NAR") and quantity != quantity.to_integral_value():
+                errors[f"{prefix}.quantity"] = "live animals are counted in whole numbers"
+        except (InvalidOperation, ValueError):
+            errors[f"{prefix}.quantity"] = "a positive number with at most 3 decimals"
+            quantity = None
+        if species is not None and quantity is not None and term and unit is not None:
+            lines.append(PermitLine(line_no=len(lines) + 1, species_id=species.id, appendix=species.appendix,
+                                    term_code=term, quantity=quantity, unit_code=unit or None,
+                                    description=(raw.get("description") or "").strip() or None))
+    if not lines and not any(k.startswith("lines.") for k in errors):
+        errors["lines"] = "at least one line item"
+    return lines
+
+
+def _parse_application(session, actor: Actor, data: dict) -> tuple[dict, list[PermitLine]]:
+    errors: dict[str, str] = {}
+    doc_type = data.get("doc_type")
+    if doc_type not in DOCUMENT_TYPES:
+        errors["doc_type"] = f"one of {', '.join(DOCUMENT_TYPES)}"
+    applicant = data.get("applicant_party_id")
+    if actor.role == "keeper":
+        applicant = actor.party_id  # keepers apply for themselves only
+    fields: dict = {"doc_type": doc_type}
+    for name in ("applicant_party_id", "importer_party_id", "exporter_party_id"):
+        value = applicant if name == "applicant_party_id" else data.get(name)
+        if value in (None, ""):
+            if name == "applicant_party_id":
+                errors[name] = "required"
+            fields[name] = None
+            continue
+        try:
+            value = int(value)
+        except (TypeError, ValueError):
+            errors[name] = "must be a party id"
+            continue
+        if session.get(Party, value) is None:
+            errors[name] = "no such party"
+        fields[name] = value
+    fields["import_country"] = _country(data.get("import_country"), "import_country", errors)
+    fields["export_country"] = _country(data.get("export_country"), "export_country", errors)
+    fields["origin_country"] = _country(data.get("origin_country"), "origin_country", errors, required=False)
+    fields["purpose_code"] = _code(data.get("purpose_code"), codes.PURPOSES, "purpose_code", errors)
+    fields["source_code"] = _code(data.get("source_code"), codes.SOURCES, "source_code", errors)
+    fields["foreign_permit_no"] = (data.get("foreign_permit_no") or "").strip().upper() or None
+    own = current_app.config["ISSUING_COUNTRY"]
+    if doc_type == "import" and fields["import_country"] not in (None, own):
+        errors["import_country"] = f"an import permit of this registry is for imports into {own}"
+    if doc_type in DOCUMENT_TYPES and doc_type != "import" and fields["export_country"] not in (None, own):
+        errors["export_country"] = f"this registry issues export-side documents for {own} only"
+    lines = _parse_lines(session, data.get("lines"), errors)
+    if errors:
+        raise ValidationFailed("the application has errors", errors)
+    fields["issuing_country"] = own
+    return fields, lines
+
+
+def create_application(actor: Actor, data: dict) -> Permit:
+    """Draft a new application (by a keeper for themselves, or an officer on someone's behalf)."""
+    if not has_capability(actor, "permit.apply"):
+        raise Forbidden("your role may not apply for permits")
+    with write_transaction() as session:
+        fields, lines = _parse_application(session, actor, data)
+        permit = Permit(state=PermitState.DRAFT, created_by_id=actor.user_id, lines=lines, **fields)
+        session.add(permit)
+        session.flush()
+        audit.record(actor, "permit.create", "permit", permit.id, None, permit.as_audit())
+    return permit
+
+
+def _load(session, actor: Actor, permit_id: int, expected_version: int | None) -> Permit:
+    permit = session.execute(lock(select(Permit).where(Permit.id == permit_id))).scalar_one_or_none()
+    if permit is None or not can_see_permit(actor, permit):
+        raise NotFound("no such permit")
+    if expected_version is not None and permit.version != expected_version:
+        raise Conflict("the permit was changed by someone else since you opened it; reload and try again")
+    return permit
+
+
+def update_application(actor: Actor, permit_id: int, data: dict, expected_version: int | None = None) -> Permit:
+    """Change a draft, or an application sent back for changes."""
+    if not has_capability(actor, "permit.apply"):
+        raise Forbidden("your role may not edit applications")
+    with write_transaction() as session:
+        permit = _load(session, actor, permit_id, expected_version)
+        if permit.state not in EDITABLE:
+            raise Conflict(f"an application that is {permit.state.replace('_', ' ')} can no longer be edited")
+        before = permit.as_audit()
+        fields, lines = _parse_application(session, actor, data)
+        for key, value in fields.items():
+            setattr(permit, key, value)
+        permit.lines = lines
+        session.flush()
+        audit.record(actor, "permit.update", "permit", permit.id, before, permit.as_audit())
+    return permit
+
+
+def fire(actor: Actor, permit_id: int, event: str, data: dict | None = None,
+         expected_version: int | None = None) -> Permit:
+    """Move a permit along its workflow (submit, withdraw, request_changes, approve, refuse, issue, cancel,
+    close, expire). Endorsement at the border has its own use case.
+
+    :raises NotFound, Forbidden, Conflict, ValidationFailed: as for animals.
+    """
+    data = dict(data or {})
+    t = PERMIT.transitions.get(event)
+    if t is None or event in ("create", "endorse", "endorse_final"):
+        raise ValidationFailed(f"unknown action {event!r}", {"event": "not a workflow action"})
+    if not has_capability(actor, t.capability):
+        raise Forbidden(f"your role may not '{t.label.lower()}' a permit")
+    today = date.today()
+    with write_transaction() as session:
+        permit = _load(session, actor, permit_id, expected_version)
+        before = permit.as_audit()
+        try:
+            t = PERMIT.transition(permit.state, event)
+            PERMIT.check_guards(t, permit.state, Context(actor, permit, data, today))
+        except IllegalTransition as exc:
+            raise Conflict(exc.reason) from None
+        permit.state = t.target
+        reason = (data.get("reason") or "").strip()
+        if reason:
+            permit.decision_note = reason
+        if event == "submit":
+            permit.submitted_at = utcnow()
+        elif event == "approve":
+            permit.approved_by_id = actor.user_id
+        elif event == "issue":
+            _issue(permit, actor, data, today)
+        session.flush()
+        audit.record(actor, f"permit.{event}", "permit", permit.id, before, permit.as_audit())
+    return permit
+
+
+def _issue(permit: Permit, actor: Actor, data: dict, today: date) -> None:
+    permit.number = permit_number(permit.issuing_country, today.year)
+    permit.security_token = secrets.token_urlsafe(24)
+    permit.valid_from = today
+    permit.valid_until = add_months(today, DOCUMENT_TYPES[permit.doc_type]) - timedelta(days=1)
+    permit.issued_by_id, permit.issued_at = actor.user_id, utcnow()
+    conditions = (data.get("special_conditions") or "").strip()
+    if conditions:
+        permit.special_conditions = conditions
+
+
+def expire_due(actor: Actor) -> list[str]:
+    """Expire every issued or partly used permit whose validity is over, each in its own transaction."""
+    due = db.session.scalars(select(Permit.id).where(
+        Permit.state.in_((PermitState.ISSUED, PermitState.PARTLY_USED)), Permit.valid_until < date.today())).all()
+    return [fire(actor, permit_id, "expire").number for permit_id in due]

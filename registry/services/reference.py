@@ -1,0 +1,217 @@
+"""Reference data: species (curated list and the official checklist), national categories, parties."""
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from importlib import resources
+
+from sqlalchemy import select
+
+from registry.models import APPENDICES, PARTY_KINDS, NationalCategory, Party, Species
+from registry.permissions import has_capability
+from registry.services import audit
+from registry.services.context import Actor, write_transaction
+from registry.services.errors import Forbidden, ValidationFailed
+
+NATIONAL_CATEGORIES = [
+    ("CITES", "Internationally endangered species", "국제적 멸종위기종"),
+    ("ENDANGERED_I", "Endangered wildlife, class I", "멸종위기 야생생물 I급"),
+    ("ENDANGERED_II", "Endangered wildlife, class II", "멸종위기 야생생물 II급"),
+    ("DESIGNATED", "Designated-management wildlife", "지정관리 야생동물"),
+    ("DANGEROUS", "Species needing a breeding permit (Decree table 1-2)", "인공증식 허가 대상종"),
+]
+
+CURATED_COLUMNS = ["scientific_name", "author", "class", "order", "family", "appendix", "annotation",
+                   "name_en", "name_ko"]
+CHECKLIST_REQUIRED = ["TaxonId", "Kingdom", "Class", "Order", "Family", "FullName", "AuthorYear",
+                      "RankName", "CurrentListing"]
+
+
+@dataclass
+class RowError:
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}"
+
+
+class ImportRejected(ValidationFailed):
+    def __init__(self, errors: list[RowError]):
+        super().__init__(f"{len(errors)} row(s) rejected; nothing was imported")
+        self.errors = errors
+
+
+def _require(actor: Actor, capability: str) -> None:
+    if not has_capability(actor, capability):
+        raise Forbidden(f"this needs the {capability} capability")
+
+
+def ensure_national_categories(actor: Actor) -> int:
+    """Create the national categories that are missing; idempotent."""
+    _require(actor, "species.manage")
+    created = 0
+    with write_transaction() as session:
+        for code, en, ko in NATIONAL_CATEGORIES:
+            if session.get(NationalCategory, code) is None:
+                session.add(NationalCategory(code=code, name_en=en, name_ko=ko))
+                session.flush()
+                audit.record(actor, "national_category.create", "national_category", code, None,
+                             {"code": code, "name_en": en, "name_ko": ko})
+                created += 1
+    return created
+
+
+def _upsert_species(actor: Actor, session, values: dict) -> str:
+    """Create or update one species by scientific name; returns 'created', 'updated' or 'unchanged'."""
+    existing = session.scalar(select(Species).where(Species.scientific_name == values["scientific_name"]))
+    if existing is None:
+        sp = Species(**values)
+        session.add(sp)
+        session.flush()
+        audit.record(actor, "species.create", "species", sp.id, None, sp.as_audit())
+        return "created"
+    before = existing.as_audit()
+    for key, value in values.items():
+        setattr(existing, key, value)
+    if existing.as_audit() == before:
+        return "unchanged"
+    session.flush()
+    audit.record(actor, "species.update", "species", existing.id, before, existing.as_audit())
+    return "updated"
+
+
+def _validated(rows: Iterable[tuple[int, dict]], convert: Callable[[dict], dict | None]) -> list[dict]:
+    """Convert every row first; any error rejects the whole file, so nothing is half-imported."""
+    good, errors, seen = [], [], {}
+    for line, row in rows:
+        try:
+            values = convert(row)
+        except ValueError as exc:
+            errors.append(RowError(line, str(exc)))
+            continue
+        if values is None:
+            continue
+        name = values["scientific_name"]
+        if name in seen:
+            errors.append(RowError(line, f"{name} repeats line {seen[name]}"))
+            continue
+        seen[name] = line
+        good.append(values)
+    if errors:
+        raise ImportRejected(errors)
+    return good
+
+
+def _apply(actor: Actor, rows: list[dict], progress: Callable[[int], None] | None) -> dict[str, int]:
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    with write_transaction() as session:
+        for values in rows:
+            counts[_upsert_species(actor, session, values)] += 1
+            if progress:
+                progress(1)
+    return counts
+
+
+def _curated_row(row: dict) -> dict:
+    name = (row.get("scientific_name") or "").strip()
+    if not name:
+        raise ValueError("scientific_name is empty")
+    appendix = (row.get("appendix") or "").strip().upper()
+    if appendix not in APPENDICES:
+        raise ValueError(f"{name}: appendix {appendix!r} is not I, II or III")
+    return {
+        "scientific_name": name, "author": row.get("author") or None,
+        "taxon_class": row["class"].strip(), "taxon_order": row["order"].strip(), "family": row["family"].strip(),
+        "appendix": appendix, "annotation": row.get("annotation") or None,
+        "name_en": row.get("name_en") or None, "name_ko": row.get("name_ko") or None,
+        "national_category_code": "CITES",
+    }
+
+
+def load_curated_species(actor: Actor, progress: Callable[[int], None] | None = None) -> dict[str, int]:
+    """Load the species list shipped with the registry; running it again changes nothing."""
+    _require(actor, "species.manage")
+    ensure_national_categories(actor)
+    text = resources.files("registry").joinpath("data/species.csv").read_text(encoding="utf-8")
+    reader = csv.DictReader(io.StringIO(text))
+    rows = _validated(((i, r) for i, r in enumerate(reader, start=2)), _curated_row)
+    return _apply(actor, rows, progress)
+
+
+_LISTINGS = {"I": "I", "II": "II", "III": "III", "I/II": "I", "I/III": "I", "II/III": "II", "I/II/III": "I"}
+
+
+def _checklist_row(row: dict) -> dict | None:
+    if (row.get("Kingdom") or "").strip() != "Animalia":
+        return None  # the registry follows animals; plants are out of scope
+    if (row.get("RankName") or "").strip().upper() not in ("SPECIES", "SUBSPECIES"):
+        return None
+    name = (row.get("FullName") or "").strip()
+    if not name:
+        raise ValueError("FullName is empty")
+    listing = (row.get("CurrentListing") or "").strip().upper()
+    if listing == "NC":
+        return None
+    if listing not in _LISTINGS:
+        raise ValueError(f"{name}: CurrentListing {listing!r} is not a CITES appendix")
+    try:
+        taxon_id = int(row["TaxonId"])
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: TaxonId {row.get('TaxonId')!r} is not a number") from None
+    annotation = (row.get("FullAnnotationEnglish") or row.get("AnnotationEnglish") or "").strip()
+    if "/" in listing:
+        annotation = f"Split listing {listing}. {annotation}".strip()
+    english = (row.get("EnglishNames") or "").split(",")[0].strip()
+    for column in ("Class", "Order", "Family"):
+        if not (row.get(column) or "").strip():
+            raise ValueError(f"{name}: {column} is empty")
+    return {
+        "scientific_name": name, "author": (row.get("AuthorYear") or "").strip() or None,
+        "taxon_class": row["Class"].strip(), "taxon_order": row["Order"].strip(), "family": row["Family"].strip(),
+        "appendix": _LISTINGS[listing], "annotation": annotation or None, "cites_taxon_id": taxon_id,
+        **({"name_en": english} if english else {}),
+    }
+
+
+def read_checklist(stream: io.TextIOBase) -> list[tuple[int, dict]]:
+    """Rows of a CITES Checklist "Index" CSV, checked for the columns the import needs."""
+    reader = csv.DictReader(stream)
+    missing = [c for c in CHECKLIST_REQUIRED if c not in (reader.fieldnames or [])]
+    if missing:
+        raise ImportRejected([RowError(1, f"missing column(s): {', '.join(missing)}")])
+    return list(enumerate(reader, start=2))
+
+
+def import_checklist(actor: Actor, rows: list[tuple[int, dict]],
+                     progress: Callable[[int], None] | None = None) -> dict[str, int]:
+    """Import the official checklist: all rows or none."""
+    _require(actor, "species.manage")
+    ensure_national_categories(actor)
+    return _apply(actor, _validated(rows, _checklist_row), progress)
+
+
+def create_party(actor: Actor, kind: str, name: str, country: str = "KR", registration_no: str | None = None,
+                 address: str | None = None, email: str | None = None, phone: str | None = None) -> Party:
+    _require(actor, "party.manage")
+    errors = {}
+    if kind not in PARTY_KINDS:
+        errors["kind"] = f"one of {', '.join(PARTY_KINDS)}"
+    if not (name or "").strip():
+        errors["name"] = "required"
+    if not (len(country or "") == 2 and country.isalpha() and country.isupper()):
+        errors["country"] = "an ISO 3166-1 alpha-2 code, e.g. KR"
+    if errors:
+        raise ValidationFailed("the party cannot be created", errors)
+    with write_transaction() as session:
+        if registration_no and session.scalar(select(Party.id).where(Party.registration_no == registration_no)):
+            raise ValidationFailed("duplicate registration number",
+                                   {"registration_no": f"{registration_no} is already registered"})
+        party = Party(kind=kind, name=name.strip(), country=country, registration_no=registration_no or None,
+                      address=address, email=email, phone=phone)
+        session.add(party)
+        session.flush()
+        audit.record(actor, "party.create", "party", party.id, None, party.as_audit())
+    return party

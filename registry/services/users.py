@@ -1,0 +1,119 @@
+"""Accounts: creation, authentication, roles and passwords."""
+from __future__ import annotations
+
+import re
+
+from flask import current_app
+from sqlalchemy import func, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from registry.extensions import db
+from registry.models import Party, User
+from registry.models.base import utcnow
+from registry.permissions import Role, has_capability
+from registry.services import audit
+from registry.services.context import Actor, write_transaction
+from registry.services.errors import Forbidden, NotFound, ValidationFailed
+
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+MIN_PASSWORD = 10
+# A fixed hash to compare against when the user does not exist, so timing does not reveal usernames.
+_DUMMY_HASH = generate_password_hash("not-a-real-password", method="pbkdf2:sha256:1000")
+
+
+def _hash(password: str) -> str:
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise ValidationFailed("password too short", {"password": f"at least {MIN_PASSWORD} characters"})
+
+
+def create_user(actor: Actor, username: str, password: str, role: str, display_name: str | None = None,
+                party_id: int | None = None, email: str | None = None) -> User:
+    """Create an account. A keeper must be linked to the party they act for."""
+    if not has_capability(actor, "user.manage"):
+        raise Forbidden("creating users needs the user.manage capability")
+    username = (username or "").strip().lower()
+    errors = {}
+    if not USERNAME.match(username):
+        errors["username"] = "2-64 characters: lower-case letters, digits, '.', '_' or '-'"
+    if role not in Role.__members__.values():
+        errors["role"] = f"one of {', '.join(r.value for r in Role)}"
+    if role == Role.KEEPER and party_id is None:
+        errors["party_id"] = "a keeper must be linked to their party"
+    if len(password or "") < MIN_PASSWORD:
+        errors["password"] = f"at least {MIN_PASSWORD} characters"
+    if errors:
+        raise ValidationFailed("the account cannot be created", errors)
+    with write_transaction() as session:
+        if party_id is not None and session.get(Party, party_id) is None:
+            raise ValidationFailed("unknown party", {"party_id": f"no party with id {party_id}"})
+        if session.scalar(select(func.count()).select_from(User).where(User.username == username)):
+            raise ValidationFailed("username taken", {"username": f"{username!r} is already taken"})
+        user = User(username=username, display_name=display_name or username, email=email,
+                    password_hash=_hash(password), role=role, party_id=party_id)
+        session.add(user)
+        session.flush()
+        audit.record(actor, "user.create", "user", user.id, None, user.as_audit())
+    return user
+
+
+def authenticate(username: str, password: str, request_id: str | None = None,
+                 client_addr: str | None = None) -> User | None:
+    """Check a password; every attempt, good or bad, is audited."""
+    username = (username or "").strip().lower()
+    user = db.session.scalar(select(User).where(User.username == username))
+    ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password or "")
+    if user is None or not ok or not user.is_enabled:
+        reason = "unknown user" if user is None else ("disabled" if ok else "wrong password")
+        anon = Actor(user.id if user else None, username or "(blank)", user.role if user else "anonymous",
+                     request_id=request_id or "", client_addr=client_addr)
+        audit.record_alone(anon, "auth.login_failed", "user", user.id if user else None, {"reason": reason})
+        return None
+    actor = Actor.for_user(user, request_id, client_addr)
+    with write_transaction() as session:
+        user = session.get(User, user.id)
+        user.last_login_at = utcnow()
+        audit.record(actor, "auth.login", "user", user.id)
+    return user
+
+
+def set_password(actor: Actor, user_id: int, password: str) -> None:
+    """Set a new password and end every session of that user."""
+    if actor.user_id != user_id and not has_capability(actor, "user.manage"):
+        raise Forbidden("resetting another user's password needs user.manage")
+    _check_password(password)
+    with write_transaction() as session:
+        user = session.get(User, user_id)
+        if user is None:
+            raise NotFound("no such user")
+        user.password_hash = _hash(password)
+        user.session_epoch += 1
+        audit.record(actor, "user.set_password", "user", user.id, {"password": "old"}, {"password": "new"})
+
+
+def set_enabled(actor: Actor, user_id: int, enabled: bool) -> None:
+    if not has_capability(actor, "user.manage"):
+        raise Forbidden("enabling or disabling users needs user.manage")
+    with write_transaction() as session:
+        user = session.get(User, user_id)
+        if user is None:
+            raise NotFound("no such user")
+        before = user.as_audit()
+        user.is_enabled = enabled
+        user.session_epoch += 1
+        audit.record(actor, "user.enable" if enabled else "user.disable", "user", user.id, before, user.as_audit())
+
+
+def load_session_user(user_key: str) -> User | None:
+    """Flask-Login's loader: the id must carry the user's current session epoch."""
+    try:
+        user_id, epoch = (int(part) for part in user_key.split("."))
+    except ValueError:
+        return None
+    user = db.session.get(User, user_id)
+    if user is None or user.session_epoch != epoch or not user.is_enabled:
+        return None
+    return user

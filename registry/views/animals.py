@@ -1,0 +1,152 @@
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from sqlalchemy import or_, select
+
+from registry.extensions import db
+from registry.forms import ConfirmForm
+from registry.forms.animals import EVENT_FIELDS, BirthForm, IdentifierForm, event_form
+from registry.machines import ANIMAL, AnimalState
+from registry.models import Animal, Facility, Identifier, Keeping, Party, Permit, Species
+from registry.permissions import can_see_animal, has_capability, visible_animals
+from registry.services import animals as service
+from registry.services.errors import DomainError
+from registry.views.helpers import apply_errors, current_actor, deny, load_visible, page_args, requires
+
+bp = Blueprint("animals", __name__, url_prefix="/animals")
+
+
+@bp.get("/")
+@requires("animal.read_all", "animal.read_own")
+def index():
+    actor = current_actor()
+    q = (request.args.get("q") or "").strip()
+    state = request.args.get("state") or ""
+    query = visible_animals(actor, select(Animal)).order_by(Animal.id.desc())
+    if q:
+        query = query.where(or_(
+            Animal.registry_no.ilike(f"%{q}%"),
+            Animal.id.in_(select(Identifier.animal_id).where(Identifier.value == q)),
+            Animal.species_id.in_(select(Species.id).where(or_(
+                Species.scientific_name.ilike(f"%{q}%"), Species.name_en.ilike(f"%{q}%"),
+                Species.name_ko.ilike(f"%{q}%")))),
+        ))
+    if state in AnimalState.__members__.values():
+        query = query.where(Animal.state == state)
+    page, size = page_args()
+    rows = db.session.scalars(query.limit(size + 1).offset((page - 1) * size)).all()
+    return render_template("animals/index.html", animals=rows[:size], has_next=len(rows) > size, page=page,
+                           q=q, state=state, machine=ANIMAL)
+
+
+@bp.get("/<int:animal_id>")
+@requires("animal.read_all", "animal.read_own")
+def show(animal_id: int):
+    animal = load_visible(Animal, animal_id, can_see_animal)
+    actor = current_actor()
+    events = [t for t in ANIMAL.available(animal.state) if has_capability(actor, t.capability)]
+    keeping = db.session.scalars(select(Keeping).where(Keeping.animal_id == animal.id).order_by(Keeping.id)).all()
+    offspring = db.session.scalars(select(Animal).where(
+        or_(Animal.sire_id == animal.id, Animal.dam_id == animal.id))).all()
+    return render_template("animals/show.html", animal=animal, events=events, keeping=keeping,
+                           offspring=[o for o in offspring if can_see_animal(actor, o)], machine=ANIMAL,
+                           identifier_form=IdentifierForm(), confirm=ConfirmForm())
+
+
+def _choices(form, actor, animal):
+    facilities = db.session.scalars(select(Facility).where(Facility.status == "registered")
+                                    .order_by(Facility.name)).all()
+    for name in ("facility_id",):
+        if hasattr(form, name):
+            getattr(form, name).choices = [("", "-")] + [(str(f.id), f"{f.name} ({f.registration_no})")
+                                                        for f in facilities]
+    if hasattr(form, "owner_party_id"):
+        parties = db.session.scalars(select(Party).order_by(Party.name)).all()
+        form.owner_party_id.choices = [("", "(unchanged)")] + [(str(p.id), p.name) for p in parties]
+    if hasattr(form, "permit_id"):
+        permits = db.session.scalars(select(Permit).where(Permit.state.in_(("issued", "partly_used")),
+                                                          Permit.doc_type != "import")).all()
+        form.permit_id.choices = [("", "-")] + [(str(p.id), p.display_number) for p in permits]
+
+
+@bp.route("/<int:animal_id>/events/<event>", methods=["GET", "POST"])
+@requires("animal.read_all", "animal.read_own")
+def record_event(animal_id: int, event: str):
+    animal = load_visible(Animal, animal_id, can_see_animal)
+    if event not in EVENT_FIELDS:
+        return render_template("error.html", status=404, title="No such event"), 404
+    t = ANIMAL.transitions[event]
+    if not has_capability(current_actor(), t.capability):
+        deny(t.capability)
+    form = event_form(event, version=str(animal.version))
+    _choices(form, current_actor(), animal)
+    if form.validate_on_submit():
+        data = {name: field.data for name, field in form._fields.items() if name not in ("csrf_token", "version")}
+        try:
+            service.fire(current_actor(), animal.id, event, data, expected_version=int(form.version.data or 0) or None)
+        except DomainError as exc:
+            apply_errors(form, exc)
+        else:
+            flash(f"{t.label}: recorded.", "success")
+            return redirect(url_for(".show", animal_id=animal.id))
+    return render_template("animals/event.html", animal=animal, form=form, transition=t,
+                           reason=ANIMAL.rejection(animal.state, event))
+
+
+@bp.route("/births/new", methods=["GET", "POST"])
+@requires("animal.birth")
+def new_birth():
+    actor = current_actor()
+    form = BirthForm()
+    species = db.session.scalars(select(Species).order_by(Species.scientific_name)).all()
+    form.species_id.choices = [(str(s.id), s.label()) for s in species]
+    facilities = db.session.scalars(select(Facility).where(Facility.status == "registered")).all()
+    form.facility_id.choices = [(str(f.id), f"{f.name} ({f.registration_no})") for f in facilities
+                                if actor.role != "keeper" or f.holder_party_id == actor.party_id]
+    parents = db.session.scalars(visible_animals(actor, select(Animal).where(
+        Animal.state == AnimalState.IN_CAPTIVITY))).all()
+    for field, sexes in ((form.sire_id, "MU"), (form.dam_id, "FU")):
+        field.choices = [("", "unknown")] + [(str(a.id), f"{a.registry_no} {a.species.scientific_name}")
+                                             for a in parents if a.sex in sexes]
+    if form.validate_on_submit():
+        data = {k: v for k, v in form.data.items() if k not in ("csrf_token", "identifiers")}
+        data["identifiers"] = form.identifiers.data
+        try:
+            animal = service.register_birth(actor, data)
+        except DomainError as exc:
+            apply_errors(form, exc)
+        else:
+            flash(f"Birth recorded as {animal.registry_no}.", "success")
+            return redirect(url_for(".show", animal_id=animal.id))
+    return render_template("animals/birth.html", form=form)
+
+
+@bp.post("/<int:animal_id>/identifiers")
+@requires("animal.identify")
+def add_identifier(animal_id: int):
+    animal = load_visible(Animal, animal_id, can_see_animal)
+    form = IdentifierForm()
+    if form.validate_on_submit():
+        try:
+            service.add_identifier(current_actor(), animal.id, form.kind.data, form.value.data,
+                                   form.applied_on.data, form.note.data)
+            flash("Identifier added.", "success")
+        except DomainError as exc:
+            apply_errors(None, exc)
+    else:
+        flash("Identifier not added: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in form.errors.items()), "error")
+    return redirect(url_for(".show", animal_id=animal.id))
+
+
+@bp.post("/identifiers/<int:identifier_id>/retire")
+@requires("animal.identify")
+def retire_identifier(identifier_id: int):
+    ident = db.session.get(Identifier, identifier_id)
+    animal_id = ident.animal_id if ident else 0
+    if ConfirmForm().validate_on_submit():
+        try:
+            service.retire_identifier(current_actor(), identifier_id)
+            flash("Identifier retired.", "success")
+        except DomainError as exc:
+            apply_errors(None, exc)
+            if exc.status == 404:
+                return render_template("error.html", status=404, title="Not found"), 404
+    return redirect(url_for(".show", animal_id=animal_id))

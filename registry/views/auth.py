@@ -1,0 +1,51 @@
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from registry.extensions import login_manager
+from registry.forms.auth import LoginForm
+from registry.services import audit, users
+from registry.views.helpers import current_actor
+
+bp = Blueprint("auth", __name__)
+login_manager.user_loader(users.load_session_user)
+
+
+def _safe_next(target: str | None) -> str:
+    if target and not urlsplit(target).netloc and not urlsplit(target).scheme and target.startswith("/"):
+        return target
+    return url_for("main.home")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("main.home"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = users.authenticate(form.username.data, form.password.data, g.request_id, request.remote_addr)
+        if user is not None:
+            session.clear()  # a fresh session on login: no fixation
+            login_user(user)
+            return redirect(_safe_next(request.args.get("next")))
+        form.password.errors.append("Unknown user name or wrong password.")
+    return render_template("auth/login.html", form=form)
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    audit.record_alone(current_actor(), "auth.logout", "user", current_user.id)
+    logout_user()
+    session.clear()
+    return redirect(url_for("auth.login"))
+
+
+@bp.post("/locale/<code>")
+def set_locale(code: str):
+    if code in current_app.config["LANGUAGES"]:
+        session["locale"] = code
+    else:
+        flash("Unknown language.", "error")
+    return redirect(_safe_next(request.form.get("next")))

@@ -1,0 +1,81 @@
+"""What every view needs: the acting user, capability checks that deny correctly, and scoped loading."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from flask import abort, flash, g, request
+from flask_login import current_user, login_required
+
+from registry.extensions import db
+from registry.permissions import has_capability
+from registry.services import audit
+from registry.services.context import Actor
+from registry.services.errors import DomainError
+
+
+def current_actor() -> Actor | None:
+    if not current_user.is_authenticated:
+        return None
+    if "actor" not in g:
+        g.actor = Actor.for_user(current_user, g.get("request_id"), request.remote_addr)
+    return g.actor
+
+
+def deny(capability: str, status: int = 403):
+    """Record the denied access, then answer *status*."""
+    actor = current_actor()
+    if actor is not None:
+        audit.record_alone(actor, "access.denied", "endpoint", request.endpoint,
+                           {"capability": capability, "method": request.method, "path": request.path[:200],
+                            "status": status})
+    abort(status)
+
+
+def requires(*capabilities: str) -> Callable:
+    """Login required, then any one of the capabilities; an unknown name raises at import time."""
+    for capability in capabilities:
+        has_capability(None, capability)  # validates the name
+
+    def decorator(view):
+        @wraps(view)
+        @login_required
+        def wrapper(*args, **kwargs):
+            actor = current_actor()
+            if not any(has_capability(actor, c) for c in capabilities):
+                deny(" or ".join(capabilities))
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def load_visible(model, object_id: int, can_see: Callable):
+    """The object, or 404 when it does not exist or is outside the actor's scope (indistinguishable)."""
+    obj = db.session.get(model, object_id)
+    if obj is None or not can_see(current_actor(), obj):
+        deny(f"{model.__tablename__}.scope", 404)
+    return obj
+
+
+def apply_errors(form, exc: DomainError) -> None:
+    """Show a service's refusal next to the fields it names, and as a message otherwise."""
+    unplaced = []
+    for name, message in exc.fields.items():
+        field = getattr(form, name.split(".")[0], None) if form is not None else None
+        if field is not None and hasattr(field, "errors") and "." not in name:
+            field.errors = list(field.errors) + [message]
+        else:
+            unplaced.append(f"{name}: {message}")
+    flash(" ".join([exc.message] + unplaced), "error")
+
+
+def page_args() -> tuple[int, int]:
+    from flask import current_app
+
+    try:
+        page = max(1, int(request.args.get("page", 1)))
+    except ValueError:
+        page = 1
+    return page, current_app.config["PAGE_SIZE"]

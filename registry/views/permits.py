@@ -1,0 +1,132 @@
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from registry import codes
+from registry.extensions import db
+from registry.forms.permits import DOC_LABELS, ApplicationForm, DecisionForm
+from registry.machines import PERMIT, PermitState
+from registry.models import AuditEntry, Party, Permit, Species
+from registry.permissions import can_see_permit, has_capability, visible_permits
+from registry.services import permits as service
+from registry.services.errors import DomainError
+from registry.views.helpers import apply_errors, current_actor, deny, load_visible, page_args, requires
+
+bp = Blueprint("permits", __name__, url_prefix="/permits")
+
+#: Workflow actions offered as buttons on the permit page (endorsement has its own screen).
+ACTIONS = ("submit", "withdraw", "request_changes", "approve", "refuse", "issue", "cancel", "close", "expire")
+
+
+@bp.get("/")
+@requires("permit.read_all", "permit.read_own")
+def index():
+    state = request.args.get("state") or ""
+    query = visible_permits(current_actor(), select(Permit)).order_by(Permit.id.desc())
+    if state in PermitState.__members__.values():
+        query = query.where(Permit.state == state)
+    page, size = page_args()
+    rows = db.session.scalars(query.limit(size + 1).offset((page - 1) * size)).all()
+    return render_template("permits/index.html", permits=rows[:size], has_next=len(rows) > size, page=page,
+                           state=state, machine=PERMIT, doc_labels=DOC_LABELS)
+
+
+def _form_choices(form):
+    parties = db.session.scalars(select(Party).order_by(Party.name)).all()
+    party_choices = [("", "-")] + [(str(p.id), f"{p.name} ({p.country})") for p in parties]
+    for field in (form.applicant_party_id, form.importer_party_id, form.exporter_party_id):
+        field.choices = party_choices
+    countries = [(c, f"{c} {n}") for c, n in codes.countries()]
+    form.import_country.choices = countries
+    form.export_country.choices = countries
+    form.origin_country.choices = [("", "-")] + countries
+    species = db.session.scalars(select(Species).order_by(Species.scientific_name)).all()
+    for line in form.lines:
+        line.species_id.choices = [("", "-")] + [(str(s.id), s.label()) for s in species]
+
+
+def _form_data(form) -> dict:
+    data = {k: v for k, v in form.data.items() if k not in ("csrf_token", "lines", "version")}
+    data["lines"] = form.lines.data
+    return data
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@requires("permit.apply")
+def new():
+    form = ApplicationForm()
+    if request.method == "GET":
+        form.import_country.data = current_app.config["ISSUING_COUNTRY"]
+    _form_choices(form)
+    if form.validate_on_submit():
+        try:
+            permit = service.create_application(current_actor(), _form_data(form))
+        except DomainError as exc:
+            apply_errors(form, exc)
+        else:
+            flash("Draft saved. Submit it when it is complete.", "success")
+            return redirect(url_for(".show", permit_id=permit.id))
+    return render_template("permits/form.html", form=form, permit=None)
+
+
+@bp.route("/<int:permit_id>/edit", methods=["GET", "POST"])
+@requires("permit.apply")
+def edit(permit_id: int):
+    permit = load_visible(Permit, permit_id, can_see_permit)
+    form = ApplicationForm(obj=permit if request.method == "GET" else None)
+    if request.method == "GET":
+        form.version.data = str(permit.version)
+        for entry, line in zip(form.lines, permit.lines, strict=False):
+            entry.form.species_id.data = str(line.species_id)
+            entry.form.term_code.data = line.term_code
+            entry.form.quantity.data = f"{line.quantity.normalize():f}"
+            entry.form.unit_code.data = line.unit_code or ""
+            entry.form.description.data = line.description
+        for name in ("applicant_party_id", "importer_party_id", "exporter_party_id", "origin_country"):
+            value = getattr(permit, name)
+            getattr(form, name).data = "" if value is None else str(value)
+    _form_choices(form)
+    if form.validate_on_submit():
+        try:
+            service.update_application(current_actor(), permit.id, _form_data(form),
+                                       expected_version=int(form.version.data or 0) or None)
+        except DomainError as exc:
+            apply_errors(form, exc)
+        else:
+            flash("Application saved.", "success")
+            return redirect(url_for(".show", permit_id=permit.id))
+    return render_template("permits/form.html", form=form, permit=permit)
+
+
+@bp.get("/<int:permit_id>")
+@requires("permit.read_all", "permit.read_own")
+def show(permit_id: int):
+    permit = load_visible(Permit, permit_id, can_see_permit)
+    actor = current_actor()
+    actions = [t for t in PERMIT.available(permit.state)
+               if t.event in ACTIONS and has_capability(actor, t.capability)]
+    history = db.session.scalars(select(AuditEntry).where(
+        AuditEntry.object_type == "permit", AuditEntry.object_id == str(permit.id)).order_by(AuditEntry.seq)).all()
+    form = DecisionForm(version=str(permit.version))
+    return render_template("permits/show.html", permit=permit, actions=actions, history=history, form=form,
+                           machine=PERMIT, doc_labels=DOC_LABELS, editable=permit.state in service.EDITABLE)
+
+
+@bp.post("/<int:permit_id>/actions/<action>")
+@requires("permit.read_all", "permit.read_own")
+def act(permit_id: int, action: str):
+    permit = load_visible(Permit, permit_id, can_see_permit)
+    if action not in ACTIONS:
+        return render_template("error.html", status=404, title="No such action"), 404
+    if not has_capability(current_actor(), PERMIT.transitions[action].capability):
+        deny(PERMIT.transitions[action].capability)
+    form = DecisionForm()
+    if form.validate_on_submit():
+        try:
+            service.fire(current_actor(), permit.id, action,
+                         {"reason": form.reason.data, "special_conditions": form.special_conditions.data},
+                         expected_version=int(form.version.data or 0) or None)
+        except DomainError as exc:
+            apply_errors(None, exc)
+        else:
+            flash(f"{PERMIT.transitions[action].label}: done.", "success")
+    return redirect(url_for(".show", permit_id=permit.id))
