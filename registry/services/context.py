@@ -53,9 +53,9 @@ def write_transaction():
     changes. Nested use joins the outer transaction.
     """
     if _in_write.get():
-        yield db.session
+        yield db.session()
         return
-    session = db.session
+    session = db.session()
     if session.in_transaction():
         session.rollback()
     token = _in_write.set(True)

@@ -1,0 +1,199 @@
+"""Fixtures in layers: app (per backend) -> db (per-test rollback) -> world (parties, users, facilities).
+
+Every test runs on SQLite, and again on PostgreSQL when REGISTRY_TEST_DATABASE_URL
+is set. Tests that need real commits across connections use ``fresh_app``.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from datetime import date
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import scoped_session, sessionmaker
+
+from config import TestingConfig, database_url
+from registry import create_app
+from registry.extensions import db
+from registry.services import facilities, reference, users
+from registry.services.context import Actor
+
+PG_URL = database_url(os.environ.get("REGISTRY_TEST_DATABASE_URL"))
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+PASSWORD = "correct horse battery"
+
+
+def _config(url: str):
+    return type("TestConfig", (TestingConfig,), {"SQLALCHEMY_DATABASE_URI": url})
+
+
+def _pg_database(name: str) -> str:
+    """Create an empty PostgreSQL database next to the configured one; returns its URL."""
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return PG_URL.rsplit("/", 1)[0] + "/" + name
+
+
+def _drop_pg_database(name: str) -> None:
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def make_database(backend: str, tmp_path) -> tuple[str, callable]:
+    """A new empty database of *backend*; returns its URL and a clean-up function."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / f'{uuid.uuid4().hex}.sqlite'}", lambda: None
+    name = f"registry_test_{uuid.uuid4().hex[:10]}"
+    return _pg_database(name), lambda: _drop_pg_database(name)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request):
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def app(backend, tmp_path_factory):
+    url, cleanup = make_database(backend, tmp_path_factory.mktemp("db"))
+    application = create_app(_config(url))
+    with application.app_context():
+        upgrade()
+        db.engine.dispose()
+    yield application
+    with application.app_context():
+        db.engine.dispose()
+    cleanup()
+
+
+@pytest.fixture
+def fresh_app(backend, tmp_path):
+    """An app on its own migrated database, for tests that must really commit."""
+    url, cleanup = make_database(backend, tmp_path)
+    application = create_app(_config(url))
+    with application.app_context():
+        upgrade()
+    yield application
+    with application.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    cleanup()
+
+
+@pytest.fixture
+def session(app):
+    """Each test in one outer transaction that is rolled back: services' commits become savepoints."""
+    with app.app_context():
+        conn = db.engine.connect()
+        outer = conn.begin()
+        original = db.session
+        db.session = scoped_session(sessionmaker(bind=conn, join_transaction_mode="create_savepoint"))
+        try:
+            yield db.session
+        finally:
+            db.session.remove()
+            db.session = original
+            outer.rollback()
+            conn.close()
+
+
+@pytest.fixture
+def operator() -> Actor:
+    return Actor.system("tests")
+
+
+@dataclass
+class World:
+    """A small registry: an authority, two keepers with facilities, and one user per role."""
+
+    authority: int
+    zoo: int
+    breeder: int
+    exporter: int
+    zoo_site: int
+    breeder_site: int
+    rescue: int
+    parrot: int
+    python: int
+    users: dict
+    operator: Actor
+
+    def actor(self, username: str) -> Actor:
+        return Actor.for_user(self.users[username])
+
+
+def species(name: str, appendix: str = "II") -> int:
+    """A species row, inside the caller's write transaction."""
+    from registry.models import Species
+
+    sp = Species(scientific_name=name, taxon_class="Aves", taxon_order="Psittaciformes", family="Psittacidae",
+                 appendix=appendix, name_en=name, national_category_code=None)
+    db.session.add(sp)
+    db.session.flush()
+    return sp.id
+
+
+@pytest.fixture
+def world(session, operator) -> World:
+    from registry.services.context import write_transaction
+
+    with write_transaction():
+        parrot = species("Psittacus erithacus", "I")
+        python = species("Python regius", "II")
+    party = lambda *a, **k: reference.create_party(operator, *a, **k).id  # noqa: E731
+    authority = party("organisation", "Environmental Office")
+    zoo = party("organisation", "City Zoo")
+    breeder = party("person", "Kim Breeder")
+    exporter = party("organisation", "Foreign Exporter", country="ZA")
+    zoo_site = facilities.register_facility(operator, "F-ZOO", "Zoo bird house", zoo, "Seoul",
+                                            {parrot: 5, python: 2}).id
+    breeder_site = facilities.register_facility(operator, "F-BRD", "Aviary", breeder, "Suwon", {parrot: 2}).id
+    rescue = facilities.register_facility(operator, "F-RES", "Rescue centre", authority, "Seocheon",
+                                          {parrot: 50, python: 50}).id
+    accounts = {}
+    for username, role, party_id in (
+        ("admin", "admin", None), ("officer", "ministry_officer", None), ("officer2", "ministry_officer", None),
+        ("customs", "customs_officer", None), ("zoo", "keeper", zoo), ("breeder", "keeper", breeder),
+        ("auditor", "auditor", None),
+    ):
+        accounts[username] = users.create_user(operator, username, PASSWORD, role, party_id=party_id)
+    return World(authority, zoo, breeder, exporter, zoo_site, breeder_site, rescue, parrot, python, accounts,
+                 operator)
+
+
+TODAY = date.today()
+
+
+def import_application(w: World, **overrides) -> dict:
+    data = {
+        "doc_type": "import", "importer_party_id": w.zoo, "exporter_party_id": w.exporter,
+        "import_country": "KR", "export_country": "ZA", "purpose_code": "Z", "source_code": "C",
+        "foreign_permit_no": "ZA-1", "lines": [{"species_id": w.parrot, "term_code": "LIV", "quantity": "3"}],
+    }
+    data.update(overrides)
+    return data
+
+
+@pytest.fixture
+def client(app, session):
+    return app.test_client()
+
+
+@pytest.fixture
+def login(client):
+    """Log a user in by writing the session (the login form has its own test)."""
+
+    def _login(user):
+        with client.session_transaction() as s:
+            s["_user_id"] = user.get_id()
+            s["_fresh"] = True
+        return client
+
+    return _login

@@ -1,0 +1,112 @@
+"""Both lifecycles: the declarations themselves, then every (state, event) pair through the services."""
+import pytest
+
+from registry.machines import ANIMAL, PERMIT, AnimalState, PermitState
+from registry.machines.diagram import markdown, mermaid
+from registry.models import AuditEntry
+from registry.services import animals, audit, permits
+from registry.services.errors import Conflict
+from tests.helpers import ANIMAL_PATHS, animal_in, expire_validity, export_permit, payload, permit_in
+
+
+@pytest.mark.parametrize("machine", [ANIMAL, PERMIT], ids=lambda m: m.name)
+def test_every_pair_is_a_transition_or_a_reasoned_refusal(machine):
+    for state in machine.states:
+        for event in machine.events:
+            t = machine.transitions[event]
+            reason = machine.rejection(state, event)
+            if state in t.sources:
+                assert reason is None
+            else:
+                assert reason and len(reason) > 20, (state, event)
+    for event, t in machine.transitions.items():
+        assert (machine.rejection(None, event) is None) == t.creates
+
+
+@pytest.mark.parametrize("machine", [ANIMAL, PERMIT], ids=lambda m: m.name)
+def test_shape_of_the_machine(machine):
+    # Terminal states have no way out; every other state has one; every state can be reached.
+    for state in machine.states:
+        outgoing = [t for t in machine.transitions.values() if state in t.sources]
+        assert bool(outgoing) == (state not in machine.terminal), state
+    reached = {t.target for t in machine.transitions.values() if t.creates}
+    while True:
+        more = {t.target for t in machine.transitions.values() if t.sources & reached} - reached
+        if not more:
+            break
+        reached |= more
+    assert reached == set(machine.states)
+
+
+@pytest.mark.parametrize("machine", [ANIMAL, PERMIT], ids=lambda m: m.name)
+def test_diagram_shows_every_transition_and_docs_are_current(machine):
+    diagram = mermaid(machine)
+    for t in machine.transitions.values():
+        for source in t.sources or ["[*]"]:
+            assert f"{source} --> {t.target}: {t.event}" in diagram
+    with open(f"docs/{machine.name}-lifecycle.md", encoding="utf-8") as f:
+        assert f.read() == markdown(machine), "run `registry docs diagrams` and commit the result"
+
+
+ANIMAL_EVENTS = [e for e in ANIMAL.events if e not in ("declare", "birth")]
+
+
+@pytest.mark.parametrize("state", list(ANIMAL_PATHS))
+@pytest.mark.parametrize("event", ANIMAL_EVENTS)
+def test_animal_pair(world, session, state, event):
+    exporting = export_permit(world)
+    animal = animal_in(world, state, export_permit_id=exporting.id)
+    data = {"permit_id": exporting.id} if event == "export" else payload(world, event)
+    entries = session.query(AuditEntry).count()
+    t = ANIMAL.transitions[event]
+    if state in t.sources:
+        after = animals.fire(world.operator, animal.id, event, data)
+        assert after.state == t.target
+        assert after.events[-1].event == event and after.events[-1].from_state == state
+        assert session.query(AuditEntry).count() == entries + 1
+    else:
+        with pytest.raises(Conflict) as refused:
+            animals.fire(world.operator, animal.id, event, data)
+        assert refused.value.message == ANIMAL.rejection(state, event)
+        assert session.get(type(animal), animal.id).state == state
+        assert session.query(AuditEntry).count() == entries
+    assert audit.verify_database().ok
+
+
+@pytest.mark.parametrize("event", ["declare", "birth"])
+def test_creating_events_cannot_apply_to_an_existing_animal(world, event):
+    animal = animal_in(world, "in_captivity")
+    with pytest.raises(Conflict, match="creates a new animal"):
+        animals.fire(world.operator, animal.id, event, {})
+
+
+PERMIT_EVENTS = [e for e in PERMIT.events if e not in ("create", "endorse", "endorse_final")]
+
+
+def _permit_actor(world, event):
+    return world.actor("zoo") if event in ("submit", "withdraw") else world.actor("officer2")
+
+
+@pytest.mark.parametrize("state", [s.value for s in PermitState])
+@pytest.mark.parametrize("event", PERMIT_EVENTS)
+def test_permit_pair(world, session, state, event):
+    permit = permit_in(world, state)
+    if event == "expire":
+        expire_validity(permit.id)
+    t = PERMIT.transitions[event]
+    entries = session.query(AuditEntry).count()
+    if state in t.sources:
+        after = permits.fire(_permit_actor(world, event), permit.id, event, {"reason": "a reason"})
+        assert after.state == t.target
+        assert session.query(AuditEntry).count() == entries + 1
+    else:
+        with pytest.raises(Conflict) as refused:
+            permits.fire(_permit_actor(world, event), permit.id, event, {"reason": "a reason"})
+        assert refused.value.message == PERMIT.rejection(state, event)
+        assert session.query(AuditEntry).count() == entries
+    assert audit.verify_database().ok
+
+
+def test_terminal_states_are_declared_final():
+    assert {AnimalState.DISPOSED, AnimalState.EXPORTED, AnimalState.VOID} == ANIMAL.terminal
+    assert PermitState.CLOSED in PERMIT.terminal and PermitState.ISSUED not in PERMIT.terminal
