@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import date
 
 import pytest
+from flask.globals import app_ctx
+from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import scoped_session, sessionmaker
@@ -94,7 +96,9 @@ def session(app):
         conn = db.engine.connect()
         outer = conn.begin()
         original = db.session
-        db.session = scoped_session(sessionmaker(bind=conn, join_transaction_mode="create_savepoint"))
+        # One session per app context, as Flask-SQLAlchemy does, all joined to the outer transaction.
+        db.session = scoped_session(sessionmaker(bind=conn, join_transaction_mode="create_savepoint"),
+                                    scopefunc=lambda: id(app_ctx._get_current_object()))
         try:
             yield db.session
         finally:
@@ -181,8 +185,17 @@ def import_application(w: World, **overrides) -> dict:
     return data
 
 
+class FreshContextClient(FlaskClient):
+    """Each request in its own app context (own ``g`` and session), as in production."""
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def client(app, session):
+    app.test_client_class = FreshContextClient
     return app.test_client()
 
 
