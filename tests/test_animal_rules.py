@@ -139,7 +139,7 @@ def test_disease_forces_incineration_or_burial(world):
 
 def test_disposal_of_a_live_animal_is_refused(world):
     animal = animal_in(world, "in_captivity")
-    with pytest.raises(Conflict, match="only possible when the animal is dead"):
+    with pytest.raises(Conflict, match="possible only when the animal is 'Dead'"):
         animals.fire(world.actor("zoo"), animal.id, "dispose",
                      {"method": "burial", "handler": "h", "place": "p", "witness": "w"})
 

@@ -134,3 +134,27 @@ def test_security_headers(client, login, world):
     response = client.get("/")
     assert response.headers["X-Frame-Options"] == "DENY"
     assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+
+
+def test_offered_actions_respect_guards(client, login, world):
+    from tests.helpers import expire_validity
+
+    permit = permit_in(world, "issued")
+    login(world.users["officer2"])
+    page = client.get(f"/permits/{permit.id}").get_data(as_text=True)
+    assert "Cancel the permit" in page and ">Expire<" not in page
+    expire_validity(permit.id)
+    assert ">Expire<" in client.get(f"/permits/{permit.id}").get_data(as_text=True)
+    # The officer who drafted an application is not offered the decision on it.
+    own = permits.create_application(world.actor("officer"), import_application(world, applicant_party_id=world.zoo))
+    permits.fire(world.actor("officer"), own.id, "submit")
+    login(world.users["officer"])
+    page = client.get(f"/permits/{own.id}").get_data(as_text=True)
+    assert ">Approve<" not in page and "Withdraw the application" in page
+
+
+def test_timeline_shows_names_not_ids(client, login, world):
+    animal = animal_in(world, "in_captivity")
+    login(world.users["zoo"])
+    page = client.get(f"/animals/{animal.id}").get_data(as_text=True)
+    assert "facility: Zoo bird house" in page and "facility id" not in page

@@ -1,4 +1,10 @@
 from flask_wtf import FlaskForm
+from wtforms.fields.choices import SelectChoice
+
+
+def options(pairs) -> list[SelectChoice]:
+    """Select options from (value, label) pairs."""
+    return [SelectChoice(str(value), label) for value, label in pairs]
 
 
 class ConfirmForm(FlaskForm):

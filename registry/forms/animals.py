@@ -1,5 +1,6 @@
 """Forms for animal events, built from one table of fields per event."""
 from flask_wtf import FlaskForm
+from registry.forms import options
 from wtforms import BooleanField, DateField, FieldList, FormField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
@@ -25,7 +26,7 @@ EVENT_FIELDS = {
                          "facility_id": _facility(), "note": _text("Note", True)},
     "death": lambda: {"cause": _text("Cause of death", True),
                       "disease_suspected": BooleanField("A disease is suspected"), "note": _text("Note", True)},
-    "dispose": lambda: {"method": SelectField("Method", choices=[(m, m.title()) for m in DISPOSAL_METHODS]),
+    "dispose": lambda: {"method": SelectField("Method", choices=options([(m, m.title()) for m in DISPOSAL_METHODS])),
                         "handler": _text("Contractor or recipient"), "licence_no": _text("Licence number"),
                         "place": _text("Place"), "witness": _text("Witness"), "note": _text("Note", True)},
     "export": lambda: {"permit_id": SelectField("Export permit", coerce=str, validators=[Optional()]),
@@ -53,7 +54,7 @@ class IdentifierEntry(FlaskForm):
     class Meta:
         csrf = False
 
-    kind = SelectField("Kind", choices=[("", "-")] + [(k, k.replace("_", " ")) for k in IDENTIFIER_KINDS],
+    kind = SelectField("Kind", choices=options([("", "-")] + [(k, k.replace("_", " ")) for k in IDENTIFIER_KINDS]),
                        validators=[Optional()])
     value = StringField("Value", validators=[Optional(), Length(max=150)])
 
@@ -65,14 +66,14 @@ class BirthForm(FlaskForm):
     dam_id = SelectField("Dam (mother)", coerce=str, validators=[Optional()])
     birth_date = DateField("Birth or hatch date", validators=[Optional()])
     birth_date_estimated = BooleanField("The date is estimated")
-    sex = SelectField("Sex", choices=[("U", "Unknown"), ("M", "Male"), ("F", "Female")])
-    source_code = SelectField("Source", choices=[("C", "C - bred in captivity"), ("F", "F - born in captivity")])
+    sex = SelectField("Sex", choices=options([("U", "Unknown"), ("M", "Male"), ("F", "Female")]))
+    source_code = SelectField("Source", choices=options([("C", "C - bred in captivity"), ("F", "F - born in captivity")]))
     name = StringField("House name", validators=[Optional(), Length(max=100)])
     identifiers = FieldList(FormField(IdentifierEntry), min_entries=2)
 
 
 class IdentifierForm(FlaskForm):
-    kind = SelectField("Kind", choices=[(k, k.replace("_", " ")) for k in IDENTIFIER_KINDS])
+    kind = SelectField("Kind", choices=options([(k, k.replace("_", " ")) for k in IDENTIFIER_KINDS]))
     value = StringField("Value", validators=[Length(min=1, max=150)])
     applied_on = DateField("Applied on", validators=[Optional()])
     note = StringField("Note", validators=[Optional(), Length(max=500)])

@@ -1,4 +1,5 @@
 from flask_wtf import FlaskForm
+from registry.forms import options
 from wtforms import FieldList, FormField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
@@ -15,22 +16,22 @@ class LineForm(FlaskForm):
         csrf = False
 
     species_id = SelectField("Species", coerce=str, validators=[Optional()])
-    term_code = SelectField("Term", choices=[(k, f"{k} - {v}") for k, v in codes.TERMS.items()], default="LIV")
+    term_code = SelectField("Term", choices=options([(k, f"{k} - {v}") for k, v in codes.TERMS.items()]), default="LIV")
     quantity = StringField("Quantity", validators=[Optional(), Length(max=20)])
-    unit_code = SelectField("Unit", choices=[(k, f"{k or '-'} {v}") for k, v in codes.UNITS.items()], default="")
+    unit_code = SelectField("Unit", choices=options([(k, f"{k or '-'} {v}") for k, v in codes.UNITS.items()]), default="")
     description = StringField("Description, marks", validators=[Optional(), Length(max=500)])
 
 
 class ApplicationForm(FlaskForm):
-    doc_type = SelectField("Document", choices=[(k, DOC_LABELS[k]) for k in DOCUMENT_TYPES])
+    doc_type = SelectField("Document", choices=options([(k, DOC_LABELS[k]) for k in DOCUMENT_TYPES]))
     applicant_party_id = SelectField("Applicant", coerce=str, validators=[Optional()])
     importer_party_id = SelectField("Importer", coerce=str, validators=[Optional()])
     exporter_party_id = SelectField("Exporter", coerce=str, validators=[Optional()])
     import_country = SelectField("Country of import", coerce=str)
     export_country = SelectField("Country of export", coerce=str)
     origin_country = SelectField("Country of origin", coerce=str, validators=[Optional()])
-    purpose_code = SelectField("Purpose", choices=[(k, f"{k} - {v}") for k, v in codes.PURPOSES.items()])
-    source_code = SelectField("Source", choices=[(k, f"{k} - {v}") for k, v in codes.SOURCES.items()])
+    purpose_code = SelectField("Purpose", choices=options([(k, f"{k} - {v}") for k, v in codes.PURPOSES.items()]))
+    source_code = SelectField("Source", choices=options([(k, f"{k} - {v}") for k, v in codes.SOURCES.items()]))
     foreign_permit_no = StringField("Exporting country's permit no.", validators=[Optional(), Length(max=70)])
     lines = FieldList(FormField(LineForm), min_entries=5)
     version = StringField(render_kw={"hidden": True})

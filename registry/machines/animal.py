@@ -116,19 +116,19 @@ def _export_permit_usable(ctx) -> str | None:
 
 
 FACILITY_ACCEPTS = Guard("facility_accepts_species",
-                         "the facility is registered for the species and has room", _facility_accepts)
+                         "the facility is registered for the species and has room", _facility_accepts, on_input=True)
 KEEPER_HOLDS_FACILITY = Guard("keeper_holds_facility",
-                              "a keeper places animals only in their own facility", _keeper_holds_facility)
+                              "a keeper places animals only in their own facility", _keeper_holds_facility, on_input=True)
 PARENTS_HELD = Guard("parents_held_by_reporter",
-                     "known parents are in captivity, of the species, and held by the reporter", _parents_held)
+                     "known parents are in captivity, of the species, and held by the reporter", _parents_held, on_input=True)
 TRANSFER_CHANGES = Guard("transfer_changes_keeper", "the owner, holder or facility changes",
-                         _transfer_changes_keeper)
+                         _transfer_changes_keeper, on_input=True)
 DISPOSAL_ALLOWED = Guard("disposal_method_allowed",
-                         "a suspected disease forces incineration or burial", _disposal_method_allowed)
+                         "a suspected disease forces incineration or burial", _disposal_method_allowed, on_input=True)
 ENTRY_PERMIT = Guard("entry_permit_usable", "the declaring import permit is issued and unexpired",
                      _entry_permit_usable)
 EXPORT_PERMIT = Guard("export_permit_usable", "an issued, unexpired export permit covers the species",
-                      _export_permit_usable)
+                      _export_permit_usable, on_input=True)
 
 LIVE = frozenset({S.ENTERED, S.IN_CAPTIVITY})
 

@@ -29,6 +29,9 @@ class Guard:
     name: str
     description: str
     check: Callable[[Any], str | None]
+    #: True when the guard judges what the user is about to type (a reason, a facility), so it
+    #: cannot be evaluated before the form is filled in.
+    on_input: bool = False
 
 
 @dataclass(frozen=True)
@@ -82,12 +85,12 @@ class Machine:
         if t.creates:
             return f"'{event}' creates a new {self.name}; it cannot be applied to an existing one"
         if state in self.terminal:
-            return (f"the {self.name} is {self.state_labels[state].lower()}, a final state: "
+            return (f"the {self.name} is in the final state '{self.state_labels[state]}': "
                     f"no further events are possible")
         if state not in t.sources:
-            allowed = ", ".join(sorted(self.state_labels[s].lower() for s in t.sources))
-            return (f"'{t.label}' is only possible when the {self.name} is {allowed}; "
-                    f"it is {self.state_labels[state].lower()}")
+            allowed = " or ".join(f"'{self.state_labels[s]}'" for s in sorted(t.sources))
+            return (f"'{t.label}' is possible only when the {self.name} is {allowed}; "
+                    f"it is now '{self.state_labels[state]}'")
         return None
 
     def transition(self, state: str | None, event: str) -> Transition:
@@ -109,3 +112,12 @@ class Machine:
     def available(self, state: str | None) -> list[Transition]:
         """Transitions declared from *state* (guards and capabilities not yet checked)."""
         return [t for t in self.transitions.values() if self.rejection(state, t.event) is None]
+
+    def blocked(self, t: Transition, ctx: Any) -> str | None:
+        """The refusal of the first guard that does not depend on the user's input, or None."""
+        for guard in t.guards:
+            if not guard.on_input:
+                reason = guard.check(ctx)
+                if reason:
+                    return reason
+        return None

@@ -73,7 +73,7 @@ def _past_validity(ctx) -> str | None:
 
 HAS_LINES = Guard("has_line_items", "the application has at least one line item", _has_lines)
 FOUR_EYES = Guard("not_own_application", "the decision is not taken by the applicant", _not_own_application)
-REASON = Guard("reason_given", "a reason is recorded", _reason_given)
+REASON = Guard("reason_given", "a reason is recorded", _reason_given, on_input=True)
 VALID = Guard("within_validity", "the permit has not expired", _within_validity)
 PAST_VALIDITY = Guard("past_validity", "the validity period is over", _past_validity)
 
@@ -89,7 +89,7 @@ PERMIT = Machine(
         Transition("submit", frozenset({S.DRAFT, S.CHANGES_REQUESTED}), S.SUBMITTED, "permit.apply",
                    "Submit", (HAS_LINES,)),
         Transition("withdraw", frozenset({S.DRAFT, S.SUBMITTED, S.CHANGES_REQUESTED}), S.WITHDRAWN,
-                   "permit.apply", "Withdraw"),
+                   "permit.apply", "Withdraw the application"),
         Transition("request_changes", frozenset({S.SUBMITTED}), S.CHANGES_REQUESTED, "permit.review",
                    "Request changes", (FOUR_EYES, REASON)),
         Transition("approve", frozenset({S.SUBMITTED}), S.APPROVED, "permit.review", "Approve", (FOUR_EYES,)),
@@ -102,6 +102,6 @@ PERMIT = Machine(
                    "Endorse the last quantities", (VALID,)),
         Transition("close", frozenset({S.USED, S.PARTLY_USED}), S.CLOSED, "permit.close", "Close"),
         Transition("expire", IN_USE, S.EXPIRED, "permit.expire", "Expire", (PAST_VALIDITY,)),
-        Transition("cancel", IN_USE, S.CANCELLED, "permit.cancel", "Cancel", (REASON,)),
+        Transition("cancel", IN_USE, S.CANCELLED, "permit.cancel", "Cancel the permit", (REASON,)),
     ],
 )

@@ -209,6 +209,14 @@ def fire(actor: Actor, permit_id: int, event: str, data: dict | None = None,
     return permit
 
 
+def available_actions(actor: Actor, permit: Permit, events) -> list:
+    """The workflow actions *actor* could take on *permit* now: declared from its state, allowed
+    to the role, and not already refused by a guard that does not wait for the user's input."""
+    ctx = Context(actor, permit, {}, date.today())
+    return [t for t in PERMIT.available(permit.state)
+            if t.event in events and has_capability(actor, t.capability) and PERMIT.blocked(t, ctx) is None]
+
+
 def _issue(permit: Permit, actor: Actor, data: dict, today: date) -> None:
     permit.number = permit_number(permit.issuing_country, today.year)
     permit.security_token = secrets.token_urlsafe(24)

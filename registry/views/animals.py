@@ -37,6 +37,18 @@ def index():
                            q=q, state=state, machine=ANIMAL)
 
 
+@bp.app_template_filter("detail")
+def detail(value, key: str):
+    """An event detail for people: names instead of the ids the timeline stores."""
+    lookups = {"facility_id": Facility, "previous_facility_id": Facility, "owner_party_id": Party,
+               "permit_id": Permit, "sire_id": Animal, "dam_id": Animal}
+    model = lookups.get(key)
+    obj = db.session.get(model, value) if model is not None and value is not None else None
+    if obj is None:
+        return value
+    return getattr(obj, "registry_no", None) or getattr(obj, "display_number", None) or obj.name
+
+
 @bp.get("/<int:animal_id>")
 @requires("animal.read_all", "animal.read_own")
 def show(animal_id: int):

@@ -102,8 +102,7 @@ def edit(permit_id: int):
 def show(permit_id: int):
     permit = load_visible(Permit, permit_id, can_see_permit)
     actor = current_actor()
-    actions = [t for t in PERMIT.available(permit.state)
-               if t.event in ACTIONS and has_capability(actor, t.capability)]
+    actions = service.available_actions(actor, permit, ACTIONS)
     history = db.session.scalars(select(AuditEntry).where(
         AuditEntry.object_type == "permit", AuditEntry.object_id == str(permit.id)).order_by(AuditEntry.seq)).all()
     form = DecisionForm(version=str(permit.version))
