@@ -9,7 +9,7 @@ from registry.models import Animal, Facility, Identifier, Keeping, Party, Permit
 from registry.permissions import can_see_animal, has_capability, visible_animals
 from registry.services import animals as service
 from registry.services.errors import DomainError
-from registry.views.helpers import apply_errors, current_actor, deny, load_visible, page_args, requires
+from registry.views.helpers import apply_errors, current_actor, deny, load_visible, paginate, requires
 
 bp = Blueprint("animals", __name__, url_prefix="/animals")
 
@@ -31,9 +31,7 @@ def index():
         ))
     if state in AnimalState.__members__.values():
         query = query.where(Animal.state == state)
-    page, size = page_args()
-    rows = db.session.scalars(query.limit(size + 1).offset((page - 1) * size)).all()
-    return render_template("animals/index.html", animals=rows[:size], has_next=len(rows) > size, page=page,
+    return render_template("animals/index.html", **paginate(query),
                            q=q, state=state, machine=ANIMAL)
 
 

@@ -71,11 +71,14 @@ def apply_errors(form, exc: DomainError) -> None:
     flash(" ".join([exc.message] + unplaced), "error")
 
 
-def page_args() -> tuple[int, int]:
+def paginate(query) -> dict:
+    """One page of *query* (``?page=N``), as template arguments: rows, page and has_next."""
     from flask import current_app
 
     try:
         page = max(1, int(request.args.get("page", 1)))
     except ValueError:
         page = 1
-    return page, current_app.config["PAGE_SIZE"]
+    size = current_app.config["PAGE_SIZE"]
+    rows = db.session.scalars(query.limit(size + 1).offset((page - 1) * size)).all()
+    return {"rows": rows[:size], "page": page, "has_next": len(rows) > size}

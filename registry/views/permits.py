@@ -9,7 +9,7 @@ from registry.models import AuditEntry, Party, Permit, Species
 from registry.permissions import can_see_permit, has_capability, visible_permits
 from registry.services import permits as service
 from registry.services.errors import DomainError
-from registry.views.helpers import apply_errors, current_actor, deny, load_visible, page_args, requires
+from registry.views.helpers import apply_errors, current_actor, deny, load_visible, paginate, requires
 
 bp = Blueprint("permits", __name__, url_prefix="/permits")
 
@@ -24,9 +24,7 @@ def index():
     query = visible_permits(current_actor(), select(Permit)).order_by(Permit.id.desc())
     if state in PermitState.__members__.values():
         query = query.where(Permit.state == state)
-    page, size = page_args()
-    rows = db.session.scalars(query.limit(size + 1).offset((page - 1) * size)).all()
-    return render_template("permits/index.html", permits=rows[:size], has_next=len(rows) > size, page=page,
+    return render_template("permits/index.html", **paginate(query),
                            state=state, machine=PERMIT, doc_labels=DOC_LABELS)
 
 

@@ -3,7 +3,7 @@ from sqlalchemy import or_, select
 
 from registry.extensions import db
 from registry.models import APPENDICES, Species
-from registry.views.helpers import page_args, requires
+from registry.views.helpers import paginate, requires
 
 bp = Blueprint("species", __name__, url_prefix="/species")
 
@@ -20,7 +20,5 @@ def index():
                                 Species.name_ko.ilike(like), Species.family.ilike(like)))
     if appendix in APPENDICES:
         query = query.where(Species.appendix == appendix)
-    page, size = page_args()
-    rows = db.session.scalars(query.limit(size + 1).offset((page - 1) * size)).all()
-    return render_template("species/index.html", species=rows[:size], has_next=len(rows) > size, page=page,
+    return render_template("species/index.html", **paginate(query),
                            q=q, appendix=appendix, appendices=APPENDICES)
