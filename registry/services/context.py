@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextvars
+import logging
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ class Actor:
         return cls(None, f"system:{name}", "system", is_system=True)
 
 
+log = logging.getLogger(__name__)
 _in_write = contextvars.ContextVar("registry_in_write", default=False)
 
 
@@ -68,7 +70,9 @@ def write_transaction():
         raise Conflict("someone else changed this record at the same time; reload and try again") from None
     except IntegrityError as exc:
         session.rollback()
-        raise Conflict(f"the change conflicts with existing data: {exc.orig}") from None
+        # The database's own words name tables and constraints: log them, do not show them.
+        log.warning("integrity error, rolled back: %s", exc.orig)
+        raise Conflict("the change conflicts with data recorded at the same time; reload and try again") from None
     except BaseException:
         session.rollback()
         raise
