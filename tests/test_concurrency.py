@@ -96,3 +96,73 @@ def test_two_officers_deciding_at_once_one_wins(fresh_app):
             assert decisions == 1
             assert audit.verify_database().ok
             db.session.remove()
+
+
+def test_parallel_placements_never_exceed_capacity(fresh_app):
+    from registry.models import Animal, Species
+    from registry.services import animals, facilities
+    from registry.services.context import write_transaction
+
+    with fresh_app.app_context():
+        op = Actor.system("setup")
+        zoo = reference.create_party(op, "organisation", "Zoo").id
+        exporter = reference.create_party(op, "organisation", "Exporter", country="ZA").id
+        with write_transaction() as s:
+            sp = Species(scientific_name="Ara macao", taxon_class="Aves", taxon_order="Psittaciformes",
+                         family="Psittacidae", appendix="I")
+            s.add(sp)
+        site = facilities.register_facility(op, "F-SMALL", "Small aviary", zoo, "x", {sp.id: 2}).id
+        p = permits.create_application(op, {
+            "doc_type": "import", "applicant_party_id": zoo, "exporter_party_id": exporter,
+            "import_country": "KR", "export_country": "ZA", "purpose_code": "Z", "source_code": "C",
+            "lines": [{"species_id": sp.id, "quantity": str(THREADS)}]})
+        for event in ("submit", "approve", "issue"):
+            permits.fire(op, p.id, event)
+        entered = []
+        for _ in range(THREADS):
+            a = animals.declare(op, p.lines[0].id, {})
+            entered.append(animals.fire(op, a.id, "enter", {"port": "ICN"}).id)
+        db.session.remove()
+
+    def work(i):
+        try:
+            animals.fire(Actor.system(f"keeper-{i}"), entered[i], "register", {"facility_id": site})
+            return "placed"
+        except Conflict as exc:
+            return exc.message
+
+    outcomes, errors = _run_threads(fresh_app, work)
+    assert errors == []
+    assert outcomes.count("placed") == 2, outcomes
+    assert all("at capacity" in o for o in outcomes if o != "placed")
+    with fresh_app.app_context():
+        assert db.session.query(Animal).filter_by(facility_id=site).count() == 2
+        assert audit.verify_database().ok
+        db.session.remove()
+
+
+def test_verify_while_writing_reports_no_false_break(fresh_app):
+    stop = threading.Event()
+
+    def writer():
+        with fresh_app.app_context():
+            n = 0
+            while not stop.is_set() and n < 200:
+                reference.create_party(Actor.system("writer"), "person", f"P{n}")
+                n += 1
+            db.session.remove()
+
+    threads = [threading.Thread(target=writer) for _ in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        with fresh_app.app_context():
+            verdicts = []
+            for _ in range(10):
+                verdicts.append(audit.verify_database())
+                db.session.remove()
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(60)
+    assert all(v.ok for v in verdicts), [str(v) for v in verdicts if not v.ok]

@@ -3,7 +3,7 @@
 Guards read a context object built by the service (``registry.services.animals``):
 ``ctx.actor``, ``ctx.animal``, ``ctx.facility``, ``ctx.species_id``,
 ``ctx.occupancy`` (live animals of that species already in the facility),
-``ctx.parents``, ``ctx.permit``, ``ctx.data``, ``ctx.today``.
+``ctx.parents``, ``ctx.permit``, ``ctx.permit_used``, ``ctx.seized_from``, ``ctx.data``, ``ctx.today``.
 """
 from enum import StrEnum
 
@@ -110,11 +110,41 @@ def _export_permit_usable(ctx) -> str | None:
         return f"permit {p.display_number} is {p.state.replace('_', ' ')}, not valid for exit"
     if p.valid_until is not None and ctx.today > p.valid_until:
         return f"permit {p.display_number} expired on {p.valid_until.isoformat()}"
-    if not any(line.species_id == ctx.animal.species_id for line in p.lines):
-        return f"permit {p.display_number} does not cover this species"
+    allowed = sum(line.quantity for line in p.lines
+                  if line.species_id == ctx.animal.species_id and line.term_code == "LIV")
+    if not allowed:
+        return f"permit {p.display_number} does not cover live animals of this species"
+    if ctx.permit_used + 1 > allowed:
+        return f"permit {p.display_number} is used up for this species ({ctx.permit_used} of {allowed.normalize():f})"
     return None
 
 
+def _declarable_permit(ctx) -> str | None:
+    p = ctx.permit
+    if p.direction != "import":
+        return f"animals are declared on import documents; {p.display_number} is not one"
+    if p.state not in ("draft", "submitted", "changes_requested", "approved", "issued"):
+        return f"permit {p.display_number} is {p.state.replace('_', ' ')}: no more animals can be declared on it"
+    return None
+
+
+def _keeper_owns(ctx) -> str | None:
+    # Until the two-party handshake exists, a keeper moves only animals their party owns.
+    if ctx.actor.role == "keeper" and ctx.animal.owner_party_id != ctx.actor.party_id:
+        return "only the owner can transfer an animal"
+    return None
+
+
+def _returnable(ctx) -> str | None:
+    if ctx.seized_from == S.DECLARED:
+        return "the animal was seized at the border before entry: it can be forfeited, not returned"
+    return None
+
+
+DECLARABLE = Guard("declarable_permit", "an import application or permit that is still open",
+                   _declarable_permit)
+KEEPER_OWNS = Guard("keeper_owns_animal", "a keeper transfers only animals their party owns", _keeper_owns)
+RETURNABLE = Guard("returnable", "the animal was in a keeper's care before seizure", _returnable)
 FACILITY_ACCEPTS = Guard("facility_accepts_species",
                          "the facility is registered for the species and has room", _facility_accepts, on_input=True)
 KEEPER_HOLDS_FACILITY = Guard("keeper_holds_facility",
@@ -138,17 +168,17 @@ ANIMAL = Machine(
     terminal={S.DISPOSED, S.EXPORTED, S.VOID},
     state_labels=LABELS,
     transitions=[
-        Transition("declare", frozenset(), S.DECLARED, "animal.declare", "Declare on a permit"),
+        Transition("declare", frozenset(), S.DECLARED, "animal.declare", "Declare on a permit", (DECLARABLE,)),
         Transition("birth", frozenset(), S.IN_CAPTIVITY, "animal.birth", "Birth in captivity",
-                   (FACILITY_ACCEPTS, KEEPER_HOLDS_FACILITY, PARENTS_HELD)),
+                   (KEEPER_HOLDS_FACILITY, FACILITY_ACCEPTS, PARENTS_HELD)),
         Transition("enter", frozenset({S.DECLARED}), S.ENTERED, "animal.enter", "Entry at customs",
                    (ENTRY_PERMIT,)),
         Transition("refuse_entry", frozenset({S.DECLARED}), S.VOID, "animal.refuse_entry", "Entry refused"),
         Transition("void", frozenset({S.DECLARED}), S.VOID, "animal.void", "Void the declaration"),
         Transition("register", frozenset({S.ENTERED}), S.IN_CAPTIVITY, "animal.register",
-                   "Register in a facility", (FACILITY_ACCEPTS, KEEPER_HOLDS_FACILITY)),
+                   "Register in a facility", (KEEPER_HOLDS_FACILITY, FACILITY_ACCEPTS)),
         Transition("transfer", frozenset({S.IN_CAPTIVITY}), S.IN_CAPTIVITY, "animal.transfer",
-                   "Transfer ownership or custody", (TRANSFER_CHANGES, FACILITY_ACCEPTS)),
+                   "Transfer ownership or custody", (KEEPER_OWNS, TRANSFER_CHANGES, FACILITY_ACCEPTS)),
         Transition("death", LIVE | {S.SEIZED}, S.DEAD, "animal.death", "Death"),
         Transition("dispose", frozenset({S.DEAD}), S.DISPOSED, "animal.dispose", "Carcass disposal",
                    (DISPOSAL_ALLOWED,)),
@@ -157,13 +187,13 @@ ANIMAL = Machine(
         Transition("report_missing", frozenset({S.IN_CAPTIVITY}), S.MISSING, "animal.report_missing",
                    "Report missing"),
         Transition("recover", frozenset({S.MISSING}), S.IN_CAPTIVITY, "animal.recover", "Recovered",
-                   (FACILITY_ACCEPTS, KEEPER_HOLDS_FACILITY)),
+                   (KEEPER_HOLDS_FACILITY, FACILITY_ACCEPTS)),
         Transition("declare_dead", frozenset({S.MISSING}), S.DEAD, "animal.declare_dead",
                    "Declare a missing animal dead"),
         Transition("seize", LIVE | {S.MISSING, S.DECLARED}, S.SEIZED, "animal.seize", "Seizure",
                    (FACILITY_ACCEPTS,)),
         Transition("return", frozenset({S.SEIZED}), S.IN_CAPTIVITY, "animal.return",
-                   "Return to the keeper", (FACILITY_ACCEPTS,)),
+                   "Return to the keeper", (RETURNABLE, FACILITY_ACCEPTS)),
         Transition("forfeit", frozenset({S.SEIZED}), S.IN_CAPTIVITY, "animal.forfeit",
                    "Forfeit to the State"),
     ],

@@ -1,6 +1,6 @@
 """The permit workflow, from draft to closure.
 
-Guards read ``ctx.actor``, ``ctx.permit``, ``ctx.data`` and ``ctx.today``.
+Guards read ``ctx.actor``, ``ctx.permit``, ``ctx.editors``, ``ctx.data`` and ``ctx.today``.
 """
 from enum import StrEnum
 
@@ -46,8 +46,8 @@ def _has_lines(ctx) -> str | None:
 
 def _not_own_application(ctx) -> str | None:
     p, a = ctx.permit, ctx.actor
-    if a.user_id is not None and a.user_id == p.created_by_id:
-        return "four eyes: nobody may decide on an application they drafted"
+    if a.user_id is not None and (a.user_id == p.created_by_id or a.user_id in ctx.editors):
+        return "four eyes: nobody may decide on an application they drafted or edited"
     if a.party_id is not None and a.party_id == p.applicant_party_id:
         return "four eyes: nobody may decide on their own party's application"
     return None

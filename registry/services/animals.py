@@ -124,7 +124,11 @@ class Context:
     occupancy: int = 0
     parents: dict = field(default_factory=dict)
     permit: Permit | None = None
+    #: Animals of the species already exported on ctx.permit.
+    permit_used: int = 0
     disease_suspected: bool = False
+    #: The state the animal was seized from.
+    seized_from: str | None = None
 
 
 def _check_capability(actor: Actor, event: str) -> None:
@@ -156,10 +160,16 @@ def _load_for_update(session, actor: Actor, animal_id: int, expected_version: in
 def _facility(session, facility_id: int | None, errors: dict, name: str = "facility_id") -> Facility | None:
     if facility_id is None:
         return None
-    facility = session.get(Facility, facility_id)
+    # Locked: its occupancy is counted next, and two writers must not both take the last place.
+    facility = session.execute(lock(select(Facility).where(Facility.id == facility_id))).scalar_one_or_none()
     if facility is None:
         errors[name] = "no such facility"
     return facility
+
+
+def _permit(session, permit_id: int) -> Permit | None:
+    """The permit, locked: its quantities are counted and it must not be cancelled meanwhile."""
+    return session.execute(lock(select(Permit).where(Permit.id == permit_id))).scalar_one_or_none()
 
 
 def _with_facility(ctx: Context, session, facility: Facility | None) -> None:
@@ -238,7 +248,7 @@ def _effect_move(session, ctx, row, values):
 
 def _prepare_permit_of_declaration(session, ctx, values, errors):
     line = session.get(PermitLine, ctx.animal.permit_line_id) if ctx.animal.permit_line_id else None
-    ctx.permit = line.permit if line else None
+    ctx.permit = _permit(session, line.permit_id) if line else None
 
 
 def _parse_transfer(data, errors, today):
@@ -284,15 +294,18 @@ def _parse_export(data, errors, today):
 
 def _prepare_export(session, ctx, values, errors):
     if values["permit_id"] is not None:
-        ctx.permit = session.get(Permit, values["permit_id"])
+        ctx.permit = _permit(session, values["permit_id"])
         if ctx.permit is None:
             errors["permit_id"] = "no such permit"
+            return
+        ctx.permit_used = session.scalar(select(func.count(AnimalEvent.id)).join(Animal).where(
+            AnimalEvent.permit_id == ctx.permit.id, AnimalEvent.event == "export",
+            Animal.species_id == ctx.animal.species_id))
 
 
 def _effect_exported(session, ctx, row, values):
     row.permit_id = ctx.permit.id
-    _keep(session, ctx.animal, "holder", None, None, row.occurred_on, row)
-    ctx.animal.facility_id = None
+    _effect_clear_holder(session, ctx, row, values)
 
 
 def _parse_seize(data, errors, today):
@@ -305,10 +318,11 @@ def _effect_seize(session, ctx, row, values):
 
 
 def _prepare_return(session, ctx, values, errors):
+    seizure = session.scalar(select(AnimalEvent).where(
+        AnimalEvent.animal_id == ctx.animal.id, AnimalEvent.event == "seize"
+    ).order_by(AnimalEvent.id.desc()).limit(1))
+    ctx.seized_from = seizure.from_state if seizure else None
     if values.get("facility_id") is None:
-        seizure = session.scalar(select(AnimalEvent).where(
-            AnimalEvent.animal_id == ctx.animal.id, AnimalEvent.event == "seize"
-        ).order_by(AnimalEvent.id.desc()).limit(1))
         values["facility_id"] = seizure.details.get("previous_facility_id") if seizure else None
         if values["facility_id"] is None:
             errors["facility_id"] = "the animal had no facility before seizure: name one"
@@ -322,15 +336,24 @@ def _effect_forfeit(session, ctx, row, values):
 
 
 def _effect_clear_holder(session, ctx, row, values):
+    """Nobody holds an exported animal or a disposed carcass; the owner stays on record."""
     ctx.animal.facility_id = None
+    ctx.animal.holder_party_id = None
     _keep(session, ctx.animal, "holder", None, None, row.occurred_on, row)
+
+
+def _effect_release_identifiers(session, ctx, row, values):
+    """A void declaration frees its marks: the same chip may come back on a new application."""
+    for ident in ctx.animal.identifiers:
+        if ident.active:
+            ident.active, ident.retired_on = False, row.occurred_on
 
 
 EVENTS: dict[str, EventSpec] = {
     "enter": EventSpec(lambda d, e, t: {"port": _text(d, "port", e), "note": _text(d, "note", e, False)},
                        _prepare_permit_of_declaration),
-    "refuse_entry": EventSpec(_parse_reason),
-    "void": EventSpec(_parse_reason),
+    "refuse_entry": EventSpec(_parse_reason, effect=_effect_release_identifiers),
+    "void": EventSpec(_parse_reason, effect=_effect_release_identifiers),
     "register": EventSpec(_parse_facility, _prepare_target_facility, _effect_move),
     "transfer": EventSpec(_parse_transfer, _prepare_transfer, _effect_move),
     "death": EventSpec(_parse_death),
@@ -477,6 +500,7 @@ def declare(actor: Actor, permit_line_id: int, data: dict) -> Animal:
         line = session.get(PermitLine, permit_line_id)
         if line is None or not can_see_permit(actor, line.permit):
             raise NotFound("no such permit line")
+        _permit(session, line.permit_id)
         if line.term_code != "LIV":
             errors["permit_line_id"] = "only live animals (term LIV) are followed individually"
         declared = session.scalar(select(func.count(Animal.id)).where(Animal.permit_line_id == line.id))

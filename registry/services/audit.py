@@ -5,7 +5,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from registry import audit_chain
 from registry.extensions import db
@@ -84,8 +84,9 @@ def verify_database(batch: int = 2000) -> audit_chain.Verdict:
     def rows():
         last = 0
         while True:
-            chunk = session.scalars(
-                select(AuditEntry).where(AuditEntry.seq > last).order_by(AuditEntry.seq).limit(batch)).all()
+            # Entries past the head read above were committed after it: the next run checks them.
+            chunk = session.scalars(select(AuditEntry).where(
+                AuditEntry.seq > last, AuditEntry.seq <= head.seq).order_by(AuditEntry.seq).limit(batch)).all()
             if not chunk:
                 return
             for e in chunk:
@@ -93,4 +94,13 @@ def verify_database(batch: int = 2000) -> audit_chain.Verdict:
                 session.expunge(e)
             last = chunk[-1].seq
 
-    return audit_chain.verify(rows(), head=tuple(head))
+    verdict = audit_chain.verify(rows(), head=tuple(head))
+    if verdict.ok:
+        # Every append moves the head in its own transaction, so rows beyond the head were added
+        # behind its back. The head is read after the maximum: a commit in between only raises it.
+        newest = session.scalar(select(func.max(AuditEntry.seq)))
+        current = session.scalar(select(AuditHead.seq).where(AuditHead.id == 1))
+        if newest is not None and newest > current:
+            return audit_chain.Verdict(False, verdict.checked, current + 1,
+                                       "entries exist beyond the recorded chain head")
+    return verdict

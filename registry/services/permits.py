@@ -30,6 +30,16 @@ class Context:
     permit: Permit
     data: dict
     today: date
+    #: Users who drafted or edited the application: none of them may decide on it.
+    editors: frozenset = frozenset()
+
+
+def _editors(session, permit: Permit) -> frozenset:
+    from registry.models import AuditEntry
+
+    return frozenset(session.scalars(select(AuditEntry.actor_id).where(
+        AuditEntry.object_type == "permit", AuditEntry.object_id == str(permit.id),
+        AuditEntry.action.in_(("permit.create", "permit.update")), AuditEntry.actor_id.is_not(None))))
 
 
 def add_months(day: date, months: int) -> date:
@@ -96,8 +106,11 @@ def _parse_application(session, actor: Actor, data: dict) -> tuple[dict, list[Pe
     if doc_type not in DOCUMENT_TYPES:
         errors["doc_type"] = f"one of {', '.join(DOCUMENT_TYPES)}"
     applicant = data.get("applicant_party_id")
-    if actor.role == "keeper":
+    if actor.role == "keeper" and applicant in (None, "", actor.party_id, str(actor.party_id)):
         applicant = actor.party_id  # keepers apply for themselves only
+    elif actor.role == "keeper":
+        raise ValidationFailed("the application has errors",
+                               {"applicant_party_id": "a keeper applies for their own party only"})
     fields: dict = {"doc_type": doc_type}
     for name in ("applicant_party_id", "importer_party_id", "exporter_party_id"):
         value = applicant if name == "applicant_party_id" else data.get(name)
@@ -163,9 +176,13 @@ def update_application(actor: Actor, permit_id: int, data: dict, expected_versio
         if permit.state not in EDITABLE:
             raise Conflict(f"an application that is {permit.state.replace('_', ' ')} can no longer be edited")
         before = permit.as_audit()
-        fields, lines = _parse_application(session, actor, data)
+        # Whoever edits, the application stays the applicant's.
+        fields, lines = _parse_application(session, actor, {**data, "applicant_party_id": permit.applicant_party_id})
         for key, value in fields.items():
             setattr(permit, key, value)
+        # Old lines go before new ones come in: they share (permit_id, line_no).
+        permit.lines.clear()
+        session.flush()
         permit.lines = lines
         session.flush()
         audit.record(actor, "permit.update", "permit", permit.id, before, permit.as_audit())
@@ -191,7 +208,7 @@ def fire(actor: Actor, permit_id: int, event: str, data: dict | None = None,
         before = permit.as_audit()
         try:
             t = PERMIT.transition(permit.state, event)
-            PERMIT.check_guards(t, permit.state, Context(actor, permit, data, today))
+            PERMIT.check_guards(t, permit.state, Context(actor, permit, data, today, _editors(session, permit)))
         except IllegalTransition as exc:
             raise Conflict(exc.reason) from None
         permit.state = t.target
@@ -212,7 +229,7 @@ def fire(actor: Actor, permit_id: int, event: str, data: dict | None = None,
 def available_actions(actor: Actor, permit: Permit, events) -> list:
     """The workflow actions *actor* could take on *permit* now: declared from its state, allowed
     to the role, and not already refused by a guard that does not wait for the user's input."""
-    ctx = Context(actor, permit, {}, date.today())
+    ctx = Context(actor, permit, {}, date.today(), _editors(db.session, permit))
     return [t for t in PERMIT.available(permit.state)
             if t.event in events and has_capability(actor, t.capability) and PERMIT.blocked(t, ctx) is None]
 

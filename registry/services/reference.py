@@ -85,7 +85,7 @@ def _upsert_species(actor: Actor, session, values: dict) -> str:
 
 def _validated(rows: Iterable[tuple[int, dict]], convert: Callable[[dict], dict | None]) -> list[dict]:
     """Convert every row first; any error rejects the whole file, so nothing is half-imported."""
-    good, errors, seen = [], [], {}
+    good, errors, seen, taxa = [], [], {}, {}
     for line, row in rows:
         try:
             values = convert(row)
@@ -99,6 +99,12 @@ def _validated(rows: Iterable[tuple[int, dict]], convert: Callable[[dict], dict 
             errors.append(RowError(line, f"{name} repeats line {seen[name]}"))
             continue
         seen[name] = line
+        taxon = values.get("cites_taxon_id")
+        if taxon is not None:
+            if taxon in taxa:
+                errors.append(RowError(line, f"{name}: TaxonId {taxon} repeats line {taxa[taxon]}"))
+                continue
+            taxa[taxon] = line
         good.append(values)
     if errors:
         raise ImportRejected(errors)
@@ -134,11 +140,12 @@ def _curated_row(row: dict) -> dict:
 def load_curated_species(actor: Actor, progress: Callable[[int], None] | None = None) -> dict[str, int]:
     """Load the species list shipped with the registry; running it again changes nothing."""
     _require(actor, "species.manage")
-    ensure_national_categories(actor)
     text = resources.files("registry").joinpath("data/species.csv").read_text(encoding="utf-8")
     reader = csv.DictReader(io.StringIO(text))
     rows = _validated(((i, r) for i, r in enumerate(reader, start=2)), _curated_row)
-    return _apply(actor, rows, progress)
+    with write_transaction():  # categories and species together, or nothing
+        ensure_national_categories(actor)
+        return _apply(actor, rows, progress)
 
 
 _LISTINGS = {"I": "I", "II": "II", "III": "III", "I/II": "I", "I/III": "I", "II/III": "II", "I/II/III": "I"}
@@ -189,8 +196,10 @@ def import_checklist(actor: Actor, rows: list[tuple[int, dict]],
                      progress: Callable[[int], None] | None = None) -> dict[str, int]:
     """Import the official checklist: all rows or none."""
     _require(actor, "species.manage")
-    ensure_national_categories(actor)
-    return _apply(actor, _validated(rows, _checklist_row), progress)
+    valid = _validated(rows, _checklist_row)
+    with write_transaction():  # categories and species together, or nothing
+        ensure_national_categories(actor)
+        return _apply(actor, valid, progress)
 
 
 def create_party(actor: Actor, kind: str, name: str, country: str = "KR", registration_no: str | None = None,

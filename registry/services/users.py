@@ -17,8 +17,16 @@ from registry.services.errors import Forbidden, NotFound, ValidationFailed
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 MIN_PASSWORD = 10
-# A fixed hash to compare against when the user does not exist, so timing does not reveal usernames.
-_DUMMY_HASH = generate_password_hash("not-a-real-password", method="pbkdf2:sha256:1000")
+_dummy_hashes: dict[str, str] = {}
+
+
+def _dummy_hash() -> str:
+    """A hash of the configured cost to check against when the user does not exist, so the time a
+    failed login takes does not reveal whether the username exists."""
+    method = current_app.config["PASSWORD_HASH_METHOD"]
+    if method not in _dummy_hashes:
+        _dummy_hashes[method] = generate_password_hash("not-a-real-password", method=method)
+    return _dummy_hashes[method]
 
 
 def _hash(password: str) -> str:
@@ -65,7 +73,7 @@ def authenticate(username: str, password: str, request_id: str | None = None,
     """Check a password; every attempt, good or bad, is audited."""
     username = (username or "").strip().lower()
     user = db.session.scalar(select(User).where(User.username == username))
-    ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password or "")
+    ok = check_password_hash(user.password_hash if user else _dummy_hash(), password or "")
     if user is None or not ok or not user.is_enabled:
         reason = "unknown user" if user is None else ("disabled" if ok else "wrong password")
         anon = Actor(user.id if user else None, username or "(blank)", user.role if user else "anonymous",

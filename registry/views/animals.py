@@ -6,7 +6,7 @@ from registry.forms import ConfirmForm
 from registry.forms.animals import EVENT_FIELDS, BirthForm, IdentifierForm, event_form
 from registry.machines import ANIMAL, AnimalState
 from registry.models import Animal, Facility, Identifier, Keeping, Party, Permit, Species
-from registry.permissions import can_see_animal, has_capability, visible_animals
+from registry.permissions import can_see_animal, has_capability, visible_animals, visible_facilities, visible_permits
 from registry.services import animals as service
 from registry.services.errors import DomainError
 from registry.views.helpers import apply_errors, current_actor, deny, load_visible, paginate, requires
@@ -61,19 +61,27 @@ def show(animal_id: int):
                            identifier_form=IdentifierForm(), confirm=ConfirmForm())
 
 
-def _choices(form, actor, animal):
-    facilities = db.session.scalars(select(Facility).where(Facility.status == "registered")
-                                    .order_by(Facility.name)).all()
-    for name in ("facility_id",):
-        if hasattr(form, name):
-            getattr(form, name).choices = [("", "-")] + [(str(f.id), f"{f.name} ({f.registration_no})")
-                                                        for f in facilities]
+def _choices(form, actor, event: str) -> None:
+    """Options for an event form, within what the actor may see.
+
+    Keepers pick among their own facilities, except when transferring, where the register of
+    facilities (name and registration number) is the directory of possible transferees.
+    """
+    query = select(Facility).where(Facility.status == "registered").order_by(Facility.name)
+    if event != "transfer":
+        query = visible_facilities(actor, query)
+    facilities = db.session.scalars(query).all()
+    if hasattr(form, "facility_id"):
+        form.facility_id.choices = [("", "-")] + [(str(f.id), f"{f.name} ({f.registration_no})")
+                                                  for f in facilities]
     if hasattr(form, "owner_party_id"):
-        parties = db.session.scalars(select(Party).order_by(Party.name)).all()
-        form.owner_party_id.choices = [("", "(unchanged)")] + [(str(p.id), p.name) for p in parties]
+        owners = {f.holder_party_id: f.holder.name for f in facilities}
+        if has_capability(actor, "party.read_all"):
+            owners = {p.id: p.name for p in db.session.scalars(select(Party).order_by(Party.name))}
+        form.owner_party_id.choices = [("", "(unchanged)")] + [(str(k), v) for k, v in owners.items()]
     if hasattr(form, "permit_id"):
-        permits = db.session.scalars(select(Permit).where(Permit.state.in_(("issued", "partly_used")),
-                                                          Permit.doc_type != "import")).all()
+        permits = db.session.scalars(visible_permits(actor, select(Permit).where(
+            Permit.state.in_(("issued", "partly_used")), Permit.doc_type != "import"))).all()
         form.permit_id.choices = [("", "-")] + [(str(p.id), p.display_number) for p in permits]
 
 
@@ -87,7 +95,7 @@ def record_event(animal_id: int, event: str):
     if not has_capability(current_actor(), t.capability):
         deny(t.capability)
     form = event_form(event, version=str(animal.version))
-    _choices(form, current_actor(), animal)
+    _choices(form, current_actor(), event)
     if form.validate_on_submit():
         data = {name: field.data for name, field in form._fields.items() if name not in ("csrf_token", "version")}
         try:
@@ -108,9 +116,9 @@ def new_birth():
     form = BirthForm()
     species = db.session.scalars(select(Species).order_by(Species.scientific_name)).all()
     form.species_id.choices = [(str(s.id), s.label()) for s in species]
-    facilities = db.session.scalars(select(Facility).where(Facility.status == "registered")).all()
-    form.facility_id.choices = [(str(f.id), f"{f.name} ({f.registration_no})") for f in facilities
-                                if actor.role != "keeper" or f.holder_party_id == actor.party_id]
+    facilities = db.session.scalars(visible_facilities(actor, select(Facility).where(
+        Facility.status == "registered"))).all()
+    form.facility_id.choices = [(str(f.id), f"{f.name} ({f.registration_no})") for f in facilities]
     parents = db.session.scalars(visible_animals(actor, select(Animal).where(
         Animal.state == AnimalState.IN_CAPTIVITY))).all()
     for field, sexes in ((form.sire_id, "MU"), (form.dam_id, "FU")):

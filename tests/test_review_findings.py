@@ -1,0 +1,134 @@
+"""Rules added after review: consent in transfers, four eyes on editors, use of permits, leaks."""
+import pytest
+
+from registry.models import Animal, AuditEntry, NationalCategory, Permit
+from registry.services import animals, audit, permits, reference, users
+from registry.services.errors import Conflict, ValidationFailed
+from tests.conftest import import_application
+from tests.helpers import animal_in, declared_animal, export_permit, permit_in
+
+
+def test_holder_who_is_not_owner_cannot_transfer(world, operator):
+    animal = animal_in(world, "in_captivity")
+    animals.fire(operator, animal.id, "transfer", {"facility_id": world.breeder_site})  # zoo owns, breeder holds
+    with pytest.raises(Conflict, match="only the owner"):
+        animals.fire(world.actor("breeder"), animal.id, "transfer", {"owner_party_id": world.breeder})
+
+
+def test_application_can_be_edited_and_editors_cannot_decide(world, session):
+    p = permit_in(world, "submitted")
+    permits.fire(world.actor("officer"), p.id, "request_changes", {"reason": "add the ring numbers"})
+    data = import_application(world, lines=[
+        {"species_id": world.parrot, "quantity": "2", "description": "rings A1, A2"},
+        {"species_id": world.python, "quantity": "1"}])
+    edited = permits.update_application(world.actor("officer"), p.id, data)
+    assert [(l.line_no, l.quantity) for l in edited.lines] == [(1, 2), (2, 1)]
+    permits.fire(world.actor("zoo"), p.id, "submit")
+    with pytest.raises(Conflict, match="drafted or edited"):
+        permits.fire(world.actor("officer"), p.id, "approve")
+    assert permits.fire(world.actor("officer2"), p.id, "approve").state == "approved"
+
+
+def test_export_permit_is_used_up(world, operator):
+    exporting = export_permit(world)  # 5 parrots
+    for _ in range(5):
+        animals.fire(operator, _fresh(world), "export", {"permit_id": exporting.id})
+    with pytest.raises(Conflict, match=r"used up for this species \(5 of 5\)"):
+        animals.fire(operator, _fresh(world), "export", {"permit_id": exporting.id})
+
+
+def _fresh(world) -> int:
+    """A parrot in captivity in a facility of its own (the world's facilities are small)."""
+    import uuid
+
+    from registry.services import facilities
+
+    site = facilities.register_facility(world.operator, f"F-{uuid.uuid4().hex[:8]}", "Extra", world.zoo, "x",
+                                        {world.parrot: 1}).id
+    a = animal_in(world, "entered")
+    return animals.fire(world.operator, a.id, "register", {"facility_id": site}).id
+
+
+@pytest.mark.parametrize("state", ["refused", "withdrawn", "cancelled"])
+def test_no_declaration_on_closed_applications(world, state):
+    p = permit_in(world, state)
+    with pytest.raises(Conflict, match="no more animals can be declared"):
+        animals.declare(world.actor("zoo"), p.lines[0].id, {})
+
+
+def test_no_declaration_on_export_documents(world):
+    with pytest.raises(Conflict, match="declared on import documents"):
+        animals.declare(world.operator, export_permit(world).lines[0].id, {})
+
+
+def test_exported_and_disposed_have_no_holder(world):
+    gone = animal_in(world, "exported", export_permit_id=export_permit(world).id)
+    dead = animal_in(world, "disposed")
+    for a in (gone, dead):
+        assert (a.holder_party_id, a.facility_id, a.owner_party_id) == (None, None, world.zoo)
+
+
+def test_void_declaration_releases_its_microchip(world):
+    first = declared_animal(world, chip="410000000009999")
+    animals.fire(world.actor("customs"), first.id, "refuse_entry", {"reason": "no CITES export permit"})
+    again = declared_animal(world, chip="410000000009999")
+    assert again.identifiers[0].active and not first.identifiers[0].active
+
+
+def test_border_seizure_cannot_be_returned_into_captivity(world):
+    a = declared_animal(world)
+    animals.fire(world.actor("customs"), a.id, "seize", {"facility_id": world.rescue, "reason": "forged permit"})
+    with pytest.raises(Conflict, match="seized at the border"):
+        animals.fire(world.actor("officer"), a.id, "return", {"facility_id": world.zoo_site})
+    assert animals.fire(world.actor("officer"), a.id, "forfeit", {}).owner_party_id == world.authority
+
+
+def test_keeper_learns_nothing_about_other_facilities(world):
+    a = animal_in(world, "entered")
+    with pytest.raises(Conflict) as exc:
+        animals.fire(world.actor("zoo"), a.id, "register", {"facility_id": world.rescue})
+    assert "their own facility" in exc.value.message and "F-RES" not in exc.value.message
+
+
+def test_keeper_transfer_form_lists_facility_holders_only(client, login, world):
+    a = animal_in(world, "in_captivity")
+    login(world.users["zoo"])
+    page = client.get(f"/animals/{a.id}/events/transfer").get_data(as_text=True)
+    assert "Aviary (F-BRD)" in page and "Kim Breeder" in page and "Foreign Exporter" not in page
+    page = client.get(f"/animals/{a.id}/events/register").get_data(as_text=True)
+    assert "Aviary" not in page
+
+
+def test_unknown_user_costs_the_same_hash(app, world):
+    from registry.services.users import _dummy_hash
+
+    with app.app_context():
+        assert _dummy_hash().split("$")[0] == world.users["zoo"].password_hash.split("$")[0]
+
+
+def test_entries_appended_behind_the_heads_back_are_caught(world, session):
+    from sqlalchemy import text
+
+    from registry import audit_chain
+
+    last = session.query(AuditEntry).order_by(AuditEntry.seq.desc()).first()
+    forged = audit.entry_dict(last) | {"seq": last.seq + 1, "prev_hash": last.entry_hash, "action": "forged"}
+    forged["entry_hash"] = audit_chain.compute_hash(forged)
+    session.add(AuditEntry(**forged))
+    session.flush()
+    verdict = audit.verify_database()
+    assert not verdict.ok and verdict.bad_seq == last.seq + 1 and "beyond the recorded chain head" in verdict.problem
+    session.execute(text("SELECT 1"))
+
+
+def test_species_import_is_one_transaction(session, operator):
+    import io
+
+    from tests.test_species import _checklist, _taxon
+
+    rows = reference.read_checklist(io.StringIO(_checklist([
+        _taxon(1, "Furcifer pardalis"), _taxon(1, "Furcifer lateralis")])))
+    with pytest.raises(ValidationFailed) as exc:
+        reference.import_checklist(operator, rows)
+    assert "TaxonId 1001 repeats line 2" in str(exc.value.errors[0])
+    assert session.query(NationalCategory).count() == 0
