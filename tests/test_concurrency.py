@@ -1,5 +1,6 @@
 """Concurrent writers on a real database: no forked audit chain, no lost update."""
 import threading
+import uuid
 
 from sqlalchemy import func, select
 
@@ -35,6 +36,25 @@ def _run_threads(app, work):
     return outcomes, errors
 
 
+def _application(op: Actor, quantity: int) -> tuple[int, int, int]:
+    """A species, an applicant and a submitted import application; returns their ids."""
+    from registry.models import Species
+    from registry.services.context import write_transaction
+
+    applicant = reference.create_party(op, "organisation", "Applicant").id
+    exporter = reference.create_party(op, "organisation", "Exporter", country="ZA").id
+    with write_transaction() as s:
+        species = Species(scientific_name=f"Ara sp. {uuid.uuid4().hex[:6]}", taxon_class="Aves",
+                          taxon_order="Psittaciformes", family="Psittacidae", appendix="II")
+        s.add(species)
+    p = permits.create_application(op, {
+        "doc_type": "import", "applicant_party_id": applicant, "exporter_party_id": exporter,
+        "import_country": "KR", "export_country": "ZA", "purpose_code": "Z", "source_code": "C",
+        "lines": [{"species_id": species.id, "quantity": str(quantity)}]})
+    permits.fire(op, p.id, "submit")
+    return species.id, applicant, p.id
+
+
 def test_concurrent_appends_keep_one_chain(fresh_app):
     def work(i):
         actor = Actor.system(f"writer-{i}")
@@ -54,25 +74,9 @@ def test_concurrent_appends_keep_one_chain(fresh_app):
 def test_two_officers_deciding_at_once_one_wins(fresh_app):
     with fresh_app.app_context():
         op = Actor.system("setup")
-        applicant = reference.create_party(op, "organisation", "Applicant").id
-        exporter = reference.create_party(op, "organisation", "Exporter", country="ZA").id
-        from registry.models import Species
-        from registry.services.context import write_transaction
-
-        with write_transaction() as s:
-            sp = Species(scientific_name="Ara ararauna", taxon_class="Aves", taxon_order="Psittaciformes",
-                         family="Psittacidae", appendix="II")
-            s.add(sp)
         officers = [Actor.for_user(users.create_user(op, f"officer{i}", "long enough pw", "ministry_officer"))
                     for i in range(THREADS)]
-        permit_ids = []
-        for _ in range(3):
-            p = permits.create_application(op, {
-                "doc_type": "import", "applicant_party_id": applicant, "exporter_party_id": exporter,
-                "import_country": "KR", "export_country": "ZA", "purpose_code": "T", "source_code": "C",
-                "lines": [{"species_id": sp.id, "quantity": "1"}]})
-            permits.fire(op, p.id, "submit")
-            permit_ids.append(p.id)
+        permit_ids = [_application(op, 1)[2] for _ in range(3)]
         db.session.remove()
 
     for permit_id in permit_ids:
@@ -99,25 +103,15 @@ def test_two_officers_deciding_at_once_one_wins(fresh_app):
 
 
 def test_parallel_placements_never_exceed_capacity(fresh_app):
-    from registry.models import Animal, Species
+    from registry.models import Animal
     from registry.services import animals, facilities
-    from registry.services.context import write_transaction
 
     with fresh_app.app_context():
         op = Actor.system("setup")
-        zoo = reference.create_party(op, "organisation", "Zoo").id
-        exporter = reference.create_party(op, "organisation", "Exporter", country="ZA").id
-        with write_transaction() as s:
-            sp = Species(scientific_name="Ara macao", taxon_class="Aves", taxon_order="Psittaciformes",
-                         family="Psittacidae", appendix="I")
-            s.add(sp)
-        site = facilities.register_facility(op, "F-SMALL", "Small aviary", zoo, "x", {sp.id: 2}).id
-        p = permits.create_application(op, {
-            "doc_type": "import", "applicant_party_id": zoo, "exporter_party_id": exporter,
-            "import_country": "KR", "export_country": "ZA", "purpose_code": "Z", "source_code": "C",
-            "lines": [{"species_id": sp.id, "quantity": str(THREADS)}]})
-        for event in ("submit", "approve", "issue"):
-            permits.fire(op, p.id, event)
+        species, zoo, permit_id = _application(op, THREADS)
+        site = facilities.register_facility(op, "F-SMALL", "Small aviary", zoo, "x", {species: 2}).id
+        for event in ("approve", "issue"):
+            p = permits.fire(op, permit_id, event)
         entered = []
         for _ in range(THREADS):
             a = animals.declare(op, p.lines[0].id, {})
