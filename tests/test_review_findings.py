@@ -73,6 +73,10 @@ def test_void_declaration_releases_its_microchip(world):
     animals.fire(world.actor("customs"), first.id, "refuse_entry", {"reason": "no CITES export permit"})
     again = declared_animal(world, chip="410000000009999")
     assert again.identifiers[0].active and not first.identifiers[0].active
+    from registry.extensions import db
+
+    entry = db.session.query(AuditEntry).filter_by(action="animal.refuse_entry").one()
+    assert entry.after["event"]["released_identifiers"] == ["microchip 410000000009999"]
 
 
 def test_border_seizure_cannot_be_returned_into_captivity(world):

@@ -344,9 +344,11 @@ def _effect_clear_holder(session, ctx, row, values):
 
 def _effect_release_identifiers(session, ctx, row, values):
     """A void declaration frees its marks: the same chip may come back on a new application."""
-    for ident in ctx.animal.identifiers:
-        if ident.active:
-            ident.active, ident.retired_on = False, row.occurred_on
+    released = [ident for ident in ctx.animal.identifiers if ident.active]
+    for ident in released:
+        ident.active, ident.retired_on = False, row.occurred_on
+    if released:
+        row.details = {**row.details, "released_identifiers": [f"{i.kind} {i.value}" for i in released]}
 
 
 EVENTS: dict[str, EventSpec] = {
