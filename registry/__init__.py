@@ -50,6 +50,9 @@ def create_app(config: type | dict | None = None) -> Flask:
     from registry.views import register_blueprints
 
     register_blueprints(app)
+    from registry.views.api import init_api
+
+    init_api(app)
 
     @app.before_request
     def _request_id():

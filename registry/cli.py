@@ -60,6 +60,34 @@ def create_user(username, role, display_name, party_id, email, password_stdin):
     click.echo(f"created {user.username} ({user.role})")
 
 
+tokens_cli = click.Group("tokens", help="API tokens.")
+
+
+@tokens_cli.command("create")
+@click.argument("username")
+@click.option("--name", default="cli", show_default=True, help="What the token is for")
+@click.option("--days", default=90, show_default=True, type=int, help="Days until it expires")
+@with_appcontext
+def create_token(username, name, days):
+    """Create an API token for USERNAME and print it (it is shown only this once)."""
+    from sqlalchemy import select
+
+    from registry.extensions import db
+    from registry.models import User
+    from registry.services import tokens
+
+    user_id = db.session.scalar(select(User.id).where(User.username == username.lower()))
+    if user_id is None:
+        click.secho(f"error: no user {username!r}", fg="red", err=True)
+        sys.exit(2)
+    try:
+        token, secret = tokens.create_token(_operator(), user_id, name, days)
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(secret)
+    click.echo(f"expires {token.expires_at:%Y-%m-%d}", err=True)
+
+
 species_cli = click.Group("species", help="Species reference data.")
 
 
@@ -152,7 +180,7 @@ def diagrams(out: Path):
 
 
 def register_commands(app) -> None:
-    for command in (users_cli, species_cli, audit_cli, permits_cli, demo, docs_cli):
+    for command in (users_cli, tokens_cli, species_cli, audit_cli, permits_cli, demo, docs_cli):
         app.cli.add_command(command)
 
 

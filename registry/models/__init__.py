@@ -5,10 +5,11 @@ from registry.models.facility import FACILITY_STATUSES, Facility, FacilitySpecie
 from registry.models.party import PARTY_KINDS, Party
 from registry.models.permit import DOCUMENT_TYPES, Permit, PermitLine, SerialCounter
 from registry.models.species import APPENDICES, NationalCategory, Species
+from registry.models.token import ApiToken, IdempotentRequest
 from registry.models.user import User
 
 __all__ = [
     "APPENDICES", "DOCUMENT_TYPES", "FACILITY_STATUSES", "GENESIS_HASH", "IDENTIFIER_KINDS", "PARTY_KINDS",
-    "SEXES", "Animal", "AnimalEvent", "AuditEntry", "AuditHead", "Facility", "FacilitySpecies", "Identifier",
+    "SEXES", "Animal", "AnimalEvent", "ApiToken", "IdempotentRequest", "AuditEntry", "AuditHead", "Facility", "FacilitySpecies", "Identifier",
     "Keeping", "NationalCategory", "Party", "Permit", "PermitLine", "SerialCounter", "Species", "User",
 ]

@@ -1,22 +1,78 @@
-from flask import render_template
+"""Errors: HTML pages for people, RFC 9457 problem documents under /api/."""
+from flask import jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
 
 from registry.extensions import db
 from registry.services.errors import DomainError
+
+TITLES = {403: "Not allowed", 404: "Not found", 405: "Method not allowed", 409: "Conflict",
+          422: "Unprocessable content"}
+
+
+def _for_api() -> bool:
+    return request.path.startswith("/api/")
+
+
+def problem(status: int, title: str, detail: str | None = None, errors: dict | None = None, headers=None):
+    body = {"type": "about:blank", "title": title, "status": status, "instance": request.path}
+    if detail:
+        body["detail"] = detail
+    if errors:
+        body["errors"] = errors
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = "application/problem+json"
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _flatten(messages, prefix: str = "") -> dict[str, str]:
+    """webargs' nested {location: {field: [messages]}} as {"field.sub": "message"}."""
+    flat = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            name = str(key) if prefix in ("", "json", "query", "headers") else f"{prefix}.{key}"
+            flat.update(_flatten(value, name))
+    elif isinstance(messages, list) and messages and all(isinstance(m, str) for m in messages):
+        flat[prefix] = " ".join(messages)
+    elif isinstance(messages, list):
+        for i, item in enumerate(messages):
+            flat.update(_flatten(item, f"{prefix}.{i}"))
+    else:
+        flat[prefix] = str(messages)
+    return flat
 
 
 def register(app):
     def page(status: int, title: str, message: str | None = None):
         return render_template("error.html", status=status, title=title, message=message), status
 
-    app.register_error_handler(403, lambda e: page(403, "Not allowed", "Your role does not allow this."))
-    app.register_error_handler(404, lambda e: page(404, "Not found"))
-    app.register_error_handler(405, lambda e: page(405, "Method not allowed"))
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        if not _for_api():
+            if exc.code == 403:
+                return page(403, TITLES[403], "Your role does not allow this.")
+            return page(exc.code or 500, TITLES.get(exc.code, exc.name))
+        data = getattr(exc, "data", None) or {}
+        errors = _flatten(data["messages"]) if "messages" in data else None
+        headers = dict(data.get("headers") or {})
+        if exc.code == 401:
+            headers["WWW-Authenticate"] = "Bearer"
+        if exc.code == 304:
+            return exc.get_response()
+        detail = data.get("message") or (exc.description if exc.code != 422 else "the request has invalid fields")
+        return problem(exc.code or 500, exc.name, detail, errors, headers)
 
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError):
+        if _for_api():
+            return problem(exc.status, TITLES.get(exc.status, "Refused"), exc.message, exc.fields or None)
         return page(exc.status, "Refused", exc.message)
 
     @app.errorhandler(500)
-    def _server_error(e):
+    def _server_error(exc):
         db.session.rollback()
+        if _for_api():
+            return problem(500, "Internal Server Error", "nothing was saved; the error has been logged")
         return page(500, "Something went wrong", "Nothing was saved. The error has been logged.")

@@ -15,6 +15,9 @@ from registry.services.errors import DomainError
 
 
 def current_actor() -> Actor | None:
+    """The acting user: from the API token (set by the API's authentication) or the login session."""
+    if "actor" in g:
+        return g.actor
     if not current_user.is_authenticated:
         return None
     if "actor" not in g:

@@ -1,0 +1,76 @@
+"""API tokens: created for a user, shown once, stored hashed, expiring, revocable."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from registry.extensions import db
+from registry.models import ApiToken, User
+from registry.models.base import utcnow
+from registry.permissions import has_capability
+from registry.services import audit
+from registry.services.context import Actor, write_transaction
+from registry.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
+
+PREFIX = "wr_"
+MAX_DAYS = 366
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def create_token(actor: Actor, user_id: int, name: str, days: int = 90) -> tuple[ApiToken, str]:
+    """A new token for *user_id* (one's own, or anyone's with user.manage); returns it and its secret."""
+    if actor.user_id != user_id and not has_capability(actor, "user.manage"):
+        raise Forbidden("creating a token for another user needs user.manage")
+    errors = {}
+    name = (name or "").strip()
+    if not 1 <= len(name) <= 100:
+        errors["name"] = "1 to 100 characters"
+    if not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
+        errors["days"] = f"a whole number of days from 1 to {MAX_DAYS}"
+    if errors:
+        raise ValidationFailed("the token cannot be created", errors)
+    secret = PREFIX + secrets.token_urlsafe(32)
+    with write_transaction() as session:
+        user = session.get(User, user_id)
+        if user is None or not user.is_enabled:
+            raise NotFound("no such user")
+        token = ApiToken(user_id=user.id, name=name, token_hash=_digest(secret), prefix=secret[:10],
+                         expires_at=utcnow() + timedelta(days=days))
+        session.add(token)
+        session.flush()
+        audit.record(actor, "token.create", "api_token", token.id, None, token.as_audit())
+    return token, secret
+
+
+def revoke_token(actor: Actor, token_id: int) -> ApiToken:
+    with write_transaction() as session:
+        token = session.get(ApiToken, token_id)
+        if token is None or (token.user_id != actor.user_id and not has_capability(actor, "user.manage")):
+            raise NotFound("no such token")
+        if token.revoked_at is not None:
+            raise Conflict("the token is already revoked")
+        before = token.as_audit()
+        token.revoked_at = utcnow()
+        session.flush()
+        audit.record(actor, "token.revoke", "api_token", token.id, before, token.as_audit())
+    return token
+
+
+def user_for_token(secret: str) -> User | None:
+    """The enabled user a valid, unexpired, unrevoked token acts for; None otherwise."""
+    if not secret.startswith(PREFIX):
+        return None
+    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(secret)))
+    if token is None or token.revoked_at is not None or token.expires_at <= utcnow():
+        return None
+    return token.user if token.user.is_enabled else None
+
+
+def tokens_of(user_id: int) -> list[ApiToken]:
+    return db.session.scalars(select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id.desc())).all()

@@ -1,0 +1,108 @@
+"""What the API's endpoints share: cursor pages, service errors as problems, idempotent POSTs."""
+from __future__ import annotations
+
+import base64
+import hashlib
+from functools import wraps
+
+from flask import Response, make_response, request
+
+from registry.extensions import db
+from registry.models import IdempotentRequest
+from registry.permissions import has_capability
+from registry.services.context import write_transaction
+from registry.services.errors import Conflict, ValidationFailed
+from registry.views.helpers import current_actor, deny
+
+
+def require(*capabilities: str) -> None:
+    """403 (audited) unless the caller's role has one of *capabilities*."""
+    actor = current_actor()
+    if not any(has_capability(actor, c) for c in capabilities):
+        deny(" or ".join(capabilities))
+
+
+def encode_cursor(value: int) -> str:
+    return base64.urlsafe_b64encode(str(value).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int | None:
+    if not cursor:
+        return None
+    try:
+        value = int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
+    except (ValueError, UnicodeDecodeError):
+        raise ValidationFailed("bad cursor", {"cursor": "not a cursor this API gave out"}) from None
+    if value < 0:
+        raise ValidationFailed("bad cursor", {"cursor": "not a cursor this API gave out"})
+    return value
+
+
+def page(query, key, args: dict) -> dict:
+    """Keyset pagination, newest first: page 1,000 costs what page 1 costs."""
+    after = decode_cursor(args.get("cursor"))
+    if after is not None:
+        query = query.where(key < after)
+    rows = db.session.scalars(query.order_by(key.desc()).limit(args["limit"] + 1)).all()
+    more = len(rows) > args["limit"]
+    rows = rows[: args["limit"]]
+    last = getattr(rows[-1], key.key) if rows else None
+    return {"items": rows, "next_cursor": encode_cursor(last) if more else None}
+
+
+def idempotent(view):
+    """Replay the first answer to a POST retried with the same Idempotency-Key.
+
+    The key is reserved before the work starts, so two concurrent retries cannot both act; a key
+    reused for a different request is refused. Failed requests free their key.
+    """
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        key = request.headers.get("Idempotency-Key")
+        if key is None:
+            return view(*args, **kwargs)
+        if not 1 <= len(key) <= 200:
+            raise ValidationFailed("bad Idempotency-Key", {"Idempotency-Key": "1 to 200 characters"})
+        user_id = current_actor().user_id
+        fingerprint = hashlib.sha256(
+            b"\n".join([request.method.encode(), request.path.encode(), request.get_data()])).hexdigest()
+        seen = db.session.get(IdempotentRequest, (user_id, key))
+        if seen is None:
+            with write_transaction() as session:  # a concurrent twin fails here, with a 409
+                session.add(IdempotentRequest(user_id=user_id, key=key, fingerprint=fingerprint))
+        else:
+            if seen.fingerprint != fingerprint:
+                raise ValidationFailed("Idempotency-Key reused",
+                                       {"Idempotency-Key": "already used for a different request"})
+            if seen.status is None:
+                raise Conflict("a request with this Idempotency-Key is still being processed")
+            replay = Response(seen.body, status=seen.status, mimetype="application/json")
+            replay.headers["Idempotent-Replayed"] = "true"
+            return replay
+        try:
+            response = make_response(view(*args, **kwargs))
+        except BaseException:
+            _release(user_id, key)
+            raise
+        with write_transaction() as session:
+            row = session.get(IdempotentRequest, (user_id, key))
+            row.status, row.body = response.status_code, response.get_data(as_text=True)
+        return response
+
+    return wrapper
+
+
+def _release(user_id: int, key: str) -> None:
+    with write_transaction() as session:
+        row = session.get(IdempotentRequest, (user_id, key))
+        if row is not None:
+            session.delete(row)
+
+
+def one(model, object_id: int, can_see):
+    """The object in the caller's scope, or 404 (audited)."""
+    from registry.views.helpers import load_visible
+
+    return load_visible(model, object_id, can_see)
+

@@ -1,0 +1,19 @@
+from flask_smorest import Blueprint
+
+from registry.extensions import db
+from registry.models import User
+from registry.permissions import CAPABILITIES, has_capability
+from registry.views.api.schemas import MeSchema
+from registry.views.helpers import current_actor
+
+blp = Blueprint("api_meta", __name__, description="The caller")
+
+
+@blp.get("/me")
+@blp.response(200, MeSchema)
+def me():
+    """Who the token acts for, and what their role may do."""
+    actor = current_actor()
+    user = db.session.get(User, actor.user_id)
+    return {"id": user.id, "username": user.username, "display_name": user.display_name, "role": user.role,
+            "party_id": user.party_id, "capabilities": sorted(c for c in CAPABILITIES if has_capability(actor, c))}

@@ -1,0 +1,40 @@
+from flask_smorest import Blueprint
+from sqlalchemy import select
+
+from registry.extensions import db
+from registry.models import Party
+from registry.services import reference
+from registry.views.api.common import idempotent, page, require
+from registry.views.api.schemas import PageQuery, PartySchema, page_of
+from registry.views.helpers import current_actor
+
+blp = Blueprint("api_parties", __name__, description="People and organisations")
+
+
+@blp.get("/parties")
+@blp.arguments(PageQuery, location="query")
+@blp.response(200, page_of(PartySchema))
+def list_parties(args):
+    """Every party (officers, auditors and administrators)."""
+    require("party.read_all")
+    return page(select(Party), Party.id, args)
+
+
+@blp.post("/parties")
+@idempotent
+@blp.arguments(PartySchema)
+@blp.response(201, PartySchema)
+def create_party(data):
+    """Register a person or organisation."""
+    require("party.manage")
+    return reference.create_party(current_actor(), **data)
+
+
+@blp.get("/parties/<int:party_id>")
+@blp.etag
+@blp.response(200, PartySchema)
+def get_party(party_id: int):
+    actor = current_actor()
+    if actor.party_id != party_id:
+        require("party.read_all")
+    return db.get_or_404(Party, party_id)

@@ -1,0 +1,85 @@
+from flask_smorest import Blueprint
+from sqlalchemy import select
+
+from registry.models import Permit
+from registry.permissions import can_see_permit, visible_permits
+from registry.services import animals, permits
+from registry.services.errors import NotFound
+from registry.views.api.common import idempotent, one, page, require
+from registry.views.api.schemas import (
+    PERMIT_ACTIONS, AnimalSchema, DeclarationSchema, PermitActionSchema, PermitApplicationSchema, PermitQuery,
+    PermitSchema, page_of,
+)
+from registry.views.helpers import current_actor
+
+blp = Blueprint("api_permits", __name__, description="Permit applications and their workflow")
+READ = ("permit.read_all", "permit.read_own")
+
+
+@blp.get("/permits")
+@blp.arguments(PermitQuery, location="query")
+@blp.response(200, page_of(PermitSchema))
+def list_permits(args):
+    """Permits and applications in the caller's scope, newest first."""
+    require(*READ)
+    query = visible_permits(current_actor(), select(Permit))
+    if args["state"]:
+        query = query.where(Permit.state == args["state"])
+    return page(query, Permit.id, args)
+
+
+@blp.post("/permits")
+@idempotent
+@blp.arguments(PermitApplicationSchema)
+@blp.response(201, PermitSchema)
+def create_permit(data):
+    """Draft an application (keepers for their own party; officers on anyone's behalf)."""
+    require("permit.apply")
+    data.pop("version")
+    return permits.create_application(current_actor(), data)
+
+
+@blp.get("/permits/<int:permit_id>")
+@blp.etag
+@blp.response(200, PermitSchema)
+def get_permit(permit_id: int):
+    require(*READ)
+    return one(Permit, permit_id, can_see_permit)
+
+
+@blp.put("/permits/<int:permit_id>")
+@blp.arguments(PermitApplicationSchema)
+@blp.response(200, PermitSchema)
+def update_permit(data, permit_id: int):
+    """Change a draft, or an application sent back for changes."""
+    require("permit.apply")
+    one(Permit, permit_id, can_see_permit)
+    version = data.pop("version")
+    return permits.update_application(current_actor(), permit_id, data, expected_version=version)
+
+
+@blp.post("/permits/<int:permit_id>/actions/<any({}):action>".format(",".join(f'"{a}"' for a in PERMIT_ACTIONS)))
+@idempotent
+@blp.arguments(PermitActionSchema)
+@blp.response(200, PermitSchema)
+def act_on_permit(data, permit_id: int, action: str):
+    """Move the permit along its workflow; the permit lifecycle decides what is legal (409 otherwise)."""
+    require(*READ)
+    one(Permit, permit_id, can_see_permit)
+    version = data.pop("version")
+    return permits.fire(current_actor(), permit_id, action.replace("-", "_"), data, expected_version=version)
+
+
+@blp.post("/permits/<int:permit_id>/lines/<int:line_no>/animals")
+@idempotent
+@blp.arguments(DeclarationSchema)
+@blp.response(201, AnimalSchema)
+def declare_animal(data, permit_id: int, line_no: int):
+    """Declare one live animal of a line, with its identifiers, before it crosses the border."""
+    require("animal.declare")
+    permit = one(Permit, permit_id, can_see_permit)
+    line = next((line for line in permit.lines if line.line_no == line_no), None)
+    if line is None:
+        raise NotFound("no such line")
+    return animals.declare(current_actor(), line.id, data)
+

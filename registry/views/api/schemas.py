@@ -1,0 +1,281 @@
+"""Request and response bodies of the API (marshmallow), which also make its OpenAPI document."""
+import marshmallow as ma
+from marshmallow import validate
+
+from registry import codes
+from registry.machines import ANIMAL, PERMIT
+from registry.models import APPENDICES, DOCUMENT_TYPES, IDENTIFIER_KINDS, PARTY_KINDS, SEXES
+
+MAX_PAGE = 100
+
+
+class Strict(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+
+class ProblemSchema(ma.Schema):
+    type = ma.fields.String()
+    title = ma.fields.String(required=True)
+    status = ma.fields.Integer(required=True)
+    detail = ma.fields.String()
+    instance = ma.fields.String()
+    errors = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(),
+                            metadata={"description": "Field-level reasons, by field name"})
+
+
+class PageQuery(Strict):
+    cursor = ma.fields.String(load_default=None, validate=validate.Length(max=40),
+                              metadata={"description": "next_cursor of the previous page"})
+    limit = ma.fields.Integer(load_default=50, validate=validate.Range(1, MAX_PAGE))
+
+
+def page_of(item_schema):
+    return type(f"{item_schema.__name__.removesuffix('Schema')}PageSchema", (ma.Schema,), {
+        "items": ma.fields.List(ma.fields.Nested(item_schema), required=True),
+        "next_cursor": ma.fields.String(allow_none=True, required=True),
+    })
+
+
+# ---------------------------------------------------------------- species and parties
+
+class SpeciesSchema(ma.Schema):
+    id = ma.fields.Integer()
+    scientific_name = ma.fields.String()
+    author = ma.fields.String(allow_none=True)
+    taxon_class = ma.fields.String()
+    taxon_order = ma.fields.String()
+    family = ma.fields.String()
+    appendix = ma.fields.String(validate=validate.OneOf(APPENDICES))
+    annotation = ma.fields.String(allow_none=True)
+    name_en = ma.fields.String(allow_none=True)
+    name_ko = ma.fields.String(allow_none=True)
+    national_category_code = ma.fields.String(allow_none=True)
+
+
+class SpeciesQuery(PageQuery):
+    q = ma.fields.String(load_default=None, validate=validate.Length(max=100))
+    appendix = ma.fields.String(load_default=None, validate=validate.OneOf(APPENDICES))
+
+
+class PartySchema(ma.Schema):
+    id = ma.fields.Integer(dump_only=True)
+    kind = ma.fields.String(required=True, validate=validate.OneOf(PARTY_KINDS))
+    name = ma.fields.String(required=True, validate=validate.Length(1, 200))
+    registration_no = ma.fields.String(allow_none=True, validate=validate.Length(max=64))
+    country = ma.fields.String(load_default="KR", validate=validate.Regexp(r"^[A-Z]{2}$"))
+    address = ma.fields.String(allow_none=True, validate=validate.Length(max=2000))
+    email = ma.fields.String(allow_none=True, validate=validate.Length(max=200))
+    phone = ma.fields.String(allow_none=True, validate=validate.Length(max=64))
+
+    class Meta:
+        unknown = ma.RAISE
+
+
+# ---------------------------------------------------------------- permits
+
+class PermitLineSchema(Strict):
+    line_no = ma.fields.Integer(dump_only=True)
+    species_id = ma.fields.Integer(required=True)
+    appendix = ma.fields.String(dump_only=True)
+    term_code = ma.fields.String(load_default="LIV", validate=validate.OneOf(list(codes.TERMS)))
+    quantity = ma.fields.Decimal(required=True, as_string=True, places=3,
+                                 validate=validate.Range(min=0, min_inclusive=False, max=10**9))
+    unit_code = ma.fields.String(allow_none=True, load_default=None,
+                                 validate=validate.OneOf(list(codes.UNITS)))
+    description = ma.fields.String(allow_none=True, load_default=None, validate=validate.Length(max=500))
+
+
+class PermitSchema(ma.Schema):
+    id = ma.fields.Integer()
+    number = ma.fields.String(allow_none=True)
+    doc_type = ma.fields.String(validate=validate.OneOf(list(DOCUMENT_TYPES)))
+    state = ma.fields.String(validate=validate.OneOf([s.value for s in PERMIT.states]))
+    issuing_country = ma.fields.String()
+    applicant_party_id = ma.fields.Integer()
+    importer_party_id = ma.fields.Integer(allow_none=True)
+    exporter_party_id = ma.fields.Integer(allow_none=True)
+    import_country = ma.fields.String()
+    export_country = ma.fields.String()
+    origin_country = ma.fields.String(allow_none=True)
+    purpose_code = ma.fields.String()
+    source_code = ma.fields.String()
+    foreign_permit_no = ma.fields.String(allow_none=True)
+    special_conditions = ma.fields.String(allow_none=True)
+    valid_from = ma.fields.Date(allow_none=True)
+    valid_until = ma.fields.Date(allow_none=True)
+    decision_note = ma.fields.String(allow_none=True)
+    replaces_id = ma.fields.Integer(allow_none=True)
+    version = ma.fields.Integer()
+    lines = ma.fields.List(ma.fields.Nested(PermitLineSchema))
+
+
+class PermitQuery(PageQuery):
+    state = ma.fields.String(load_default=None, validate=validate.OneOf([s.value for s in PERMIT.states]))
+
+
+class PermitApplicationSchema(Strict):
+    doc_type = ma.fields.String(required=True, validate=validate.OneOf(list(DOCUMENT_TYPES)))
+    applicant_party_id = ma.fields.Integer(load_default=None, allow_none=True)
+    importer_party_id = ma.fields.Integer(load_default=None, allow_none=True)
+    exporter_party_id = ma.fields.Integer(load_default=None, allow_none=True)
+    import_country = ma.fields.String(required=True, validate=validate.Length(equal=2))
+    export_country = ma.fields.String(required=True, validate=validate.Length(equal=2))
+    origin_country = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(equal=2))
+    purpose_code = ma.fields.String(required=True, validate=validate.OneOf(list(codes.PURPOSES)))
+    source_code = ma.fields.String(required=True, validate=validate.OneOf(list(codes.SOURCES)))
+    foreign_permit_no = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=70))
+    lines = ma.fields.List(ma.fields.Nested(PermitLineSchema), required=True,
+                           validate=validate.Length(1, 200))
+    version = ma.fields.Integer(load_default=None, allow_none=True,
+                                metadata={"description": "The version you read; a stale one is refused (409)"})
+
+
+PERMIT_ACTIONS = ("submit", "withdraw", "request-changes", "approve", "refuse", "issue", "cancel", "close",
+                  "expire")
+
+
+class PermitActionSchema(Strict):
+    reason = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+    special_conditions = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+    version = ma.fields.Integer(load_default=None, allow_none=True)
+
+
+# ---------------------------------------------------------------- animals
+
+class IdentifierSchema(Strict):
+    id = ma.fields.Integer(dump_only=True)
+    kind = ma.fields.String(required=True, validate=validate.OneOf(IDENTIFIER_KINDS))
+    value = ma.fields.String(required=True, validate=validate.Length(1, 150))
+    active = ma.fields.Boolean(dump_only=True)
+    applied_on = ma.fields.Date(allow_none=True, load_default=None)
+    retired_on = ma.fields.Date(dump_only=True, allow_none=True)
+    note = ma.fields.String(allow_none=True, load_default=None, validate=validate.Length(max=500))
+
+
+class AnimalSchema(ma.Schema):
+    id = ma.fields.Integer()
+    registry_no = ma.fields.String()
+    species_id = ma.fields.Integer()
+    state = ma.fields.String(validate=validate.OneOf([s.value for s in ANIMAL.states]))
+    sex = ma.fields.String(validate=validate.OneOf(SEXES))
+    name = ma.fields.String(allow_none=True)
+    birth_date = ma.fields.Date(allow_none=True)
+    birth_date_estimated = ma.fields.Boolean()
+    source_code = ma.fields.String()
+    origin_country = ma.fields.String(allow_none=True)
+    owner_party_id = ma.fields.Integer(allow_none=True)
+    holder_party_id = ma.fields.Integer(allow_none=True)
+    facility_id = ma.fields.Integer(allow_none=True)
+    sire_id = ma.fields.Integer(allow_none=True)
+    dam_id = ma.fields.Integer(allow_none=True)
+    permit_line_id = ma.fields.Integer(allow_none=True)
+    version = ma.fields.Integer()
+    identifiers = ma.fields.List(ma.fields.Nested(IdentifierSchema))
+
+
+class AnimalQuery(PageQuery):
+    state = ma.fields.String(load_default=None, validate=validate.OneOf([s.value for s in ANIMAL.states]))
+    species = ma.fields.Integer(load_default=None, metadata={"description": "Species id"})
+    identifier = ma.fields.String(load_default=None, validate=validate.Length(max=150),
+                                  metadata={"description": "Any identifier's exact value, e.g. a microchip"})
+    keeper = ma.fields.Integer(load_default=None, metadata={"description": "Party id of the owner or holder"})
+
+
+class AnimalEventSchema(ma.Schema):
+    id = ma.fields.Integer()
+    event = ma.fields.String()
+    from_state = ma.fields.String(allow_none=True)
+    to_state = ma.fields.String()
+    occurred_on = ma.fields.Date()
+    recorded_at = ma.fields.DateTime()
+    actor_name = ma.fields.String()
+    permit_id = ma.fields.Integer(allow_none=True)
+    details = ma.fields.Dict()
+
+
+EVENT_NAMES = [e for e in ANIMAL.events if e != "declare"]
+
+
+class NewEventSchema(Strict):
+    """One lifecycle event. Which fields apply depends on the event (see docs/animal-lifecycle.md);
+    ``birth`` is posted on a parent and creates the offspring."""
+
+    event = ma.fields.String(required=True, validate=validate.OneOf(EVENT_NAMES))
+    occurred_on = ma.fields.Date(load_default=None, allow_none=True)
+    version = ma.fields.Integer(load_default=None, allow_none=True)
+    facility_id = ma.fields.Integer(load_default=None, allow_none=True)
+    owner_party_id = ma.fields.Integer(load_default=None, allow_none=True)
+    permit_id = ma.fields.Integer(load_default=None, allow_none=True)
+    reason = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+    note = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+    port = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+    cause = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+    disease_suspected = ma.fields.Boolean(load_default=False)
+    circumstances = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+    method = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=32))
+    handler = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+    licence_no = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+    place = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+    witness = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+    # birth
+    mate_id = ma.fields.Integer(load_default=None, allow_none=True,
+                                metadata={"description": "birth: the other parent, when known"})
+    birth_date = ma.fields.Date(load_default=None, allow_none=True)
+    birth_date_estimated = ma.fields.Boolean(load_default=False)
+    sex = ma.fields.String(load_default="U", validate=validate.OneOf(SEXES))
+    source_code = ma.fields.String(load_default="C", validate=validate.OneOf(("C", "F")))
+    name = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
+    identifiers = ma.fields.List(ma.fields.Nested(IdentifierSchema), load_default=list,
+                                 validate=validate.Length(max=10))
+
+
+class DeclarationSchema(Strict):
+    sex = ma.fields.String(load_default="U", validate=validate.OneOf(SEXES))
+    birth_date = ma.fields.Date(load_default=None, allow_none=True)
+    birth_date_estimated = ma.fields.Boolean(load_default=False)
+    identifiers = ma.fields.List(ma.fields.Nested(IdentifierSchema), load_default=list,
+                                 validate=validate.Length(max=10))
+
+
+# ---------------------------------------------------------------- audit
+
+class AuditEntrySchema(ma.Schema):
+    seq = ma.fields.Integer()
+    occurred_at = ma.fields.String()
+    actor_id = ma.fields.Integer(allow_none=True)
+    actor_name = ma.fields.String()
+    actor_role = ma.fields.String()
+    action = ma.fields.String()
+    object_type = ma.fields.String()
+    object_id = ma.fields.String(allow_none=True)
+    before = ma.fields.Dict(allow_none=True)
+    after = ma.fields.Dict(allow_none=True)
+    request_id = ma.fields.String(allow_none=True)
+    client_addr = ma.fields.String(allow_none=True)
+    prev_hash = ma.fields.String()
+    entry_hash = ma.fields.String()
+
+
+class AuditQuery(PageQuery):
+    object_type = ma.fields.String(load_default=None, validate=validate.Length(max=32))
+    object_id = ma.fields.String(load_default=None, validate=validate.Length(max=64))
+    action = ma.fields.String(load_default=None, validate=validate.Length(max=64))
+    format = ma.fields.String(load_default="json", validate=validate.OneOf(("json", "jsonl", "csv")))
+
+
+class VerdictSchema(ma.Schema):
+    ok = ma.fields.Boolean(required=True)
+    checked = ma.fields.Integer(required=True)
+    bad_seq = ma.fields.Integer(allow_none=True)
+    problem = ma.fields.String(allow_none=True)
+    message = ma.fields.String(required=True)
+
+
+class MeSchema(ma.Schema):
+    id = ma.fields.Integer()
+    username = ma.fields.String()
+    display_name = ma.fields.String()
+    role = ma.fields.String()
+    party_id = ma.fields.Integer(allow_none=True)
+    capabilities = ma.fields.List(ma.fields.String())

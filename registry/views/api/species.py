@@ -1,0 +1,34 @@
+from flask_smorest import Blueprint
+from sqlalchemy import or_, select
+
+from registry.extensions import db
+from registry.models import Species
+from registry.views.api.common import page, require
+from registry.views.api.schemas import SpeciesQuery, SpeciesSchema, page_of
+
+blp = Blueprint("api_species", __name__, description="The species reference list")
+
+
+@blp.get("/species")
+@blp.arguments(SpeciesQuery, location="query")
+@blp.response(200, page_of(SpeciesSchema))
+def list_species(args):
+    """Search species by scientific, English or Korean name, and by appendix."""
+    require("species.read")
+    query = select(Species)
+    if args["q"]:
+        like = f"%{args['q']}%"
+        query = query.where(or_(Species.scientific_name.ilike(like), Species.name_en.ilike(like),
+                                Species.name_ko.ilike(like)))
+    if args["appendix"]:
+        query = query.where(Species.appendix == args["appendix"])
+    return page(query, Species.id, args)
+
+
+@blp.get("/species/<int:species_id>")
+@blp.etag
+@blp.response(200, SpeciesSchema)
+def get_species(species_id: int):
+    """One species."""
+    require("species.read")
+    return db.get_or_404(Species, species_id)

@@ -1,0 +1,185 @@
+"""The JSON API: tokens, the same rules as the UI, problem documents, idempotency, pages, ETags."""
+import csv
+import io
+import json
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import update
+
+from registry.models import Animal, ApiToken, AuditEntry, Permit
+from registry.services import tokens
+from tests.helpers import animal_in, permit_in
+
+
+@pytest.fixture
+def api(client, world):
+    """call(username, method, path, json=None, headers=None) with that user's bearer token."""
+    secrets = {name: tokens.create_token(world.operator, user.id, "tests")[1] for name, user in world.users.items()}
+
+    def call(username, method, path, json=None, headers=None):
+        all_headers = {"Authorization": f"Bearer {secrets[username]}"} if username else {}
+        all_headers.update(headers or {})
+        return client.open(f"/api/v1{path}", method=method, json=json, headers=all_headers)
+
+    call.secrets = secrets
+    return call
+
+
+def application(world, **overrides):
+    body = {"doc_type": "import", "exporter_party_id": world.exporter, "import_country": "KR",
+            "export_country": "ZA", "purpose_code": "Z", "source_code": "C",
+            "lines": [{"species_id": world.parrot, "quantity": "2"}]}
+    body.update(overrides)
+    return body
+
+
+def test_no_bad_expired_or_revoked_token_is_401(api, world, session):
+    for headers in ({}, {"Authorization": "Bearer wr_nonsense"}, {"Authorization": "Basic abc"}):
+        response = api(None, "GET", "/me", headers=headers)
+        assert response.status_code == 401 and response.headers["WWW-Authenticate"] == "Bearer"
+        assert response.mimetype == "application/problem+json" and response.json["status"] == 401
+    assert api("zoo", "GET", "/me").json["role"] == "keeper"
+    from registry.models.base import utcnow
+
+    session.execute(update(ApiToken).values(expires_at=utcnow() - timedelta(seconds=1)))
+    session.commit()
+    assert api("zoo", "GET", "/me").status_code == 401
+
+
+def test_revoked_token_and_disabled_user(api, world, session):
+    from registry.services import users
+
+    token = session.query(ApiToken).filter_by(user_id=world.users["zoo"].id).one()
+    tokens.revoke_token(world.actor("zoo"), token.id)
+    assert api("zoo", "GET", "/me").status_code == 401
+    users.set_enabled(world.operator, world.users["breeder"].id, False)
+    assert api("breeder", "GET", "/me").status_code == 401
+
+
+def test_permit_workflow_through_the_api(api, world, session):
+    created = api("zoo", "POST", "/permits", application(world))
+    assert created.status_code == 201, created.json
+    pid = created.json["id"]
+    assert created.json["applicant_party_id"] == world.zoo and created.json["lines"][0]["quantity"] == "2.000"
+    assert api("zoo", "POST", f"/permits/{pid}/actions/submit", {}).json["state"] == "submitted"
+    refused = api("zoo", "POST", f"/permits/{pid}/actions/approve", {})
+    assert refused.status_code == 403 and refused.mimetype == "application/problem+json"
+    changes = api("officer", "POST", f"/permits/{pid}/actions/request-changes", {"reason": "add rings"})
+    assert changes.json["state"] == "changes_requested" and changes.json["decision_note"] == "add rings"
+    stale = api("zoo", "PUT", f"/permits/{pid}", application(world, version=1))
+    assert stale.status_code == 409 and "changed by someone else" in stale.json["detail"]
+    edited = api("zoo", "PUT", f"/permits/{pid}", application(world, version=changes.json["version"]))
+    assert edited.status_code == 200
+    api("zoo", "POST", f"/permits/{pid}/actions/submit", {})
+    assert api("officer", "POST", f"/permits/{pid}/actions/approve", {}).json["state"] == "approved"
+    issued = api("officer2", "POST", f"/permits/{pid}/actions/issue", {}).json
+    assert issued["state"] == "issued" and issued["number"].startswith("KR/")
+    illegal = api("officer2", "POST", f"/permits/{pid}/actions/approve", {})
+    assert illegal.status_code == 409 and "it is now 'Issued'" in illegal.json["detail"]
+    declared = api("zoo", "POST", f"/permits/{pid}/lines/1/animals",
+                   {"sex": "F", "identifiers": [{"kind": "microchip", "value": "410000000004321"}]})
+    assert declared.status_code == 201 and declared.json["state"] == "declared"
+    aid = declared.json["id"]
+    assert api("customs", "POST", f"/animals/{aid}/events", {"event": "enter", "port": "ICN"}).json["state"] == "entered"
+    placed = api("zoo", "POST", f"/animals/{aid}/events", {"event": "register", "facility_id": world.zoo_site})
+    assert placed.json["state"] == "in_captivity" and placed.json["facility_id"] == world.zoo_site
+    timeline = api("zoo", "GET", f"/animals/{aid}/events").json["items"]
+    assert [e["event"] for e in timeline] == ["register", "enter", "declare"]
+    found = api("customs", "GET", "/animals?identifier=410000000004321").json["items"]
+    assert [a["id"] for a in found] == [aid]
+
+
+def test_validation_errors_are_field_level_and_change_nothing(api, world, session):
+    before = session.query(Permit).count()
+    response = api("zoo", "POST", "/permits", {"doc_type": "visa", "lines": [], "extra": 1})
+    assert response.status_code == 422 and response.mimetype == "application/problem+json"
+    assert {"doc_type", "lines", "extra", "import_country"} <= set(response.json["errors"])
+    response = api("zoo", "POST", "/permits", application(world, export_country="QQ"))
+    assert response.status_code == 422 and response.json["errors"] == {"export_country": "an ISO 3166-1 alpha-2 country code"}
+    assert session.query(Permit).count() == before
+
+
+def test_scope_is_404_and_capability_is_403(api, world):
+    animal = animal_in(world, "in_captivity")
+    assert api("breeder", "GET", f"/animals/{animal.id}").status_code == 404
+    assert api("breeder", "POST", f"/animals/{animal.id}/events", {"event": "death", "cause": "x"}).status_code == 404
+    assert api("auditor", "POST", f"/animals/{animal.id}/events", {"event": "death", "cause": "x"}).status_code == 403
+    assert api("customs", "POST", "/permits", application(world)).status_code == 403
+    assert api("breeder", "GET", "/animals").json["items"] == []
+    assert api("zoo", "GET", "/audit").status_code == 403
+
+
+def test_retried_post_creates_nothing_twice(api, world, session):
+    animal = animal_in(world, "in_captivity")
+    key = {"Idempotency-Key": "death-report-1"}
+    body = {"event": "death", "cause": "old age"}
+    first = api("zoo", "POST", f"/animals/{animal.id}/events", body, key)
+    entries = session.query(AuditEntry).count()
+    again = api("zoo", "POST", f"/animals/{animal.id}/events", body, key)
+    assert first.status_code == again.status_code == 201 and again.json == first.json
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert session.query(AuditEntry).count() == entries
+    assert len([e for e in session.get(Animal, animal.id).events if e.event == "death"]) == 1
+    other = api("zoo", "POST", f"/animals/{animal.id}/events", {"event": "death", "cause": "else"}, key)
+    assert other.status_code == 422 and "different request" in other.json["errors"]["Idempotency-Key"]
+    # A failed request frees its key: after fixing the input, the same key works.
+    created = api("zoo", "POST", "/permits", application(world, export_country="QQ"), {"Idempotency-Key": "p1"})
+    assert created.status_code == 422
+    assert api("zoo", "POST", "/permits", application(world), {"Idempotency-Key": "p1"}).status_code == 201
+
+
+def test_cursor_pages_cover_everything_once(api, world):
+    ids = {animal_in(world, "declared").id for _ in range(5)}
+    seen, cursor = [], None
+    while True:
+        path = "/animals?limit=2" + (f"&cursor={cursor}" if cursor else "")
+        body = api("officer", "GET", path).json
+        seen += [a["id"] for a in body["items"]]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert sorted(seen, reverse=True) == seen and set(seen) == ids
+    assert api("officer", "GET", "/animals?limit=101").status_code == 422
+    assert api("officer", "GET", "/animals?cursor=%%%").status_code == 422
+
+
+def test_etag_and_if_none_match(api, world):
+    animal = animal_in(world, "in_captivity")
+    first = api("zoo", "GET", f"/animals/{animal.id}")
+    etag = first.headers["ETag"]
+    assert api("zoo", "GET", f"/animals/{animal.id}", headers={"If-None-Match": etag}).status_code == 304
+    api("zoo", "POST", f"/animals/{animal.id}/events", {"event": "report_missing", "circumstances": "gone"})
+    changed = api("zoo", "GET", f"/animals/{animal.id}", headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["ETag"] != etag
+
+
+def test_audit_export_formats(api, world):
+    animal_in(world, "in_captivity")
+    lines = api("auditor", "GET", "/audit?format=jsonl").get_data(as_text=True).splitlines()
+    entries = [json.loads(line) for line in lines]
+    assert [e["seq"] for e in entries] == list(range(1, len(entries) + 1))
+    from registry import audit_chain
+
+    assert audit_chain.verify(entries).ok
+    rows = list(csv.DictReader(io.StringIO(api("auditor", "GET", "/audit?format=csv").get_data(as_text=True))))
+    assert len(rows) >= len(entries) and rows[0]["seq"] == "1"
+    verdict = api("auditor", "GET", "/audit/verify").json
+    assert verdict["ok"] is True and verdict["checked"] >= len(entries)
+
+
+def test_birth_posted_on_the_dam(api, world, session):
+    dam = animal_in(world, "in_captivity")
+    chick = api("zoo", "POST", f"/animals/{dam.id}/events",
+                {"event": "birth", "birth_date": "2026-01-01", "source_code": "C",
+                 "identifiers": [{"kind": "closed_ring", "value": "KR-R-1"}]})
+    assert chick.status_code == 201, chick.json
+    assert chick.json["dam_id"] == dam.id and chick.json["state"] == "in_captivity"
+
+
+def test_openapi_document_and_browsable_page(client):
+    spec = client.get("/api/v1/openapi.json").json
+    assert spec["openapi"].startswith("3.1")
+    assert "/api/v1/permits/{permit_id}/actions/{action}" in spec["paths"]
+    page = client.get("/api/v1/docs")
+    assert page.status_code == 200 and "/api/v1/animals/{animal_id}/events" in page.get_data(as_text=True)
