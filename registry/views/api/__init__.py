@@ -7,13 +7,10 @@ from __future__ import annotations
 
 import http
 
-from flask import g, request
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 
 from registry.extensions import csrf
-from registry.services import tokens
-from registry.services.context import Actor
 from registry.views.api.schemas import ProblemSchema
 
 PROBLEM = "application/problem+json"
@@ -43,21 +40,6 @@ class RegistryApi(Api):
         self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
 
 
-api = RegistryApi()
-
-
-def authenticate() -> None:
-    """Every API request carries a bearer token; sessions and cookies are not used here."""
-    from flask import abort
-
-    header = request.headers.get("Authorization", "")
-    scheme, _, secret = header.partition(" ")
-    user = tokens.user_for_token(secret.strip()) if scheme.lower() == "bearer" else None
-    if user is None:
-        abort(401, description="a valid bearer token is required (Authorization: Bearer <token>)")
-    g.actor = Actor.for_user(user, g.get("request_id"), request.remote_addr)
-
-
 def init_api(app) -> None:
     from registry.views.api import animals, audit, docs, meta, parties, permits, species
 
@@ -71,9 +53,9 @@ def init_api(app) -> None:
             "security": [{"bearer": []}],
         },
     )
-    api.init_app(app)
+    api = RegistryApi(app)
+    app.extensions["registry_api"] = api
     app.register_blueprint(docs.bp)
     for module in (species, parties, permits, animals, audit, meta):
         csrf.exempt(module.blp)
-        module.blp.before_request(authenticate)
         api.register_blueprint(module.blp, url_prefix="/api/v1")

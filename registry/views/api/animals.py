@@ -1,4 +1,3 @@
-from flask_smorest import Blueprint
 from sqlalchemy import or_, select
 
 from registry.extensions import db
@@ -7,13 +6,13 @@ from registry.models import Animal, AnimalEvent, Identifier
 from registry.permissions import can_see_animal, visible_animals
 from registry.services import animals
 from registry.services.errors import NotFound
-from registry.views.api.common import idempotent, one, page, require
+from registry.views.api.common import api_blueprint, idempotent, one, page, require
 from registry.views.api.schemas import (
     AnimalEventSchema, AnimalQuery, AnimalSchema, IdentifierSchema, NewEventSchema, PageQuery, page_of,
 )
 from registry.views.helpers import current_actor
 
-blp = Blueprint("api_animals", __name__, description="Animals, their identifiers and lifecycle events")
+blp = api_blueprint("api_animals", "Animals, their identifiers and lifecycle events")
 READ = ("animal.read_all", "animal.read_own")
 
 

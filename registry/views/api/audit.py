@@ -3,17 +3,16 @@ import io
 import json
 
 from flask import Response, stream_with_context
-from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from registry import audit_chain
 from registry.extensions import db
 from registry.models import AuditEntry
 from registry.services import audit
-from registry.views.api.common import page, require
+from registry.views.api.common import api_blueprint, page, require
 from registry.views.api.schemas import AuditEntrySchema, AuditQuery, VerdictSchema, page_of
 
-blp = Blueprint("api_audit", __name__, description="The hash-chained audit log")
+blp = api_blueprint("api_audit", "The hash-chained audit log")
 
 
 def _filtered(args):

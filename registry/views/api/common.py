@@ -5,14 +5,33 @@ import base64
 import hashlib
 from functools import wraps
 
-from flask import Response, make_response, request
+from flask import Response, abort, g, make_response, request
+from flask_smorest import Blueprint
 
 from registry.extensions import db
 from registry.models import IdempotentRequest
 from registry.permissions import has_capability
-from registry.services.context import write_transaction
+from registry.services import tokens
+from registry.services.context import Actor, write_transaction
 from registry.services.errors import Conflict, ValidationFailed
 from registry.views.helpers import current_actor, deny
+
+
+def authenticate() -> None:
+    """Every API request carries a bearer token; sessions and cookies are not used here."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, secret = header.partition(" ")
+    user = tokens.user_for_token(secret.strip()) if scheme.lower() == "bearer" else None
+    if user is None:
+        abort(401, description="a valid bearer token is required (Authorization: Bearer <token>)")
+    g.actor = Actor.for_user(user, g.get("request_id"), request.remote_addr)
+
+
+def api_blueprint(name: str, description: str) -> Blueprint:
+    """A blueprint of the API: authenticated by bearer token before every view."""
+    blp = Blueprint(name, __name__, description=description)
+    blp.before_request(authenticate)
+    return blp
 
 
 def require(*capabilities: str) -> None:

@@ -1,14 +1,12 @@
 """A browsable page of the API, rendered from its OpenAPI document (no scripts, no external assets)."""
-from flask import Blueprint, render_template
+from flask import Blueprint, current_app, render_template
 
 bp = Blueprint("api_docs", __name__)
 
 
 @bp.get("/api/v1/docs")
 def index():
-    from registry.views.api import api
-
-    spec = api.spec.to_dict()
+    spec = current_app.extensions["registry_api"].spec.to_dict()
     operations = []
     for path, item in spec["paths"].items():
         for method, op in item.items():

@@ -1,12 +1,12 @@
-from flask_smorest import Blueprint
 
 from registry.extensions import db
 from registry.models import User
 from registry.permissions import CAPABILITIES, has_capability
+from registry.views.api.common import api_blueprint
 from registry.views.api.schemas import MeSchema
 from registry.views.helpers import current_actor
 
-blp = Blueprint("api_meta", __name__, description="The caller")
+blp = api_blueprint("api_meta", "The caller")
 
 
 @blp.get("/me")

@@ -1,14 +1,13 @@
-from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from registry.extensions import db
 from registry.models import Party
 from registry.services import reference
-from registry.views.api.common import idempotent, page, require
+from registry.views.api.common import api_blueprint, idempotent, page, require
 from registry.views.api.schemas import PageQuery, PartySchema, page_of
 from registry.views.helpers import current_actor
 
-blp = Blueprint("api_parties", __name__, description="People and organisations")
+blp = api_blueprint("api_parties", "People and organisations")
 
 
 @blp.get("/parties")

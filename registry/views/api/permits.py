@@ -1,18 +1,17 @@
-from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from registry.models import Permit
 from registry.permissions import can_see_permit, visible_permits
 from registry.services import animals, permits
 from registry.services.errors import NotFound
-from registry.views.api.common import idempotent, one, page, require
+from registry.views.api.common import api_blueprint, idempotent, one, page, require
 from registry.views.api.schemas import (
     PERMIT_ACTIONS, AnimalSchema, DeclarationSchema, PermitActionSchema, PermitApplicationSchema, PermitQuery,
     PermitSchema, page_of,
 )
 from registry.views.helpers import current_actor
 
-blp = Blueprint("api_permits", __name__, description="Permit applications and their workflow")
+blp = api_blueprint("api_permits", "Permit applications and their workflow")
 READ = ("permit.read_all", "permit.read_own")
 
 

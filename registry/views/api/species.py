@@ -1,12 +1,11 @@
-from flask_smorest import Blueprint
 from sqlalchemy import or_, select
 
 from registry.extensions import db
 from registry.models import Species
-from registry.views.api.common import page, require
+from registry.views.api.common import api_blueprint, page, require
 from registry.views.api.schemas import SpeciesQuery, SpeciesSchema, page_of
 
-blp = Blueprint("api_species", __name__, description="The species reference list")
+blp = api_blueprint("api_species", "The species reference list")
 
 
 @blp.get("/species")
