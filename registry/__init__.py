@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from flask import Flask, g, request, session
+from flask import Flask, abort, g, request, session
 from flask_login import current_user
 
 from registry import database  # noqa: F401  (engine event hooks)
@@ -57,6 +57,14 @@ def create_app(config: type | dict | None = None) -> Flask:
     @app.before_request
     def _request_id():
         g.request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex
+
+    @app.before_request
+    def _refuse_nul():
+        # PostgreSQL cannot store NUL in text, and no legitimate input contains one.
+        values = [request.path, *request.args.values(), *request.form.values()]
+        body = request.get_data(cache=True)
+        if any("\x00" in v for v in values) or b"\x00" in body or b"\\u0000" in body.lower():
+            abort(400, description="NUL characters are not accepted")
 
     @app.after_request
     def _headers(response):

@@ -433,7 +433,7 @@ def _attach_identifier(session, animal: Animal, kind: str, value: str, applied_o
                        note: str | None = None) -> Identifier:
     if kind == "microchip" and session.scalar(select(Identifier.animal_id).where(
             Identifier.kind == "microchip", Identifier.value == value, Identifier.active)):
-        raise ValidationFailed("microchip already in use",
+        raise Conflict("microchip already in use",
                                {"identifiers": f"microchip {value} is already active on another animal"})
     ident = Identifier(animal_id=animal.id, kind=kind, value=value, applied_on=applied_on, note=note)
     session.add(ident)

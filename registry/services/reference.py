@@ -13,7 +13,7 @@ from registry.models import APPENDICES, PARTY_KINDS, NationalCategory, Party, Sp
 from registry.permissions import has_capability
 from registry.services import audit
 from registry.services.context import Actor, write_transaction
-from registry.services.errors import Forbidden, ValidationFailed
+from registry.services.errors import Conflict, Forbidden, ValidationFailed
 
 NATIONAL_CATEGORIES = [
     ("CITES", "Internationally endangered species", "국제적 멸종위기종"),
@@ -216,7 +216,7 @@ def create_party(actor: Actor, kind: str, name: str, country: str = "KR", regist
         raise ValidationFailed("the party cannot be created", errors)
     with write_transaction() as session:
         if registration_no and session.scalar(select(Party.id).where(Party.registration_no == registration_no)):
-            raise ValidationFailed("duplicate registration number",
+            raise Conflict("duplicate registration number",
                                    {"registration_no": f"{registration_no} is already registered"})
         party = Party(kind=kind, name=name.strip(), country=country, registration_no=registration_no or None,
                       address=address, email=email, phone=phone)

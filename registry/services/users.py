@@ -13,7 +13,7 @@ from registry.models.base import utcnow
 from registry.permissions import Role, has_capability
 from registry.services import audit
 from registry.services.context import Actor, write_transaction
-from registry.services.errors import Forbidden, NotFound, ValidationFailed
+from registry.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 MIN_PASSWORD = 10
@@ -59,7 +59,7 @@ def create_user(actor: Actor, username: str, password: str, role: str, display_n
         if party_id is not None and session.get(Party, party_id) is None:
             raise ValidationFailed("unknown party", {"party_id": f"no party with id {party_id}"})
         if session.scalar(select(func.count()).select_from(User).where(User.username == username)):
-            raise ValidationFailed("username taken", {"username": f"{username!r} is already taken"})
+            raise Conflict("username taken", {"username": f"{username!r} is already taken"})
         user = User(username=username, display_name=display_name or username, email=email,
                     password_hash=_hash(password), role=role, party_id=party_id)
         session.add(user)

@@ -34,7 +34,7 @@ def list_animals(args):
     return page(query, Animal.id, args)
 
 
-@blp.get("/animals/<int:animal_id>")
+@blp.get("/animals/<int(min=1, max=2147483647):animal_id>")
 @blp.etag
 @blp.response(200, AnimalSchema)
 def get_animal(animal_id: int):
@@ -42,7 +42,7 @@ def get_animal(animal_id: int):
     return one(Animal, animal_id, can_see_animal)
 
 
-@blp.get("/animals/<int:animal_id>/events")
+@blp.get("/animals/<int(min=1, max=2147483647):animal_id>/events")
 @blp.arguments(PageQuery, location="query")
 @blp.response(200, page_of(AnimalEventSchema))
 def list_events(args, animal_id: int):
@@ -52,7 +52,7 @@ def list_events(args, animal_id: int):
     return page(select(AnimalEvent).where(AnimalEvent.animal_id == animal_id), AnimalEvent.id, args)
 
 
-@blp.post("/animals/<int:animal_id>/events")
+@blp.post("/animals/<int(min=1, max=2147483647):animal_id>/events")
 @idempotent
 @blp.arguments(NewEventSchema)
 @blp.response(201, AnimalSchema)
@@ -73,7 +73,7 @@ def record_event(data, animal_id: int):
     return animals.fire(current_actor(), animal_id, event, data, expected_version=version)
 
 
-@blp.post("/animals/<int:animal_id>/identifiers")
+@blp.post("/animals/<int(min=1, max=2147483647):animal_id>/identifiers")
 @idempotent
 @blp.arguments(IdentifierSchema)
 @blp.response(201, IdentifierSchema)
@@ -85,7 +85,7 @@ def add_identifier(data, animal_id: int):
                                   data["note"])
 
 
-@blp.post("/animals/<int:animal_id>/identifiers/<int:identifier_id>/retire")
+@blp.post("/animals/<int(min=1, max=2147483647):animal_id>/identifiers/<int(min=1, max=2147483647):identifier_id>/retire")
 @idempotent
 @blp.response(200, IdentifierSchema)
 def retire_identifier(animal_id: int, identifier_id: int):

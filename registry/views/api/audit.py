@@ -2,7 +2,7 @@ import csv
 import io
 import json
 
-from flask import Response, stream_with_context
+from flask import Response, jsonify, stream_with_context
 from sqlalchemy import select
 
 from registry import audit_chain
@@ -13,6 +13,7 @@ from registry.views.api.common import api_blueprint, page, require
 from registry.views.api.schemas import AuditEntrySchema, AuditQuery, VerdictSchema, page_of
 
 blp = api_blueprint("api_audit", "The hash-chained audit log")
+AuditPage = page_of(AuditEntrySchema)
 
 
 def _filtered(args):
@@ -31,16 +32,18 @@ def _plain(entry: AuditEntry) -> dict:
 
 @blp.get("/audit")
 @blp.arguments(AuditQuery, location="query")
-@blp.response(200, page_of(AuditEntrySchema), content_type="application/json")
-@blp.alt_response(200, success=True, content_type="application/jsonl", description="format=jsonl: one entry per line")
-@blp.alt_response(200, success=True, content_type="text/csv", description="format=csv")
+@blp.doc(responses={"200": {"description": "OK", "content": {
+    "application/json": {"schema": AuditPage},
+    "application/jsonl": {"schema": {"type": "string", "description": "format=jsonl: one entry per line"}},
+    "text/csv": {"schema": {"type": "string", "description": "format=csv: a header row, then one entry per row"}},
+}}})
 def list_audit(args):
     """Audit entries, newest first. format=jsonl or csv streams every matching entry in chain order."""
     require("audit.read")
     if args["format"] == "json":
         result = page(_filtered(args), AuditEntry.seq, args)
         result["items"] = [_plain(e) for e in result["items"]]
-        return result
+        return jsonify(AuditPage().dump(result))
     query = _filtered(args).order_by(AuditEntry.seq)
 
     def rows():

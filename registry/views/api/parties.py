@@ -29,7 +29,7 @@ def create_party(data):
     return reference.create_party(current_actor(), **data)
 
 
-@blp.get("/parties/<int:party_id>")
+@blp.get("/parties/<int(min=1, max=2147483647):party_id>")
 @blp.etag
 @blp.response(200, PartySchema)
 def get_party(party_id: int):

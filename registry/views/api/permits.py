@@ -38,7 +38,7 @@ def create_permit(data):
     return permits.create_application(current_actor(), data)
 
 
-@blp.get("/permits/<int:permit_id>")
+@blp.get("/permits/<int(min=1, max=2147483647):permit_id>")
 @blp.etag
 @blp.response(200, PermitSchema)
 def get_permit(permit_id: int):
@@ -46,7 +46,7 @@ def get_permit(permit_id: int):
     return one(Permit, permit_id, can_see_permit)
 
 
-@blp.put("/permits/<int:permit_id>")
+@blp.put("/permits/<int(min=1, max=2147483647):permit_id>")
 @blp.arguments(PermitApplicationSchema)
 @blp.response(200, PermitSchema)
 def update_permit(data, permit_id: int):
@@ -57,7 +57,7 @@ def update_permit(data, permit_id: int):
     return permits.update_application(current_actor(), permit_id, data, expected_version=version)
 
 
-@blp.post("/permits/<int:permit_id>/actions/<any({}):action>".format(",".join(f'"{a}"' for a in PERMIT_ACTIONS)))
+@blp.post("/permits/<int(min=1, max=2147483647):permit_id>/actions/<any({}):action>".format(",".join(f'"{a}"' for a in PERMIT_ACTIONS)))
 @idempotent
 @blp.arguments(PermitActionSchema)
 @blp.response(200, PermitSchema)
@@ -69,7 +69,7 @@ def act_on_permit(data, permit_id: int, action: str):
     return permits.fire(current_actor(), permit_id, action.replace("-", "_"), data, expected_version=version)
 
 
-@blp.post("/permits/<int:permit_id>/lines/<int:line_no>/animals")
+@blp.post("/permits/<int(min=1, max=2147483647):permit_id>/lines/<int(min=1, max=2147483647):line_no>/animals")
 @idempotent
 @blp.arguments(DeclarationSchema)
 @blp.response(201, AnimalSchema)

@@ -7,6 +7,12 @@ from registry.machines import ANIMAL, PERMIT
 from registry.models import APPENDICES, DOCUMENT_TYPES, IDENTIFIER_KINDS, PARTY_KINDS, SEXES
 
 MAX_PAGE = 100
+#: Ids are 32-bit on PostgreSQL; larger numbers name nothing.
+MAX_ID = 2**31 - 1
+
+
+def Id(**kwargs) -> ma.fields.Integer:
+    return ma.fields.Integer(validate=validate.Range(1, MAX_ID), **kwargs)
 
 
 class Strict(ma.Schema):
@@ -25,15 +31,14 @@ class ProblemSchema(ma.Schema):
 
 
 class PageQuery(Strict):
-    cursor = ma.fields.String(load_default=None, validate=validate.Length(max=40),
-                              metadata={"description": "next_cursor of the previous page"})
+    cursor = Id(load_default=None, metadata={"description": "next_cursor of the previous page: items before it follow"})
     limit = ma.fields.Integer(load_default=50, validate=validate.Range(1, MAX_PAGE))
 
 
 def page_of(item_schema):
     return type(f"{item_schema.__name__.removesuffix('Schema')}PageSchema", (ma.Schema,), {
         "items": ma.fields.List(ma.fields.Nested(item_schema), required=True),
-        "next_cursor": ma.fields.String(allow_none=True, required=True),
+        "next_cursor": ma.fields.Integer(allow_none=True, required=True),
     })
 
 
@@ -76,11 +81,11 @@ class PartySchema(ma.Schema):
 
 class PermitLineSchema(Strict):
     line_no = ma.fields.Integer(dump_only=True)
-    species_id = ma.fields.Integer(required=True)
+    species_id = Id(required=True)
     appendix = ma.fields.String(dump_only=True)
     term_code = ma.fields.String(load_default="LIV", validate=validate.OneOf(list(codes.TERMS)))
-    quantity = ma.fields.Decimal(required=True, as_string=True, places=3,
-                                 validate=validate.Range(min=0, min_inclusive=False, max=10**9))
+    quantity = ma.fields.String(required=True, validate=validate.Regexp(r"^(?!0+(\.0+)?$)[0-9]{1,9}(\.[0-9]{1,3})?$"),
+                                metadata={"description": "A positive decimal with at most 3 decimals, as a string"})
     unit_code = ma.fields.String(allow_none=True, load_default=None,
                                  validate=validate.OneOf(list(codes.UNITS)))
     description = ma.fields.String(allow_none=True, load_default=None, validate=validate.Length(max=500))
@@ -116,9 +121,9 @@ class PermitQuery(PageQuery):
 
 class PermitApplicationSchema(Strict):
     doc_type = ma.fields.String(required=True, validate=validate.OneOf(list(DOCUMENT_TYPES)))
-    applicant_party_id = ma.fields.Integer(load_default=None, allow_none=True)
-    importer_party_id = ma.fields.Integer(load_default=None, allow_none=True)
-    exporter_party_id = ma.fields.Integer(load_default=None, allow_none=True)
+    applicant_party_id = Id(load_default=None, allow_none=True)
+    importer_party_id = Id(load_default=None, allow_none=True)
+    exporter_party_id = Id(load_default=None, allow_none=True)
     import_country = ma.fields.String(required=True, validate=validate.Length(equal=2))
     export_country = ma.fields.String(required=True, validate=validate.Length(equal=2))
     origin_country = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(equal=2))
@@ -127,8 +132,8 @@ class PermitApplicationSchema(Strict):
     foreign_permit_no = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=70))
     lines = ma.fields.List(ma.fields.Nested(PermitLineSchema), required=True,
                            validate=validate.Length(1, 200))
-    version = ma.fields.Integer(load_default=None, allow_none=True,
-                                metadata={"description": "The version you read; a stale one is refused (409)"})
+    version = Id(load_default=None, allow_none=True,
+                 metadata={"description": "The version you read; a stale one is refused (409)"})
 
 
 PERMIT_ACTIONS = ("submit", "withdraw", "request-changes", "approve", "refuse", "issue", "cancel", "close",
@@ -138,7 +143,7 @@ PERMIT_ACTIONS = ("submit", "withdraw", "request-changes", "approve", "refuse", 
 class PermitActionSchema(Strict):
     reason = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
     special_conditions = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
-    version = ma.fields.Integer(load_default=None, allow_none=True)
+    version = Id(load_default=None, allow_none=True)
 
 
 # ---------------------------------------------------------------- animals
@@ -176,10 +181,10 @@ class AnimalSchema(ma.Schema):
 
 class AnimalQuery(PageQuery):
     state = ma.fields.String(load_default=None, validate=validate.OneOf([s.value for s in ANIMAL.states]))
-    species = ma.fields.Integer(load_default=None, metadata={"description": "Species id"})
+    species = Id(load_default=None, metadata={"description": "Species id"})
     identifier = ma.fields.String(load_default=None, validate=validate.Length(max=150),
                                   metadata={"description": "Any identifier's exact value, e.g. a microchip"})
-    keeper = ma.fields.Integer(load_default=None, metadata={"description": "Party id of the owner or holder"})
+    keeper = Id(load_default=None, metadata={"description": "Party id of the owner or holder"})
 
 
 class AnimalEventSchema(ma.Schema):
@@ -203,10 +208,10 @@ class NewEventSchema(Strict):
 
     event = ma.fields.String(required=True, validate=validate.OneOf(EVENT_NAMES))
     occurred_on = ma.fields.Date(load_default=None, allow_none=True)
-    version = ma.fields.Integer(load_default=None, allow_none=True)
-    facility_id = ma.fields.Integer(load_default=None, allow_none=True)
-    owner_party_id = ma.fields.Integer(load_default=None, allow_none=True)
-    permit_id = ma.fields.Integer(load_default=None, allow_none=True)
+    version = Id(load_default=None, allow_none=True)
+    facility_id = Id(load_default=None, allow_none=True)
+    owner_party_id = Id(load_default=None, allow_none=True)
+    permit_id = Id(load_default=None, allow_none=True)
     reason = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
     note = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
     port = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
@@ -219,7 +224,7 @@ class NewEventSchema(Strict):
     place = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
     witness = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
     # birth
-    mate_id = ma.fields.Integer(load_default=None, allow_none=True,
+    mate_id = Id(load_default=None, allow_none=True,
                                 metadata={"description": "birth: the other parent, when known"})
     birth_date = ma.fields.Date(load_default=None, allow_none=True)
     birth_date_estimated = ma.fields.Boolean(load_default=False)

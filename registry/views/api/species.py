@@ -24,7 +24,7 @@ def list_species(args):
     return page(query, Species.id, args)
 
 
-@blp.get("/species/<int:species_id>")
+@blp.get("/species/<int(min=1, max=2147483647):species_id>")
 @blp.etag
 @blp.response(200, SpeciesSchema)
 def get_species(species_id: int):
