@@ -175,7 +175,7 @@ def test_seizure_return_and_forfeit(world, session, operator):
 
 def test_microchip_format_and_uniqueness(world, session):
     a = declared_animal(world, chip="410100000000001")
-    with pytest.raises(ValidationFailed, match="already in use"):
+    with pytest.raises(Conflict, match="already in use"):
         declared_animal(world, chip="410100000000001")
     with pytest.raises(ValidationFailed) as exc:
         animals.add_identifier(world.operator, a.id, "microchip", "12345")

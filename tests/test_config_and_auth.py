@@ -62,7 +62,7 @@ def test_disabled_user_cannot_log_in(client, world, session):
 
 
 def test_user_creation_rules(world):
-    from registry.services.errors import Forbidden, ValidationFailed
+    from registry.services.errors import Conflict, Forbidden, ValidationFailed
 
     with pytest.raises(ValidationFailed) as exc:
         users.create_user(world.operator, "Bad Name!", "short", "wizard")
@@ -72,5 +72,5 @@ def test_user_creation_rules(world):
     assert "party" in exc.value.fields["party_id"]
     with pytest.raises(Forbidden):
         users.create_user(world.actor("officer"), "x2", "long enough pw", "auditor")
-    with pytest.raises(ValidationFailed, match="taken"):
+    with pytest.raises(Conflict, match="taken"):
         users.create_user(world.operator, "zoo", "long enough pw", "auditor")
