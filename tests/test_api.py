@@ -191,3 +191,17 @@ def test_nul_characters_are_refused_everywhere(api, client, login, world):
     assert response.status_code == 400 and response.json["detail"] == "NUL characters are not accepted"
     login(world.users["zoo"])
     assert client.get("/animals/?q=%00").status_code == 400
+
+
+def test_facilities_in_scope_and_registration(api, world):
+    mine = api("zoo", "GET", "/facilities").json["items"]
+    assert [f["registration_no"] for f in mine] == ["F-ZOO"]
+    assert len(api("officer", "GET", "/facilities").json["items"]) == 3
+    assert api("zoo", "GET", f"/facilities/{world.breeder_site}").status_code == 404
+    body = {"registration_no": "F-NEW", "name": "New aviary", "holder_party_id": world.breeder, "address": "Suwon",
+            "allowances": [{"species_id": world.parrot, "capacity": 4}]}
+    assert api("zoo", "POST", "/facilities", body).status_code == 403
+    created = api("officer", "POST", "/facilities", body)
+    assert created.status_code == 201 and created.json["status"] == "registered"
+    assert created.json["allowances"] == [{"species_id": world.parrot, "capacity": 4}]
+    assert api("officer", "POST", "/facilities", body).status_code == 409

@@ -284,3 +284,19 @@ class MeSchema(ma.Schema):
     role = ma.fields.String()
     party_id = ma.fields.Integer(allow_none=True)
     capabilities = ma.fields.List(ma.fields.String())
+
+
+class AllowanceSchema(Strict):
+    species_id = Id(required=True)
+    capacity = ma.fields.Integer(required=True, validate=validate.Range(1, 100000))
+
+
+class FacilitySchema(Strict):
+    id = ma.fields.Integer(dump_only=True)
+    registration_no = ma.fields.String(required=True, validate=validate.Length(1, 64))
+    name = ma.fields.String(required=True, validate=validate.Length(1, 200))
+    holder_party_id = Id(required=True)
+    address = ma.fields.String(required=True, validate=validate.Length(1, 2000))
+    status = ma.fields.String(dump_only=True)
+    version = ma.fields.Integer(dump_only=True)
+    allowances = ma.fields.List(ma.fields.Nested(AllowanceSchema), required=True, validate=validate.Length(1, 500))
