@@ -24,6 +24,7 @@ def export_permit(w) -> Permit:
     p = permits.create_application(w.actor("officer"), {
         "doc_type": "export", "applicant_party_id": w.zoo, "importer_party_id": w.exporter, "exporter_party_id": w.zoo,
         "import_country": "ZA", "export_country": "KR", "purpose_code": "T", "source_code": "C",
+        "foreign_permit_no": "ZA-IMP-1",
         "lines": [{"species_id": w.parrot, "term_code": "LIV", "quantity": "5"}]})
     permits.fire(w.actor("officer"), p.id, "submit")
     permits.fire(w.actor("officer2"), p.id, "approve")

@@ -28,7 +28,7 @@ def api(client, world):
 
 def application(world, **overrides):
     body = {"doc_type": "import", "exporter_party_id": world.exporter, "import_country": "KR",
-            "export_country": "ZA", "purpose_code": "Z", "source_code": "C",
+            "export_country": "ZA", "purpose_code": "Z", "source_code": "C", "foreign_permit_no": "ZA-9",
             "lines": [{"species_id": world.parrot, "quantity": "2"}]}
     body.update(overrides)
     return body

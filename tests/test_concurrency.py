@@ -50,7 +50,7 @@ def _application(op: Actor, quantity: int) -> tuple[int, int, int]:
     p = permits.create_application(op, {
         "doc_type": "import", "applicant_party_id": applicant, "exporter_party_id": exporter,
         "import_country": "KR", "export_country": "ZA", "purpose_code": "Z", "source_code": "C",
-        "lines": [{"species_id": species.id, "quantity": str(quantity)}]})
+        "foreign_permit_no": "ZA-1", "lines": [{"species_id": species.id, "quantity": str(quantity)}]})
     permits.fire(op, p.id, "submit")
     return species.id, applicant, p.id
 

@@ -100,7 +100,8 @@ def load(operator: Actor) -> bool:
     permits.fire(actor["officer"], export.id, "submit")
     permits.create_application(actor["breeder"], {
         "doc_type": "import", "exporter_party_id": exporter, "import_country": "KR", "export_country": "ZA",
-        "purpose_code": "B", "source_code": "C", "lines": [{"species_id": parrot, "quantity": "2"}],
+        "purpose_code": "B", "source_code": "C", "foreign_permit_no": "ZA-EXP-2026-01102",
+        "lines": [{"species_id": parrot, "quantity": "2"}],
     })
     cancelled = permits.create_application(actor["zoo"], {**application, "foreign_permit_no": "ZA-EXP-2026-00901"})
     permits.fire(actor["zoo"], cancelled.id, "submit")

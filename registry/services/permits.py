@@ -10,7 +10,7 @@ from decimal import Decimal, InvalidOperation
 from flask import current_app
 from sqlalchemy import select
 
-from registry import codes
+from registry import codes, document_rules
 from registry.extensions import db
 from registry.machines import PERMIT, IllegalTransition, PermitState
 from registry.models import DOCUMENT_TYPES, Party, Permit, PermitLine, Species
@@ -139,6 +139,8 @@ def _parse_application(session, actor: Actor, data: dict) -> tuple[dict, list[Pe
     if doc_type in DOCUMENT_TYPES and doc_type != "import" and fields["export_country"] not in (None, own):
         errors["export_country"] = f"this registry issues export-side documents for {own} only"
     lines = _parse_lines(session, data.get("lines"), errors)
+    if not errors:
+        errors.update(document_rules.problems(fields, {line.appendix for line in lines}))
     if errors:
         raise ValidationFailed("the application has errors", errors)
     fields["issuing_country"] = own

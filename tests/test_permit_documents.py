@@ -1,0 +1,105 @@
+"""Each document type: what the CITES rules require of its application, and its validity."""
+from datetime import date, timedelta
+
+import pytest
+
+from registry.models import DOCUMENT_TYPES
+from registry.services import permits
+from registry.services.errors import ValidationFailed
+from tests.conftest import import_application
+
+
+def _apply(world, **fields):
+    return permits.create_application(world.actor("officer"), import_application(world, applicant_party_id=world.zoo,
+                                                                                  **fields))
+
+
+def _export(world, doc_type="export", **fields):
+    data = {"doc_type": doc_type, "applicant_party_id": world.zoo, "importer_party_id": world.exporter,
+            "exporter_party_id": world.zoo, "import_country": "ZA", "export_country": "KR", "purpose_code": "Z",
+            "source_code": "C", "lines": [{"species_id": world.python, "quantity": "1"}]}
+    data.update(fields)
+    return permits.create_application(world.actor("officer"), data)
+
+
+@pytest.mark.parametrize("fields, field, words", [
+    ({"foreign_permit_no": ""}, "foreign_permit_no", "exporting country's export permit"),
+    ({"purpose_code": "T"}, "purpose_code", "primarily commercial"),
+])
+def test_import_rules(world, fields, field, words):
+    with pytest.raises(ValidationFailed) as exc:
+        _apply(world, **fields)
+    assert words in exc.value.fields[field]
+
+
+def test_appendix_i_commercial_import_allowed_from_registered_operation(world):
+    assert _apply(world, purpose_code="T", source_code="D").state == "draft"
+
+
+def test_appendix_i_export_needs_the_import_permit_number(world):
+    with pytest.raises(ValidationFailed) as exc:
+        _export(world, lines=[{"species_id": world.parrot, "quantity": "1"}])
+    assert "importing country's import permit" in exc.value.fields["foreign_permit_no"]
+    assert _export(world, lines=[{"species_id": world.parrot, "quantity": "1"}], foreign_permit_no="ZA-I-1").id
+
+
+def test_appendix_ii_export_needs_nothing_more(world):
+    assert _export(world).state == "draft"
+
+
+def test_reexport_needs_origin_and_previous_permit(world):
+    with pytest.raises(ValidationFailed) as exc:
+        _export(world, "reexport")
+    assert set(exc.value.fields) == {"foreign_permit_no", "origin_country"}
+    assert _export(world, "reexport", foreign_permit_no="KR/2025/000001", origin_country="ID").id
+
+
+def test_certificate_of_origin_is_for_appendix_iii_only(world):
+    with pytest.raises(ValidationFailed) as exc:
+        _export(world, "origin")
+    assert "Appendix III" in exc.value.fields["lines"]
+
+
+@pytest.mark.parametrize("doc_type, bad, good", [("captive_breeding", "W", "C"), ("pre_convention", "C", "O")])
+def test_certificates_match_their_source(world, doc_type, bad, good):
+    with pytest.raises(ValidationFailed) as exc:
+        _export(world, doc_type, source_code=bad)
+    assert "source" in exc.value.fields["source_code"]
+    assert _export(world, doc_type, source_code=good).id
+
+
+@pytest.mark.parametrize("doc_type", list(DOCUMENT_TYPES))
+def test_validity_by_document_type(world, doc_type):
+    fields = {"source_code": {"captive_breeding": "C", "pre_convention": "O"}.get(doc_type, "C")}
+    if doc_type == "import":
+        p = _apply(world)
+    elif doc_type == "origin":
+        from registry.services.context import write_transaction
+        from tests.conftest import species
+
+        with write_transaction():
+            turtle = species("Mauremys reevesii", "III")
+        p = _export(world, "origin", lines=[{"species_id": turtle, "quantity": "1"}], **fields)
+    elif doc_type == "reexport":
+        p = _export(world, "reexport", foreign_permit_no="X-1", origin_country="ID", **fields)
+    else:
+        p = _export(world, doc_type, **fields)
+    permits.fire(world.actor("officer"), p.id, "submit")
+    permits.fire(world.actor("officer2"), p.id, "approve")
+    issued = permits.fire(world.actor("officer2"), p.id, "issue")
+    months = DOCUMENT_TYPES[doc_type]
+    assert issued.valid_from == date.today()
+    assert issued.valid_until == permits.add_months(date.today(), months) - timedelta(days=1)
+    assert issued.number.startswith(f"KR/{date.today().year}/")
+
+
+def test_numbers_are_unique_and_never_reused(world):
+    numbers = []
+    for _ in range(3):
+        p = _apply(world)
+        permits.fire(world.actor("officer"), p.id, "submit")
+        permits.fire(world.actor("officer2"), p.id, "approve")
+        numbers.append(permits.fire(world.actor("officer2"), p.id, "issue").number)
+        permits.fire(world.actor("officer2"), p.id, "cancel", {"reason": "test"})
+    serials = [int(n.rsplit("/", 1)[1]) for n in numbers]
+    assert serials == sorted(serials) and len(set(serials)) == 3 and serials[2] - serials[0] == 2
