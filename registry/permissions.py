@@ -84,8 +84,8 @@ ROLE_CAPABILITIES: dict[Role, frozenset[str]] = {
     ),
     Role.CUSTOMS_OFFICER: frozenset(
         _READ_ALL
-        | {"animal.enter", "animal.refuse_entry", "animal.export", "animal.seize", "animal.identify",
-           "permit.endorse"}
+        | {"animal.declare", "animal.enter", "animal.refuse_entry", "animal.export", "animal.seize",
+           "animal.identify", "permit.endorse"}
     ),
     Role.KEEPER: frozenset(
         {

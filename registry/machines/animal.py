@@ -123,7 +123,7 @@ def _declarable_permit(ctx) -> str | None:
     p = ctx.permit
     if p.direction != "import":
         return f"animals are declared on import documents; {p.display_number} is not one"
-    if p.state not in ("draft", "submitted", "changes_requested", "approved", "issued"):
+    if p.state not in ("draft", "submitted", "changes_requested", "approved", "issued", "partly_used"):
         return f"permit {p.display_number} is {p.state.replace('_', ' ')}: no more animals can be declared on it"
     return None
 

@@ -208,12 +208,7 @@ def fire(actor: Actor, permit_id: int, event: str, data: dict | None = None,
     with write_transaction() as session:
         permit = _load(session, actor, permit_id, expected_version)
         before = permit.as_audit()
-        try:
-            t = PERMIT.transition(permit.state, event)
-            PERMIT.check_guards(t, permit.state, Context(actor, permit, data, today, _editors(session, permit)))
-        except IllegalTransition as exc:
-            raise Conflict(exc.reason) from None
-        permit.state = t.target
+        move(session, actor, permit, event, data, today)
         reason = (data.get("reason") or "").strip()
         if reason:
             permit.decision_note = reason
@@ -226,6 +221,21 @@ def fire(actor: Actor, permit_id: int, event: str, data: dict | None = None,
         session.flush()
         audit.record(actor, f"permit.{event}", "permit", permit.id, before, permit.as_audit())
     return permit
+
+
+def move(session, actor: Actor, permit: Permit, event: str, data: dict, today: date) -> None:
+    """Apply *event* to a loaded, locked permit: the machine decides, or Conflict says why not."""
+    try:
+        t = PERMIT.transition(permit.state, event)
+        PERMIT.check_guards(t, permit.state, Context(actor, permit, data, today, _editors(session, permit)))
+    except IllegalTransition as exc:
+        raise Conflict(exc.reason) from None
+    permit.state = t.target
+
+
+def load(session, actor: Actor, permit_id: int, expected_version: int | None = None) -> Permit:
+    """The permit, locked for the transaction, or NotFound outside the actor's scope."""
+    return _load(session, actor, permit_id, expected_version)
 
 
 def available_actions(actor: Actor, permit: Permit, events) -> list:

@@ -1,0 +1,156 @@
+"""Customs endorsement: a consignment crosses the border on a permit.
+
+One transaction records the actual quantities per line, moves the permit to partly or fully used,
+and moves the animals: an entry declares and enters the live animals (or refuses or seizes them),
+an exit exports the animals named. A permit is never used beyond its quantities, after its
+validity, or once cancelled.
+"""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy import func, select
+
+from registry.machines import AnimalState
+from registry.models import OUTCOMES, Animal, EndorsedLine, Endorsement, Permit, PermitLine
+from registry.permissions import has_capability
+from registry.services import animals, audit, permits
+from registry.services.context import Actor, write_transaction
+from registry.services.errors import Conflict, Forbidden, ValidationFailed
+
+
+def cleared(session, line_id: int) -> Decimal:
+    """What has crossed on a line so far."""
+    return session.scalar(select(func.coalesce(func.sum(EndorsedLine.quantity), 0)).where(
+        EndorsedLine.line_id == line_id, EndorsedLine.outcome == "cleared")) or Decimal(0)
+
+
+def _quantity(raw, name: str, errors: dict) -> Decimal | None:
+    try:
+        q = Decimal(str(raw))
+        if not q.is_finite() or q <= 0 or q != q.quantize(Decimal("0.001")):
+            raise InvalidOperation
+        return q
+    except (InvalidOperation, ValueError):
+        errors[name] = "a positive number with at most 3 decimals"
+        return None
+
+
+def endorse(actor: Actor, permit_id: int, data: dict) -> Endorsement:
+    """Record what crossed (or was refused or seized) on *permit_id*, line by line.
+
+    data: direction ("entry"|"exit"), port, transport_doc, endorsed_on (date, default today),
+    seizure_facility_id (when anything is seized), and lines: [{line_no, quantity, outcome,
+    animals: [{sex, identifiers}] for an entry, animal_ids: [...] for an exit}].
+    """
+    if not has_capability(actor, "permit.endorse"):
+        raise Forbidden("only customs officers endorse permits")
+    errors: dict[str, str] = {}
+    direction = data.get("direction")
+    if direction not in ("entry", "exit"):
+        errors["direction"] = "entry or exit"
+    for name, limit in (("port", 200), ("transport_doc", 100)):
+        value = (data.get(name) or "").strip()
+        if not value or len(value) > limit:
+            errors[name] = f"required, at most {limit} characters"
+    when = data.get("endorsed_on") or date.today()
+    if isinstance(when, str):
+        try:
+            when = date.fromisoformat(when)
+        except ValueError:
+            errors["endorsed_on"] = "a date as YYYY-MM-DD"
+    if isinstance(when, date) and when > date.today():
+        errors["endorsed_on"] = "cannot be in the future"
+    raw_lines = data.get("lines") or []
+    if not raw_lines:
+        errors["lines"] = "at least one line"
+    if errors:
+        raise ValidationFailed("the endorsement has errors", errors)
+
+    with write_transaction() as session:
+        permit = permits.load(session, actor, permit_id)
+        if permit.state not in ("issued", "partly_used"):
+            raise Conflict(f"permit {permit.display_number} is {permit.state.replace('_', ' ')}: it cannot be used")
+        expected = "entry" if permit.direction == "import" else "exit"
+        if direction != expected:
+            raise Conflict(f"permit {permit.display_number} is an {permit.direction} document: "
+                           f"it is endorsed at {expected}, not at {direction}")
+        if permit.valid_until is not None and when > permit.valid_until:
+            raise Conflict(f"permit {permit.display_number} expired on {permit.valid_until.isoformat()}")
+        by_no = {line.line_no: line for line in permit.lines}
+        endorsement = Endorsement(permit_id=permit.id, direction=direction, port=data["port"].strip(),
+                                  transport_doc=data["transport_doc"].strip(), endorsed_on=when,
+                                  officer_id=actor.user_id, officer_name=actor.username)
+        session.add(endorsement)
+        session.flush()
+        for i, raw in enumerate(raw_lines):
+            line = by_no.get(raw.get("line_no"))
+            if line is None:
+                errors[f"lines.{i}.line_no"] = "no such line on this permit"
+                continue
+            quantity = _quantity(raw.get("quantity"), f"lines.{i}.quantity", errors)
+            outcome = raw.get("outcome") or "cleared"
+            if outcome not in OUTCOMES:
+                errors[f"lines.{i}.outcome"] = f"one of {', '.join(OUTCOMES)}"
+            if quantity is None or f"lines.{i}.outcome" in errors:
+                continue
+            if line.term_code == "LIV" and line.unit_code in (None, "NAR") and quantity != quantity.to_integral_value():
+                errors[f"lines.{i}.quantity"] = "live animals are counted in whole numbers"
+                continue
+            if outcome == "cleared":
+                used = cleared(session, line.id)
+                if used + quantity > line.quantity:
+                    raise Conflict(f"line {line.line_no} allows {line.quantity.normalize():f}; "
+                                   f"{used.normalize():f} already crossed, {quantity.normalize():f} more would exceed it")
+            session.add(EndorsedLine(endorsement_id=endorsement.id, line_id=line.id, quantity=quantity,
+                                     outcome=outcome))
+            session.flush()
+            if line.term_code == "LIV":
+                _move_animals(session, actor, permit, line, int(quantity), outcome, raw, data, when, i, errors)
+        if errors:
+            raise ValidationFailed("the endorsement has errors", errors)
+        complete = all(cleared(session, line.id) >= line.quantity for line in permit.lines)
+        before = permit.as_audit()
+        permits.move(session, actor, permit, "endorse_final" if complete else "endorse", {}, when)
+        session.flush()
+        audit.record(actor, "permit.endorse", "permit", permit.id, before,
+                     permit.as_audit() | {"endorsement": endorsement.as_audit()})
+    return endorsement
+
+
+def _move_animals(session, actor: Actor, permit: Permit, line: PermitLine, count: int, outcome: str, raw: dict,
+                  data: dict, when: date, i: int, errors: dict) -> None:
+    if permit.direction == "export":
+        if outcome != "cleared":
+            return  # animals stopped at exit stay where they are; the keeper's record is unchanged
+        ids = raw.get("animal_ids") or []
+        if len(ids) != count:
+            errors[f"lines.{i}.animal_ids"] = f"name the {count} animal(s) that left, by id"
+            return
+        for animal_id in ids:
+            animal = session.get(Animal, animal_id)
+            if animal is None or animal.species_id != line.species_id:
+                errors[f"lines.{i}.animal_ids"] = f"animal {animal_id} is not of this line's species"
+                return
+            animals.fire(actor, animal_id, "export", {"permit_id": permit.id, "occurred_on": when,
+                                                      "port": data["port"]})
+        return
+    waiting = session.scalars(select(Animal).where(
+        Animal.permit_line_id == line.id, Animal.state == AnimalState.DECLARED).order_by(Animal.id)).all()
+    described = list(raw.get("animals") or [])
+    chosen = list(waiting[:count])
+    for k in range(count - len(chosen)):
+        spec = described[k] if k < len(described) else {}
+        chosen.append(animals.declare(actor, line.id, {"sex": spec.get("sex"),
+                                                       "identifiers": spec.get("identifiers") or []}))
+    for animal in chosen:
+        if outcome == "cleared":
+            animals.fire(actor, animal.id, "enter", {"port": data["port"], "occurred_on": when})
+        elif outcome == "refused":
+            animals.fire(actor, animal.id, "refuse_entry", {"reason": raw.get("reason") or "refused at the border",
+                                                            "occurred_on": when})
+        else:
+            animals.fire(actor, animal.id, "seize", {"facility_id": data.get("seizure_facility_id"),
+                                                     "reason": raw.get("reason") or "seized at the border",
+                                                     "occurred_on": when})
