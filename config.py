@@ -31,6 +31,18 @@ class Config:
     ISSUING_COUNTRY = os.environ.get("REGISTRY_ISSUING_COUNTRY", "KR")
     #: Werkzeug hash method; scrypt is the default and right for production.
     PASSWORD_HASH_METHOD = "scrypt"
+    #: Where the public verification page is reached; printed in every permit's QR code.
+    PUBLIC_BASE_URL = os.environ.get("REGISTRY_PUBLIC_URL", "http://127.0.0.1:5000")
+    #: The Management Authority as printed in box 6 and box 13.
+    AUTHORITY = {
+        "name_en": "Ministry of Climate, Energy and Environment, Republic of Korea",
+        "name_ko": "기후에너지환경부 (대한민국 관리당국)",
+        "address": "Government Complex Sejong, 11 Doum 6-ro, Sejong 30103, Republic of Korea",
+        "place": "Sejong, Republic of Korea",
+        "customs": "Korea Customs Service · 관세청",
+    }
+    #: Where the public verification page's rate limits are counted; use Redis with several servers.
+    RATELIMIT_STORAGE_URI = os.environ.get("REGISTRY_RATELIMIT_STORAGE", "memory://")
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     BABEL_DEFAULT_LOCALE = "en"

@@ -8,7 +8,7 @@ from flask import Flask, abort, g, request, session
 from flask_login import current_user
 
 from registry import database  # noqa: F401  (engine event hooks)
-from registry.extensions import babel, csrf, db, login_manager, migrate
+from registry.extensions import babel, csrf, db, limiter, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,6 +43,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=_select_locale)
     login_manager.init_app(app)
+    limiter.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = None
 

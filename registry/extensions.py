@@ -1,5 +1,7 @@
 """Extensions, created unbound; ``create_app`` binds them."""
 from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -26,3 +28,5 @@ migrate = Migrate(compare_type=True, render_as_batch=True)
 login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
+#: Only the routes that declare a limit are limited (the public verification page).
+limiter = Limiter(key_func=get_remote_address, default_limits=[])

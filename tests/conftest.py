@@ -210,3 +210,11 @@ def login(client):
         return client
 
     return _login
+
+
+@pytest.fixture
+def api_tokens(world) -> dict:
+    """A bearer token per user of the world."""
+    from registry.services import tokens
+
+    return {name: tokens.create_token(world.operator, user.id, "tests")[1] for name, user in world.users.items()}

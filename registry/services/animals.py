@@ -14,6 +14,7 @@ from datetime import date
 from flask import current_app
 from sqlalchemy import func, select
 
+from registry import clock
 from registry.machines import ANIMAL, AnimalState, IllegalTransition
 from registry.models import Animal, AnimalEvent, Facility, Identifier, Keeping, Permit, PermitLine
 from registry.models.animal import IDENTIFIER_KINDS, SEXES
@@ -373,7 +374,7 @@ assert set(EVENTS) | {"declare", "birth"} == set(ANIMAL.events)
 
 
 def today() -> date:
-    return date.today()
+    return clock.today()
 
 
 def fire(actor: Actor, animal_id: int, event: str, data: dict | None = None,

@@ -7,7 +7,8 @@ from sqlalchemy import select
 
 from registry.extensions import db
 from registry.models import Species, User
-from registry.services import animals, facilities, permits, reference, users
+from registry import clock
+from registry.services import animals, endorsements, facilities, permits, reference, users
 from registry.services.context import Actor
 
 PASSWORD = "demo-password-2026"
@@ -22,6 +23,20 @@ def _species(name: str) -> int:
     if found is None:
         raise RuntimeError(f"demo needs {name} in the species list")
     return found
+
+
+def _issued(actor: dict, application: dict, applicant: str = "zoo"):
+    p = permits.create_application(actor[applicant], application)
+    permits.fire(actor[applicant], p.id, "submit")
+    permits.fire(actor["officer"], p.id, "approve")
+    return permits.fire(actor["officer2"], p.id, "issue")
+
+
+def _animals_of(permit) -> list[int]:
+    from registry.models import Animal
+
+    return db.session.scalars(select(Animal.id).where(Animal.permit_line_id == permit.lines[0].id)
+                              .order_by(Animal.id)).all()
 
 
 def load(operator: Actor) -> bool:
@@ -57,6 +72,27 @@ def load(operator: Actor) -> bool:
                           party_id={"zoo": zoo, "breeder": breeder}.get(username))
     actor = {u.username: Actor.for_user(u) for u in db.session.scalars(select(User))}
 
+    # Last year: two ball pythons came in and the permit was closed; another permit was never used.
+    year_ago = date.today() - timedelta(days=400)
+    snakes = {
+        "doc_type": "import", "importer_party_id": zoo, "exporter_party_id": exporter, "import_country": "KR",
+        "export_country": "ZA", "purpose_code": "Z", "source_code": "C", "foreign_permit_no": "ZA-EXP-2025-00412",
+        "lines": [{"species_id": python, "term_code": "LIV", "quantity": "2"}],
+    }
+    with clock.on(year_ago):
+        old = _issued(actor, snakes)
+        endorsements.endorse(actor["customs"], old.id, {
+            "direction": "entry", "port": "Incheon International Airport (KRICN)", "transport_doc": "AWB 180-55501234",
+            "lines": [{"line_no": 1, "quantity": "2", "animals": [
+                {"sex": "M", "identifiers": [{"kind": "microchip", "value": "410100000000201"}]},
+                {"sex": "F", "identifiers": [{"kind": "microchip", "value": "410100000000202"}]}]}]})
+        for snake in _animals_of(old):
+            animals.fire(actor["zoo"], snake, "register", {"facility_id": zoo_site})
+        permits.fire(actor["officer"], old.id, "close")
+    with clock.on(year_ago + timedelta(days=20)):
+        _issued(actor, {**snakes, "foreign_permit_no": "ZA-EXP-2025-00533"})
+    permits.expire_due(operator)
+
     # An import of three grey parrots, from application to a bird in the aviary.
     application = {
         "doc_type": "import", "importer_party_id": zoo, "exporter_party_id": exporter, "import_country": "KR",
@@ -70,13 +106,14 @@ def load(operator: Actor) -> bool:
     permits.fire(actor["officer2"], imp.id, "issue",
                  {"special_conditions": "Transport under the IATA Live Animals Regulations."})
     line = imp.lines[0].id
-    birds = []
     for i, chip in enumerate(("410100000012345", "410100000012346", "410100000012347")):
-        a = animals.declare(actor["zoo"], line, {"sex": "MFF"[i], "identifiers": [{"kind": "microchip", "value": chip}]})
-        birds.append(a.id)
+        animals.declare(actor["zoo"], line, {"sex": "MFF"[i], "identifiers": [{"kind": "microchip", "value": chip}]})
+    endorsements.endorse(actor["customs"], imp.id, {
+        "direction": "entry", "port": "Incheon International Airport (KRICN)", "transport_doc": "AWB 180-12345675",
+        "lines": [{"line_no": 1, "quantity": "3"}]})
+    birds = _animals_of(imp)
     today = date.today()
     for bird in birds:
-        animals.fire(actor["customs"], bird, "enter", {"port": "Incheon International Airport (KRICN)"})
         animals.fire(actor["zoo"], bird, "register", {"facility_id": zoo_site})
     # Two birds go to the breeder, who reports a chick; one bird dies at the zoo.
     for bird in birds[:2]:
@@ -103,6 +140,8 @@ def load(operator: Actor) -> bool:
         "purpose_code": "B", "source_code": "C", "foreign_permit_no": "ZA-EXP-2026-01102",
         "lines": [{"species_id": parrot, "quantity": "2"}],
     })
+    _issued(actor, {**application, "importer_party_id": breeder, "foreign_permit_no": "ZA-EXP-2026-00977",
+                    "lines": [{"species_id": parrot, "term_code": "LIV", "quantity": "2"}]}, applicant="breeder")
     cancelled = permits.create_application(actor["zoo"], {**application, "foreign_permit_no": "ZA-EXP-2026-00901"})
     permits.fire(actor["zoo"], cancelled.id, "submit")
     permits.fire(actor["officer"], cancelled.id, "approve")

@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import func, select
 
+from registry import clock
 from registry.machines import AnimalState
 from registry.models import OUTCOMES, Animal, EndorsedLine, Endorsement, Permit, PermitLine
 from registry.permissions import has_capability
@@ -54,13 +55,13 @@ def endorse(actor: Actor, permit_id: int, data: dict) -> Endorsement:
         value = (data.get(name) or "").strip()
         if not value or len(value) > limit:
             errors[name] = f"required, at most {limit} characters"
-    when = data.get("endorsed_on") or date.today()
+    when = data.get("endorsed_on") or clock.today()
     if isinstance(when, str):
         try:
             when = date.fromisoformat(when)
         except ValueError:
             errors["endorsed_on"] = "a date as YYYY-MM-DD"
-    if isinstance(when, date) and when > date.today():
+    if isinstance(when, date) and when > clock.today():
         errors["endorsed_on"] = "cannot be in the future"
     raw_lines = data.get("lines") or []
     if not raw_lines:
@@ -117,6 +118,15 @@ def endorse(actor: Actor, permit_id: int, data: dict) -> Endorsement:
         audit.record(actor, "permit.endorse", "permit", permit.id, before,
                      permit.as_audit() | {"endorsement": endorsement.as_audit()})
     return endorsement
+
+
+def receipt(endorsement: Endorsement) -> bytes:
+    """The printable receipt of one endorsement."""
+    from flask import current_app
+
+    from registry import clock, pdf
+
+    return pdf.render_receipt(endorsement, current_app.config["AUTHORITY"], current_app.config["PUBLIC_BASE_URL"])
 
 
 def _move_animals(session, actor: Actor, permit: Permit, line: PermitLine, count: int, outcome: str, raw: dict,

@@ -10,7 +10,7 @@ from decimal import Decimal, InvalidOperation
 from flask import current_app
 from sqlalchemy import select
 
-from registry import codes, document_rules
+from registry import clock, codes, document_rules, pdf
 from registry.extensions import db
 from registry.machines import PERMIT, IllegalTransition, PermitState
 from registry.models import DOCUMENT_TYPES, Party, Permit, PermitLine, Species
@@ -204,7 +204,7 @@ def fire(actor: Actor, permit_id: int, event: str, data: dict | None = None,
         raise ValidationFailed(f"unknown action {event!r}", {"event": "not a workflow action"})
     if not has_capability(actor, t.capability):
         raise Forbidden(f"your role may not '{t.label.lower()}' a permit")
-    today = date.today()
+    today = clock.today()
     with write_transaction() as session:
         permit = _load(session, actor, permit_id, expected_version)
         before = permit.as_audit()
@@ -219,8 +219,19 @@ def fire(actor: Actor, permit_id: int, event: str, data: dict | None = None,
         elif event == "issue":
             _issue(permit, actor, data, today)
         session.flush()
-        audit.record(actor, f"permit.{event}", "permit", permit.id, before, permit.as_audit())
+        after = permit.as_audit()
+        if event == "issue":
+            # The issued document is fixed from now on: its fingerprint goes on record.
+            after["pdf_sha256"] = pdf.sha256(document(permit))
+        audit.record(actor, f"permit.{event}", "permit", permit.id, before, after)
     return permit
+
+
+def document(permit: Permit) -> bytes:
+    """The issued permit as a PDF (the same bytes every time)."""
+    if permit.number is None:
+        raise Conflict("only an issued permit has a document")
+    return pdf.render_permit(permit, current_app.config["AUTHORITY"], current_app.config["PUBLIC_BASE_URL"])
 
 
 def move(session, actor: Actor, permit: Permit, event: str, data: dict, today: date) -> None:
@@ -241,7 +252,7 @@ def load(session, actor: Actor, permit_id: int, expected_version: int | None = N
 def available_actions(actor: Actor, permit: Permit, events) -> list:
     """The workflow actions *actor* could take on *permit* now: declared from its state, allowed
     to the role, and not already refused by a guard that does not wait for the user's input."""
-    ctx = Context(actor, permit, {}, date.today(), _editors(db.session, permit))
+    ctx = Context(actor, permit, {}, clock.today(), _editors(db.session, permit))
     return [t for t in PERMIT.available(permit.state)
             if t.event in events and has_capability(actor, t.capability) and PERMIT.blocked(t, ctx) is None]
 
@@ -260,5 +271,5 @@ def _issue(permit: Permit, actor: Actor, data: dict, today: date) -> None:
 def expire_due(actor: Actor) -> list[str]:
     """Expire every issued or partly used permit whose validity is over, each in its own transaction."""
     due = db.session.scalars(select(Permit.id).where(
-        Permit.state.in_((PermitState.ISSUED, PermitState.PARTLY_USED)), Permit.valid_until < date.today())).all()
+        Permit.state.in_((PermitState.ISSUED, PermitState.PARTLY_USED)), Permit.valid_until < clock.today())).all()
     return [fire(actor, permit_id, "expire").number for permit_id in due]

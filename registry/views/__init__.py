@@ -2,8 +2,8 @@
 
 
 def register_blueprints(app):
-    from registry.views import admin, animals, audit, auth, errors, main, permits, profile, species
+    from registry.views import admin, animals, audit, auth, customs, errors, main, permits, profile, public, species
 
-    for module in (auth, main, animals, permits, species, audit, admin, profile):
+    for module in (auth, main, animals, permits, customs, species, audit, admin, profile, public):
         app.register_blueprint(module.bp)
     errors.register(app)

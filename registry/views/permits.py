@@ -5,8 +5,9 @@ from registry import codes
 from registry.extensions import db
 from registry.forms.permits import DOC_LABELS, ApplicationForm, DecisionForm
 from registry.machines import PERMIT, PermitState
-from registry.models import AuditEntry, Party, Permit, Species
+from registry.models import AuditEntry, Endorsement, Party, Permit, Species
 from registry.permissions import can_see_permit, has_capability, visible_permits
+from registry.services import endorsements
 from registry.services import permits as service
 from registry.services.errors import DomainError
 from registry.views.helpers import apply_errors, current_actor, deny, load_visible, paginate, requires
@@ -104,8 +105,35 @@ def show(permit_id: int):
     history = db.session.scalars(select(AuditEntry).where(
         AuditEntry.object_type == "permit", AuditEntry.object_id == str(permit.id)).order_by(AuditEntry.seq)).all()
     form = DecisionForm(version=str(permit.version))
+    done = db.session.scalars(select(Endorsement).where(Endorsement.permit_id == permit.id)
+                              .order_by(Endorsement.id)).all()
     return render_template("permits/show.html", permit=permit, actions=actions, history=history, form=form,
+                           endorsements=done,
                            machine=PERMIT, doc_labels=DOC_LABELS, editable=permit.state in service.EDITABLE)
+
+
+@bp.get("/<int:permit_id>/pdf")
+@requires("permit.read_all", "permit.read_own")
+def pdf(permit_id: int):
+    permit = load_visible(Permit, permit_id, can_see_permit)
+    return _pdf(service.document(permit), f"{permit.number.replace('/', '-')}.pdf")
+
+
+@bp.get("/<int:permit_id>/endorsements/<int:endorsement_id>/receipt.pdf")
+@requires("permit.read_all", "permit.read_own")
+def receipt(permit_id: int, endorsement_id: int):
+    permit = load_visible(Permit, permit_id, can_see_permit)
+    endorsement = db.session.get(Endorsement, endorsement_id)
+    if endorsement is None or endorsement.permit_id != permit.id:
+        deny("endorsement.scope", 404)
+    return _pdf(endorsements.receipt(endorsement), f"{permit.number.replace('/', '-')}-endorsement-{endorsement.id}.pdf")
+
+
+def _pdf(data: bytes, filename: str):
+    from flask import Response
+
+    return Response(data, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{filename}"'})
 
 
 @bp.post("/<int:permit_id>/actions/<action>")

@@ -1,12 +1,13 @@
+from flask import Response
 from sqlalchemy import select
 
 from registry.models import Permit
 from registry.permissions import can_see_permit, visible_permits
-from registry.services import animals, permits
+from registry.services import animals, endorsements, permits
 from registry.services.errors import NotFound
 from registry.views.api.common import api_blueprint, idempotent, one, page, require
 from registry.views.api.schemas import (
-    PERMIT_ACTIONS, AnimalSchema, DeclarationSchema, PermitActionSchema, PermitApplicationSchema, PermitQuery,
+    PERMIT_ACTIONS, AnimalSchema, DeclarationSchema, EndorsementSchema, PermitActionSchema, PermitApplicationSchema, PermitQuery,
     PermitSchema, page_of,
 )
 from registry.views.helpers import current_actor
@@ -67,6 +68,27 @@ def act_on_permit(data, permit_id: int, action: str):
     one(Permit, permit_id, can_see_permit)
     version = data.pop("version")
     return permits.fire(current_actor(), permit_id, action.replace("-", "_"), data, expected_version=version)
+
+
+@blp.get("/permits/<int(min=1, max=2147483647):permit_id>/pdf")
+@blp.doc(responses={"200": {"description": "The issued permit (CITES layout, Korean and English)",
+                            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}})
+def permit_pdf(permit_id: int):
+    """The issued document as PDF, the same bytes every time (its SHA-256 is in the audit log)."""
+    require(*READ)
+    permit = one(Permit, permit_id, can_see_permit)
+    return Response(permits.document(permit), mimetype="application/pdf")
+
+
+@blp.post("/permits/<int(min=1, max=2147483647):permit_id>/endorsements")
+@idempotent
+@blp.arguments(EndorsementSchema)
+@blp.response(201, EndorsementSchema)
+def endorse_permit(data, permit_id: int):
+    """Customs: record a consignment crossing at entry or exit, line by line."""
+    require("permit.endorse")
+    one(Permit, permit_id, can_see_permit)
+    return endorsements.endorse(current_actor(), permit_id, data)
 
 
 @blp.post("/permits/<int(min=1, max=2147483647):permit_id>/lines/<int(min=1, max=2147483647):line_no>/animals")

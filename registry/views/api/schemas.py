@@ -300,3 +300,40 @@ class FacilitySchema(Strict):
     status = ma.fields.String(dump_only=True)
     version = ma.fields.Integer(dump_only=True)
     allowances = ma.fields.List(ma.fields.Nested(AllowanceSchema), required=True, validate=validate.Length(1, 500))
+
+
+class EndorsedAnimalSchema(Strict):
+    sex = ma.fields.String(load_default="U", validate=validate.OneOf(SEXES))
+    identifiers = ma.fields.List(ma.fields.Nested(IdentifierSchema), load_default=list,
+                                 validate=validate.Length(max=10))
+
+
+class EndorsedLineSchema(Strict):
+    line_no = ma.fields.Integer(required=True, validate=validate.Range(1, 200))
+    quantity = ma.fields.String(required=True, validate=validate.Regexp(r"^(?!0+(\.0+)?$)[0-9]{1,9}(\.[0-9]{1,3})?$"))
+    outcome = ma.fields.String(load_default="cleared", validate=validate.OneOf(("cleared", "refused", "seized")))
+    reason = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+    animals = ma.fields.List(ma.fields.Nested(EndorsedAnimalSchema), load_default=list,
+                             metadata={"description": "entry: the animals that arrived, when not declared before"})
+    animal_ids = ma.fields.List(Id(), load_default=list,
+                                metadata={"description": "exit: the animals that left"})
+
+
+class EndorsementSchema(Strict):
+    id = ma.fields.Integer(dump_only=True)
+    permit_id = ma.fields.Integer(dump_only=True)
+    direction = ma.fields.String(required=True, validate=validate.OneOf(("entry", "exit")))
+    port = ma.fields.String(required=True, validate=validate.Length(1, 200))
+    transport_doc = ma.fields.String(required=True, validate=validate.Length(1, 100),
+                                     metadata={"description": "Air waybill or bill of lading number (box 15)"})
+    endorsed_on = ma.fields.Date(load_default=None, allow_none=True)
+    seizure_facility_id = Id(load_default=None, allow_none=True, load_only=True)
+    officer_name = ma.fields.String(dump_only=True)
+    lines = ma.fields.Method("dump_lines", deserialize="load_lines", required=True)
+
+    def dump_lines(self, obj):
+        return [{"line_no": row.line.line_no, "quantity": f"{row.quantity.normalize():f}", "outcome": row.outcome}
+                for row in obj.lines]
+
+    def load_lines(self, value):
+        return EndorsedLineSchema(many=True).load(value)

@@ -1,0 +1,80 @@
+"""The border: find a permit by number or QR code, and endorse it."""
+from urllib.parse import unquote, urlsplit
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from registry.extensions import db
+from registry.forms.customs import EndorsementForm, FindForm
+from registry.models import Animal, Facility, Permit
+from registry.permissions import can_see_permit
+from registry.services import endorsements
+from registry.services.errors import DomainError
+from registry.views.helpers import apply_errors, current_actor, load_visible, requires
+
+bp = Blueprint("customs", __name__, url_prefix="/customs")
+
+
+def _number(text: str) -> str:
+    """A permit number typed, or read from the verification address of a QR code."""
+    text = text.strip()
+    if "/verify/" in text:
+        text = unquote(urlsplit(text).path.split("/verify/", 1)[1])
+    return text.upper()
+
+
+@bp.get("/")
+@requires("permit.endorse")
+def find():
+    form = FindForm(request.args)
+    if request.args and form.validate():
+        permit = db.session.scalar(select(Permit).where(
+            Permit.issuing_country == current_app.config["ISSUING_COUNTRY"], Permit.number == _number(form.q.data)))
+        if permit is not None:
+            return redirect(url_for(".endorse", permit_id=permit.id))
+        form.q.errors = list(form.q.errors) + ["No permit with this number."]
+    return render_template("customs/find.html", form=form)
+
+
+@bp.route("/permits/<int:permit_id>/endorse", methods=["GET", "POST"])
+@requires("permit.endorse")
+def endorse(permit_id: int):
+    permit = load_visible(Permit, permit_id, can_see_permit)
+    form = EndorsementForm()
+    while len(form.lines) < len(permit.lines):
+        form.lines.append_entry()
+    form.seizure_facility_id.choices = [("", "-")] + [
+        (str(f.id), f"{f.name} ({f.registration_no})")
+        for f in db.session.scalars(select(Facility).where(Facility.status == "registered").order_by(Facility.name))]
+    used = {line.id: endorsements.cleared(db.session, line.id) for line in permit.lines}
+    if form.validate_on_submit():
+        try:
+            endorsement = endorsements.endorse(current_actor(), permit.id, _data(permit, form))
+        except DomainError as exc:
+            apply_errors(form, exc)
+        else:
+            flash("Endorsement recorded.", "success")
+            return redirect(url_for("permits.receipt", permit_id=permit.id, endorsement_id=endorsement.id))
+    return render_template("customs/endorse.html", permit=permit, form=form, used=used,
+                           direction="entry" if permit.direction == "import" else "exit")
+
+
+def _data(permit: Permit, form: EndorsementForm) -> dict:
+    """The form as the service's input: marks become identifiers (entry) or animal ids (exit)."""
+    direction = "entry" if permit.direction == "import" else "exit"
+    lines = []
+    for line, entry in zip(permit.lines, form.lines, strict=False):
+        if not (entry.form.quantity.data or "").strip():
+            continue
+        marks = [m.strip() for m in (entry.form.marks.data or "").splitlines() if m.strip()]
+        row = {"line_no": line.line_no, "quantity": entry.form.quantity.data.strip(),
+               "outcome": entry.form.outcome.data}
+        if direction == "entry":
+            row["animals"] = [{"identifiers": [{"kind": "microchip", "value": m}]} for m in marks]
+        else:
+            row["animal_ids"] = [a.id for a in db.session.scalars(
+                select(Animal).where(Animal.registry_no.in_(marks)))]
+        lines.append(row)
+    return {"direction": direction, "port": form.port.data, "transport_doc": form.transport_doc.data,
+            "endorsed_on": form.endorsed_on.data, "lines": lines,
+            "seizure_facility_id": int(form.seizure_facility_id.data) if form.seizure_facility_id.data else None}

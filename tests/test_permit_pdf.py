@@ -1,0 +1,144 @@
+"""The permit as a document: its text, its QR code, its fingerprint, and the public verification page."""
+import io
+from urllib.parse import urlsplit
+
+import pypdfium2
+import zxingcpp
+from pypdf import PdfReader
+
+from registry import pdf
+from registry.models import AuditEntry
+from registry.services import endorsements, permits
+from tests.helpers import expire_validity, issued_permit
+
+
+def _text(data: bytes) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+
+
+def _qr(data: bytes) -> str:
+    page = pypdfium2.PdfDocument(data)[0]
+    image = page.render(scale=3).to_pil()
+    found = zxingcpp.read_barcodes(image)
+    assert len(found) == 1 and found[0].format == zxingcpp.BarcodeFormat.QRCode
+    return found[0].text
+
+
+def test_pdf_carries_the_permit_in_both_languages(world):
+    permit = issued_permit(world)
+    text = _text(permits.document(permit))
+    for expected in (permit.number, "Psittacus erithacus", "City Zoo", "Foreign Exporter", "IMPORT PERMIT",
+                     "수입허가서", "수입자", "수출자", "관리당국", "학명 및 일반명", "LIV - live",
+                     permit.valid_until.isoformat()):
+        assert expected in text, expected
+    assert "\n3\n" in f"\n{text}\n" or " 3\n" in text  # the quantity, box 11
+
+
+def test_same_permit_same_bytes_and_hash_on_record(world, session):
+    permit = issued_permit(world)
+    first, second = permits.document(permit), permits.document(permit)
+    assert first == second and first.startswith(b"%PDF")
+    issued = session.query(AuditEntry).filter_by(action="permit.issue", object_id=str(permit.id)).one()
+    assert issued.after["pdf_sha256"] == pdf.sha256(first)
+
+
+def test_korean_font_is_embedded(world):
+    reader = PdfReader(io.BytesIO(permits.document(issued_permit(world))))
+    fonts = reader.pages[0]["/Resources"]["/Font"]
+    nanum = [f.get_object() for f in fonts.values() if "NanumGothic" in str(f.get_object()["/BaseFont"])]
+    assert nanum, [f.get_object()["/BaseFont"] for f in fonts.values()]
+    for font in nanum:  # a TrueType program in the file, not a name the reader must find
+        assert "/FontFile2" in font["/FontDescriptor"].get_object(), font["/BaseFont"]
+
+
+def test_qr_code_leads_to_a_page_saying_valid(client, world):
+    permit = issued_permit(world)
+    url = _qr(permits.document(permit))
+    assert url == pdf.verification_url("http://127.0.0.1:5000", permit)
+    parts = urlsplit(url)
+    page = client.get(f"{parts.path}?{parts.query}")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "Authentic document" in text and ">valid<" in text and "Psittacus erithacus" in text
+
+
+def test_verification_statuses_and_json(client, world):
+    permit = issued_permit(world)
+    path = f"/verify/{permit.number}?t={permit.security_token}"
+    json_headers = {"Accept": "application/json"}
+    assert client.get(path, headers=json_headers).json["status"] == "valid"
+    endorsements.endorse(world.actor("customs"), permit.id, {
+        "direction": "entry", "port": "ICN", "transport_doc": "AWB 1", "lines": [{"line_no": 1, "quantity": 1}]})
+    body = client.get(path, headers=json_headers).json
+    assert body["status"] == "partly used" and body["lines"][0] == {
+        "line_no": 1, "species": "Psittacus erithacus", "common_name_en": "Psittacus erithacus",
+        "common_name_ko": None, "term": "LIV", "unit": None, "permitted": "3", "used": "1"}
+    expire_validity(permit.id)
+    assert client.get(path, headers=json_headers).json["status"] == "expired"
+    other = issued_permit(world)
+    permits.fire(world.actor("officer"), other.id, "cancel", {"reason": "lost"})
+    assert client.get(f"/verify/{other.number}?t={other.security_token}", headers=json_headers).json["status"] == \
+        "cancelled"
+
+
+def test_wrong_token_and_unknown_number_answer_the_same(client, world):
+    permit = issued_permit(world)
+    answers = [client.get(path, headers={"Accept": "application/json"}) for path in (
+        f"/verify/{permit.number}?t=wrong", f"/verify/{permit.number}", f"/verify/KR/1999/999999?t=x")]
+    assert {r.status_code for r in answers} == {404}
+    assert len({r.get_data() for r in answers}) == 1
+    html = client.get(f"/verify/{permit.number}?t=wrong")
+    assert html.status_code == 404 and "Not found" in html.get_data(as_text=True)
+
+
+def test_verification_is_rate_limited(app, client, world):
+    from registry.extensions import limiter
+
+    limiter.reset()
+    answers = [client.get("/verify/KR/1999/000001?t=x").status_code for _ in range(31)]
+    assert answers[:30] == [404] * 30 and answers[30] == 429
+    limiter.reset()
+
+
+def test_receipt_after_endorsement(client, login, world):
+    permit = issued_permit(world)
+    e = endorsements.endorse(world.actor("customs"), permit.id, {
+        "direction": "entry", "port": "Incheon", "transport_doc": "AWB 180-1", "lines": [{"line_no": 1, "quantity": 2}]})
+    login(world.users["zoo"])
+    response = client.get(f"/permits/{permit.id}/endorsements/{e.id}/receipt.pdf")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    text = _text(response.data)
+    assert permit.number in text and "AWB 180-1" in text and "cleared" in text and "세관 확인서" in text
+
+
+def test_customs_finds_by_scanned_qr_and_endorses_in_the_ui(client, login, world, session):
+    from registry.models import Animal, Permit
+
+    permit = issued_permit(world)
+    login(world.users["customs"])
+    url = pdf.verification_url("http://127.0.0.1:5000", permit)
+    found = client.get("/customs/", query_string={"q": url})
+    assert found.status_code == 302 and found.headers["Location"].endswith(f"/customs/permits/{permit.id}/endorse")
+    form = {"port": "Incheon", "transport_doc": "AWB 180-99", "lines-0-quantity": "2", "lines-0-outcome": "cleared",
+            "lines-0-marks": "410000000000501\n410000000000502"}
+    done = client.post(f"/customs/permits/{permit.id}/endorse", data=form)
+    assert done.status_code == 302 and "receipt.pdf" in done.headers["Location"]
+    session.expire_all()
+    assert session.get(Permit, permit.id).state == "partly_used"
+    chips = sorted(i.value for a in session.query(Animal).filter_by(state="entered") for i in a.identifiers)
+    assert chips == ["410000000000501", "410000000000502"]
+    over = client.post(f"/customs/permits/{permit.id}/endorse", data=form)
+    assert "would exceed it" in over.get_data(as_text=True)
+
+
+def test_api_pdf_and_endorsement(api_tokens, client, world):
+    permit = issued_permit(world)
+    headers = {"Authorization": f"Bearer {api_tokens['customs']}"}
+    response = client.get(f"/api/v1/permits/{permit.id}/pdf", headers=headers)
+    assert response.mimetype == "application/pdf" and response.data == permits.document(permit)
+    body = {"direction": "entry", "port": "ICN", "transport_doc": "AWB 9",
+            "lines": [{"line_no": 1, "quantity": "3"}]}
+    created = client.post(f"/api/v1/permits/{permit.id}/endorsements", json=body, headers=headers)
+    assert created.status_code == 201 and created.json["lines"] == [{"line_no": 1, "quantity": "3", "outcome": "cleared"}]
+    again = client.post(f"/api/v1/permits/{permit.id}/endorsements", json=body, headers=headers)
+    assert again.status_code == 409 and "is used" in again.json["detail"]
