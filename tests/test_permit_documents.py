@@ -103,3 +103,34 @@ def test_numbers_are_unique_and_never_reused(world):
         permits.fire(world.actor("officer2"), p.id, "cancel", {"reason": "test"})
     serials = [int(n.rsplit("/", 1)[1]) for n in numbers]
     assert serials == sorted(serials) and len(set(serials)) == 3 and serials[2] - serials[0] == 2
+
+
+def test_copy_as_new_and_replacement(world, session):
+    from registry.services.errors import Conflict
+    from tests.helpers import issued_permit
+
+    original = issued_permit(world)
+    copy = permits.copy_application(world.actor("zoo"), original.id)
+    assert copy.state == "draft" and copy.replaces_id is None
+    assert [(l.species_id, l.quantity) for l in copy.lines] == [(l.species_id, l.quantity) for l in original.lines]
+    with pytest.raises(Conflict, match="only a cancelled permit"):
+        permits.copy_application(world.actor("zoo"), original.id, replace=True)
+    permits.fire(world.actor("officer"), original.id, "cancel", {"reason": "shipment delayed"})
+    replacement = permits.copy_application(world.actor("zoo"), original.id, replace=True)
+    assert replacement.replaces_id == original.id
+    assert replacement.special_conditions == f"Replaces {original.number}, cancelled: shipment delayed"
+    with pytest.raises(Conflict, match="already has a replacement"):
+        permits.copy_application(world.actor("zoo"), original.id, replace=True)
+
+
+def test_declaring_from_the_permit_page(client, login, world, session):
+    from registry.models import Animal
+    from tests.helpers import issued_permit
+
+    permit = issued_permit(world)
+    login(world.users["zoo"])
+    page = client.get(f"/permits/{permit.id}").get_data(as_text=True)
+    assert "Declare an animal" in page and "Copy as new" in page
+    client.post(f"/permits/{permit.id}/lines/1/animals", data={"sex": "F", "microchip": "410000000007001"})
+    animal = session.query(Animal).filter_by(permit_line_id=permit.lines[0].id).one()
+    assert animal.state == "declared" and animal.identifiers[0].value == "410000000007001"

@@ -41,3 +41,8 @@ class DecisionForm(FlaskForm):
     reason = TextAreaField("Reason or note", validators=[Optional(), Length(max=2000)])
     special_conditions = TextAreaField("Special conditions (box 5)", validators=[Optional(), Length(max=2000)])
     version = StringField(render_kw={"hidden": True})
+
+
+class DeclareForm(FlaskForm):
+    sex = SelectField("Sex", choices=options([("U", "Unknown"), ("M", "Male"), ("F", "Female")]))
+    microchip = StringField("Microchip (15 digits)", validators=[Optional(), Length(max=15)])

@@ -160,6 +160,36 @@ def create_application(actor: Actor, data: dict) -> Permit:
     return permit
 
 
+COPIED = ("doc_type", "applicant_party_id", "importer_party_id", "exporter_party_id", "import_country",
+          "export_country", "origin_country", "purpose_code", "source_code", "foreign_permit_no")
+
+
+def copy_application(actor: Actor, permit_id: int, replace: bool = False) -> Permit:
+    """A new draft with the same parties, codes and lines. With *replace*, the draft replaces a
+    cancelled permit and says so (box 5), as the EU rule for replacement documents asks."""
+    if not has_capability(actor, "permit.apply"):
+        raise Forbidden("your role may not apply for permits")
+    with write_transaction() as session:
+        source = _load(session, actor, permit_id, None)
+        if replace and source.state != PermitState.CANCELLED:
+            raise Conflict("only a cancelled permit can be replaced")
+        if replace and session.scalar(select(Permit.id).where(Permit.replaces_id == source.id)):
+            raise Conflict(f"permit {source.display_number} already has a replacement")
+        copy = Permit(state=PermitState.DRAFT, created_by_id=actor.user_id, issuing_country=source.issuing_country,
+                      **{name: getattr(source, name) for name in COPIED})
+        copy.lines = [PermitLine(line_no=l.line_no, species_id=l.species_id, appendix=l.appendix,
+                                 term_code=l.term_code, quantity=l.quantity, unit_code=l.unit_code,
+                                 description=l.description) for l in source.lines]
+        if replace:
+            copy.replaces_id = source.id
+            copy.special_conditions = f"Replaces {source.number}, cancelled: {source.decision_note}"
+        session.add(copy)
+        session.flush()
+        audit.record(actor, "permit.replace" if replace else "permit.copy", "permit", copy.id, None,
+                     copy.as_audit() | {"copied_from": source.id})
+    return copy
+
+
 def _load(session, actor: Actor, permit_id: int, expected_version: int | None) -> Permit:
     permit = session.execute(lock(select(Permit).where(Permit.id == permit_id))).scalar_one_or_none()
     if permit is None or not can_see_permit(actor, permit):

@@ -3,11 +3,11 @@ from sqlalchemy import select
 
 from registry import codes
 from registry.extensions import db
-from registry.forms.permits import DOC_LABELS, ApplicationForm, DecisionForm
+from registry.forms.permits import DOC_LABELS, ApplicationForm, DecisionForm, DeclareForm
 from registry.machines import PERMIT, PermitState
-from registry.models import AuditEntry, Endorsement, Party, Permit, Species
+from registry.models import Animal, AuditEntry, Endorsement, Party, Permit, Species
 from registry.permissions import can_see_permit, has_capability, visible_permits
-from registry.services import endorsements
+from registry.services import animals, endorsements
 from registry.services import permits as service
 from registry.services.errors import DomainError
 from registry.views.helpers import apply_errors, current_actor, deny, load_visible, paginate, requires
@@ -107,9 +107,44 @@ def show(permit_id: int):
     form = DecisionForm(version=str(permit.version))
     done = db.session.scalars(select(Endorsement).where(Endorsement.permit_id == permit.id)
                               .order_by(Endorsement.id)).all()
+    declared = {line.id: db.session.scalars(select(Animal).where(Animal.permit_line_id == line.id)
+                                            .order_by(Animal.id)).all() for line in permit.lines}
     return render_template("permits/show.html", permit=permit, actions=actions, history=history, form=form,
-                           endorsements=done,
+                           endorsements=done, declared=declared, declare_form=DeclareForm(),
+                           replaced_by=db.session.scalar(select(Permit).where(Permit.replaces_id == permit.id)),
                            machine=PERMIT, doc_labels=DOC_LABELS, editable=permit.state in service.EDITABLE)
+
+
+@bp.post("/<int:permit_id>/copy")
+@requires("permit.apply")
+def copy(permit_id: int):
+    permit = load_visible(Permit, permit_id, can_see_permit)
+    if DecisionForm().validate_on_submit():
+        try:
+            new = service.copy_application(current_actor(), permit.id, replace=request.args.get("replace") == "1")
+        except DomainError as exc:
+            apply_errors(None, exc)
+        else:
+            flash("A new draft was made from this one: check it and submit it.", "success")
+            return redirect(url_for(".show", permit_id=new.id))
+    return redirect(url_for(".show", permit_id=permit.id))
+
+
+@bp.post("/<int:permit_id>/lines/<int:line_no>/animals")
+@requires("animal.declare")
+def declare(permit_id: int, line_no: int):
+    permit = load_visible(Permit, permit_id, can_see_permit)
+    line = next((line for line in permit.lines if line.line_no == line_no), None)
+    form = DeclareForm()
+    if line is not None and form.validate_on_submit():
+        marks = [{"kind": "microchip", "value": form.microchip.data.strip()}] if form.microchip.data else []
+        try:
+            animal = animals.declare(current_actor(), line.id, {"sex": form.sex.data, "identifiers": marks})
+        except DomainError as exc:
+            apply_errors(None, exc)
+        else:
+            flash(f"Declared as {animal.registry_no}.", "success")
+    return redirect(url_for(".show", permit_id=permit.id))
 
 
 @bp.get("/<int:permit_id>/pdf")

@@ -7,7 +7,7 @@ from registry.services import animals, endorsements, permits
 from registry.services.errors import NotFound
 from registry.views.api.common import api_blueprint, idempotent, one, page, require
 from registry.views.api.schemas import (
-    PERMIT_ACTIONS, AnimalSchema, DeclarationSchema, EndorsementSchema, PermitActionSchema, PermitApplicationSchema, PermitQuery,
+    PERMIT_ACTIONS, AnimalSchema, CopySchema, DeclarationSchema, EndorsementSchema, PermitActionSchema, PermitApplicationSchema, PermitQuery,
     PermitSchema, page_of,
 )
 from registry.views.helpers import current_actor
@@ -68,6 +68,17 @@ def act_on_permit(data, permit_id: int, action: str):
     one(Permit, permit_id, can_see_permit)
     version = data.pop("version")
     return permits.fire(current_actor(), permit_id, action.replace("-", "_"), data, expected_version=version)
+
+
+@blp.post("/permits/<int(min=1, max=2147483647):permit_id>/copy")
+@idempotent
+@blp.arguments(CopySchema, location="query")
+@blp.response(201, PermitSchema)
+def copy_permit(args, permit_id: int):
+    """A new draft from this application (copy as new), or the replacement of a cancelled permit."""
+    require("permit.apply")
+    one(Permit, permit_id, can_see_permit)
+    return permits.copy_application(current_actor(), permit_id, replace=args["replace"])
 
 
 @blp.get("/permits/<int(min=1, max=2147483647):permit_id>/pdf")

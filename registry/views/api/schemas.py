@@ -337,3 +337,8 @@ class EndorsementSchema(Strict):
 
     def load_lines(self, value):
         return EndorsedLineSchema(many=True).load(value)
+
+
+class CopySchema(Strict):
+    replace = ma.fields.Boolean(load_default=False,
+                                metadata={"description": "make the replacement of this cancelled permit"})
