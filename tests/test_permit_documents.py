@@ -91,6 +91,13 @@ def test_validity_by_document_type(world, doc_type):
     assert issued.valid_from == date.today()
     assert issued.valid_until == permits.add_months(date.today(), months) - timedelta(days=1)
     assert issued.number.startswith(f"KR/{date.today().year}/")
+    # Through the border (a refused consignment moves no animal out) and closed.
+    from registry.services import endorsements
+
+    endorsements.endorse(world.actor("customs"), p.id, {
+        "direction": "entry" if doc_type == "import" else "exit", "port": "ICN", "transport_doc": "AWB 7",
+        "lines": [{"line_no": 1, "quantity": "1", "outcome": "refused"}]})
+    assert permits.fire(world.actor("officer"), p.id, "close").state == "closed"
 
 
 def test_numbers_are_unique_and_never_reused(world):
@@ -134,3 +141,16 @@ def test_declaring_from_the_permit_page(client, login, world, session):
     client.post(f"/permits/{permit.id}/lines/1/animals", data={"sex": "F", "microchip": "410000000007001"})
     animal = session.query(Animal).filter_by(permit_line_id=permit.lines[0].id).one()
     assert animal.state == "declared" and animal.identifiers[0].value == "410000000007001"
+
+
+def test_a_keeper_cannot_touch_another_keepers_permit(world):
+    from registry.services.errors import NotFound
+
+    p = permits.create_application(world.actor("zoo"), import_application(world))
+    for act in (lambda: permits.fire(world.actor("breeder"), p.id, "submit"),
+                lambda: permits.update_application(world.actor("breeder"), p.id, import_application(world)),
+                lambda: permits.copy_application(world.actor("breeder"), p.id),
+                lambda: permits.fire(world.actor("breeder"), p.id, "withdraw")):
+        with pytest.raises(NotFound):
+            act()
+    assert p.state == "draft"
