@@ -41,6 +41,10 @@ class Config:
         "place": "Sejong, Republic of Korea",
         "customs": "Korea Customs Service · 관세청",
     }
+    #: The Ed25519 key that signs audit checkpoints and exports; keep it off the database server.
+    AUDIT_SIGNING_KEY = os.environ.get("REGISTRY_AUDIT_KEY", str(INSTANCE / "audit-signing-key.pem"))
+    #: Written into checkpoints and exports, so a signature cannot be replayed for another registry.
+    AUDIT_ORIGIN = os.environ.get("REGISTRY_AUDIT_ORIGIN", "wildlife-registry.kr")
     #: Where the public verification page's rate limits are counted; use Redis with several servers.
     RATELIMIT_STORAGE_URI = os.environ.get("REGISTRY_RATELIMIT_STORAGE", "memory://")
     SESSION_COOKIE_HTTPONLY = True

@@ -125,14 +125,80 @@ audit_cli = click.Group("audit", help="The audit log.")
 
 
 @audit_cli.command("verify")
+@click.option("--file", "export_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Check an exported JSON Lines file offline instead of the database")
+@click.option("--key", "key_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The registry's published public key (PEM): the export must be signed with it")
+def verify_audit(export_file, key_file):
+    """Verify the chain (or an export, offline); exit 1 and name the entry on any tampering."""
+    if export_file is not None:
+        from registry import audit_export, signing
+
+        trusted = signing.fingerprint(key_file.read_text()) if key_file else None
+        with export_file.open(encoding="utf-8") as lines:
+            verdict = audit_export.verify_export(lines, trusted)
+        click.echo(str(verdict))
+        if verdict.ok and trusted is None:
+            click.echo("compare the key fingerprint above with the one the registry publishes (or pass --key)")
+        sys.exit(0 if verdict.ok else 1)
+    _verify_database()
+
+
 @with_appcontext
-def verify_audit():
-    """Recompute the hash chain; exit 1 and name the first broken entry on any tampering."""
+def _verify_database():
     from registry.services import audit
 
     verdict = audit.verify_database()
     click.echo(str(verdict))
     sys.exit(0 if verdict.ok else 1)
+
+
+@audit_cli.command("keygen")
+@click.option("--if-missing", is_flag=True, help="Do nothing when a key exists")
+@with_appcontext
+def keygen(if_missing):
+    """Create the registry's Ed25519 signing key (kept in a file, never in the database)."""
+    from registry import signing
+
+    path = Path(current_app.config["AUDIT_SIGNING_KEY"])
+    if path.exists():
+        if if_missing:
+            return
+        click.secho(f"error: {path} exists; the registry keeps one key", fg="red", err=True)
+        sys.exit(2)
+    signing.generate(path)
+    click.echo(f"wrote {path}; public key fingerprint {signing.Signer(path).fingerprint}")
+
+
+@audit_cli.command("checkpoint")
+@with_appcontext
+def checkpoint():
+    """Sign the chain's head now (run it regularly, e.g. hourly from cron)."""
+    from registry.services import audit
+
+    cp = audit.checkpoint(_operator())
+    click.echo(f"checkpoint {cp.id}: entry {cp.seq} {cp.entry_hash} signed by {cp.key_fingerprint}")
+
+
+@audit_cli.command("export")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "pdf"]), default="jsonl", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--filter", "filters", multiple=True, metavar="NAME=VALUE",
+              help="animal, permit, species, keeper, actor, action, since, until")
+@with_appcontext
+def export(fmt, out, filters):
+    """Export the event history (JSON Lines exports are signed and verifiable offline)."""
+    from registry.services import exports, history
+
+    try:
+        chosen = history.parse(dict(f.split("=", 1) for f in filters if "=" in f))
+        chunks, _, _ = exports.export(_operator(), chosen, fmt)
+        with out.open("wb") as sink:
+            for chunk in chunks:
+                sink.write(chunk.encode("utf-8") if isinstance(chunk, str) else chunk)
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"wrote {out}")
 
 
 permits_cli = click.Group("permits", help="Permit housekeeping.")

@@ -28,8 +28,22 @@ BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 PASSWORD = "correct horse battery"
 
 
+def _signing_key() -> str:
+    """One Ed25519 key for the whole test run, outside the repository."""
+    import tempfile
+    from pathlib import Path
+
+    from registry import signing
+
+    path = Path(tempfile.gettempdir()) / f"registry-test-key-{os.getpid()}.pem"
+    if not path.exists():
+        signing.generate(path)
+    return str(path)
+
+
 def _config(url: str):
-    return type("TestConfig", (TestingConfig,), {"SQLALCHEMY_DATABASE_URI": url})
+    return type("TestConfig", (TestingConfig,), {"SQLALCHEMY_DATABASE_URI": url,
+                                                  "AUDIT_SIGNING_KEY": _signing_key()})
 
 
 def _pg_database(name: str) -> str:

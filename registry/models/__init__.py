@@ -1,6 +1,6 @@
 """Every model, imported here so Alembic sees every table."""
 from registry.models.animal import IDENTIFIER_KINDS, SEXES, Animal, AnimalEvent, Identifier, Keeping
-from registry.models.audit import GENESIS_HASH, AuditEntry, AuditHead
+from registry.models.audit import GENESIS_HASH, AuditCheckpoint, AuditEntry, AuditHead
 from registry.models.endorsement import OUTCOMES, EndorsedLine, Endorsement
 from registry.models.facility import FACILITY_STATUSES, Facility, FacilitySpecies
 from registry.models.party import PARTY_KINDS, Party
@@ -11,6 +11,6 @@ from registry.models.user import User
 
 __all__ = [
     "APPENDICES", "DOCUMENT_TYPES", "FACILITY_STATUSES", "GENESIS_HASH", "IDENTIFIER_KINDS", "PARTY_KINDS",
-    "OUTCOMES", "SEXES", "Animal", "AnimalEvent", "ApiToken", "IdempotentRequest", "AuditEntry", "AuditHead", "EndorsedLine", "Endorsement", "Facility", "FacilitySpecies", "Identifier",
+    "OUTCOMES", "SEXES", "Animal", "AnimalEvent", "ApiToken", "IdempotentRequest", "AuditCheckpoint", "AuditEntry", "AuditHead", "EndorsedLine", "Endorsement", "Facility", "FacilitySpecies", "Identifier",
     "Keeping", "NationalCategory", "Party", "Permit", "PermitLine", "SerialCounter", "Species", "User",
 ]

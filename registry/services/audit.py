@@ -7,9 +7,9 @@ from enum import Enum
 
 from sqlalchemy import func, select
 
-from registry import audit_chain
+from registry import audit_chain, signing
 from registry.extensions import db
-from registry.models import AuditEntry, AuditHead
+from registry.models import AuditCheckpoint, AuditEntry, AuditHead
 from registry.models.base import utcnow
 from registry.services.context import Actor, in_write_transaction, lock, write_transaction
 
@@ -96,6 +96,9 @@ def verify_database(batch: int = 2000) -> audit_chain.Verdict:
 
     verdict = audit_chain.verify(rows(), head=tuple(head))
     if verdict.ok:
+        broken = check_checkpoints()
+        if broken is not None:
+            return audit_chain.Verdict(False, verdict.checked, broken.bad_seq, broken.problem)
         # Every append moves the head in its own transaction, so rows beyond the head were added
         # behind its back. The head is read after the maximum: a commit in between only raises it.
         newest = session.scalar(select(func.max(AuditEntry.seq)))
@@ -104,3 +107,50 @@ def verify_database(batch: int = 2000) -> audit_chain.Verdict:
             return audit_chain.Verdict(False, verdict.checked, current + 1,
                                        "entries exist beyond the recorded chain head")
     return verdict
+
+
+def signer() -> "signing.Signer":
+    """The registry's signing key (raises signing.KeyMissing with the command to create it)."""
+    from flask import current_app
+
+    return signing.Signer(current_app.config["AUDIT_SIGNING_KEY"])
+
+
+def checkpoint(actor: Actor) -> AuditCheckpoint:
+    """Sign the chain's current head and keep the signature: rewriting history before it shows."""
+    from flask import current_app
+
+    key = signer()
+    with write_transaction() as session:
+        head = session.execute(lock(select(AuditHead).where(AuditHead.id == 1))).scalar_one()
+        message = signing.checkpoint_message(current_app.config["AUDIT_ORIGIN"], head.seq, head.entry_hash)
+        cp = AuditCheckpoint(seq=head.seq, entry_hash=head.entry_hash, signed_at=utcnow(),
+                             key_fingerprint=key.fingerprint, signature=key.sign(message))
+        session.add(cp)
+        session.flush()
+        record(actor, "audit.checkpoint", "audit_checkpoint", cp.id, None,
+               {"seq": cp.seq, "entry_hash": cp.entry_hash, "key_fingerprint": cp.key_fingerprint})
+    return cp
+
+
+def check_checkpoints() -> audit_chain.Verdict | None:
+    """Every stored checkpoint must still match the log, and its signature the registry's key."""
+    from flask import current_app
+
+    session = db.session
+    try:
+        public = signing.public_key(signer().public_pem)
+    except signing.KeyMissing:
+        public = None
+    origin = current_app.config["AUDIT_ORIGIN"]
+    for cp in session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.id)):
+        if public is not None and not signing.valid(public, signing.checkpoint_message(origin, cp.seq, cp.entry_hash),
+                                                    cp.signature):
+            return audit_chain.Verdict(False, 0, cp.seq, f"checkpoint {cp.id} does not carry the registry's signature")
+        if cp.seq == 0:
+            continue
+        logged = session.scalar(select(AuditEntry.entry_hash).where(AuditEntry.seq == cp.seq))
+        if logged != cp.entry_hash:
+            return audit_chain.Verdict(False, 0, cp.seq, f"the log no longer matches checkpoint {cp.id} signed at "
+                                       f"{cp.signed_at:%Y-%m-%d %H:%M} UTC: history up to entry {cp.seq} was rewritten")
+    return None

@@ -1,36 +1,62 @@
-from flask import Blueprint, render_template, request
-from sqlalchemy import select
+from flask import Blueprint, Response, current_app, render_template, request, stream_with_context
 
+from registry import signing
 from registry.extensions import db
+from registry.forms import ConfirmForm
 from registry.models import AuditEntry
 from registry.services import audit as service
-from registry.views.helpers import requires
+from registry.services import exports, history
+from registry.services.errors import DomainError
+from registry.views.helpers import apply_errors, current_actor, requires
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
+PAGE = 100
 
 
 @bp.get("/")
 @requires("audit.read")
 def index():
-    query = select(AuditEntry).order_by(AuditEntry.seq.desc())
-    for name in ("object_type", "object_id", "action"):
-        value = (request.args.get(name) or "").strip()
-        if value:
-            query = query.where(getattr(AuditEntry, name) == value)
+    try:
+        filters = history.parse(request.args)
+    except DomainError as exc:
+        apply_errors(None, exc)
+        filters = {}
+    query = history.query(filters).order_by(AuditEntry.seq.desc())
     try:
         before = int(request.args.get("before", 0))
     except ValueError:
         before = 0
     if before:
         query = query.where(AuditEntry.seq < before)  # keyset: page 1,000 costs what page 1 costs
-    rows = db.session.scalars(query.limit(100)).all()
-    return render_template("audit/index.html", entries=rows, args=request.args)
+    rows = db.session.scalars(query.limit(PAGE)).all()
+    args = {k: v for k, v in request.args.items() if k in history.FILTERS}
+    return render_template("audit/index.html", entries=rows, args=args, filters=history.FILTERS,
+                           link=history.link, more=len(rows) == PAGE)
+
+
+@bp.get("/export.<fmt>")
+@requires("audit.read")
+def export(fmt: str):
+    filters = history.parse(request.args)
+    chunks, mimetype, name = exports.export(current_actor(), filters, fmt)
+    return Response(stream_with_context(chunks), mimetype=mimetype,
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @bp.route("/verify", methods=["GET", "POST"])
 @requires("audit.verify")
 def verify():
     verdict = service.verify_database() if request.method == "POST" else None
-    from registry.forms import ConfirmForm
-
     return render_template("audit/verify.html", verdict=verdict, form=ConfirmForm())
+
+
+@bp.get("/public-key")
+def public_key():
+    """The registry's public key, for anyone checking an export or a checkpoint (no login)."""
+    try:
+        key = signing.Signer(current_app.config["AUDIT_SIGNING_KEY"])
+    except signing.KeyMissing:
+        return render_template("audit/public_key.html", key=None), 404
+    if request.accept_mimetypes.best_match(["text/html", "application/x-pem-file"]) == "application/x-pem-file":
+        return Response(key.public_pem, mimetype="application/x-pem-file")
+    return render_template("audit/public_key.html", key=key)

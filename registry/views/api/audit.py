@@ -1,27 +1,14 @@
-import csv
-import io
-import json
-
 from flask import Response, jsonify, stream_with_context
-from sqlalchemy import select
 
 from registry import audit_chain
-from registry.extensions import db
 from registry.models import AuditEntry
-from registry.services import audit
+from registry.services import audit, exports, history
 from registry.views.api.common import api_blueprint, page, require
 from registry.views.api.schemas import AuditEntrySchema, AuditQuery, VerdictSchema, page_of
+from registry.views.helpers import current_actor
 
 blp = api_blueprint("api_audit", "The hash-chained audit log")
 AuditPage = page_of(AuditEntrySchema)
-
-
-def _filtered(args):
-    query = select(AuditEntry)
-    for name in ("object_type", "object_id", "action"):
-        if args.get(name):
-            query = query.where(getattr(AuditEntry, name) == args[name])
-    return query
 
 
 def _plain(entry: AuditEntry) -> dict:
@@ -34,38 +21,24 @@ def _plain(entry: AuditEntry) -> dict:
 @blp.arguments(AuditQuery, location="query")
 @blp.doc(responses={"200": {"description": "OK", "content": {
     "application/json": {"schema": AuditPage},
-    "application/jsonl": {"schema": {"type": "string", "description": "format=jsonl: one entry per line"}},
+    "application/jsonl": {"schema": {"type": "string", "description": "format=jsonl: header, signed entries, "
+                                                                      "signed manifest"}},
     "text/csv": {"schema": {"type": "string", "description": "format=csv: a header row, then one entry per row"}},
+    "application/pdf": {"schema": {"type": "string", "format": "binary", "description": "format=pdf: a report"}},
 }}})
 def list_audit(args):
-    """Audit entries, newest first. format=jsonl or csv streams every matching entry in chain order."""
+    """Search the event history, newest first; other formats export every match in chain order."""
     require("audit.read")
-    if args["format"] == "json":
-        result = page(_filtered(args), AuditEntry.seq, args)
+    fmt = args.pop("format")
+    paging = {"cursor": args.pop("cursor"), "limit": args.pop("limit")}
+    filters = {k: v for k, v in args.items() if v is not None}
+    if fmt == "json":
+        result = page(history.query(filters), AuditEntry.seq, paging)
         result["items"] = [_plain(e) for e in result["items"]]
         return jsonify(AuditPage().dump(result))
-    query = _filtered(args).order_by(AuditEntry.seq)
-
-    def rows():
-        for entry in db.session.scalars(query.execution_options(yield_per=1000)):
-            yield _plain(entry)
-
-    if args["format"] == "jsonl":
-        body = (json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows())
-        return Response(stream_with_context(body), mimetype="application/jsonl")
-
-    def as_csv():
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=[*audit_chain.FIELDS, "entry_hash"])
-        writer.writeheader()
-        for r in rows():
-            writer.writerow({k: json.dumps(v, ensure_ascii=False) if isinstance(v, dict) else v for k, v in r.items()})
-            yield out.getvalue()
-            out.seek(0)
-            out.truncate()
-        yield out.getvalue()
-
-    return Response(stream_with_context(as_csv()), mimetype="text/csv")
+    chunks, mimetype, name = exports.export(current_actor(), filters, fmt)
+    return Response(stream_with_context(chunks), mimetype=mimetype,
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @blp.get("/audit/verify")

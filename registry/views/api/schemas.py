@@ -263,10 +263,19 @@ class AuditEntrySchema(ma.Schema):
 
 
 class AuditQuery(PageQuery):
-    object_type = ma.fields.String(load_default=None, validate=validate.Length(max=32))
-    object_id = ma.fields.String(load_default=None, validate=validate.Length(max=64))
-    action = ma.fields.String(load_default=None, validate=validate.Length(max=64))
-    format = ma.fields.String(load_default="json", validate=validate.OneOf(("json", "jsonl", "csv")))
+    animal = ma.fields.String(load_default=None, validate=validate.Length(1, 150),
+                              metadata={"description": "registry number or any identifier of an animal"})
+    permit = ma.fields.String(load_default=None, validate=validate.Length(1, 35))
+    species = Id(load_default=None)
+    keeper = Id(load_default=None, metadata={"description": "party id"})
+    actor = ma.fields.String(load_default=None, validate=validate.Length(1, 64))
+    action = ma.fields.String(load_default=None, validate=validate.Length(1, 64),
+                              metadata={"description": "an action, or a family ending in '.'"})
+    since = ma.fields.Date(load_default=None)
+    until = ma.fields.Date(load_default=None)
+    format = ma.fields.String(load_default="json", validate=validate.OneOf(("json", "jsonl", "csv", "pdf")),
+                              metadata={"description": "json: one page; jsonl: every match, signed and verifiable "
+                                                       "offline; csv; pdf: a report"})
 
 
 class VerdictSchema(ma.Schema):

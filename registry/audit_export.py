@@ -1,0 +1,155 @@
+"""Verifiable audit exports: JSON Lines that an auditor checks offline, without the database.
+
+Line 1 is a header (the query, who exported, the registry's public key). Each entry line carries
+the entry's fields, its hash, and the registry's Ed25519 signature of (seq, hash). The last line is
+a signed manifest: how many entries, which sequence numbers (as ranges), a digest of their hashes,
+and the chain head at export time. So the verifier can name a changed entry (its hash is wrong), an
+inserted one (no valid signature, or a number outside the manifest), a removed one (a number in the
+manifest that is missing), a reordered one, and an export cut short (no manifest).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from registry import audit_chain, signing
+
+FORMAT = "wildlife-registry-audit-export/1"
+
+
+def _dumps(obj: dict) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _manifest_message(header: dict, manifest: dict) -> bytes:
+    body = {k: v for k, v in manifest.items() if k != "signature"}
+    return _dumps({"header": {k: header[k] for k in ("format", "origin", "query", "key_fingerprint")},
+                   "manifest": body}).encode()
+
+
+def export_lines(entries: Iterable[dict], *, signer: signing.Signer, origin: str, query: dict, exported_by: str,
+                 exported_at: str, head: tuple[int, str]) -> Iterator[str]:
+    """Stream the export, one line at a time: memory stays flat whatever the number of entries."""
+    header = {"type": "header", "format": FORMAT, "origin": origin, "query": query, "exported_by": exported_by,
+              "exported_at": exported_at, "public_key": signer.public_pem, "key_fingerprint": signer.fingerprint}
+    yield _dumps(header) + "\n"
+    ranges: list[list[int]] = []
+    digest = hashlib.sha256()
+    count = 0
+    for entry in entries:
+        seq, entry_hash = entry["seq"], entry["entry_hash"]
+        line = dict(entry, type="entry", sig=signer.sign(signing.entry_message(origin, seq, entry_hash)))
+        if not isinstance(line["occurred_at"], str):
+            line["occurred_at"] = audit_chain.format_time(line["occurred_at"])
+        yield _dumps(line) + "\n"
+        if ranges and ranges[-1][1] == seq - 1:
+            ranges[-1][1] = seq
+        else:
+            ranges.append([seq, seq])
+        digest.update(entry_hash.encode())
+        count += 1
+    manifest = {"type": "manifest", "count": count, "ranges": ranges, "digest": digest.hexdigest(),
+                "head": {"seq": head[0], "entry_hash": head[1]}}
+    manifest["signature"] = signer.sign(_manifest_message(header, manifest))
+    yield _dumps(manifest) + "\n"
+
+
+@dataclass
+class ExportVerdict:
+    entries: int = 0
+    fingerprint: str | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def __str__(self) -> str:
+        if self.ok:
+            return f"export intact: {self.entries} entries verified, signed by key {self.fingerprint}"
+        return "export BROKEN:\n" + "\n".join(f"  - {p}" for p in self.problems)
+
+
+def _expected(ranges: list) -> Iterator[int]:
+    for start, end in ranges:
+        yield from range(start, end + 1)
+
+
+def verify_export(lines: Iterable[str], trusted_fingerprint: str | None = None) -> ExportVerdict:
+    """Check an export file offline. *trusted_fingerprint* pins the registry's published key."""
+    verdict = ExportVerdict()
+    header = manifest = key = None
+    seen: list[int] = []
+    digest = hashlib.sha256()
+    last_seq = None
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            line = json.loads(raw)
+        except json.JSONDecodeError:
+            verdict.problems.append(f"line {number} is not complete JSON (the file was cut or damaged)")
+            continue
+        kind = line.get("type") if isinstance(line, dict) else None
+        if header is None:
+            if kind != "header" or line.get("format") != FORMAT:
+                verdict.problems.append("the file does not start with an audit export header")
+                return verdict
+            header = line
+            try:
+                key = signing.public_key(header["public_key"])
+                verdict.fingerprint = signing.fingerprint(header["public_key"])
+            except (KeyError, ValueError):
+                verdict.problems.append("the header's public key is unreadable")
+                return verdict
+            if trusted_fingerprint and verdict.fingerprint != trusted_fingerprint:
+                verdict.problems.append(f"signed with key {verdict.fingerprint}, not the registry's published key "
+                                        f"{trusted_fingerprint}")
+            continue
+        if manifest is not None:
+            verdict.problems.append(f"line {number}: content after the signed manifest (appended)")
+            continue
+        if kind == "manifest":
+            manifest = line
+            continue
+        if kind != "entry":
+            verdict.problems.append(f"line {number}: not an entry")
+            continue
+        seq = line.get("seq")
+        try:
+            actual = audit_chain.compute_hash(line)
+        except (KeyError, TypeError, ValueError):
+            verdict.problems.append(f"entry {seq} (line {number}): fields are missing")
+            continue
+        if actual != line.get("entry_hash"):
+            verdict.problems.append(f"entry {seq}: content changed (it no longer matches its hash)")
+        elif not signing.valid(key, signing.entry_message(header["origin"], seq, line["entry_hash"]),
+                               line.get("sig", "")):
+            verdict.problems.append(f"entry {seq}: not signed by the registry (inserted or altered)")
+        if last_seq is not None and seq <= last_seq:
+            verdict.problems.append(f"entry {seq}: out of order (it follows entry {last_seq})")
+        last_seq = seq
+        seen.append(seq)
+        digest.update(str(line.get("entry_hash")).encode())
+        verdict.entries += 1
+    if header is None:
+        verdict.problems.append("the file is empty")
+        return verdict
+    if manifest is None:
+        where = f"after entry {last_seq}" if last_seq is not None else "before any entry"
+        verdict.problems.append(f"the export was cut short {where}: the signed manifest is missing")
+        return verdict
+    if not signing.valid(key, _manifest_message(header, manifest), manifest.get("signature", "")):
+        verdict.problems.append("the manifest's signature is invalid: the list of entries was altered")
+        return verdict
+    expected = set(_expected(manifest["ranges"]))
+    present = set(seen)
+    for seq in sorted(expected - present):
+        verdict.problems.append(f"entry {seq}: removed (the signed manifest lists it)")
+    for seq in sorted(present - expected):
+        verdict.problems.append(f"entry {seq}: inserted (not in the signed manifest)")
+    if not verdict.problems and (manifest["count"] != verdict.entries or manifest["digest"] != digest.hexdigest()):
+        verdict.problems.append("the entries differ from those that were signed")
+    return verdict

@@ -1,0 +1,91 @@
+"""Exports of the event history: streamed, recorded in the audit log, and (JSONL) verifiable offline."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from registry import audit_chain, audit_export
+from registry.extensions import db
+from registry.models import AuditEntry, AuditHead
+from registry.models.base import utcnow
+from registry.permissions import has_capability
+from registry.services import audit, history
+from registry.services.context import Actor
+from registry.services.errors import Forbidden, ValidationFailed
+
+FORMATS = {"jsonl": "application/jsonl", "csv": "text/csv", "pdf": "application/pdf"}
+#: A PDF is for reading; past this many entries, the report says to narrow the query or use CSV.
+PDF_LIMIT = 20_000
+BATCH = 2_000
+
+
+def _entries(filters: dict, up_to: int, limit: int | None = None) -> Iterator[dict]:
+    """Matching entries in chain order, fetched in batches so memory stays flat."""
+    columns = [AuditEntry.__table__.c[name] for name in (*audit_chain.FIELDS, "entry_hash")]
+    # Plain rows, not ORM objects: nothing accumulates in the session however long the export.
+    base = history.query(filters).where(AuditEntry.seq <= up_to).with_only_columns(*columns)
+    last, sent = 0, 0
+    while True:
+        batch = db.session.execute(base.where(AuditEntry.seq > last).order_by(AuditEntry.seq).limit(BATCH)).all()
+        if not batch:
+            return
+        for record in batch:
+            row = dict(record._mapping)
+            row["occurred_at"] = audit_chain.format_time(row["occurred_at"])
+            yield row
+            sent += 1
+            if limit is not None and sent >= limit:
+                return
+        last = batch[-1].seq
+
+
+def export(actor: Actor, filters: dict, fmt: str) -> tuple[Iterator[bytes | str], str, str]:
+    """Record the export, then stream it: returns (chunks, media type, file name)."""
+    if not has_capability(actor, "audit.read"):
+        raise Forbidden("exporting the history needs audit.read")
+    if fmt not in FORMATS:
+        raise ValidationFailed("unknown format", {"format": f"one of {', '.join(FORMATS)}"})
+    signer = audit.signer() if fmt == "jsonl" else None
+    query = {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in filters.items()}
+    audit.record_alone(actor, "audit.export", "audit_export", None, {"query": query, "format": fmt})
+    head = db.session.execute(select(AuditHead.seq, AuditHead.entry_hash).where(AuditHead.id == 1)).one()
+    stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
+    name = f"audit-{stamp}.{fmt}"
+    if fmt == "jsonl":
+        chunks = audit_export.export_lines(
+            _entries(filters, head.seq), signer=signer, origin=current_app.config["AUDIT_ORIGIN"], query=query,
+            exported_by=actor.username, exported_at=stamp, head=(head.seq, head.entry_hash))
+    elif fmt == "csv":
+        chunks = _csv(_entries(filters, head.seq))
+    else:
+        total = db.session.scalar(select(func.count()).select_from(
+            history.query(filters).where(AuditEntry.seq <= head.seq).subquery()))
+        chunks = iter([_pdf(filters, query, actor, stamp, head, total)])
+    return chunks, FORMATS[fmt], name
+
+
+def _csv(rows: Iterator[dict]) -> Iterator[str]:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=[*audit_chain.FIELDS, "entry_hash"])
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: json.dumps(v, ensure_ascii=False, sort_keys=True) if isinstance(v, dict) else v
+                         for k, v in row.items()})
+        if out.tell() > 64_000:
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue()
+
+
+def _pdf(filters: dict, query: dict, actor: Actor, stamp: str, head, total: int) -> bytes:
+    from registry import pdf
+
+    rows = _entries(filters, head.seq, limit=PDF_LIMIT)
+    return pdf.render_history(rows, query=query, total=total, limit=PDF_LIMIT, exported_by=actor.username,
+                              exported_at=stamp, head=(head.seq, head.entry_hash))

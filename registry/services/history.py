@@ -1,0 +1,107 @@
+"""Event history: one search for the audit page, the API, the CLI and every export format."""
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import and_, or_, select
+
+
+from registry.models import Animal, AuditEntry, Facility, Identifier, Permit, PermitLine
+from registry.services.errors import ValidationFailed
+
+#: The filters a search understands, and what each matches.
+FILTERS = {
+    "animal": "registry number or any identifier (microchip, ring...) of an animal",
+    "permit": "permit number, e.g. KR/2026/000123",
+    "species": "species id: its animals and permits",
+    "keeper": "party id: the animals it owns or holds, its facilities and applications",
+    "actor": "user name of whoever acted",
+    "action": "an action (permit.issue) or a family (permit.)",
+    "since": "first day, YYYY-MM-DD (UTC)",
+    "until": "last day, YYYY-MM-DD (UTC)",
+}
+
+
+def parse(args) -> dict:
+    """Keep the filters that are set, checked; unknown names are ignored, bad values refused."""
+    found, errors = {}, {}
+    for name in FILTERS:
+        value = (args.get(name) or "").strip() if hasattr(args, "get") else ""
+        if not value:
+            continue
+        if len(value) > 150:
+            errors[name] = "at most 150 characters"
+        elif name in ("species", "keeper"):
+            if not value.isdigit() or not 0 < int(value) < 2**31:
+                errors[name] = "an id"
+            else:
+                found[name] = int(value)
+        elif name in ("since", "until"):
+            try:
+                found[name] = date.fromisoformat(value)
+            except ValueError:
+                errors[name] = "a date as YYYY-MM-DD"
+        else:
+            found[name] = value
+    if errors:
+        raise ValidationFailed("the search has errors", errors)
+    return found
+
+
+def _objects(kind: str, ids_query):
+    return and_(AuditEntry.object_type == kind, AuditEntry.object_id.in_(ids_query))
+
+
+def query(filters: dict):
+    """The entries matching *filters* (all of them), as a select without order."""
+    from sqlalchemy import String, cast
+
+    q = select(AuditEntry)
+    as_text = lambda column: cast(column, String)  # noqa: E731  (object ids are stored as text)
+    if "animal" in filters:
+        v = filters["animal"]
+        named = or_(Animal.registry_no == v.upper(),
+                    Animal.id.in_(select(Identifier.animal_id).where(Identifier.value == v)))
+        marks = select(as_text(Identifier.id)).where(Identifier.animal_id.in_(select(Animal.id).where(named)))
+        q = q.where(or_(_objects("animal", select(as_text(Animal.id)).where(named)),
+                        _objects("identifier", marks)))
+    if "permit" in filters:
+        permits = select(as_text(Permit.id)).where(Permit.number == filters["permit"].upper())
+        q = q.where(_objects("permit", permits))
+    if "species" in filters:
+        sp = filters["species"]
+        q = q.where(or_(
+            _objects("animal", select(as_text(Animal.id)).where(Animal.species_id == sp)),
+            _objects("permit", select(as_text(PermitLine.permit_id)).where(PermitLine.species_id == sp)),
+            and_(AuditEntry.object_type == "species", AuditEntry.object_id == str(sp))))
+    if "keeper" in filters:
+        party = filters["keeper"]
+        q = q.where(or_(
+            _objects("animal", select(as_text(Animal.id)).where(
+                or_(Animal.owner_party_id == party, Animal.holder_party_id == party))),
+            _objects("facility", select(as_text(Facility.id)).where(Facility.holder_party_id == party)),
+            _objects("permit", select(as_text(Permit.id)).where(Permit.applicant_party_id == party))))
+    if "actor" in filters:
+        q = q.where(AuditEntry.actor_name == filters["actor"].lower())
+    if "action" in filters:
+        action = filters["action"]
+        q = q.where(AuditEntry.action.startswith(action) if action.endswith(".") else AuditEntry.action == action)
+    if "since" in filters:
+        q = q.where(AuditEntry.occurred_at >= datetime.combine(filters["since"], time.min, UTC))
+    if "until" in filters:
+        q = q.where(AuditEntry.occurred_at < datetime.combine(filters["until"] + timedelta(days=1), time.min, UTC))
+    return q
+
+
+def link(entry: AuditEntry) -> tuple[str, dict] | None:
+    """The page of the object an entry is about (endpoint and arguments), when it has one."""
+    if entry.object_id is None or not entry.object_id.isdigit():
+        return None
+    pages = {"animal": ("animals.show", "animal_id"), "permit": ("permits.show", "permit_id")}
+    if entry.object_type in pages:
+        endpoint, arg = pages[entry.object_type]
+        return endpoint, {arg: int(entry.object_id)}
+    return None
+
+
+
