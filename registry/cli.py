@@ -214,6 +214,35 @@ def expire_permits():
         click.echo(f"expired {number}")
 
 
+report_cli = click.Group("report", help="Reports.")
+
+
+@report_cli.command("annual")
+@click.argument("year", type=int)
+@click.option("--direction", type=click.Choice(["export", "import"]), default="export", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the CSV here (default: stdout)")
+@with_appcontext
+def annual_report(year, direction, out):
+    """The CITES annual report for YEAR as a Trade Database upload CSV; problems are listed on stderr."""
+    from registry.services import reports
+
+    try:
+        found = reports.rows(_operator(), year, direction)
+    except DomainError as exc:
+        _fail(exc)
+    text = reports.as_csv(found, direction)
+    if out:
+        out.write_text(text, encoding="utf-8", newline="")
+    else:
+        click.echo(text, nl=False)
+    findings = reports.check(found)
+    for finding in findings:
+        click.echo(str(finding), err=True)
+    click.echo(f"{len(found)} rows, {sum(f.level == 'error' for f in findings)} errors, "
+               f"{sum(f.level == 'warning' for f in findings)} warnings", err=True)
+    sys.exit(1 if any(f.level == "error" for f in findings) else 0)
+
+
 @click.command("demo")
 @with_appcontext
 def demo():
@@ -246,7 +275,7 @@ def diagrams(out: Path):
 
 
 def register_commands(app) -> None:
-    for command in (users_cli, tokens_cli, species_cli, audit_cli, permits_cli, demo, docs_cli):
+    for command in (users_cli, tokens_cli, report_cli, species_cli, audit_cli, permits_cli, demo, docs_cli):
         app.cli.add_command(command)
 
 

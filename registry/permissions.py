@@ -59,6 +59,7 @@ CAPABILITIES: dict[str, str] = {
     "permit.endorse": "Endorse a permit at the border",
     "permit.close": "Close a used permit",
     "permit.expire": "Mark a permit expired",
+    "report.annual": "Build the CITES annual report",
     "audit.read": "Read the audit log",
     "audit.verify": "Verify the audit chain",
     "user.manage": "Create users, assign roles, disable accounts",
@@ -79,7 +80,7 @@ ROLE_CAPABILITIES: dict[Role, frozenset[str]] = {
             "animal.declare_dead", "animal.seize", "animal.return", "animal.forfeit",
             "animal.identify",
             "permit.apply", "permit.review", "permit.issue", "permit.cancel", "permit.close",
-            "permit.expire", "audit.read",
+            "permit.expire", "audit.read", "report.annual",
         }
     ),
     Role.CUSTOMS_OFFICER: frozenset(
@@ -95,7 +96,7 @@ ROLE_CAPABILITIES: dict[Role, frozenset[str]] = {
             "permit.apply",
         }
     ),
-    Role.AUDITOR: frozenset(_READ_ALL | {"audit.read", "audit.verify"}),
+    Role.AUDITOR: frozenset(_READ_ALL | {"audit.read", "audit.verify", "report.annual"}),
 }
 
 for _role, _caps in ROLE_CAPABILITIES.items():
