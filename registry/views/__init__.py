@@ -3,9 +3,10 @@
 
 def register_blueprints(app):
     from registry.views import (
-        admin, animals, audit, auth, customs, errors, main, permits, profile, public, reports, species,
+        admin, animals, audit, auth, customs, dashboard, errors, main, permits, profile, public, reports, species,
     )
 
-    for module in (auth, main, animals, permits, customs, species, audit, reports, admin, profile, public):
+    for module in (auth, main, animals, permits, customs, species, audit, reports, dashboard, admin, profile,
+                   public):
         app.register_blueprint(module.bp)
     errors.register(app)

@@ -1,0 +1,37 @@
+"""Dashboards: the numbers match the register, drawn as SVG with the numbers beside the bars."""
+from datetime import timedelta
+
+from registry import charts, clock
+from registry.services import animals, dashboard
+from tests.helpers import animal_in
+
+
+def test_figures_match_the_register(world):
+    for _ in range(2):
+        animal_in(world, "in_captivity")
+    dead = animal_in(world, "in_captivity")
+    animals.fire(world.actor("zoo"), dead.id, "death", {"cause": "age"})
+    f = dashboard.figures()
+    states = dict(f["animals_by_state"])
+    assert states["In captivity"] == 2 and states["Dead"] == 1
+    assert dict(f["animals_by_species"]) == {"Psittacus erithacus": 2}
+    month = clock.today().strftime("%Y-%m")
+    assert dict(f["deaths_by_month"])[month] == 1 and len(f["deaths_by_month"]) == 12
+    assert f["overdue_disposals"] == []
+    with clock.on(clock.today() + timedelta(days=dashboard.DISPOSAL_DAYS + 1)):
+        assert [a.id for a, _ in dashboard.figures()["overdue_disposals"]] == [dead.id]
+
+
+def test_svg_chart_escapes_and_labels():
+    svg = str(charts.bars([("<b>", 3), ("ok", 1)], "t"))
+    assert svg.startswith("<svg") and "&lt;b&gt;" in svg and ">3</text>" in svg and "<script" not in svg
+
+
+def test_dashboard_page_by_role(client, login, world):
+    animal_in(world, "in_captivity")
+    for username, status in (("auditor", 200), ("officer", 200), ("zoo", 403), ("customs", 403)):
+        login(world.users[username])
+        response = client.get("/dashboard/")
+        assert response.status_code == status, username
+        if status == 200:
+            assert response.get_data(as_text=True).count("<svg") == 6
