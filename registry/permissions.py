@@ -178,3 +178,15 @@ def can_see_facility(actor: "Actor", facility) -> bool:
     return not _scoped(actor, "facility") or (
         actor.party_id is not None and facility.holder_party_id == actor.party_id
     )
+
+
+def visible_parties(actor: "Actor", query):
+    """Parties an actor may pick from: all for officers; for keepers their own party and foreign
+    trading partners, never other domestic keepers."""
+    from flask import current_app
+
+    from registry.models import Party
+
+    if has_capability(actor, "party.read_all"):
+        return query
+    return query.where(or_(Party.id == actor.party_id, Party.country != current_app.config["ISSUING_COUNTRY"]))

@@ -136,3 +136,11 @@ def test_species_import_is_one_transaction(session, operator):
         reference.import_checklist(operator, rows)
     assert "TaxonId 1001 repeats line 2" in str(exc.value.errors[0])
     assert session.query(NationalCategory).count() == 0
+
+
+def test_application_form_shows_keepers_only_their_party_and_foreign_partners(client, login, world):
+    login(world.users["zoo"])
+    page = client.get("/permits/new").get_data(as_text=True)
+    assert "Foreign Exporter" in page and "City Zoo" in page and "Kim Breeder" not in page
+    login(world.users["officer"])
+    assert "Kim Breeder" in client.get("/permits/new").get_data(as_text=True)

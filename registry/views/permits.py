@@ -6,7 +6,7 @@ from registry.extensions import db
 from registry.forms.permits import DOC_LABELS, ApplicationForm, DecisionForm, DeclareForm
 from registry.machines import PERMIT, PermitState
 from registry.models import Animal, AuditEntry, Endorsement, Party, Permit, Species
-from registry.permissions import can_see_permit, has_capability, visible_permits
+from registry.permissions import can_see_permit, has_capability, visible_parties, visible_permits
 from registry.services import animals, endorsements
 from registry.services import permits as service
 from registry.services.errors import DomainError
@@ -30,7 +30,7 @@ def index():
 
 
 def _form_choices(form):
-    parties = db.session.scalars(select(Party).order_by(Party.name)).all()
+    parties = db.session.scalars(visible_parties(current_actor(), select(Party).order_by(Party.name))).all()
     party_choices = [("", "-")] + [(str(p.id), f"{p.name} ({p.country})") for p in parties]
     for field in (form.applicant_party_id, form.importer_party_id, form.exporter_party_id):
         field.choices = party_choices
