@@ -50,6 +50,9 @@ CAPABILITIES: dict[str, str] = {
     "animal.return": "Return a seized animal to its keeper",
     "animal.forfeit": "Forfeit a seized animal to the State",
     "animal.identify": "Add or retire an animal's identifiers",
+    "transfer.start": "Start or cancel a transfer of one's animals to another keeper",
+    "transfer.answer": "Accept or decline a transfer offered to one",
+    "transfer.acknowledge": "Acknowledge an accepted transfer for the authority",
     "permit.read_all": "See every permit",
     "permit.read_own": "See the permits one applied for or is party to",
     "permit.apply": "Draft, submit and withdraw permit applications",
@@ -78,7 +81,7 @@ ROLE_CAPABILITIES: dict[Role, frozenset[str]] = {
             "animal.declare", "animal.void", "animal.register", "animal.transfer", "animal.birth",
             "animal.death", "animal.dispose", "animal.report_missing", "animal.recover",
             "animal.declare_dead", "animal.seize", "animal.return", "animal.forfeit",
-            "animal.identify",
+            "animal.identify", "transfer.start", "transfer.answer", "transfer.acknowledge",
             "permit.apply", "permit.review", "permit.issue", "permit.cancel", "permit.close",
             "permit.expire", "audit.read", "report.annual",
         }
@@ -91,9 +94,9 @@ ROLE_CAPABILITIES: dict[Role, frozenset[str]] = {
     Role.KEEPER: frozenset(
         {
             "species.read", "animal.read_own", "permit.read_own",
-            "animal.declare", "animal.register", "animal.transfer", "animal.birth", "animal.death",
+            "animal.declare", "animal.register", "animal.birth", "animal.death",
             "animal.dispose", "animal.report_missing", "animal.recover", "animal.identify",
-            "permit.apply",
+            "transfer.start", "transfer.answer", "permit.apply",
         }
     ),
     Role.AUDITOR: frozenset(_READ_ALL | {"audit.read", "audit.verify", "report.annual"}),

@@ -63,7 +63,7 @@ def test_declaring_more_animals_than_the_line_allows_is_refused(world):
 
 def test_transfer_moves_owner_and_holder_and_keeps_history(world, session):
     animal = animal_in(world, "in_captivity")
-    animals.fire(world.actor("zoo"), animal.id, "transfer",
+    animals.fire(world.actor("officer"), animal.id, "transfer",
                  {"owner_party_id": world.breeder, "facility_id": world.breeder_site})
     animal = session.get(Animal, animal.id)
     assert (animal.owner_party_id, animal.holder_party_id, animal.facility_id) == (

@@ -205,3 +205,19 @@ def test_facilities_in_scope_and_registration(api, world):
     assert created.status_code == 201 and created.json["status"] == "registered"
     assert created.json["allowances"] == [{"species_id": world.parrot, "capacity": 4}]
     assert api("officer", "POST", "/facilities", body).status_code == 409
+
+
+def test_transfer_handshake_through_the_api(api, world, session):
+    bird = animal_in(world, "in_captivity")
+    offered = api("zoo", "POST", "/transfers", {"animal_ids": [bird.id], "facility_id": world.breeder_site})
+    assert offered.status_code == 201 and offered.json["state"] == "pending" and offered.json["animal_ids"] == [bird.id]
+    tid = offered.json["id"]
+    assert api("customs", "GET", f"/transfers/{tid}").status_code == 200  # officers see every transfer...
+    assert api("customs", "POST", f"/transfers/{tid}/actions/accept", {}).status_code == 403  # ...not act on it
+    assert api("zoo", "POST", f"/transfers/{tid}/actions/accept", {}).status_code == 409
+    accepted = api("breeder", "POST", f"/transfers/{tid}/actions/accept", {})
+    assert accepted.json["state"] == "accepted"
+    assert api("breeder", "GET", f"/animals/{bird.id}").json["owner_party_id"] == world.breeder
+    assert api("zoo", "GET", f"/animals/{bird.id}").status_code == 404  # no longer theirs
+    assert api("officer", "POST", f"/transfers/{tid}/actions/acknowledge", {}).json["state"] == "acknowledged"
+    assert [t["id"] for t in api("breeder", "GET", "/transfers?state=acknowledged").json["items"]] == [tid]

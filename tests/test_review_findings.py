@@ -9,10 +9,12 @@ from tests.helpers import animal_in, declared_animal, export_permit, permit_in
 
 
 def test_holder_who_is_not_owner_cannot_transfer(world, operator):
+    from registry.services import transfers
+
     animal = animal_in(world, "in_captivity")
     animals.fire(operator, animal.id, "transfer", {"facility_id": world.breeder_site})  # zoo owns, breeder holds
     with pytest.raises(Conflict, match="only the owner"):
-        animals.fire(world.actor("breeder"), animal.id, "transfer", {"owner_party_id": world.breeder})
+        transfers.start(world.actor("breeder"), {"animal_ids": [animal.id], "facility_id": world.breeder_site})
 
 
 def test_application_can_be_edited_and_editors_cannot_decide(world, session):
@@ -94,11 +96,11 @@ def test_keeper_learns_nothing_about_other_facilities(world):
     assert "their own facility" in exc.value.message and "F-RES" not in exc.value.message
 
 
-def test_keeper_transfer_form_lists_facility_holders_only(client, login, world):
+def test_keeper_forms_list_the_facility_register_but_no_parties(client, login, world):
     a = animal_in(world, "in_captivity")
     login(world.users["zoo"])
-    page = client.get(f"/animals/{a.id}/events/transfer").get_data(as_text=True)
-    assert "Aviary (F-BRD)" in page and "Kim Breeder" in page and "Foreign Exporter" not in page
+    page = client.get("/transfers/new").get_data(as_text=True)
+    assert "Aviary (F-BRD)" in page and a.registry_no in page and "Foreign Exporter" not in page
     page = client.get(f"/animals/{a.id}/events/register").get_data(as_text=True)
     assert "Aviary" not in page
 

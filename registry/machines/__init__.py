@@ -2,5 +2,6 @@
 from registry.machines.animal import ANIMAL, AnimalState
 from registry.machines.base import Guard, IllegalTransition, Machine, Transition
 from registry.machines.permit import PERMIT, PermitState
+from registry.machines.transfer import TRANSFER, TransferState
 
-__all__ = ["ANIMAL", "PERMIT", "AnimalState", "PermitState", "Guard", "IllegalTransition", "Machine", "Transition"]
+__all__ = ["ANIMAL", "PERMIT", "TRANSFER", "AnimalState", "PermitState", "TransferState", "Guard", "IllegalTransition", "Machine", "Transition"]

@@ -129,8 +129,8 @@ def _declarable_permit(ctx) -> str | None:
 
 
 def _keeper_owns(ctx) -> str | None:
-    # Until the two-party handshake exists, a keeper moves only animals their party owns.
-    if ctx.actor.role == "keeper" and ctx.animal.owner_party_id != ctx.actor.party_id:
+    # Keepers move animals only through a transfer both parties agreed to (registry.services.transfers).
+    if ctx.actor.role == "keeper" and not ctx.handshake and ctx.animal.owner_party_id != ctx.actor.party_id:
         return "only the owner can transfer an animal"
     return None
 
@@ -143,7 +143,7 @@ def _returnable(ctx) -> str | None:
 
 DECLARABLE = Guard("declarable_permit", "an import application or permit that is still open",
                    _declarable_permit)
-KEEPER_OWNS = Guard("keeper_owns_animal", "a keeper transfers only animals their party owns", _keeper_owns)
+KEEPER_OWNS = Guard("keeper_owns_animal", "keepers transfer through an agreed transfer only", _keeper_owns)
 RETURNABLE = Guard("returnable", "the animal was in a keeper's care before seizure", _returnable)
 FACILITY_ACCEPTS = Guard("facility_accepts_species",
                          "the facility is registered for the species and has room", _facility_accepts, on_input=True)

@@ -7,10 +7,11 @@ from registry.models.party import PARTY_KINDS, Party
 from registry.models.permit import DOCUMENT_TYPES, Permit, PermitLine, SerialCounter
 from registry.models.species import APPENDICES, NationalCategory, Species
 from registry.models.token import ApiToken, IdempotentRequest
+from registry.models.transfer import Transfer
 from registry.models.user import User
 
 __all__ = [
     "APPENDICES", "DOCUMENT_TYPES", "FACILITY_STATUSES", "GENESIS_HASH", "IDENTIFIER_KINDS", "PARTY_KINDS",
     "OUTCOMES", "SEXES", "Animal", "AnimalEvent", "ApiToken", "IdempotentRequest", "AuditCheckpoint", "AuditEntry", "AuditHead", "EndorsedLine", "Endorsement", "Facility", "FacilitySpecies", "Identifier",
-    "Keeping", "NationalCategory", "Party", "Permit", "PermitLine", "SerialCounter", "Species", "User",
+    "Keeping", "NationalCategory", "Party", "Permit", "PermitLine", "SerialCounter", "Species", "Transfer", "User",
 ]

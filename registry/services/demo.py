@@ -8,7 +8,7 @@ from sqlalchemy import select
 from registry.extensions import db
 from registry.models import Species, User
 from registry import clock
-from registry.services import animals, endorsements, facilities, permits, reference, users
+from registry.services import animals, endorsements, facilities, permits, reference, transfers, users
 from registry.services.context import Actor
 
 PASSWORD = "demo-password-2026"
@@ -115,9 +115,11 @@ def load(operator: Actor) -> bool:
     today = date.today()
     for bird in birds:
         animals.fire(actor["zoo"], bird, "register", {"facility_id": zoo_site})
-    # Two birds go to the breeder, who reports a chick; one bird dies at the zoo.
-    for bird in birds[:2]:
-        animals.fire(actor["officer"], bird, "transfer", {"owner_party_id": breeder, "facility_id": breeder_site})
+    # Two birds go to the breeder (offered, accepted, acknowledged), who reports a chick; one bird dies.
+    offer = transfers.start(actor["zoo"], {"animal_ids": birds[:2], "facility_id": breeder_site,
+                                           "note": "breeding pair"})
+    transfers.act(actor["breeder"], "accept", code=offer.code)
+    transfers.act(actor["officer"], "acknowledge", offer.id)
     animals.register_birth(actor["breeder"], {
         "species_id": parrot, "facility_id": breeder_site, "sire_id": birds[0], "dam_id": birds[1],
         "birth_date": (today - timedelta(days=3)).isoformat(), "source_code": "C",

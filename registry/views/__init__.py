@@ -4,9 +4,10 @@
 def register_blueprints(app):
     from registry.views import (
         admin, animals, audit, auth, customs, dashboard, errors, main, permits, profile, public, reports, species,
+        transfers,
     )
 
-    for module in (auth, main, animals, permits, customs, species, audit, reports, dashboard, admin, profile,
-                   public):
+    for module in (auth, main, animals, transfers, permits, customs, species, audit, reports, dashboard, admin,
+                   profile, public):
         app.register_blueprint(module.bp)
     errors.register(app)

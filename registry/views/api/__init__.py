@@ -41,7 +41,9 @@ class RegistryApi(Api):
 
 
 def init_api(app) -> None:
-    from registry.views.api import animals, audit, docs, facilities, meta, parties, permits, reports, species
+    from registry.views.api import (
+        animals, audit, docs, facilities, meta, parties, permits, reports, species, transfers,
+    )
 
     app.config.update(
         API_TITLE="Wildlife Registry API", API_VERSION="v1", OPENAPI_VERSION="3.1.0",
@@ -56,6 +58,6 @@ def init_api(app) -> None:
     api = RegistryApi(app)
     app.extensions["registry_api"] = api
     app.register_blueprint(docs.bp)
-    for module in (species, parties, facilities, permits, animals, audit, reports, meta):
+    for module in (species, parties, facilities, permits, animals, transfers, audit, reports, meta):
         csrf.exempt(module.blp)
         api.register_blueprint(module.blp, url_prefix="/api/v1")

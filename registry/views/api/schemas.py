@@ -351,3 +351,34 @@ class EndorsementSchema(Strict):
 class CopySchema(Strict):
     replace = ma.fields.Boolean(load_default=False,
                                 metadata={"description": "make the replacement of this cancelled permit"})
+
+
+class TransferSchema(Strict):
+    id = ma.fields.Integer(dump_only=True)
+    code = ma.fields.String(dump_only=True, metadata={"description": "the handshake code for the transferee"})
+    state = ma.fields.String(dump_only=True)
+    transferor_party_id = ma.fields.Integer(dump_only=True)
+    transferee_party_id = ma.fields.Integer(dump_only=True)
+    animal_ids = ma.fields.Method("dump_animals", deserialize="load_animals", required=True)
+    facility_id = Id(required=True, metadata={"description": "the transferee's registered facility"})
+    ownership = ma.fields.Boolean(load_default=True)
+    planned_on = ma.fields.Date(load_default=None, allow_none=True)
+    note = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+    decision_note = ma.fields.String(dump_only=True, allow_none=True)
+    version = ma.fields.Integer(dump_only=True)
+
+    def dump_animals(self, obj):
+        return [a.id for a in obj.animals]
+
+    def load_animals(self, value):
+        return ma.fields.List(Id(), validate=validate.Length(1, 500)).deserialize(value)
+
+
+class TransferActionSchema(Strict):
+    note = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+    version = Id(load_default=None, allow_none=True)
+
+
+class TransferQuery(PageQuery):
+    state = ma.fields.String(load_default=None, validate=validate.OneOf(
+        ("pending", "accepted", "declined", "cancelled", "acknowledged")))

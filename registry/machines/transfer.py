@@ -1,0 +1,51 @@
+"""The handshake of a transfer between keepers: started, accepted or declined, acknowledged.
+
+Guards read ``ctx.actor`` and ``ctx.transfer``.
+"""
+from enum import StrEnum
+
+from registry.machines.base import Guard, Machine, Transition
+
+
+class TransferState(StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    CANCELLED = "cancelled"
+    ACKNOWLEDGED = "acknowledged"
+
+
+S = TransferState
+LABELS = {S.PENDING: "Waiting for the transferee", S.ACCEPTED: "Accepted", S.DECLINED: "Declined",
+          S.CANCELLED: "Cancelled", S.ACKNOWLEDGED: "Acknowledged by the authority"}
+
+
+def _is_transferee(ctx) -> str | None:
+    if ctx.actor.role == "keeper" and ctx.actor.party_id != ctx.transfer.transferee_party_id:
+        return "only the transferee can accept or decline a transfer"
+    return None
+
+
+def _is_transferor(ctx) -> str | None:
+    if ctx.actor.role == "keeper" and ctx.actor.party_id != ctx.transfer.transferor_party_id:
+        return "only the transferor can cancel a transfer"
+    return None
+
+
+TRANSFEREE = Guard("is_transferee", "the transferee answers", _is_transferee)
+TRANSFEROR = Guard("is_transferor", "the transferor withdraws", _is_transferor)
+
+TRANSFER = Machine(
+    "transfer",
+    TransferState,
+    terminal={S.DECLINED, S.CANCELLED, S.ACKNOWLEDGED},
+    state_labels=LABELS,
+    transitions=[
+        Transition("start", frozenset(), S.PENDING, "transfer.start", "Start a transfer"),
+        Transition("accept", frozenset({S.PENDING}), S.ACCEPTED, "transfer.answer", "Accept", (TRANSFEREE,)),
+        Transition("decline", frozenset({S.PENDING}), S.DECLINED, "transfer.answer", "Decline", (TRANSFEREE,)),
+        Transition("cancel", frozenset({S.PENDING}), S.CANCELLED, "transfer.start", "Cancel", (TRANSFEROR,)),
+        Transition("acknowledge", frozenset({S.ACCEPTED}), S.ACKNOWLEDGED, "transfer.acknowledge",
+                   "Acknowledge"),
+    ],
+)

@@ -1,0 +1,151 @@
+"""Transfers between keepers with a handshake: the owner offers, the transferee accepts, the authority
+acknowledges. Accepting moves every animal through the animal lifecycle's ``transfer`` event in one
+transaction, so the receiving facility's registration and capacity are checked for the whole batch.
+"""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import or_, select
+
+from registry import clock
+from registry.extensions import db
+from registry.machines import TRANSFER, AnimalState, IllegalTransition, TransferState
+from registry.models import Animal, Facility, Transfer
+from registry.models.base import utcnow
+from registry.permissions import can_see_animal, has_capability
+from registry.services import animals, audit
+from registry.services.context import Actor, lock, write_transaction
+from registry.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
+
+
+@dataclass
+class Context:
+    actor: Actor
+    transfer: Transfer
+
+
+def visible(actor: Actor, query):
+    """Transfers an actor may see: every one for officers, a keeper's own (either side)."""
+    if has_capability(actor, "animal.read_all"):
+        return query
+    return query.where(or_(Transfer.transferor_party_id == actor.party_id,
+                           Transfer.transferee_party_id == actor.party_id))
+
+
+def _can_see(actor: Actor, t: Transfer) -> bool:
+    return has_capability(actor, "animal.read_all") or actor.party_id in (t.transferor_party_id,
+                                                                             t.transferee_party_id)
+
+
+def start(actor: Actor, data: dict) -> Transfer:
+    """Offer animals to another keeper's registered facility; the transferee then accepts or declines."""
+    if not has_capability(actor, "transfer.start"):
+        raise Forbidden("your role may not start transfers")
+    errors: dict[str, str] = {}
+    ids = sorted({int(i) for i in data.get("animal_ids") or [] if str(i).isdigit()})
+    if not ids:
+        errors["animal_ids"] = "at least one animal"
+    planned = data.get("planned_on") or clock.today()
+    if isinstance(planned, str):
+        try:
+            planned = date.fromisoformat(planned)
+        except ValueError:
+            errors["planned_on"] = "a date as YYYY-MM-DD"
+    note = (data.get("note") or "").strip() or None
+    if errors:
+        raise ValidationFailed("the transfer cannot be started", errors)
+    with write_transaction() as session:
+        facility = session.execute(lock(select(Facility).where(Facility.id == data.get("facility_id")))).scalar()
+        if facility is None or facility.status != "registered":
+            raise ValidationFailed("the transfer cannot be started",
+                                   {"facility_id": "the receiving facility must be a registered facility"})
+        chosen = session.scalars(lock(select(Animal).where(Animal.id.in_(ids)))).all()
+        if len(chosen) != len(ids) or not all(can_see_animal(actor, a) for a in chosen):
+            raise NotFound("no such animal")
+        owners = {a.owner_party_id for a in chosen}
+        if len(owners) != 1:
+            raise ValidationFailed("the transfer cannot be started", {"animal_ids": "animals of one owner only"})
+        owner = owners.pop()
+        if actor.role == "keeper" and owner != actor.party_id:
+            raise Conflict("only the owner can offer an animal")
+        for a in chosen:
+            if a.state != AnimalState.IN_CAPTIVITY:
+                raise Conflict(f"{a.registry_no} is {a.state.replace('_', ' ')}: only animals in captivity move")
+            if facility.allowance_for(a.species_id) is None:
+                raise Conflict(f"facility {facility.registration_no} is not registered for the species of "
+                               f"{a.registry_no}")
+        busy = session.scalar(select(Animal.registry_no).join(Transfer.animals).where(
+            Animal.id.in_(ids), Transfer.state == TransferState.PENDING).limit(1))
+        if busy:
+            raise Conflict(f"{busy} is already in a pending transfer")
+        if facility.holder_party_id == owner and all(a.facility_id == facility.id for a in chosen):
+            raise Conflict("the animals are already there")
+        t = Transfer(code=secrets.token_hex(4).upper(), state=TransferState.PENDING, transferor_party_id=owner,
+                     transferee_party_id=facility.holder_party_id, facility_id=facility.id,
+                     ownership=bool(data.get("ownership", True)), planned_on=planned, note=note,
+                     created_by_id=actor.user_id, animals=chosen)
+        session.add(t)
+        session.flush()
+        audit.record(actor, "transfer.start", "transfer", t.id, None, t.as_audit())
+    return t
+
+
+def _load(session, actor: Actor, transfer_id: int | None = None, code: str | None = None) -> Transfer:
+    q = select(Transfer).where(Transfer.id == transfer_id) if code is None else \
+        select(Transfer).where(Transfer.code == code.strip().upper())
+    t = session.execute(lock(q)).scalar_one_or_none()
+    # A keeper holding the code may answer a transfer offered to them even before it is in their list.
+    if t is None or not _can_see(actor, t):
+        raise NotFound("no such transfer")
+    return t
+
+
+def act(actor: Actor, event: str, transfer_id: int | None = None, code: str | None = None,
+        note: str | None = None, expected_version: int | None = None) -> Transfer:
+    """accept, decline, cancel or acknowledge, as the transfer lifecycle allows."""
+    t_def = TRANSFER.transitions.get(event)
+    if t_def is None or t_def.creates:
+        raise ValidationFailed(f"unknown action {event!r}", {"action": "accept, decline, cancel or acknowledge"})
+    if not has_capability(actor, t_def.capability):
+        raise Forbidden(f"your role may not {t_def.label.lower()} a transfer")
+    with write_transaction() as session:
+        t = _load(session, actor, transfer_id, code)
+        if expected_version is not None and t.version != expected_version:
+            raise Conflict("the transfer was changed by someone else; reload and try again")
+        try:
+            step = TRANSFER.transition(t.state, event)
+            TRANSFER.check_guards(step, t.state, Context(actor, t))
+        except IllegalTransition as exc:
+            raise Conflict(exc.reason) from None
+        before = t.as_audit()
+        if event == "accept":
+            for animal in t.animals:
+                animals.fire(actor, animal.id, "transfer", {
+                    "owner_party_id": t.transferee_party_id if t.ownership else None,
+                    "facility_id": t.facility_id, "note": f"transfer {t.code}", "occurred_on": clock.today()},
+                    handshake=t)
+        t.state = step.target
+        t.decision_note = (note or "").strip() or t.decision_note
+        if event in ("accept", "decline"):
+            t.answered_at = utcnow()
+        if event == "acknowledge":
+            t.acknowledged_at = utcnow()
+        session.flush()
+        audit.record(actor, f"transfer.{event}", "transfer", t.id, before, t.as_audit())
+    return t
+
+
+def pending_for(actor: Actor) -> list[Transfer]:
+    """What waits for the actor: offers to answer (keepers) or transfers to acknowledge (officers)."""
+    if has_capability(actor, "transfer.acknowledge"):
+        q = select(Transfer).where(Transfer.state == TransferState.ACCEPTED)
+    else:
+        q = select(Transfer).where(Transfer.state == TransferState.PENDING,
+                                   Transfer.transferee_party_id == actor.party_id)
+    return db.session.scalars(q.order_by(Transfer.id)).all()
+
+
+

@@ -1,0 +1,112 @@
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import BooleanField, DateField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from registry.extensions import db
+from registry.forms import ConfirmForm
+from registry.machines import TRANSFER, AnimalState
+from registry.models import Animal, Facility, Transfer
+from registry.permissions import has_capability, visible_animals
+from registry.services import transfers as service
+from registry.services.errors import DomainError
+from registry.views.helpers import apply_errors, current_actor, deny, requires
+
+bp = Blueprint("transfers", __name__, url_prefix="/transfers")
+
+
+class TransferForm(FlaskForm):
+    animal_ids = SelectMultipleField("Animals", coerce=str, validators=[DataRequired()])
+    facility_id = SelectField("Receiving facility (the register of facilities)", coerce=str,
+                              validators=[DataRequired()])
+    ownership = BooleanField("Ownership passes too (untick to move custody only)", default=True)
+    planned_on = DateField("Planned date", validators=[Optional()])
+    note = TextAreaField("Note", validators=[Optional(), Length(max=2000)])
+
+
+class AnswerForm(FlaskForm):
+    code = StringField("Transfer code", validators=[DataRequired(), Length(max=12)])
+
+
+class NoteForm(FlaskForm):
+    note = TextAreaField("Note", validators=[Optional(), Length(max=2000)])
+
+
+@bp.get("/")
+@requires("transfer.start", "transfer.answer", "transfer.acknowledge", "animal.read_all")
+def index():
+    actor = current_actor()
+    rows = db.session.scalars(service.visible(actor, select(Transfer)).order_by(Transfer.id.desc()).limit(100)).all()
+    return render_template("transfers/index.html", rows=rows, waiting=service.pending_for(actor),
+                           machine=TRANSFER, answer=AnswerForm())
+
+
+@bp.post("/answer")
+@requires("transfer.answer")
+def answer_by_code():
+    form = AnswerForm()
+    event = "decline" if request.form.get("decline") else "accept"
+    if form.validate_on_submit():
+        try:
+            t = service.act(current_actor(), event, code=form.code.data)
+        except DomainError as exc:
+            apply_errors(form, exc)
+        else:
+            flash(f"Transfer {t.code}: {t.state}.", "success")
+            return redirect(url_for(".show", transfer_id=t.id))
+    return redirect(url_for(".index"))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@requires("transfer.start")
+def new():
+    actor = current_actor()
+    form = TransferForm()
+    own = db.session.scalars(visible_animals(actor, select(Animal).where(Animal.state == AnimalState.IN_CAPTIVITY))
+                             .order_by(Animal.registry_no)).all()
+    form.animal_ids.choices = [(str(a.id), f"{a.registry_no} {a.species.scientific_name}") for a in own
+                               if actor.role != "keeper" or a.owner_party_id == actor.party_id]
+    form.facility_id.choices = [("", "-")] + [
+        (str(f.id), f"{f.name} ({f.registration_no})")
+        for f in db.session.scalars(select(Facility).where(Facility.status == "registered").order_by(Facility.name))]
+    if form.validate_on_submit():
+        try:
+            t = service.start(actor, {"animal_ids": form.animal_ids.data, "facility_id": int(form.facility_id.data),
+                                      "ownership": form.ownership.data, "planned_on": form.planned_on.data,
+                                      "note": form.note.data})
+        except DomainError as exc:
+            apply_errors(form, exc)
+        else:
+            flash(f"Transfer offered. Give the transferee this code: {t.code}", "success")
+            return redirect(url_for(".show", transfer_id=t.id))
+    return render_template("transfers/new.html", form=form)
+
+
+@bp.get("/<int:transfer_id>")
+@requires("transfer.start", "transfer.answer", "transfer.acknowledge", "animal.read_all")
+def show(transfer_id: int):
+    actor = current_actor()
+    t = db.session.get(Transfer, transfer_id)
+    if t is None or db.session.scalar(service.visible(actor, select(Transfer.id).where(Transfer.id == t.id))) is None:
+        deny("transfer.scope", 404)
+    actions = [s for s in TRANSFER.available(t.state) if has_capability(actor, s.capability)
+               and TRANSFER.blocked(s, service.Context(actor, t)) is None]
+    return render_template("transfers/show.html", t=t, actions=actions, machine=TRANSFER, form=NoteForm(),
+                           confirm=ConfirmForm())
+
+
+@bp.post("/<int:transfer_id>/<action>")
+@requires("transfer.start", "transfer.answer", "transfer.acknowledge")
+def act(transfer_id: int, action: str):
+    form = NoteForm()
+    if form.validate_on_submit():
+        try:
+            service.act(current_actor(), action, transfer_id, note=form.note.data)
+        except DomainError as exc:
+            apply_errors(None, exc)
+            if exc.status == 404:
+                deny("transfer.scope", 404)
+        else:
+            flash(f"{TRANSFER.transitions[action].label}: done.", "success")
+    return redirect(url_for(".show", transfer_id=transfer_id))
