@@ -264,11 +264,11 @@ docs_cli = click.Group("docs", help="Generated documentation.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("docs"))
 def diagrams(out: Path):
     """Write the lifecycle diagrams, generated from the machines' declarations."""
-    from registry.machines import ANIMAL, PERMIT, TRANSFER
+    from registry.machines import ANIMAL, FACILITY, PERMIT, TRANSFER
     from registry.machines.diagram import markdown
 
     out.mkdir(parents=True, exist_ok=True)
-    for machine in (ANIMAL, PERMIT, TRANSFER):
+    for machine in (ANIMAL, PERMIT, TRANSFER, FACILITY):
         path = out / f"{machine.name}-lifecycle.md"
         path.write_text(markdown(machine), encoding="utf-8")
         click.echo(f"wrote {path}")

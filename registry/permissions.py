@@ -30,7 +30,8 @@ CAPABILITIES: dict[str, str] = {
     "party.read_all": "See every party (person or organisation)",
     "party.manage": "Create and correct parties",
     "facility.read_all": "See every keeping facility",
-    "facility.manage": "Register, change and close keeping facilities",
+    "facility.apply": "Apply to register one's keeping facility, resubmit it, report its closure",
+    "facility.manage": "Review, register, change, inspect and close keeping facilities",
     "animal.read_all": "See every animal",
     "animal.read_own": "See the animals one owns or holds",
     "animal.declare": "Declare animals on a permit application",
@@ -77,7 +78,7 @@ ROLE_CAPABILITIES: dict[Role, frozenset[str]] = {
     Role.MINISTRY_OFFICER: frozenset(
         _READ_ALL
         | {
-            "party.manage", "facility.manage",
+            "party.manage", "facility.manage", "facility.apply",
             "animal.declare", "animal.void", "animal.register", "animal.transfer", "animal.birth",
             "animal.death", "animal.dispose", "animal.report_missing", "animal.recover",
             "animal.declare_dead", "animal.seize", "animal.return", "animal.forfeit",
@@ -96,7 +97,7 @@ ROLE_CAPABILITIES: dict[Role, frozenset[str]] = {
             "species.read", "animal.read_own", "permit.read_own",
             "animal.declare", "animal.register", "animal.birth", "animal.death",
             "animal.dispose", "animal.report_missing", "animal.recover", "animal.identify",
-            "transfer.start", "transfer.answer", "permit.apply",
+            "transfer.start", "transfer.answer", "permit.apply", "facility.apply",
         }
     ),
     Role.AUDITOR: frozenset(_READ_ALL | {"audit.read", "audit.verify", "report.annual"}),

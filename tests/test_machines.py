@@ -1,7 +1,7 @@
 """Both lifecycles: the declarations themselves, then every (state, event) pair through the services."""
 import pytest
 
-from registry.machines import ANIMAL, PERMIT, TRANSFER, AnimalState, PermitState
+from registry.machines import ANIMAL, FACILITY, PERMIT, TRANSFER, AnimalState, PermitState
 from registry.machines.diagram import markdown, mermaid
 from registry.models import AuditEntry
 from registry.services import animals, audit, permits
@@ -9,7 +9,7 @@ from registry.services.errors import Conflict
 from tests.helpers import ANIMAL_PATHS, animal_in, expire_validity, export_permit, payload, permit_in
 
 
-@pytest.mark.parametrize("machine", [ANIMAL, PERMIT, TRANSFER], ids=lambda m: m.name)
+@pytest.mark.parametrize("machine", [ANIMAL, PERMIT, TRANSFER, FACILITY], ids=lambda m: m.name)
 def test_every_pair_is_a_transition_or_a_reasoned_refusal(machine):
     for state in machine.states:
         for event in machine.events:
@@ -23,7 +23,7 @@ def test_every_pair_is_a_transition_or_a_reasoned_refusal(machine):
         assert (machine.rejection(None, event) is None) == t.creates
 
 
-@pytest.mark.parametrize("machine", [ANIMAL, PERMIT, TRANSFER], ids=lambda m: m.name)
+@pytest.mark.parametrize("machine", [ANIMAL, PERMIT, TRANSFER, FACILITY], ids=lambda m: m.name)
 def test_shape_of_the_machine(machine):
     # Terminal states have no way out; every other state has one; every state can be reached.
     for state in machine.states:
@@ -38,7 +38,7 @@ def test_shape_of_the_machine(machine):
     assert reached == set(machine.states)
 
 
-@pytest.mark.parametrize("machine", [ANIMAL, PERMIT, TRANSFER], ids=lambda m: m.name)
+@pytest.mark.parametrize("machine", [ANIMAL, PERMIT, TRANSFER, FACILITY], ids=lambda m: m.name)
 def test_diagram_shows_every_transition_and_docs_are_current(machine):
     diagram = mermaid(machine)
     for t in machine.transitions.values():

@@ -1,7 +1,8 @@
 """The two lifecycles, declared as data: ``ANIMAL`` and ``PERMIT``."""
 from registry.machines.animal import ANIMAL, AnimalState
 from registry.machines.base import Guard, IllegalTransition, Machine, Transition
+from registry.machines.facility import FACILITY, FacilityState
 from registry.machines.permit import PERMIT, PermitState
 from registry.machines.transfer import TRANSFER, TransferState
 
-__all__ = ["ANIMAL", "PERMIT", "TRANSFER", "AnimalState", "PermitState", "TransferState", "Guard", "IllegalTransition", "Machine", "Transition"]
+__all__ = ["ANIMAL", "FACILITY", "PERMIT", "TRANSFER", "FacilityState", "AnimalState", "PermitState", "TransferState", "Guard", "IllegalTransition", "Machine", "Transition"]

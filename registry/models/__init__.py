@@ -2,7 +2,7 @@
 from registry.models.animal import IDENTIFIER_KINDS, SEXES, Animal, AnimalEvent, Identifier, Keeping
 from registry.models.audit import GENESIS_HASH, AuditCheckpoint, AuditEntry, AuditHead
 from registry.models.endorsement import OUTCOMES, EndorsedLine, Endorsement
-from registry.models.facility import FACILITY_STATUSES, Facility, FacilitySpecies
+from registry.models.facility import FACILITY_STATUSES, INSPECTION_RESULTS, Facility, FacilitySpecies, Inspection
 from registry.models.party import PARTY_KINDS, Party
 from registry.models.permit import DOCUMENT_TYPES, Permit, PermitLine, SerialCounter
 from registry.models.species import APPENDICES, NationalCategory, Species
@@ -12,6 +12,6 @@ from registry.models.user import User
 
 __all__ = [
     "APPENDICES", "DOCUMENT_TYPES", "FACILITY_STATUSES", "GENESIS_HASH", "IDENTIFIER_KINDS", "PARTY_KINDS",
-    "OUTCOMES", "SEXES", "Animal", "AnimalEvent", "ApiToken", "IdempotentRequest", "AuditCheckpoint", "AuditEntry", "AuditHead", "EndorsedLine", "Endorsement", "Facility", "FacilitySpecies", "Identifier",
+    "OUTCOMES", "SEXES", "Animal", "AnimalEvent", "ApiToken", "IdempotentRequest", "AuditCheckpoint", "AuditEntry", "AuditHead", "EndorsedLine", "Endorsement", "INSPECTION_RESULTS", "Inspection", "Facility", "FacilitySpecies", "Identifier",
     "Keeping", "NationalCategory", "Party", "Permit", "PermitLine", "SerialCounter", "Species", "Transfer", "User",
 ]

@@ -1,46 +1,31 @@
-"""Keeping facilities. (The application and review workflow grows on top of these.)"""
+"""Keeping facilities through their lifecycle (registry.machines.facility)."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from datetime import date
+
+from flask import current_app
 from sqlalchemy import func, select
 
-from registry.machines import AnimalState
-from registry.models import Animal, Facility, FacilitySpecies, Party, Species
-from registry.permissions import has_capability
+from registry import clock
+from registry.machines import FACILITY, AnimalState, IllegalTransition
+from registry.models import INSPECTION_RESULTS, Animal, Facility, FacilitySpecies, Inspection, Party, Species
+from registry.permissions import can_see_facility, has_capability
 from registry.services import audit
-from registry.services.context import Actor, write_transaction
-from registry.services.errors import Forbidden, ValidationFailed
+from registry.services.context import Actor, lock, write_transaction
+from registry.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from registry.services.numbers import next_serial
 
 #: States in which an animal occupies a place in its facility.
 OCCUPYING = (AnimalState.IN_CAPTIVITY, AnimalState.SEIZED)
 
 
-def register_facility(actor: Actor, registration_no: str, name: str, holder_party_id: int, address: str,
-                      allowances: dict[int, int]) -> Facility:
-    """Record a facility as registered, with the capacity allowed per species."""
-    if not has_capability(actor, "facility.manage"):
-        raise Forbidden("registering facilities needs facility.manage")
-    errors = {}
-    if not (registration_no or "").strip():
-        errors["registration_no"] = "required"
-    if not (name or "").strip():
-        errors["name"] = "required"
-    if not allowances or any(c < 1 for c in allowances.values()):
-        errors["allowances"] = "at least one species with a capacity of 1 or more"
-    if errors:
-        raise ValidationFailed("the facility cannot be registered", errors)
-    with write_transaction() as session:
-        if session.get(Party, holder_party_id) is None:
-            raise ValidationFailed("unknown holder", {"holder_party_id": "no such party"})
-        unknown = [sid for sid in allowances if session.get(Species, sid) is None]
-        if unknown:
-            raise ValidationFailed("unknown species", {"allowances": f"no species with id {unknown}"})
-        facility = Facility(registration_no=registration_no.strip(), name=name.strip(),
-                            holder_party_id=holder_party_id, address=address, status="registered",
-                            allowances=[FacilitySpecies(species_id=s, capacity=c) for s, c in allowances.items()])
-        session.add(facility)
-        session.flush()
-        audit.record(actor, "facility.register", "facility", facility.id, None, facility.as_audit())
-    return facility
+@dataclass
+class Context:
+    actor: Actor
+    facility: Facility
+    data: dict
+    occupancy: dict = field(default_factory=dict)
 
 
 def occupancy(session, facility_id: int, species_id: int, excluding: int | None = None) -> int:
@@ -50,3 +35,123 @@ def occupancy(session, facility_id: int, species_id: int, excluding: int | None 
     if excluding is not None:
         q = q.where(Animal.id != excluding)
     return session.scalar(q)
+
+
+def _kept(session, facility_id: int) -> dict[int, int]:
+    return dict(session.execute(select(Animal.species_id, func.count()).where(
+        Animal.facility_id == facility_id, Animal.state.in_(OCCUPYING)).group_by(Animal.species_id)).all())
+
+
+def _allowances(session, raw, errors: dict) -> dict[int, int]:
+    result = {}
+    for species_id, capacity in (raw or {}).items():
+        try:
+            species_id, capacity = int(species_id), int(capacity)
+        except (TypeError, ValueError):
+            errors["allowances"] = "species ids with whole-number capacities"
+            continue
+        if capacity < 1:
+            errors["allowances"] = "each capacity is 1 or more"
+        elif session.get(Species, species_id) is None:
+            errors["allowances"] = f"no species with id {species_id}"
+        result[species_id] = capacity
+    if not result and "allowances" not in errors:
+        errors["allowances"] = "at least one species with its capacity"
+    return result
+
+
+def _create(actor: Actor, event: str, data: dict) -> Facility:
+    t = FACILITY.transitions[event]
+    if not has_capability(actor, t.capability):
+        raise Forbidden(f"your role may not {t.label.lower()}")
+    errors: dict[str, str] = {}
+    for name in ("name", "address"):
+        if not (data.get(name) or "").strip():
+            errors[name] = "required"
+    holder = actor.party_id if actor.role == "keeper" else data.get("holder_party_id")
+    registration_no = (data.get("registration_no") or "").strip() or None
+    if event == "register" and not registration_no:
+        errors["registration_no"] = "required"
+    with write_transaction() as session:
+        allowances = _allowances(session, data.get("allowances"), errors)
+        if holder is None or session.get(Party, holder) is None:
+            errors["holder_party_id"] = "no such party"
+        if errors:
+            raise ValidationFailed("the facility cannot be recorded", errors)
+        facility = Facility(registration_no=registration_no, name=data["name"].strip(), holder_party_id=holder,
+                            address=data["address"].strip(), status=t.target,
+                            allowances=[FacilitySpecies(species_id=s, capacity=c) for s, c in allowances.items()])
+        session.add(facility)
+        session.flush()
+        audit.record(actor, f"facility.{event}", "facility", facility.id, None, facility.as_audit())
+    return facility
+
+
+def apply(actor: Actor, data: dict) -> Facility:
+    """A keeper applies to register a facility (an officer may apply on a keeper's behalf)."""
+    return _create(actor, "apply", data)
+
+
+def register_facility(actor: Actor, registration_no: str, name: str, holder_party_id: int, address: str,
+                      allowances: dict[int, int]) -> Facility:
+    """Record a facility that is already registered, with its number."""
+    return _create(actor, "register", {"registration_no": registration_no, "name": name, "address": address,
+                                       "holder_party_id": holder_party_id, "allowances": allowances})
+
+
+def fire(actor: Actor, facility_id: int, event: str, data: dict | None = None,
+         expected_version: int | None = None) -> Facility:
+    """resubmit, request_changes, approve, refuse, change_capacity, inspect or close."""
+    data = dict(data or {})
+    t = FACILITY.transitions.get(event)
+    if t is None or t.creates:
+        raise ValidationFailed(f"unknown action {event!r}", {"action": "not a facility action"})
+    if not has_capability(actor, t.capability):
+        raise Forbidden(f"your role may not {t.label.lower()}")
+    with write_transaction() as session:
+        facility = session.execute(lock(select(Facility).where(Facility.id == facility_id))).scalar_one_or_none()
+        if facility is None or not can_see_facility(actor, facility):
+            raise NotFound("no such facility")
+        if expected_version is not None and facility.version != expected_version:
+            raise Conflict("the facility was changed by someone else; reload and try again")
+        errors: dict[str, str] = {}
+        if event == "change_capacity":
+            data["allowances"] = _allowances(session, data.get("allowances"), errors)
+        if event == "inspect" and data.get("result") not in INSPECTION_RESULTS:
+            errors["result"] = f"one of {', '.join(INSPECTION_RESULTS)}"
+        if errors:
+            raise ValidationFailed("the action has errors", errors)
+        try:
+            step = FACILITY.transition(facility.status, event)
+            FACILITY.check_guards(step, facility.status, Context(actor, facility, data, _kept(session, facility.id)))
+        except IllegalTransition as exc:
+            raise Conflict(exc.reason) from None
+        before = facility.as_audit()
+        facility.status = step.target
+        reason = (data.get("reason") or "").strip()
+        if reason:
+            facility.decision_note = reason
+        if event == "approve" and facility.registration_no is None:
+            year = clock.today().year
+            facility.registration_no = (f"{current_app.config['ISSUING_COUNTRY']}-FAC-{year}-"
+                                        f"{next_serial('facility', year):04d}")
+        if event == "change_capacity":
+            facility.allowances = [FacilitySpecies(species_id=s, capacity=c) for s, c in data["allowances"].items()]
+            session.flush()
+        if event == "inspect":
+            due = data.get("next_due")
+            facility.inspections.append(Inspection(
+                inspected_on=data.get("inspected_on") or clock.today(), result=data["result"],
+                findings=(data.get("findings") or "").strip() or None,
+                next_due=date.fromisoformat(due) if isinstance(due, str) and due else due,
+                officer_name=actor.username))
+        session.flush()
+        after = facility.as_audit()
+        if event == "inspect":
+            last = facility.inspections[-1]
+            after["inspection"] = {"result": last.result, "findings": last.findings, "next_due": last.next_due}
+        audit.record(actor, f"facility.{event}", "facility", facility.id, before, after)
+    return facility
+
+
+

@@ -302,11 +302,15 @@ class AllowanceSchema(Strict):
 
 class FacilitySchema(Strict):
     id = ma.fields.Integer(dump_only=True)
-    registration_no = ma.fields.String(required=True, validate=validate.Length(1, 64))
+    registration_no = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 64),
+                                       metadata={"description": "give it to record an existing registration "
+                                                                "(officers); leave it out to apply"})
     name = ma.fields.String(required=True, validate=validate.Length(1, 200))
-    holder_party_id = Id(required=True)
+    holder_party_id = Id(load_default=None, allow_none=True,
+                         metadata={"description": "officers: the keeper's party (keepers apply for their own)"})
     address = ma.fields.String(required=True, validate=validate.Length(1, 2000))
     status = ma.fields.String(dump_only=True)
+    decision_note = ma.fields.String(dump_only=True, allow_none=True)
     version = ma.fields.Integer(dump_only=True)
     allowances = ma.fields.List(ma.fields.Nested(AllowanceSchema), required=True, validate=validate.Length(1, 500))
 
@@ -382,3 +386,18 @@ class TransferActionSchema(Strict):
 class TransferQuery(PageQuery):
     state = ma.fields.String(load_default=None, validate=validate.OneOf(
         ("pending", "accepted", "declined", "cancelled", "acknowledged")))
+
+
+FACILITY_ACTIONS = ("resubmit", "request-changes", "approve", "refuse", "change-capacity", "inspect", "close")
+
+
+class FacilityActionSchema(Strict):
+    reason = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+    allowances = ma.fields.List(ma.fields.Nested(AllowanceSchema), load_default=None, allow_none=True,
+                                validate=validate.Length(1, 500),
+                                metadata={"description": "change-capacity: the new species and capacities"})
+    result = ma.fields.String(load_default=None, allow_none=True,
+                              validate=validate.OneOf(("passed", "improvement_ordered", "failed")))
+    findings = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=5000))
+    next_due = ma.fields.Date(load_default=None, allow_none=True)
+    version = Id(load_default=None, allow_none=True)

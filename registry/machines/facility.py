@@ -1,0 +1,69 @@
+"""Keeping facilities (사육시설): application, review, changes of capacity, inspections, closure.
+
+Guards read ``ctx.actor``, ``ctx.facility``, ``ctx.data`` and ``ctx.occupancy`` (species id -> animals kept).
+"""
+from enum import StrEnum
+
+from registry.machines.base import Guard, Machine, Transition
+
+
+class FacilityState(StrEnum):
+    PENDING = "pending"
+    CHANGES_REQUESTED = "changes_requested"
+    REGISTERED = "registered"
+    REFUSED = "refused"
+    CLOSED = "closed"
+
+
+S = FacilityState
+LABELS = {S.PENDING: "Application under review", S.CHANGES_REQUESTED: "Changes requested",
+          S.REGISTERED: "Registered", S.REFUSED: "Refused", S.CLOSED: "Closed"}
+
+
+def _reason(ctx) -> str | None:
+    return None if (ctx.data.get("reason") or "").strip() else "a reason is required"
+
+
+def _own_facility(ctx) -> str | None:
+    if ctx.actor.role == "keeper" and ctx.facility.holder_party_id != ctx.actor.party_id:
+        return "a keeper acts only on their own facility"
+    return None
+
+
+def _capacity_holds(ctx) -> str | None:
+    new = ctx.data.get("allowances") or {}
+    for species_id, kept in ctx.occupancy.items():
+        if kept > new.get(species_id, 0):
+            return f"{kept} animal(s) of species {species_id} are kept there: the capacity cannot go below that"
+    return None
+
+
+def _empty(ctx) -> str | None:
+    kept = sum(ctx.occupancy.values())
+    return f"{kept} animal(s) are still kept there: move them before closing" if kept else None
+
+
+REASON = Guard("reason_given", "a reason is recorded", _reason, on_input=True)
+OWN = Guard("own_facility", "a keeper acts on their own facility only", _own_facility)
+CAPACITY = Guard("capacity_holds", "the new capacity holds the animals kept", _capacity_holds, on_input=True)
+EMPTY = Guard("facility_empty", "no animal is kept there any more", _empty)
+
+FACILITY = Machine(
+    "facility",
+    FacilityState,
+    terminal={S.REFUSED, S.CLOSED},
+    state_labels=LABELS,
+    transitions=[
+        Transition("apply", frozenset(), S.PENDING, "facility.apply", "Apply for registration"),
+        Transition("register", frozenset(), S.REGISTERED, "facility.manage", "Record a registered facility"),
+        Transition("resubmit", frozenset({S.CHANGES_REQUESTED}), S.PENDING, "facility.apply", "Resubmit", (OWN,)),
+        Transition("request_changes", frozenset({S.PENDING}), S.CHANGES_REQUESTED, "facility.manage",
+                   "Request changes", (REASON,)),
+        Transition("approve", frozenset({S.PENDING}), S.REGISTERED, "facility.manage", "Approve and register"),
+        Transition("refuse", frozenset({S.PENDING}), S.REFUSED, "facility.manage", "Refuse", (REASON,)),
+        Transition("change_capacity", frozenset({S.REGISTERED}), S.REGISTERED, "facility.manage",
+                   "Change species and capacity", (CAPACITY,)),
+        Transition("inspect", frozenset({S.REGISTERED}), S.REGISTERED, "facility.manage", "Record an inspection"),
+        Transition("close", frozenset({S.REGISTERED}), S.CLOSED, "facility.apply", "Close", (OWN, EMPTY)),
+    ],
+)

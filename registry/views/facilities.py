@@ -1,0 +1,128 @@
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import DateField, FieldList, FormField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from registry.extensions import db
+from registry.forms import options
+from registry.machines import FACILITY
+from registry.models import INSPECTION_RESULTS, Facility, Party, Species
+from registry.permissions import can_see_facility, has_capability, visible_facilities
+from registry.services import facilities as service
+from registry.services.errors import DomainError
+from registry.views.helpers import apply_errors, current_actor, load_visible, requires
+
+bp = Blueprint("facilities", __name__, url_prefix="/facilities")
+ACTIONS = ("resubmit", "request_changes", "approve", "refuse", "close")
+
+
+class AllowanceEntry(FlaskForm):
+    class Meta:
+        csrf = False
+
+    species_id = SelectField("Species", coerce=str, validators=[Optional()])
+    capacity = StringField("Capacity", validators=[Optional(), Length(max=6)])
+
+
+class ApplyForm(FlaskForm):
+    name = StringField("Name of the facility", validators=[DataRequired(), Length(max=200)])
+    address = TextAreaField("Address", validators=[DataRequired(), Length(max=2000)])
+    holder_party_id = SelectField("Holder (officers applying on someone's behalf)", coerce=str,
+                                  validators=[Optional()])
+    allowances = FieldList(FormField(AllowanceEntry), min_entries=4)
+
+
+class CapacityForm(FlaskForm):
+    allowances = FieldList(FormField(AllowanceEntry), min_entries=0)
+
+
+class InspectionForm(FlaskForm):
+    inspected_on = DateField("Inspected on", validators=[Optional()])
+    result = SelectField("Result", choices=options([(r, r.replace("_", " ")) for r in INSPECTION_RESULTS]))
+    findings = TextAreaField("Findings", validators=[Optional(), Length(max=5000)])
+    next_due = DateField("Next inspection due", validators=[Optional()])
+
+
+class ReasonForm(FlaskForm):
+    reason = TextAreaField("Reason or note", validators=[Optional(), Length(max=2000)])
+
+
+def _species_choices(form):
+    species = [("", "-")] + [(str(s.id), s.label()) for s in
+                             db.session.scalars(select(Species).order_by(Species.scientific_name))]
+    for entry in form.allowances:
+        entry.form.species_id.choices = species
+
+
+def _allowances(form) -> dict:
+    return {e.form.species_id.data: e.form.capacity.data for e in form.allowances
+            if e.form.species_id.data and (e.form.capacity.data or "").strip()}
+
+
+@bp.get("/")
+@requires("facility.apply", "facility.read_all")
+def index():
+    rows = db.session.scalars(visible_facilities(current_actor(), select(Facility)).order_by(Facility.id.desc())).all()
+    return render_template("facilities/index.html", rows=rows, machine=FACILITY)
+
+
+@bp.route("/apply", methods=["GET", "POST"])
+@requires("facility.apply")
+def apply():
+    form = ApplyForm()
+    _species_choices(form)
+    form.holder_party_id.choices = [("", "-")] + [(str(p.id), p.name) for p in db.session.scalars(
+        select(Party).where(Party.country == "KR").order_by(Party.name))] if has_capability(
+        current_actor(), "party.read_all") else [("", "-")]
+    if form.validate_on_submit():
+        try:
+            f = service.apply(current_actor(), {"name": form.name.data, "address": form.address.data,
+                                                "holder_party_id": int(form.holder_party_id.data or 0) or None,
+                                                "allowances": _allowances(form)})
+        except DomainError as exc:
+            apply_errors(form, exc)
+        else:
+            flash("Application sent to the regional environmental office.", "success")
+            return redirect(url_for(".show", facility_id=f.id))
+    return render_template("facilities/apply.html", form=form)
+
+
+@bp.get("/<int:facility_id>")
+@requires("facility.apply", "facility.read_all")
+def show(facility_id: int):
+    f = load_visible(Facility, facility_id, can_see_facility)
+    actor = current_actor()
+    ctx = service.Context(actor, f, {}, service._kept(db.session, f.id))
+    actions = [t for t in FACILITY.available(f.status) if t.event in ACTIONS and has_capability(actor, t.capability)
+               and FACILITY.blocked(t, ctx) is None]
+    capacity = CapacityForm()
+    for a in f.allowances + [None, None]:
+        capacity.allowances.append_entry({"species_id": str(a.species_id), "capacity": str(a.capacity)} if a else {})
+    _species_choices(capacity)
+    return render_template("facilities/show.html", f=f, actions=actions, machine=FACILITY, reason=ReasonForm(),
+                           capacity=capacity, inspection=InspectionForm(), kept=ctx.occupancy,
+                           manage=has_capability(actor, "facility.manage") and f.status == "registered")
+
+
+@bp.post("/<int:facility_id>/<action>")
+@requires("facility.apply", "facility.manage")
+def act(facility_id: int, action: str):
+    load_visible(Facility, facility_id, can_see_facility)
+    forms = {"change_capacity": CapacityForm, "inspect": InspectionForm}
+    form = forms.get(action, ReasonForm)()
+    if action == "change_capacity":
+        _species_choices(form)
+    if form.validate_on_submit():
+        data = {k: v for k, v in form.data.items() if k not in ("csrf_token", "allowances")}
+        if action == "change_capacity":
+            data["allowances"] = _allowances(form)
+        try:
+            service.fire(current_actor(), facility_id, action, data)
+        except DomainError as exc:
+            apply_errors(None, exc)
+        else:
+            flash(f"{FACILITY.transitions[action].label}: done.", "success")
+    else:
+        flash("; ".join(f"{k}: {v}" for k, v in form.errors.items()), "error")
+    return redirect(url_for(".show", facility_id=facility_id))
