@@ -41,6 +41,11 @@ class Config:
         "place": "Sejong, Republic of Korea",
         "customs": "Korea Customs Service · 관세청",
     }
+    #: Uploaded files, by SHA-256; outside the web root, served only through the registry's checks.
+    UPLOAD_DIR = os.environ.get("REGISTRY_UPLOAD_DIR", str(INSTANCE / "uploads"))
+    MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+    #: Flask refuses larger request bodies outright (413), before reading them.
+    MAX_CONTENT_LENGTH = 12 * 1024 * 1024
     #: The Ed25519 key that signs audit checkpoints and exports; keep it off the database server.
     AUDIT_SIGNING_KEY = os.environ.get("REGISTRY_AUDIT_KEY", str(INSTANCE / "audit-signing-key.pem"))
     #: Written into checkpoints and exports, so a signature cannot be replayed for another registry.

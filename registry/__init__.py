@@ -5,6 +5,7 @@ import uuid
 from pathlib import Path
 
 from flask import Flask, abort, g, request, session
+from flask_babel import format_date, get_locale
 from flask_login import current_user
 
 from registry import database  # noqa: F401  (engine event hooks)
@@ -77,6 +78,11 @@ def create_app(config: type | dict | None = None) -> Flask:
             "Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'")
         return response
 
+    @app.template_filter("day")
+    def _day(value):
+        """A date in the reader's language (2026. 11. 21. in Korean, Nov 21, 2026 in English)."""
+        return format_date(value, "medium") if value else ""
+
     @app.context_processor
     def _template_helpers():
         from registry.permissions import has_capability
@@ -85,7 +91,7 @@ def create_app(config: type | dict | None = None) -> Flask:
         def can(capability: str) -> bool:
             return current_user.is_authenticated and has_capability(current_actor(), capability)
 
-        return {"can": can}
+        return {"can": can, "locale": str(get_locale() or "en")}
 
     from registry.cli import register_commands
 

@@ -42,8 +42,11 @@ def _signing_key() -> str:
 
 
 def _config(url: str):
+    import tempfile
+
     return type("TestConfig", (TestingConfig,), {"SQLALCHEMY_DATABASE_URI": url,
-                                                  "AUDIT_SIGNING_KEY": _signing_key()})
+                                                  "AUDIT_SIGNING_KEY": _signing_key(),
+                                                  "UPLOAD_DIR": tempfile.mkdtemp(prefix="registry-uploads-")})
 
 
 def _pg_database(name: str) -> str:

@@ -6,10 +6,11 @@ from wtforms.validators import Length, Optional
 
 from registry.models.animal import IDENTIFIER_KINDS
 from registry.services.animals import DISPOSAL_METHODS
+from registry.i18n import _l
 
 
 def _facility():
-    return SelectField("Facility", coerce=str, validators=[Optional()])
+    return SelectField(_l("Facility"), coerce=str, validators=[Optional()])
 
 
 def _text(label, area=False):
@@ -18,32 +19,32 @@ def _text(label, area=False):
 
 #: The inputs each event takes, beyond the date; the service checks them again.
 EVENT_FIELDS = {
-    "enter": lambda: {"port": _text("Port of entry"), "note": _text("Note", True)},
-    "refuse_entry": lambda: {"reason": _text("Reason", True)},
-    "void": lambda: {"reason": _text("Reason", True)},
-    "register": lambda: {"facility_id": _facility(), "note": _text("Note", True)},
-    "transfer": lambda: {"owner_party_id": SelectField("New owner", coerce=str, validators=[Optional()]),
-                         "facility_id": _facility(), "note": _text("Note", True)},
-    "death": lambda: {"cause": _text("Cause of death", True),
-                      "disease_suspected": BooleanField("A disease is suspected"), "note": _text("Note", True)},
-    "dispose": lambda: {"method": SelectField("Method", choices=options([(m, m.title()) for m in DISPOSAL_METHODS])),
-                        "handler": _text("Contractor or recipient"), "licence_no": _text("Licence number"),
-                        "place": _text("Place"), "witness": _text("Witness"), "note": _text("Note", True)},
-    "export": lambda: {"permit_id": SelectField("Export permit", coerce=str, validators=[Optional()]),
-                       "port": _text("Port of exit")},
-    "report_missing": lambda: {"circumstances": _text("Circumstances", True)},
-    "recover": lambda: {"facility_id": _facility(), "note": _text("Note", True)},
-    "declare_dead": lambda: {"reason": _text("Reason", True)},
-    "seize": lambda: {"facility_id": _facility(), "reason": _text("Reason", True)},
-    "return": lambda: {"facility_id": _facility(), "note": _text("Note", True)},
-    "forfeit": lambda: {"note": _text("Note", True)},
+    "enter": lambda: {"port": _text(_l("Port of entry")), "note": _text(_l("Note"), True)},
+    "refuse_entry": lambda: {"reason": _text(_l("Reason"), True)},
+    "void": lambda: {"reason": _text(_l("Reason"), True)},
+    "register": lambda: {"facility_id": _facility(), "note": _text(_l("Note"), True)},
+    "transfer": lambda: {"owner_party_id": SelectField(_l("New owner"), coerce=str, validators=[Optional()]),
+                         "facility_id": _facility(), "note": _text(_l("Note"), True)},
+    "death": lambda: {"cause": _text(_l("Cause of death"), True),
+                      "disease_suspected": BooleanField(_l("A disease is suspected")), "note": _text(_l("Note"), True)},
+    "dispose": lambda: {"method": SelectField(_l("Method"), choices=options([(m, m.title()) for m in DISPOSAL_METHODS])),
+                        "handler": _text(_l("Contractor or recipient")), "licence_no": _text(_l("Licence number")),
+                        "place": _text(_l("Place")), "witness": _text(_l("Witness")), "note": _text(_l("Note"), True)},
+    "export": lambda: {"permit_id": SelectField(_l("Export permit"), coerce=str, validators=[Optional()]),
+                       "port": _text(_l("Port of exit"))},
+    "report_missing": lambda: {"circumstances": _text(_l("Circumstances"), True)},
+    "recover": lambda: {"facility_id": _facility(), "note": _text(_l("Note"), True)},
+    "declare_dead": lambda: {"reason": _text(_l("Reason"), True)},
+    "seize": lambda: {"facility_id": _facility(), "reason": _text(_l("Reason"), True)},
+    "return": lambda: {"facility_id": _facility(), "note": _text(_l("Note"), True)},
+    "forfeit": lambda: {"note": _text(_l("Note"), True)},
 }
 
 
 def event_form(event: str, **kwargs) -> FlaskForm:
     fields = EVENT_FIELDS[event]()
     form_class = type(f"{event.title()}Form", (FlaskForm,), {
-        "occurred_on": DateField("Date it happened", validators=[Optional()]),
+        "occurred_on": DateField(_l("Date it happened"), validators=[Optional()]),
         "version": HiddenField(),
         **fields,
     })
@@ -54,26 +55,26 @@ class IdentifierEntry(FlaskForm):
     class Meta:
         csrf = False
 
-    kind = SelectField("Kind", choices=options([("", "-")] + [(k, k.replace("_", " ")) for k in IDENTIFIER_KINDS]),
+    kind = SelectField(_l("Kind"), choices=options([("", "-")] + [(k, k.replace("_", " ")) for k in IDENTIFIER_KINDS]),
                        validators=[Optional()])
-    value = StringField("Value", validators=[Optional(), Length(max=150)])
+    value = StringField(_l("Value"), validators=[Optional(), Length(max=150)])
 
 
 class BirthForm(FlaskForm):
-    species_id = SelectField("Species", coerce=str)
-    facility_id = SelectField("Facility", coerce=str)
-    sire_id = SelectField("Sire (father)", coerce=str, validators=[Optional()])
-    dam_id = SelectField("Dam (mother)", coerce=str, validators=[Optional()])
-    birth_date = DateField("Birth or hatch date", validators=[Optional()])
-    birth_date_estimated = BooleanField("The date is estimated")
-    sex = SelectField("Sex", choices=options([("U", "Unknown"), ("M", "Male"), ("F", "Female")]))
-    source_code = SelectField("Source", choices=options([("C", "C - bred in captivity"), ("F", "F - born in captivity")]))
-    name = StringField("House name", validators=[Optional(), Length(max=100)])
+    species_id = SelectField(_l("Species"), coerce=str)
+    facility_id = SelectField(_l("Facility"), coerce=str)
+    sire_id = SelectField(_l("Sire (father)"), coerce=str, validators=[Optional()])
+    dam_id = SelectField(_l("Dam (mother)"), coerce=str, validators=[Optional()])
+    birth_date = DateField(_l("Birth or hatch date"), validators=[Optional()])
+    birth_date_estimated = BooleanField(_l("The date is estimated"))
+    sex = SelectField(_l("Sex"), choices=options([("U", "Unknown"), ("M", "Male"), ("F", "Female")]))
+    source_code = SelectField(_l("Source"), choices=options([("C", "C - bred in captivity"), ("F", "F - born in captivity")]))
+    name = StringField(_l("House name"), validators=[Optional(), Length(max=100)])
     identifiers = FieldList(FormField(IdentifierEntry), min_entries=2)
 
 
 class IdentifierForm(FlaskForm):
-    kind = SelectField("Kind", choices=options([(k, k.replace("_", " ")) for k in IDENTIFIER_KINDS]))
-    value = StringField("Value", validators=[Length(min=1, max=150)])
-    applied_on = DateField("Applied on", validators=[Optional()])
-    note = StringField("Note", validators=[Optional(), Length(max=500)])
+    kind = SelectField(_l("Kind"), choices=options([(k, k.replace("_", " ")) for k in IDENTIFIER_KINDS]))
+    value = StringField(_l("Value"), validators=[Length(min=1, max=150)])
+    applied_on = DateField(_l("Applied on"), validators=[Optional()])
+    note = StringField(_l("Note"), validators=[Optional(), Length(max=500)])

@@ -5,6 +5,7 @@ from wtforms.validators import Length, Optional
 
 from registry import codes
 from registry.models import DOCUMENT_TYPES
+from registry.i18n import _l
 
 DOC_LABELS = {"import": "Import permit", "export": "Export permit", "reexport": "Re-export certificate",
               "origin": "Certificate of origin", "captive_breeding": "Captive-breeding certificate",
@@ -15,34 +16,34 @@ class LineForm(FlaskForm):
     class Meta:
         csrf = False
 
-    species_id = SelectField("Species", coerce=str, validators=[Optional()])
-    term_code = SelectField("Term", choices=options([(k, f"{k} - {v}") for k, v in codes.TERMS.items()]), default="LIV")
-    quantity = StringField("Quantity", validators=[Optional(), Length(max=20)])
-    unit_code = SelectField("Unit", choices=options([(k, f"{k or '-'} {v}") for k, v in codes.UNITS.items()]), default="")
-    description = StringField("Description, marks", validators=[Optional(), Length(max=500)])
+    species_id = SelectField(_l("Species"), coerce=str, validators=[Optional()])
+    term_code = SelectField(_l("Term"), choices=options([(k, f"{k} - {v}") for k, v in codes.TERMS.items()]), default="LIV")
+    quantity = StringField(_l("Quantity"), validators=[Optional(), Length(max=20)])
+    unit_code = SelectField(_l("Unit"), choices=options([(k, f"{k or '-'} {v}") for k, v in codes.UNITS.items()]), default="")
+    description = StringField(_l("Description, marks"), validators=[Optional(), Length(max=500)])
 
 
 class ApplicationForm(FlaskForm):
-    doc_type = SelectField("Document", choices=options([(k, DOC_LABELS[k]) for k in DOCUMENT_TYPES]))
-    applicant_party_id = SelectField("Applicant", coerce=str, validators=[Optional()])
-    importer_party_id = SelectField("Importer", coerce=str, validators=[Optional()])
-    exporter_party_id = SelectField("Exporter", coerce=str, validators=[Optional()])
-    import_country = SelectField("Country of import", coerce=str)
-    export_country = SelectField("Country of export", coerce=str)
-    origin_country = SelectField("Country of origin", coerce=str, validators=[Optional()])
-    purpose_code = SelectField("Purpose", choices=options([(k, f"{k} - {v}") for k, v in codes.PURPOSES.items()]))
-    source_code = SelectField("Source", choices=options([(k, f"{k} - {v}") for k, v in codes.SOURCES.items()]))
-    foreign_permit_no = StringField("Exporting country's permit no.", validators=[Optional(), Length(max=70)])
+    doc_type = SelectField(_l("Document"), choices=options([(k, DOC_LABELS[k]) for k in DOCUMENT_TYPES]))
+    applicant_party_id = SelectField(_l("Applicant"), coerce=str, validators=[Optional()])
+    importer_party_id = SelectField(_l("Importer"), coerce=str, validators=[Optional()])
+    exporter_party_id = SelectField(_l("Exporter"), coerce=str, validators=[Optional()])
+    import_country = SelectField(_l("Country of import"), coerce=str)
+    export_country = SelectField(_l("Country of export"), coerce=str)
+    origin_country = SelectField(_l("Country of origin"), coerce=str, validators=[Optional()])
+    purpose_code = SelectField(_l("Purpose"), choices=options([(k, f"{k} - {v}") for k, v in codes.PURPOSES.items()]))
+    source_code = SelectField(_l("Source"), choices=options([(k, f"{k} - {v}") for k, v in codes.SOURCES.items()]))
+    foreign_permit_no = StringField(_l("Exporting country's permit no."), validators=[Optional(), Length(max=70)])
     lines = FieldList(FormField(LineForm), min_entries=5)
     version = StringField(render_kw={"hidden": True})
 
 
 class DecisionForm(FlaskForm):
-    reason = TextAreaField("Reason or note", validators=[Optional(), Length(max=2000)])
-    special_conditions = TextAreaField("Special conditions (box 5)", validators=[Optional(), Length(max=2000)])
+    reason = TextAreaField(_l("Reason or note"), validators=[Optional(), Length(max=2000)])
+    special_conditions = TextAreaField(_l("Special conditions (box 5)"), validators=[Optional(), Length(max=2000)])
     version = StringField(render_kw={"hidden": True})
 
 
 class DeclareForm(FlaskForm):
-    sex = SelectField("Sex", choices=options([("U", "Unknown"), ("M", "Male"), ("F", "Female")]))
-    microchip = StringField("Microchip (15 digits)", validators=[Optional(), Length(max=15)])
+    sex = SelectField(_l("Sex"), choices=options([("U", "Unknown"), ("M", "Male"), ("F", "Female")]))
+    microchip = StringField(_l("Microchip (15 digits)"), validators=[Optional(), Length(max=15)])

@@ -1,4 +1,4 @@
-"""The two lifecycles, declared as data: ``ANIMAL`` and ``PERMIT``."""
+"""The lifecycles, declared as data: animals, permits, transfers and facilities."""
 from registry.machines.animal import ANIMAL, AnimalState
 from registry.machines.base import Guard, IllegalTransition, Machine, Transition
 from registry.machines.facility import FACILITY, FacilityState

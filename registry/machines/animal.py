@@ -7,6 +7,7 @@ Guards read a context object built by the service (``registry.services.animals``
 """
 from enum import StrEnum
 
+from registry.i18n import N_
 from registry.machines.base import Guard, Machine, Transition
 
 
@@ -25,15 +26,15 @@ class AnimalState(StrEnum):
 S = AnimalState
 
 LABELS = {
-    S.DECLARED: "Declared on a permit",
-    S.ENTERED: "Entered at customs",
-    S.IN_CAPTIVITY: "In captivity",
-    S.MISSING: "Missing",
-    S.SEIZED: "Seized",
-    S.DEAD: "Dead",
-    S.DISPOSED: "Carcass disposed",
-    S.EXPORTED: "Exported",
-    S.VOID: "Declaration void",
+    S.DECLARED: N_("Declared on a permit"),
+    S.ENTERED: N_("Entered at customs"),
+    S.IN_CAPTIVITY: N_("In captivity"),
+    S.MISSING: N_("Missing"),
+    S.SEIZED: N_("Seized"),
+    S.DEAD: N_("Dead"),
+    S.DISPOSED: N_("Carcass disposed"),
+    S.EXPORTED: N_("Exported"),
+    S.VOID: N_("Declaration void"),
 }
 
 
@@ -168,33 +169,33 @@ ANIMAL = Machine(
     terminal={S.DISPOSED, S.EXPORTED, S.VOID},
     state_labels=LABELS,
     transitions=[
-        Transition("declare", frozenset(), S.DECLARED, "animal.declare", "Declare on a permit", (DECLARABLE,)),
-        Transition("birth", frozenset(), S.IN_CAPTIVITY, "animal.birth", "Birth in captivity",
+        Transition("declare", frozenset(), S.DECLARED, "animal.declare", N_("Declare on a permit"), (DECLARABLE,)),
+        Transition("birth", frozenset(), S.IN_CAPTIVITY, "animal.birth", N_("Birth in captivity"),
                    (KEEPER_HOLDS_FACILITY, FACILITY_ACCEPTS, PARENTS_HELD)),
-        Transition("enter", frozenset({S.DECLARED}), S.ENTERED, "animal.enter", "Entry at customs",
+        Transition("enter", frozenset({S.DECLARED}), S.ENTERED, "animal.enter", N_("Entry at customs"),
                    (ENTRY_PERMIT,)),
-        Transition("refuse_entry", frozenset({S.DECLARED}), S.VOID, "animal.refuse_entry", "Entry refused"),
-        Transition("void", frozenset({S.DECLARED}), S.VOID, "animal.void", "Void the declaration"),
+        Transition("refuse_entry", frozenset({S.DECLARED}), S.VOID, "animal.refuse_entry", N_("Entry refused")),
+        Transition("void", frozenset({S.DECLARED}), S.VOID, "animal.void", N_("Void the declaration")),
         Transition("register", frozenset({S.ENTERED}), S.IN_CAPTIVITY, "animal.register",
-                   "Register in a facility", (KEEPER_HOLDS_FACILITY, FACILITY_ACCEPTS)),
+                   N_("Register in a facility"), (KEEPER_HOLDS_FACILITY, FACILITY_ACCEPTS)),
         Transition("transfer", frozenset({S.IN_CAPTIVITY}), S.IN_CAPTIVITY, "animal.transfer",
-                   "Transfer ownership or custody", (KEEPER_OWNS, TRANSFER_CHANGES, FACILITY_ACCEPTS)),
-        Transition("death", LIVE | {S.SEIZED}, S.DEAD, "animal.death", "Death"),
-        Transition("dispose", frozenset({S.DEAD}), S.DISPOSED, "animal.dispose", "Carcass disposal",
+                   N_("Transfer ownership or custody"), (KEEPER_OWNS, TRANSFER_CHANGES, FACILITY_ACCEPTS)),
+        Transition("death", LIVE | {S.SEIZED}, S.DEAD, "animal.death", N_("Death")),
+        Transition("dispose", frozenset({S.DEAD}), S.DISPOSED, "animal.dispose", N_("Carcass disposal"),
                    (DISPOSAL_ALLOWED,)),
-        Transition("export", frozenset({S.IN_CAPTIVITY}), S.EXPORTED, "animal.export", "Export",
+        Transition("export", frozenset({S.IN_CAPTIVITY}), S.EXPORTED, "animal.export", N_("Export"),
                    (EXPORT_PERMIT,)),
         Transition("report_missing", frozenset({S.IN_CAPTIVITY}), S.MISSING, "animal.report_missing",
-                   "Report missing"),
-        Transition("recover", frozenset({S.MISSING}), S.IN_CAPTIVITY, "animal.recover", "Recovered",
+                   N_("Report missing")),
+        Transition("recover", frozenset({S.MISSING}), S.IN_CAPTIVITY, "animal.recover", N_("Recovered"),
                    (KEEPER_HOLDS_FACILITY, FACILITY_ACCEPTS)),
         Transition("declare_dead", frozenset({S.MISSING}), S.DEAD, "animal.declare_dead",
-                   "Declare a missing animal dead"),
-        Transition("seize", LIVE | {S.MISSING, S.DECLARED}, S.SEIZED, "animal.seize", "Seizure",
+                   N_("Declare a missing animal dead")),
+        Transition("seize", LIVE | {S.MISSING, S.DECLARED}, S.SEIZED, "animal.seize", N_("Seizure"),
                    (FACILITY_ACCEPTS,)),
         Transition("return", frozenset({S.SEIZED}), S.IN_CAPTIVITY, "animal.return",
-                   "Return to the keeper", (RETURNABLE, FACILITY_ACCEPTS)),
+                   N_("Return to the keeper"), (RETURNABLE, FACILITY_ACCEPTS)),
         Transition("forfeit", frozenset({S.SEIZED}), S.IN_CAPTIVITY, "animal.forfeit",
-                   "Forfeit to the State"),
+                   N_("Forfeit to the State")),
     ],
 )

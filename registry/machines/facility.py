@@ -4,6 +4,7 @@ Guards read ``ctx.actor``, ``ctx.facility``, ``ctx.data`` and ``ctx.occupancy`` 
 """
 from enum import StrEnum
 
+from registry.i18n import N_
 from registry.machines.base import Guard, Machine, Transition
 
 
@@ -16,8 +17,8 @@ class FacilityState(StrEnum):
 
 
 S = FacilityState
-LABELS = {S.PENDING: "Application under review", S.CHANGES_REQUESTED: "Changes requested",
-          S.REGISTERED: "Registered", S.REFUSED: "Refused", S.CLOSED: "Closed"}
+LABELS = {S.PENDING: N_("Application under review"), S.CHANGES_REQUESTED: N_("Changes requested"),
+          S.REGISTERED: N_("Registered"), S.REFUSED: N_("Refused"), S.CLOSED: N_("Closed")}
 
 
 def _reason(ctx) -> str | None:
@@ -54,16 +55,16 @@ FACILITY = Machine(
     terminal={S.REFUSED, S.CLOSED},
     state_labels=LABELS,
     transitions=[
-        Transition("apply", frozenset(), S.PENDING, "facility.apply", "Apply for registration"),
-        Transition("register", frozenset(), S.REGISTERED, "facility.manage", "Record a registered facility"),
-        Transition("resubmit", frozenset({S.CHANGES_REQUESTED}), S.PENDING, "facility.apply", "Resubmit", (OWN,)),
+        Transition("apply", frozenset(), S.PENDING, "facility.apply", N_("Apply for registration")),
+        Transition("register", frozenset(), S.REGISTERED, "facility.manage", N_("Record a registered facility")),
+        Transition("resubmit", frozenset({S.CHANGES_REQUESTED}), S.PENDING, "facility.apply", N_("Resubmit"), (OWN,)),
         Transition("request_changes", frozenset({S.PENDING}), S.CHANGES_REQUESTED, "facility.manage",
-                   "Request changes", (REASON,)),
-        Transition("approve", frozenset({S.PENDING}), S.REGISTERED, "facility.manage", "Approve and register"),
-        Transition("refuse", frozenset({S.PENDING}), S.REFUSED, "facility.manage", "Refuse", (REASON,)),
+                   N_("Request changes"), (REASON,)),
+        Transition("approve", frozenset({S.PENDING}), S.REGISTERED, "facility.manage", N_("Approve and register")),
+        Transition("refuse", frozenset({S.PENDING}), S.REFUSED, "facility.manage", N_("Refuse"), (REASON,)),
         Transition("change_capacity", frozenset({S.REGISTERED}), S.REGISTERED, "facility.manage",
-                   "Change species and capacity", (CAPACITY,)),
-        Transition("inspect", frozenset({S.REGISTERED}), S.REGISTERED, "facility.manage", "Record an inspection"),
-        Transition("close", frozenset({S.REGISTERED}), S.CLOSED, "facility.apply", "Close", (OWN, EMPTY)),
+                   N_("Change species and capacity"), (CAPACITY,)),
+        Transition("inspect", frozenset({S.REGISTERED}), S.REGISTERED, "facility.manage", N_("Record an inspection")),
+        Transition("close", frozenset({S.REGISTERED}), S.CLOSED, "facility.apply", N_("Close"), (OWN, EMPTY)),
     ],
 )

@@ -4,6 +4,7 @@ Guards read ``ctx.actor``, ``ctx.permit``, ``ctx.editors``, ``ctx.data`` and ``c
 """
 from enum import StrEnum
 
+from registry.i18n import N_
 from registry.machines.base import Guard, Machine, Transition
 
 
@@ -25,18 +26,18 @@ class PermitState(StrEnum):
 S = PermitState
 
 LABELS = {
-    S.DRAFT: "Draft",
-    S.SUBMITTED: "Submitted",
-    S.CHANGES_REQUESTED: "Changes requested",
-    S.APPROVED: "Approved",
-    S.REFUSED: "Refused",
-    S.WITHDRAWN: "Withdrawn",
-    S.ISSUED: "Issued",
-    S.PARTLY_USED: "Partly used",
-    S.USED: "Fully used",
-    S.CLOSED: "Closed",
-    S.EXPIRED: "Expired",
-    S.CANCELLED: "Cancelled",
+    S.DRAFT: N_("Draft"),
+    S.SUBMITTED: N_("Submitted"),
+    S.CHANGES_REQUESTED: N_("Changes requested"),
+    S.APPROVED: N_("Approved"),
+    S.REFUSED: N_("Refused"),
+    S.WITHDRAWN: N_("Withdrawn"),
+    S.ISSUED: N_("Issued"),
+    S.PARTLY_USED: N_("Partly used"),
+    S.USED: N_("Fully used"),
+    S.CLOSED: N_("Closed"),
+    S.EXPIRED: N_("Expired"),
+    S.CANCELLED: N_("Cancelled"),
 }
 
 
@@ -85,23 +86,23 @@ PERMIT = Machine(
     terminal={S.REFUSED, S.WITHDRAWN, S.CLOSED, S.EXPIRED, S.CANCELLED},
     state_labels=LABELS,
     transitions=[
-        Transition("create", frozenset(), S.DRAFT, "permit.apply", "Draft an application"),
+        Transition("create", frozenset(), S.DRAFT, "permit.apply", N_("Draft an application")),
         Transition("submit", frozenset({S.DRAFT, S.CHANGES_REQUESTED}), S.SUBMITTED, "permit.apply",
-                   "Submit", (HAS_LINES,)),
+                   N_("Submit"), (HAS_LINES,)),
         Transition("withdraw", frozenset({S.DRAFT, S.SUBMITTED, S.CHANGES_REQUESTED}), S.WITHDRAWN,
-                   "permit.apply", "Withdraw the application"),
+                   "permit.apply", N_("Withdraw the application")),
         Transition("request_changes", frozenset({S.SUBMITTED}), S.CHANGES_REQUESTED, "permit.review",
-                   "Request changes", (FOUR_EYES, REASON)),
-        Transition("approve", frozenset({S.SUBMITTED}), S.APPROVED, "permit.review", "Approve", (FOUR_EYES,)),
-        Transition("refuse", frozenset({S.SUBMITTED, S.APPROVED}), S.REFUSED, "permit.review", "Refuse",
+                   N_("Request changes"), (FOUR_EYES, REASON)),
+        Transition("approve", frozenset({S.SUBMITTED}), S.APPROVED, "permit.review", N_("Approve"), (FOUR_EYES,)),
+        Transition("refuse", frozenset({S.SUBMITTED, S.APPROVED}), S.REFUSED, "permit.review", N_("Refuse"),
                    (FOUR_EYES, REASON)),
-        Transition("issue", frozenset({S.APPROVED}), S.ISSUED, "permit.issue", "Issue", (FOUR_EYES,)),
+        Transition("issue", frozenset({S.APPROVED}), S.ISSUED, "permit.issue", N_("Issue"), (FOUR_EYES,)),
         Transition("endorse", IN_USE, S.PARTLY_USED, "permit.endorse",
-                   "Endorse part of the quantities", (VALID,)),
+                   N_("Endorse part of the quantities"), (VALID,)),
         Transition("endorse_final", IN_USE, S.USED, "permit.endorse",
-                   "Endorse the last quantities", (VALID,)),
-        Transition("close", frozenset({S.USED, S.PARTLY_USED}), S.CLOSED, "permit.close", "Close"),
-        Transition("expire", IN_USE, S.EXPIRED, "permit.expire", "Expire", (PAST_VALIDITY,)),
-        Transition("cancel", IN_USE, S.CANCELLED, "permit.cancel", "Cancel the permit", (REASON,)),
+                   N_("Endorse the last quantities"), (VALID,)),
+        Transition("close", frozenset({S.USED, S.PARTLY_USED}), S.CLOSED, "permit.close", N_("Close")),
+        Transition("expire", IN_USE, S.EXPIRED, "permit.expire", N_("Expire"), (PAST_VALIDITY,)),
+        Transition("cancel", IN_USE, S.CANCELLED, "permit.cancel", N_("Cancel the permit"), (REASON,)),
     ],
 )

@@ -4,6 +4,7 @@ Guards read ``ctx.actor`` and ``ctx.transfer``.
 """
 from enum import StrEnum
 
+from registry.i18n import N_
 from registry.machines.base import Guard, Machine, Transition
 
 
@@ -16,8 +17,8 @@ class TransferState(StrEnum):
 
 
 S = TransferState
-LABELS = {S.PENDING: "Waiting for the transferee", S.ACCEPTED: "Accepted", S.DECLINED: "Declined",
-          S.CANCELLED: "Cancelled", S.ACKNOWLEDGED: "Acknowledged by the authority"}
+LABELS = {S.PENDING: N_("Waiting for the transferee"), S.ACCEPTED: N_("Accepted"), S.DECLINED: N_("Declined"),
+          S.CANCELLED: N_("Cancelled"), S.ACKNOWLEDGED: N_("Acknowledged by the authority")}
 
 
 def _is_transferee(ctx) -> str | None:
@@ -41,11 +42,11 @@ TRANSFER = Machine(
     terminal={S.DECLINED, S.CANCELLED, S.ACKNOWLEDGED},
     state_labels=LABELS,
     transitions=[
-        Transition("start", frozenset(), S.PENDING, "transfer.start", "Start a transfer"),
-        Transition("accept", frozenset({S.PENDING}), S.ACCEPTED, "transfer.answer", "Accept", (TRANSFEREE,)),
-        Transition("decline", frozenset({S.PENDING}), S.DECLINED, "transfer.answer", "Decline", (TRANSFEREE,)),
-        Transition("cancel", frozenset({S.PENDING}), S.CANCELLED, "transfer.start", "Cancel", (TRANSFEROR,)),
+        Transition("start", frozenset(), S.PENDING, "transfer.start", N_("Start a transfer")),
+        Transition("accept", frozenset({S.PENDING}), S.ACCEPTED, "transfer.answer", N_("Accept"), (TRANSFEREE,)),
+        Transition("decline", frozenset({S.PENDING}), S.DECLINED, "transfer.answer", N_("Decline"), (TRANSFEREE,)),
+        Transition("cancel", frozenset({S.PENDING}), S.CANCELLED, "transfer.start", N_("Cancel"), (TRANSFEROR,)),
         Transition("acknowledge", frozenset({S.ACCEPTED}), S.ACKNOWLEDGED, "transfer.acknowledge",
-                   "Acknowledge"),
+                   N_("Acknowledge")),
     ],
 )

@@ -1,3 +1,4 @@
+from flask_babel import gettext as _
 from flask import Blueprint, flash, redirect, render_template, url_for
 from sqlalchemy import select
 
@@ -24,7 +25,7 @@ def users():
         except DomainError as exc:
             apply_errors(form, exc)
         else:
-            flash(f"Account {user.username} created.", "success")
+            flash(_("Account %(name)s created.", name=user.username), "success")
             return redirect(url_for(".users"))
     accounts = db.session.scalars(select(User).order_by(User.username)).all()
     return render_template("admin/users.html", form=form, accounts=accounts)

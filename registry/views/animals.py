@@ -1,3 +1,4 @@
+from flask_babel import gettext as _
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import or_, select
 
@@ -5,9 +6,10 @@ from registry.extensions import db
 from registry.forms import ConfirmForm
 from registry.forms.animals import EVENT_FIELDS, BirthForm, IdentifierForm, event_form
 from registry.machines import ANIMAL, AnimalState
-from registry.models import Animal, Facility, Identifier, Keeping, Party, Permit, Species
+from registry.models import ATTACHMENT_KINDS, Animal, Facility, Identifier, Keeping, Party, Permit, Species
 from registry.permissions import can_see_animal, has_capability, visible_animals, visible_facilities, visible_permits
 from registry.services import animals as service
+from registry.services import attachments
 from registry.services.errors import DomainError
 from registry.views.helpers import apply_errors, current_actor, deny, load_visible, paginate, requires
 
@@ -58,7 +60,9 @@ def show(animal_id: int):
         or_(Animal.sire_id == animal.id, Animal.dam_id == animal.id))).all()
     return render_template("animals/show.html", animal=animal, events=events, keeping=keeping,
                            offspring=[o for o in offspring if can_see_animal(actor, o)], machine=ANIMAL,
-                           identifier_form=IdentifierForm(), confirm=ConfirmForm())
+                           identifier_form=IdentifierForm(), confirm=ConfirmForm(),
+                           files=attachments.of("animal", animal.id), kinds=ATTACHMENT_KINDS,
+                           can_attach=has_capability(actor, "animal.identify") and animal.state not in ANIMAL.terminal)
 
 
 def _choices(form, actor, event: str) -> None:
@@ -103,7 +107,7 @@ def record_event(animal_id: int, event: str):
         except DomainError as exc:
             apply_errors(form, exc)
         else:
-            flash(f"{t.label}: recorded.", "success")
+            flash(_("%(event)s: recorded.", event=_(t.label)), "success")
             return redirect(url_for(".show", animal_id=animal.id))
     return render_template("animals/event.html", animal=animal, form=form, transition=t,
                            reason=ANIMAL.rejection(animal.state, event))
@@ -132,7 +136,7 @@ def new_birth():
         except DomainError as exc:
             apply_errors(form, exc)
         else:
-            flash(f"Birth recorded as {animal.registry_no}.", "success")
+            flash(_("Birth recorded as %(number)s.", number=animal.registry_no), "success")
             return redirect(url_for(".show", animal_id=animal.id))
     return render_template("animals/birth.html", form=form)
 
@@ -146,11 +150,11 @@ def add_identifier(animal_id: int):
         try:
             service.add_identifier(current_actor(), animal.id, form.kind.data, form.value.data,
                                    form.applied_on.data, form.note.data)
-            flash("Identifier added.", "success")
+            flash(_("Identifier added."), "success")
         except DomainError as exc:
             apply_errors(None, exc)
     else:
-        flash("Identifier not added: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in form.errors.items()), "error")
+        flash(_("Identifier not added:") + " " + "; ".join(f"{k}: {', '.join(v)}" for k, v in form.errors.items()), "error")
     return redirect(url_for(".show", animal_id=animal.id))
 
 
@@ -162,7 +166,7 @@ def retire_identifier(identifier_id: int):
     if ConfirmForm().validate_on_submit():
         try:
             service.retire_identifier(current_actor(), identifier_id)
-            flash("Identifier retired.", "success")
+            flash(_("Identifier retired."), "success")
         except DomainError as exc:
             apply_errors(None, exc)
             if exc.status == 404:

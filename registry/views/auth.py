@@ -1,5 +1,6 @@
 from urllib.parse import urlsplit
 
+from flask_babel import gettext as _
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
@@ -29,7 +30,7 @@ def login():
             session.clear()  # a fresh session on login: no fixation
             login_user(user)
             return redirect(_safe_next(request.args.get("next")))
-        form.password.errors.append("Unknown user name or wrong password.")
+        form.password.errors.append(_("Unknown user name or wrong password."))
     return render_template("auth/login.html", form=form)
 
 
@@ -47,5 +48,5 @@ def set_locale(code: str):
     if code in current_app.config["LANGUAGES"]:
         session["locale"] = code
     else:
-        flash("Unknown language.", "error")
+        flash(_("Unknown language."), "error")
     return redirect(_safe_next(request.form.get("next")))

@@ -1,6 +1,7 @@
 """The border: find a permit by number or QR code, and endorse it."""
 from urllib.parse import unquote, urlsplit
 
+from flask_babel import gettext as _
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
@@ -53,7 +54,7 @@ def endorse(permit_id: int):
         except DomainError as exc:
             apply_errors(form, exc)
         else:
-            flash("Endorsement recorded.", "success")
+            flash(_("Endorsement recorded."), "success")
             return redirect(url_for("permits.receipt", permit_id=permit.id, endorsement_id=endorsement.id))
     return render_template("customs/endorse.html", permit=permit, form=form, used=used,
                            direction="entry" if permit.direction == "import" else "exit")

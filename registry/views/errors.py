@@ -1,5 +1,6 @@
 """Errors: HTML pages for people, RFC 9457 problem documents under /api/."""
 from flask import jsonify, render_template, request
+from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
 from registry.extensions import db
@@ -52,8 +53,12 @@ def register(app):
     def _http(exc: HTTPException):
         if not _for_api():
             if exc.code == 403:
-                return page(403, TITLES[403], "Your role does not allow this.")
-            return page(exc.code or 500, TITLES.get(exc.code, exc.name))
+                return page(403, _("Not allowed"), _("Your role does not allow this."))
+            if exc.code == 404:
+                return page(404, _("Not found"))
+            if exc.code == 400:
+                return page(400, _("Bad request"), exc.description)
+            return page(exc.code or 500, exc.name)
         data = getattr(exc, "data", None) or {}
         errors = _flatten(data["messages"]) if "messages" in data else None
         headers = dict(data.get("headers") or {})
@@ -68,11 +73,11 @@ def register(app):
     def _domain(exc: DomainError):
         if _for_api():
             return problem(exc.status, TITLES.get(exc.status, "Refused"), exc.message, exc.fields or None)
-        return page(exc.status, "Refused", exc.message)
+        return page(exc.status, _("Refused"), exc.message)
 
     @app.errorhandler(500)
     def _server_error(exc):
         db.session.rollback()
         if _for_api():
             return problem(500, "Internal Server Error", "nothing was saved; the error has been logged")
-        return page(500, "Something went wrong", "Nothing was saved. The error has been logged.")
+        return page(500, _("Something went wrong"), _("Nothing was saved. The error has been logged."))

@@ -1,3 +1,4 @@
+from flask_babel import gettext as _
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -7,11 +8,13 @@ from wtforms.validators import DataRequired, Length, Optional
 from registry.extensions import db
 from registry.forms import options
 from registry.machines import FACILITY
-from registry.models import INSPECTION_RESULTS, Facility, Party, Species
+from registry.models import ATTACHMENT_KINDS, INSPECTION_RESULTS, Facility, Party, Species
 from registry.permissions import can_see_facility, has_capability, visible_facilities
+from registry.services import attachments
 from registry.services import facilities as service
 from registry.services.errors import DomainError
 from registry.views.helpers import apply_errors, current_actor, load_visible, requires
+from registry.i18n import _l
 
 bp = Blueprint("facilities", __name__, url_prefix="/facilities")
 ACTIONS = ("resubmit", "request_changes", "approve", "refuse", "close")
@@ -21,14 +24,14 @@ class AllowanceEntry(FlaskForm):
     class Meta:
         csrf = False
 
-    species_id = SelectField("Species", coerce=str, validators=[Optional()])
-    capacity = StringField("Capacity", validators=[Optional(), Length(max=6)])
+    species_id = SelectField(_l("Species"), coerce=str, validators=[Optional()])
+    capacity = StringField(_l("Capacity"), validators=[Optional(), Length(max=6)])
 
 
 class ApplyForm(FlaskForm):
-    name = StringField("Name of the facility", validators=[DataRequired(), Length(max=200)])
-    address = TextAreaField("Address", validators=[DataRequired(), Length(max=2000)])
-    holder_party_id = SelectField("Holder (officers applying on someone's behalf)", coerce=str,
+    name = StringField(_l("Name of the facility"), validators=[DataRequired(), Length(max=200)])
+    address = TextAreaField(_l("Address"), validators=[DataRequired(), Length(max=2000)])
+    holder_party_id = SelectField(_l("Holder (officers applying on someone's behalf)"), coerce=str,
                                   validators=[Optional()])
     allowances = FieldList(FormField(AllowanceEntry), min_entries=4)
 
@@ -38,14 +41,14 @@ class CapacityForm(FlaskForm):
 
 
 class InspectionForm(FlaskForm):
-    inspected_on = DateField("Inspected on", validators=[Optional()])
-    result = SelectField("Result", choices=options([(r, r.replace("_", " ")) for r in INSPECTION_RESULTS]))
-    findings = TextAreaField("Findings", validators=[Optional(), Length(max=5000)])
-    next_due = DateField("Next inspection due", validators=[Optional()])
+    inspected_on = DateField(_l("Inspected on"), validators=[Optional()])
+    result = SelectField(_l("Result"), choices=options([(r, r.replace("_", " ")) for r in INSPECTION_RESULTS]))
+    findings = TextAreaField(_l("Findings"), validators=[Optional(), Length(max=5000)])
+    next_due = DateField(_l("Next inspection due"), validators=[Optional()])
 
 
 class ReasonForm(FlaskForm):
-    reason = TextAreaField("Reason or note", validators=[Optional(), Length(max=2000)])
+    reason = TextAreaField(_l("Reason or note"), validators=[Optional(), Length(max=2000)])
 
 
 def _species_choices(form):
@@ -83,7 +86,7 @@ def apply():
         except DomainError as exc:
             apply_errors(form, exc)
         else:
-            flash("Application sent to the regional environmental office.", "success")
+            flash(_("Application sent to the regional environmental office."), "success")
             return redirect(url_for(".show", facility_id=f.id))
     return render_template("facilities/apply.html", form=form)
 
@@ -102,7 +105,9 @@ def show(facility_id: int):
     _species_choices(capacity)
     return render_template("facilities/show.html", f=f, actions=actions, machine=FACILITY, reason=ReasonForm(),
                            capacity=capacity, inspection=InspectionForm(), kept=ctx.occupancy,
-                           manage=has_capability(actor, "facility.manage") and f.status == "registered")
+                           manage=has_capability(actor, "facility.manage") and f.status == "registered",
+                           files=attachments.of("facility", f.id), kinds=ATTACHMENT_KINDS,
+                           can_attach=f.status not in FACILITY.terminal)
 
 
 @bp.post("/<int:facility_id>/<action>")
@@ -122,7 +127,7 @@ def act(facility_id: int, action: str):
         except DomainError as exc:
             apply_errors(None, exc)
         else:
-            flash(f"{FACILITY.transitions[action].label}: done.", "success")
+            flash(_("%(action)s: done.", action=_(FACILITY.transitions[action].label)), "success")
     else:
         flash("; ".join(f"{k}: {v}" for k, v in form.errors.items()), "error")
     return redirect(url_for(".show", facility_id=facility_id))

@@ -1,3 +1,4 @@
+from flask_babel import gettext as _
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
@@ -62,7 +63,7 @@ def new():
         except DomainError as exc:
             apply_errors(form, exc)
         else:
-            flash("Draft saved. Submit it when it is complete.", "success")
+            flash(_("Draft saved. Submit it when it is complete."), "success")
             return redirect(url_for(".show", permit_id=permit.id))
     return render_template("permits/form.html", form=form, permit=None)
 
@@ -91,7 +92,7 @@ def edit(permit_id: int):
         except DomainError as exc:
             apply_errors(form, exc)
         else:
-            flash("Application saved.", "success")
+            flash(_("Application saved."), "success")
             return redirect(url_for(".show", permit_id=permit.id))
     return render_template("permits/form.html", form=form, permit=permit)
 
@@ -125,7 +126,7 @@ def copy(permit_id: int):
         except DomainError as exc:
             apply_errors(None, exc)
         else:
-            flash("A new draft was made from this one: check it and submit it.", "success")
+            flash(_("A new draft was made from this one: check it and submit it."), "success")
             return redirect(url_for(".show", permit_id=new.id))
     return redirect(url_for(".show", permit_id=permit.id))
 
@@ -143,7 +144,7 @@ def declare(permit_id: int, line_no: int):
         except DomainError as exc:
             apply_errors(None, exc)
         else:
-            flash(f"Declared as {animal.registry_no}.", "success")
+            flash(_("Declared as %(number)s.", number=animal.registry_no), "success")
     return redirect(url_for(".show", permit_id=permit.id))
 
 
@@ -188,5 +189,5 @@ def act(permit_id: int, action: str):
         except DomainError as exc:
             apply_errors(None, exc)
         else:
-            flash(f"{PERMIT.transitions[action].label}: done.", "success")
+            flash(_("%(action)s: done.", action=_(PERMIT.transitions[action].label)), "success")
     return redirect(url_for(".show", permit_id=permit.id))

@@ -1,3 +1,4 @@
+from flask_babel import gettext as _
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
@@ -8,13 +9,14 @@ from registry.forms import ConfirmForm
 from registry.services import tokens
 from registry.services.errors import DomainError
 from registry.views.helpers import apply_errors, current_actor
+from registry.i18n import _l
 
 bp = Blueprint("profile", __name__, url_prefix="/profile")
 
 
 class TokenForm(FlaskForm):
-    name = StringField("What the token is for", validators=[DataRequired(), Length(max=100)])
-    days = IntegerField("Valid for (days)", default=90, validators=[NumberRange(1, tokens.MAX_DAYS)])
+    name = StringField(_l("What the token is for"), validators=[DataRequired(), Length(max=100)])
+    days = IntegerField(_l("Valid for (days)"), default=90, validators=[NumberRange(1, tokens.MAX_DAYS)])
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -37,7 +39,7 @@ def revoke(token_id: int):
     if ConfirmForm().validate_on_submit():
         try:
             tokens.revoke_token(current_actor(), token_id)
-            flash("Token revoked.", "success")
+            flash(_("Token revoked."), "success")
         except DomainError as exc:
             apply_errors(None, exc)
     return redirect(url_for(".index"))

@@ -1,3 +1,4 @@
+from flask_babel import gettext as _
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -12,25 +13,26 @@ from registry.permissions import has_capability, visible_animals
 from registry.services import transfers as service
 from registry.services.errors import DomainError
 from registry.views.helpers import apply_errors, current_actor, deny, requires
+from registry.i18n import _l
 
 bp = Blueprint("transfers", __name__, url_prefix="/transfers")
 
 
 class TransferForm(FlaskForm):
-    animal_ids = SelectMultipleField("Animals", coerce=str, validators=[DataRequired()])
-    facility_id = SelectField("Receiving facility (the register of facilities)", coerce=str,
+    animal_ids = SelectMultipleField(_l("Animals"), coerce=str, validators=[DataRequired()])
+    facility_id = SelectField(_l("Receiving facility (the register of facilities)"), coerce=str,
                               validators=[DataRequired()])
-    ownership = BooleanField("Ownership passes too (untick to move custody only)", default=True)
-    planned_on = DateField("Planned date", validators=[Optional()])
-    note = TextAreaField("Note", validators=[Optional(), Length(max=2000)])
+    ownership = BooleanField(_l("Ownership passes too (untick to move custody only)"), default=True)
+    planned_on = DateField(_l("Planned date"), validators=[Optional()])
+    note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=2000)])
 
 
 class AnswerForm(FlaskForm):
-    code = StringField("Transfer code", validators=[DataRequired(), Length(max=12)])
+    code = StringField(_l("Transfer code"), validators=[DataRequired(), Length(max=12)])
 
 
 class NoteForm(FlaskForm):
-    note = TextAreaField("Note", validators=[Optional(), Length(max=2000)])
+    note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=2000)])
 
 
 @bp.get("/")
@@ -53,7 +55,7 @@ def answer_by_code():
         except DomainError as exc:
             apply_errors(form, exc)
         else:
-            flash(f"Transfer {t.code}: {t.state}.", "success")
+            flash(_("Transfer %(code)s: %(state)s.", code=t.code, state=_(TRANSFER.state_labels[t.state])), "success")
             return redirect(url_for(".show", transfer_id=t.id))
     return redirect(url_for(".index"))
 
@@ -78,7 +80,7 @@ def new():
         except DomainError as exc:
             apply_errors(form, exc)
         else:
-            flash(f"Transfer offered. Give the transferee this code: {t.code}", "success")
+            flash(_("Transfer offered. Give the transferee this code: %(code)s", code=t.code), "success")
             return redirect(url_for(".show", transfer_id=t.id))
     return render_template("transfers/new.html", form=form)
 
@@ -108,5 +110,5 @@ def act(transfer_id: int, action: str):
             if exc.status == 404:
                 deny("transfer.scope", 404)
         else:
-            flash(f"{TRANSFER.transitions[action].label}: done.", "success")
+            flash(_("%(action)s: done.", action=_(TRANSFER.transitions[action].label)), "success")
     return redirect(url_for(".show", transfer_id=transfer_id))
