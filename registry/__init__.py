@@ -91,7 +91,9 @@ def create_app(config: type | dict | None = None) -> Flask:
         def can(capability: str) -> bool:
             return current_user.is_authenticated and has_capability(current_actor(), capability)
 
-        return {"can": can, "locale": str(get_locale() or "en")}
+        from registry.permissions import ROLE_LABELS
+
+        return {"can": can, "locale": str(get_locale() or "en"), "role_labels": ROLE_LABELS}
 
     from registry.cli import register_commands
 

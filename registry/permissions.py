@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import or_
 
+from registry.i18n import N_
+
 if TYPE_CHECKING:  # pragma: no cover
     from registry.services.context import Actor
 
@@ -21,6 +23,10 @@ class Role(StrEnum):
     CUSTOMS_OFFICER = "customs_officer"
     KEEPER = "keeper"
     AUDITOR = "auditor"
+
+
+ROLE_LABELS = {Role.ADMIN: N_("Administrator"), Role.MINISTRY_OFFICER: N_("Ministry officer"),
+               Role.CUSTOMS_OFFICER: N_("Customs officer"), Role.KEEPER: N_("Keeper"), Role.AUDITOR: N_("Auditor")}
 
 
 #: Every capability the application knows. Asking for any other name is a bug and raises.
