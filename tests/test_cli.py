@@ -26,7 +26,7 @@ def test_demo_loads_once_and_verifies(app, session):
     counts = (session.query(Animal).count(), session.query(Permit).count(), session.query(AuditEntry).count())
     states = {p.state for p in session.query(Permit)}
     assert {"issued", "used", "expired", "closed", "submitted", "draft", "cancelled"} <= states
-    assert {a.state for a in session.query(Animal)} == {"in_captivity", "disposed"}
+    assert {a.state for a in session.query(Animal)} == {"in_captivity", "dead", "disposed"}
     again = runner.invoke(demo)
     assert again.exit_code == 0 and "already present" in again.output
     assert counts == (session.query(Animal).count(), session.query(Permit).count(),

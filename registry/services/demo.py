@@ -91,6 +91,9 @@ def load(operator: Actor) -> bool:
         permits.fire(actor["officer"], old.id, "close")
     with clock.on(year_ago + timedelta(days=20)):
         _issued(actor, {**snakes, "foreign_permit_no": "ZA-EXP-2025-00533"})
+    with clock.on(year_ago + timedelta(days=60)):
+        # One python died and nobody recorded the disposal of its carcass: overdue ever since.
+        animals.fire(actor["zoo"], _animals_of(old)[1], "death", {"cause": "Respiratory infection"})
     permits.expire_due(operator)
 
     # An import of three grey parrots, from application to a bird in the aviary.
