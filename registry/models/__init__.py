@@ -6,13 +6,13 @@ from registry.models.endorsement import OUTCOMES, EndorsedLine, Endorsement
 from registry.models.facility import FACILITY_STATUSES, INSPECTION_RESULTS, Facility, FacilitySpecies, Inspection
 from registry.models.party import PARTY_KINDS, Party
 from registry.models.permit import DOCUMENT_TYPES, Permit, PermitLine, SerialCounter
-from registry.models.species import APPENDICES, NationalCategory, Species
+from registry.models.species import APPENDICES, DeadlineSetting, NationalCategory, Species
 from registry.models.token import ApiToken, IdempotentRequest
 from registry.models.transfer import Transfer
 from registry.models.user import User
 
 __all__ = [
     "APPENDICES", "ATTACHMENT_KINDS", "Attachment", "DOCUMENT_TYPES", "FACILITY_STATUSES", "GENESIS_HASH", "IDENTIFIER_KINDS", "PARTY_KINDS",
-    "OUTCOMES", "SEXES", "Animal", "AnimalEvent", "ApiToken", "IdempotentRequest", "AuditCheckpoint", "AuditEntry", "AuditHead", "EndorsedLine", "Endorsement", "INSPECTION_RESULTS", "Inspection", "Facility", "FacilitySpecies", "Identifier",
+    "OUTCOMES", "SEXES", "Animal", "AnimalEvent", "ApiToken", "IdempotentRequest", "AuditCheckpoint", "AuditEntry", "DeadlineSetting", "AuditHead", "EndorsedLine", "Endorsement", "INSPECTION_RESULTS", "Inspection", "Facility", "FacilitySpecies", "Identifier",
     "Keeping", "NationalCategory", "Party", "Permit", "PermitLine", "SerialCounter", "Species", "Transfer", "User",
 ]

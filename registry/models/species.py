@@ -42,3 +42,11 @@ class Species(db.Model):
         return {c: getattr(self, c) for c in (
             "scientific_name", "author", "taxon_class", "taxon_order", "family", "appendix",
             "annotation", "name_en", "name_ko", "national_category_code", "cites_taxon_id")}
+
+
+class DeadlineSetting(db.Model):
+    """An administrator's choice of days for a deadline rule (registry.deadlines), where it differs."""
+
+    __tablename__ = "deadline_setting"
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    days: Mapped[int]

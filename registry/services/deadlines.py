@@ -28,7 +28,9 @@ def items(actor: Actor, rule_code: str | None = None, overdue_only: bool = False
           horizon_days: int = 30) -> list[deadlines.Item]:
     """Open items in the actor's scope: overdue ones, and those falling due within *horizon_days*."""
     today = clock.today()
-    overrides = current_app.config.get("DEADLINE_DAYS", {})
+    from registry.services.admin import deadline_days
+
+    overrides = {**current_app.config.get("DEADLINE_DAYS", {}), **deadline_days()}
     found = []
     for rule in deadlines.RULES:
         if rule_code and rule.code != rule_code:

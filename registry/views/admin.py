@@ -1,10 +1,18 @@
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_wtf import FlaskForm
 from sqlalchemy import select
+from wtforms import IntegerField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from registry import deadlines
 from registry.extensions import db
+from registry.forms import ConfirmForm, options
 from registry.forms.admin import UserForm
-from registry.models import Party, User
+from registry.i18n import _l
+from registry.models import NationalCategory, Party, Species, User
+from registry.permissions import Role
+from registry.services import admin as admin_service
 from registry.services import users as service
 from registry.services.errors import DomainError
 from registry.views.helpers import apply_errors, current_actor, requires
@@ -12,12 +20,37 @@ from registry.views.helpers import apply_errors, current_actor, requires
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
+class EditUserForm(FlaskForm):
+    display_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=200)])
+    role = SelectField(_l("Role"), choices=options([(r.value, r.value.replace("_", " ")) for r in Role]))
+    party_id = SelectField(_l("Party (keepers)"), coerce=str, validators=[Optional()])
+
+
+class PasswordForm(FlaskForm):
+    password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=200)])
+
+
+class SpeciesForm(FlaskForm):
+    name_en = StringField(_l("English name"), validators=[Optional(), Length(max=200)])
+    name_ko = StringField(_l("Korean name"), validators=[Optional(), Length(max=200)])
+    appendix = SelectField(_l("Appendix"), choices=options([(a, a) for a in ("I", "II", "III")]))
+    national_category_code = SelectField(_l("National category"), coerce=str, validators=[Optional()])
+    annotation = TextAreaField(_l("Annotation"), validators=[Optional(), Length(max=2000)])
+
+
+class DeadlineForm(FlaskForm):
+    days = IntegerField(_l("Days"), validators=[NumberRange(0, 3650)])
+
+
+def _parties():
+    return [("", "-")] + [(str(p.id), p.name) for p in db.session.scalars(select(Party).order_by(Party.name))]
+
+
 @bp.route("/users", methods=["GET", "POST"])
 @requires("user.manage")
 def users():
     form = UserForm()
-    form.party_id.choices = [("", "-")] + [(str(p.id), p.name) for p in
-                                           db.session.scalars(select(Party).order_by(Party.name))]
+    form.party_id.choices = _parties()
     if form.validate_on_submit():
         try:
             user = service.create_user(current_actor(), form.username.data, form.password.data, form.role.data,
@@ -29,3 +62,85 @@ def users():
             return redirect(url_for(".users"))
     accounts = db.session.scalars(select(User).order_by(User.username)).all()
     return render_template("admin/users.html", form=form, accounts=accounts)
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@requires("user.manage")
+def user(user_id: int):
+    account = db.get_or_404(User, user_id)
+    form = EditUserForm(obj=account if request.method == "GET" else None)
+    form.party_id.choices = _parties()
+    if request.method == "GET":
+        form.party_id.data = str(account.party_id or "")
+    if form.validate_on_submit():
+        try:
+            admin_service.update_user(current_actor(), account.id, form.role.data,
+                                      int(form.party_id.data) if form.party_id.data else None, form.display_name.data)
+        except DomainError as exc:
+            apply_errors(form, exc)
+        else:
+            flash(_("Account saved."), "success")
+            return redirect(url_for(".user", user_id=account.id))
+    return render_template("admin/user.html", account=account, form=form, password=PasswordForm(),
+                           confirm=ConfirmForm())
+
+
+@bp.post("/users/<int:user_id>/password")
+@requires("user.manage")
+def reset_password(user_id: int):
+    form = PasswordForm()
+    if form.validate_on_submit():
+        try:
+            service.set_password(current_actor(), user_id, form.password.data)
+            flash(_("Password reset; the user's sessions have ended."), "success")
+        except DomainError as exc:
+            apply_errors(None, exc)
+    return redirect(url_for(".user", user_id=user_id))
+
+
+@bp.post("/users/<int:user_id>/<any(enable, disable):what>")
+@requires("user.manage")
+def enable(user_id: int, what: str):
+    if ConfirmForm().validate_on_submit():
+        try:
+            service.set_enabled(current_actor(), user_id, what == "enable")
+            flash(_("Account enabled.") if what == "enable" else _("Account disabled."), "success")
+        except DomainError as exc:
+            apply_errors(None, exc)
+    return redirect(url_for(".user", user_id=user_id))
+
+
+@bp.route("/species/<int:species_id>", methods=["GET", "POST"])
+@requires("species.manage")
+def species(species_id: int):
+    sp = db.get_or_404(Species, species_id)
+    form = SpeciesForm(obj=sp if request.method == "GET" else None)
+    form.national_category_code.choices = [("", "-")] + [
+        (c.code, f"{c.name_en} · {c.name_ko}") for c in db.session.scalars(select(NationalCategory))]
+    if form.validate_on_submit():
+        changes = {k: v for k, v in form.data.items() if k != "csrf_token"}
+        changes["national_category_code"] = changes["national_category_code"] or None
+        try:
+            admin_service.correct_species(current_actor(), sp.id, changes)
+        except DomainError as exc:
+            apply_errors(form, exc)
+        else:
+            flash(_("Species corrected."), "success")
+            return redirect(url_for(".species", species_id=sp.id))
+    return render_template("admin/species.html", sp=sp, form=form)
+
+
+@bp.route("/deadlines", methods=["GET", "POST"])
+@requires("species.manage")
+def deadline_rules():
+    form = DeadlineForm()
+    code = request.form.get("code")
+    if request.method == "POST" and form.validate_on_submit():
+        try:
+            admin_service.set_deadline_days(current_actor(), code, form.days.data)
+            flash(_("Deadline saved."), "success")
+        except DomainError as exc:
+            apply_errors(None, exc)
+        return redirect(url_for(".deadline_rules"))
+    return render_template("admin/deadlines.html", rules=deadlines.RULES, days=admin_service.deadline_days(),
+                           form=form)

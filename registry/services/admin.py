@@ -1,0 +1,95 @@
+"""Administration: accounts and reference data. Every change is audited like any other."""
+from __future__ import annotations
+
+from registry import deadlines
+from registry.models import DeadlineSetting, NationalCategory, Party, Species, User
+from registry.permissions import Role, has_capability
+from registry.services import audit
+from registry.services.context import Actor, write_transaction
+from registry.services.errors import Forbidden, NotFound, ValidationFailed
+
+SPECIES_FIELDS = ("author", "taxon_class", "taxon_order", "family", "appendix", "annotation", "name_en", "name_ko",
+                  "national_category_code")
+
+
+def _require(actor: Actor, capability: str) -> None:
+    if not has_capability(actor, capability):
+        raise Forbidden(f"this needs the {capability} capability")
+
+
+def update_user(actor: Actor, user_id: int, role: str, party_id: int | None, display_name: str) -> User:
+    """Change an account's role, the party it acts for and its name; a role change ends its sessions."""
+    _require(actor, "user.manage")
+    errors = {}
+    if role not in Role.__members__.values():
+        errors["role"] = f"one of {', '.join(r.value for r in Role)}"
+    if role == Role.KEEPER and party_id is None:
+        errors["party_id"] = "a keeper must be linked to their party"
+    if not (display_name or "").strip():
+        errors["display_name"] = "required"
+    if errors:
+        raise ValidationFailed("the account cannot be changed", errors)
+    with write_transaction() as session:
+        user = session.get(User, user_id)
+        if user is None:
+            raise NotFound("no such user")
+        if party_id is not None and session.get(Party, party_id) is None:
+            raise ValidationFailed("unknown party", {"party_id": "no such party"})
+        if user.id == actor.user_id and role != user.role:
+            raise ValidationFailed("the account cannot be changed", {"role": "administrators do not change their own role"})
+        before = user.as_audit()
+        if (user.role, user.party_id) != (role, party_id):
+            user.session_epoch += 1  # new rights take effect at the next login
+        user.role, user.party_id, user.display_name = role, party_id, display_name.strip()
+        session.flush()
+        audit.record(actor, "user.update", "user", user.id, before, user.as_audit())
+    return user
+
+
+def correct_species(actor: Actor, species_id: int, changes: dict) -> Species:
+    """Correct a species' reference data (names, taxonomy, appendix, national category)."""
+    _require(actor, "species.manage")
+    unknown = set(changes) - set(SPECIES_FIELDS)
+    if unknown:
+        raise ValidationFailed("unknown fields", {name: "not a species field" for name in unknown})
+    if "appendix" in changes and changes["appendix"] not in ("I", "II", "III"):
+        raise ValidationFailed("bad appendix", {"appendix": "I, II or III"})
+    with write_transaction() as session:
+        sp = session.get(Species, species_id)
+        if sp is None:
+            raise NotFound("no such species")
+        code = changes.get("national_category_code")
+        if code and session.get(NationalCategory, code) is None:
+            raise ValidationFailed("unknown category", {"national_category_code": "no such national category"})
+        before = sp.as_audit()
+        for name, value in changes.items():
+            setattr(sp, name, (value.strip() or None) if isinstance(value, str) else value)
+        session.flush()
+        audit.record(actor, "species.update", "species", sp.id, before, sp.as_audit())
+    return sp
+
+
+def set_deadline_days(actor: Actor, code: str, days: int) -> None:
+    """Set how many days a deadline rule gives (the default comes from registry/deadlines.py)."""
+    _require(actor, "species.manage")
+    if code not in deadlines.BY_CODE:
+        raise NotFound("no such deadline rule")
+    if not isinstance(days, int) or not 0 <= days <= 3650:
+        raise ValidationFailed("bad number of days", {"days": "0 to 3650"})
+    with write_transaction() as session:
+        row = session.get(DeadlineSetting, code)
+        before = {"days": row.days if row else deadlines.BY_CODE[code].days}
+        if row is None:
+            session.add(DeadlineSetting(code=code, days=days))
+        else:
+            row.days = days
+        session.flush()
+        audit.record(actor, "deadline.update", "deadline_rule", code, before, {"days": days})
+
+
+def deadline_days() -> dict[str, int]:
+    from sqlalchemy import select
+
+    from registry.extensions import db
+
+    return dict(db.session.execute(select(DeadlineSetting.code, DeadlineSetting.days)).all())
