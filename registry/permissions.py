@@ -57,6 +57,7 @@ CAPABILITIES: dict[str, str] = {
     "animal.return": "Return a seized animal to its keeper",
     "animal.forfeit": "Forfeit a seized animal to the State",
     "animal.identify": "Add or retire an animal's identifiers",
+    "animal.approve_donation": "Approve the donation of a carcass to a museum or research institute",
     "transfer.start": "Start or cancel a transfer of one's animals to another keeper",
     "transfer.answer": "Accept or decline a transfer offered to one",
     "transfer.acknowledge": "Acknowledge an accepted transfer for the authority",
@@ -88,7 +89,8 @@ ROLE_CAPABILITIES: dict[Role, frozenset[str]] = {
             "animal.declare", "animal.void", "animal.register", "animal.transfer", "animal.birth",
             "animal.death", "animal.dispose", "animal.report_missing", "animal.recover",
             "animal.declare_dead", "animal.seize", "animal.return", "animal.forfeit",
-            "animal.identify", "transfer.start", "transfer.answer", "transfer.acknowledge",
+            "animal.identify", "animal.approve_donation", "transfer.start", "transfer.answer",
+            "transfer.acknowledge",
             "permit.apply", "permit.review", "permit.issue", "permit.cancel", "permit.close",
             "permit.expire", "audit.read", "report.annual",
         }

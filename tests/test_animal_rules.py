@@ -205,3 +205,15 @@ def test_export_needs_an_export_permit_for_the_species(world):
     import_permit = issued_permit(world)
     with pytest.raises(Conflict, match="not an export document"):
         animals.fire(world.actor("customs"), animal.id, "export", {"permit_id": import_permit.id})
+
+
+def test_donation_needs_an_officers_approval(world):
+    animal = animal_in(world, "in_captivity")
+    animals.fire(world.actor("zoo"), animal.id, "death", {"cause": "age"})
+    donation = {"method": "donation", "handler": "National Science Museum", "place": "Daejeon", "witness": "curator"}
+    with pytest.raises(Conflict, match="a ministry officer must approve it first"):
+        animals.fire(world.actor("zoo"), animal.id, "dispose", donation)
+    with pytest.raises(Forbidden):
+        animals.fire(world.actor("zoo"), animal.id, "approve_donation", {"recipient": "National Science Museum"})
+    animals.fire(world.actor("officer"), animal.id, "approve_donation", {"recipient": "National Science Museum"})
+    assert animals.fire(world.actor("zoo"), animal.id, "dispose", donation).state == "disposed"

@@ -38,6 +38,8 @@ EVENT_FIELDS = {
     "seize": lambda: {"facility_id": _facility(), "reason": _text(_l("Reason"), True)},
     "return": lambda: {"facility_id": _facility(), "note": _text(_l("Note"), True)},
     "forfeit": lambda: {"note": _text(_l("Note"), True)},
+    "approve_donation": lambda: {"recipient": _text(_l("Museum or research institute")),
+                                 "note": _text(_l("Note"), True)},
 }
 
 

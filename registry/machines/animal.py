@@ -3,7 +3,8 @@
 Guards read a context object built by the service (``registry.services.animals``):
 ``ctx.actor``, ``ctx.animal``, ``ctx.facility``, ``ctx.species_id``,
 ``ctx.occupancy`` (live animals of that species already in the facility),
-``ctx.parents``, ``ctx.permit``, ``ctx.permit_used``, ``ctx.seized_from``, ``ctx.data``, ``ctx.today``.
+``ctx.parents``, ``ctx.permit``, ``ctx.permit_used``, ``ctx.seized_from``, ``ctx.donation_approved``,
+``ctx.data``, ``ctx.today``.
 """
 from enum import StrEnum
 
@@ -88,6 +89,12 @@ def _disposal_method_allowed(ctx) -> str | None:
     return None
 
 
+def _donation_approved(ctx) -> str | None:
+    if ctx.data.get("method") == "donation" and not ctx.donation_approved and ctx.actor.role != "ministry_officer":
+        return "a donation changes the specimen's use: a ministry officer must approve it first"
+    return None
+
+
 def _entry_permit_usable(ctx) -> str | None:
     p = ctx.permit
     if p is None:
@@ -158,6 +165,8 @@ DISPOSAL_ALLOWED = Guard("disposal_method_allowed",
                          "a suspected disease forces incineration or burial", _disposal_method_allowed, on_input=True)
 ENTRY_PERMIT = Guard("entry_permit_usable", "the declaring import permit is issued and unexpired",
                      _entry_permit_usable)
+DONATION_APPROVED = Guard("donation_approved", "a donation has the approval of a ministry officer",
+                          _donation_approved, on_input=True)
 EXPORT_PERMIT = Guard("export_permit_usable", "an issued, unexpired export permit covers the species",
                       _export_permit_usable, on_input=True)
 
@@ -182,7 +191,9 @@ ANIMAL = Machine(
                    N_("Transfer ownership or custody"), (KEEPER_OWNS, TRANSFER_CHANGES, FACILITY_ACCEPTS)),
         Transition("death", LIVE | {S.SEIZED}, S.DEAD, "animal.death", N_("Death")),
         Transition("dispose", frozenset({S.DEAD}), S.DISPOSED, "animal.dispose", N_("Carcass disposal"),
-                   (DISPOSAL_ALLOWED,)),
+                   (DISPOSAL_ALLOWED, DONATION_APPROVED)),
+        Transition("approve_donation", frozenset({S.DEAD}), S.DEAD, "animal.approve_donation",
+                   N_("Approve a donation of the carcass")),
         Transition("export", frozenset({S.IN_CAPTIVITY}), S.EXPORTED, "animal.export", N_("Export"),
                    (EXPORT_PERMIT,)),
         Transition("report_missing", frozenset({S.IN_CAPTIVITY}), S.MISSING, "animal.report_missing",

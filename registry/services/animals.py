@@ -132,6 +132,8 @@ class Context:
     seized_from: str | None = None
     #: The event comes from a transfer both keepers agreed to.
     handshake: bool = False
+    #: A ministry officer approved giving the carcass to a museum or research institute.
+    donation_approved: bool = False
 
 
 def _check_capability(actor: Actor, event: str) -> None:
@@ -290,6 +292,8 @@ def _prepare_disposal(session, ctx, values, errors):
         AnimalEvent.animal_id == ctx.animal.id, AnimalEvent.to_state == AnimalState.DEAD
     ).order_by(AnimalEvent.id.desc()).limit(1))
     ctx.disease_suspected = bool(death and death.details.get("disease_suspected"))
+    ctx.donation_approved = session.scalar(select(AnimalEvent.id).where(
+        AnimalEvent.animal_id == ctx.animal.id, AnimalEvent.event == "approve_donation").limit(1)) is not None
 
 
 def _parse_export(data, errors, today):
@@ -372,6 +376,8 @@ EVENTS: dict[str, EventSpec] = {
     "seize": EventSpec(_parse_seize, _prepare_target_facility, _effect_seize),
     "return": EventSpec(lambda d, e, t: _parse_facility(d, e, t, required=False), _prepare_return, _effect_move),
     "forfeit": EventSpec(lambda d, e, t: {"note": _text(d, "note", e, False)}, effect=_effect_forfeit),
+    "approve_donation": EventSpec(lambda d, e, t: {"recipient": _text(d, "recipient", e),
+                                                   "note": _text(d, "note", e, False)}),
 }
 assert set(EVENTS) | {"declare", "birth"} == set(ANIMAL.events)
 
