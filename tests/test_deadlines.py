@@ -45,3 +45,22 @@ def test_deadline_pages_and_export(client, login, world):
     csv_text = client.get("/deadlines/export.csv", query_string={"rule": "carcass_disposal"}).get_data(as_text=True)
     assert csv_text.splitlines()[0] == "rule,subject,object,since,due,overdue"
     assert f"carcass_disposal,animal,{dead.registry_no}," in csv_text
+
+
+def test_a_rule_can_apply_to_some_national_categories_only(world, monkeypatch, session):
+    from dataclasses import replace
+
+    from registry import deadlines as rules
+    from registry.models import Species
+
+    dead = animal_in(world, "in_captivity")
+    animals.fire(world.actor("zoo"), dead.id, "death", {"cause": "age"})
+    only_designated = replace(rules.BY_CODE["carcass_disposal"], categories=frozenset({"DESIGNATED"}))
+    monkeypatch.setattr(rules, "RULES", (only_designated,))
+    assert deadlines.items(world.actor("officer")) == []
+    session.get(Species, world.parrot).national_category_code = "DESIGNATED"
+    from registry.models import NationalCategory
+
+    session.add(NationalCategory(code="DESIGNATED", name_en="Designated", name_ko="지정관리"))
+    session.flush()
+    assert [i.rule.code for i in deadlines.items(world.actor("officer"))] == ["carcass_disposal"]

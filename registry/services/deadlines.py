@@ -16,6 +16,8 @@ from registry.services.context import Actor
 
 def _visible(actor: Actor, rule: deadlines.Rule, obj) -> bool:
     if rule.subject == "animal":
+        if rule.categories is not None and obj.species.national_category_code not in rule.categories:
+            return False  # the rule is for other national categories
         return can_see_animal(actor, obj)
     if rule.subject == "permit":
         return can_see_permit(actor, obj)
