@@ -22,7 +22,7 @@ def test_entry_in_two_consignments(world, session):
     endorsements.endorse(world.actor("customs"), permit.id, entry(
         quantity=1, animals=[{"sex": "M", "identifiers": [{"kind": "microchip", "value": "410000000000103"}]}]))
     assert session.get(Permit, permit.id).state == "used"
-    arrived = session.query(Animal).filter_by(permit_line_id=permit.lines[0].id).all()
+    arrived = session.query(Animal).filter_by(permit_line_id=permit.lines[0].id).order_by(Animal.id).all()
     assert [a.state for a in arrived] == ["entered"] * 3 and arrived[2].identifiers[0].value == "410000000000103"
     with pytest.raises(Conflict, match="is used: it cannot be used"):
         endorsements.endorse(world.actor("customs"), permit.id, entry())

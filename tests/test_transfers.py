@@ -22,8 +22,8 @@ def test_offer_accept_acknowledge(world, session):
         animal = session.get(Animal, bird)
         assert (animal.owner_party_id, animal.holder_party_id, animal.facility_id) == (
             world.breeder, world.breeder, world.breeder_site)
-        assert [k.party_id for k in session.query(Keeping).filter_by(animal_id=bird, relation="owner")] == [
-            world.zoo, world.breeder]
+        owners = session.query(Keeping).filter_by(animal_id=bird, relation="owner").order_by(Keeping.id)
+        assert [k.party_id for k in owners] == [world.zoo, world.breeder]
     assert [p.id for p in transfers.pending_for(world.actor("officer"))] == [t.id]
     done = transfers.act(world.actor("officer"), "acknowledge", t.id)
     assert done.state == "acknowledged" and done.acknowledged_at is not None
