@@ -103,6 +103,15 @@ class Machine:
             raise IllegalTransition(self.name, state, event, reason)
         return self.transitions[event]
 
+    def allowed(self, state: str | None, event: str, ctx: Any) -> Transition:
+        """The transition for (state, event) once every guard agrees.
+
+        :raises IllegalTransition: with the reason, when the pair is not declared or a guard refuses.
+        """
+        t = self.transition(state, event)
+        self.check_guards(t, state, ctx)
+        return t
+
     def check_guards(self, t: Transition, state: str | None, ctx: Any) -> None:
         for guard in t.guards:
             reason = guard.check(ctx)

@@ -15,13 +15,13 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from registry import clock
-from registry.machines import ANIMAL, AnimalState, IllegalTransition
+from registry.machines import ANIMAL, AnimalState
 from registry.models import Animal, AnimalEvent, Facility, Identifier, Keeping, Permit, PermitLine
 from registry.models.animal import IDENTIFIER_KINDS, SEXES
 from registry.permissions import can_see_animal, has_capability
 from registry.services import audit
 from registry.services.context import Actor, lock, write_transaction
-from registry.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from registry.services.errors import Conflict, Forbidden, NotFound, ValidationFailed, allowed
 from registry.services.facilities import occupancy
 from registry.services.numbers import registry_number
 
@@ -145,12 +145,7 @@ def _check_capability(actor: Actor, event: str) -> None:
 
 
 def _guarded(state: str | None, event: str, ctx: Context):
-    try:
-        t = ANIMAL.transition(state, event)
-        ANIMAL.check_guards(t, state, ctx)
-    except IllegalTransition as exc:
-        raise Conflict(exc.reason) from None
-    return t
+    return allowed(ANIMAL, state, event, ctx)
 
 
 def _load_for_update(session, actor: Actor, animal_id: int, expected_version: int | None,

@@ -63,7 +63,7 @@ def load(operator: Actor) -> bool:
                                             "Gwacheon-si, Gyeonggi-do", {parrot: 20, python: 6, tortoise: 10}).id
     breeder_site = facilities.register_facility(operator, "KR-FAC-2025-0417", "Kim Minji parrot aviary", breeder,
                                                 "Suwon, Gyeonggi-do", {parrot: 6, tortoise: 4}).id
-    rescue = facilities.register_facility(operator, "KR-FAC-GOV-0001", "National wildlife rescue centre",
+    facilities.register_facility(operator, "KR-FAC-GOV-0001", "National wildlife rescue centre",
                                           authority, "Seocheon, Chungcheongnam-do",
                                           {parrot: 50, python: 20, tortoise: 50}).id
 

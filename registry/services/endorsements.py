@@ -124,7 +124,7 @@ def receipt(endorsement: Endorsement) -> bytes:
     """The printable receipt of one endorsement."""
     from flask import current_app
 
-    from registry import clock, pdf
+    from registry import pdf
 
     return pdf.render_receipt(endorsement, current_app.config["AUTHORITY"], current_app.config["PUBLIC_BASE_URL"])
 

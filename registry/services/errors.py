@@ -32,3 +32,13 @@ class Conflict(DomainError):
     """Illegal transition, or someone else changed the object first (409)."""
 
     status = 409
+
+
+def allowed(machine, state, event: str, ctx):
+    """The machine's transition for (state, event), or Conflict (409) with the machine's reason."""
+    from registry.machines import IllegalTransition
+
+    try:
+        return machine.allowed(state, event, ctx)
+    except IllegalTransition as exc:
+        raise Conflict(exc.reason) from None

@@ -8,12 +8,12 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from registry import clock
-from registry.machines import FACILITY, AnimalState, IllegalTransition
+from registry.machines import FACILITY, AnimalState
 from registry.models import INSPECTION_RESULTS, Animal, Facility, FacilitySpecies, Inspection, Party, Species
 from registry.permissions import can_see_facility, has_capability
 from registry.services import audit
 from registry.services.context import Actor, lock, write_transaction
-from registry.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from registry.services.errors import Conflict, Forbidden, NotFound, ValidationFailed, allowed
 from registry.services.numbers import next_serial
 
 #: States in which an animal occupies a place in its facility.
@@ -121,11 +121,7 @@ def fire(actor: Actor, facility_id: int, event: str, data: dict | None = None,
             errors["result"] = f"one of {', '.join(INSPECTION_RESULTS)}"
         if errors:
             raise ValidationFailed("the action has errors", errors)
-        try:
-            step = FACILITY.transition(facility.status, event)
-            FACILITY.check_guards(step, facility.status, Context(actor, facility, data, _kept(session, facility.id)))
-        except IllegalTransition as exc:
-            raise Conflict(exc.reason) from None
+        step = allowed(FACILITY, facility.status, event, Context(actor, facility, data, _kept(session, facility.id)))
         before = facility.as_audit()
         facility.status = step.target
         reason = (data.get("reason") or "").strip()

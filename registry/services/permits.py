@@ -12,13 +12,13 @@ from sqlalchemy import select
 
 from registry import clock, codes, document_rules, pdf
 from registry.extensions import db
-from registry.machines import PERMIT, IllegalTransition, PermitState
+from registry.machines import PERMIT, PermitState
 from registry.models import DOCUMENT_TYPES, Party, Permit, PermitLine, Species
 from registry.models.base import utcnow
 from registry.permissions import can_see_permit, has_capability
 from registry.services import audit
 from registry.services.context import Actor, lock, write_transaction
-from registry.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from registry.services.errors import Conflict, Forbidden, NotFound, ValidationFailed, allowed
 from registry.services.numbers import permit_number
 
 EDITABLE = (PermitState.DRAFT, PermitState.CHANGES_REQUESTED)
@@ -266,11 +266,7 @@ def document(permit: Permit) -> bytes:
 
 def move(session, actor: Actor, permit: Permit, event: str, data: dict, today: date) -> None:
     """Apply *event* to a loaded, locked permit: the machine decides, or Conflict says why not."""
-    try:
-        t = PERMIT.transition(permit.state, event)
-        PERMIT.check_guards(t, permit.state, Context(actor, permit, data, today, _editors(session, permit)))
-    except IllegalTransition as exc:
-        raise Conflict(exc.reason) from None
+    t = allowed(PERMIT, permit.state, event, Context(actor, permit, data, today, _editors(session, permit)))
     permit.state = t.target
 
 

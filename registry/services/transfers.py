@@ -12,13 +12,13 @@ from sqlalchemy import or_, select
 
 from registry import clock
 from registry.extensions import db
-from registry.machines import TRANSFER, AnimalState, IllegalTransition, TransferState
+from registry.machines import TRANSFER, AnimalState, TransferState
 from registry.models import Animal, Facility, Transfer
 from registry.models.base import utcnow
 from registry.permissions import can_see_animal, has_capability
 from registry.services import animals, audit
 from registry.services.context import Actor, lock, write_transaction
-from registry.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from registry.services.errors import Conflict, Forbidden, NotFound, ValidationFailed, allowed
 
 
 @dataclass
@@ -115,11 +115,7 @@ def act(actor: Actor, event: str, transfer_id: int | None = None, code: str | No
         t = _load(session, actor, transfer_id, code)
         if expected_version is not None and t.version != expected_version:
             raise Conflict("the transfer was changed by someone else; reload and try again")
-        try:
-            step = TRANSFER.transition(t.state, event)
-            TRANSFER.check_guards(step, t.state, Context(actor, t))
-        except IllegalTransition as exc:
-            raise Conflict(exc.reason) from None
+        step = allowed(TRANSFER, t.state, event, Context(actor, t))
         before = t.as_audit()
         if event == "accept":
             for animal in t.animals:

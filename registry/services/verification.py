@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hmac
-from datetime import date
 
 from flask import current_app
 from sqlalchemy import select

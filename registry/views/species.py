@@ -1,7 +1,6 @@
 from flask import Blueprint, render_template, request
 from sqlalchemy import or_, select
 
-from registry.extensions import db
 from registry.models import APPENDICES, Species
 from registry.views.helpers import paginate, requires
 
