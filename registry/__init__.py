@@ -83,6 +83,16 @@ def create_app(config: type | dict | None = None) -> Flask:
         """A date in the reader's language (2026. 11. 21. in Korean, Nov 21, 2026 in English)."""
         return format_date(value, "medium") if value else ""
 
+    @app.template_filter("label")
+    def _label(value, kind: str):
+        """A coded value in the reader's language: {{ animal.sex|label('sex') }}."""
+        from flask_babel import gettext
+
+        from registry.labels import label
+
+        text = label(value, kind)
+        return gettext(text) if text else ""
+
     @app.context_processor
     def _template_helpers():
         from registry.permissions import has_capability

@@ -7,6 +7,7 @@ from wtforms.validators import Length, Optional
 from registry.models.animal import IDENTIFIER_KINDS
 from registry.services.animals import DISPOSAL_METHODS
 from registry.i18n import _l
+from registry.labels import choices
 
 
 def _facility():
@@ -27,7 +28,7 @@ EVENT_FIELDS = {
                          "facility_id": _facility(), "note": _text(_l("Note"), True)},
     "death": lambda: {"cause": _text(_l("Cause of death"), True),
                       "disease_suspected": BooleanField(_l("A disease is suspected")), "note": _text(_l("Note"), True)},
-    "dispose": lambda: {"method": SelectField(_l("Method"), choices=options([(m, m.title()) for m in DISPOSAL_METHODS])),
+    "dispose": lambda: {"method": SelectField(_l("Method"), choices=options(choices("disposal", DISPOSAL_METHODS))),
                         "handler": _text(_l("Contractor or recipient")), "licence_no": _text(_l("Licence number")),
                         "place": _text(_l("Place")), "witness": _text(_l("Witness")), "note": _text(_l("Note"), True)},
     "export": lambda: {"permit_id": SelectField(_l("Export permit"), coerce=str, validators=[Optional()]),
@@ -57,7 +58,7 @@ class IdentifierEntry(FlaskForm):
     class Meta:
         csrf = False
 
-    kind = SelectField(_l("Kind"), choices=options([("", "-")] + [(k, k.replace("_", " ")) for k in IDENTIFIER_KINDS]),
+    kind = SelectField(_l("Kind"), choices=options([("", "-")] + choices("identifier", IDENTIFIER_KINDS)),
                        validators=[Optional()])
     value = StringField(_l("Value"), validators=[Optional(), Length(max=150)])
 
@@ -76,7 +77,7 @@ class BirthForm(FlaskForm):
 
 
 class IdentifierForm(FlaskForm):
-    kind = SelectField(_l("Kind"), choices=options([(k, k.replace("_", " ")) for k in IDENTIFIER_KINDS]))
+    kind = SelectField(_l("Kind"), choices=options(choices("identifier", IDENTIFIER_KINDS)))
     value = StringField(_l("Value"), validators=[Length(min=1, max=150)])
     applied_on = DateField(_l("Applied on"), validators=[Optional()])
     note = StringField(_l("Note"), validators=[Optional(), Length(max=500)])

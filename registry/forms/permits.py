@@ -6,10 +6,8 @@ from wtforms.validators import Length, Optional
 from registry import codes
 from registry.models import DOCUMENT_TYPES
 from registry.i18n import _l
+from registry.labels import choices
 
-DOC_LABELS = {"import": "Import permit", "export": "Export permit", "reexport": "Re-export certificate",
-              "origin": "Certificate of origin", "captive_breeding": "Captive-breeding certificate",
-              "pre_convention": "Pre-Convention certificate"}
 
 
 class LineForm(FlaskForm):
@@ -24,7 +22,7 @@ class LineForm(FlaskForm):
 
 
 class ApplicationForm(FlaskForm):
-    doc_type = SelectField(_l("Document"), choices=options([(k, DOC_LABELS[k]) for k in DOCUMENT_TYPES]))
+    doc_type = SelectField(_l("Document"), choices=options(choices("doc_type", DOCUMENT_TYPES)))
     applicant_party_id = SelectField(_l("Applicant"), coerce=str, validators=[Optional()])
     importer_party_id = SelectField(_l("Importer"), coerce=str, validators=[Optional()])
     exporter_party_id = SelectField(_l("Exporter"), coerce=str, validators=[Optional()])

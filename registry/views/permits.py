@@ -4,7 +4,7 @@ from sqlalchemy import select
 
 from registry import codes
 from registry.extensions import db
-from registry.forms.permits import DOC_LABELS, ApplicationForm, DecisionForm, DeclareForm
+from registry.forms.permits import ApplicationForm, DecisionForm, DeclareForm
 from registry.machines import PERMIT, PermitState
 from registry.models import Animal, AuditEntry, Endorsement, Party, Permit, Species
 from registry.permissions import can_see_permit, has_capability, visible_parties, visible_permits
@@ -27,7 +27,7 @@ def index():
     if state in PermitState.__members__.values():
         query = query.where(Permit.state == state)
     return render_template("permits/index.html", **paginate(query),
-                           state=state, machine=PERMIT, doc_labels=DOC_LABELS)
+                           state=state, machine=PERMIT)
 
 
 def _form_choices(form):
@@ -113,7 +113,7 @@ def show(permit_id: int):
     return render_template("permits/show.html", permit=permit, actions=actions, history=history, form=form,
                            endorsements=done, declared=declared, declare_form=DeclareForm(),
                            replaced_by=db.session.scalar(select(Permit).where(Permit.replaces_id == permit.id)),
-                           machine=PERMIT, doc_labels=DOC_LABELS, editable=permit.state in service.EDITABLE)
+                           machine=PERMIT, editable=permit.state in service.EDITABLE)
 
 
 @bp.post("/<int:permit_id>/copy")

@@ -1,0 +1,31 @@
+"""Words for the registry's coded values, marked for translation; templates show them with ``|label``."""
+from registry.i18n import N_
+
+LABELS: dict[str, dict[str, str]] = {
+    "doc_type": {"import": N_("Import permit"), "export": N_("Export permit"),
+                 "reexport": N_("Re-export certificate"), "origin": N_("Certificate of origin"),
+                 "captive_breeding": N_("Captive-breeding certificate"),
+                 "pre_convention": N_("Pre-Convention certificate")},
+    "identifier": {"microchip": N_("microchip"), "closed_ring": N_("closed ring"), "split_ring": N_("split ring"),
+                   "tag": N_("tag"), "tattoo": N_("tattoo"), "photo": N_("photo"), "other": N_("other")},
+    "disposal": {"incineration": N_("Incineration"), "burial": N_("Burial"), "rendering": N_("Rendering"),
+                 "donation": N_("Donation to a museum or research institute"), "other": N_("Other")},
+    "relation": {"owner": N_("owner"), "holder": N_("holder")},
+    "inspection": {"passed": N_("passed"), "improvement_ordered": N_("improvement ordered"), "failed": N_("failed")},
+    "attachment": {"vet_certificate": N_("veterinary certificate"), "photo": N_("photo"),
+                   "facility_plan": N_("facility plan"), "disposal_receipt": N_("disposal receipt"),
+                   "other": N_("other")},
+    "sex": {"M": N_("Male"), "F": N_("Female"), "U": N_("Unknown")},
+}
+
+
+def label(value, kind: str) -> str:
+    """The English word for a coded value (to be translated by the caller), or the value itself."""
+    return LABELS.get(kind, {}).get(value, value)
+
+
+def choices(kind: str, values) -> list[tuple[str, object]]:
+    """(value, translatable label) pairs for a select field, translated when the form is rendered."""
+    from flask_babel import lazy_gettext
+
+    return [(value, lazy_gettext(label(value, kind))) for value in values]
