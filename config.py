@@ -41,8 +41,6 @@ class Config:
         "place": "Sejong, Republic of Korea",
         "customs": "Korea Customs Service · 관세청",
     }
-    #: Days per deadline rule, where this deployment differs from registry/deadlines.py.
-    DEADLINE_DAYS: dict[str, int] = {}
     #: Uploaded files, by SHA-256; outside the web root, served only through the registry's checks.
     UPLOAD_DIR = os.environ.get("REGISTRY_UPLOAD_DIR", str(INSTANCE / "uploads"))
     MAX_UPLOAD_BYTES = 10 * 1024 * 1024

@@ -1,7 +1,7 @@
 """Legal deadlines as data: what must follow what, within how many days, and whom it concerns.
 
 Each rule finds its open items with one query; an item is due from the day the clock starts and
-overdue after the rule's number of days. Days can be changed per deployment (``DEADLINE_DAYS``).
+overdue after the rule's number of days. Administrators change the days (table ``deadline_setting``).
 """
 from __future__ import annotations
 

@@ -202,3 +202,26 @@ def visible_parties(actor: "Actor", query):
     if has_capability(actor, "party.read_all"):
         return query
     return query.where(or_(Party.id == actor.party_id, Party.country != current_app.config["ISSUING_COUNTRY"]))
+
+
+def visible_transfers(actor: "Actor", query):
+    """Every transfer for those who see every animal; a keeper's own, on either side."""
+    from registry.models import Transfer
+
+    if not _scoped(actor, "animal"):
+        return query
+    return query.where(or_(Transfer.transferor_party_id == actor.party_id,
+                           Transfer.transferee_party_id == actor.party_id))
+
+
+def can_see_transfer(actor: "Actor", transfer) -> bool:
+    return not _scoped(actor, "animal") or actor.party_id in (transfer.transferor_party_id,
+                                                              transfer.transferee_party_id)
+
+
+def offerable_animals(actor: "Actor", query):
+    """Animals an actor may offer in a transfer: any visible one for officers, a keeper's owned ones."""
+    from registry.models import Animal
+
+    query = visible_animals(actor, query)
+    return query if not _scoped(actor, "animal") else query.where(Animal.owner_party_id == actor.party_id)

@@ -5,40 +5,40 @@ import csv
 import io
 from datetime import datetime
 
-from flask import current_app
-
 from registry import clock, deadlines
 from registry.extensions import db
-from registry.permissions import can_see_animal, can_see_facility, can_see_permit, has_capability
-from registry.services import transfers
+from registry.models import Animal, Species
+from registry.permissions import (
+    has_capability, visible_animals, visible_facilities, visible_permits, visible_transfers,
+)
 from registry.services.context import Actor
 
 
-def _visible(actor: Actor, rule: deadlines.Rule, obj) -> bool:
-    if rule.subject == "animal":
-        if rule.categories is not None and obj.species.national_category_code not in rule.categories:
-            return False  # the rule is for other national categories
-        return can_see_animal(actor, obj)
-    if rule.subject == "permit":
-        return can_see_permit(actor, obj)
-    if rule.subject == "facility":
-        return can_see_facility(actor, obj) and has_capability(actor, "facility.manage")
-    return transfers._can_see(actor, obj) and has_capability(actor, "transfer.acknowledge")
+#: Narrows a rule's open items to what an actor may see, in the query itself.
+SCOPES = {"animal": visible_animals, "permit": visible_permits, "facility": visible_facilities,
+          "transfer": visible_transfers}
+#: Some follow-ups are the authority's own: only those who can do them see them.
+DONE_BY = {"facility": "facility.manage", "transfer": "transfer.acknowledge"}
 
 
 def items(actor: Actor, rule_code: str | None = None, overdue_only: bool = False,
           horizon_days: int = 30) -> list[deadlines.Item]:
     """Open items in the actor's scope: overdue ones, and those falling due within *horizon_days*."""
-    today = clock.today()
     from registry.services.admin import deadline_days
 
-    overrides = {**current_app.config.get("DEADLINE_DAYS", {}), **deadline_days()}
+    today = clock.today()
+    overrides = deadline_days()
     found = []
     for rule in deadlines.RULES:
-        if rule_code and rule.code != rule_code:
+        if (rule_code and rule.code != rule_code) or not has_capability(actor, DONE_BY.get(rule.subject,
+                                                                                           "species.read")):
             continue
-        for subject, starts in db.session.execute(rule.open_items()).all():
-            if starts is None or not _visible(actor, rule, subject):
+        query = SCOPES[rule.subject](actor, rule.open_items())
+        if rule.categories is not None:  # only animals of these national categories
+            query = query.join(Species, Species.id == Animal.species_id).where(
+                Species.national_category_code.in_(rule.categories))
+        for subject, starts in db.session.execute(query).all():
+            if starts is None:
                 continue
             if isinstance(starts, datetime):
                 starts = starts.date()

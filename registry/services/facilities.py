@@ -99,6 +99,20 @@ def register_facility(actor: Actor, registration_no: str, name: str, holder_part
                                        "holder_party_id": holder_party_id, "allowances": allowances})
 
 
+def kept(facility_id: int) -> dict[int, int]:
+    """Animals kept in a facility now, by species id."""
+    from registry.extensions import db
+
+    return _kept(db.session, facility_id)
+
+
+def available_actions(actor: Actor, facility: Facility, events) -> list:
+    """The actions among *events* that *actor* could take on *facility* now."""
+    ctx = Context(actor, facility, {}, kept(facility.id))
+    return [t for t in FACILITY.available(facility.status)
+            if t.event in events and has_capability(actor, t.capability) and FACILITY.blocked(t, ctx) is None]
+
+
 def fire(actor: Actor, facility_id: int, event: str, data: dict | None = None,
          expected_version: int | None = None) -> Facility:
     """resubmit, request_changes, approve, refuse, change_capacity, inspect or close."""

@@ -8,14 +8,14 @@ import secrets
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from registry import clock
 from registry.extensions import db
 from registry.machines import TRANSFER, AnimalState, TransferState
 from registry.models import Animal, Facility, Transfer
 from registry.models.base import utcnow
-from registry.permissions import can_see_animal, has_capability
+from registry.permissions import can_see_animal, can_see_transfer, has_capability
 from registry.services import animals, audit
 from registry.services.context import Actor, lock, write_transaction
 from registry.services.errors import Conflict, Forbidden, NotFound, ValidationFailed, allowed
@@ -25,19 +25,6 @@ from registry.services.errors import Conflict, Forbidden, NotFound, ValidationFa
 class Context:
     actor: Actor
     transfer: Transfer
-
-
-def visible(actor: Actor, query):
-    """Transfers an actor may see: every one for officers, a keeper's own (either side)."""
-    if has_capability(actor, "animal.read_all"):
-        return query
-    return query.where(or_(Transfer.transferor_party_id == actor.party_id,
-                           Transfer.transferee_party_id == actor.party_id))
-
-
-def _can_see(actor: Actor, t: Transfer) -> bool:
-    return has_capability(actor, "animal.read_all") or actor.party_id in (t.transferor_party_id,
-                                                                             t.transferee_party_id)
 
 
 def start(actor: Actor, data: dict) -> Transfer:
@@ -98,7 +85,7 @@ def _load(session, actor: Actor, transfer_id: int | None = None, code: str | Non
         select(Transfer).where(Transfer.code == code.strip().upper())
     t = session.execute(lock(q)).scalar_one_or_none()
     # A keeper holding the code may answer a transfer offered to them even before it is in their list.
-    if t is None or not _can_see(actor, t):
+    if t is None or not can_see_transfer(actor, t):
         raise NotFound("no such transfer")
     return t
 
@@ -132,6 +119,12 @@ def act(actor: Actor, event: str, transfer_id: int | None = None, code: str | No
         session.flush()
         audit.record(actor, f"transfer.{event}", "transfer", t.id, before, t.as_audit())
     return t
+
+
+def available_actions(actor: Actor, t: Transfer) -> list:
+    """The answers *actor* could give to *t* now (declared, allowed to the role, no guard against)."""
+    return [s for s in TRANSFER.available(t.state)
+            if has_capability(actor, s.capability) and TRANSFER.blocked(s, Context(actor, t)) is None]
 
 
 def pending_for(actor: Actor) -> list[Transfer]:

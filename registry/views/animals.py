@@ -7,7 +7,7 @@ from registry.forms import ConfirmForm
 from registry.forms.animals import EVENT_FIELDS, BirthForm, IdentifierForm, event_form
 from registry.machines import ANIMAL, AnimalState
 from registry.models import ATTACHMENT_KINDS, Animal, Facility, Identifier, Keeping, Party, Permit, Species
-from registry.permissions import can_see_animal, has_capability, visible_animals, visible_facilities, visible_permits
+from registry.permissions import can_see_animal, has_capability, visible_animals, visible_facilities, visible_parties, visible_permits
 from registry.services import animals as service
 from registry.services import attachments
 from registry.services.errors import DomainError
@@ -65,24 +65,17 @@ def show(animal_id: int):
                            can_attach=has_capability(actor, "animal.identify") and animal.state not in ANIMAL.terminal)
 
 
-def _choices(form, actor, event: str) -> None:
-    """Options for an event form, within what the actor may see.
-
-    Keepers pick among their own facilities, except when transferring, where the register of
-    facilities (name and registration number) is the directory of possible transferees.
-    """
-    query = select(Facility).where(Facility.status == "registered").order_by(Facility.name)
-    if event != "transfer":
-        query = visible_facilities(actor, query)
-    facilities = db.session.scalars(query).all()
+def _choices(form, actor) -> None:
+    """Options for an event form, within what the actor may see. (Keepers move animals to other
+    keepers through transfers, so the transfer event's form is an officer's.)"""
+    facilities = db.session.scalars(visible_facilities(actor, select(Facility).where(
+        Facility.status == "registered").order_by(Facility.name))).all()
     if hasattr(form, "facility_id"):
         form.facility_id.choices = [("", "-")] + [(str(f.id), f"{f.name} ({f.registration_no})")
                                                   for f in facilities]
     if hasattr(form, "owner_party_id"):
-        owners = {f.holder_party_id: f.holder.name for f in facilities}
-        if has_capability(actor, "party.read_all"):
-            owners = {p.id: p.name for p in db.session.scalars(select(Party).order_by(Party.name))}
-        form.owner_party_id.choices = [("", "(unchanged)")] + [(str(k), v) for k, v in owners.items()]
+        parties = db.session.scalars(visible_parties(actor, select(Party).order_by(Party.name)))
+        form.owner_party_id.choices = [("", "(unchanged)")] + [(str(p.id), p.name) for p in parties]
     if hasattr(form, "permit_id"):
         permits = db.session.scalars(visible_permits(actor, select(Permit).where(
             Permit.state.in_(("issued", "partly_used")), Permit.doc_type != "import"))).all()
@@ -99,7 +92,7 @@ def record_event(animal_id: int, event: str):
     if not has_capability(current_actor(), t.capability):
         deny(t.capability)
     form = event_form(event, version=str(animal.version))
-    _choices(form, current_actor(), event)
+    _choices(form, current_actor())
     if form.validate_on_submit():
         data = {name: field.data for name, field in form._fields.items() if name not in ("csrf_token", "version")}
         try:

@@ -96,15 +96,13 @@ def apply():
 def show(facility_id: int):
     f = load_visible(Facility, facility_id, can_see_facility)
     actor = current_actor()
-    ctx = service.Context(actor, f, {}, service._kept(db.session, f.id))
-    actions = [t for t in FACILITY.available(f.status) if t.event in ACTIONS and has_capability(actor, t.capability)
-               and FACILITY.blocked(t, ctx) is None]
+    actions = service.available_actions(actor, f, ACTIONS)
     capacity = CapacityForm()
     for a in f.allowances + [None, None]:
         capacity.allowances.append_entry({"species_id": str(a.species_id), "capacity": str(a.capacity)} if a else {})
     _species_choices(capacity)
     return render_template("facilities/show.html", f=f, actions=actions, machine=FACILITY, reason=ReasonForm(),
-                           capacity=capacity, inspection=InspectionForm(), kept=ctx.occupancy,
+                           capacity=capacity, inspection=InspectionForm(), kept=service.kept(f.id),
                            manage=has_capability(actor, "facility.manage") and f.status == "registered",
                            files=attachments.of("facility", f.id), kinds=ATTACHMENT_KINDS,
                            can_attach=f.status not in FACILITY.terminal)

@@ -9,7 +9,7 @@ from registry.extensions import db
 from registry.forms import ConfirmForm
 from registry.machines import TRANSFER, AnimalState
 from registry.models import Animal, Facility, Transfer
-from registry.permissions import has_capability, visible_animals
+from registry.permissions import can_see_transfer, offerable_animals, visible_transfers
 from registry.services import transfers as service
 from registry.services.errors import DomainError
 from registry.views.helpers import apply_errors, current_actor, deny, requires
@@ -39,7 +39,7 @@ class NoteForm(FlaskForm):
 @requires("transfer.start", "transfer.answer", "transfer.acknowledge", "animal.read_all")
 def index():
     actor = current_actor()
-    rows = db.session.scalars(service.visible(actor, select(Transfer)).order_by(Transfer.id.desc()).limit(100)).all()
+    rows = db.session.scalars(visible_transfers(actor, select(Transfer)).order_by(Transfer.id.desc()).limit(100)).all()
     return render_template("transfers/index.html", rows=rows, waiting=service.pending_for(actor),
                            machine=TRANSFER, answer=AnswerForm())
 
@@ -65,10 +65,9 @@ def answer_by_code():
 def new():
     actor = current_actor()
     form = TransferForm()
-    own = db.session.scalars(visible_animals(actor, select(Animal).where(Animal.state == AnimalState.IN_CAPTIVITY))
+    own = db.session.scalars(offerable_animals(actor, select(Animal).where(Animal.state == AnimalState.IN_CAPTIVITY))
                              .order_by(Animal.registry_no)).all()
-    form.animal_ids.choices = [(str(a.id), f"{a.registry_no} {a.species.scientific_name}") for a in own
-                               if actor.role != "keeper" or a.owner_party_id == actor.party_id]
+    form.animal_ids.choices = [(str(a.id), f"{a.registry_no} {a.species.scientific_name}") for a in own]
     form.facility_id.choices = [("", "-")] + [
         (str(f.id), f"{f.name} ({f.registration_no})")
         for f in db.session.scalars(select(Facility).where(Facility.status == "registered").order_by(Facility.name))]
@@ -90,10 +89,9 @@ def new():
 def show(transfer_id: int):
     actor = current_actor()
     t = db.session.get(Transfer, transfer_id)
-    if t is None or db.session.scalar(service.visible(actor, select(Transfer.id).where(Transfer.id == t.id))) is None:
+    if t is None or not can_see_transfer(actor, t):
         deny("transfer.scope", 404)
-    actions = [s for s in TRANSFER.available(t.state) if has_capability(actor, s.capability)
-               and TRANSFER.blocked(s, service.Context(actor, t)) is None]
+    actions = service.available_actions(actor, t)
     return render_template("transfers/show.html", t=t, actions=actions, machine=TRANSFER, form=NoteForm(),
                            confirm=ConfirmForm())
 

@@ -2,6 +2,7 @@ from sqlalchemy import select
 
 from registry.extensions import db
 from registry.models import Transfer
+from registry.permissions import can_see_transfer, visible_transfers
 from registry.services import transfers
 from registry.services.errors import NotFound
 from registry.views.api.common import api_blueprint, idempotent, page, require
@@ -13,8 +14,8 @@ READ = ("transfer.start", "transfer.answer", "transfer.acknowledge", "animal.rea
 
 
 def _visible(transfer_id: int) -> Transfer:
-    t = db.session.scalar(transfers.visible(current_actor(), select(Transfer).where(Transfer.id == transfer_id)))
-    if t is None:
+    t = db.session.get(Transfer, transfer_id)
+    if t is None or not can_see_transfer(current_actor(), t):
         raise NotFound("no such transfer")
     return t
 
@@ -25,7 +26,7 @@ def _visible(transfer_id: int) -> Transfer:
 def list_transfers(args):
     """Transfers the caller is party to (every transfer for officers), newest first."""
     require(*READ)
-    query = transfers.visible(current_actor(), select(Transfer))
+    query = visible_transfers(current_actor(), select(Transfer))
     state = args.pop("state")
     if state:
         query = query.where(Transfer.state == state)
