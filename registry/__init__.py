@@ -15,8 +15,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _select_locale() -> str:
-    from flask import current_app
+    from flask import current_app, has_request_context
 
+    if not has_request_context():  # the CLI and cron jobs speak English
+        return "en"
     chosen = session.get("locale")
     if chosen in current_app.config["LANGUAGES"]:
         return chosen

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextvars
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime
 
 _offset = contextvars.ContextVar("registry_clock_offset", default=None)
 
@@ -15,6 +15,13 @@ _offset = contextvars.ContextVar("registry_clock_offset", default=None)
 def today() -> date:
     travelled = _offset.get()
     return travelled if travelled is not None else date.today()
+
+
+def now() -> datetime:
+    """The current UTC time; on a replayed day, that day at the current time of day."""
+    real = datetime.now(UTC)
+    travelled = _offset.get()
+    return real if travelled is None else datetime.combine(travelled, real.timetz())
 
 
 @contextmanager

@@ -1,7 +1,9 @@
 """Legal deadlines as data: what must follow what, within how many days, and whom it concerns.
 
-Each rule finds its open items with one query; an item is due from the day the clock starts and
-overdue after the rule's number of days. Administrators change the days (table ``deadline_setting``).
+Each rule finds its items with one query; an item is due from the day the clock starts and
+overdue after the rule's number of days. Most rules wait for a follow-up still to be done; a
+"report" rule looks back at reports already made and finds those that came late (a death must
+be reported without delay). Administrators change the days (table ``deadline_setting``).
 """
 from __future__ import annotations
 
@@ -24,10 +26,14 @@ class Rule:
     days: int
     #: "animal", "permit", "transfer" or "facility": what an item is about.
     subject: str
-    #: Rows (object, day the clock starts) still waiting for the follow-up.
+    #: Rows (object, day the clock starts) still waiting for the follow-up; for a report rule,
+    #: (object, day of the fact, when the report was recorded).
     open_items: Callable[[], object]
-    #: Which national categories it applies to (None: every species).
+    #: Which national categories it applies to (None: every species; a species without a national
+    #: category is protected by CITES alone and counts as "CITES").
     categories: frozenset[str] | None = None
+    #: "follow_up": the item waits for something to be done. "report": it was done, late.
+    kind: str = "follow_up"
 
 
 def _last_event(state: str):
@@ -36,7 +42,22 @@ def _last_event(state: str):
             .where(Animal.state == state, AnimalEvent.to_state == state).group_by(Animal.id))
 
 
+def _death_reports():
+    return (select(Animal, AnimalEvent.occurred_on, AnimalEvent.recorded_at)
+            .join(AnimalEvent, AnimalEvent.animal_id == Animal.id).where(AnimalEvent.event == "death"))
+
+
+#: Designated-management wildlife (지정관리 야생동물) has a 30-day death report; every other category
+#: follows the Wildlife Act for CITES species, "without delay", which the authority sets in days.
+NOT_DESIGNATED = frozenset({"CITES", "ENDANGERED_I", "ENDANGERED_II", "DANGEROUS"})
+
 RULES: tuple[Rule, ...] = (
+    Rule("death_report", N_("Report a death without delay"),
+         N_("A death is reported without delay after the animal died (days as the authority reads the law)"), 3,
+         "animal", _death_reports, NOT_DESIGNATED, kind="report"),
+    Rule("death_report_designated", N_("Report the death within 30 days"),
+         N_("The death of designated-management wildlife is reported within 30 days"), 30, "animal",
+         _death_reports, frozenset({"DESIGNATED"}), kind="report"),
     Rule("carcass_disposal", N_("Dispose of the carcass"),
          N_("A dead animal's carcass is disposed of and the disposal recorded"), 30, "animal",
          lambda: _last_event("dead")),
@@ -66,9 +87,11 @@ class Item:
     subject: object
     starts: date
     due: date
+    #: When a report rule's report was made (None for a follow-up still waited for).
+    done: date | None = None
 
     def overdue(self, today: date) -> bool:
-        return today > self.due
+        return (self.done or today) > self.due
 
 
 def days_for(rule: Rule, overrides: dict[str, int]) -> int:

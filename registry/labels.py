@@ -16,6 +16,14 @@ LABELS: dict[str, dict[str, str]] = {
                    "facility_plan": N_("facility plan"), "disposal_receipt": N_("disposal receipt"),
                    "other": N_("other")},
     "sex": {"M": N_("Male"), "F": N_("Female"), "U": N_("Unknown")},
+    # The keys of a timeline event's details (registry.services.animals.EVENTS).
+    "detail": {"facility_id": N_("Facility"), "previous_facility_id": N_("Previous facility"),
+               "owner_party_id": N_("Owner"), "permit_id": N_("Permit"), "permit_line_id": N_("Permit"),
+               "sire_id": N_("Sire"), "dam_id": N_("Dam"), "port": N_("Port"), "note": N_("Note"),
+               "reason": N_("Reason"), "cause": N_("Cause of death"), "disease_suspected": N_("Disease suspected"),
+               "method": N_("Method"), "handler": N_("Contractor or recipient"), "licence_no": N_("Licence No."),
+               "place": N_("Place"), "witness": N_("Witness"), "circumstances": N_("Circumstances"),
+               "recipient": N_("Recipient"), "released_identifiers": N_("Identifiers released")},
 }
 
 

@@ -24,7 +24,7 @@ def test_entry_in_two_consignments(world, session):
     assert session.get(Permit, permit.id).state == "used"
     arrived = session.query(Animal).filter_by(permit_line_id=permit.lines[0].id).order_by(Animal.id).all()
     assert [a.state for a in arrived] == ["entered"] * 3 and arrived[2].identifiers[0].value == "410000000000103"
-    with pytest.raises(Conflict, match="is used: it cannot be used"):
+    with pytest.raises(Conflict, match="is Fully used: it cannot be used"):
         endorsements.endorse(world.actor("customs"), permit.id, entry())
     assert audit.verify_database().ok
 
@@ -47,7 +47,7 @@ def test_expired_cancelled_and_wrong_direction_are_refused(world):
         endorsements.endorse(world.actor("customs"), permit.id, entry())
     other = issued_permit(world)
     permits.fire(world.actor("officer"), other.id, "cancel", {"reason": "forged export permit"})
-    with pytest.raises(Conflict, match="is cancelled"):
+    with pytest.raises(Conflict, match="is Cancelled"):
         endorsements.endorse(world.actor("customs"), other.id, entry())
 
 

@@ -44,3 +44,30 @@ def test_pages_switch_language(client):
     assert '<html lang="ko">' in korean and "로그인" in korean
     client.post("/locale/en", data={"next": "/login"})
     assert "Log in" in client.get("/login", headers={"Accept-Language": "ko"}).get_data(as_text=True)
+
+
+def test_translated_text_is_a_literal_with_named_placeholders():
+    """``_(f"...")`` or ``_("..." % x)`` would be looked up already filled in, and never found."""
+    import ast
+
+    built = []
+    for path in (ROOT / "registry").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("_", "_l", "N_", "gettext") \
+                    and node.args:
+                text = node.args[0]
+                if isinstance(text, (ast.JoinedStr, ast.BinOp)) or (
+                        isinstance(text, ast.Call) and getattr(text.func, "attr", None) == "format"):
+                    built.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+                elif isinstance(text, ast.Constant) and "%" in text.value and "%(" not in text.value.replace("%%", ""):
+                    built.append(f"{path.relative_to(ROOT)}:{node.lineno} (positional placeholder)")
+    assert not built, built
+
+
+def test_each_translation_keeps_the_placeholders_of_its_english():
+    import re
+
+    named = re.compile(r"%\(\w+\)[sdr]")
+    wrong = [m.id for m in _catalog(PO) if m.id and m.string
+             and sorted(set(named.findall(m.id))) != sorted(set(named.findall(m.string)))]
+    assert not wrong, wrong

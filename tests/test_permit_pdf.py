@@ -141,4 +141,4 @@ def test_api_pdf_and_endorsement(api_tokens, client, world):
     created = client.post(f"/api/v1/permits/{permit.id}/endorsements", json=body, headers=headers)
     assert created.status_code == 201 and created.json["lines"] == [{"line_no": 1, "quantity": "3", "outcome": "cleared"}]
     again = client.post(f"/api/v1/permits/{permit.id}/endorsements", json=body, headers=headers)
-    assert again.status_code == 409 and "is used" in again.json["detail"]
+    assert again.status_code == 409 and "is Fully used" in again.json["detail"]

@@ -157,4 +157,16 @@ def test_timeline_shows_names_not_ids(client, login, world):
     animal = animal_in(world, "in_captivity")
     login(world.users["zoo"])
     page = client.get(f"/animals/{animal.id}").get_data(as_text=True)
-    assert "facility: Zoo bird house" in page and "facility id" not in page
+    assert "Facility: Zoo bird house" in page and "facility_id" not in page
+    assert f"Permit: {animal.permit_line.permit.display_number}" in page
+    korean = client.get(f"/animals/{animal.id}", headers={"Accept-Language": "ko"}).get_data(as_text=True)
+    assert "사육시설: Zoo bird house" in korean
+
+
+def test_timeline_details_read_as_words_in_both_languages(client, login, world):
+    animal = animal_in(world, "disposed")
+    login(world.users["zoo"])
+    page = client.get(f"/animals/{animal.id}").get_data(as_text=True)
+    assert "Method: Burial" in page and "Witness: vet" in page
+    korean = client.get(f"/animals/{animal.id}", headers={"Accept-Language": "ko"}).get_data(as_text=True)
+    assert "처리 방법: 매립" in korean and "입회인: vet" in korean

@@ -70,8 +70,9 @@ class BirthForm(FlaskForm):
     dam_id = SelectField(_l("Dam (mother)"), coerce=str, validators=[Optional()])
     birth_date = DateField(_l("Birth or hatch date"), validators=[Optional()])
     birth_date_estimated = BooleanField(_l("The date is estimated"))
-    sex = SelectField(_l("Sex"), choices=options([("U", "Unknown"), ("M", "Male"), ("F", "Female")]))
-    source_code = SelectField(_l("Source"), choices=options([("C", "C - bred in captivity"), ("F", "F - born in captivity")]))
+    sex = SelectField(_l("Sex"), choices=options(choices("sex", ("U", "M", "F"))))
+    source_code = SelectField(_l("Source"), choices=options([("C", _l("C - bred in captivity")),
+                                                             ("F", _l("F - born in captivity"))]))
     name = StringField(_l("House name"), validators=[Optional(), Length(max=100)])
     identifiers = FieldList(FormField(IdentifierEntry), min_entries=2)
 

@@ -43,5 +43,5 @@ class DecisionForm(FlaskForm):
 
 
 class DeclareForm(FlaskForm):
-    sex = SelectField(_l("Sex"), choices=options([("U", "Unknown"), ("M", "Male"), ("F", "Female")]))
+    sex = SelectField(_l("Sex"), choices=options(choices("sex", ("U", "M", "F"))))
     microchip = StringField(_l("Microchip (15 digits)"), validators=[Optional(), Length(max=15)])

@@ -8,8 +8,11 @@ Guards read a context object built by the service (``registry.services.animals``
 """
 from enum import StrEnum
 
-from registry.i18n import N_
+from registry.i18n import N_, _
+from registry.labels import label
 from registry.machines.base import Guard, Machine, Transition
+from registry.machines.facility import FACILITY
+from registry.machines.permit import PERMIT
 
 
 class AnimalState(StrEnum):
@@ -42,110 +45,122 @@ LABELS = {
 def _facility_accepts(ctx) -> str | None:
     f = ctx.facility
     if f is None:
-        return "a keeping facility is required"
+        return _("a keeping facility is required")
     if f.status != "registered":
-        return f"facility {f.registration_no} is not registered (status: {f.status})"
+        return _("facility %(facility)s is not registered (status: %(status)s)",
+                 facility=f.registration_no, status=FACILITY.label(f.status))
     allowance = f.allowance_for(ctx.species_id)
     if allowance is None:
-        return f"facility {f.registration_no} is not registered for this species"
+        return _("facility %(facility)s is not registered for this species", facility=f.registration_no)
     if ctx.occupancy + 1 > allowance.capacity:
-        return (f"facility {f.registration_no} is at capacity for this species "
-                f"({ctx.occupancy} of {allowance.capacity})")
+        return _("facility %(facility)s is at capacity for this species (%(kept)s of %(capacity)s)",
+                 facility=f.registration_no, kept=ctx.occupancy, capacity=allowance.capacity)
     return None
 
 
 def _keeper_holds_facility(ctx) -> str | None:
     if ctx.actor.role == "keeper" and ctx.facility is not None and ctx.facility.holder_party_id != ctx.actor.party_id:
-        return "a keeper can only place animals in their own facility"
+        return _("a keeper can only place animals in their own facility")
     return None
 
 
 def _parents_held(ctx) -> str | None:
-    for parent, sexes, word in ((ctx.parents.get("sire"), {"M", "U"}, "sire"),
-                                (ctx.parents.get("dam"), {"F", "U"}, "dam")):
+    for parent, sexes, word in ((ctx.parents.get("sire"), {"M", "U"}, N_("sire")),
+                                (ctx.parents.get("dam"), {"F", "U"}, N_("dam"))):
         if parent is None:
             continue
+        named = {"parent": _(word), "animal": parent.registry_no}
         if parent.state != S.IN_CAPTIVITY:
-            return f"the {word} {parent.registry_no} is not in captivity"
+            return _("the %(parent)s %(animal)s is not in captivity", **named)
         if parent.species_id != ctx.species_id:
-            return f"the {word} {parent.registry_no} is of another species"
+            return _("the %(parent)s %(animal)s is of another species", **named)
         if parent.sex not in sexes:
-            return f"the {word} {parent.registry_no} is recorded with sex {parent.sex}"
+            return _("the %(parent)s %(animal)s is recorded with sex %(sex)s", sex=_(label(parent.sex, "sex")), **named)
         if ctx.actor.role == "keeper" and parent.holder_party_id != ctx.actor.party_id:
-            return f"the {word} {parent.registry_no} is not held by the reporting keeper"
+            return _("the %(parent)s %(animal)s is not held by the reporting keeper", **named)
     return None
 
 
 def _transfer_changes_keeper(ctx) -> str | None:
     d, a = ctx.data, ctx.animal
     if d.get("owner_party_id") in (None, a.owner_party_id) and d.get("facility_id") in (None, a.facility_id):
-        return "a transfer must change the owner, the holder or the facility"
+        return _("a transfer must change the owner, the holder or the facility")
     return None
 
 
 def _disposal_method_allowed(ctx) -> str | None:
     if ctx.disease_suspected and ctx.data.get("method") not in ("incineration", "burial"):
-        return "a disease was suspected at death: the carcass must be incinerated or buried"
+        return _("a disease was suspected at death: the carcass must be incinerated or buried")
     return None
 
 
 def _donation_approved(ctx) -> str | None:
     if ctx.data.get("method") == "donation" and not ctx.donation_approved and ctx.actor.role != "ministry_officer":
-        return "a donation changes the specimen's use: a ministry officer must approve it first"
+        return _("a donation changes the specimen's use: a ministry officer must approve it first")
+    return None
+
+
+def _permit_open(p, ctx, purpose: str) -> str | None:
+    """Why permit *p* cannot be used at the border today (entry or exit), or None."""
+    if p.state not in ("issued", "partly_used"):
+        return _("permit %(permit)s is %(state)s, not valid for %(purpose)s",
+                 permit=p.display_number, state=PERMIT.label(p.state), purpose=_(purpose))
+    if p.valid_until is not None and ctx.today > p.valid_until:
+        return _("permit %(permit)s expired on %(day)s", permit=p.display_number, day=p.valid_until.isoformat())
     return None
 
 
 def _entry_permit_usable(ctx) -> str | None:
     p = ctx.permit
     if p is None:
-        return "the animal is not declared on a permit"
-    if p.state not in ("issued", "partly_used"):
-        return f"permit {p.display_number} is {p.state.replace('_', ' ')}, not valid for entry"
-    if p.valid_until is not None and ctx.today > p.valid_until:
-        return f"permit {p.display_number} expired on {p.valid_until.isoformat()}"
+        return _("the animal is not declared on a permit")
+    refusal = _permit_open(p, ctx, N_("entry"))
+    if refusal:
+        return refusal
     if p.direction != "import":
-        return f"permit {p.display_number} is not an import document"
+        return _("permit %(permit)s is not an import document", permit=p.display_number)
     return None
 
 
 def _export_permit_usable(ctx) -> str | None:
     p = ctx.permit
     if p is None:
-        return "an export permit or re-export certificate is required"
+        return _("an export permit or re-export certificate is required")
     if p.direction != "export":
-        return f"permit {p.display_number} is not an export document"
-    if p.state not in ("issued", "partly_used"):
-        return f"permit {p.display_number} is {p.state.replace('_', ' ')}, not valid for exit"
-    if p.valid_until is not None and ctx.today > p.valid_until:
-        return f"permit {p.display_number} expired on {p.valid_until.isoformat()}"
+        return _("permit %(permit)s is not an export document", permit=p.display_number)
+    refusal = _permit_open(p, ctx, N_("exit"))
+    if refusal:
+        return refusal
     allowed = sum(line.quantity for line in p.lines
                   if line.species_id == ctx.animal.species_id and line.term_code == "LIV")
     if not allowed:
-        return f"permit {p.display_number} does not cover live animals of this species"
+        return _("permit %(permit)s does not cover live animals of this species", permit=p.display_number)
     if ctx.permit_used + 1 > allowed:
-        return f"permit {p.display_number} is used up for this species ({ctx.permit_used} of {allowed.normalize():f})"
+        return _("permit %(permit)s is used up for this species (%(used)s of %(allowed)s)",
+                 permit=p.display_number, used=ctx.permit_used, allowed=f"{allowed.normalize():f}")
     return None
 
 
 def _declarable_permit(ctx) -> str | None:
     p = ctx.permit
     if p.direction != "import":
-        return f"animals are declared on import documents; {p.display_number} is not one"
+        return _("animals are declared on import documents; %(permit)s is not one", permit=p.display_number)
     if p.state not in ("draft", "submitted", "changes_requested", "approved", "issued", "partly_used"):
-        return f"permit {p.display_number} is {p.state.replace('_', ' ')}: no more animals can be declared on it"
+        return _("permit %(permit)s is %(state)s: no more animals can be declared on it",
+                 permit=p.display_number, state=PERMIT.label(p.state))
     return None
 
 
 def _keeper_owns(ctx) -> str | None:
     # Keepers move animals only through a transfer both parties agreed to (registry.services.transfers).
     if ctx.actor.role == "keeper" and not ctx.handshake and ctx.animal.owner_party_id != ctx.actor.party_id:
-        return "only the owner can transfer an animal"
+        return _("only the owner can transfer an animal")
     return None
 
 
 def _returnable(ctx) -> str | None:
     if ctx.seized_from == S.DECLARED:
-        return "the animal was seized at the border before entry: it can be forfeited, not returned"
+        return _("the animal was seized at the border before entry: it can be forfeited, not returned")
     return None
 
 
@@ -175,6 +190,7 @@ LIVE = frozenset({S.ENTERED, S.IN_CAPTIVITY})
 ANIMAL = Machine(
     "animal",
     AnimalState,
+    noun=N_("animal"),
     terminal={S.DISPOSED, S.EXPORTED, S.VOID},
     state_labels=LABELS,
     transitions=[

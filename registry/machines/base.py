@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from registry.i18n import _
+
 
 class IllegalTransition(Exception):
     """The event cannot be fired from the current state, or a guard refused it."""
@@ -50,8 +52,9 @@ class Transition:
 
 class Machine:
     def __init__(self, name: str, states: type[StrEnum], terminal: Iterable[StrEnum],
-                 transitions: Iterable[Transition], state_labels: dict[str, str]):
+                 transitions: Iterable[Transition], state_labels: dict[str, str], noun: str):
         self.name = name
+        self.noun = noun  # "permit", marked for translation: how refusals name the record
         self.states = states
         self.terminal = frozenset(terminal)
         self.state_labels = state_labels
@@ -74,24 +77,31 @@ class Machine:
         return list(self.transitions)
 
     def rejection(self, state: str | None, event: str) -> str | None:
-        """The reason (state, event) is refused, or None when it is a declared transition."""
+        """The reason (state, event) is refused, in the reader's language, or None when it is declared."""
         t = self.transitions.get(event)
+        noun = _(self.noun)
         if t is None:
-            return f"'{event}' is not an event of the {self.name} lifecycle"
+            return _("'%(event)s' is not an event of the %(noun)s lifecycle", event=event, noun=noun)
         if state is None:
             if t.creates:
                 return None
-            return f"'{event}' applies to an existing {self.name}; it cannot create one"
+            return _("'%(action)s' applies to an existing %(noun)s; it cannot create one",
+                     action=_(t.label), noun=noun)
         if t.creates:
-            return f"'{event}' creates a new {self.name}; it cannot be applied to an existing one"
+            return _("'%(action)s' creates a new %(noun)s; it cannot be applied to an existing one",
+                     action=_(t.label), noun=noun)
         if state in self.terminal:
-            return (f"the {self.name} is in the final state '{self.state_labels[state]}': "
-                    f"no further events are possible")
+            return _("the %(noun)s is in the final state '%(state)s': no further events are possible",
+                     noun=noun, state=self.label(state))
         if state not in t.sources:
-            allowed = " or ".join(f"'{self.state_labels[s]}'" for s in sorted(t.sources))
-            return (f"'{t.label}' is possible only when the {self.name} is {allowed}; "
-                    f"it is now '{self.state_labels[state]}'")
+            return _("'%(action)s' is possible only when the %(noun)s is %(allowed)s; it is now '%(state)s'",
+                     action=_(t.label), noun=noun, state=self.label(state),
+                     allowed=_(" or ").join(f"'{self.label(s)}'" for s in sorted(t.sources)))
         return None
+
+    def label(self, state: str) -> str:
+        """The state's name in the reader's language."""
+        return _(self.state_labels[state])
 
     def transition(self, state: str | None, event: str) -> Transition:
         """The declared transition for (state, event).

@@ -4,7 +4,7 @@ Guards read ``ctx.actor``, ``ctx.facility``, ``ctx.data`` and ``ctx.occupancy`` 
 """
 from enum import StrEnum
 
-from registry.i18n import N_
+from registry.i18n import N_, _
 from registry.machines.base import Guard, Machine, Transition
 
 
@@ -22,12 +22,12 @@ LABELS = {S.PENDING: N_("Application under review"), S.CHANGES_REQUESTED: N_("Ch
 
 
 def _reason(ctx) -> str | None:
-    return None if (ctx.data.get("reason") or "").strip() else "a reason is required"
+    return None if (ctx.data.get("reason") or "").strip() else _("a reason is required")
 
 
 def _own_facility(ctx) -> str | None:
     if ctx.actor.role == "keeper" and ctx.facility.holder_party_id != ctx.actor.party_id:
-        return "a keeper acts only on their own facility"
+        return _("a keeper acts only on their own facility")
     return None
 
 
@@ -35,13 +35,15 @@ def _capacity_holds(ctx) -> str | None:
     new = ctx.data.get("allowances") or {}
     for species_id, kept in ctx.occupancy.items():
         if kept > new.get(species_id, 0):
-            return f"{kept} animal(s) of species {species_id} are kept there: the capacity cannot go below that"
+            allowance = ctx.facility.allowance_for(species_id)
+            return _("%(kept)s animal(s) of species %(species)s are kept there: the capacity cannot go below that",
+                     kept=kept, species=allowance.species.scientific_name if allowance else species_id)
     return None
 
 
 def _empty(ctx) -> str | None:
     kept = sum(ctx.occupancy.values())
-    return f"{kept} animal(s) are still kept there: move them before closing" if kept else None
+    return _("%(kept)s animal(s) are still kept there: move them before closing", kept=kept) if kept else None
 
 
 REASON = Guard("reason_given", "a reason is recorded", _reason, on_input=True)
@@ -52,6 +54,7 @@ EMPTY = Guard("facility_empty", "no animal is kept there any more", _empty)
 FACILITY = Machine(
     "facility",
     FacilityState,
+    noun=N_("facility"),
     terminal={S.REFUSED, S.CLOSED},
     state_labels=LABELS,
     transitions=[

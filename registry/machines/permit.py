@@ -4,7 +4,7 @@ Guards read ``ctx.actor``, ``ctx.permit``, ``ctx.editors``, ``ctx.data`` and ``c
 """
 from enum import StrEnum
 
-from registry.i18n import N_
+from registry.i18n import N_, _
 from registry.machines.base import Guard, Machine, Transition
 
 
@@ -42,33 +42,33 @@ LABELS = {
 
 
 def _has_lines(ctx) -> str | None:
-    return None if ctx.permit.lines else "an application needs at least one line item"
+    return None if ctx.permit.lines else _("an application needs at least one line item")
 
 
 def _not_own_application(ctx) -> str | None:
     p, a = ctx.permit, ctx.actor
     if a.user_id is not None and (a.user_id == p.created_by_id or a.user_id in ctx.editors):
-        return "four eyes: nobody may decide on an application they drafted or edited"
+        return _("four eyes: nobody may decide on an application they drafted or edited")
     if a.party_id is not None and a.party_id == p.applicant_party_id:
-        return "four eyes: nobody may decide on their own party's application"
+        return _("four eyes: nobody may decide on their own party's application")
     return None
 
 
 def _reason_given(ctx) -> str | None:
-    return None if (ctx.data.get("reason") or "").strip() else "a reason is required"
+    return None if (ctx.data.get("reason") or "").strip() else _("a reason is required")
 
 
 def _within_validity(ctx) -> str | None:
     p = ctx.permit
     if p.valid_until is not None and ctx.today > p.valid_until:
-        return f"the permit expired on {p.valid_until.isoformat()}"
+        return _("the permit expired on %(day)s", day=p.valid_until.isoformat())
     return None
 
 
 def _past_validity(ctx) -> str | None:
     p = ctx.permit
     if p.valid_until is None or ctx.today <= p.valid_until:
-        return "the permit is still within its validity"
+        return _("the permit is still within its validity")
     return None
 
 
@@ -83,6 +83,7 @@ IN_USE = frozenset({S.ISSUED, S.PARTLY_USED})
 PERMIT = Machine(
     "permit",
     PermitState,
+    noun=N_("permit"),
     terminal={S.REFUSED, S.WITHDRAWN, S.CLOSED, S.EXPIRED, S.CANCELLED},
     state_labels=LABELS,
     transitions=[

@@ -4,7 +4,7 @@ Guards read ``ctx.actor`` and ``ctx.transfer``.
 """
 from enum import StrEnum
 
-from registry.i18n import N_
+from registry.i18n import N_, _
 from registry.machines.base import Guard, Machine, Transition
 
 
@@ -23,13 +23,13 @@ LABELS = {S.PENDING: N_("Waiting for the transferee"), S.ACCEPTED: N_("Accepted"
 
 def _is_transferee(ctx) -> str | None:
     if ctx.actor.role == "keeper" and ctx.actor.party_id != ctx.transfer.transferee_party_id:
-        return "only the transferee can accept or decline a transfer"
+        return _("only the transferee can accept or decline a transfer")
     return None
 
 
 def _is_transferor(ctx) -> str | None:
     if ctx.actor.role == "keeper" and ctx.actor.party_id != ctx.transfer.transferor_party_id:
-        return "only the transferor can cancel a transfer"
+        return _("only the transferor can cancel a transfer")
     return None
 
 
@@ -39,6 +39,7 @@ TRANSFEROR = Guard("is_transferor", "the transferor withdraws", _is_transferor)
 TRANSFER = Machine(
     "transfer",
     TransferState,
+    noun=N_("transfer"),
     terminal={S.DECLINED, S.CANCELLED, S.ACKNOWLEDGED},
     state_labels=LABELS,
     transitions=[

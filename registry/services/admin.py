@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from registry import deadlines
+from registry.i18n import _
 from registry.models import DeadlineSetting, NationalCategory, Party, Species, User
 from registry.permissions import Role, has_capability
 from registry.services import audit
@@ -14,7 +15,7 @@ SPECIES_FIELDS = ("author", "taxon_class", "taxon_order", "family", "appendix", 
 
 def _require(actor: Actor, capability: str) -> None:
     if not has_capability(actor, capability):
-        raise Forbidden(f"this needs the {capability} capability")
+        raise Forbidden(_("this needs the %(capability)s capability", capability=capability))
 
 
 def update_user(actor: Actor, user_id: int, role: str, party_id: int | None, display_name: str) -> User:
@@ -22,21 +23,22 @@ def update_user(actor: Actor, user_id: int, role: str, party_id: int | None, dis
     _require(actor, "user.manage")
     errors = {}
     if role not in Role.__members__.values():
-        errors["role"] = f"one of {', '.join(r.value for r in Role)}"
+        errors["role"] = _("one of %(choices)s", choices=", ".join(r.value for r in Role))
     if role == Role.KEEPER and party_id is None:
-        errors["party_id"] = "a keeper must be linked to their party"
+        errors["party_id"] = _("a keeper must be linked to their party")
     if not (display_name or "").strip():
-        errors["display_name"] = "required"
+        errors["display_name"] = _("required")
     if errors:
-        raise ValidationFailed("the account cannot be changed", errors)
+        raise ValidationFailed(_("the account cannot be changed"), errors)
     with write_transaction() as session:
         user = session.get(User, user_id)
         if user is None:
-            raise NotFound("no such user")
+            raise NotFound(_("no such user"))
         if party_id is not None and session.get(Party, party_id) is None:
-            raise ValidationFailed("unknown party", {"party_id": "no such party"})
+            raise ValidationFailed(_("unknown party"), {"party_id": _("no such party")})
         if user.id == actor.user_id and role != user.role:
-            raise ValidationFailed("the account cannot be changed", {"role": "administrators do not change their own role"})
+            raise ValidationFailed(_("the account cannot be changed"),
+                                   {"role": _("administrators do not change their own role")})
         before = user.as_audit()
         if (user.role, user.party_id) != (role, party_id):
             user.session_epoch += 1  # new rights take effect at the next login
@@ -51,16 +53,17 @@ def correct_species(actor: Actor, species_id: int, changes: dict) -> Species:
     _require(actor, "species.manage")
     unknown = set(changes) - set(SPECIES_FIELDS)
     if unknown:
-        raise ValidationFailed("unknown fields", {name: "not a species field" for name in unknown})
+        raise ValidationFailed(_("unknown fields"), {name: _("not a species field") for name in unknown})
     if "appendix" in changes and changes["appendix"] not in ("I", "II", "III"):
-        raise ValidationFailed("bad appendix", {"appendix": "I, II or III"})
+        raise ValidationFailed(_("bad appendix"), {"appendix": _("I, II or III")})
     with write_transaction() as session:
         sp = session.get(Species, species_id)
         if sp is None:
-            raise NotFound("no such species")
+            raise NotFound(_("no such species"))
         code = changes.get("national_category_code")
         if code and session.get(NationalCategory, code) is None:
-            raise ValidationFailed("unknown category", {"national_category_code": "no such national category"})
+            raise ValidationFailed(_("unknown category"),
+                                   {"national_category_code": _("no such national category")})
         before = sp.as_audit()
         for name, value in changes.items():
             setattr(sp, name, (value.strip() or None) if isinstance(value, str) else value)
@@ -73,9 +76,9 @@ def set_deadline_days(actor: Actor, code: str, days: int) -> None:
     """Set how many days a deadline rule gives (the default comes from registry/deadlines.py)."""
     _require(actor, "species.manage")
     if code not in deadlines.BY_CODE:
-        raise NotFound("no such deadline rule")
+        raise NotFound(_("no such deadline rule"))
     if not isinstance(days, int) or not 0 <= days <= 3650:
-        raise ValidationFailed("bad number of days", {"days": "0 to 3650"})
+        raise ValidationFailed(_("bad number of days"), {"days": _("0 to 3650")})
     with write_transaction() as session:
         row = session.get(DeadlineSetting, code)
         before = {"days": row.days if row else deadlines.BY_CODE[code].days}

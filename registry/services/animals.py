@@ -15,6 +15,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from registry import clock
+from registry.i18n import _
 from registry.machines import ANIMAL, AnimalState
 from registry.models import Animal, AnimalEvent, Facility, Identifier, Keeping, Permit, PermitLine
 from registry.models.animal import IDENTIFIER_KINDS, SEXES
@@ -38,10 +39,10 @@ def _text(data: dict, name: str, errors: dict, required: bool = True, limit: int
     value = value.strip() if isinstance(value, str) else value
     if value in (None, ""):
         if required:
-            errors[name] = "required"
+            errors[name] = _("required")
         return None
     if not isinstance(value, str) or len(value) > limit:
-        errors[name] = f"text of at most {limit} characters"
+        errors[name] = _("text of at most %(limit)s characters", limit=limit)
         return None
     return value
 
@@ -50,12 +51,12 @@ def _id(data: dict, name: str, errors: dict, required: bool = True) -> int | Non
     value = data.get(name)
     if value in (None, ""):
         if required:
-            errors[name] = "required"
+            errors[name] = _("required")
         return None
     try:
         return int(value)
     except (TypeError, ValueError):
-        errors[name] = "must be a number"
+        errors[name] = _("must be a number")
         return None
 
 
@@ -63,19 +64,19 @@ def _day(data: dict, name: str, errors: dict, today: date, required: bool = True
     value = data.get(name)
     if value in (None, ""):
         if required:
-            errors[name] = "required"
+            errors[name] = _("required")
         return None
     if isinstance(value, str):
         try:
             value = date.fromisoformat(value)
         except ValueError:
-            errors[name] = "a date as YYYY-MM-DD"
+            errors[name] = _("a date as YYYY-MM-DD")
             return None
     if not isinstance(value, date):
-        errors[name] = "a date as YYYY-MM-DD"
+        errors[name] = _("a date as YYYY-MM-DD")
         return None
     if value > today:
-        errors[name] = "cannot be in the future"
+        errors[name] = _("cannot be in the future")
     return value
 
 
@@ -87,12 +88,12 @@ def _flag(data: dict, name: str) -> bool:
 def check_identifier(kind: str, value: str) -> str | None:
     """The reason an identifier is malformed, or None."""
     if kind not in IDENTIFIER_KINDS:
-        return f"kind must be one of {', '.join(IDENTIFIER_KINDS)}"
+        return _("kind must be one of %(kinds)s", kinds=", ".join(IDENTIFIER_KINDS))
     value = (value or "").strip()
     if kind == "microchip" and not MICROCHIP.match(value):
-        return "an ISO 11784 microchip number is exactly 15 digits"
+        return _("an ISO 11784 microchip number is exactly 15 digits")
     if not 1 <= len(value) <= 150:
-        return "1 to 150 characters"
+        return _("1 to 150 characters")
     return None
 
 
@@ -139,9 +140,10 @@ class Context:
 def _check_capability(actor: Actor, event: str) -> None:
     t = ANIMAL.transitions.get(event)
     if t is None:
-        raise ValidationFailed(f"unknown event {event!r}", {"event": f"one of {', '.join(ANIMAL.events)}"})
+        raise ValidationFailed(_("unknown event '%(event)s'", event=event),
+                               {"event": _("one of %(values)s", values=", ".join(ANIMAL.events))})
     if not has_capability(actor, t.capability):
-        raise Forbidden(f"your role may not record '{t.label}'")
+        raise Forbidden(_("your role may not record '%(action)s'", action=_(t.label)))
 
 
 def _guarded(state: str | None, event: str, ctx: Context):
@@ -152,9 +154,9 @@ def _load_for_update(session, actor: Actor, animal_id: int, expected_version: in
                      scoped: bool = True) -> Animal:
     animal = session.execute(lock(select(Animal).where(Animal.id == animal_id))).scalar_one_or_none()
     if animal is None or (scoped and not can_see_animal(actor, animal)):
-        raise NotFound("no such animal")
+        raise NotFound(_("no such animal"))
     if expected_version is not None and animal.version != expected_version:
-        raise Conflict("the animal was changed by someone else since you opened it; reload and try again")
+        raise Conflict(_("the animal was changed by someone else since you opened it; reload and try again"))
     return animal
 
 
@@ -164,7 +166,7 @@ def _facility(session, facility_id: int | None, errors: dict, name: str = "facil
     # Locked: its occupancy is counted next, and two writers must not both take the last place.
     facility = session.execute(lock(select(Facility).where(Facility.id == facility_id))).scalar_one_or_none()
     if facility is None:
-        errors[name] = "no such facility"
+        errors[name] = _("no such facility")
     return facility
 
 
@@ -210,7 +212,7 @@ def _place(session, animal: Animal, event: AnimalEvent, owner_id: int | None, fa
 def _timeline(session, actor: Actor, animal: Animal, event: str, from_state: str | None, when: date,
               details: dict, permit_id: int | None = None) -> AnimalEvent:
     row = AnimalEvent(animal_id=animal.id, event=event, from_state=from_state, to_state=animal.state,
-                      occurred_on=when, actor_id=actor.user_id, actor_name=actor.username,
+                      occurred_on=when, recorded_at=clock.now(), actor_id=actor.user_id, actor_name=actor.username,
                       permit_id=permit_id, details=audit.jsonable(details))
     session.add(row)
     session.flush()
@@ -262,7 +264,7 @@ def _prepare_transfer(session, ctx, values, errors):
     from registry.models import Party
 
     if values["owner_party_id"] is not None and session.get(Party, values["owner_party_id"]) is None:
-        errors["owner_party_id"] = "no such party"
+        errors["owner_party_id"] = _("no such party")
     _prepare_target_facility(session, ctx, values, errors)
 
 
@@ -274,7 +276,7 @@ def _parse_death(data, errors, today):
 def _parse_disposal(data, errors, today):
     method = _text(data, "method", errors)
     if method is not None and method not in DISPOSAL_METHODS:
-        errors["method"] = f"one of {', '.join(DISPOSAL_METHODS)}"
+        errors["method"] = _("one of %(values)s", values=", ".join(DISPOSAL_METHODS))
     values = {"method": method, "handler": _text(data, "handler", errors),
               "licence_no": _text(data, "licence_no", errors, required=method in ("incineration", "rendering")),
               "place": _text(data, "place", errors), "witness": _text(data, "witness", errors),
@@ -299,7 +301,7 @@ def _prepare_export(session, ctx, values, errors):
     if values["permit_id"] is not None:
         ctx.permit = _permit(session, values["permit_id"])
         if ctx.permit is None:
-            errors["permit_id"] = "no such permit"
+            errors["permit_id"] = _("no such permit")
             return
         ctx.permit_used = session.scalar(select(func.count(AnimalEvent.id)).join(Animal).where(
             AnimalEvent.permit_id == ctx.permit.id, AnimalEvent.event == "export",
@@ -328,7 +330,7 @@ def _prepare_return(session, ctx, values, errors):
     if values.get("facility_id") is None:
         values["facility_id"] = seizure.details.get("previous_facility_id") if seizure else None
         if values["facility_id"] is None:
-            errors["facility_id"] = "the animal had no facility before seizure: name one"
+            errors["facility_id"] = _("the animal had no facility before seizure: name one")
             return
     _with_facility(ctx, session, _facility(session, values["facility_id"], errors))
 
@@ -399,7 +401,7 @@ def fire(actor: Actor, animal_id: int, event: str, data: dict | None = None,
     now = today()
     with write_transaction() as session:
         if handshake is not None and (event != "transfer" or animal_id not in {a.id for a in handshake.animals}):
-            raise NotFound("no such animal")
+            raise NotFound(_("no such animal"))
         animal = _load_for_update(session, actor, animal_id, expected_version, scoped=handshake is None)
         reason = ANIMAL.rejection(animal.state, event)
         if reason:
@@ -409,12 +411,12 @@ def fire(actor: Actor, animal_id: int, event: str, data: dict | None = None,
         values = spec.parse(data, errors, now)
         when = _day(data, "occurred_on", errors, now, required=False) or now
         if animal.birth_date and when < animal.birth_date:
-            errors["occurred_on"] = "before the animal's birth date"
+            errors["occurred_on"] = _("before the animal's birth date")
         ctx = Context(actor, animal, values, now, species_id=animal.species_id, handshake=handshake is not None)
         if not errors:
             spec.prepare(session, ctx, values, errors)
         if errors:
-            raise ValidationFailed("the event cannot be recorded", errors)
+            raise ValidationFailed(_("the event cannot be recorded"), errors)
         t = _guarded(animal.state, event, ctx)
         before = animal.as_audit()
         from_state = animal.state
@@ -444,8 +446,8 @@ def _attach_identifier(session, animal: Animal, kind: str, value: str, applied_o
                        note: str | None = None) -> Identifier:
     if kind == "microchip" and session.scalar(select(Identifier.animal_id).where(
             Identifier.kind == "microchip", Identifier.value == value, Identifier.active)):
-        raise Conflict("microchip already in use",
-                               {"identifiers": f"microchip {value} is already active on another animal"})
+        raise Conflict(_("microchip already in use"),
+                       {"identifiers": _("microchip %(value)s is already active on another animal", value=value)})
     ident = Identifier(animal_id=animal.id, kind=kind, value=value, applied_on=applied_on, note=note)
     session.add(ident)
     session.flush()
@@ -463,10 +465,10 @@ def register_birth(actor: Actor, data: dict) -> Animal:
     born = _day(data, "birth_date", errors, now)
     sex = (data.get("sex") or "U").upper()
     if sex not in SEXES:
-        errors["sex"] = "M, F or U"
+        errors["sex"] = _("M, F or U")
     source = (data.get("source_code") or "C").upper()
     if source not in BIRTH_SOURCES:
-        errors["source_code"] = "C (bred in captivity) or F (born in captivity)"
+        errors["source_code"] = _("C (bred in captivity) or F (born in captivity)")
     ids = _identifier_list(data, errors)
     with write_transaction() as session:
         facility = _facility(session, facility_id, errors)
@@ -475,11 +477,11 @@ def register_birth(actor: Actor, data: dict) -> Animal:
             if pid is not None:
                 parent = session.get(Animal, pid)
                 if parent is None or not can_see_animal(actor, parent):
-                    errors[f"{word}_id"] = "no such animal"
+                    errors[f"{word}_id"] = _("no such animal")
                 else:
                     parents[word] = parent
         if errors:
-            raise ValidationFailed("the birth cannot be recorded", errors)
+            raise ValidationFailed(_("the birth cannot be recorded"), errors)
         ctx = Context(actor, None, {}, now, species_id=species_id, parents=parents)
         _with_facility(ctx, session, facility)
         t = _guarded(None, "birth", ctx)
@@ -506,21 +508,22 @@ def declare(actor: Actor, permit_line_id: int, data: dict) -> Animal:
     errors: dict[str, str] = {}
     sex = (data.get("sex") or "U").upper()
     if sex not in SEXES:
-        errors["sex"] = "M, F or U"
+        errors["sex"] = _("M, F or U")
     born = _day(data, "birth_date", errors, now, required=False)
     ids = _identifier_list(data, errors)
     with write_transaction() as session:
         line = session.get(PermitLine, permit_line_id)
         if line is None or not can_see_permit(actor, line.permit):
-            raise NotFound("no such permit line")
+            raise NotFound(_("no such permit line"))
         _permit(session, line.permit_id)
         if line.term_code != "LIV":
-            errors["permit_line_id"] = "only live animals (term LIV) are followed individually"
+            errors["permit_line_id"] = _("only live animals (term LIV) are followed individually")
         declared = session.scalar(select(func.count(Animal.id)).where(Animal.permit_line_id == line.id))
         if declared >= line.quantity:
-            errors["permit_line_id"] = f"the line's quantity ({line.quantity:f}) is already fully declared"
+            errors["permit_line_id"] = _("the line's quantity (%(quantity)s) is already fully declared",
+                                         quantity=f"{line.quantity:f}")
         if errors:
-            raise ValidationFailed("the animal cannot be declared", errors)
+            raise ValidationFailed(_("the animal cannot be declared"), errors)
         permit = line.permit
         t = _guarded(None, "declare", Context(actor, None, {}, now, species_id=line.species_id, permit=permit))
         animal = _new_animal(
@@ -539,14 +542,15 @@ def declare(actor: Actor, permit_line_id: int, data: dict) -> Animal:
 def add_identifier(actor: Actor, animal_id: int, kind: str, value: str, applied_on: date | None = None,
                    note: str | None = None) -> Identifier:
     if not has_capability(actor, "animal.identify"):
-        raise Forbidden("your role may not change identifiers")
+        raise Forbidden(_("your role may not change identifiers"))
     problem = check_identifier(kind, value)
     if problem:
-        raise ValidationFailed("bad identifier", {"value": problem})
+        raise ValidationFailed(_("bad identifier"), {"value": problem})
     with write_transaction() as session:
         animal = _load_for_update(session, actor, animal_id, None)
         if animal.state in ANIMAL.terminal:
-            raise Conflict(f"the animal is {animal.state}; its record is closed")
+            raise Conflict(_("the animal is in the final state '%(state)s'; its record is closed",
+                             state=ANIMAL.label(animal.state)))
         ident = _attach_identifier(session, animal, kind, value.strip(), applied_on, note)
         audit.record(actor, "animal.identifier_add", "identifier", ident.id, None, ident.as_audit())
     return ident
@@ -556,13 +560,13 @@ def retire_identifier(actor: Actor, identifier_id: int, retired_on: date | None 
                       note: str | None = None) -> Identifier:
     """Mark an identifier as no longer on the animal (lost ring, failed chip); it stays in the history."""
     if not has_capability(actor, "animal.identify"):
-        raise Forbidden("your role may not change identifiers")
+        raise Forbidden(_("your role may not change identifiers"))
     with write_transaction() as session:
         ident = session.get(Identifier, identifier_id)
         if ident is None or not can_see_animal(actor, ident.animal):
-            raise NotFound("no such identifier")
+            raise NotFound(_("no such identifier"))
         if not ident.active:
-            raise Conflict("the identifier is already retired")
+            raise Conflict(_("the identifier is already retired"))
         before = ident.as_audit()
         ident.active, ident.retired_on, ident.note = False, retired_on or today(), note or ident.note
         session.flush()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from flask import current_app
 
+from registry.i18n import _
 from registry.models import ATTACHMENT_KINDS, Animal, Attachment, Facility
 from registry.permissions import can_see_animal, can_see_facility, has_capability
 from registry.services import audit
@@ -30,11 +31,11 @@ def _path(sha256: str) -> Path:
 
 def _target(session, actor: Actor, object_type: str, object_id: int):
     if object_type not in TARGETS:
-        raise NotFound("no such record")
-    model, can_see, _ = TARGETS[object_type]
+        raise NotFound(_("no such record"))
+    model, can_see, _capability = TARGETS[object_type]
     obj = session.get(model, object_id)
     if obj is None or not can_see(actor, obj):
-        raise NotFound("no such record")
+        raise NotFound(_("no such record"))
     return obj
 
 
@@ -42,20 +43,20 @@ def attach(actor: Actor, object_type: str, object_id: int, kind: str, filename: 
     """Keep *data* (PDF, JPEG or PNG, at most MAX_UPLOAD_BYTES) and attach it to the record."""
     if object_type in TARGETS and not (has_capability(actor, TARGETS[object_type][2])
                                        or has_capability(actor, "facility.manage")):
-        raise Forbidden("your role may not attach files here")
+        raise Forbidden(_("your role may not attach files here"))
     errors = {}
     if kind not in ATTACHMENT_KINDS:
-        errors["kind"] = f"one of {', '.join(ATTACHMENT_KINDS)}"
+        errors["kind"] = _("one of %(values)s", values=", ".join(ATTACHMENT_KINDS))
     limit = current_app.config["MAX_UPLOAD_BYTES"]
     media = sniff(data[:16])
     if not data:
-        errors["file"] = "the file is empty"
+        errors["file"] = _("the file is empty")
     elif len(data) > limit:
-        errors["file"] = f"at most {limit // (1024 * 1024)} MB"
+        errors["file"] = _("at most %(size)s MB", size=limit // (1024 * 1024))
     elif media is None:
-        errors["file"] = "only PDF, JPEG or PNG files (checked by their content)"
+        errors["file"] = _("only PDF, JPEG or PNG files (checked by their content)")
     if errors:
-        raise ValidationFailed("the file was not accepted", errors)
+        raise ValidationFailed(_("the file was not accepted"), errors)
     name = re.sub(r"[^\w.\- ]", "_", os.path.basename(filename or "upload"))[:200] or "upload"
     digest = hashlib.sha256(data).hexdigest()
     with write_transaction() as session:
@@ -80,11 +81,11 @@ def read(actor: Actor, attachment_id: int) -> tuple[Attachment, bytes]:
 
     row = db.session.get(Attachment, attachment_id)
     if row is None:
-        raise NotFound("no such file")
+        raise NotFound(_("no such file"))
     _target(db.session, actor, row.object_type, row.object_id)
     data = _path(row.sha256).read_bytes()
     if hashlib.sha256(data).hexdigest() != row.sha256:
-        raise NotFound("the stored file no longer matches its fingerprint")
+        raise NotFound(_("the stored file no longer matches its fingerprint"))
     return row, data
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from registry.database import WRITE_OPTION
 from registry.extensions import db
+from registry.i18n import _
 from registry.services.errors import Conflict
 
 
@@ -67,12 +68,12 @@ def write_transaction():
         session.commit()
     except StaleDataError:
         session.rollback()
-        raise Conflict("someone else changed this record at the same time; reload and try again") from None
+        raise Conflict(_("someone else changed this record at the same time; reload and try again")) from None
     except IntegrityError as exc:
         session.rollback()
         # The database's own words name tables and constraints: log them, do not show them.
         log.warning("integrity error, rolled back: %s", exc.orig)
-        raise Conflict("the change conflicts with data recorded at the same time; reload and try again") from None
+        raise Conflict(_("the change conflicts with data recorded at the same time; reload and try again")) from None
     except BaseException:
         session.rollback()
         raise

@@ -47,9 +47,9 @@ def figures() -> dict:
     lapsed = db.session.scalars(select(Permit).where(
         Permit.state.in_(("issued", "partly_used")), Permit.valid_until < today)).all()
     return {
-        "animals_by_state": [(ANIMAL.state_labels[s], by_state.get(s.value, 0)) for s in ANIMAL.states],
+        "animals_by_state": [(ANIMAL.label(s), by_state.get(s.value, 0)) for s in ANIMAL.states],
         "animals_by_species": [(name, n) for name, n in by_species],
-        "permits_by_state": [(PERMIT.state_labels[s], permit_states.get(s.value, 0)) for s in PERMIT.states],
+        "permits_by_state": [(PERMIT.label(s), permit_states.get(s.value, 0)) for s in PERMIT.states],
         "permits_issued_by_month": [(m, issued.get(m, 0)) for m in months],
         "transfers_by_month": [(m, transfers.get(m, 0)) for m in months],
         "deaths_by_month": [(m, deaths.get(m, 0)) for m in months],

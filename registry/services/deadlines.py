@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime
+from datetime import date, datetime
+
+from sqlalchemy import func
 
 from registry import clock, deadlines
 from registry.extensions import db
@@ -30,22 +32,33 @@ def items(actor: Actor, rule_code: str | None = None, overdue_only: bool = False
     overrides = deadline_days()
     found = []
     for rule in deadlines.RULES:
-        if (rule_code and rule.code != rule_code) or not has_capability(actor, DONE_BY.get(rule.subject,
-                                                                                           "species.read")):
+        if (rule_code and rule.code != rule_code) or not has_capability(actor, _done_by(rule)):
             continue
         query = SCOPES[rule.subject](actor, rule.open_items())
         if rule.categories is not None:  # only animals of these national categories
             query = query.join(Species, Species.id == Animal.species_id).where(
-                Species.national_category_code.in_(rule.categories))
-        for subject, starts in db.session.execute(query).all():
+                func.coalesce(Species.national_category_code, "CITES").in_(rule.categories))
+        for subject, starts, *done in db.session.execute(query).all():
             if starts is None:
                 continue
-            if isinstance(starts, datetime):
-                starts = starts.date()
-            item = deadlines.Item(rule, subject, starts, deadlines.due_on(rule, starts, overrides))
-            if item.overdue(today) or (not overdue_only and (item.due - today).days <= horizon_days):
+            item = deadlines.Item(rule, subject, _day(starts), deadlines.due_on(rule, _day(starts), overrides),
+                                  _day(done[0]) if done else None)
+            if rule.kind == "report":  # late reports of the last *horizon_days*
+                if item.overdue(today) and (today - item.done).days <= horizon_days:
+                    found.append(item)
+            elif item.overdue(today) or (not overdue_only and (item.due - today).days <= horizon_days):
                 found.append(item)
     return sorted(found, key=lambda i: i.due)
+
+
+def _done_by(rule: deadlines.Rule) -> str:
+    # A late report is the authority's to follow up (a reminder, a fine); the keeper cannot undo it.
+    return "animal.read_all" if rule.kind == "report" else DONE_BY.get(rule.subject, "species.read")
+
+
+def _day(value) -> date:
+    """A date, or the local calendar day of a recorded UTC time."""
+    return value.astimezone().date() if isinstance(value, datetime) else value
 
 
 def label(item: deadlines.Item) -> str:
@@ -58,8 +71,9 @@ def as_csv(found: list[deadlines.Item]) -> str:
     today = clock.today()
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["rule", "subject", "object", "since", "due", "overdue"])
+    writer.writerow(["rule", "subject", "object", "since", "due", "overdue", "done"])
     for item in found:
         writer.writerow([item.rule.code, item.rule.subject, label(item), item.starts.isoformat(),
-                         item.due.isoformat(), "yes" if item.overdue(today) else "no"])
+                         item.due.isoformat(), "yes" if item.overdue(today) else "no",
+                         item.done.isoformat() if item.done else ""])
     return out.getvalue()

@@ -13,7 +13,8 @@ from decimal import Decimal, InvalidOperation
 from sqlalchemy import func, select
 
 from registry import clock
-from registry.machines import AnimalState
+from registry.i18n import _
+from registry.machines import PERMIT, AnimalState
 from registry.models import OUTCOMES, Animal, EndorsedLine, Endorsement, Permit, PermitLine
 from registry.permissions import has_capability
 from registry.services import animals, audit, permits
@@ -34,7 +35,7 @@ def _quantity(raw, name: str, errors: dict) -> Decimal | None:
             raise InvalidOperation
         return q
     except (InvalidOperation, ValueError):
-        errors[name] = "a positive number with at most 3 decimals"
+        errors[name] = _("a positive number with at most 3 decimals")
         return None
 
 
@@ -46,39 +47,44 @@ def endorse(actor: Actor, permit_id: int, data: dict) -> Endorsement:
     animals: [{sex, identifiers}] for an entry, animal_ids: [...] for an exit}].
     """
     if not has_capability(actor, "permit.endorse"):
-        raise Forbidden("only customs officers endorse permits")
+        raise Forbidden(_("only customs officers endorse permits"))
     errors: dict[str, str] = {}
     direction = data.get("direction")
     if direction not in ("entry", "exit"):
-        errors["direction"] = "entry or exit"
+        errors["direction"] = _("entry or exit")
     for name, limit in (("port", 200), ("transport_doc", 100)):
         value = (data.get(name) or "").strip()
         if not value or len(value) > limit:
-            errors[name] = f"required, at most {limit} characters"
+            errors[name] = _("required, at most %(limit)s characters", limit=limit)
     when = data.get("endorsed_on") or clock.today()
     if isinstance(when, str):
         try:
             when = date.fromisoformat(when)
         except ValueError:
-            errors["endorsed_on"] = "a date as YYYY-MM-DD"
+            errors["endorsed_on"] = _("a date as YYYY-MM-DD")
     if isinstance(when, date) and when > clock.today():
-        errors["endorsed_on"] = "cannot be in the future"
+        errors["endorsed_on"] = _("cannot be in the future")
     raw_lines = data.get("lines") or []
     if not raw_lines:
-        errors["lines"] = "at least one line"
+        errors["lines"] = _("at least one line")
     if errors:
-        raise ValidationFailed("the endorsement has errors", errors)
+        raise ValidationFailed(_("the endorsement has errors"), errors)
 
     with write_transaction() as session:
         permit = permits.load(session, actor, permit_id)
         if permit.state not in ("issued", "partly_used"):
-            raise Conflict(f"permit {permit.display_number} is {permit.state.replace('_', ' ')}: it cannot be used")
+            raise Conflict(_("permit %(permit)s is %(state)s: it cannot be used",
+                             permit=permit.display_number, state=PERMIT.label(permit.state)))
         expected = "entry" if permit.direction == "import" else "exit"
         if direction != expected:
-            raise Conflict(f"permit {permit.display_number} is an {permit.direction} document: "
-                           f"it is endorsed at {expected}, not at {direction}")
+            if expected == "entry":
+                raise Conflict(_("permit %(permit)s is an import document: it is endorsed at entry, not at exit",
+                                 permit=permit.display_number))
+            raise Conflict(_("permit %(permit)s is an export document: it is endorsed at exit, not at entry",
+                             permit=permit.display_number))
         if permit.valid_until is not None and when > permit.valid_until:
-            raise Conflict(f"permit {permit.display_number} expired on {permit.valid_until.isoformat()}")
+            raise Conflict(_("permit %(permit)s expired on %(day)s",
+                             permit=permit.display_number, day=permit.valid_until.isoformat()))
         by_no = {line.line_no: line for line in permit.lines}
         endorsement = Endorsement(permit_id=permit.id, direction=direction, port=data["port"].strip(),
                                   transport_doc=data["transport_doc"].strip(), endorsed_on=when,
@@ -88,29 +94,31 @@ def endorse(actor: Actor, permit_id: int, data: dict) -> Endorsement:
         for i, raw in enumerate(raw_lines):
             line = by_no.get(raw.get("line_no"))
             if line is None:
-                errors[f"lines.{i}.line_no"] = "no such line on this permit"
+                errors[f"lines.{i}.line_no"] = _("no such line on this permit")
                 continue
             quantity = _quantity(raw.get("quantity"), f"lines.{i}.quantity", errors)
             outcome = raw.get("outcome") or "cleared"
             if outcome not in OUTCOMES:
-                errors[f"lines.{i}.outcome"] = f"one of {', '.join(OUTCOMES)}"
+                errors[f"lines.{i}.outcome"] = _("one of %(choices)s", choices=", ".join(OUTCOMES))
             if quantity is None or f"lines.{i}.outcome" in errors:
                 continue
             if line.term_code == "LIV" and line.unit_code in (None, "NAR") and quantity != quantity.to_integral_value():
-                errors[f"lines.{i}.quantity"] = "live animals are counted in whole numbers"
+                errors[f"lines.{i}.quantity"] = _("live animals are counted in whole numbers")
                 continue
             if outcome == "cleared":
                 used = cleared(session, line.id)
                 if used + quantity > line.quantity:
-                    raise Conflict(f"line {line.line_no} allows {line.quantity.normalize():f}; "
-                                   f"{used.normalize():f} already crossed, {quantity.normalize():f} more would exceed it")
+                    raise Conflict(_("line %(line)s allows %(allowed)s; %(used)s already crossed, "
+                                     "%(more)s more would exceed it", line=line.line_no,
+                                     allowed=f"{line.quantity.normalize():f}", used=f"{used.normalize():f}",
+                                     more=f"{quantity.normalize():f}"))
             session.add(EndorsedLine(endorsement_id=endorsement.id, line_id=line.id, quantity=quantity,
                                      outcome=outcome))
             session.flush()
             if line.term_code == "LIV":
                 _move_animals(session, actor, permit, line, int(quantity), outcome, raw, data, when, i, errors)
         if errors:
-            raise ValidationFailed("the endorsement has errors", errors)
+            raise ValidationFailed(_("the endorsement has errors"), errors)
         complete = all(cleared(session, line.id) >= line.quantity for line in permit.lines)
         before = permit.as_audit()
         permits.move(session, actor, permit, "endorse_final" if complete else "endorse", {}, when)
@@ -136,12 +144,12 @@ def _move_animals(session, actor: Actor, permit: Permit, line: PermitLine, count
             return  # animals stopped at exit stay where they are; the keeper's record is unchanged
         ids = raw.get("animal_ids") or []
         if len(ids) != count:
-            errors[f"lines.{i}.animal_ids"] = f"name the {count} animal(s) that left, by id"
+            errors[f"lines.{i}.animal_ids"] = _("name the %(count)s animal(s) that left, by id", count=count)
             return
         for animal_id in ids:
             animal = session.get(Animal, animal_id)
             if animal is None or animal.species_id != line.species_id:
-                errors[f"lines.{i}.animal_ids"] = f"animal {animal_id} is not of this line's species"
+                errors[f"lines.{i}.animal_ids"] = _("animal %(animal)s is not of this line's species", animal=animal_id)
                 return
             animals.fire(actor, animal_id, "export", {"permit_id": permit.id, "occurred_on": when,
                                                       "port": data["port"]})

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from registry import audit_chain, audit_export
 from registry.extensions import db
+from registry.i18n import _
 from registry.models import AuditEntry, AuditHead
 from registry.models.base import utcnow
 from registry.permissions import has_capability
@@ -47,9 +48,9 @@ def _entries(filters: dict, up_to: int, limit: int | None = None) -> Iterator[di
 def export(actor: Actor, filters: dict, fmt: str) -> tuple[Iterator[bytes | str], str, str]:
     """Record the export, then stream it: returns (chunks, media type, file name)."""
     if not has_capability(actor, "audit.read"):
-        raise Forbidden("exporting the history needs audit.read")
+        raise Forbidden(_("exporting the history needs audit.read"))
     if fmt not in FORMATS:
-        raise ValidationFailed("unknown format", {"format": f"one of {', '.join(FORMATS)}"})
+        raise ValidationFailed(_("unknown format"), {"format": _("one of %(choices)s", choices=", ".join(FORMATS))})
     signer = audit.signer() if fmt == "jsonl" else None
     query = {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in filters.items()}
     audit.record_alone(actor, "audit.export", "audit_export", None, {"query": query, "format": fmt})

@@ -8,6 +8,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from registry import clock
+from registry.i18n import _
 from registry.machines import FACILITY, AnimalState
 from registry.models import INSPECTION_RESULTS, Animal, Facility, FacilitySpecies, Inspection, Party, Species
 from registry.permissions import can_see_facility, has_capability
@@ -48,36 +49,36 @@ def _allowances(session, raw, errors: dict) -> dict[int, int]:
         try:
             species_id, capacity = int(species_id), int(capacity)
         except (TypeError, ValueError):
-            errors["allowances"] = "species ids with whole-number capacities"
+            errors["allowances"] = _("species ids with whole-number capacities")
             continue
         if capacity < 1:
-            errors["allowances"] = "each capacity is 1 or more"
+            errors["allowances"] = _("each capacity is 1 or more")
         elif session.get(Species, species_id) is None:
-            errors["allowances"] = f"no species with id {species_id}"
+            errors["allowances"] = _("no species with id %(id)s", id=species_id)
         result[species_id] = capacity
     if not result and "allowances" not in errors:
-        errors["allowances"] = "at least one species with its capacity"
+        errors["allowances"] = _("at least one species with its capacity")
     return result
 
 
 def _create(actor: Actor, event: str, data: dict) -> Facility:
     t = FACILITY.transitions[event]
     if not has_capability(actor, t.capability):
-        raise Forbidden(f"your role may not {t.label.lower()}")
+        raise Forbidden(_("your role may not %(action)s", action=_(t.label).lower()))
     errors: dict[str, str] = {}
     for name in ("name", "address"):
         if not (data.get(name) or "").strip():
-            errors[name] = "required"
+            errors[name] = _("required")
     holder = actor.party_id if actor.role == "keeper" else data.get("holder_party_id")
     registration_no = (data.get("registration_no") or "").strip() or None
     if event == "register" and not registration_no:
-        errors["registration_no"] = "required"
+        errors["registration_no"] = _("required")
     with write_transaction() as session:
         allowances = _allowances(session, data.get("allowances"), errors)
         if holder is None or session.get(Party, holder) is None:
-            errors["holder_party_id"] = "no such party"
+            errors["holder_party_id"] = _("no such party")
         if errors:
-            raise ValidationFailed("the facility cannot be recorded", errors)
+            raise ValidationFailed(_("the facility cannot be recorded"), errors)
         facility = Facility(registration_no=registration_no, name=data["name"].strip(), holder_party_id=holder,
                             address=data["address"].strip(), status=t.target,
                             allowances=[FacilitySpecies(species_id=s, capacity=c) for s, c in allowances.items()])
@@ -119,22 +120,22 @@ def fire(actor: Actor, facility_id: int, event: str, data: dict | None = None,
     data = dict(data or {})
     t = FACILITY.transitions.get(event)
     if t is None or t.creates:
-        raise ValidationFailed(f"unknown action {event!r}", {"action": "not a facility action"})
+        raise ValidationFailed(_("unknown action '%(action)s'", action=event), {"action": _("not a facility action")})
     if not has_capability(actor, t.capability):
-        raise Forbidden(f"your role may not {t.label.lower()}")
+        raise Forbidden(_("your role may not %(action)s", action=_(t.label).lower()))
     with write_transaction() as session:
         facility = session.execute(lock(select(Facility).where(Facility.id == facility_id))).scalar_one_or_none()
         if facility is None or not can_see_facility(actor, facility):
-            raise NotFound("no such facility")
+            raise NotFound(_("no such facility"))
         if expected_version is not None and facility.version != expected_version:
-            raise Conflict("the facility was changed by someone else; reload and try again")
+            raise Conflict(_("the facility was changed by someone else; reload and try again"))
         errors: dict[str, str] = {}
         if event == "change_capacity":
             data["allowances"] = _allowances(session, data.get("allowances"), errors)
         if event == "inspect" and data.get("result") not in INSPECTION_RESULTS:
-            errors["result"] = f"one of {', '.join(INSPECTION_RESULTS)}"
+            errors["result"] = _("one of %(values)s", values=", ".join(INSPECTION_RESULTS))
         if errors:
-            raise ValidationFailed("the action has errors", errors)
+            raise ValidationFailed(_("the action has errors"), errors)
         step = allowed(FACILITY, facility.status, event, Context(actor, facility, data, _kept(session, facility.id)))
         before = facility.as_audit()
         facility.status = step.target

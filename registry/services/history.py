@@ -5,20 +5,20 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import and_, or_, select
 
-
+from registry.i18n import N_, _
 from registry.models import Animal, AuditEntry, Facility, Identifier, Permit, PermitLine
 from registry.services.errors import ValidationFailed
 
-#: The filters a search understands, and what each matches.
+#: The filters a search understands, and what each matches (marked for translation: the search form shows them).
 FILTERS = {
-    "animal": "registry number or any identifier (microchip, ring...) of an animal",
-    "permit": "permit number, e.g. KR/2026/000123",
-    "species": "species id: its animals and permits",
-    "keeper": "party id: the animals it owns or holds, its facilities and applications",
-    "actor": "user name of whoever acted",
-    "action": "an action (permit.issue) or a family (permit.)",
-    "since": "first day, YYYY-MM-DD (UTC)",
-    "until": "last day, YYYY-MM-DD (UTC)",
+    "animal": N_("registry number or any identifier (microchip, ring...) of an animal"),
+    "permit": N_("permit number, e.g. KR/2026/000123"),
+    "species": N_("species id: its animals and permits"),
+    "keeper": N_("party id: the animals it owns or holds, its facilities and applications"),
+    "actor": N_("user name of whoever acted"),
+    "action": N_("an action (permit.issue) or a family (permit.)"),
+    "since": N_("first day, YYYY-MM-DD (UTC)"),
+    "until": N_("last day, YYYY-MM-DD (UTC)"),
 }
 
 
@@ -30,21 +30,21 @@ def parse(args) -> dict:
         if not value:
             continue
         if len(value) > 150:
-            errors[name] = "at most 150 characters"
+            errors[name] = _("at most %(count)s characters", count=150)
         elif name in ("species", "keeper"):
             if not value.isdigit() or not 0 < int(value) < 2**31:
-                errors[name] = "an id"
+                errors[name] = _("an id")
             else:
                 found[name] = int(value)
         elif name in ("since", "until"):
             try:
                 found[name] = date.fromisoformat(value)
             except ValueError:
-                errors[name] = "a date as YYYY-MM-DD"
+                errors[name] = _("a date as YYYY-MM-DD")
         else:
             found[name] = value
     if errors:
-        raise ValidationFailed("the search has errors", errors)
+        raise ValidationFailed(_("the search has errors"), errors)
     return found
 
 

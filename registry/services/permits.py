@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from registry import clock, codes, document_rules, pdf
 from registry.extensions import db
+from registry.i18n import _
 from registry.machines import PERMIT, PermitState
 from registry.models import DOCUMENT_TYPES, Party, Permit, PermitLine, Species
 from registry.models.base import utcnow
@@ -52,17 +53,17 @@ def _country(value, name: str, errors: dict, required: bool = True) -> str | Non
     value = (value or "").strip().upper()
     if not value:
         if required:
-            errors[name] = "required"
+            errors[name] = _("required")
         return None
     if codes.country_name(value) is None:
-        errors[name] = "an ISO 3166-1 alpha-2 country code"
+        errors[name] = _("an ISO 3166-1 alpha-2 country code")
     return value
 
 
 def _code(value, table: dict, name: str, errors: dict) -> str | None:
     value = (value or "").strip().upper()
     if value not in table:
-        errors[name] = f"one of {', '.join(k for k in table if k)}"
+        errors[name] = _("one of %(choices)s", choices=", ".join(k for k in table if k))
         return None
     return value
 
@@ -79,7 +80,7 @@ def _parse_lines(session, raw_lines, errors: dict) -> list[PermitLine]:
         except (TypeError, ValueError):
             pass
         if species is None:
-            errors[f"{prefix}.species_id"] = "no such species"
+            errors[f"{prefix}.species_id"] = _("no such species")
         term = _code(raw.get("term_code") or "LIV", codes.TERMS, f"{prefix}.term_code", errors)
         unit = _code(raw.get("unit_code") or "", codes.UNITS, f"{prefix}.unit_code", errors)
         try:
@@ -87,16 +88,16 @@ def _parse_lines(session, raw_lines, errors: dict) -> list[PermitLine]:
             if not quantity.is_finite() or quantity <= 0 or quantity != quantity.quantize(Decimal("0.001")):
                 raise InvalidOperation
             if term == "LIV" and unit in ("", "NAR") and quantity != quantity.to_integral_value():
-                errors[f"{prefix}.quantity"] = "live animals are counted in whole numbers"
+                errors[f"{prefix}.quantity"] = _("live animals are counted in whole numbers")
         except (InvalidOperation, ValueError):
-            errors[f"{prefix}.quantity"] = "a positive number with at most 3 decimals"
+            errors[f"{prefix}.quantity"] = _("a positive number with at most 3 decimals")
             quantity = None
         if species is not None and quantity is not None and term and unit is not None:
             lines.append(PermitLine(line_no=len(lines) + 1, species_id=species.id, appendix=species.appendix,
                                     term_code=term, quantity=quantity, unit_code=unit or None,
                                     description=(raw.get("description") or "").strip() or None))
     if not lines and not any(k.startswith("lines.") for k in errors):
-        errors["lines"] = "at least one line item"
+        errors["lines"] = _("at least one line item")
     return lines
 
 
@@ -104,28 +105,28 @@ def _parse_application(session, actor: Actor, data: dict) -> tuple[dict, list[Pe
     errors: dict[str, str] = {}
     doc_type = data.get("doc_type")
     if doc_type not in DOCUMENT_TYPES:
-        errors["doc_type"] = f"one of {', '.join(DOCUMENT_TYPES)}"
+        errors["doc_type"] = _("one of %(choices)s", choices=", ".join(DOCUMENT_TYPES))
     applicant = data.get("applicant_party_id")
     if actor.role == "keeper" and applicant in (None, "", actor.party_id, str(actor.party_id)):
         applicant = actor.party_id  # keepers apply for themselves only
     elif actor.role == "keeper":
-        raise ValidationFailed("the application has errors",
-                               {"applicant_party_id": "a keeper applies for their own party only"})
+        raise ValidationFailed(_("the application has errors"),
+                               {"applicant_party_id": _("a keeper applies for their own party only")})
     fields: dict = {"doc_type": doc_type}
     for name in ("applicant_party_id", "importer_party_id", "exporter_party_id"):
         value = applicant if name == "applicant_party_id" else data.get(name)
         if value in (None, ""):
             if name == "applicant_party_id":
-                errors[name] = "required"
+                errors[name] = _("required")
             fields[name] = None
             continue
         try:
             value = int(value)
         except (TypeError, ValueError):
-            errors[name] = "must be a party id"
+            errors[name] = _("must be a party id")
             continue
         if session.get(Party, value) is None:
-            errors[name] = "no such party"
+            errors[name] = _("no such party")
         fields[name] = value
     fields["import_country"] = _country(data.get("import_country"), "import_country", errors)
     fields["export_country"] = _country(data.get("export_country"), "export_country", errors)
@@ -135,14 +136,14 @@ def _parse_application(session, actor: Actor, data: dict) -> tuple[dict, list[Pe
     fields["foreign_permit_no"] = (data.get("foreign_permit_no") or "").strip().upper() or None
     own = current_app.config["ISSUING_COUNTRY"]
     if doc_type == "import" and fields["import_country"] not in (None, own):
-        errors["import_country"] = f"an import permit of this registry is for imports into {own}"
+        errors["import_country"] = _("an import permit of this registry is for imports into %(country)s", country=own)
     if doc_type in DOCUMENT_TYPES and doc_type != "import" and fields["export_country"] not in (None, own):
-        errors["export_country"] = f"this registry issues export-side documents for {own} only"
+        errors["export_country"] = _("this registry issues export-side documents for %(country)s only", country=own)
     lines = _parse_lines(session, data.get("lines"), errors)
     if not errors:
         errors.update(document_rules.problems(fields, {line.appendix for line in lines}))
     if errors:
-        raise ValidationFailed("the application has errors", errors)
+        raise ValidationFailed(_("the application has errors"), errors)
     fields["issuing_country"] = own
     return fields, lines
 
@@ -150,7 +151,7 @@ def _parse_application(session, actor: Actor, data: dict) -> tuple[dict, list[Pe
 def create_application(actor: Actor, data: dict) -> Permit:
     """Draft a new application (by a keeper for themselves, or an officer on someone's behalf)."""
     if not has_capability(actor, "permit.apply"):
-        raise Forbidden("your role may not apply for permits")
+        raise Forbidden(_("your role may not apply for permits"))
     with write_transaction() as session:
         fields, lines = _parse_application(session, actor, data)
         permit = Permit(state=PermitState.DRAFT, created_by_id=actor.user_id, lines=lines, **fields)
@@ -168,13 +169,13 @@ def copy_application(actor: Actor, permit_id: int, replace: bool = False) -> Per
     """A new draft with the same parties, codes and lines. With *replace*, the draft replaces a
     cancelled permit and says so (box 5), as the EU rule for replacement documents asks."""
     if not has_capability(actor, "permit.apply"):
-        raise Forbidden("your role may not apply for permits")
+        raise Forbidden(_("your role may not apply for permits"))
     with write_transaction() as session:
         source = _load(session, actor, permit_id, None)
         if replace and source.state != PermitState.CANCELLED:
-            raise Conflict("only a cancelled permit can be replaced")
+            raise Conflict(_("only a cancelled permit can be replaced"))
         if replace and session.scalar(select(Permit.id).where(Permit.replaces_id == source.id)):
-            raise Conflict(f"permit {source.display_number} already has a replacement")
+            raise Conflict(_("permit %(permit)s already has a replacement", permit=source.display_number))
         copy = Permit(state=PermitState.DRAFT, created_by_id=actor.user_id, issuing_country=source.issuing_country,
                       **{name: getattr(source, name) for name in COPIED})
         copy.lines = [PermitLine(line_no=l.line_no, species_id=l.species_id, appendix=l.appendix,
@@ -193,20 +194,21 @@ def copy_application(actor: Actor, permit_id: int, replace: bool = False) -> Per
 def _load(session, actor: Actor, permit_id: int, expected_version: int | None) -> Permit:
     permit = session.execute(lock(select(Permit).where(Permit.id == permit_id))).scalar_one_or_none()
     if permit is None or not can_see_permit(actor, permit):
-        raise NotFound("no such permit")
+        raise NotFound(_("no such permit"))
     if expected_version is not None and permit.version != expected_version:
-        raise Conflict("the permit was changed by someone else since you opened it; reload and try again")
+        raise Conflict(_("the permit was changed by someone else since you opened it; reload and try again"))
     return permit
 
 
 def update_application(actor: Actor, permit_id: int, data: dict, expected_version: int | None = None) -> Permit:
     """Change a draft, or an application sent back for changes."""
     if not has_capability(actor, "permit.apply"):
-        raise Forbidden("your role may not edit applications")
+        raise Forbidden(_("your role may not edit applications"))
     with write_transaction() as session:
         permit = _load(session, actor, permit_id, expected_version)
         if permit.state not in EDITABLE:
-            raise Conflict(f"an application that is {permit.state.replace('_', ' ')} can no longer be edited")
+            raise Conflict(_("an application that is %(state)s can no longer be edited",
+                             state=PERMIT.label(permit.state)))
         before = permit.as_audit()
         # Whoever edits, the application stays the applicant's.
         fields, lines = _parse_application(session, actor, {**data, "applicant_party_id": permit.applicant_party_id})
@@ -231,9 +233,10 @@ def fire(actor: Actor, permit_id: int, event: str, data: dict | None = None,
     data = dict(data or {})
     t = PERMIT.transitions.get(event)
     if t is None or event in ("create", "endorse", "endorse_final"):
-        raise ValidationFailed(f"unknown action {event!r}", {"event": "not a workflow action"})
+        raise ValidationFailed(_("unknown action %(event)s", event=repr(event)),
+                               {"event": _("not a workflow action")})
     if not has_capability(actor, t.capability):
-        raise Forbidden(f"your role may not '{t.label.lower()}' a permit")
+        raise Forbidden(_("your role may not '%(action)s' a permit", action=_(t.label).lower()))
     today = clock.today()
     with write_transaction() as session:
         permit = _load(session, actor, permit_id, expected_version)
@@ -260,7 +263,7 @@ def fire(actor: Actor, permit_id: int, event: str, data: dict | None = None,
 def document(permit: Permit) -> bytes:
     """The issued permit as a PDF (the same bytes every time)."""
     if permit.number is None:
-        raise Conflict("only an issued permit has a document")
+        raise Conflict(_("only an issued permit has a document"))
     return pdf.render_permit(permit, current_app.config["AUTHORITY"], current_app.config["PUBLIC_BASE_URL"])
 
 

@@ -9,6 +9,7 @@ from importlib import resources
 
 from sqlalchemy import select
 
+from registry.i18n import _
 from registry.models import APPENDICES, PARTY_KINDS, NationalCategory, Party, Species
 from registry.permissions import has_capability
 from registry.services import audit
@@ -46,7 +47,7 @@ class ImportRejected(ValidationFailed):
 
 def _require(actor: Actor, capability: str) -> None:
     if not has_capability(actor, capability):
-        raise Forbidden(f"this needs the {capability} capability")
+        raise Forbidden(_("this needs the %(capability)s capability", capability=capability))
 
 
 def ensure_national_categories(actor: Actor) -> int:
@@ -207,17 +208,17 @@ def create_party(actor: Actor, kind: str, name: str, country: str = "KR", regist
     _require(actor, "party.manage")
     errors = {}
     if kind not in PARTY_KINDS:
-        errors["kind"] = f"one of {', '.join(PARTY_KINDS)}"
+        errors["kind"] = _("one of %(choices)s", choices=", ".join(PARTY_KINDS))
     if not (name or "").strip():
-        errors["name"] = "required"
+        errors["name"] = _("required")
     if not (len(country or "") == 2 and country.isalpha() and country.isupper()):
-        errors["country"] = "an ISO 3166-1 alpha-2 code, e.g. KR"
+        errors["country"] = _("an ISO 3166-1 alpha-2 code, e.g. KR")
     if errors:
-        raise ValidationFailed("the party cannot be created", errors)
+        raise ValidationFailed(_("the party cannot be created"), errors)
     with write_transaction() as session:
         if registration_no and session.scalar(select(Party.id).where(Party.registration_no == registration_no)):
-            raise Conflict("duplicate registration number",
-                                   {"registration_no": f"{registration_no} is already registered"})
+            raise Conflict(_("duplicate registration number"),
+                           {"registration_no": _("%(number)s is already registered", number=registration_no)})
         party = Party(kind=kind, name=name.strip(), country=country, registration_no=registration_no or None,
                       address=address, email=email, phone=phone)
         session.add(party)

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from registry import codes
 from registry.extensions import db
+from registry.i18n import N_, _
 from registry.models import EndorsedLine, Endorsement, Permit, PermitLine, Species
 from registry.permissions import has_capability
 from registry.services.context import Actor
@@ -28,6 +29,8 @@ IMPORT_HEADER = ["Appendix", "SpeciesName", "TermCode", "Quantity", "UnitCode", 
 EXPORT_HEADER = [c for c in IMPORT_HEADER if c != "ImportPermit"]
 #: Units the Trade Database accepts for live animals besides a plain count (§2.3 c).
 LIVE_UNITS = {"", "NAR", "MYG", "MGM", "GRM", "KIL", "KGM"}
+#: How a finding's level is named to people (the level itself is a code the API returns as is).
+LEVELS = {"error": N_("error"), "warning": N_("warning")}
 
 
 def header(direction: str) -> list[str]:
@@ -37,11 +40,11 @@ def header(direction: str) -> list[str]:
 def rows(actor: Actor, year: int, direction: str) -> list[dict]:
     """One row per permit line, with the quantity that crossed in *year*."""
     if not has_capability(actor, "report.annual"):
-        raise Forbidden("the annual report is for ministry officers and auditors")
+        raise Forbidden(_("the annual report is for ministry officers and auditors"))
     if direction not in ("import", "export"):
-        raise ValidationFailed("unknown direction", {"direction": "import or export"})
+        raise ValidationFailed(_("unknown direction"), {"direction": _("import or export")})
     if not 1975 <= year <= 9999:
-        raise ValidationFailed("bad year", {"year": "a year from 1975"})
+        raise ValidationFailed(_("bad year"), {"year": _("a year from 1975")})
     crossing = "entry" if direction == "import" else "exit"
     query = (
         select(PermitLine, Permit, Species, func.sum(EndorsedLine.quantity))
@@ -93,7 +96,7 @@ class Finding:
     message: str
 
     def __str__(self) -> str:
-        return f"row {self.row}: {self.level}: {self.message}"
+        return _("row %(row)s: %(level)s: %(message)s", row=self.row, level=_(LEVELS[self.level]), message=self.message)
 
 
 def check(found: list[dict]) -> list[Finding]:
@@ -104,31 +107,31 @@ def check(found: list[dict]) -> list[Finding]:
         warn = lambda message: findings.append(Finding(n, "warning", message))  # noqa: E731
         for column in ("TradingPartner", "TermCode", "SpeciesName", "Appendix", "Quantity", "Year"):
             if not row.get(column):
-                err(f"{column} is required")
+                err(_("%(column)s is required", column=column))
         try:
             Decimal(row.get("Quantity") or "x")
         except ArithmeticError:
-            err("Quantity must be a number")
+            err(_("Quantity must be a number"))
         if not re.fullmatch(r"\d{4}", row.get("Year") or ""):
-            err("Year must have four digits")
+            err(_("Year must have four digits"))
         if row.get("Appendix") and row["Appendix"] not in ("I", "II", "III", "N"):
-            err(f"Appendix {row['Appendix']} is not I, II, III or N")
+            err(_("Appendix %(appendix)s is not I, II, III or N", appendix=row["Appendix"]))
         for column, table in (("TermCode", codes.TERMS), ("PurposeCode", codes.PURPOSES),
                               ("SourceCode", codes.SOURCES), ("UnitCode", codes.UNITS)):
             if row.get(column) and row[column] not in table:
-                err(f"{column} {row[column]} is not a known code")
+                err(_("%(column)s %(value)s is not a known code", column=column, value=row[column]))
         for column in ("TradingPartner", "CountryOfOrigin"):
             if row.get(column) and codes.country_name(row[column]) is None:
-                err(f"{column} {row[column]} is not a known country code")
+                err(_("%(column)s %(value)s is not a known country code", column=column, value=row[column]))
         if row.get("_current_appendix") and row.get("Appendix") and row["_current_appendix"] != row["Appendix"]:
-            warn(f"{row['SpeciesName']} is now listed in Appendix {row['_current_appendix']}, "
-                 f"the row says {row['Appendix']}")
+            warn(_("%(species)s is now listed in Appendix %(current)s, the row says %(appendix)s",
+                   species=row["SpeciesName"], current=row["_current_appendix"], appendix=row["Appendix"]))
         if row.get("TermCode") == "LIV" and row.get("UnitCode", "") not in LIVE_UNITS:
-            warn(f"unit {row['UnitCode']} is unusual for live specimens")
+            warn(_("unit %(unit)s is unusual for live specimens", unit=row["UnitCode"]))
         if row.get("CountryOfOrigin") and row.get("CountryOfOrigin") == row.get("_exporter"):
-            warn("the country of origin is the exporter")
+            warn(_("the country of origin is the exporter"))
         if row.get("_exporter") and row.get("_exporter") == row.get("_importer"):
-            warn("the exporter is the importer")
+            warn(_("the exporter is the importer"))
         if row.get("SourceCode") == "A":
-            warn("source A is for artificially propagated plants, not animals")
+            warn(_("source A is for artificially propagated plants, not animals"))
     return findings

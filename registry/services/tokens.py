@@ -8,6 +8,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from registry.extensions import db
+from registry.i18n import _
 from registry.models import ApiToken, User
 from registry.models.base import utcnow
 from registry.permissions import has_capability
@@ -26,20 +27,20 @@ def _digest(secret: str) -> str:
 def create_token(actor: Actor, user_id: int, name: str, days: int = 90) -> tuple[ApiToken, str]:
     """A new token for *user_id* (one's own, or anyone's with user.manage); returns it and its secret."""
     if actor.user_id != user_id and not has_capability(actor, "user.manage"):
-        raise Forbidden("creating a token for another user needs user.manage")
+        raise Forbidden(_("creating a token for another user needs user.manage"))
     errors = {}
     name = (name or "").strip()
     if not 1 <= len(name) <= 100:
-        errors["name"] = "1 to 100 characters"
+        errors["name"] = _("1 to 100 characters")
     if not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
-        errors["days"] = f"a whole number of days from 1 to {MAX_DAYS}"
+        errors["days"] = _("a whole number of days from 1 to %(max)s", max=MAX_DAYS)
     if errors:
-        raise ValidationFailed("the token cannot be created", errors)
+        raise ValidationFailed(_("the token cannot be created"), errors)
     secret = PREFIX + secrets.token_urlsafe(32)
     with write_transaction() as session:
         user = session.get(User, user_id)
         if user is None or not user.is_enabled:
-            raise NotFound("no such user")
+            raise NotFound(_("no such user"))
         token = ApiToken(user_id=user.id, name=name, token_hash=_digest(secret), prefix=secret[:10],
                          expires_at=utcnow() + timedelta(days=days))
         session.add(token)
@@ -52,9 +53,9 @@ def revoke_token(actor: Actor, token_id: int) -> ApiToken:
     with write_transaction() as session:
         token = session.get(ApiToken, token_id)
         if token is None or (token.user_id != actor.user_id and not has_capability(actor, "user.manage")):
-            raise NotFound("no such token")
+            raise NotFound(_("no such token"))
         if token.revoked_at is not None:
-            raise Conflict("the token is already revoked")
+            raise Conflict(_("the token is already revoked"))
         before = token.as_audit()
         token.revoked_at = utcnow()
         session.flush()

@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from registry import clock
 from registry.extensions import db
-from registry.machines import TRANSFER, AnimalState, TransferState
+from registry.i18n import _
+from registry.machines import ANIMAL, TRANSFER, AnimalState, TransferState
 from registry.models import Animal, Facility, Transfer
 from registry.models.base import utcnow
 from registry.permissions import can_see_animal, can_see_transfer, has_capability
@@ -30,46 +31,47 @@ class Context:
 def start(actor: Actor, data: dict) -> Transfer:
     """Offer animals to another keeper's registered facility; the transferee then accepts or declines."""
     if not has_capability(actor, "transfer.start"):
-        raise Forbidden("your role may not start transfers")
+        raise Forbidden(_("your role may not start transfers"))
     errors: dict[str, str] = {}
     ids = sorted({int(i) for i in data.get("animal_ids") or [] if str(i).isdigit()})
     if not ids:
-        errors["animal_ids"] = "at least one animal"
+        errors["animal_ids"] = _("at least one animal")
     planned = data.get("planned_on") or clock.today()
     if isinstance(planned, str):
         try:
             planned = date.fromisoformat(planned)
         except ValueError:
-            errors["planned_on"] = "a date as YYYY-MM-DD"
+            errors["planned_on"] = _("a date as YYYY-MM-DD")
     note = (data.get("note") or "").strip() or None
     if errors:
-        raise ValidationFailed("the transfer cannot be started", errors)
+        raise ValidationFailed(_("the transfer cannot be started"), errors)
     with write_transaction() as session:
         facility = session.execute(lock(select(Facility).where(Facility.id == data.get("facility_id")))).scalar()
         if facility is None or facility.status != "registered":
-            raise ValidationFailed("the transfer cannot be started",
-                                   {"facility_id": "the receiving facility must be a registered facility"})
+            raise ValidationFailed(_("the transfer cannot be started"),
+                                   {"facility_id": _("the receiving facility must be a registered facility")})
         chosen = session.scalars(lock(select(Animal).where(Animal.id.in_(ids)))).all()
         if len(chosen) != len(ids) or not all(can_see_animal(actor, a) for a in chosen):
-            raise NotFound("no such animal")
+            raise NotFound(_("no such animal"))
         owners = {a.owner_party_id for a in chosen}
         if len(owners) != 1:
-            raise ValidationFailed("the transfer cannot be started", {"animal_ids": "animals of one owner only"})
+            raise ValidationFailed(_("the transfer cannot be started"), {"animal_ids": _("animals of one owner only")})
         owner = owners.pop()
         if actor.role == "keeper" and owner != actor.party_id:
-            raise Conflict("only the owner can offer an animal")
+            raise Conflict(_("only the owner can offer an animal"))
         for a in chosen:
             if a.state != AnimalState.IN_CAPTIVITY:
-                raise Conflict(f"{a.registry_no} is {a.state.replace('_', ' ')}: only animals in captivity move")
+                raise Conflict(_("%(animal)s is '%(state)s': only animals in captivity move",
+                                 animal=a.registry_no, state=ANIMAL.label(a.state)))
             if facility.allowance_for(a.species_id) is None:
-                raise Conflict(f"facility {facility.registration_no} is not registered for the species of "
-                               f"{a.registry_no}")
+                raise Conflict(_("facility %(facility)s is not registered for the species of %(animal)s",
+                                 facility=facility.registration_no, animal=a.registry_no))
         busy = session.scalar(select(Animal.registry_no).join(Transfer.animals).where(
             Animal.id.in_(ids), Transfer.state == TransferState.PENDING).limit(1))
         if busy:
-            raise Conflict(f"{busy} is already in a pending transfer")
+            raise Conflict(_("%(animal)s is already in a pending transfer", animal=busy))
         if facility.holder_party_id == owner and all(a.facility_id == facility.id for a in chosen):
-            raise Conflict("the animals are already there")
+            raise Conflict(_("the animals are already there"))
         t = Transfer(code=secrets.token_hex(4).upper(), state=TransferState.PENDING, transferor_party_id=owner,
                      transferee_party_id=facility.holder_party_id, facility_id=facility.id,
                      ownership=bool(data.get("ownership", True)), planned_on=planned, note=note,
@@ -86,7 +88,7 @@ def _load(session, actor: Actor, transfer_id: int | None = None, code: str | Non
     t = session.execute(lock(q)).scalar_one_or_none()
     # A keeper holding the code may answer a transfer offered to them even before it is in their list.
     if t is None or not can_see_transfer(actor, t):
-        raise NotFound("no such transfer")
+        raise NotFound(_("no such transfer"))
     return t
 
 
@@ -95,13 +97,14 @@ def act(actor: Actor, event: str, transfer_id: int | None = None, code: str | No
     """accept, decline, cancel or acknowledge, as the transfer lifecycle allows."""
     t_def = TRANSFER.transitions.get(event)
     if t_def is None or t_def.creates:
-        raise ValidationFailed(f"unknown action {event!r}", {"action": "accept, decline, cancel or acknowledge"})
+        raise ValidationFailed(_("unknown action '%(action)s'", action=event),
+                               {"action": _("accept, decline, cancel or acknowledge")})
     if not has_capability(actor, t_def.capability):
-        raise Forbidden(f"your role may not {t_def.label.lower()} a transfer")
+        raise Forbidden(_("your role may not %(action)s a transfer", action=_(t_def.label).lower()))
     with write_transaction() as session:
         t = _load(session, actor, transfer_id, code)
         if expected_version is not None and t.version != expected_version:
-            raise Conflict("the transfer was changed by someone else; reload and try again")
+            raise Conflict(_("the transfer was changed by someone else; reload and try again"))
         step = allowed(TRANSFER, t.state, event, Context(actor, t))
         before = t.as_audit()
         if event == "accept":

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from registry.extensions import db
+from registry.i18n import _
 from registry.models import Party, User
 from registry.models.base import utcnow
 from registry.permissions import Role, has_capability
@@ -35,31 +36,32 @@ def _hash(password: str) -> str:
 
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
-        raise ValidationFailed("password too short", {"password": f"at least {MIN_PASSWORD} characters"})
+        raise ValidationFailed(_("password too short"),
+                               {"password": _("at least %(count)s characters", count=MIN_PASSWORD)})
 
 
 def create_user(actor: Actor, username: str, password: str, role: str, display_name: str | None = None,
                 party_id: int | None = None, email: str | None = None) -> User:
     """Create an account. A keeper must be linked to the party they act for."""
     if not has_capability(actor, "user.manage"):
-        raise Forbidden("creating users needs the user.manage capability")
+        raise Forbidden(_("creating users needs the user.manage capability"))
     username = (username or "").strip().lower()
     errors = {}
     if not USERNAME.match(username):
-        errors["username"] = "2-64 characters: lower-case letters, digits, '.', '_' or '-'"
+        errors["username"] = _("2-64 characters: lower-case letters, digits, '.', '_' or '-'")
     if role not in Role.__members__.values():
-        errors["role"] = f"one of {', '.join(r.value for r in Role)}"
+        errors["role"] = _("one of %(choices)s", choices=", ".join(r.value for r in Role))
     if role == Role.KEEPER and party_id is None:
-        errors["party_id"] = "a keeper must be linked to their party"
+        errors["party_id"] = _("a keeper must be linked to their party")
     if len(password or "") < MIN_PASSWORD:
-        errors["password"] = f"at least {MIN_PASSWORD} characters"
+        errors["password"] = _("at least %(count)s characters", count=MIN_PASSWORD)
     if errors:
-        raise ValidationFailed("the account cannot be created", errors)
+        raise ValidationFailed(_("the account cannot be created"), errors)
     with write_transaction() as session:
         if party_id is not None and session.get(Party, party_id) is None:
-            raise ValidationFailed("unknown party", {"party_id": f"no party with id {party_id}"})
+            raise ValidationFailed(_("unknown party"), {"party_id": _("no party with id %(id)s", id=party_id)})
         if session.scalar(select(func.count()).select_from(User).where(User.username == username)):
-            raise Conflict("username taken", {"username": f"{username!r} is already taken"})
+            raise Conflict(_("username taken"), {"username": _("'%(username)s' is already taken", username=username)})
         user = User(username=username, display_name=display_name or username, email=email,
                     password_hash=_hash(password), role=role, party_id=party_id)
         session.add(user)
@@ -91,12 +93,12 @@ def authenticate(username: str, password: str, request_id: str | None = None,
 def set_password(actor: Actor, user_id: int, password: str) -> None:
     """Set a new password and end every session of that user."""
     if actor.user_id != user_id and not has_capability(actor, "user.manage"):
-        raise Forbidden("resetting another user's password needs user.manage")
+        raise Forbidden(_("resetting another user's password needs user.manage"))
     _check_password(password)
     with write_transaction() as session:
         user = session.get(User, user_id)
         if user is None:
-            raise NotFound("no such user")
+            raise NotFound(_("no such user"))
         user.password_hash = _hash(password)
         user.session_epoch += 1
         audit.record(actor, "user.set_password", "user", user.id, {"password": "old"}, {"password": "new"})
@@ -104,11 +106,11 @@ def set_password(actor: Actor, user_id: int, password: str) -> None:
 
 def set_enabled(actor: Actor, user_id: int, enabled: bool) -> None:
     if not has_capability(actor, "user.manage"):
-        raise Forbidden("enabling or disabling users needs user.manage")
+        raise Forbidden(_("enabling or disabling users needs user.manage"))
     with write_transaction() as session:
         user = session.get(User, user_id)
         if user is None:
-            raise NotFound("no such user")
+            raise NotFound(_("no such user"))
         before = user.as_audit()
         user.is_enabled = enabled
         user.session_epoch += 1

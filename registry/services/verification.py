@@ -8,11 +8,14 @@ from sqlalchemy import select
 
 from registry import clock
 from registry.extensions import db
+from registry.i18n import N_
 from registry.models import Permit
 from registry.services.endorsements import cleared
 
-STATUS = {"issued": "valid", "partly_used": "partly used", "used": "fully used", "closed": "fully used",
-          "expired": "expired", "cancelled": "cancelled"}
+#: The status the page and the JSON answer give, in English (the JSON keeps it so); marked for
+#: translation so the page can show it in the reader's language.
+STATUS = {"issued": N_("valid"), "partly_used": N_("partly used"), "used": N_("fully used"),
+          "closed": N_("fully used"), "expired": N_("expired"), "cancelled": N_("cancelled")}
 
 
 def check(number: str, token: str | None) -> dict | None:

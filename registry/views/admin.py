@@ -1,5 +1,4 @@
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import IntegerField, PasswordField, SelectField, StringField, TextAreaField
@@ -9,9 +8,9 @@ from registry import deadlines
 from registry.extensions import db
 from registry.forms import ConfirmForm, options
 from registry.forms.admin import UserForm
-from registry.i18n import _l
+from registry.i18n import _, _l
 from registry.models import NationalCategory, Party, Species, User
-from registry.permissions import Role
+from registry.permissions import ROLE_LABELS, Role
 from registry.services import admin as admin_service
 from registry.services import users as service
 from registry.services.errors import DomainError
@@ -22,7 +21,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 class EditUserForm(FlaskForm):
     display_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=200)])
-    role = SelectField(_l("Role"), choices=options([(r.value, r.value.replace("_", " ")) for r in Role]))
+    role = SelectField(_l("Role"), choices=options([(r.value, _l(ROLE_LABELS[r])) for r in Role]))
     party_id = SelectField(_l("Party (keepers)"), coerce=str, validators=[Optional()])
 
 

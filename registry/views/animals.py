@@ -1,17 +1,20 @@
-from flask_babel import gettext as _
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import or_, select
 
 from registry.extensions import db
 from registry.forms import ConfirmForm
 from registry.forms.animals import EVENT_FIELDS, BirthForm, IdentifierForm, event_form
+from registry.i18n import _
+from registry.labels import label
 from registry.machines import ANIMAL, AnimalState
-from registry.models import ATTACHMENT_KINDS, Animal, Facility, Identifier, Keeping, Party, Permit, Species
+from registry.models import (
+    ATTACHMENT_KINDS, Animal, Facility, Identifier, Keeping, Party, Permit, PermitLine, Species,
+)
 from registry.permissions import can_see_animal, has_capability, visible_animals, visible_facilities, visible_parties, visible_permits
 from registry.services import animals as service
 from registry.services import attachments
 from registry.services.errors import DomainError
-from registry.views.helpers import apply_errors, current_actor, deny, load_visible, paginate, requires
+from registry.views.helpers import apply_errors, current_actor, deny, form_problems, load_visible, paginate, requires
 
 bp = Blueprint("animals", __name__, url_prefix="/animals")
 
@@ -41,11 +44,19 @@ def index():
 def detail(value, key: str):
     """An event detail for people: names instead of the ids the timeline stores."""
     lookups = {"facility_id": Facility, "previous_facility_id": Facility, "owner_party_id": Party,
-               "permit_id": Permit, "sire_id": Animal, "dam_id": Animal}
+               "permit_id": Permit, "permit_line_id": PermitLine, "sire_id": Animal, "dam_id": Animal}
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    if key == "method":
+        return _(label(value, "disposal"))
     model = lookups.get(key)
     obj = db.session.get(model, value) if model is not None and value is not None else None
     if obj is None:
         return value
+    if isinstance(obj, PermitLine):  # shown as the permit it is a line of
+        obj = obj.permit
     return getattr(obj, "registry_no", None) or getattr(obj, "display_number", None) or obj.name
 
 
@@ -75,7 +86,7 @@ def _choices(form, actor) -> None:
                                                   for f in facilities]
     if hasattr(form, "owner_party_id"):
         parties = db.session.scalars(visible_parties(actor, select(Party).order_by(Party.name)))
-        form.owner_party_id.choices = [("", "(unchanged)")] + [(str(p.id), p.name) for p in parties]
+        form.owner_party_id.choices = [("", _("(unchanged)"))] + [(str(p.id), p.name) for p in parties]
     if hasattr(form, "permit_id"):
         permits = db.session.scalars(visible_permits(actor, select(Permit).where(
             Permit.state.in_(("issued", "partly_used")), Permit.doc_type != "import"))).all()
@@ -87,7 +98,7 @@ def _choices(form, actor) -> None:
 def record_event(animal_id: int, event: str):
     animal = load_visible(Animal, animal_id, can_see_animal)
     if event not in EVENT_FIELDS:
-        return render_template("error.html", status=404, title="No such event"), 404
+        return render_template("error.html", status=404, title=_("No such event")), 404
     t = ANIMAL.transitions[event]
     if not has_capability(current_actor(), t.capability):
         deny(t.capability)
@@ -119,8 +130,8 @@ def new_birth():
     parents = db.session.scalars(visible_animals(actor, select(Animal).where(
         Animal.state == AnimalState.IN_CAPTIVITY))).all()
     for field, sexes in ((form.sire_id, "MU"), (form.dam_id, "FU")):
-        field.choices = [("", "unknown")] + [(str(a.id), f"{a.registry_no} {a.species.scientific_name}")
-                                             for a in parents if a.sex in sexes]
+        field.choices = [("", _("unknown"))] + [(str(a.id), f"{a.registry_no} {a.species.scientific_name}")
+                                               for a in parents if a.sex in sexes]
     if form.validate_on_submit():
         data = {k: v for k, v in form.data.items() if k not in ("csrf_token", "identifiers")}
         data["identifiers"] = form.identifiers.data
@@ -147,7 +158,7 @@ def add_identifier(animal_id: int):
         except DomainError as exc:
             apply_errors(None, exc)
     else:
-        flash(_("Identifier not added:") + " " + "; ".join(f"{k}: {', '.join(v)}" for k, v in form.errors.items()), "error")
+        flash(_("Identifier not added: %(problems)s", problems=form_problems(form)), "error")
     return redirect(url_for(".show", animal_id=animal.id))
 
 
@@ -163,5 +174,5 @@ def retire_identifier(identifier_id: int):
         except DomainError as exc:
             apply_errors(None, exc)
             if exc.status == 404:
-                return render_template("error.html", status=404, title="Not found"), 404
+                return render_template("error.html", status=404, title=_("Not found")), 404
     return redirect(url_for(".show", animal_id=animal_id))

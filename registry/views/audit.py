@@ -3,6 +3,7 @@ from flask import Blueprint, Response, current_app, render_template, request, st
 from registry import signing
 from registry.extensions import db
 from registry.forms import ConfirmForm
+from registry.i18n import _
 from registry.models import AuditEntry
 from registry.services import audit as service
 from registry.services import exports, history
@@ -30,7 +31,8 @@ def index():
         query = query.where(AuditEntry.seq < before)  # keyset: page 1,000 costs what page 1 costs
     rows = db.session.scalars(query.limit(PAGE)).all()
     args = {k: v for k, v in request.args.items() if k in history.FILTERS}
-    return render_template("audit/index.html", entries=rows, args=args, filters=history.FILTERS,
+    return render_template("audit/index.html", entries=rows, args=args,
+                           filters={name: _(text) for name, text in history.FILTERS.items()},
                            link=history.link, more=len(rows) == PAGE)
 
 

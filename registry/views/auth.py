@@ -1,11 +1,11 @@
 from urllib.parse import urlsplit
 
-from flask_babel import gettext as _
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from registry.extensions import login_manager
 from registry.forms.auth import LoginForm
+from registry.i18n import _
 from registry.services import audit, users
 from registry.views.helpers import current_actor
 

@@ -1,12 +1,12 @@
 """The border: find a permit by number or QR code, and endorse it."""
 from urllib.parse import unquote, urlsplit
 
-from flask_babel import gettext as _
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from registry.extensions import db
 from registry.forms.customs import EndorsementForm, FindForm
+from registry.i18n import _
 from registry.models import Animal, Facility, Permit
 from registry.permissions import can_see_permit
 from registry.services import endorsements
@@ -33,7 +33,7 @@ def find():
             Permit.issuing_country == current_app.config["ISSUING_COUNTRY"], Permit.number == _number(form.q.data)))
         if permit is not None:
             return redirect(url_for(".endorse", permit_id=permit.id))
-        form.q.errors = list(form.q.errors) + ["No permit with this number."]
+        form.q.errors = list(form.q.errors) + [_("No permit with this number.")]
     return render_template("customs/find.html", form=form)
 
 

@@ -1,17 +1,49 @@
 """Errors: HTML pages for people, RFC 9457 problem documents under /api/."""
 from flask import jsonify, render_template, request
-from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from registry.extensions import db
+from registry.i18n import _
 from registry.services.errors import DomainError
 
+#: Problem titles stay English whatever the reader's language, like the problem type: clients match
+#: on them. The detail is for people and follows Accept-Language.
 TITLES = {403: "Not allowed", 404: "Not found", 405: "Method not allowed", 409: "Conflict",
           422: "Unprocessable content"}
 
 
 def _for_api() -> bool:
     return request.path.startswith("/api/")
+
+
+def _stock(exc: HTTPException) -> bool:
+    """True when *exc* carries werkzeug's own English description, not one given where it was raised."""
+    return exc.description == type(exc).description
+
+
+def _api_detail(exc: HTTPException) -> str | None:
+    """The problem's detail in the reader's language."""
+    data = getattr(exc, "data", None) or {}
+    if data.get("message"):
+        return data["message"]
+    if exc.code == 422:
+        return _("the request has invalid fields")
+    if not _stock(exc):
+        return exc.description
+    details = {
+        400: _("the request is malformed"),
+        401: _("a valid bearer token is required (Authorization: Bearer <token>)"),
+        403: _("your role does not allow this"),
+        404: _("not found, or outside your scope"),
+        405: _("this method is not allowed here"),
+        412: _("the resource has changed since you read it: its ETag no longer matches If-Match"),
+        413: _("the request is too large"),
+        415: _("this media type is not accepted"),
+        428: _("this request needs an If-Match header with the resource's ETag"),
+        429: _("too many requests: wait a moment and try again"),
+    }
+    return details.get(exc.code, exc.description)
 
 
 def problem(status: int, title: str, detail: str | None = None, errors: dict | None = None, headers=None):
@@ -57,7 +89,17 @@ def register(app):
             if exc.code == 404:
                 return page(404, _("Not found"))
             if exc.code == 400:
-                return page(400, _("Bad request"), exc.description)
+                if isinstance(exc, CSRFError):
+                    return page(400, _("Bad request"), _("The form has expired or did not come from this site. "
+                                                     "Reload the page and try again."))
+                return page(400, _("Bad request"), _("The request could not be understood.") if _stock(exc)
+                            else exc.description)
+            if exc.code == 405:
+                return page(405, _("Method not allowed"))
+            if exc.code == 413:
+                return page(413, _("Too large"), _("The file or form is larger than the registry accepts."))
+            if exc.code == 429:
+                return page(429, _("Too many requests"), _("Wait a minute, then try again."))
             return page(exc.code or 500, exc.name)
         data = getattr(exc, "data", None) or {}
         errors = _flatten(data["messages"]) if "messages" in data else None
@@ -66,8 +108,7 @@ def register(app):
             headers["WWW-Authenticate"] = "Bearer"
         if exc.code == 304:
             return exc.get_response()
-        detail = data.get("message") or (exc.description if exc.code != 422 else "the request has invalid fields")
-        return problem(exc.code or 500, exc.name, detail, errors, headers)
+        return problem(exc.code or 500, exc.name, _api_detail(exc), errors, headers)
 
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError):
@@ -79,5 +120,5 @@ def register(app):
     def _server_error(exc):
         db.session.rollback()
         if _for_api():
-            return problem(500, "Internal Server Error", "nothing was saved; the error has been logged")
+            return problem(500, "Internal Server Error", _("nothing was saved; the error has been logged"))
         return page(500, _("Something went wrong"), _("Nothing was saved. The error has been logged."))

@@ -1,4 +1,3 @@
-from flask_babel import gettext as _
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -7,14 +6,15 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from registry.extensions import db
 from registry.forms import options
+from registry.labels import choices
 from registry.machines import FACILITY
 from registry.models import ATTACHMENT_KINDS, INSPECTION_RESULTS, Facility, Party, Species
 from registry.permissions import can_see_facility, has_capability, visible_facilities
 from registry.services import attachments
 from registry.services import facilities as service
 from registry.services.errors import DomainError
-from registry.views.helpers import apply_errors, current_actor, load_visible, requires
-from registry.i18n import _l
+from registry.views.helpers import apply_errors, current_actor, form_problems, load_visible, requires
+from registry.i18n import _, _l
 
 bp = Blueprint("facilities", __name__, url_prefix="/facilities")
 ACTIONS = ("resubmit", "request_changes", "approve", "refuse", "close")
@@ -42,7 +42,7 @@ class CapacityForm(FlaskForm):
 
 class InspectionForm(FlaskForm):
     inspected_on = DateField(_l("Inspected on"), validators=[Optional()])
-    result = SelectField(_l("Result"), choices=options([(r, r.replace("_", " ")) for r in INSPECTION_RESULTS]))
+    result = SelectField(_l("Result"), choices=options(choices("inspection", INSPECTION_RESULTS)))
     findings = TextAreaField(_l("Findings"), validators=[Optional(), Length(max=5000)])
     next_due = DateField(_l("Next inspection due"), validators=[Optional()])
 
@@ -127,5 +127,5 @@ def act(facility_id: int, action: str):
         else:
             flash(_("%(action)s: done.", action=_(FACILITY.transitions[action].label)), "success")
     else:
-        flash("; ".join(f"{k}: {v}" for k, v in form.errors.items()), "error")
+        flash(form_problems(form), "error")
     return redirect(url_for(".show", facility_id=facility_id))

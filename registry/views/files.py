@@ -1,6 +1,6 @@
 from flask import Blueprint, Response, flash, redirect, request, url_for
-from flask_babel import gettext as _
 
+from registry.i18n import _
 from registry.services import attachments
 from registry.services.errors import DomainError, NotFound
 from registry.views.helpers import apply_errors, current_actor, deny, requires

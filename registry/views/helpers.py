@@ -74,6 +74,23 @@ def apply_errors(form, exc: DomainError) -> None:
     flash(" ".join([exc.message] + unplaced), "error")
 
 
+def form_problems(form) -> str:
+    """A form's validation errors for a message: each field named by its label, in the reader's language."""
+
+    def strings(messages):
+        if isinstance(messages, str):
+            yield messages
+        elif isinstance(messages, dict):
+            for value in messages.values():
+                yield from strings(value)
+        elif isinstance(messages, (list, tuple)):
+            for value in messages:
+                yield from strings(value)
+
+    return "; ".join(f"{form[name].label.text if name in form else name}: {', '.join(strings(messages))}"
+                     for name, messages in form.errors.items())
+
+
 def paginate(query) -> dict:
     """One page of *query* (``?page=N``), as template arguments: rows, page and has_next."""
     from flask import current_app

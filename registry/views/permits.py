@@ -1,10 +1,10 @@
-from flask_babel import gettext as _
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from registry import codes
 from registry.extensions import db
 from registry.forms.permits import ApplicationForm, DecisionForm, DeclareForm
+from registry.i18n import _
 from registry.machines import PERMIT, PermitState
 from registry.models import Animal, AuditEntry, Endorsement, Party, Permit, Species
 from registry.permissions import can_see_permit, has_capability, visible_parties, visible_permits
@@ -177,7 +177,7 @@ def _pdf(data: bytes, filename: str):
 def act(permit_id: int, action: str):
     permit = load_visible(Permit, permit_id, can_see_permit)
     if action not in ACTIONS:
-        return render_template("error.html", status=404, title="No such action"), 404
+        return render_template("error.html", status=404, title=_("No such action")), 404
     if not has_capability(current_actor(), PERMIT.transitions[action].capability):
         deny(PERMIT.transitions[action].capability)
     form = DecisionForm()

@@ -1,4 +1,3 @@
-from flask_babel import gettext as _
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
@@ -9,7 +8,7 @@ from registry.forms import ConfirmForm
 from registry.services import tokens
 from registry.services.errors import DomainError
 from registry.views.helpers import apply_errors, current_actor
-from registry.i18n import _l
+from registry.i18n import _, _l
 
 bp = Blueprint("profile", __name__, url_prefix="/profile")
 
@@ -26,7 +25,7 @@ def index():
     secret = None
     if form.validate_on_submit():
         try:
-            _, secret = tokens.create_token(current_actor(), current_user.id, form.name.data, form.days.data)
+            _token, secret = tokens.create_token(current_actor(), current_user.id, form.name.data, form.days.data)
         except DomainError as exc:
             apply_errors(form, exc)
     return render_template("profile.html", form=form, secret=secret, tokens=tokens.tokens_of(current_user.id),

@@ -2,6 +2,7 @@
 from flask import Blueprint, jsonify, render_template, request
 
 from registry.extensions import limiter
+from registry.i18n import _
 from registry.services import verification
 
 bp = Blueprint("public", __name__)
@@ -14,6 +15,6 @@ def verify(number: str):
     result = verification.check(number, request.args.get("t"))
     wants_json = request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json"
     if wants_json:
-        body = result or {"authentic": False, "detail": "no document with this number and security code"}
+        body = result or {"authentic": False, "detail": _("no document with this number and security code")}
         return jsonify(body), 200 if result else 404
     return render_template("verify.html", result=result, number=number), 200 if result else 404

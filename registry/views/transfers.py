@@ -1,4 +1,3 @@
-from flask_babel import gettext as _
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -13,7 +12,7 @@ from registry.permissions import can_see_transfer, offerable_animals, visible_tr
 from registry.services import transfers as service
 from registry.services.errors import DomainError
 from registry.views.helpers import apply_errors, current_actor, deny, requires
-from registry.i18n import _l
+from registry.i18n import _, _l
 
 bp = Blueprint("transfers", __name__, url_prefix="/transfers")
 
@@ -55,7 +54,7 @@ def answer_by_code():
         except DomainError as exc:
             apply_errors(form, exc)
         else:
-            flash(_("Transfer %(code)s: %(state)s.", code=t.code, state=_(TRANSFER.state_labels[t.state])), "success")
+            flash(_("Transfer %(code)s: %(state)s.", code=t.code, state=TRANSFER.label(t.state)), "success")
             return redirect(url_for(".show", transfer_id=t.id))
     return redirect(url_for(".index"))
 

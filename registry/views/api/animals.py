@@ -1,6 +1,7 @@
 from sqlalchemy import or_, select
 
 from registry.extensions import db
+from registry.i18n import _
 from registry.machines import ANIMAL
 from registry.models import Animal, AnimalEvent, Identifier
 from registry.permissions import can_see_animal, visible_animals
@@ -94,5 +95,5 @@ def retire_identifier(animal_id: int, identifier_id: int):
     one(Animal, animal_id, can_see_animal)
     ident = db.session.get(Identifier, identifier_id)
     if ident is None or ident.animal_id != animal_id:
-        raise NotFound("no such identifier")
+        raise NotFound(_("no such identifier"))
     return animals.retire_identifier(current_actor(), identifier_id)

@@ -8,6 +8,7 @@ from flask import Response, abort, g, make_response, request
 from flask_smorest import Blueprint
 
 from registry.extensions import db
+from registry.i18n import _
 from registry.models import IdempotentRequest
 from registry.permissions import has_capability
 from registry.services import tokens
@@ -19,10 +20,10 @@ from registry.views.helpers import current_actor, deny
 def authenticate() -> None:
     """Every API request carries a bearer token; sessions and cookies are not used here."""
     header = request.headers.get("Authorization", "")
-    scheme, _, secret = header.partition(" ")
+    scheme, _space, secret = header.partition(" ")
     user = tokens.user_for_token(secret.strip()) if scheme.lower() == "bearer" else None
     if user is None:
-        abort(401, description="a valid bearer token is required (Authorization: Bearer <token>)")
+        abort(401, description=_("a valid bearer token is required (Authorization: Bearer <token>)"))
     g.actor = Actor.for_user(user, g.get("request_id"), request.remote_addr)
 
 
@@ -64,7 +65,7 @@ def idempotent(view):
         if key is None:
             return view(*args, **kwargs)
         if not 1 <= len(key) <= 200:
-            raise ValidationFailed("bad Idempotency-Key", {"Idempotency-Key": "1 to 200 characters"})
+            raise ValidationFailed(_("bad Idempotency-Key"), {"Idempotency-Key": _("1 to 200 characters")})
         user_id = current_actor().user_id
         fingerprint = hashlib.sha256(
             b"\n".join([request.method.encode(), request.path.encode(), request.get_data()])).hexdigest()
@@ -74,10 +75,10 @@ def idempotent(view):
                 session.add(IdempotentRequest(user_id=user_id, key=key, fingerprint=fingerprint))
         else:
             if seen.fingerprint != fingerprint:
-                raise ValidationFailed("Idempotency-Key reused",
-                                       {"Idempotency-Key": "already used for a different request"})
+                raise ValidationFailed(_("Idempotency-Key reused"),
+                                       {"Idempotency-Key": _("already used for a different request")})
             if seen.status is None:
-                raise Conflict("a request with this Idempotency-Key is still being processed")
+                raise Conflict(_("a request with this Idempotency-Key is still being processed"))
             replay = Response(seen.body, status=seen.status, mimetype="application/json")
             replay.headers["Idempotent-Replayed"] = "true"
             return replay

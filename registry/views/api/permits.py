@@ -1,6 +1,7 @@
 from flask import Response
 from sqlalchemy import select
 
+from registry.i18n import _
 from registry.models import Permit
 from registry.permissions import can_see_permit, visible_permits
 from registry.services import animals, endorsements, permits
@@ -112,6 +113,6 @@ def declare_animal(data, permit_id: int, line_no: int):
     permit = one(Permit, permit_id, can_see_permit)
     line = next((line for line in permit.lines if line.line_no == line_no), None)
     if line is None:
-        raise NotFound("no such line")
+        raise NotFound(_("no such line"))
     return animals.declare(current_actor(), line.id, data)
 

@@ -1,6 +1,7 @@
 from sqlalchemy import select
 
 from registry.extensions import db
+from registry.i18n import _
 from registry.models import Transfer
 from registry.permissions import can_see_transfer, visible_transfers
 from registry.services import transfers
@@ -16,7 +17,7 @@ READ = ("transfer.start", "transfer.answer", "transfer.acknowledge", "animal.rea
 def _visible(transfer_id: int) -> Transfer:
     t = db.session.get(Transfer, transfer_id)
     if t is None or not can_see_transfer(current_actor(), t):
-        raise NotFound("no such transfer")
+        raise NotFound(_("no such transfer"))
     return t
 
 
