@@ -95,6 +95,13 @@ def create_app(config: type | dict | None = None) -> Flask:
         text = label(value, kind)
         return gettext(text) if text else ""
 
+    @app.template_filter("state")
+    def _state(value, machine: str):
+        """A lifecycle state in the reader's language: {{ animal.state|state('animal') }}."""
+        from registry.machines import MACHINES
+
+        return MACHINES[machine].label(value) if value else ""
+
     @app.context_processor
     def _template_helpers():
         from registry.permissions import has_capability

@@ -9,7 +9,7 @@ Korean sentence puts them in another order. Outside a request (the CLI, cron job
 English.
 """
 from flask import has_request_context
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l  # noqa: F401  (form labels, translated when rendered)
 
 
@@ -21,3 +21,8 @@ def _(text: str, **params) -> str:
     if has_request_context():
         return gettext(text, **params)
     return text % params if params else text
+
+
+def reader_locale() -> str:
+    """The reader's language code ("en", "ko"); English outside a request."""
+    return str(get_locale() or "en") if has_request_context() else "en"

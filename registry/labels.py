@@ -10,12 +10,18 @@ LABELS: dict[str, dict[str, str]] = {
                    "tag": N_("tag"), "tattoo": N_("tattoo"), "photo": N_("photo"), "other": N_("other")},
     "disposal": {"incineration": N_("Incineration"), "burial": N_("Burial"), "rendering": N_("Rendering"),
                  "donation": N_("Donation to a museum or research institute"), "other": N_("Other")},
+    "direction": {"export": N_("Exports"), "import": N_("Imports")},
     "relation": {"owner": N_("owner"), "holder": N_("holder")},
     "inspection": {"passed": N_("passed"), "improvement_ordered": N_("improvement ordered"), "failed": N_("failed")},
     "attachment": {"vet_certificate": N_("veterinary certificate"), "photo": N_("photo"),
                    "facility_plan": N_("facility plan"), "disposal_receipt": N_("disposal receipt"),
                    "other": N_("other")},
     "sex": {"M": N_("Male"), "F": N_("Female"), "U": N_("Unknown")},
+    # Audit actions that are not a lifecycle's own event (those read as the event's label).
+    "action": {"permit.update": N_("Application edited"), "permit.copy": N_("Copied as a new application"),
+               "permit.replace": N_("Replacement application drafted")},
+    "audit_filter": {"animal": N_("Animal"), "permit": N_("Permit"), "species": N_("Species"), "keeper": N_("Keeper"),
+                     "actor": N_("Actor"), "action": N_("Action"), "since": N_("Since"), "until": N_("Until")},
     # The keys of a timeline event's details (registry.services.animals.EVENTS).
     "detail": {"facility_id": N_("Facility"), "previous_facility_id": N_("Previous facility"),
                "owner_party_id": N_("Owner"), "permit_id": N_("Permit"), "permit_line_id": N_("Permit"),

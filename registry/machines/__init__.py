@@ -5,4 +5,6 @@ from registry.machines.facility import FACILITY, FacilityState
 from registry.machines.permit import PERMIT, PermitState
 from registry.machines.transfer import TRANSFER, TransferState
 
-__all__ = ["ANIMAL", "FACILITY", "PERMIT", "TRANSFER", "FacilityState", "AnimalState", "PermitState", "TransferState", "Guard", "IllegalTransition", "Machine", "Transition"]
+MACHINES = {m.name: m for m in (ANIMAL, FACILITY, PERMIT, TRANSFER)}
+
+__all__ = ["MACHINES", "ANIMAL", "FACILITY", "PERMIT", "TRANSFER", "FacilityState", "AnimalState", "PermitState", "TransferState", "Guard", "IllegalTransition", "Machine", "Transition"]

@@ -5,6 +5,7 @@ from sqlalchemy import ForeignKey, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry.extensions import db
+from registry.i18n import _
 from registry.models.base import UTCDateTime, utcnow
 from registry.models.party import Party
 from registry.models.species import Species
@@ -72,7 +73,7 @@ class Permit(db.Model):
 
     @property
     def display_number(self) -> str:
-        return self.number or f"application #{self.id}"
+        return self.number or _("application #%(id)s", id=self.id)
 
     def as_audit(self) -> dict:
         data = {c: getattr(self, c) for c in (

@@ -2,6 +2,7 @@ from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry.extensions import db
+from registry.i18n import reader_locale
 
 APPENDICES = ("I", "II", "III")
 
@@ -34,7 +35,9 @@ class Species(db.Model):
 
     national_category: Mapped[NationalCategory | None] = relationship()
 
-    def label(self, locale: str = "en") -> str:
+    def label(self, locale: str | None = None) -> str:
+        """Scientific name and common name, the common name in *locale* (default: the reader's)."""
+        locale = locale or reader_locale()
         common = (self.name_ko if locale == "ko" else self.name_en) or self.name_en or self.name_ko
         return f"{self.scientific_name} ({common})" if common else self.scientific_name
 
