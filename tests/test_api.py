@@ -221,3 +221,17 @@ def test_transfer_handshake_through_the_api(api, world, session):
     assert api("zoo", "GET", f"/animals/{bird.id}").status_code == 404  # no longer theirs
     assert api("officer", "POST", f"/transfers/{tid}/actions/acknowledge", {}).json["state"] == "acknowledged"
     assert [t["id"] for t in api("breeder", "GET", "/transfers?state=acknowledged").json["items"]] == [tid]
+
+
+def test_a_guard_refusal_names_its_field_in_the_readers_language(api, world, client):
+    animal = animal_in(world, "in_captivity")
+    api("zoo", "POST", f"/animals/{animal.id}/events", {"event": "death", "cause": "fever", "disease_suspected": True})
+    body = {"event": "dispose", "method": "rendering", "handler": "R", "licence_no": "R-1", "place": "P",
+            "witness": "W"}
+    refused = api("zoo", "POST", f"/animals/{animal.id}/events", body)
+    assert refused.status_code == 409
+    assert refused.json["errors"] == {"method": refused.json["detail"]}
+    assert "incinerated or buried" in refused.json["detail"]
+    korean = api("zoo", "POST", f"/animals/{animal.id}/events", body, headers={"Accept-Language": "ko"})
+    assert korean.status_code == 409 and "소각하거나 매립해야" in korean.json["detail"]
+    assert korean.json["title"] == "Conflict"  # titles stay English: clients match on them

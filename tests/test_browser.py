@@ -25,10 +25,12 @@ SHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots
 WORDS = {
     "en": {"birth": "Birth recorded as", "offered": "Give the transferee this code", "accepted": "Accepted",
            "acknowledged": "Acknowledged by the authority", "disposed": "Carcass disposed", "attached": "File attached",
-           "overdue": "Overdue", "carcass": "Dispose of the carcass", "accept": "Accept", "attach": "Attach"},
+           "overdue": "Overdue", "carcass": "Dispose of the carcass", "accept": "Accept", "attach": "Attach",
+           "must_burn": "the carcass must be incinerated or buried"},
     "ko": {"birth": "출생을", "offered": "양수인에게 이 코드를", "accepted": "수락", "acknowledged": "관할 기관 확인 완료",
            "disposed": "사체 처리", "attached": "파일을 첨부했습니다", "overdue": "기한 경과", "carcass": "사체 처리",
-           "accept": "수락", "attach": "첨부"},
+           "accept": "수락", "attach": "첨부",
+           "must_burn": "사체는 소각하거나 매립해야 합니다"},
 }
 
 
@@ -127,25 +129,108 @@ def test_keepers_and_officers_in_the_browser(browser, live, backend, lang):
     # The zoo reports the chick's death with the vet's certificate, then the disposal.
     zoo.goto(f"{live}/animals/{chick_id}/events/death")
     zoo.fill("#cause", "Hypothermia")
+    zoo.check("#disease_suspected")
     _submit(zoo)
     zoo.select_option("#attachment-kind", "vet_certificate")
     zoo.set_input_files("#attachment-file", files=[{"name": "certificate.pdf", "mimeType": "application/pdf",
                                          "buffer": b"%PDF-1.4\n% veterinary certificate\n"}])
     _submit(zoo, f"form[action*='/files/animal/'] button:has-text('{words['attach']}')")
     assert words["attached"] in zoo.content() and "certificate.pdf" in zoo.content()
-    zoo.goto(f"{live}/animals/{chick_id}/events/dispose")
-    zoo.select_option("#method", "incineration")
-    for field, value in (("#handler", "Gyeonggi Animal Cremation Co."), ("#licence_no", "GG-2023-118"),
-                         ("#place", "Yongin"), ("#witness", "Dr. Lee")):
-        zoo.fill(field, value)
-    _submit(zoo)
+
+    def dispose(method):
+        zoo.goto(f"{live}/animals/{chick_id}/events/dispose")
+        zoo.select_option("#method", method)
+        for field, value in (("#handler", "Gyeonggi Animal Cremation Co."), ("#licence_no", "GG-2023-118"),
+                             ("#place", "Yongin"), ("#witness", "Dr. Lee")):
+            zoo.fill(field, value)
+        _submit(zoo)
+
+    # A suspected disease rules out rendering: the refusal comes in the reader's language.
+    dispose("rendering")
+    assert words["must_burn"] in zoo.inner_text(".flash")
+    zoo.screenshot(path=shots / "6-disposal-refused.png")
+    dispose("incineration")
     assert words["disposed"] in zoo.inner_text("h1")
-    zoo.screenshot(path=shots / "6-disposed.png", full_page=True)
+    zoo.screenshot(path=shots / "7-disposed.png", full_page=True)
 
     # An officer finds what is overdue: last year's carcass nobody disposed of.
     officer.goto(f"{live}/deadlines/?overdue=1")
     text = officer.content()
     assert words["carcass"] in text and words["overdue"] in text and re.search(r"KR-A-\d{4}-000002", text)
-    officer.screenshot(path=shots / "7-overdue.png", full_page=True)
+    officer.screenshot(path=shots / "8-overdue.png", full_page=True)
     for page in (breeder, zoo, officer):
         page.context.close()
+
+
+#: Pages each role works in, for the tablet, label and contrast checks (ids from the demo data).
+PAGES = {
+    "customs": ["/", "/customs/", "/customs/permits/6/endorse", "/permits/1"],
+    "zoo": ["/", "/animals/", "/animals/1", "/animals/births/new", "/transfers/new", "/deadlines/", "/facilities/"],
+    "officer": ["/", "/deadlines/", "/facilities/1", "/permits/", "/transfers/"],
+}
+
+#: For every visible form control, why it has no accessible name (none when it has one).
+UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea')]
+  .filter(e => !['hidden', 'submit', 'button'].includes(e.type) && e.offsetParent !== null)
+  .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.getAttribute('aria-labelledby'))
+  .map(e => e.outerHTML.slice(0, 120))"""
+
+#: Text whose contrast with its background is under WCAG AA (4.5:1; 3:1 for large text).
+LOW_CONTRAST = """() => {
+  const rgb = s => s.match(/[\\d.]+/g).map(Number);
+  const lum = ([r, g, b]) => { const c = [r, g, b].map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+                               return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]; };
+  const background = e => { for (; e; e = e.parentElement) { const c = rgb(getComputedStyle(e).backgroundColor);
+                              if (c.length < 4 || c[3] > 0) return c.slice(0, 3); } return [255, 255, 255]; };
+  const low = [];
+  for (const e of document.querySelectorAll('body *')) {
+    if (!e.offsetParent || ![...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim())) continue;
+    const style = getComputedStyle(e), a = lum(rgb(style.color)), b = lum(background(e));
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    const large = parseFloat(style.fontSize) >= 24 || (parseFloat(style.fontSize) >= 18.66 && style.fontWeight >= 700);
+    if (ratio < (large ? 3 : 4.5)) low.push(`${e.tagName} "${e.textContent.trim().slice(0, 30)}" ${ratio.toFixed(2)}`);
+  }
+  return low;
+}"""
+
+
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_pages_work_on_a_tablet_and_a_phone_with_labels_and_contrast(browser, live, lang):
+    """A customs officer's tablet (768 px) and a phone (360 px): no sideways scrolling, every field
+    labelled, text readable against its background."""
+    for username, paths in PAGES.items():
+        page = _session(browser, live, lang, username)
+        for width, height in ((768, 1024), (360, 740)):
+            page.set_viewport_size({"width": width, "height": height})
+            for path in paths:
+                response = page.goto(f"{live}{path}")
+                assert response.status == 200, (username, path)
+                overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+                assert overflow <= 1, f"{path} scrolls sideways by {overflow}px at {width}px for {username}"
+                assert page.evaluate(UNLABELLED) == [], (username, path)
+                assert page.evaluate(LOW_CONTRAST) == [], (username, path)
+        page.screenshot(path=SHOTS / f"tablet-{username}-{lang}.png", full_page=True)
+        page.context.close()
+
+
+def test_a_keyboard_alone_logs_in_and_skips_to_the_content(browser, live):
+    context = browser.new_context(viewport={"width": 768, "height": 1024})
+    page = context.new_page()
+    page.goto(f"{live}/login")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip"  # the first stop skips the header
+    page.locator("#username").focus()
+    page.keyboard.type("customs")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "password"
+    page.keyboard.type(demo.PASSWORD)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "/login" not in page.url
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**#main")
+    # Focus is visible: the focused control draws an outline.
+    page.keyboard.press("Tab")
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"
+    context.close()

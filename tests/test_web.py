@@ -170,3 +170,19 @@ def test_timeline_details_read_as_words_in_both_languages(client, login, world):
     assert "Method: Burial" in page and "Witness: vet" in page
     korean = client.get(f"/animals/{animal.id}", headers={"Accept-Language": "ko"}).get_data(as_text=True)
     assert "처리 방법: 매립" in korean and "입회인: vet" in korean
+
+
+def test_a_guard_refusal_sits_next_to_the_field_it_judges(client, login, world):
+    """A suspected disease rules out rendering: the refusal is shown at the method, and named in the API."""
+    animal = animal_in(world, "in_captivity")
+    from registry.services import animals as animal_service
+
+    animal_service.fire(world.actor("zoo"), animal.id, "death", {"cause": "fever", "disease_suspected": True})
+    login(world.users["zoo"])
+    form = client.get(f"/animals/{animal.id}/events/dispose").get_data(as_text=True)
+    version = re.search(r'name="version" type="hidden" value="(\d+)"', form).group(1)
+    page = client.post(f"/animals/{animal.id}/events/dispose", data={
+        "method": "rendering", "handler": "Renderer Co.", "licence_no": "R-1", "place": "Yongin", "witness": "vet",
+        "version": version}).get_data(as_text=True)
+    method_block = page[page.index('id="method"'):page.index('id="handler"')]
+    assert "must be incinerated or buried" in method_block

@@ -169,21 +169,25 @@ DECLARABLE = Guard("declarable_permit", "an import application or permit that is
 KEEPER_OWNS = Guard("keeper_owns_animal", "keepers transfer through an agreed transfer only", _keeper_owns)
 RETURNABLE = Guard("returnable", "the animal was in a keeper's care before seizure", _returnable)
 FACILITY_ACCEPTS = Guard("facility_accepts_species",
-                         "the facility is registered for the species and has room", _facility_accepts, on_input=True)
+                         "the facility is registered for the species and has room",
+                         _facility_accepts, on_input=True, field="facility_id")
 KEEPER_HOLDS_FACILITY = Guard("keeper_holds_facility",
-                              "a keeper places animals only in their own facility", _keeper_holds_facility, on_input=True)
+                              "a keeper places animals only in their own facility",
+                              _keeper_holds_facility, on_input=True, field="facility_id")
 PARENTS_HELD = Guard("parents_held_by_reporter",
-                     "known parents are in captivity, of the species, and held by the reporter", _parents_held, on_input=True)
+                     "known parents are in captivity, of the species, and held by the reporter",
+                     _parents_held, on_input=True)
 TRANSFER_CHANGES = Guard("transfer_changes_keeper", "the owner, holder or facility changes",
                          _transfer_changes_keeper, on_input=True)
 DISPOSAL_ALLOWED = Guard("disposal_method_allowed",
-                         "a suspected disease forces incineration or burial", _disposal_method_allowed, on_input=True)
+                         "a suspected disease forces incineration or burial",
+                         _disposal_method_allowed, on_input=True, field="method")
 ENTRY_PERMIT = Guard("entry_permit_usable", "the declaring import permit is issued and unexpired",
                      _entry_permit_usable)
 DONATION_APPROVED = Guard("donation_approved", "a donation has the approval of a ministry officer",
-                          _donation_approved, on_input=True)
+                          _donation_approved, on_input=True, field="method")
 EXPORT_PERMIT = Guard("export_permit_usable", "an issued, unexpired export permit covers the species",
-                      _export_permit_usable, on_input=True)
+                      _export_permit_usable, on_input=True, field="permit_id")
 
 LIVE = frozenset({S.ENTERED, S.IN_CAPTIVITY})
 

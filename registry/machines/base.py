@@ -19,9 +19,10 @@ from registry.i18n import _
 class IllegalTransition(Exception):
     """The event cannot be fired from the current state, or a guard refused it."""
 
-    def __init__(self, machine: str, state: str | None, event: str, reason: str):
+    def __init__(self, machine: str, state: str | None, event: str, reason: str, field: str | None = None):
         super().__init__(reason)
         self.machine, self.state, self.event, self.reason = machine, state, event, reason
+        self.field = field  # the input field the refusal is about, if a guard judged one
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class Guard:
     #: True when the guard judges what the user is about to type (a reason, a facility), so it
     #: cannot be evaluated before the form is filled in.
     on_input: bool = False
+    #: The input field it judges: forms show the refusal next to it, the API names it.
+    field: str | None = None
 
 
 @dataclass(frozen=True)
@@ -126,7 +129,7 @@ class Machine:
         for guard in t.guards:
             reason = guard.check(ctx)
             if reason:
-                raise IllegalTransition(self.name, state, t.event, reason)
+                raise IllegalTransition(self.name, state, t.event, reason, guard.field)
 
     def available(self, state: str | None) -> list[Transition]:
         """Transitions declared from *state* (guards and capabilities not yet checked)."""

@@ -46,9 +46,10 @@ def _empty(ctx) -> str | None:
     return _("%(kept)s animal(s) are still kept there: move them before closing", kept=kept) if kept else None
 
 
-REASON = Guard("reason_given", "a reason is recorded", _reason, on_input=True)
+REASON = Guard("reason_given", "a reason is recorded", _reason, on_input=True, field="reason")
 OWN = Guard("own_facility", "a keeper acts on their own facility only", _own_facility)
-CAPACITY = Guard("capacity_holds", "the new capacity holds the animals kept", _capacity_holds, on_input=True)
+CAPACITY = Guard("capacity_holds", "the new capacity holds the animals kept", _capacity_holds, on_input=True,
+                 field="allowances")
 EMPTY = Guard("facility_empty", "no animal is kept there any more", _empty)
 
 FACILITY = Machine(

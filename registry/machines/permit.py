@@ -74,7 +74,7 @@ def _past_validity(ctx) -> str | None:
 
 HAS_LINES = Guard("has_line_items", "the application has at least one line item", _has_lines)
 FOUR_EYES = Guard("not_own_application", "the decision is not taken by the applicant", _not_own_application)
-REASON = Guard("reason_given", "a reason is recorded", _reason_given, on_input=True)
+REASON = Guard("reason_given", "a reason is recorded", _reason_given, on_input=True, field="reason")
 VALID = Guard("within_validity", "the permit has not expired", _within_validity)
 PAST_VALIDITY = Guard("past_validity", "the validity period is over", _past_validity)
 

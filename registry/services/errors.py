@@ -41,4 +41,4 @@ def allowed(machine, state, event: str, ctx):
     try:
         return machine.allowed(state, event, ctx)
     except IllegalTransition as exc:
-        raise Conflict(exc.reason) from None
+        raise Conflict(exc.reason, {exc.field: exc.reason} if exc.field else None) from None

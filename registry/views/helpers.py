@@ -69,7 +69,7 @@ def apply_errors(form, exc: DomainError) -> None:
         field = getattr(form, name.split(".")[0], None) if form is not None else None
         if field is not None and hasattr(field, "errors") and "." not in name:
             field.errors = list(field.errors) + [message]
-        else:
+        elif message != exc.message:
             unplaced.append(f"{name}: {message}")
     flash(" ".join([exc.message] + unplaced), "error")
 
