@@ -32,8 +32,14 @@ class Rule:
     #: Which national categories it applies to (None: every species; a species without a national
     #: category is protected by CITES alone and counts as "CITES").
     categories: frozenset[str] | None = None
-    #: "follow_up": the item waits for something to be done. "report": it was done, late.
-    kind: str = "follow_up"
+    #: For a rule about reports already made (a death reported late): the column holding when the
+    #: report reached the registry, the third column of ``open_items``.
+    reported_at: object | None = None
+
+    @property
+    def kind(self) -> str:
+        """"follow_up": the item waits for something to be done; "report": it was done, late."""
+        return "follow_up" if self.reported_at is None else "report"
 
 
 def _last_event(state: str):
@@ -54,10 +60,10 @@ NOT_DESIGNATED = frozenset({"CITES", "ENDANGERED_I", "ENDANGERED_II", "DANGEROUS
 RULES: tuple[Rule, ...] = (
     Rule("death_report", N_("Report a death without delay"),
          N_("A death is reported without delay after the animal died (days as the authority reads the law)"), 3,
-         "animal", _death_reports, NOT_DESIGNATED, kind="report"),
+         "animal", _death_reports, NOT_DESIGNATED, reported_at=AnimalEvent.recorded_at),
     Rule("death_report_designated", N_("Report the death within 30 days"),
          N_("The death of designated-management wildlife is reported within 30 days"), 30, "animal",
-         _death_reports, frozenset({"DESIGNATED"}), kind="report"),
+         _death_reports, frozenset({"DESIGNATED"}), reported_at=AnimalEvent.recorded_at),
     Rule("carcass_disposal", N_("Dispose of the carcass"),
          N_("A dead animal's carcass is disposed of and the disposal recorded"), 30, "animal",
          lambda: _last_event("dead")),

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func
 
@@ -35,6 +35,8 @@ def items(actor: Actor, rule_code: str | None = None, overdue_only: bool = False
         if (rule_code and rule.code != rule_code) or not has_capability(actor, _done_by(rule)):
             continue
         query = SCOPES[rule.subject](actor, rule.open_items())
+        if rule.reported_at is not None:  # only reports of the look-back window (a day more for time zones)
+            query = query.where(rule.reported_at >= clock.now() - timedelta(days=horizon_days + 1))
         if rule.categories is not None:  # only animals of these national categories
             query = query.join(Species, Species.id == Animal.species_id).where(
                 func.coalesce(Species.national_category_code, "CITES").in_(rule.categories))
