@@ -177,6 +177,11 @@ UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea')]
   .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.getAttribute('aria-labelledby'))
   .map(e => e.outerHTML.slice(0, 120))"""
 
+#: Table cells that would stack on a phone without their column's name (action buttons need none).
+UNNAMED_CELLS = """() => [...document.querySelectorAll('table.list tbody td')]
+  .filter(td => td.colSpan === 1 && !td.dataset.label && !td.querySelector('button, form') && td.textContent.trim())
+  .map(td => td.textContent.trim().slice(0, 30))"""
+
 #: Text whose contrast with its background is under WCAG AA (4.5:1; 3:1 for large text).
 LOW_CONTRAST = """() => {
   const rgb = s => s.match(/[\\d.]+/g).map(Number);
@@ -211,6 +216,8 @@ def test_pages_work_on_a_tablet_and_a_phone_with_labels_and_contrast(browser, li
                 assert overflow <= 1, f"{path} scrolls sideways by {overflow}px at {width}px for {username}"
                 assert page.evaluate(UNLABELLED) == [], (username, path)
                 assert page.evaluate(LOW_CONTRAST) == [], (username, path)
+                if width < 640:  # stacked table cells each name their column
+                    assert page.evaluate(UNNAMED_CELLS) == [], (username, path)
         page.screenshot(path=SHOTS / f"tablet-{username}-{lang}.png", full_page=True)
         page.context.close()
 
