@@ -5,11 +5,12 @@ import uuid
 from pathlib import Path
 
 from flask import Flask, abort, g, request, session
-from flask_babel import format_date, get_locale
+from flask_babel import format_date
 from flask_login import current_user
 
 from registry import database  # noqa: F401  (engine event hooks)
 from registry.extensions import babel, csrf, db, limiter, login_manager, migrate
+from registry.i18n import reader_locale
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -112,7 +113,7 @@ def create_app(config: type | dict | None = None) -> Flask:
 
         from registry.permissions import ROLE_LABELS
 
-        return {"can": can, "locale": str(get_locale() or "en"), "role_labels": ROLE_LABELS}
+        return {"can": can, "locale": reader_locale(), "role_labels": ROLE_LABELS}
 
     from registry.cli import register_commands
 

@@ -23,7 +23,7 @@ def update_user(actor: Actor, user_id: int, role: str, party_id: int | None, dis
     _require(actor, "user.manage")
     errors = {}
     if role not in Role.__members__.values():
-        errors["role"] = _("one of %(choices)s", choices=", ".join(r.value for r in Role))
+        errors["role"] = _("one of %(values)s", values=", ".join(r.value for r in Role))
     if role == Role.KEEPER and party_id is None:
         errors["party_id"] = _("a keeper must be linked to their party")
     if not (display_name or "").strip():

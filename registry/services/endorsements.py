@@ -99,7 +99,7 @@ def endorse(actor: Actor, permit_id: int, data: dict) -> Endorsement:
             quantity = _quantity(raw.get("quantity"), f"lines.{i}.quantity", errors)
             outcome = raw.get("outcome") or "cleared"
             if outcome not in OUTCOMES:
-                errors[f"lines.{i}.outcome"] = _("one of %(choices)s", choices=", ".join(OUTCOMES))
+                errors[f"lines.{i}.outcome"] = _("one of %(values)s", values=", ".join(OUTCOMES))
             if quantity is None or f"lines.{i}.outcome" in errors:
                 continue
             if line.term_code == "LIV" and line.unit_code in (None, "NAR") and quantity != quantity.to_integral_value():

@@ -50,7 +50,7 @@ def export(actor: Actor, filters: dict, fmt: str) -> tuple[Iterator[bytes | str]
     if not has_capability(actor, "audit.read"):
         raise Forbidden(_("exporting the history needs audit.read"))
     if fmt not in FORMATS:
-        raise ValidationFailed(_("unknown format"), {"format": _("one of %(choices)s", choices=", ".join(FORMATS))})
+        raise ValidationFailed(_("unknown format"), {"format": _("one of %(values)s", values=", ".join(FORMATS))})
     signer = audit.signer() if fmt == "jsonl" else None
     query = {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in filters.items()}
     audit.record_alone(actor, "audit.export", "audit_export", None, {"query": query, "format": fmt})

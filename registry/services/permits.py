@@ -63,7 +63,7 @@ def _country(value, name: str, errors: dict, required: bool = True) -> str | Non
 def _code(value, table: dict, name: str, errors: dict) -> str | None:
     value = (value or "").strip().upper()
     if value not in table:
-        errors[name] = _("one of %(choices)s", choices=", ".join(k for k in table if k))
+        errors[name] = _("one of %(values)s", values=", ".join(k for k in table if k))
         return None
     return value
 
@@ -105,7 +105,7 @@ def _parse_application(session, actor: Actor, data: dict) -> tuple[dict, list[Pe
     errors: dict[str, str] = {}
     doc_type = data.get("doc_type")
     if doc_type not in DOCUMENT_TYPES:
-        errors["doc_type"] = _("one of %(choices)s", choices=", ".join(DOCUMENT_TYPES))
+        errors["doc_type"] = _("one of %(values)s", values=", ".join(DOCUMENT_TYPES))
     applicant = data.get("applicant_party_id")
     if actor.role == "keeper" and applicant in (None, "", actor.party_id, str(actor.party_id)):
         applicant = actor.party_id  # keepers apply for themselves only

@@ -208,7 +208,7 @@ def create_party(actor: Actor, kind: str, name: str, country: str = "KR", regist
     _require(actor, "party.manage")
     errors = {}
     if kind not in PARTY_KINDS:
-        errors["kind"] = _("one of %(choices)s", choices=", ".join(PARTY_KINDS))
+        errors["kind"] = _("one of %(values)s", values=", ".join(PARTY_KINDS))
     if not (name or "").strip():
         errors["name"] = _("required")
     if not (len(country or "") == 2 and country.isalpha() and country.isupper()):

@@ -50,7 +50,7 @@ def create_user(actor: Actor, username: str, password: str, role: str, display_n
     if not USERNAME.match(username):
         errors["username"] = _("2-64 characters: lower-case letters, digits, '.', '_' or '-'")
     if role not in Role.__members__.values():
-        errors["role"] = _("one of %(choices)s", choices=", ".join(r.value for r in Role))
+        errors["role"] = _("one of %(values)s", values=", ".join(r.value for r in Role))
     if role == Role.KEEPER and party_id is None:
         errors["party_id"] = _("a keeper must be linked to their party")
     if len(password or "") < MIN_PASSWORD:

@@ -1,44 +1,18 @@
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import IntegerField, PasswordField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from registry import deadlines
 from registry.extensions import db
-from registry.forms import ConfirmForm, options
-from registry.forms.admin import UserForm
-from registry.i18n import _, _l
+from registry.forms import ConfirmForm
+from registry.forms.admin import DeadlineForm, EditUserForm, PasswordForm, SpeciesForm, UserForm
+from registry.i18n import _
 from registry.models import NationalCategory, Party, Species, User
-from registry.permissions import ROLE_LABELS, Role
 from registry.services import admin as admin_service
 from registry.services import users as service
 from registry.services.errors import DomainError
 from registry.views.helpers import apply_errors, current_actor, requires
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-
-class EditUserForm(FlaskForm):
-    display_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=200)])
-    role = SelectField(_l("Role"), choices=options([(r.value, _l(ROLE_LABELS[r])) for r in Role]))
-    party_id = SelectField(_l("Party (keepers)"), coerce=str, validators=[Optional()])
-
-
-class PasswordForm(FlaskForm):
-    password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=200)])
-
-
-class SpeciesForm(FlaskForm):
-    name_en = StringField(_l("English name"), validators=[Optional(), Length(max=200)])
-    name_ko = StringField(_l("Korean name"), validators=[Optional(), Length(max=200)])
-    appendix = SelectField(_l("Appendix"), choices=options([(a, a) for a in ("I", "II", "III")]))
-    national_category_code = SelectField(_l("National category"), coerce=str, validators=[Optional()])
-    annotation = TextAreaField(_l("Annotation"), validators=[Optional(), Length(max=2000)])
-
-
-class DeadlineForm(FlaskForm):
-    days = IntegerField(_l("Days"), validators=[NumberRange(0, 3650)])
 
 
 def _parties():
