@@ -4,6 +4,7 @@
 ``testing``). Production refuses to start without a real ``SECRET_KEY`` and
 ``DATABASE_URL``, because a default there would be a silent security hole.
 """
+
 import os
 from pathlib import Path
 
@@ -17,7 +18,7 @@ def database_url(raw: str | None) -> str | None:
         return raw
     for prefix in ("postgres://", "postgresql://"):
         if raw.startswith(prefix):
-            return "postgresql+psycopg://" + raw[len(prefix):]
+            return "postgresql+psycopg://" + raw[len(prefix) :]
     return raw
 
 

@@ -1,4 +1,5 @@
 """Wildlife Registry: the application factory."""
+
 from __future__ import annotations
 
 import uuid
@@ -30,8 +31,12 @@ def create_app(config: type | dict | None = None) -> Flask:
     """Build the app. It never creates tables or runs migrations: that is ``registry db upgrade``."""
     import config as settings
 
-    app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"),
-                instance_path=str(settings.INSTANCE))
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(settings.INSTANCE),
+    )
     if config is None:
         app.config.from_object(settings.from_environment())
     elif isinstance(config, dict):
@@ -78,7 +83,8 @@ def create_app(config: type | dict | None = None) -> Flask:
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault(
-            "Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'")
+            "Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'"
+        )
         return response
 
     @app.template_filter("day")

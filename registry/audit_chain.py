@@ -10,6 +10,7 @@ as ``YYYY-MM-DDTHH:MM:SS.ffffffZ``. Each entry names its predecessor's hash, so
 changing, removing, inserting or reordering any entry breaks the chain from
 that point on.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -21,8 +22,21 @@ from datetime import UTC, datetime
 GENESIS_HASH = "0" * 64
 
 #: The fields covered by the hash, in the order they are exported.
-FIELDS = ("seq", "occurred_at", "actor_id", "actor_name", "actor_role", "action", "object_type",
-          "object_id", "before", "after", "request_id", "client_addr", "prev_hash")
+FIELDS = (
+    "seq",
+    "occurred_at",
+    "actor_id",
+    "actor_name",
+    "actor_role",
+    "action",
+    "object_type",
+    "object_id",
+    "before",
+    "after",
+    "request_id",
+    "client_addr",
+    "prev_hash",
+)
 
 
 def format_time(value: datetime) -> str:
@@ -35,8 +49,7 @@ def canonical(entry: dict) -> bytes:
     body = {name: entry[name] for name in FIELDS}
     if isinstance(body["occurred_at"], datetime):
         body["occurred_at"] = format_time(body["occurred_at"])
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode("utf-8")
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
 
 
 def compute_hash(entry: dict) -> str:
@@ -72,8 +85,13 @@ def verify(entries: Iterable[dict], head: tuple[int, str] | None = None) -> Verd
             kind = "missing or reordered" if seq > expected_seq else "duplicated or reordered"
             return Verdict(False, checked, seq, f"expected seq {expected_seq}, found {seq}: entries {kind}")
         if entry["prev_hash"] != prev:
-            return Verdict(False, checked, seq, "prev_hash does not match the previous entry's hash "
-                                                "(an entry before it was removed, inserted or reordered)")
+            return Verdict(
+                False,
+                checked,
+                seq,
+                "prev_hash does not match the previous entry's hash "
+                "(an entry before it was removed, inserted or reordered)",
+            )
         actual = compute_hash(entry)
         if actual != entry["entry_hash"]:
             return Verdict(False, checked, seq, "content does not match its hash (entry was changed)")
@@ -82,7 +100,11 @@ def verify(entries: Iterable[dict], head: tuple[int, str] | None = None) -> Verd
     if head is not None:
         head_seq, head_hash = head
         if head_seq != checked or head_hash != prev:
-            return Verdict(False, checked, None,
-                           f"the recorded chain head is entry {head_seq} but the log ends at entry {checked}"
-                           " (entries removed from the end, or the head was altered)")
+            return Verdict(
+                False,
+                checked,
+                None,
+                f"the recorded chain head is entry {head_seq} but the log ends at entry {checked}"
+                " (entries removed from the end, or the head was altered)",
+            )
     return Verdict(True, checked)

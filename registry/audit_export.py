@@ -7,6 +7,7 @@ and the chain head at export time. So the verifier can name a changed entry (its
 inserted one (no valid signature, or a number outside the manifest), a removed one (a number in the
 manifest that is missing), a reordered one, and an export cut short (no manifest).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -25,15 +26,32 @@ def _dumps(obj: dict) -> str:
 
 def _manifest_message(header: dict, manifest: dict) -> bytes:
     body = {k: v for k, v in manifest.items() if k != "signature"}
-    return _dumps({"header": {k: header[k] for k in ("format", "origin", "query", "key_fingerprint")},
-                   "manifest": body}).encode()
+    return _dumps(
+        {"header": {k: header[k] for k in ("format", "origin", "query", "key_fingerprint")}, "manifest": body}
+    ).encode()
 
 
-def export_lines(entries: Iterable[dict], *, signer: signing.Signer, origin: str, query: dict, exported_by: str,
-                 exported_at: str, head: tuple[int, str]) -> Iterator[str]:
+def export_lines(
+    entries: Iterable[dict],
+    *,
+    signer: signing.Signer,
+    origin: str,
+    query: dict,
+    exported_by: str,
+    exported_at: str,
+    head: tuple[int, str],
+) -> Iterator[str]:
     """Stream the export, one line at a time: memory stays flat whatever the number of entries."""
-    header = {"type": "header", "format": FORMAT, "origin": origin, "query": query, "exported_by": exported_by,
-              "exported_at": exported_at, "public_key": signer.public_pem, "key_fingerprint": signer.fingerprint}
+    header = {
+        "type": "header",
+        "format": FORMAT,
+        "origin": origin,
+        "query": query,
+        "exported_by": exported_by,
+        "exported_at": exported_at,
+        "public_key": signer.public_pem,
+        "key_fingerprint": signer.fingerprint,
+    }
     yield _dumps(header) + "\n"
     ranges: list[list[int]] = []
     digest = hashlib.sha256()
@@ -50,8 +68,13 @@ def export_lines(entries: Iterable[dict], *, signer: signing.Signer, origin: str
             ranges.append([seq, seq])
         digest.update(entry_hash.encode())
         count += 1
-    manifest = {"type": "manifest", "count": count, "ranges": ranges, "digest": digest.hexdigest(),
-                "head": {"seq": head[0], "entry_hash": head[1]}}
+    manifest = {
+        "type": "manifest",
+        "count": count,
+        "ranges": ranges,
+        "digest": digest.hexdigest(),
+        "head": {"seq": head[0], "entry_hash": head[1]},
+    }
     manifest["signature"] = signer.sign(_manifest_message(header, manifest))
     yield _dumps(manifest) + "\n"
 
@@ -105,8 +128,9 @@ def verify_export(lines: Iterable[str], trusted_fingerprint: str | None = None) 
                 verdict.problems.append("the header's public key is unreadable")
                 return verdict
             if trusted_fingerprint and verdict.fingerprint != trusted_fingerprint:
-                verdict.problems.append(f"signed with key {verdict.fingerprint}, not the registry's published key "
-                                        f"{trusted_fingerprint}")
+                verdict.problems.append(
+                    f"signed with key {verdict.fingerprint}, not the registry's published key {trusted_fingerprint}"
+                )
             continue
         if manifest is not None:
             verdict.problems.append(f"line {number}: content after the signed manifest (appended)")
@@ -125,8 +149,9 @@ def verify_export(lines: Iterable[str], trusted_fingerprint: str | None = None) 
             continue
         if actual != line.get("entry_hash"):
             verdict.problems.append(f"entry {seq}: content changed (it no longer matches its hash)")
-        elif not signing.valid(key, signing.entry_message(header["origin"], seq, line["entry_hash"]),
-                               line.get("sig", "")):
+        elif not signing.valid(
+            key, signing.entry_message(header["origin"], seq, line["entry_hash"]), line.get("sig", "")
+        ):
             verdict.problems.append(f"entry {seq}: not signed by the registry (inserted or altered)")
         if last_seq is not None and seq <= last_seq:
             verdict.problems.append(f"entry {seq}: out of order (it follows entry {last_seq})")

@@ -3,6 +3,7 @@
 Every command calls the same services as the web UI; the console operator acts
 as a ``system`` actor, recorded as such in the audit log.
 """
+
 from __future__ import annotations
 
 import getpass
@@ -125,10 +126,18 @@ audit_cli = click.Group("audit", help="The audit log.")
 
 
 @audit_cli.command("verify")
-@click.option("--file", "export_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Check an exported JSON Lines file offline instead of the database")
-@click.option("--key", "key_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The registry's published public key (PEM): the export must be signed with it")
+@click.option(
+    "--file",
+    "export_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Check an exported JSON Lines file offline instead of the database",
+)
+@click.option(
+    "--key",
+    "key_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The registry's published public key (PEM): the export must be signed with it",
+)
 def verify_audit(export_file, key_file):
     """Verify the chain (or an export, offline); exit 1 and name the entry on any tampering."""
     if export_file is not None:
@@ -183,8 +192,13 @@ def checkpoint():
 @audit_cli.command("export")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "pdf"]), default="jsonl", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
-@click.option("--filter", "filters", multiple=True, metavar="NAME=VALUE",
-              help="animal, permit, species, keeper, actor, action, since, until")
+@click.option(
+    "--filter",
+    "filters",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="animal, permit, species, keeper, actor, action, since, until",
+)
 @with_appcontext
 def export(fmt, out, filters):
     """Export the event history (JSON Lines exports are signed and verifiable offline)."""
@@ -238,8 +252,11 @@ def annual_report(year, direction, out):
     findings = reports.check(found)
     for finding in findings:
         click.echo(str(finding), err=True)
-    click.echo(f"{len(found)} rows, {sum(f.level == 'error' for f in findings)} errors, "
-               f"{sum(f.level == 'warning' for f in findings)} warnings", err=True)
+    click.echo(
+        f"{len(found)} rows, {sum(f.level == 'error' for f in findings)} errors, "
+        f"{sum(f.level == 'warning' for f in findings)} warnings",
+        err=True,
+    )
     sys.exit(1 if any(f.level == "error" for f in findings) else 0)
 
 

@@ -3,6 +3,7 @@
 One function instead of ``date.today()`` scattered about, so the demo loader can replay a history
 that began in the past (a permit issued last year, expired now) through the ordinary services.
 """
+
 from __future__ import annotations
 
 import contextvars

@@ -6,6 +6,7 @@ BEGIN from the driver so that write transactions can start with
 ``BEGIN IMMEDIATE``: a deferred transaction that reads and then writes fails at
 once with SQLITE_BUSY under a concurrent writer, whatever the busy timeout.
 """
+
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 

@@ -5,6 +5,7 @@ overdue after the rule's number of days. Most rules wait for a follow-up still t
 "report" rule looks back at reports already made and finds those that came late (a death must
 be reported without delay). Administrators change the days (table ``deadline_setting``).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -38,19 +39,25 @@ class Rule:
 
     @property
     def kind(self) -> str:
-        """"follow_up": the item waits for something to be done; "report": it was done, late."""
+        """ "follow_up": the item waits for something to be done; "report": it was done, late."""
         return "follow_up" if self.reported_at is None else "report"
 
 
 def _last_event(state: str):
-    return (select(Animal, func.max(AnimalEvent.occurred_on))
-            .join(AnimalEvent, AnimalEvent.animal_id == Animal.id)
-            .where(Animal.state == state, AnimalEvent.to_state == state).group_by(Animal.id))
+    return (
+        select(Animal, func.max(AnimalEvent.occurred_on))
+        .join(AnimalEvent, AnimalEvent.animal_id == Animal.id)
+        .where(Animal.state == state, AnimalEvent.to_state == state)
+        .group_by(Animal.id)
+    )
 
 
 def _death_reports():
-    return (select(Animal, AnimalEvent.occurred_on, AnimalEvent.recorded_at)
-            .join(AnimalEvent, AnimalEvent.animal_id == Animal.id).where(AnimalEvent.event == "death"))
+    return (
+        select(Animal, AnimalEvent.occurred_on, AnimalEvent.recorded_at)
+        .join(AnimalEvent, AnimalEvent.animal_id == Animal.id)
+        .where(AnimalEvent.event == "death")
+    )
 
 
 #: Designated-management wildlife (지정관리 야생동물) has a 30-day death report; every other category
@@ -58,31 +65,79 @@ def _death_reports():
 NOT_DESIGNATED = frozenset({"CITES", "ENDANGERED_I", "ENDANGERED_II", "DANGEROUS"})
 
 RULES: tuple[Rule, ...] = (
-    Rule("death_report", N_("Report a death without delay"),
-         N_("A death is reported without delay after the animal died (days as the authority reads the law)"), 3,
-         "animal", _death_reports, NOT_DESIGNATED, reported_at=AnimalEvent.recorded_at),
-    Rule("death_report_designated", N_("Report the death within 30 days"),
-         N_("The death of designated-management wildlife is reported within 30 days"), 30, "animal",
-         _death_reports, frozenset({"DESIGNATED"}), reported_at=AnimalEvent.recorded_at),
-    Rule("carcass_disposal", N_("Dispose of the carcass"),
-         N_("A dead animal's carcass is disposed of and the disposal recorded"), 30, "animal",
-         lambda: _last_event("dead")),
-    Rule("register_after_entry", N_("Register the animal in a facility"),
-         N_("An animal that entered the country is placed in a registered facility"), 14, "animal",
-         lambda: _last_event("entered")),
-    Rule("missing_outcome", N_("Settle a missing animal"),
-         N_("A missing animal is recovered or declared dead"), 90, "animal",
-         lambda: _last_event("missing")),
-    Rule("acknowledge_transfer", N_("Acknowledge the transfer"),
-         N_("An accepted transfer is acknowledged by the regional environmental office"), 7, "transfer",
-         lambda: select(Transfer, Transfer.answered_at).where(Transfer.state == "accepted")),
-    Rule("permit_expiry", N_("Use the permit before it expires"),
-         N_("An issued permit is used before its validity ends"), 0, "permit",
-         lambda: select(Permit, Permit.valid_until).where(Permit.state.in_(("issued", "partly_used")))),
-    Rule("inspection_due", N_("Inspect the facility"),
-         N_("A registered facility is inspected again by the date set at the last inspection"), 0, "facility",
-         lambda: select(Facility, func.max(Inspection.next_due)).join(Inspection, Inspection.facility_id == Facility.id)
-         .where(Facility.status == "registered").group_by(Facility.id)),
+    Rule(
+        "death_report",
+        N_("Report a death without delay"),
+        N_("A death is reported without delay after the animal died (days as the authority reads the law)"),
+        3,
+        "animal",
+        _death_reports,
+        NOT_DESIGNATED,
+        reported_at=AnimalEvent.recorded_at,
+    ),
+    Rule(
+        "death_report_designated",
+        N_("Report the death within 30 days"),
+        N_("The death of designated-management wildlife is reported within 30 days"),
+        30,
+        "animal",
+        _death_reports,
+        frozenset({"DESIGNATED"}),
+        reported_at=AnimalEvent.recorded_at,
+    ),
+    Rule(
+        "carcass_disposal",
+        N_("Dispose of the carcass"),
+        N_("A dead animal's carcass is disposed of and the disposal recorded"),
+        30,
+        "animal",
+        lambda: _last_event("dead"),
+    ),
+    Rule(
+        "register_after_entry",
+        N_("Register the animal in a facility"),
+        N_("An animal that entered the country is placed in a registered facility"),
+        14,
+        "animal",
+        lambda: _last_event("entered"),
+    ),
+    Rule(
+        "missing_outcome",
+        N_("Settle a missing animal"),
+        N_("A missing animal is recovered or declared dead"),
+        90,
+        "animal",
+        lambda: _last_event("missing"),
+    ),
+    Rule(
+        "acknowledge_transfer",
+        N_("Acknowledge the transfer"),
+        N_("An accepted transfer is acknowledged by the regional environmental office"),
+        7,
+        "transfer",
+        lambda: select(Transfer, Transfer.answered_at).where(Transfer.state == "accepted"),
+    ),
+    Rule(
+        "permit_expiry",
+        N_("Use the permit before it expires"),
+        N_("An issued permit is used before its validity ends"),
+        0,
+        "permit",
+        lambda: select(Permit, Permit.valid_until).where(Permit.state.in_(("issued", "partly_used"))),
+    ),
+    Rule(
+        "inspection_due",
+        N_("Inspect the facility"),
+        N_("A registered facility is inspected again by the date set at the last inspection"),
+        0,
+        "facility",
+        lambda: (
+            select(Facility, func.max(Inspection.next_due))
+            .join(Inspection, Inspection.facility_id == Facility.id)
+            .where(Facility.status == "registered")
+            .group_by(Facility.id)
+        ),
+    ),
 )
 BY_CODE = {rule.code: rule for rule in RULES}
 
@@ -106,6 +161,3 @@ def days_for(rule: Rule, overrides: dict[str, int]) -> int:
 
 def due_on(rule: Rule, starts: date, overrides: dict[str, int]) -> date:
     return starts + timedelta(days=days_for(rule, overrides))
-
-
-

@@ -8,6 +8,7 @@ reason reaches the user in their language. Placeholders are named (``%(facility)
 Korean sentence puts them in another order. Outside a request (the CLI, cron jobs) the text stays
 English.
 """
+
 from flask import has_request_context
 from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l  # noqa: F401  (form labels, translated when rendered)

@@ -5,12 +5,12 @@ the font comes from the koreanize-matplotlib package, located without importing 
 rendered with ``invariant=1``: the same permit always gives the same bytes, so the SHA-256 taken
 at issue identifies the document.
 """
+
 from __future__ import annotations
 
 import hashlib
 import importlib.util
 import io
-
 from pathlib import Path
 
 from reportlab.graphics import renderPDF
@@ -26,8 +26,10 @@ from registry import codes
 
 FONT, BOLD = "NanumGothic", "NanumGothicBold"
 TITLES = {
-    "import": ("IMPORT PERMIT", "수입허가서"), "export": ("EXPORT PERMIT", "수출허가서"),
-    "reexport": ("RE-EXPORT CERTIFICATE", "재수출증명서"), "origin": ("CERTIFICATE OF ORIGIN", "원산지증명서"),
+    "import": ("IMPORT PERMIT", "수입허가서"),
+    "export": ("EXPORT PERMIT", "수출허가서"),
+    "reexport": ("RE-EXPORT CERTIFICATE", "재수출증명서"),
+    "origin": ("CERTIFICATE OF ORIGIN", "원산지증명서"),
     "captive_breeding": ("CAPTIVE-BREEDING CERTIFICATE", "인공증식증명서"),
     "pre_convention": ("PRE-CONVENTION CERTIFICATE", "협약적용전 취득증명서"),
 }
@@ -102,8 +104,9 @@ def render_permit(permit, authority: dict, base_url: str) -> bytes:
     s = _Sheet(canvas)
     title_en, title_ko = TITLES[permit.doc_type]
     canvas.setFont(BOLD, 10)
-    canvas.drawCentredString(105 * mm, 287 * mm,
-                             "CONVENTION ON INTERNATIONAL TRADE IN ENDANGERED SPECIES OF WILD FAUNA AND FLORA")
+    canvas.drawCentredString(
+        105 * mm, 287 * mm, "CONVENTION ON INTERNATIONAL TRADE IN ENDANGERED SPECIES OF WILD FAUNA AND FLORA"
+    )
     canvas.setFont(FONT, 9)
     canvas.drawCentredString(105 * mm, 282.5 * mm, "멸종위기에 처한 야생동식물종의 국제거래에 관한 협약")
     canvas.setFont(BOLD, 13)
@@ -111,52 +114,173 @@ def render_permit(permit, authority: dict, base_url: str) -> bytes:
 
     kind = BOX_TYPE.get(permit.doc_type, "OTHER")
     ticks = "  ".join(f"[{'X' if kind == k else ' '}] {k}" for k in ("EXPORT", "RE-EXPORT", "IMPORT", "OTHER"))
-    s.box(10, 250, 95, 22, "1", "Permit/Certificate No. · Type", "허가서/증명서 번호 · 종류",
-          [permit.number, ticks], size=10)
-    s.box(105, 250, 95, 22, "2", "Valid until", "유효기간",
-          [f"{permit.valid_until.isoformat()} (from {permit.valid_from.isoformat()})"], size=10)
-    s.box(10, 222, 95, 28, "3", "Importer (name and address)", "수입자 (성명, 주소)",
-          _party(permit.importer or (permit.applicant if permit.direction == "import" else None),
-                 permit.import_country))
-    s.box(105, 222, 95, 28, "4", "Exporter/re-exporter (name, address, country)", "수출자/재수출자 (성명, 주소, 국가)",
-          _party(permit.exporter or (permit.applicant if permit.direction == "export" else None),
-                 permit.export_country))
-    s.box(10, 209, 95, 13, "3a", "Country of import", "수입국",
-          [f"{codes.country_name(permit.import_country)} ({permit.import_country})"])
-    s.box(10, 190, 95, 19, "5", "Special conditions", "특별조건",
-          [permit.special_conditions or "-", f"Replaces {permit.replaces.number}" if permit.replaces else ""])
-    s.box(105, 190, 95, 32, "6", "Management Authority (name, address, country)", "관리당국 (명칭, 주소, 국가)",
-          [authority["name_en"], authority["name_ko"], authority["address"]])
-    s.box(10, 178, 47, 12, "5a", "Purpose of the transaction", "거래목적",
-          [f"{permit.purpose_code} - {codes.PURPOSES[permit.purpose_code]}"], size=7.5)
-    s.box(57, 178, 48, 12, "5b", "Security stamp No.", "보안인지 번호",
-          [hashlib.sha256(permit.security_token.encode()).hexdigest()[:12].upper()], size=8)
-    s.box(105, 178, 95, 12, "12", "Exporting/importing country's document", "상대국 허가서",
-          [permit.foreign_permit_no or "-", f"Origin {permit.origin_country}" if permit.origin_country else ""],
-          size=8)
+    s.box(
+        10,
+        250,
+        95,
+        22,
+        "1",
+        "Permit/Certificate No. · Type",
+        "허가서/증명서 번호 · 종류",
+        [permit.number, ticks],
+        size=10,
+    )
+    s.box(
+        105,
+        250,
+        95,
+        22,
+        "2",
+        "Valid until",
+        "유효기간",
+        [f"{permit.valid_until.isoformat()} (from {permit.valid_from.isoformat()})"],
+        size=10,
+    )
+    s.box(
+        10,
+        222,
+        95,
+        28,
+        "3",
+        "Importer (name and address)",
+        "수입자 (성명, 주소)",
+        _party(permit.importer or (permit.applicant if permit.direction == "import" else None), permit.import_country),
+    )
+    s.box(
+        105,
+        222,
+        95,
+        28,
+        "4",
+        "Exporter/re-exporter (name, address, country)",
+        "수출자/재수출자 (성명, 주소, 국가)",
+        _party(permit.exporter or (permit.applicant if permit.direction == "export" else None), permit.export_country),
+    )
+    s.box(
+        10,
+        209,
+        95,
+        13,
+        "3a",
+        "Country of import",
+        "수입국",
+        [f"{codes.country_name(permit.import_country)} ({permit.import_country})"],
+    )
+    s.box(
+        10,
+        190,
+        95,
+        19,
+        "5",
+        "Special conditions",
+        "특별조건",
+        [permit.special_conditions or "-", f"Replaces {permit.replaces.number}" if permit.replaces else ""],
+    )
+    s.box(
+        105,
+        190,
+        95,
+        32,
+        "6",
+        "Management Authority (name, address, country)",
+        "관리당국 (명칭, 주소, 국가)",
+        [authority["name_en"], authority["name_ko"], authority["address"]],
+    )
+    s.box(
+        10,
+        178,
+        47,
+        12,
+        "5a",
+        "Purpose of the transaction",
+        "거래목적",
+        [f"{permit.purpose_code} - {codes.PURPOSES[permit.purpose_code]}"],
+        size=7.5,
+    )
+    s.box(
+        57,
+        178,
+        48,
+        12,
+        "5b",
+        "Security stamp No.",
+        "보안인지 번호",
+        [hashlib.sha256(permit.security_token.encode()).hexdigest()[:12].upper()],
+        size=8,
+    )
+    s.box(
+        105,
+        178,
+        95,
+        12,
+        "12",
+        "Exporting/importing country's document",
+        "상대국 허가서",
+        [permit.foreign_permit_no or "-", f"Origin {permit.origin_country}" if permit.origin_country else ""],
+        size=8,
+    )
 
     y = 176
     for line in permit.lines[:4]:
         sp = line.species
         y -= 30
         letter = "ABCD"[line.line_no - 1] if line.line_no <= 4 else str(line.line_no)
-        s.box(10, y, 62, 30, f"7/8 {letter}", "Scientific and common name", "학명 및 일반명",
-              [sp.scientific_name, sp.name_en or "", sp.name_ko or ""])
-        s.box(72, y, 60, 30, "9", "Description, marks, sex/age", "표본의 설명, 표식",
-              [f"{line.term_code} - {codes.TERMS.get(line.term_code, '')}", line.description or ""])
-        s.box(132, y, 24, 30, "10", "Appendix, source", "부속서, 출처",
-              [f"{line.appendix} / {permit.source_code}"])
-        s.box(156, y, 44, 30, "11", "Quantity (unit)", "수량 (단위)",
-              [f"{line.quantity.normalize():f} {line.unit_code or ''}".strip()], size=11)
+        s.box(
+            10,
+            y,
+            62,
+            30,
+            f"7/8 {letter}",
+            "Scientific and common name",
+            "학명 및 일반명",
+            [sp.scientific_name, sp.name_en or "", sp.name_ko or ""],
+        )
+        s.box(
+            72,
+            y,
+            60,
+            30,
+            "9",
+            "Description, marks, sex/age",
+            "표본의 설명, 표식",
+            [f"{line.term_code} - {codes.TERMS.get(line.term_code, '')}", line.description or ""],
+        )
+        s.box(132, y, 24, 30, "10", "Appendix, source", "부속서, 출처", [f"{line.appendix} / {permit.source_code}"])
+        s.box(
+            156,
+            y,
+            44,
+            30,
+            "11",
+            "Quantity (unit)",
+            "수량 (단위)",
+            [f"{line.quantity.normalize():f} {line.unit_code or ''}".strip()],
+            size=11,
+        )
     if len(permit.lines) > 4:
         canvas.setFont(FONT, 8)
         canvas.drawString(12 * mm, (y - 4) * mm, f"+ {len(permit.lines) - 4} more line(s) on the annex")
 
-    s.box(10, 22, 120, 28, "13", "Issued by (place, date, signature)", "발급 (장소, 일자, 서명)",
-          [authority["place"], permit.valid_from.isoformat(),
-           authority["name_en"]])
-    s.box(10, 8, 120, 14, "14/15", "Export endorsement · Bill of lading/air waybill No.",
-          "수출 확인 · 선하증권/항공화물운송장 번호", [""])
+    s.box(
+        10,
+        22,
+        120,
+        28,
+        "13",
+        "Issued by (place, date, signature)",
+        "발급 (장소, 일자, 서명)",
+        [authority["place"], permit.valid_from.isoformat(), authority["name_en"]],
+    )
+    s.box(
+        10,
+        8,
+        120,
+        14,
+        "14/15",
+        "Export endorsement · Bill of lading/air waybill No.",
+        "수출 확인 · 선하증권/항공화물운송장 번호",
+        [""],
+    )
     qr = QrCodeWidget(verification_url(base_url, permit), barLevel="M")
     x0, y0, x1, y1 = qr.getBounds()
     side = 60 * mm
@@ -181,16 +305,42 @@ def render_receipt(endorsement, authority: dict, base_url: str) -> bytes:
     canvas.setFont(BOLD, 13)
     canvas.drawCentredString(105 * mm, 282 * mm, "CUSTOMS ENDORSEMENT RECEIPT · 세관 확인서")
     s.box(10, 250, 95, 22, "1", "Permit/Certificate No.", "허가서/증명서 번호", [permit.number], size=10)
-    s.box(105, 250, 95, 22, "14", "Direction, port, date", "구분, 항구, 일자",
-          [f"{endorsement.direction} · {endorsement.port}", endorsement.endorsed_on.isoformat()])
-    s.box(10, 236, 190, 14, "15", "Bill of lading/air waybill No.", "선하증권/항공화물운송장 번호",
-          [endorsement.transport_doc])
+    s.box(
+        105,
+        250,
+        95,
+        22,
+        "14",
+        "Direction, port, date",
+        "구분, 항구, 일자",
+        [f"{endorsement.direction} · {endorsement.port}", endorsement.endorsed_on.isoformat()],
+    )
+    s.box(
+        10,
+        236,
+        190,
+        14,
+        "15",
+        "Bill of lading/air waybill No.",
+        "선하증권/항공화물운송장 번호",
+        [endorsement.transport_doc],
+    )
     y = 236
     for row in endorsement.lines:
         y -= 14
-        s.box(10, y, 190, 14, f"14 {row.line.line_no}", "Actual quantity and outcome", "실제 수량 및 결과",
-              [f"{row.line.species.scientific_name}: {row.quantity.normalize():f} {row.line.unit_code or ''} - "
-               f"{row.outcome}"])
+        s.box(
+            10,
+            y,
+            190,
+            14,
+            f"14 {row.line.line_no}",
+            "Actual quantity and outcome",
+            "실제 수량 및 결과",
+            [
+                f"{row.line.species.scientific_name}: {row.quantity.normalize():f} {row.line.unit_code or ''} - "
+                f"{row.outcome}"
+            ],
+        )
     s.box(10, y - 24, 190, 20, "", "Endorsed by", "확인자", [endorsement.officer_name, authority["customs"]])
     canvas.showPage()
     canvas.save()
@@ -201,11 +351,9 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-
-
-
-def render_history(rows, *, query: dict, total: int, limit: int, exported_by: str, exported_at: str,
-                   head: tuple[int, str]) -> bytes:
+def render_history(
+    rows, *, query: dict, total: int, limit: int, exported_by: str, exported_at: str, head: tuple[int, str]
+) -> bytes:
     """An audit report: a cover page (query, counts, chain position), then the entries in tables
     of a page each, so that a long report stays fast to build."""
     from reportlab.lib import colors
@@ -215,41 +363,77 @@ def render_history(rows, *, query: dict, total: int, limit: int, exported_by: st
 
     _register_fonts()
     out = io.BytesIO()
-    doc = SimpleDocTemplate(out, pagesize=landscape(A4), invariant=1, title="Audit report · 감사 보고서",
-                            leftMargin=12 * mm, rightMargin=12 * mm, topMargin=12 * mm, bottomMargin=12 * mm)
+    doc = SimpleDocTemplate(
+        out,
+        pagesize=landscape(A4),
+        invariant=1,
+        title="Audit report · 감사 보고서",
+        leftMargin=12 * mm,
+        rightMargin=12 * mm,
+        topMargin=12 * mm,
+        bottomMargin=12 * mm,
+    )
     h1 = ParagraphStyle("h1", fontName=BOLD, fontSize=16, leading=20)
     body = ParagraphStyle("body", fontName=FONT, fontSize=9, leading=12)
     cell = ParagraphStyle("cell", fontName=FONT, fontSize=7, leading=8.5)
     shown = min(total, limit)
     story = [
-        Paragraph("Audit report · 감사 보고서", h1), Spacer(1, 6 * mm),
+        Paragraph("Audit report · 감사 보고서", h1),
+        Spacer(1, 6 * mm),
         Paragraph(f"Query · 조건: {', '.join(f'{k}={v}' for k, v in query.items()) or 'all entries · 전체'}", body),
-        Paragraph(f"Entries · 건수: {total}" + (f" (the first {shown} are listed; narrow the query or export "
-                                                f"CSV for the rest)" if total > limit else ""), body),
+        Paragraph(
+            f"Entries · 건수: {total}"
+            + (
+                f" (the first {shown} are listed; narrow the query or export CSV for the rest)" if total > limit else ""
+            ),
+            body,
+        ),
         Paragraph(f"Chain position · 체인 위치: entry {head[0]}, hash {head[1]}", body),
         Paragraph(f"Exported by · 내보낸 사람: {exported_by}, {exported_at}", body),
-        Paragraph("Each entry's hash covers its content and its predecessor's hash; the verifiable JSON Lines "
-                  "export of the same query can be checked offline with `registry audit verify --file`.", body),
+        Paragraph(
+            "Each entry's hash covers its content and its predecessor's hash; the verifiable JSON Lines "
+            "export of the same query can be checked offline with `registry audit verify --file`.",
+            body,
+        ),
         PageBreak(),
     ]
-    style = TableStyle([("FONT", (0, 0), (-1, -1), FONT, 7), ("FONT", (0, 0), (-1, 0), BOLD, 7),
-                        ("GRID", (0, 0), (-1, -1), 0.3, colors.grey), ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef4"))])
+    style = TableStyle(
+        [
+            ("FONT", (0, 0), (-1, -1), FONT, 7),
+            ("FONT", (0, 0), (-1, 0), BOLD, 7),
+            ("GRID", (0, 0), (-1, -1), 0.3, colors.grey),
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef4")),
+        ]
+    )
     header = ["#", "Time (UTC)", "Actor", "Action", "Object", "Change", "Hash"]
     chunk: list = []
 
     def flush():
-        story.append(Table([header] + chunk, colWidths=[14 * mm, 32 * mm, 36 * mm, 38 * mm, 26 * mm, 104 * mm,
-                                                        22 * mm], repeatRows=1, style=style))
+        story.append(
+            Table(
+                [header] + chunk,
+                colWidths=[14 * mm, 32 * mm, 36 * mm, 38 * mm, 26 * mm, 104 * mm, 22 * mm],
+                repeatRows=1,
+                style=style,
+            )
+        )
         story.append(PageBreak())
         chunk.clear()
 
     for row in rows:
         change = ", ".join(f"{k}: {v}" for k, v in (row["after"] or {}).items())[:400]
-        chunk.append([row["seq"], row["occurred_at"][:19].replace("T", " "),
-                      f"{row['actor_name']} ({row['actor_role']})", row["action"],
-                      f"{row['object_type']} {row['object_id'] or ''}", Paragraph(change.replace("<", "&lt;"), cell),
-                      row["entry_hash"][:16]])
+        chunk.append(
+            [
+                row["seq"],
+                row["occurred_at"][:19].replace("T", " "),
+                f"{row['actor_name']} ({row['actor_role']})",
+                row["action"],
+                f"{row['object_type']} {row['object_id'] or ''}",
+                Paragraph(change.replace("<", "&lt;"), cell),
+                row["entry_hash"][:16],
+            ]
+        )
         if len(chunk) == 40:
             flush()
     if chunk:

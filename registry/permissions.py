@@ -4,6 +4,7 @@ This module is the single source of truth for authorisation. Views, the API,
 templates, services and the CLI all ask ``has_capability`` and the ``can_see_*``
 / ``visible_*`` functions below; none keeps a copy of these rules.
 """
+
 from __future__ import annotations
 
 from enum import StrEnum
@@ -25,8 +26,13 @@ class Role(StrEnum):
     AUDITOR = "auditor"
 
 
-ROLE_LABELS = {Role.ADMIN: N_("Administrator"), Role.MINISTRY_OFFICER: N_("Ministry officer"),
-               Role.CUSTOMS_OFFICER: N_("Customs officer"), Role.KEEPER: N_("Keeper"), Role.AUDITOR: N_("Auditor")}
+ROLE_LABELS = {
+    Role.ADMIN: N_("Administrator"),
+    Role.MINISTRY_OFFICER: N_("Ministry officer"),
+    Role.CUSTOMS_OFFICER: N_("Customs officer"),
+    Role.KEEPER: N_("Keeper"),
+    Role.AUDITOR: N_("Auditor"),
+}
 
 
 #: Every capability the application knows. Asking for any other name is a bug and raises.
@@ -79,33 +85,70 @@ CAPABILITIES: dict[str, str] = {
 _READ_ALL = {"species.read", "party.read_all", "facility.read_all", "animal.read_all", "permit.read_all"}
 
 ROLE_CAPABILITIES: dict[Role, frozenset[str]] = {
-    Role.ADMIN: frozenset(
-        _READ_ALL | {"species.manage", "party.manage", "audit.read", "audit.verify", "user.manage"}
-    ),
+    Role.ADMIN: frozenset(_READ_ALL | {"species.manage", "party.manage", "audit.read", "audit.verify", "user.manage"}),
     Role.MINISTRY_OFFICER: frozenset(
         _READ_ALL
         | {
-            "party.manage", "facility.manage", "facility.apply",
-            "animal.declare", "animal.void", "animal.register", "animal.transfer", "animal.birth",
-            "animal.death", "animal.dispose", "animal.report_missing", "animal.recover",
-            "animal.declare_dead", "animal.seize", "animal.return", "animal.forfeit",
-            "animal.identify", "animal.approve_donation", "transfer.start", "transfer.answer",
+            "party.manage",
+            "facility.manage",
+            "facility.apply",
+            "animal.declare",
+            "animal.void",
+            "animal.register",
+            "animal.transfer",
+            "animal.birth",
+            "animal.death",
+            "animal.dispose",
+            "animal.report_missing",
+            "animal.recover",
+            "animal.declare_dead",
+            "animal.seize",
+            "animal.return",
+            "animal.forfeit",
+            "animal.identify",
+            "animal.approve_donation",
+            "transfer.start",
+            "transfer.answer",
             "transfer.acknowledge",
-            "permit.apply", "permit.review", "permit.issue", "permit.cancel", "permit.close",
-            "permit.expire", "audit.read", "report.annual",
+            "permit.apply",
+            "permit.review",
+            "permit.issue",
+            "permit.cancel",
+            "permit.close",
+            "permit.expire",
+            "audit.read",
+            "report.annual",
         }
     ),
     Role.CUSTOMS_OFFICER: frozenset(
         _READ_ALL
-        | {"animal.declare", "animal.enter", "animal.refuse_entry", "animal.export", "animal.seize",
-           "animal.identify", "permit.endorse"}
+        | {
+            "animal.declare",
+            "animal.enter",
+            "animal.refuse_entry",
+            "animal.export",
+            "animal.seize",
+            "animal.identify",
+            "permit.endorse",
+        }
     ),
     Role.KEEPER: frozenset(
         {
-            "species.read", "animal.read_own", "permit.read_own",
-            "animal.declare", "animal.register", "animal.birth", "animal.death",
-            "animal.dispose", "animal.report_missing", "animal.recover", "animal.identify",
-            "transfer.start", "transfer.answer", "permit.apply", "facility.apply",
+            "species.read",
+            "animal.read_own",
+            "permit.read_own",
+            "animal.declare",
+            "animal.register",
+            "animal.birth",
+            "animal.death",
+            "animal.dispose",
+            "animal.report_missing",
+            "animal.recover",
+            "animal.identify",
+            "transfer.start",
+            "transfer.answer",
+            "permit.apply",
+            "facility.apply",
         }
     ),
     Role.AUDITOR: frozenset(_READ_ALL | {"audit.read", "audit.verify", "report.annual"}),
@@ -115,7 +158,7 @@ for _role, _caps in ROLE_CAPABILITIES.items():
     assert _caps <= CAPABILITIES.keys(), (_role, _caps - CAPABILITIES.keys())
 
 
-def has_capability(actor: "Actor | None", capability: str) -> bool:
+def has_capability(actor: Actor | None, capability: str) -> bool:
     """True when *actor*'s role grants *capability*.
 
     :raises ValueError: for a capability name that does not exist, so a typo
@@ -130,12 +173,12 @@ def has_capability(actor: "Actor | None", capability: str) -> bool:
     return capability in ROLE_CAPABILITIES.get(Role(actor.role), frozenset())
 
 
-def _scoped(actor: "Actor", area: str) -> bool:
+def _scoped(actor: Actor, area: str) -> bool:
     """True when the actor sees only their own objects of *area*."""
     return not has_capability(actor, f"{area}.read_all")
 
 
-def visible_animals(actor: "Actor", query):
+def visible_animals(actor: Actor, query):
     """Restrict an Animal select to what *actor* may see."""
     from registry.models import Animal
 
@@ -146,7 +189,7 @@ def visible_animals(actor: "Actor", query):
     return query.where(or_(Animal.owner_party_id == actor.party_id, Animal.holder_party_id == actor.party_id))
 
 
-def can_see_animal(actor: "Actor", animal) -> bool:
+def can_see_animal(actor: Actor, animal) -> bool:
     if not _scoped(actor, "animal"):
         return True
     return (
@@ -156,7 +199,7 @@ def can_see_animal(actor: "Actor", animal) -> bool:
     )
 
 
-def visible_permits(actor: "Actor", query):
+def visible_permits(actor: Actor, query):
     from registry.models import Permit
 
     if not _scoped(actor, "permit"):
@@ -166,7 +209,7 @@ def visible_permits(actor: "Actor", query):
     return query.where(Permit.applicant_party_id == actor.party_id)
 
 
-def can_see_permit(actor: "Actor", permit) -> bool:
+def can_see_permit(actor: Actor, permit) -> bool:
     if not _scoped(actor, "permit"):
         return True
     return (
@@ -176,7 +219,7 @@ def can_see_permit(actor: "Actor", permit) -> bool:
     )
 
 
-def visible_facilities(actor: "Actor", query):
+def visible_facilities(actor: Actor, query):
     from registry.models import Facility
 
     if not _scoped(actor, "facility"):
@@ -186,13 +229,11 @@ def visible_facilities(actor: "Actor", query):
     return query.where(Facility.holder_party_id == actor.party_id)
 
 
-def can_see_facility(actor: "Actor", facility) -> bool:
-    return not _scoped(actor, "facility") or (
-        actor.party_id is not None and facility.holder_party_id == actor.party_id
-    )
+def can_see_facility(actor: Actor, facility) -> bool:
+    return not _scoped(actor, "facility") or (actor.party_id is not None and facility.holder_party_id == actor.party_id)
 
 
-def visible_parties(actor: "Actor", query):
+def visible_parties(actor: Actor, query):
     """Parties an actor may pick from: all for officers; for keepers their own party and foreign
     trading partners, never other domestic keepers."""
     from flask import current_app
@@ -204,22 +245,25 @@ def visible_parties(actor: "Actor", query):
     return query.where(or_(Party.id == actor.party_id, Party.country != current_app.config["ISSUING_COUNTRY"]))
 
 
-def visible_transfers(actor: "Actor", query):
+def visible_transfers(actor: Actor, query):
     """Every transfer for those who see every animal; a keeper's own, on either side."""
     from registry.models import Transfer
 
     if not _scoped(actor, "animal"):
         return query
-    return query.where(or_(Transfer.transferor_party_id == actor.party_id,
-                           Transfer.transferee_party_id == actor.party_id))
+    return query.where(
+        or_(Transfer.transferor_party_id == actor.party_id, Transfer.transferee_party_id == actor.party_id)
+    )
 
 
-def can_see_transfer(actor: "Actor", transfer) -> bool:
-    return not _scoped(actor, "animal") or actor.party_id in (transfer.transferor_party_id,
-                                                              transfer.transferee_party_id)
+def can_see_transfer(actor: Actor, transfer) -> bool:
+    return not _scoped(actor, "animal") or actor.party_id in (
+        transfer.transferor_party_id,
+        transfer.transferee_party_id,
+    )
 
 
-def offerable_animals(actor: "Actor", query):
+def offerable_animals(actor: Actor, query):
     """Animals an actor may offer in a transfer: any visible one for officers, a keeper's owned ones."""
     from registry.models import Animal
 

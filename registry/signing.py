@@ -3,6 +3,7 @@
 The private key lives in a file outside the database (``AUDIT_SIGNING_KEY``), so someone who can
 rewrite the database still cannot produce signatures that verify.
 """
+
 from __future__ import annotations
 
 import base64
@@ -25,7 +26,8 @@ def generate(path: Path) -> Path:
         raise FileExistsError(f"{path} exists; refusing to replace the registry's signing key")
     path.parent.mkdir(parents=True, exist_ok=True)
     pem = Ed25519PrivateKey.generate().private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     path.touch(mode=0o600)
     path.write_bytes(pem)
     return path
@@ -45,8 +47,11 @@ def _load(path: str) -> Ed25519PrivateKey:
 class Signer:
     def __init__(self, path: str | Path):
         self._key = _load(str(path))
-        self.public_pem = self._key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+        self.public_pem = (
+            self._key.public_key()
+            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            .decode()
+        )
         self.fingerprint = fingerprint(self.public_pem)
 
     def sign(self, message: bytes) -> str:

@@ -3,6 +3,7 @@
 Every test runs on SQLite, and again on PostgreSQL when REGISTRY_TEST_DATABASE_URL
 is set. Tests that need real commits across connections use ``fresh_app``.
 """
+
 from __future__ import annotations
 
 import os
@@ -44,9 +45,15 @@ def _signing_key() -> str:
 def _config(url: str):
     import tempfile
 
-    return type("TestConfig", (TestingConfig,), {"SQLALCHEMY_DATABASE_URI": url,
-                                                  "AUDIT_SIGNING_KEY": _signing_key(),
-                                                  "UPLOAD_DIR": tempfile.mkdtemp(prefix="registry-uploads-")})
+    return type(
+        "TestConfig",
+        (TestingConfig,),
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "AUDIT_SIGNING_KEY": _signing_key(),
+            "UPLOAD_DIR": tempfile.mkdtemp(prefix="registry-uploads-"),
+        },
+    )
 
 
 def _pg_database(name: str) -> str:
@@ -114,8 +121,10 @@ def session(app):
         outer = conn.begin()
         original = db.session
         # One session per app context, as Flask-SQLAlchemy does, all joined to the outer transaction.
-        db.session = scoped_session(sessionmaker(bind=conn, join_transaction_mode="create_savepoint"),
-                                    scopefunc=lambda: id(app_ctx._get_current_object()))
+        db.session = scoped_session(
+            sessionmaker(bind=conn, join_transaction_mode="create_savepoint"),
+            scopefunc=lambda: id(app_ctx._get_current_object()),
+        )
         try:
             yield db.session
         finally:
@@ -154,8 +163,15 @@ def species(name: str, appendix: str = "II") -> int:
     """A species row, inside the caller's write transaction."""
     from registry.models import Species
 
-    sp = Species(scientific_name=name, taxon_class="Aves", taxon_order="Psittaciformes", family="Psittacidae",
-                 appendix=appendix, name_en=name, national_category_code=None)
+    sp = Species(
+        scientific_name=name,
+        taxon_class="Aves",
+        taxon_order="Psittaciformes",
+        family="Psittacidae",
+        appendix=appendix,
+        name_en=name,
+        national_category_code=None,
+    )
     db.session.add(sp)
     db.session.flush()
     return sp.id
@@ -173,20 +189,25 @@ def world(session, operator) -> World:
     zoo = party("organisation", "City Zoo")
     breeder = party("person", "Kim Breeder")
     exporter = party("organisation", "Foreign Exporter", country="ZA")
-    zoo_site = facilities.register_facility(operator, "F-ZOO", "Zoo bird house", zoo, "Seoul",
-                                            {parrot: 5, python: 2}).id
+    zoo_site = facilities.register_facility(
+        operator, "F-ZOO", "Zoo bird house", zoo, "Seoul", {parrot: 5, python: 2}
+    ).id
     breeder_site = facilities.register_facility(operator, "F-BRD", "Aviary", breeder, "Suwon", {parrot: 2}).id
-    rescue = facilities.register_facility(operator, "F-RES", "Rescue centre", authority, "Seocheon",
-                                          {parrot: 50, python: 50}).id
+    rescue = facilities.register_facility(
+        operator, "F-RES", "Rescue centre", authority, "Seocheon", {parrot: 50, python: 50}
+    ).id
     accounts = {}
     for username, role, party_id in (
-        ("admin", "admin", None), ("officer", "ministry_officer", None), ("officer2", "ministry_officer", None),
-        ("customs", "customs_officer", None), ("zoo", "keeper", zoo), ("breeder", "keeper", breeder),
+        ("admin", "admin", None),
+        ("officer", "ministry_officer", None),
+        ("officer2", "ministry_officer", None),
+        ("customs", "customs_officer", None),
+        ("zoo", "keeper", zoo),
+        ("breeder", "keeper", breeder),
         ("auditor", "auditor", None),
     ):
         accounts[username] = users.create_user(operator, username, PASSWORD, role, party_id=party_id)
-    return World(authority, zoo, breeder, exporter, zoo_site, breeder_site, rescue, parrot, python, accounts,
-                 operator)
+    return World(authority, zoo, breeder, exporter, zoo_site, breeder_site, rescue, parrot, python, accounts, operator)
 
 
 TODAY = date.today()
@@ -194,9 +215,15 @@ TODAY = date.today()
 
 def import_application(w: World, **overrides) -> dict:
     data = {
-        "doc_type": "import", "importer_party_id": w.zoo, "exporter_party_id": w.exporter,
-        "import_country": "KR", "export_country": "ZA", "purpose_code": "Z", "source_code": "C",
-        "foreign_permit_no": "ZA-1", "lines": [{"species_id": w.parrot, "term_code": "LIV", "quantity": "3"}],
+        "doc_type": "import",
+        "importer_party_id": w.zoo,
+        "exporter_party_id": w.exporter,
+        "import_country": "KR",
+        "export_country": "ZA",
+        "purpose_code": "Z",
+        "source_code": "C",
+        "foreign_permit_no": "ZA-1",
+        "lines": [{"species_id": w.parrot, "term_code": "LIV", "quantity": "3"}],
     }
     data.update(overrides)
     return data

@@ -1,4 +1,5 @@
 """Paths that bring an animal or a permit into each state through the services."""
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -21,11 +22,21 @@ def issued_permit(w, **overrides) -> Permit:
 
 
 def export_permit(w) -> Permit:
-    p = permits.create_application(w.actor("officer"), {
-        "doc_type": "export", "applicant_party_id": w.zoo, "importer_party_id": w.exporter, "exporter_party_id": w.zoo,
-        "import_country": "ZA", "export_country": "KR", "purpose_code": "T", "source_code": "C",
-        "foreign_permit_no": "ZA-IMP-1",
-        "lines": [{"species_id": w.parrot, "term_code": "LIV", "quantity": "5"}]})
+    p = permits.create_application(
+        w.actor("officer"),
+        {
+            "doc_type": "export",
+            "applicant_party_id": w.zoo,
+            "importer_party_id": w.exporter,
+            "exporter_party_id": w.zoo,
+            "import_country": "ZA",
+            "export_country": "KR",
+            "purpose_code": "T",
+            "source_code": "C",
+            "foreign_permit_no": "ZA-IMP-1",
+            "lines": [{"species_id": w.parrot, "term_code": "LIV", "quantity": "5"}],
+        },
+    )
     permits.fire(w.actor("officer"), p.id, "submit")
     permits.fire(w.actor("officer2"), p.id, "approve")
     return permits.fire(w.actor("officer2"), p.id, "issue")
@@ -88,9 +99,14 @@ def permit_in(w, state: str) -> Permit:
     zoo, officer = w.actor("zoo"), w.actor("officer")
     p = permits.create_application(zoo, import_application(w))
     steps = {
-        "draft": [], "submitted": ["submit"], "changes_requested": ["submit", "request_changes"],
-        "approved": ["submit", "approve"], "refused": ["submit", "refuse"], "withdrawn": ["withdraw"],
-        "issued": ["submit", "approve", "issue"], "cancelled": ["submit", "approve", "issue", "cancel"],
+        "draft": [],
+        "submitted": ["submit"],
+        "changes_requested": ["submit", "request_changes"],
+        "approved": ["submit", "approve"],
+        "refused": ["submit", "refuse"],
+        "withdrawn": ["withdraw"],
+        "issued": ["submit", "approve", "issue"],
+        "cancelled": ["submit", "approve", "issue", "cancel"],
     }
     forced = {"partly_used": "issued", "used": "issued", "closed": "issued", "expired": "issued"}
     for event in steps[forced.get(state, state)]:
@@ -99,8 +115,7 @@ def permit_in(w, state: str) -> Permit:
     if state in forced:
         # Endorsement is its own use case (the customs issue); set these states directly.
         with write_transaction() as session:
-            session.execute(update(Permit).where(Permit.id == p.id).values(
-                state=state, version=Permit.version + 1))
+            session.execute(update(Permit).where(Permit.id == p.id).values(state=state, version=Permit.version + 1))
         db.session.expire_all()
         p = db.session.get(Permit, p.id)
     assert p.state == state
@@ -109,6 +124,9 @@ def permit_in(w, state: str) -> Permit:
 
 def expire_validity(permit_id: int) -> None:
     with write_transaction() as session:
-        session.execute(update(Permit).where(Permit.id == permit_id).values(
-            valid_until=date.today() - timedelta(days=1), version=Permit.version + 1))
+        session.execute(
+            update(Permit)
+            .where(Permit.id == permit_id)
+            .values(valid_until=date.today() - timedelta(days=1), version=Permit.version + 1)
+        )
     db.session.expire_all()

@@ -1,7 +1,7 @@
 """Administration from the web: accounts and reference data, each change audited."""
+
 from registry.models import AuditEntry, DeadlineSetting, Species, User
 from registry.services import deadlines
-
 from tests.helpers import animal_in
 
 
@@ -20,18 +20,28 @@ def test_admin_changes_a_keepers_link_and_role_and_disables(client, login, world
     client.post(f"/admin/users/{target.id}/disable", data={})
     session.expire_all()
     assert not session.get(User, target.id).is_enabled
-    assert {e.action for e in session.query(AuditEntry).filter(AuditEntry.object_id == str(target.id),
-                                                               AuditEntry.object_type == "user")} >= {
-        "user.update", "user.set_password", "user.disable"}
+    assert {
+        e.action
+        for e in session.query(AuditEntry).filter(
+            AuditEntry.object_id == str(target.id), AuditEntry.object_type == "user"
+        )
+    } >= {"user.update", "user.set_password", "user.disable"}
     login(world.users["officer"])
     assert client.get(f"/admin/users/{target.id}").status_code == 403
 
 
 def test_species_correction_and_deadline_days(client, login, world, session):
     login(world.users["admin"])
-    client.post(f"/admin/species/{world.parrot}", data={"name_en": "Grey parrot", "name_ko": "회색앵무",
-                                                         "appendix": "I", "national_category_code": "",
-                                                         "annotation": ""})
+    client.post(
+        f"/admin/species/{world.parrot}",
+        data={
+            "name_en": "Grey parrot",
+            "name_ko": "회색앵무",
+            "appendix": "I",
+            "national_category_code": "",
+            "annotation": "",
+        },
+    )
     session.expire_all()
     assert session.get(Species, world.parrot).name_ko == "회색앵무"
     dead = animal_in(world, "in_captivity")
@@ -43,4 +53,3 @@ def test_species_correction_and_deadline_days(client, login, world, session):
     item = next(i for i in deadlines.items(world.actor("officer")) if i.rule.code == "carcass_disposal")
     assert item.due == item.starts
     assert session.query(AuditEntry).filter_by(action="deadline.update").one().after == {"days": 0}
-

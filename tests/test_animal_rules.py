@@ -1,4 +1,5 @@
 """The guards and data rules of the animal lifecycle, and who may fire what."""
+
 from datetime import date, timedelta
 
 import pytest
@@ -63,15 +64,25 @@ def test_declaring_more_animals_than_the_line_allows_is_refused(world):
 
 def test_transfer_moves_owner_and_holder_and_keeps_history(world, session):
     animal = animal_in(world, "in_captivity")
-    animals.fire(world.actor("officer"), animal.id, "transfer",
-                 {"owner_party_id": world.breeder, "facility_id": world.breeder_site})
+    animals.fire(
+        world.actor("officer"),
+        animal.id,
+        "transfer",
+        {"owner_party_id": world.breeder, "facility_id": world.breeder_site},
+    )
     animal = session.get(Animal, animal.id)
     assert (animal.owner_party_id, animal.holder_party_id, animal.facility_id) == (
-        world.breeder, world.breeder, world.breeder_site)
+        world.breeder,
+        world.breeder,
+        world.breeder_site,
+    )
     periods = session.query(Keeping).filter_by(animal_id=animal.id).order_by(Keeping.id).all()
     assert [(k.relation, k.party_id, k.until is None) for k in periods] == [
-        ("owner", world.zoo, False), ("holder", world.zoo, False),
-        ("owner", world.breeder, True), ("holder", world.breeder, True)]
+        ("owner", world.zoo, False),
+        ("holder", world.zoo, False),
+        ("owner", world.breeder, True),
+        ("holder", world.breeder, True),
+    ]
 
 
 def test_custody_only_transfer_keeps_owner(world, session, operator):
@@ -92,38 +103,68 @@ def test_birth_links_parents_and_checks_them(world, session):
     keeper = world.actor("zoo")
     born = (date.today() - timedelta(days=2)).isoformat()
     with pytest.raises(Conflict, match="recorded with sex F"):  # declared animals are female
-        animals.register_birth(keeper, {"species_id": world.parrot, "facility_id": world.zoo_site,
-                                        "sire_id": sire.id, "birth_date": born})
+        animals.register_birth(
+            keeper, {"species_id": world.parrot, "facility_id": world.zoo_site, "sire_id": sire.id, "birth_date": born}
+        )
     session.get(Animal, sire.id).sex = "M"
     session.commit()
-    chick = animals.register_birth(keeper, {
-        "species_id": world.parrot, "facility_id": world.zoo_site, "sire_id": sire.id, "dam_id": dam.id,
-        "birth_date": born, "identifiers": [{"kind": "closed_ring", "value": "R-1"}]})
+    chick = animals.register_birth(
+        keeper,
+        {
+            "species_id": world.parrot,
+            "facility_id": world.zoo_site,
+            "sire_id": sire.id,
+            "dam_id": dam.id,
+            "birth_date": born,
+            "identifiers": [{"kind": "closed_ring", "value": "R-1"}],
+        },
+    )
     assert (chick.sire_id, chick.dam_id, chick.state, chick.source_code) == (sire.id, dam.id, "in_captivity", "C")
     assert chick.owner_party_id == world.zoo and chick.identifiers[0].value == "R-1"
     # The breeder does not hold these parents: refused (and they are not even visible to her).
     with pytest.raises(ValidationFailed):
-        animals.register_birth(world.actor("breeder"), {
-            "species_id": world.parrot, "facility_id": world.breeder_site, "dam_id": dam.id, "birth_date": born})
+        animals.register_birth(
+            world.actor("breeder"),
+            {"species_id": world.parrot, "facility_id": world.breeder_site, "dam_id": dam.id, "birth_date": born},
+        )
 
 
 def test_birth_refuses_parents_the_keeper_does_not_hold(world, session, operator):
     dam = animal_in(world, "in_captivity")
     animals.fire(operator, dam.id, "transfer", {"facility_id": world.breeder_site})  # zoo owns, breeder holds
     with pytest.raises(Conflict, match="not held by the reporting keeper"):
-        animals.register_birth(world.actor("zoo"), {
-            "species_id": world.parrot, "facility_id": world.zoo_site, "dam_id": dam.id,
-            "birth_date": date.today().isoformat()})
+        animals.register_birth(
+            world.actor("zoo"),
+            {
+                "species_id": world.parrot,
+                "facility_id": world.zoo_site,
+                "dam_id": dam.id,
+                "birth_date": date.today().isoformat(),
+            },
+        )
 
 
 def test_birth_from_dead_parent_or_future_date_is_refused(world, operator):
     dam = animal_in(world, "dead")
     with pytest.raises(Conflict, match="not in captivity"):
-        animals.register_birth(operator, {"species_id": world.parrot, "facility_id": world.zoo_site,
-                                          "dam_id": dam.id, "birth_date": date.today().isoformat()})
+        animals.register_birth(
+            operator,
+            {
+                "species_id": world.parrot,
+                "facility_id": world.zoo_site,
+                "dam_id": dam.id,
+                "birth_date": date.today().isoformat(),
+            },
+        )
     with pytest.raises(ValidationFailed) as exc:
-        animals.register_birth(operator, {"species_id": world.parrot, "facility_id": world.zoo_site,
-                                          "birth_date": (date.today() + timedelta(days=1)).isoformat()})
+        animals.register_birth(
+            operator,
+            {
+                "species_id": world.parrot,
+                "facility_id": world.zoo_site,
+                "birth_date": (date.today() + timedelta(days=1)).isoformat(),
+            },
+        )
     assert exc.value.fields == {"birth_date": "cannot be in the future"}
 
 
@@ -140,8 +181,9 @@ def test_disease_forces_incineration_or_burial(world):
 def test_disposal_of_a_live_animal_is_refused(world):
     animal = animal_in(world, "in_captivity")
     with pytest.raises(Conflict, match="possible only when the animal is 'Dead'"):
-        animals.fire(world.actor("zoo"), animal.id, "dispose",
-                     {"method": "burial", "handler": "h", "place": "p", "witness": "w"})
+        animals.fire(
+            world.actor("zoo"), animal.id, "dispose", {"method": "burial", "handler": "h", "place": "p", "witness": "w"}
+        )
 
 
 def test_missing_fields_are_reported_per_field_and_change_nothing(world, session):
@@ -195,9 +237,8 @@ def test_active_microchip_unique_in_the_database_too(world, session):
     a, b = declared_animal(world), declared_animal(world)
     with session.begin_nested():
         session.add(Identifier(animal_id=a.id, kind="microchip", value="999000000000001"))
-    with pytest.raises(IntegrityError):
-        with session.begin_nested():
-            session.add(Identifier(animal_id=b.id, kind="microchip", value="999000000000001"))
+    with pytest.raises(IntegrityError), session.begin_nested():
+        session.add(Identifier(animal_id=b.id, kind="microchip", value="999000000000001"))
 
 
 def test_export_needs_an_export_permit_for_the_species(world):

@@ -1,4 +1,5 @@
 """The JSON API: tokens, the same rules as the UI, problem documents, idempotency, pages, ETags."""
+
 import csv
 import io
 import json
@@ -9,7 +10,7 @@ from sqlalchemy import update
 
 from registry.models import Animal, ApiToken, AuditEntry, Permit
 from registry.services import tokens
-from tests.helpers import animal_in, permit_in
+from tests.helpers import animal_in
 
 
 @pytest.fixture
@@ -27,9 +28,16 @@ def api(client, world):
 
 
 def application(world, **overrides):
-    body = {"doc_type": "import", "exporter_party_id": world.exporter, "import_country": "KR",
-            "export_country": "ZA", "purpose_code": "Z", "source_code": "C", "foreign_permit_no": "ZA-9",
-            "lines": [{"species_id": world.parrot, "quantity": "2"}]}
+    body = {
+        "doc_type": "import",
+        "exporter_party_id": world.exporter,
+        "import_country": "KR",
+        "export_country": "ZA",
+        "purpose_code": "Z",
+        "source_code": "C",
+        "foreign_permit_no": "ZA-9",
+        "lines": [{"species_id": world.parrot, "quantity": "2"}],
+    }
     body.update(overrides)
     return body
 
@@ -77,11 +85,17 @@ def test_permit_workflow_through_the_api(api, world, session):
     assert issued["state"] == "issued" and issued["number"].startswith("KR/")
     illegal = api("officer2", "POST", f"/permits/{pid}/actions/approve", {})
     assert illegal.status_code == 409 and "it is now 'Issued'" in illegal.json["detail"]
-    declared = api("zoo", "POST", f"/permits/{pid}/lines/1/animals",
-                   {"sex": "F", "identifiers": [{"kind": "microchip", "value": "410000000004321"}]})
+    declared = api(
+        "zoo",
+        "POST",
+        f"/permits/{pid}/lines/1/animals",
+        {"sex": "F", "identifiers": [{"kind": "microchip", "value": "410000000004321"}]},
+    )
     assert declared.status_code == 201 and declared.json["state"] == "declared"
     aid = declared.json["id"]
-    assert api("customs", "POST", f"/animals/{aid}/events", {"event": "enter", "port": "ICN"}).json["state"] == "entered"
+    assert (
+        api("customs", "POST", f"/animals/{aid}/events", {"event": "enter", "port": "ICN"}).json["state"] == "entered"
+    )
     placed = api("zoo", "POST", f"/animals/{aid}/events", {"event": "register", "facility_id": world.zoo_site})
     assert placed.json["state"] == "in_captivity" and placed.json["facility_id"] == world.zoo_site
     timeline = api("zoo", "GET", f"/animals/{aid}/events").json["items"]
@@ -96,7 +110,9 @@ def test_validation_errors_are_field_level_and_change_nothing(api, world, sessio
     assert response.status_code == 422 and response.mimetype == "application/problem+json"
     assert {"doc_type", "lines", "extra", "import_country"} <= set(response.json["errors"])
     response = api("zoo", "POST", "/permits", application(world, export_country="QQ"))
-    assert response.status_code == 422 and response.json["errors"] == {"export_country": "an ISO 3166-1 alpha-2 country code"}
+    assert response.status_code == 422 and response.json["errors"] == {
+        "export_country": "an ISO 3166-1 alpha-2 country code"
+    }
     assert session.query(Permit).count() == before
 
 
@@ -170,9 +186,17 @@ def test_audit_export_formats(api, world):
 
 def test_birth_posted_on_the_dam(api, world, session):
     dam = animal_in(world, "in_captivity")
-    chick = api("zoo", "POST", f"/animals/{dam.id}/events",
-                {"event": "birth", "birth_date": "2026-01-01", "source_code": "C",
-                 "identifiers": [{"kind": "closed_ring", "value": "KR-R-1"}]})
+    chick = api(
+        "zoo",
+        "POST",
+        f"/animals/{dam.id}/events",
+        {
+            "event": "birth",
+            "birth_date": "2026-01-01",
+            "source_code": "C",
+            "identifiers": [{"kind": "closed_ring", "value": "KR-R-1"}],
+        },
+    )
     assert chick.status_code == 201, chick.json
     assert chick.json["dam_id"] == dam.id and chick.json["state"] == "in_captivity"
 
@@ -198,8 +222,13 @@ def test_facilities_in_scope_and_registration(api, world):
     assert [f["registration_no"] for f in mine] == ["F-ZOO"]
     assert len(api("officer", "GET", "/facilities").json["items"]) == 3
     assert api("zoo", "GET", f"/facilities/{world.breeder_site}").status_code == 404
-    body = {"registration_no": "F-NEW", "name": "New aviary", "holder_party_id": world.breeder, "address": "Suwon",
-            "allowances": [{"species_id": world.parrot, "capacity": 4}]}
+    body = {
+        "registration_no": "F-NEW",
+        "name": "New aviary",
+        "holder_party_id": world.breeder,
+        "address": "Suwon",
+        "allowances": [{"species_id": world.parrot, "capacity": 4}],
+    }
     assert api("zoo", "POST", "/facilities", body).status_code == 403
     created = api("officer", "POST", "/facilities", body)
     assert created.status_code == 201 and created.json["status"] == "registered"
@@ -226,8 +255,14 @@ def test_transfer_handshake_through_the_api(api, world, session):
 def test_a_guard_refusal_names_its_field_in_the_readers_language(api, world, client):
     animal = animal_in(world, "in_captivity")
     api("zoo", "POST", f"/animals/{animal.id}/events", {"event": "death", "cause": "fever", "disease_suspected": True})
-    body = {"event": "dispose", "method": "rendering", "handler": "R", "licence_no": "R-1", "place": "P",
-            "witness": "W"}
+    body = {
+        "event": "dispose",
+        "method": "rendering",
+        "handler": "R",
+        "licence_no": "R-1",
+        "place": "P",
+        "witness": "W",
+    }
     refused = api("zoo", "POST", f"/animals/{animal.id}/events", body)
     assert refused.status_code == 409
     assert refused.json["errors"] == {"method": refused.json["detail"]}

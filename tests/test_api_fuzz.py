@@ -2,6 +2,7 @@
 
 Driven directly rather than through schemathesis' pytest plugin, which does not run on pytest 9.
 """
+
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
@@ -22,15 +23,22 @@ def test_every_operation_as_every_role(app, session, world):
     assert len(operations) >= 15
 
     for operation in operations:
+
         @given(case=operation.as_strategy())
-        @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck),
-                  phases=[Phase.explicit, Phase.generate], database=None)
+        @settings(
+            max_examples=12,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            phases=[Phase.explicit, Phase.generate],
+            database=None,
+        )
         def check(case):
             for role in ROLES:
                 # Every conformance check runs. Left out: the heuristic that schema-valid input must be
                 # accepted, because the registry's rules (an id that names no party, a country outside
                 # ISO 3166, a CITES document rule) answer a documented 422 that no schema can foresee.
-                case.call_and_validate(headers={"Authorization": f"Bearer {role_tokens[role]}"},
-                                       excluded_checks=[positive_data_acceptance])
+                case.call_and_validate(
+                    headers={"Authorization": f"Bearer {role_tokens[role]}"}, excluded_checks=[positive_data_acceptance]
+                )
 
         check()

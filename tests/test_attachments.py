@@ -1,4 +1,5 @@
 """Uploads: content checked (not the name), size-limited, stored by hash, served only in scope."""
+
 import io
 
 import pytest
@@ -16,9 +17,11 @@ def test_accepts_by_content_and_refuses_the_rest(world, session, app):
     bird = animal_in(world, "in_captivity")
     row = attachments.attach(world.actor("zoo"), "animal", bird.id, "photo", "bird.png", PNG)
     assert (row.media_type, row.size) == ("image/png", len(PNG))
-    for name, data, words in (("cert.pdf", b"<html>not a pdf</html>", "checked by their content"),
-                              ("empty.pdf", b"", "empty"),
-                              ("big.pdf", PDF + b"0" * app.config["MAX_UPLOAD_BYTES"], "at most")):
+    for name, data, words in (
+        ("cert.pdf", b"<html>not a pdf</html>", "checked by their content"),
+        ("empty.pdf", b"", "empty"),
+        ("big.pdf", PDF + b"0" * app.config["MAX_UPLOAD_BYTES"], "at most"),
+    ):
         with pytest.raises(ValidationFailed) as exc:
             attachments.attach(world.actor("zoo"), "animal", bird.id, "vet_certificate", name, data)
         assert words in exc.value.fields["file"]
@@ -44,9 +47,16 @@ def test_upload_from_the_animal_page(client, login, world, session):
     bird = animal_in(world, "in_captivity")
     login(world.users["zoo"])
     assert "File (PDF, JPEG or PNG" in client.get(f"/animals/{bird.id}").get_data(as_text=True)
-    client.post(f"/files/animal/{bird.id}", data={"kind": "photo", "file": (io.BytesIO(PNG), "bird.png")},
-                content_type="multipart/form-data")
+    client.post(
+        f"/files/animal/{bird.id}",
+        data={"kind": "photo", "file": (io.BytesIO(PNG), "bird.png")},
+        content_type="multipart/form-data",
+    )
     assert session.query(Attachment).filter_by(object_id=bird.id).one().kind == "photo"
-    refused = client.post(f"/files/animal/{bird.id}", data={"kind": "photo", "file": (io.BytesIO(b"MZ..."), "x.png")},
-                          content_type="multipart/form-data", follow_redirects=True)
+    refused = client.post(
+        f"/files/animal/{bird.id}",
+        data={"kind": "photo", "file": (io.BytesIO(b"MZ..."), "x.png")},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
     assert "checked by their content" in refused.get_data(as_text=True)

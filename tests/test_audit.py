@@ -1,4 +1,5 @@
 """The audit log: append-only at the database level, and tampering caught by the chain."""
+
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
@@ -42,16 +43,18 @@ def test_chain_verifies_and_cli_exits_zero(app, logged):
     assert result.exit_code == 0 and f"{logged} entries verified" in result.output
 
 
-@pytest.mark.parametrize("statement", [
-    "UPDATE audit_entry SET action = 'forged' WHERE seq = 3",
-    "DELETE FROM audit_entry WHERE seq = 3",
-    "DELETE FROM audit_entry",
-    "DELETE FROM audit_head",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_entry SET action = 'forged' WHERE seq = 3",
+        "DELETE FROM audit_entry WHERE seq = 3",
+        "DELETE FROM audit_entry",
+        "DELETE FROM audit_head",
+    ],
+)
 def test_triggers_refuse_changes(session, logged, statement):
-    with pytest.raises(DatabaseError, match="append-only|cannot be deleted"):
-        with session.begin_nested():
-            _raw(session, statement)
+    with pytest.raises(DatabaseError, match="append-only|cannot be deleted"), session.begin_nested():
+        _raw(session, statement)
 
 
 def test_overwrite_and_truncate_refused(session, logged):
@@ -59,12 +62,14 @@ def test_overwrite_and_truncate_refused(session, logged):
     if session.get_bind().dialect.name == "sqlite":
         statements = ["INSERT OR REPLACE INTO audit_entry SELECT * FROM audit_entry WHERE seq = 2"]
     else:
-        statements = ["INSERT INTO audit_entry SELECT * FROM audit_entry WHERE seq = 2 "
-                      "ON CONFLICT (seq) DO UPDATE SET action = 'forged'", "TRUNCATE audit_entry"]
+        statements = [
+            "INSERT INTO audit_entry SELECT * FROM audit_entry WHERE seq = 2 "
+            "ON CONFLICT (seq) DO UPDATE SET action = 'forged'",
+            "TRUNCATE audit_entry",
+        ]
     for statement in statements:
-        with pytest.raises(DatabaseError, match="append-only"):
-            with session.begin_nested():
-                _raw(session, statement)
+        with pytest.raises(DatabaseError, match="append-only"), session.begin_nested():
+            _raw(session, statement)
 
 
 def _tamper_and_verify(app, session, *statements):
@@ -88,7 +93,7 @@ def test_changed_json_payload_is_named(app, session, logged):
     row = session.get(AuditEntry, 9)
     assert row.after
     dialect = session.get_bind().dialect.name
-    forged = "'{\"state\": \"forged\"}'" + ("::jsonb" if dialect == "postgresql" else "")
+    forged = '\'{"state": "forged"}\'' + ("::jsonb" if dialect == "postgresql" else "")
     verdict = _tamper_and_verify(app, session, f"UPDATE audit_entry SET after = {forged} WHERE seq = 9")
     assert verdict.bad_seq == 9
 
@@ -99,7 +104,8 @@ def test_recomputed_hash_is_caught_at_the_next_entry(app, session, logged):
     row["actor_name"] = "forger"
     new_hash = audit_chain.compute_hash(row)
     verdict = _tamper_and_verify(
-        app, session, f"UPDATE audit_entry SET actor_name = 'forger', entry_hash = '{new_hash}' WHERE seq = 5")
+        app, session, f"UPDATE audit_entry SET actor_name = 'forger', entry_hash = '{new_hash}' WHERE seq = 5"
+    )
     assert verdict.bad_seq == 6 and "prev_hash" in verdict.problem
 
 
@@ -114,10 +120,13 @@ def test_deleted_last_entry_is_caught_by_the_head(app, session, logged):
 
 
 def test_reordered_entries_are_named(app, session, logged):
-    verdict = _tamper_and_verify(app, session,
-                                 "UPDATE audit_entry SET seq = -1 WHERE seq = 10",
-                                 "UPDATE audit_entry SET seq = 10 WHERE seq = 11",
-                                 "UPDATE audit_entry SET seq = 11 WHERE seq = -1")
+    verdict = _tamper_and_verify(
+        app,
+        session,
+        "UPDATE audit_entry SET seq = -1 WHERE seq = 10",
+        "UPDATE audit_entry SET seq = 10 WHERE seq = 11",
+        "UPDATE audit_entry SET seq = 11 WHERE seq = -1",
+    )
     assert verdict.bad_seq == 10
 
 
@@ -145,15 +154,23 @@ def test_entries_are_written_with_the_change_or_not_at_all(world, session):
     animals.fire(world.actor("zoo"), animal.id, "report_missing", {"circumstances": "cage open"})
     entry = session.query(AuditEntry).order_by(AuditEntry.seq.desc()).first()
     assert (entry.action, entry.actor_name, entry.actor_role, entry.object_id) == (
-        "animal.report_missing", "zoo", "keeper", str(animal.id))
+        "animal.report_missing",
+        "zoo",
+        "keeper",
+        str(animal.id),
+    )
     assert entry.before["state"] == "in_captivity"
     assert entry.after["state"] == "missing" and entry.after["event"] == {"circumstances": "cage open"}
 
 
 def test_canonical_form_is_stable():
-    entry = {name: None for name in audit_chain.FIELDS} | {
-        "seq": 1, "occurred_at": "2026-01-02T03:04:05.000006Z", "action": "x", "prev_hash": audit_chain.GENESIS_HASH,
-        "after": {"b": "한", "a": 1}}
+    entry = dict.fromkeys(audit_chain.FIELDS) | {
+        "seq": 1,
+        "occurred_at": "2026-01-02T03:04:05.000006Z",
+        "action": "x",
+        "prev_hash": audit_chain.GENESIS_HASH,
+        "after": {"b": "한", "a": 1},
+    }
     assert audit_chain.canonical(entry).startswith(b'{"action":"x","actor_id":null')
     assert '"after":{"a":1,"b":"한"}'.encode() in audit_chain.canonical(entry)
     # A known answer pins the format: changing the canonical form would orphan every stored chain.

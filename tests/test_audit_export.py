@@ -1,4 +1,5 @@
 """Auditors: history search, exports (streamed, recorded), offline verification, signed checkpoints."""
+
 import io
 import json
 import tracemalloc
@@ -13,7 +14,7 @@ from registry.cli import verify_audit
 from registry.models import Animal, AuditEntry, AuditHead, Identifier, Permit
 from registry.models.base import utcnow
 from registry.services import animals, audit, exports, history
-from tests.helpers import animal_in, issued_permit
+from tests.helpers import animal_in
 from tests.test_audit import _bypass_triggers
 
 
@@ -40,19 +41,31 @@ def story(world, session):
 def test_search_answers_what_a_direct_query_answers(world, session, story):
     chipped, permit = story["chipped"], story["permit"]
     mark = session.query(Identifier).filter_by(animal_id=chipped.id).one()
-    assert _seqs({"animal": "410000000000888"}) == _seqs({"animal": chipped.registry_no.lower()}) == _direct(
-        session, "SELECT seq FROM audit_entry WHERE (object_type = 'animal' AND object_id = :a) "
-                 "OR (object_type = 'identifier' AND object_id = :i)", a=str(chipped.id), i=str(mark.id))
+    assert (
+        _seqs({"animal": "410000000000888"})
+        == _seqs({"animal": chipped.registry_no.lower()})
+        == _direct(
+            session,
+            "SELECT seq FROM audit_entry WHERE (object_type = 'animal' AND object_id = :a) "
+            "OR (object_type = 'identifier' AND object_id = :i)",
+            a=str(chipped.id),
+            i=str(mark.id),
+        )
+    )
     assert _seqs({"permit": permit.number}) == _direct(
-        session, "SELECT seq FROM audit_entry WHERE object_type = 'permit' AND object_id = :p", p=str(permit.id))
+        session, "SELECT seq FROM audit_entry WHERE object_type = 'permit' AND object_id = :p", p=str(permit.id)
+    )
     assert _seqs({"actor": "zoo"}) == _direct(session, "SELECT seq FROM audit_entry WHERE actor_name = 'zoo'")
     assert _seqs({"action": "animal."}) == _direct(session, "SELECT seq FROM audit_entry WHERE action LIKE 'animal.%'")
     assert _seqs({"action": "animal.death", "actor": "zoo"}) == _direct(
-        session, "SELECT seq FROM audit_entry WHERE action = 'animal.death' AND actor_name = 'zoo'")
+        session, "SELECT seq FROM audit_entry WHERE action = 'animal.death' AND actor_name = 'zoo'"
+    )
     keeper = _seqs({"keeper": world.zoo})
     ids = [str(a) for a in session.scalars(select(Animal.id).where(Animal.owner_party_id == world.zoo))]
-    assert {e.seq for e in session.query(AuditEntry).filter(AuditEntry.object_type == "animal",
-                                                             AuditEntry.object_id.in_(ids))} <= keeper
+    assert {
+        e.seq
+        for e in session.query(AuditEntry).filter(AuditEntry.object_type == "animal", AuditEntry.object_id.in_(ids))
+    } <= keeper
     today = date.today()
     assert _seqs({"since": today, "until": today}) == _direct(session, "SELECT seq FROM audit_entry")
     assert _seqs({"until": today - timedelta(days=1)}) == set()
@@ -109,22 +122,37 @@ def test_every_kind_of_tampering_is_named(exported):
     idx = _entry_lines(exported)
     third, fourth = json.loads(exported[idx[2]]), json.loads(exported[idx[3]])
     cases = {
-        "changed": (exported[:idx[2]] + [_rewrite(exported[idx[2]], actor_name="mallory")] + exported[idx[2] + 1:],
-                    f"entry {third['seq']}: content changed"),
-        "rehashed": (exported[:idx[2]] + [_rewrite(exported[idx[2]], actor_name="mallory",
-                                                   entry_hash=audit_chain.compute_hash(dict(third, actor_name="mallory")))]
-                     + exported[idx[2] + 1:], f"entry {third['seq']}: not signed by the registry"),
-        "removed": (exported[:idx[2]] + exported[idx[2] + 1:], f"entry {third['seq']}: removed"),
-        "reordered": (exported[:idx[2]] + [exported[idx[3]], exported[idx[2]]] + exported[idx[3] + 1:],
-                      f"entry {third['seq']}: out of order (it follows entry {fourth['seq']})"),
-        "cut short": (exported[:idx[5]], f"cut short after entry {json.loads(exported[idx[4]])['seq']}"),
+        "changed": (
+            exported[: idx[2]] + [_rewrite(exported[idx[2]], actor_name="mallory")] + exported[idx[2] + 1 :],
+            f"entry {third['seq']}: content changed",
+        ),
+        "rehashed": (
+            exported[: idx[2]]
+            + [
+                _rewrite(
+                    exported[idx[2]],
+                    actor_name="mallory",
+                    entry_hash=audit_chain.compute_hash(dict(third, actor_name="mallory")),
+                )
+            ]
+            + exported[idx[2] + 1 :],
+            f"entry {third['seq']}: not signed by the registry",
+        ),
+        "removed": (exported[: idx[2]] + exported[idx[2] + 1 :], f"entry {third['seq']}: removed"),
+        "reordered": (
+            exported[: idx[2]] + [exported[idx[3]], exported[idx[2]]] + exported[idx[3] + 1 :],
+            f"entry {third['seq']}: out of order (it follows entry {fourth['seq']})",
+        ),
+        "cut short": (exported[: idx[5]], f"cut short after entry {json.loads(exported[idx[4]])['seq']}"),
         "truncated line": (exported[:-1] + [exported[-1][:40]], "not complete JSON"),
         "appended": (exported + [exported[idx[1]]], "content after the signed manifest"),
     }
     forged = dict(json.loads(exported[idx[-1]]), seq=10_000, action="permit.issue")
     forged["entry_hash"] = audit_chain.compute_hash(forged)
-    cases["inserted"] = (exported[:-1] + [json.dumps(forged) + "\n"] + exported[-1:],
-                         "entry 10000: not signed by the registry")
+    cases["inserted"] = (
+        exported[:-1] + [json.dumps(forged) + "\n"] + exported[-1:],
+        "entry 10000: not signed by the registry",
+    )
     for name, (lines, expected) in cases.items():
         verdict = audit_export.verify_export(lines)
         assert not verdict.ok, name
@@ -136,7 +164,7 @@ def test_offline_cli_names_the_entry(app, exported, tmp_path):
     seq = json.loads(exported[idx[1]])["seq"]
     good, bad = tmp_path / "good.jsonl", tmp_path / "bad.jsonl"
     good.write_text("".join(exported), encoding="utf-8")
-    bad.write_text("".join(exported[:idx[1]] + exported[idx[1] + 1:]), encoding="utf-8")
+    bad.write_text("".join(exported[: idx[1]] + exported[idx[1] + 1 :]), encoding="utf-8")
     runner = app.test_cli_runner()
     ok = runner.invoke(verify_audit, ["--file", str(good)])
     assert ok.exit_code == 0 and "export intact" in ok.output
@@ -156,8 +184,11 @@ def test_checkpoints_catch_a_rewritten_history(world, session, story):
         if row["seq"] == 5:
             row["actor_name"] = "someone else"
         row["entry_hash"] = prev = audit_chain.compute_hash(row)
-        session.execute(update(AuditEntry).where(AuditEntry.seq == row["seq"]).values(
-            actor_name=row["actor_name"], prev_hash=row["prev_hash"], entry_hash=row["entry_hash"]))
+        session.execute(
+            update(AuditEntry)
+            .where(AuditEntry.seq == row["seq"])
+            .values(actor_name=row["actor_name"], prev_hash=row["prev_hash"], entry_hash=row["entry_hash"])
+        )
     session.execute(update(AuditHead).values(entry_hash=prev))
     session.expire_all()
     assert audit_chain.verify(audit.entry_dict(e) for e in session.query(AuditEntry).order_by(AuditEntry.seq)).ok
@@ -169,7 +200,8 @@ def test_checkpoints_catch_a_rewritten_history(world, session, story):
 def test_public_key_page(client, app):
     page = client.get("/audit/public-key")
     assert page.status_code == 200 and signing.Signer(app.config["AUDIT_SIGNING_KEY"]).fingerprint in page.get_data(
-        as_text=True)
+        as_text=True
+    )
     pem = client.get("/audit/public-key", headers={"Accept": "application/x-pem-file"})
     assert pem.data.startswith(b"-----BEGIN PUBLIC KEY-----")
 
@@ -182,9 +214,21 @@ def test_export_of_100000_entries_streams_with_bounded_memory(world, session):
     batch = []
     for _ in range(100_000):
         seq += 1
-        row = {"seq": seq, "occurred_at": now, "actor_id": None, "actor_name": "bulk", "actor_role": "system",
-               "action": "test.bulk", "object_type": "test", "object_id": str(seq), "before": None,
-               "after": {"n": seq}, "request_id": None, "client_addr": None, "prev_hash": prev}
+        row = {
+            "seq": seq,
+            "occurred_at": now,
+            "actor_id": None,
+            "actor_name": "bulk",
+            "actor_role": "system",
+            "action": "test.bulk",
+            "object_type": "test",
+            "object_id": str(seq),
+            "before": None,
+            "after": {"n": seq},
+            "request_id": None,
+            "client_addr": None,
+            "prev_hash": prev,
+        }
         row["entry_hash"] = prev = audit_chain.compute_hash(row)
         batch.append(row)
         if len(batch) == 10_000:

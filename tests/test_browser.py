@@ -7,6 +7,7 @@ finds an overdue item. Then the pages each role works in, on a tablet and a phon
 scrolling, every field labelled, text contrast at WCAG AA; and a keyboard alone logs in and skips to
 the content. Screenshots of each step are kept in test-artifacts/screenshots.
 """
+
 import re
 import threading
 from pathlib import Path
@@ -25,14 +26,32 @@ from tests.conftest import _config, make_database
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
 WORDS = {
-    "en": {"birth": "Birth recorded as", "offered": "Give the transferee this code", "accepted": "Accepted",
-           "acknowledged": "Acknowledged by the authority", "disposed": "Carcass disposed", "attached": "File attached",
-           "overdue": "Overdue", "carcass": "Dispose of the carcass", "accept": "Accept", "attach": "Attach",
-           "must_burn": "the carcass must be incinerated or buried"},
-    "ko": {"birth": "출생을", "offered": "양수인에게 이 코드를", "accepted": "수락", "acknowledged": "관할 기관 확인 완료",
-           "disposed": "사체 처리", "attached": "파일을 첨부했습니다", "overdue": "기한 경과", "carcass": "사체 처리",
-           "accept": "수락", "attach": "첨부",
-           "must_burn": "사체는 소각하거나 매립해야 합니다"},
+    "en": {
+        "birth": "Birth recorded as",
+        "offered": "Give the transferee this code",
+        "accepted": "Accepted",
+        "acknowledged": "Acknowledged by the authority",
+        "disposed": "Carcass disposed",
+        "attached": "File attached",
+        "overdue": "Overdue",
+        "carcass": "Dispose of the carcass",
+        "accept": "Accept",
+        "attach": "Attach",
+        "must_burn": "the carcass must be incinerated or buried",
+    },
+    "ko": {
+        "birth": "출생을",
+        "offered": "양수인에게 이 코드를",
+        "accepted": "수락",
+        "acknowledged": "관할 기관 확인 완료",
+        "disposed": "사체 처리",
+        "attached": "파일을 첨부했습니다",
+        "overdue": "기한 경과",
+        "carcass": "사체 처리",
+        "accept": "수락",
+        "attach": "첨부",
+        "must_burn": "사체는 소각하거나 매립해야 합니다",
+    },
 }
 
 
@@ -60,9 +79,17 @@ def browser():
     if not CHROMIUM.exists():
         pytest.fail("Debian's chromium is not installed: ./scripts/test installs it (apt-get install chromium)")
     with sync_playwright() as p:
-        yield p.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
+        yield p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
 
 
 def _session(browser, live, lang, username):
@@ -134,16 +161,28 @@ def test_keepers_and_officers_in_the_browser(browser, live, backend, lang):
     zoo.check("#disease_suspected")
     _submit(zoo)
     zoo.select_option("#attachment-kind", "vet_certificate")
-    zoo.set_input_files("#attachment-file", files=[{"name": "certificate.pdf", "mimeType": "application/pdf",
-                                         "buffer": b"%PDF-1.4\n% veterinary certificate\n"}])
+    zoo.set_input_files(
+        "#attachment-file",
+        files=[
+            {
+                "name": "certificate.pdf",
+                "mimeType": "application/pdf",
+                "buffer": b"%PDF-1.4\n% veterinary certificate\n",
+            }
+        ],
+    )
     _submit(zoo, f"form[action*='/files/animal/'] button:has-text('{words['attach']}')")
     assert words["attached"] in zoo.content() and "certificate.pdf" in zoo.content()
 
     def dispose(method):
         zoo.goto(f"{live}/animals/{chick_id}/events/dispose")
         zoo.select_option("#method", method)
-        for field, value in (("#handler", "Gyeonggi Animal Cremation Co."), ("#licence_no", "GG-2023-118"),
-                             ("#place", "Yongin"), ("#witness", "Dr. Lee")):
+        for field, value in (
+            ("#handler", "Gyeonggi Animal Cremation Co."),
+            ("#licence_no", "GG-2023-118"),
+            ("#place", "Yongin"),
+            ("#witness", "Dr. Lee"),
+        ):
             zoo.fill(field, value)
         _submit(zoo)
 

@@ -1,12 +1,16 @@
 """The operators' commands call the same services and answer with exit codes."""
+
 from registry.cli import create_user, demo, expire_permits, verify_audit
 from registry.models import Animal, AuditEntry, Permit, User
 
 
 def test_users_create_from_stdin(app, session, world):
     runner = app.test_cli_runner()
-    result = runner.invoke(create_user, ["newkeeper", "--role", "keeper", "--party", str(world.breeder),
-                                         "--password-stdin"], input="a long password\n")
+    result = runner.invoke(
+        create_user,
+        ["newkeeper", "--role", "keeper", "--party", str(world.breeder), "--password-stdin"],
+        input="a long password\n",
+    )
     assert result.exit_code == 0 and "created newkeeper (keeper)" in result.output
     user = session.query(User).filter_by(username="newkeeper").one()
     assert user.party_id == world.breeder
@@ -29,7 +33,6 @@ def test_demo_loads_once_and_verifies(app, session):
     assert {a.state for a in session.query(Animal)} == {"in_captivity", "dead", "disposed"}
     again = runner.invoke(demo)
     assert again.exit_code == 0 and "already present" in again.output
-    assert counts == (session.query(Animal).count(), session.query(Permit).count(),
-                      session.query(AuditEntry).count())
+    assert counts == (session.query(Animal).count(), session.query(Permit).count(), session.query(AuditEntry).count())
     assert runner.invoke(verify_audit).exit_code == 0
     assert runner.invoke(expire_permits).exit_code == 0

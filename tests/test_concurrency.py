@@ -1,4 +1,5 @@
 """Concurrent writers on a real database: no forked audit chain, no lost update."""
+
 import threading
 import uuid
 
@@ -44,13 +45,28 @@ def _application(op: Actor, quantity: int) -> tuple[int, int, int]:
     applicant = reference.create_party(op, "organisation", "Applicant").id
     exporter = reference.create_party(op, "organisation", "Exporter", country="ZA").id
     with write_transaction() as s:
-        species = Species(scientific_name=f"Ara sp. {uuid.uuid4().hex[:6]}", taxon_class="Aves",
-                          taxon_order="Psittaciformes", family="Psittacidae", appendix="II")
+        species = Species(
+            scientific_name=f"Ara sp. {uuid.uuid4().hex[:6]}",
+            taxon_class="Aves",
+            taxon_order="Psittaciformes",
+            family="Psittacidae",
+            appendix="II",
+        )
         s.add(species)
-    p = permits.create_application(op, {
-        "doc_type": "import", "applicant_party_id": applicant, "exporter_party_id": exporter,
-        "import_country": "KR", "export_country": "ZA", "purpose_code": "Z", "source_code": "C",
-        "foreign_permit_no": "ZA-1", "lines": [{"species_id": species.id, "quantity": str(quantity)}]})
+    p = permits.create_application(
+        op,
+        {
+            "doc_type": "import",
+            "applicant_party_id": applicant,
+            "exporter_party_id": exporter,
+            "import_country": "KR",
+            "export_country": "ZA",
+            "purpose_code": "Z",
+            "source_code": "C",
+            "foreign_permit_no": "ZA-1",
+            "lines": [{"species_id": species.id, "quantity": str(quantity)}],
+        },
+    )
     permits.fire(op, p.id, "submit")
     return species.id, applicant, p.id
 
@@ -74,15 +90,20 @@ def test_concurrent_appends_keep_one_chain(fresh_app):
 def test_two_officers_deciding_at_once_one_wins(fresh_app):
     with fresh_app.app_context():
         op = Actor.system("setup")
-        officers = [Actor.for_user(users.create_user(op, f"officer{i}", "long enough pw", "ministry_officer"))
-                    for i in range(THREADS)]
+        officers = [
+            Actor.for_user(users.create_user(op, f"officer{i}", "long enough pw", "ministry_officer"))
+            for i in range(THREADS)
+        ]
         permit_ids = [_application(op, 1)[2] for _ in range(3)]
         db.session.remove()
 
     for permit_id in permit_ids:
+
         def work(i, permit_id=permit_id):
             try:
-                permits.fire(officers[i], permit_id, "approve" if i % 2 else "request_changes", {"reason": f"officer {i}"})
+                permits.fire(
+                    officers[i], permit_id, "approve" if i % 2 else "request_changes", {"reason": f"officer {i}"}
+                )
                 return "won"
             except Conflict as exc:
                 return f"conflict: {exc.message}"
@@ -94,9 +115,15 @@ def test_two_officers_deciding_at_once_one_wins(fresh_app):
         with fresh_app.app_context():
             permit = db.session.get(Permit, permit_id)
             assert permit.state in ("approved", "changes_requested") and permit.version == 3
-            decisions = db.session.scalar(select(func.count()).select_from(AuditEntry).where(
-                AuditEntry.object_type == "permit", AuditEntry.object_id == str(permit_id),
-                AuditEntry.action.in_(("permit.approve", "permit.request_changes"))))
+            decisions = db.session.scalar(
+                select(func.count())
+                .select_from(AuditEntry)
+                .where(
+                    AuditEntry.object_type == "permit",
+                    AuditEntry.object_id == str(permit_id),
+                    AuditEntry.action.in_(("permit.approve", "permit.request_changes")),
+                )
+            )
             assert decisions == 1
             assert audit.verify_database().ok
             db.session.remove()

@@ -1,4 +1,5 @@
 """Start-up configuration, the login form, sessions and their revocation."""
+
 import pytest
 
 import config

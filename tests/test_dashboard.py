@@ -1,4 +1,5 @@
 """Dashboards: the numbers match the register, drawn as SVG with the numbers beside the bars."""
+
 from datetime import timedelta
 
 from registry import charts, clock

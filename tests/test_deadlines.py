@@ -1,4 +1,5 @@
 """Legal deadlines: each rule finds what waits, in the user's scope, due then overdue."""
+
 from datetime import timedelta
 
 from registry import clock
@@ -90,10 +91,12 @@ def test_a_death_reported_late_is_found_for_the_authority(world, session):
     session.add(NationalCategory(code="DESIGNATED", name_en="Designated", name_ko="지정관리"))
     session.get(Species, world.parrot).national_category_code = "DESIGNATED"
     session.commit()  # a service's write transaction starts afresh: what is only flushed is rolled back
-    animals.fire(world.actor("zoo"), designated.id, "death", {"cause": "age",
-                                                             "occurred_on": today - timedelta(days=40)})
-    assert [(i.rule.code, i.subject.registry_no) for i in deadlines.items(world.actor("officer"))
-            if i.rule.kind == "report"] == [("death_report_designated", designated.registry_no)]
+    animals.fire(
+        world.actor("zoo"), designated.id, "death", {"cause": "age", "occurred_on": today - timedelta(days=40)}
+    )
+    assert [
+        (i.rule.code, i.subject.registry_no) for i in deadlines.items(world.actor("officer")) if i.rule.kind == "report"
+    ] == [("death_report_designated", designated.registry_no)]
 
     # A late report stays on the list for the look-back window, then leaves it.
     with clock.on(today + timedelta(days=31)):
@@ -113,10 +116,13 @@ def test_the_demo_replays_deaths_as_reported_on_their_day(world):
 def test_officers_page_shows_a_late_report_with_its_day(client, login, world):
     with clock.on(clock.today() - timedelta(days=30)):
         bird = animal_in(world, "in_captivity")
-    animals.fire(world.actor("zoo"), bird.id, "death", {"cause": "age",
-                                                       "occurred_on": clock.today() - timedelta(days=20)})
+    animals.fire(
+        world.actor("zoo"), bird.id, "death", {"cause": "age", "occurred_on": clock.today() - timedelta(days=20)}
+    )
     login(world.users["officer"])
     page = client.get("/deadlines/", query_string={"rule": "death_report"}).get_data(as_text=True)
     assert bird.registry_no in page and "Reported late" in page
     login(world.users["zoo"])
-    assert bird.registry_no not in client.get("/deadlines/", query_string={"rule": "death_report"}).get_data(as_text=True)
+    assert bird.registry_no not in client.get("/deadlines/", query_string={"rule": "death_report"}).get_data(
+        as_text=True
+    )

@@ -1,4 +1,5 @@
 """Customs endorsement at entry and exit: quantities, validity, direction, and the animals that cross."""
+
 import pytest
 
 from registry.models import Animal, AuditEntry, EndorsedLine, Permit
@@ -8,8 +9,12 @@ from tests.helpers import animal_in, declared_animal, expire_validity, export_pe
 
 
 def entry(line_no=1, quantity=1, outcome="cleared", **extra):
-    return {"direction": "entry", "port": "ICN", "transport_doc": "AWB 180-12345675",
-            "lines": [{"line_no": line_no, "quantity": quantity, "outcome": outcome, **extra}]}
+    return {
+        "direction": "entry",
+        "port": "ICN",
+        "transport_doc": "AWB 180-12345675",
+        "lines": [{"line_no": line_no, "quantity": quantity, "outcome": outcome, **extra}],
+    }
 
 
 def test_entry_in_two_consignments(world, session):
@@ -19,8 +24,11 @@ def test_entry_in_two_consignments(world, session):
     assert [l.quantity for l in e.lines] == [2]
     assert session.get(Permit, permit.id).state == "partly_used"
     assert {session.get(Animal, a.id).state for a in (first, second)} == {"entered"}
-    endorsements.endorse(world.actor("customs"), permit.id, entry(
-        quantity=1, animals=[{"sex": "M", "identifiers": [{"kind": "microchip", "value": "410000000000103"}]}]))
+    endorsements.endorse(
+        world.actor("customs"),
+        permit.id,
+        entry(quantity=1, animals=[{"sex": "M", "identifiers": [{"kind": "microchip", "value": "410000000000103"}]}]),
+    )
     assert session.get(Permit, permit.id).state == "used"
     arrived = session.query(Animal).filter_by(permit_line_id=permit.lines[0].id).order_by(Animal.id).all()
     assert [a.state for a in arrived] == ["entered"] * 3 and arrived[2].identifiers[0].value == "410000000000103"
@@ -58,8 +66,9 @@ def test_refused_and_seized_consignments(world, session):
     assert session.get(Animal, refused.id).state == "void"
     with pytest.raises(ValidationFailed):  # a seizure needs a facility to take the animals
         endorsements.endorse(world.actor("customs"), permit.id, entry(outcome="seized"))
-    endorsements.endorse(world.actor("customs"), permit.id,
-                         entry(outcome="seized") | {"seizure_facility_id": world.rescue})
+    endorsements.endorse(
+        world.actor("customs"), permit.id, entry(outcome="seized") | {"seizure_facility_id": world.rescue}
+    )
     seized = session.query(Animal).filter_by(state="seized").one()
     assert seized.facility_id == world.rescue and session.get(Permit, permit.id).state == "partly_used"
 
@@ -67,8 +76,12 @@ def test_refused_and_seized_consignments(world, session):
 def test_exit_exports_the_named_animals(world, session):
     permit = export_permit(world)  # 5 parrots, export
     birds = [animal_in(world, "in_captivity").id for _ in range(2)]
-    data = {"direction": "exit", "port": "ICN", "transport_doc": "AWB 1",
-            "lines": [{"line_no": 1, "quantity": 2, "animal_ids": birds[:1]}]}
+    data = {
+        "direction": "exit",
+        "port": "ICN",
+        "transport_doc": "AWB 1",
+        "lines": [{"line_no": 1, "quantity": 2, "animal_ids": birds[:1]}],
+    }
     with pytest.raises(ValidationFailed) as exc:
         endorsements.endorse(world.actor("customs"), permit.id, data)
     assert "name the 2 animal(s)" in exc.value.fields["lines.0.animal_ids"]

@@ -1,4 +1,5 @@
 """Keeping facilities: application, review, capacity changes, inspections, closure."""
+
 import pytest
 
 from registry.models import Facility, Inspection
@@ -44,17 +45,25 @@ def test_capacity_cannot_drop_below_the_animals_kept(world, session):
         animal_in(world, "in_captivity")  # two parrots in the zoo's bird house (capacity 5)
     with pytest.raises(Conflict, match="2 animal"):
         facilities.fire(world.actor("officer"), world.zoo_site, "change_capacity", {"allowances": {world.parrot: 1}})
-    changed = facilities.fire(world.actor("officer"), world.zoo_site, "change_capacity",
-                              {"allowances": {world.parrot: 2, world.python: 4}})
+    changed = facilities.fire(
+        world.actor("officer"), world.zoo_site, "change_capacity", {"allowances": {world.parrot: 2, world.python: 4}}
+    )
     assert {a.species_id: a.capacity for a in changed.allowances} == {world.parrot: 2, world.python: 4}
 
 
 def test_inspection_and_closure(world, session):
-    facilities.fire(world.actor("officer"), world.breeder_site, "inspect",
-                    {"result": "improvement_ordered", "findings": "perches worn", "next_due": "2027-01-31"})
+    facilities.fire(
+        world.actor("officer"),
+        world.breeder_site,
+        "inspect",
+        {"result": "improvement_ordered", "findings": "perches worn", "next_due": "2027-01-31"},
+    )
     inspection = session.query(Inspection).one()
     assert (inspection.result, str(inspection.next_due), inspection.officer_name) == (
-        "improvement_ordered", "2027-01-31", "officer")
+        "improvement_ordered",
+        "2027-01-31",
+        "officer",
+    )
     bird = animal_in(world, "entered")
     animals.fire(world.actor("officer"), bird.id, "register", {"facility_id": world.breeder_site})
     with pytest.raises(Conflict, match="still kept there"):
@@ -65,9 +74,11 @@ def test_inspection_and_closure(world, session):
 
 def test_facility_api_and_pages(api_tokens, client, login, world):
     headers = {"Authorization": f"Bearer {api_tokens['breeder']}"}
-    created = client.post("/api/v1/facilities", json={"name": "API aviary", "address": "Suwon",
-                                                      "allowances": [{"species_id": world.parrot, "capacity": 2}]},
-                          headers=headers)
+    created = client.post(
+        "/api/v1/facilities",
+        json={"name": "API aviary", "address": "Suwon", "allowances": [{"species_id": world.parrot, "capacity": 2}]},
+        headers=headers,
+    )
     assert created.status_code == 201 and created.json["status"] == "pending"
     officer = {"Authorization": f"Bearer {api_tokens['officer']}"}
     approved = client.post(f"/api/v1/facilities/{created.json['id']}/actions/approve", json={}, headers=officer)

@@ -1,4 +1,5 @@
 """Korean and English: the Korean catalogue covers every string of the interface, and pages switch."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -16,9 +17,26 @@ def _catalog(path: Path):
 
 def test_korean_catalogue_is_complete(tmp_path):
     pot = tmp_path / "messages.pot"
-    subprocess.run([sys.executable, "-c", "import sys; from babel.messages.frontend import main; sys.exit(main())",
-                    "-q", "extract", "-F", str(ROOT / "babel.cfg"), "-k", "_l", "-k", "N_", "-o", str(pot), str(ROOT)],
-                   check=True, cwd=ROOT)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from babel.messages.frontend import main; sys.exit(main())",
+            "-q",
+            "extract",
+            "-F",
+            str(ROOT / "babel.cfg"),
+            "-k",
+            "_l",
+            "-k",
+            "N_",
+            "-o",
+            str(pot),
+            str(ROOT),
+        ],
+        check=True,
+        cwd=ROOT,
+    )
     wanted = {m.id for m in _catalog(pot) if m.id}
     korean = _catalog(PO)
     missing = sorted(m for m in wanted if not (korean.get(m) and korean.get(m).string))
@@ -36,9 +54,13 @@ def test_compiled_catalogue_is_current():
         shipped = read_mo(f)
 
     def messages(catalog):
-        return {(m.id if isinstance(m.id, str) else tuple(m.id), m.context):
-                (m.string if isinstance(m.string, str) else tuple(m.string))
-                for m in catalog if m.id and not m.fuzzy and m.string}
+        return {
+            (m.id if isinstance(m.id, str) else tuple(m.id), m.context): (
+                m.string if isinstance(m.string, str) else tuple(m.string)
+            )
+            for m in catalog
+            if m.id and not m.fuzzy and m.string
+        }
 
     assert messages(shipped) == messages(_catalog(PO)), "run: pybabel compile -d registry/translations"
 
@@ -59,11 +81,15 @@ def test_translated_text_is_a_literal_with_named_placeholders():
     built = []
     for path in (ROOT / "registry").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            if isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("_", "_l", "N_", "gettext") \
-                    and node.args:
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "id", None) in ("_", "_l", "N_", "gettext")
+                and node.args
+            ):
                 text = node.args[0]
                 if isinstance(text, (ast.JoinedStr, ast.BinOp)) or (
-                        isinstance(text, ast.Call) and getattr(text.func, "attr", None) == "format"):
+                    isinstance(text, ast.Call) and getattr(text.func, "attr", None) == "format"
+                ):
                     built.append(f"{path.relative_to(ROOT)}:{node.lineno}")
                 elif isinstance(text, ast.Constant) and "%" in text.value and "%(" not in text.value.replace("%%", ""):
                     built.append(f"{path.relative_to(ROOT)}:{node.lineno} (positional placeholder)")
@@ -74,6 +100,9 @@ def test_each_translation_keeps_the_placeholders_of_its_english():
     import re
 
     named = re.compile(r"%\(\w+\)[sdr]")
-    wrong = [m.id for m in _catalog(PO) if m.id and m.string
-             and sorted(set(named.findall(m.id))) != sorted(set(named.findall(m.string)))]
+    wrong = [
+        m.id
+        for m in _catalog(PO)
+        if m.id and m.string and sorted(set(named.findall(m.id))) != sorted(set(named.findall(m.string)))
+    ]
     assert not wrong, wrong

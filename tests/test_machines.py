@@ -1,4 +1,5 @@
 """Both lifecycles: the declarations themselves, then every (state, event) pair through the services."""
+
 import pytest
 
 from registry.machines import ANIMAL, FACILITY, PERMIT, TRANSFER, AnimalState, PermitState

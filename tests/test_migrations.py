@@ -1,4 +1,5 @@
 """Migrations go up from empty, down, and up again; models and migrations agree; triggers exist."""
+
 from alembic import command
 from alembic.script import ScriptDirectory
 from flask import current_app
@@ -17,7 +18,8 @@ def _triggers() -> set[str]:
         if conn.dialect.name == "postgresql":
             rows = conn.exec_driver_sql(
                 "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal "
-                "AND tgrelid::regclass::text IN ('audit_entry', 'audit_head')")
+                "AND tgrelid::regclass::text IN ('audit_entry', 'audit_head')"
+            )
         else:
             rows = conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'")
         return {r[0] for r in rows}
@@ -32,7 +34,9 @@ def test_up_down_up_and_models_agree(fresh_app):
     with fresh_app.app_context():
         command.check(_alembic_config())  # raises when autogenerate would find a difference
         assert {"audit_entry_no_update", "audit_entry_no_delete"} <= _triggers() or {
-            "audit_entry_no_change", "audit_entry_no_truncate"} <= _triggers()
+            "audit_entry_no_change",
+            "audit_entry_no_truncate",
+        } <= _triggers()
         downgrade(revision="base")
         assert set(inspect(db.engine).get_table_names()) == {"alembic_version"}
         assert _triggers() == set()

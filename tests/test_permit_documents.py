@@ -1,4 +1,5 @@
 """Each document type: what the CITES rules require of its application, and its validity."""
+
 from datetime import date, timedelta
 
 import pytest
@@ -10,22 +11,34 @@ from tests.conftest import import_application
 
 
 def _apply(world, **fields):
-    return permits.create_application(world.actor("officer"), import_application(world, applicant_party_id=world.zoo,
-                                                                                  **fields))
+    return permits.create_application(
+        world.actor("officer"), import_application(world, applicant_party_id=world.zoo, **fields)
+    )
 
 
 def _export(world, doc_type="export", **fields):
-    data = {"doc_type": doc_type, "applicant_party_id": world.zoo, "importer_party_id": world.exporter,
-            "exporter_party_id": world.zoo, "import_country": "ZA", "export_country": "KR", "purpose_code": "Z",
-            "source_code": "C", "lines": [{"species_id": world.python, "quantity": "1"}]}
+    data = {
+        "doc_type": doc_type,
+        "applicant_party_id": world.zoo,
+        "importer_party_id": world.exporter,
+        "exporter_party_id": world.zoo,
+        "import_country": "ZA",
+        "export_country": "KR",
+        "purpose_code": "Z",
+        "source_code": "C",
+        "lines": [{"species_id": world.python, "quantity": "1"}],
+    }
     data.update(fields)
     return permits.create_application(world.actor("officer"), data)
 
 
-@pytest.mark.parametrize("fields, field, words", [
-    ({"foreign_permit_no": ""}, "foreign_permit_no", "exporting country's export permit"),
-    ({"purpose_code": "T"}, "purpose_code", "primarily commercial"),
-])
+@pytest.mark.parametrize(
+    "fields, field, words",
+    [
+        ({"foreign_permit_no": ""}, "foreign_permit_no", "exporting country's export permit"),
+        ({"purpose_code": "T"}, "purpose_code", "primarily commercial"),
+    ],
+)
 def test_import_rules(world, fields, field, words):
     with pytest.raises(ValidationFailed) as exc:
         _apply(world, **fields)
@@ -94,9 +107,16 @@ def test_validity_by_document_type(world, doc_type):
     # Through the border (a refused consignment moves no animal out) and closed.
     from registry.services import endorsements
 
-    endorsements.endorse(world.actor("customs"), p.id, {
-        "direction": "entry" if doc_type == "import" else "exit", "port": "ICN", "transport_doc": "AWB 7",
-        "lines": [{"line_no": 1, "quantity": "1", "outcome": "refused"}]})
+    endorsements.endorse(
+        world.actor("customs"),
+        p.id,
+        {
+            "direction": "entry" if doc_type == "import" else "exit",
+            "port": "ICN",
+            "transport_doc": "AWB 7",
+            "lines": [{"line_no": 1, "quantity": "1", "outcome": "refused"}],
+        },
+    )
     assert permits.fire(world.actor("officer"), p.id, "close").state == "closed"
 
 
@@ -147,10 +167,12 @@ def test_a_keeper_cannot_touch_another_keepers_permit(world):
     from registry.services.errors import NotFound
 
     p = permits.create_application(world.actor("zoo"), import_application(world))
-    for act in (lambda: permits.fire(world.actor("breeder"), p.id, "submit"),
-                lambda: permits.update_application(world.actor("breeder"), p.id, import_application(world)),
-                lambda: permits.copy_application(world.actor("breeder"), p.id),
-                lambda: permits.fire(world.actor("breeder"), p.id, "withdraw")):
+    for act in (
+        lambda: permits.fire(world.actor("breeder"), p.id, "submit"),
+        lambda: permits.update_application(world.actor("breeder"), p.id, import_application(world)),
+        lambda: permits.copy_application(world.actor("breeder"), p.id),
+        lambda: permits.fire(world.actor("breeder"), p.id, "withdraw"),
+    ):
         with pytest.raises(NotFound):
             act()
     assert p.state == "draft"

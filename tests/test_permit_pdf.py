@@ -1,4 +1,5 @@
 """The permit as a document: its text, its QR code, its fingerprint, and the public verification page."""
+
 import io
 from urllib.parse import urlsplit
 
@@ -27,9 +28,20 @@ def _qr(data: bytes) -> str:
 def test_pdf_carries_the_permit_in_both_languages(world):
     permit = issued_permit(world)
     text = _text(permits.document(permit))
-    for expected in (permit.number, "Psittacus erithacus", "City Zoo", "Foreign Exporter", "IMPORT PERMIT",
-                     "수입허가서", "수입자", "수출자", "관리당국", "학명 및 일반명", "LIV - live",
-                     permit.valid_until.isoformat()):
+    for expected in (
+        permit.number,
+        "Psittacus erithacus",
+        "City Zoo",
+        "Foreign Exporter",
+        "IMPORT PERMIT",
+        "수입허가서",
+        "수입자",
+        "수출자",
+        "관리당국",
+        "학명 및 일반명",
+        "LIV - live",
+        permit.valid_until.isoformat(),
+    ):
         assert expected in text, expected
     assert "\n3\n" in f"\n{text}\n" or " 3\n" in text  # the quantity, box 11
 
@@ -67,24 +79,38 @@ def test_verification_statuses_and_json(client, world):
     path = f"/verify/{permit.number}?t={permit.security_token}"
     json_headers = {"Accept": "application/json"}
     assert client.get(path, headers=json_headers).json["status"] == "valid"
-    endorsements.endorse(world.actor("customs"), permit.id, {
-        "direction": "entry", "port": "ICN", "transport_doc": "AWB 1", "lines": [{"line_no": 1, "quantity": 1}]})
+    endorsements.endorse(
+        world.actor("customs"),
+        permit.id,
+        {"direction": "entry", "port": "ICN", "transport_doc": "AWB 1", "lines": [{"line_no": 1, "quantity": 1}]},
+    )
     body = client.get(path, headers=json_headers).json
     assert body["status"] == "partly used" and body["lines"][0] == {
-        "line_no": 1, "species": "Psittacus erithacus", "common_name_en": "Psittacus erithacus",
-        "common_name_ko": None, "term": "LIV", "unit": None, "permitted": "3", "used": "1"}
+        "line_no": 1,
+        "species": "Psittacus erithacus",
+        "common_name_en": "Psittacus erithacus",
+        "common_name_ko": None,
+        "term": "LIV",
+        "unit": None,
+        "permitted": "3",
+        "used": "1",
+    }
     expire_validity(permit.id)
     assert client.get(path, headers=json_headers).json["status"] == "expired"
     other = issued_permit(world)
     permits.fire(world.actor("officer"), other.id, "cancel", {"reason": "lost"})
-    assert client.get(f"/verify/{other.number}?t={other.security_token}", headers=json_headers).json["status"] == \
-        "cancelled"
+    assert (
+        client.get(f"/verify/{other.number}?t={other.security_token}", headers=json_headers).json["status"]
+        == "cancelled"
+    )
 
 
 def test_wrong_token_and_unknown_number_answer_the_same(client, world):
     permit = issued_permit(world)
-    answers = [client.get(path, headers={"Accept": "application/json"}) for path in (
-        f"/verify/{permit.number}?t=wrong", f"/verify/{permit.number}", f"/verify/KR/1999/999999?t=x")]
+    answers = [
+        client.get(path, headers={"Accept": "application/json"})
+        for path in (f"/verify/{permit.number}?t=wrong", f"/verify/{permit.number}", "/verify/KR/1999/999999?t=x")
+    ]
     assert {r.status_code for r in answers} == {404}
     assert len({r.get_data() for r in answers}) == 1
     html = client.get(f"/verify/{permit.number}?t=wrong")
@@ -102,8 +128,16 @@ def test_verification_is_rate_limited(app, client, world):
 
 def test_receipt_after_endorsement(client, login, world):
     permit = issued_permit(world)
-    e = endorsements.endorse(world.actor("customs"), permit.id, {
-        "direction": "entry", "port": "Incheon", "transport_doc": "AWB 180-1", "lines": [{"line_no": 1, "quantity": 2}]})
+    e = endorsements.endorse(
+        world.actor("customs"),
+        permit.id,
+        {
+            "direction": "entry",
+            "port": "Incheon",
+            "transport_doc": "AWB 180-1",
+            "lines": [{"line_no": 1, "quantity": 2}],
+        },
+    )
     login(world.users["zoo"])
     response = client.get(f"/permits/{permit.id}/endorsements/{e.id}/receipt.pdf")
     assert response.status_code == 200 and response.mimetype == "application/pdf"
@@ -119,8 +153,13 @@ def test_customs_finds_by_scanned_qr_and_endorses_in_the_ui(client, login, world
     url = pdf.verification_url("http://127.0.0.1:5000", permit)
     found = client.get("/customs/", query_string={"q": url})
     assert found.status_code == 302 and found.headers["Location"].endswith(f"/customs/permits/{permit.id}/endorse")
-    form = {"port": "Incheon", "transport_doc": "AWB 180-99", "lines-0-quantity": "2", "lines-0-outcome": "cleared",
-            "lines-0-marks": "410000000000501\n410000000000502"}
+    form = {
+        "port": "Incheon",
+        "transport_doc": "AWB 180-99",
+        "lines-0-quantity": "2",
+        "lines-0-outcome": "cleared",
+        "lines-0-marks": "410000000000501\n410000000000502",
+    }
     done = client.post(f"/customs/permits/{permit.id}/endorse", data=form)
     assert done.status_code == 302 and "receipt.pdf" in done.headers["Location"]
     session.expire_all()
@@ -136,9 +175,10 @@ def test_api_pdf_and_endorsement(api_tokens, client, world):
     headers = {"Authorization": f"Bearer {api_tokens['customs']}"}
     response = client.get(f"/api/v1/permits/{permit.id}/pdf", headers=headers)
     assert response.mimetype == "application/pdf" and response.data == permits.document(permit)
-    body = {"direction": "entry", "port": "ICN", "transport_doc": "AWB 9",
-            "lines": [{"line_no": 1, "quantity": "3"}]}
+    body = {"direction": "entry", "port": "ICN", "transport_doc": "AWB 9", "lines": [{"line_no": 1, "quantity": "3"}]}
     created = client.post(f"/api/v1/permits/{permit.id}/endorsements", json=body, headers=headers)
-    assert created.status_code == 201 and created.json["lines"] == [{"line_no": 1, "quantity": "3", "outcome": "cleared"}]
+    assert created.status_code == 201 and created.json["lines"] == [
+        {"line_no": 1, "quantity": "3", "outcome": "cleared"}
+    ]
     again = client.post(f"/api/v1/permits/{permit.id}/endorsements", json=body, headers=headers)
     assert again.status_code == 409 and "is Fully used" in again.json["detail"]

@@ -1,4 +1,5 @@
 """The CITES annual report: the exact upload layout, totals from what crossed, and the checks."""
+
 import csv
 import io
 from datetime import date
@@ -12,9 +13,17 @@ YEAR = date.today().year
 
 def _endorse(world, permit, quantity, outcome="cleared", direction="entry", **extra):
     line = {"line_no": 1, "quantity": str(quantity), "outcome": outcome, **extra}
-    return endorsements.endorse(world.actor("customs"), permit.id, {
-        "direction": direction, "port": "ICN", "transport_doc": "AWB 1", "lines": [line],
-        **({"seizure_facility_id": world.rescue} if outcome == "seized" else {})})
+    return endorsements.endorse(
+        world.actor("customs"),
+        permit.id,
+        {
+            "direction": direction,
+            "port": "ICN",
+            "transport_doc": "AWB 1",
+            "lines": [line],
+            **({"seizure_facility_id": world.rescue} if outcome == "seized" else {}),
+        },
+    )
 
 
 def test_import_report_layout_and_totals(world):
@@ -24,13 +33,29 @@ def test_import_report_layout_and_totals(world):
     _endorse(world, permit, 1, outcome="refused")  # refused: did not cross, not counted
     found = reports.rows(world.actor("auditor"), YEAR, "import")
     text = reports.as_csv(found, "import")
-    assert text.splitlines()[0] == ("Appendix,SpeciesName,TermCode,Quantity,UnitCode,TradingPartner,CountryOfOrigin,"
-                                    "ImportPermit,ExportPermit,OriginPermit,IFSPermit,PurposeCode,SourceCode,Year")
+    assert text.splitlines()[0] == (
+        "Appendix,SpeciesName,TermCode,Quantity,UnitCode,TradingPartner,CountryOfOrigin,"
+        "ImportPermit,ExportPermit,OriginPermit,IFSPermit,PurposeCode,SourceCode,Year"
+    )
     rows = list(csv.DictReader(io.StringIO(text)))
-    assert rows == [{"Appendix": "I", "SpeciesName": "Psittacus erithacus", "TermCode": "LIV", "Quantity": "2",
-                     "UnitCode": "", "TradingPartner": "ZA", "CountryOfOrigin": "", "ImportPermit": permit.number,
-                     "ExportPermit": "ZA-1", "OriginPermit": "", "IFSPermit": "", "PurposeCode": "Z",
-                     "SourceCode": "C", "Year": str(YEAR)}]
+    assert rows == [
+        {
+            "Appendix": "I",
+            "SpeciesName": "Psittacus erithacus",
+            "TermCode": "LIV",
+            "Quantity": "2",
+            "UnitCode": "",
+            "TradingPartner": "ZA",
+            "CountryOfOrigin": "",
+            "ImportPermit": permit.number,
+            "ExportPermit": "ZA-1",
+            "OriginPermit": "",
+            "IFSPermit": "",
+            "PurposeCode": "Z",
+            "SourceCode": "C",
+            "Year": str(YEAR),
+        }
+    ]
     assert reports.check(found) == []
     assert reports.rows(world.actor("auditor"), YEAR - 1, "import") == []
 
@@ -41,24 +66,51 @@ def test_export_report_counts_exits(world):
     _endorse(world, permit, 2, direction="exit", animal_ids=birds)
     text = reports.as_csv(reports.rows(world.actor("officer"), YEAR, "export"), "export")
     header, row = text.splitlines()
-    assert header == ("Appendix,SpeciesName,TermCode,Quantity,UnitCode,TradingPartner,CountryOfOrigin,"
-                      "ExportPermit,OriginPermit,IFSPermit,PurposeCode,SourceCode,Year")
+    assert header == (
+        "Appendix,SpeciesName,TermCode,Quantity,UnitCode,TradingPartner,CountryOfOrigin,"
+        "ExportPermit,OriginPermit,IFSPermit,PurposeCode,SourceCode,Year"
+    )
     assert row == f"I,Psittacus erithacus,LIV,2,,ZA,,{permit.number},,,T,C,{YEAR}"
 
 
 def test_checks_name_rejected_and_doubtful_rows(world):
-    good = {"Appendix": "II", "SpeciesName": "Python regius", "TermCode": "LIV", "Quantity": "3", "UnitCode": "",
-            "TradingPartner": "GH", "CountryOfOrigin": "GH", "PurposeCode": "T", "SourceCode": "C", "Year": "2026",
-            "_exporter": "GH", "_importer": "KR", "_current_appendix": "II"}
-    bad = dict(good, Appendix="2", Quantity="three", Year="26", TermCode="ZZZ", TradingPartner="", SourceCode="A",
-               UnitCode="MTR", _current_appendix="I")
+    good = {
+        "Appendix": "II",
+        "SpeciesName": "Python regius",
+        "TermCode": "LIV",
+        "Quantity": "3",
+        "UnitCode": "",
+        "TradingPartner": "GH",
+        "CountryOfOrigin": "GH",
+        "PurposeCode": "T",
+        "SourceCode": "C",
+        "Year": "2026",
+        "_exporter": "GH",
+        "_importer": "KR",
+        "_current_appendix": "II",
+    }
+    bad = dict(
+        good,
+        Appendix="2",
+        Quantity="three",
+        Year="26",
+        TermCode="ZZZ",
+        TradingPartner="",
+        SourceCode="A",
+        UnitCode="MTR",
+        _current_appendix="I",
+    )
     findings = [str(f) for f in reports.check([good, bad])]
     assert "row 2: warning: the country of origin is the exporter" in findings
-    for expected in ("row 3: error: TradingPartner is required", "row 3: error: Quantity must be a number",
-                     "row 3: error: Year must have four digits", "row 3: error: Appendix 2 is not I, II, III or N",
-                     "row 3: error: TermCode ZZZ is not a known code",
-                     "row 3: warning: source A is for artificially propagated plants, not animals",
-                     "row 3: warning: Python regius is now listed in Appendix I, the row says 2"):
+    for expected in (
+        "row 3: error: TradingPartner is required",
+        "row 3: error: Quantity must be a number",
+        "row 3: error: Year must have four digits",
+        "row 3: error: Appendix 2 is not I, II, III or N",
+        "row 3: error: TermCode ZZZ is not a known code",
+        "row 3: warning: source A is for artificially propagated plants, not animals",
+        "row 3: warning: Python regius is now listed in Appendix I, the row says 2",
+    ):
         assert expected in findings, expected
 
 
@@ -85,6 +137,8 @@ def test_report_pages(client, login, world, api_tokens):
     assert "Psittacus erithacus" in page and "Download the upload CSV" in page
     download = client.get("/reports/annual.csv", query_string={"year": YEAR, "direction": "import"})
     assert download.mimetype == "text/csv" and download.data.startswith(b"Appendix,SpeciesName")
-    api = client.get(f"/api/v1/reports/annual/{YEAR}?direction=import&format=json",
-                     headers={"Authorization": f"Bearer {api_tokens['auditor']}"}).json
+    api = client.get(
+        f"/api/v1/reports/annual/{YEAR}?direction=import&format=json",
+        headers={"Authorization": f"Bearer {api_tokens['auditor']}"},
+    ).json
     assert api["rows"][0]["Quantity"] == "1" and api["findings"] == []

@@ -1,8 +1,9 @@
 """Rules added after review: consent in transfers, four eyes on editors, use of permits, leaks."""
+
 import pytest
 
-from registry.models import Animal, AuditEntry, NationalCategory, Permit
-from registry.services import animals, audit, permits, reference, users
+from registry.models import AuditEntry, NationalCategory
+from registry.services import animals, audit, permits, reference
 from registry.services.errors import Conflict, ValidationFailed
 from tests.conftest import import_application
 from tests.helpers import animal_in, declared_animal, export_permit, permit_in
@@ -20,9 +21,13 @@ def test_holder_who_is_not_owner_cannot_transfer(world, operator):
 def test_application_can_be_edited_and_editors_cannot_decide(world, session):
     p = permit_in(world, "submitted")
     permits.fire(world.actor("officer"), p.id, "request_changes", {"reason": "add the ring numbers"})
-    data = import_application(world, lines=[
-        {"species_id": world.parrot, "quantity": "2", "description": "rings A1, A2"},
-        {"species_id": world.python, "quantity": "1"}])
+    data = import_application(
+        world,
+        lines=[
+            {"species_id": world.parrot, "quantity": "2", "description": "rings A1, A2"},
+            {"species_id": world.python, "quantity": "1"},
+        ],
+    )
     edited = permits.update_application(world.actor("officer"), p.id, data)
     assert [(l.line_no, l.quantity) for l in edited.lines] == [(1, 2), (2, 1)]
     permits.fire(world.actor("zoo"), p.id, "submit")
@@ -45,8 +50,9 @@ def _fresh(world) -> int:
 
     from registry.services import facilities
 
-    site = facilities.register_facility(world.operator, f"F-{uuid.uuid4().hex[:8]}", "Extra", world.zoo, "x",
-                                        {world.parrot: 1}).id
+    site = facilities.register_facility(
+        world.operator, f"F-{uuid.uuid4().hex[:8]}", "Extra", world.zoo, "x", {world.parrot: 1}
+    ).id
     a = animal_in(world, "entered")
     return animals.fire(world.operator, a.id, "register", {"facility_id": site}).id
 
@@ -132,8 +138,9 @@ def test_species_import_is_one_transaction(session, operator):
 
     from tests.test_species import _checklist, _taxon
 
-    rows = reference.read_checklist(io.StringIO(_checklist([
-        _taxon(1, "Furcifer pardalis"), _taxon(1, "Furcifer lateralis")])))
+    rows = reference.read_checklist(
+        io.StringIO(_checklist([_taxon(1, "Furcifer pardalis"), _taxon(1, "Furcifer lateralis")]))
+    )
     with pytest.raises(ValidationFailed) as exc:
         reference.import_checklist(operator, rows)
     assert "TaxonId 1001 repeats line 2" in str(exc.value.errors[0])

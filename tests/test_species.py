@@ -1,4 +1,5 @@
 """Species reference data: the curated list and the official checklist importer."""
+
 import csv
 import io
 
@@ -17,14 +18,24 @@ def _checklist(rows: list[dict]) -> str:
     writer = csv.DictWriter(out, fieldnames=HEADER)
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: "" for k in HEADER} | row)
+        writer.writerow(dict.fromkeys(HEADER, "") | row)
     return out.getvalue()
 
 
 def _taxon(i: int, name: str, listing: str = "II", **extra) -> dict:
-    return {"TaxonId": str(1000 + i), "Kingdom": "Animalia", "Class": "Reptilia", "Order": "Squamata",
-            "Family": "Chamaeleonidae", "FullName": name, "AuthorYear": "(Gray, 1831)", "RankName": "SPECIES",
-            "CurrentListing": listing, "EnglishNames": f"{name} chameleon, other name", **extra}
+    return {
+        "TaxonId": str(1000 + i),
+        "Kingdom": "Animalia",
+        "Class": "Reptilia",
+        "Order": "Squamata",
+        "Family": "Chamaeleonidae",
+        "FullName": name,
+        "AuthorYear": "(Gray, 1831)",
+        "RankName": "SPECIES",
+        "CurrentListing": listing,
+        "EnglishNames": f"{name} chameleon, other name",
+        **extra,
+    }
 
 
 def test_curated_list_is_large_and_loads_idempotently(session, operator):
@@ -40,14 +51,20 @@ def test_curated_list_is_large_and_loads_idempotently(session, operator):
 
 
 def test_checklist_import_creates_updates_and_skips_what_is_not_ours(session, operator):
-    rows = reference.read_checklist(io.StringIO(_checklist([
-        _taxon(1, "Furcifer pardalis"),
-        _taxon(2, "Brookesia perarmata", "I"),
-        _taxon(3, "Chamaeleo chamaeleon", "II/III"),
-        _taxon(4, "Aloe vera", Kingdom="Plantae"),
-        _taxon(5, "Chamaeleonidae", RankName="FAMILY"),
-        _taxon(6, "Delisted species", "NC"),
-    ])))
+    rows = reference.read_checklist(
+        io.StringIO(
+            _checklist(
+                [
+                    _taxon(1, "Furcifer pardalis"),
+                    _taxon(2, "Brookesia perarmata", "I"),
+                    _taxon(3, "Chamaeleo chamaeleon", "II/III"),
+                    _taxon(4, "Aloe vera", Kingdom="Plantae"),
+                    _taxon(5, "Chamaeleonidae", RankName="FAMILY"),
+                    _taxon(6, "Delisted species", "NC"),
+                ]
+            )
+        )
+    )
     assert reference.import_checklist(operator, rows) == {"created": 3, "updated": 0, "unchanged": 0}
     split = session.query(Species).filter_by(scientific_name="Chamaeleo chamaeleon").one()
     assert split.appendix == "II" and split.annotation.startswith("Split listing II/III")
@@ -59,10 +76,20 @@ def test_checklist_import_creates_updates_and_skips_what_is_not_ours(session, op
 
 
 def test_one_bad_row_rejects_the_whole_file(session, operator):
-    rows = reference.read_checklist(io.StringIO(_checklist([
-        _taxon(1, "Furcifer pardalis"), _taxon(2, "Bad listing", "IV"), _taxon(3, "", "II"),
-        _taxon(4, "Furcifer pardalis"), _taxon(5, "No family", Family=""), _taxon(6, "Bad id", TaxonId="x"),
-    ])))
+    rows = reference.read_checklist(
+        io.StringIO(
+            _checklist(
+                [
+                    _taxon(1, "Furcifer pardalis"),
+                    _taxon(2, "Bad listing", "IV"),
+                    _taxon(3, "", "II"),
+                    _taxon(4, "Furcifer pardalis"),
+                    _taxon(5, "No family", Family=""),
+                    _taxon(6, "Bad id", TaxonId="x"),
+                ]
+            )
+        )
+    )
     with pytest.raises(ImportRejected) as exc:
         reference.import_checklist(operator, rows)
     assert [str(e) for e in exc.value.errors] == [

@@ -6,6 +6,7 @@ pass. Invariants after every step: each animal has exactly one, known state;
 terminal animals never change; every accepted event wrote one audit entry and
 every refused one wrote none; the audit chain verifies.
 """
+
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -82,8 +83,9 @@ def test_random_event_sequences(world, session):
             assert session.query(AuditEntry).count() == self.entries
             assert audit.verify_database().ok
 
-    Lifecycle.TestCase.settings = settings(max_examples=25, stateful_step_count=25, deadline=None,
-                                           suppress_health_check=list(HealthCheck))
+    Lifecycle.TestCase.settings = settings(
+        max_examples=25, stateful_step_count=25, deadline=None, suppress_health_check=list(HealthCheck)
+    )
     run = Lifecycle.TestCase("runTest")
     result = run.defaultTestResult()
     run.run(result)

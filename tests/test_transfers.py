@@ -1,4 +1,5 @@
 """Transfers with a handshake: offer, accept or decline, cancel, acknowledge; the facility is checked."""
+
 import pytest
 
 from registry.machines import TRANSFER
@@ -21,7 +22,10 @@ def test_offer_accept_acknowledge(world, session):
     for bird in birds:
         animal = session.get(Animal, bird)
         assert (animal.owner_party_id, animal.holder_party_id, animal.facility_id) == (
-            world.breeder, world.breeder, world.breeder_site)
+            world.breeder,
+            world.breeder,
+            world.breeder_site,
+        )
         owners = session.query(Keeping).filter_by(animal_id=bird, relation="owner").order_by(Keeping.id)
         assert [k.party_id for k in owners] == [world.zoo, world.breeder]
     assert [p.id for p in transfers.pending_for(world.actor("officer"))] == [t.id]
@@ -49,8 +53,7 @@ def test_over_capacity_refused_at_acceptance_and_nothing_moves(world, session):
 
 def test_unregistered_facility_and_species_are_refused_at_start(world, operator):
     bird = animal_in(world, "in_captivity").id
-    snakes_only = facilities.register_facility(operator, "F-SNK", "Snakes", world.breeder, "x",
-                                               {world.python: 3}).id
+    snakes_only = facilities.register_facility(operator, "F-SNK", "Snakes", world.breeder, "x", {world.python: 3}).id
     with pytest.raises(Conflict, match="not registered for the species"):
         transfers.start(world.actor("zoo"), {"animal_ids": [bird], "facility_id": snakes_only})
 
@@ -105,15 +108,18 @@ def test_only_the_owner_offers(world, operator):
 
 
 def test_machine_declaration():
-    assert TRANSFER.rejection("accepted", "accept") == \
-        "'Accept' is possible only when the transfer is 'Waiting for the transferee'; it is now 'Accepted'"
+    assert (
+        TRANSFER.rejection("accepted", "accept")
+        == "'Accept' is possible only when the transfer is 'Waiting for the transferee'; it is now 'Accepted'"
+    )
 
 
 def test_handshake_in_the_browser_forms(client, login, world, session):
     bird = animal_in(world, "in_captivity")
     login(world.users["zoo"])
-    offered = client.post("/transfers/new", data={"animal_ids": [str(bird.id)], "facility_id": str(world.breeder_site),
-                                                  "ownership": "y"})
+    offered = client.post(
+        "/transfers/new", data={"animal_ids": [str(bird.id)], "facility_id": str(world.breeder_site), "ownership": "y"}
+    )
     assert offered.status_code == 302
     t = session.query(Transfer).one()
     login(world.users["breeder"])

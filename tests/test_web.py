@@ -1,4 +1,5 @@
 """The web interface: who reaches which page, scope, denials, and the main forms end to end."""
+
 import re
 
 import pytest
@@ -8,17 +9,29 @@ from registry.services import permits
 from tests.conftest import import_application
 from tests.helpers import animal_in, permit_in
 
-PAGES = ["/", "/animals/", "/animals/{animal}", "/permits/", "/permits/{permit}", "/permits/new", "/species/",
-         "/audit/", "/audit/verify", "/admin/users", "/animals/births/new", "/animals/{animal}/events/death"]
+PAGES = [
+    "/",
+    "/animals/",
+    "/animals/{animal}",
+    "/permits/",
+    "/permits/{permit}",
+    "/permits/new",
+    "/species/",
+    "/audit/",
+    "/audit/verify",
+    "/admin/users",
+    "/animals/births/new",
+    "/animals/{animal}/events/death",
+]
 
 #: Expected status per role, in the order of PAGES (the zoo keeper owns the animal and the permit).
 MATRIX = {
-    "admin":    [200, 200, 200, 200, 200, 403, 200, 200, 200, 200, 403, 403],
-    "officer":  [200, 200, 200, 200, 200, 200, 200, 200, 403, 403, 200, 200],
-    "customs":  [200, 200, 200, 200, 200, 403, 200, 403, 403, 403, 403, 403],
-    "zoo":      [200, 200, 200, 200, 200, 200, 200, 403, 403, 403, 200, 200],
-    "breeder":  [200, 200, 404, 200, 404, 200, 200, 403, 403, 403, 200, 404],
-    "auditor":  [200, 200, 200, 200, 200, 403, 200, 200, 200, 403, 403, 403],
+    "admin": [200, 200, 200, 200, 200, 403, 200, 200, 200, 200, 403, 403],
+    "officer": [200, 200, 200, 200, 200, 200, 200, 200, 403, 403, 200, 200],
+    "customs": [200, 200, 200, 200, 200, 403, 200, 403, 403, 403, 403, 403],
+    "zoo": [200, 200, 200, 200, 200, 200, 200, 403, 403, 403, 200, 200],
+    "breeder": [200, 200, 404, 200, 404, 200, 200, 403, 403, 403, 200, 404],
+    "auditor": [200, 200, 200, 200, 200, 403, 200, 200, 200, 403, 403, 403],
 }
 
 
@@ -75,10 +88,18 @@ def test_officer_decisions_through_the_ui(client, login, world, objects, session
 def test_application_form_round_trip(client, login, world, session):
     login(world.users["zoo"])
     form = {
-        "doc_type": "import", "exporter_party_id": str(world.exporter), "import_country": "KR",
-        "export_country": "ZA", "origin_country": "", "purpose_code": "Z", "source_code": "C",
-        "foreign_permit_no": "za-77", "lines-0-species_id": str(world.parrot), "lines-0-term_code": "LIV",
-        "lines-0-quantity": "4", "lines-0-unit_code": "",
+        "doc_type": "import",
+        "exporter_party_id": str(world.exporter),
+        "import_country": "KR",
+        "export_country": "ZA",
+        "origin_country": "",
+        "purpose_code": "Z",
+        "source_code": "C",
+        "foreign_permit_no": "za-77",
+        "lines-0-species_id": str(world.parrot),
+        "lines-0-term_code": "LIV",
+        "lines-0-quantity": "4",
+        "lines-0-unit_code": "",
     }
     response = client.post("/permits/new", data=form)
     assert response.status_code == 302
@@ -181,8 +202,16 @@ def test_a_guard_refusal_sits_next_to_the_field_it_judges(client, login, world):
     login(world.users["zoo"])
     form = client.get(f"/animals/{animal.id}/events/dispose").get_data(as_text=True)
     version = re.search(r'name="version" type="hidden" value="(\d+)"', form).group(1)
-    page = client.post(f"/animals/{animal.id}/events/dispose", data={
-        "method": "rendering", "handler": "Renderer Co.", "licence_no": "R-1", "place": "Yongin", "witness": "vet",
-        "version": version}).get_data(as_text=True)
-    method_block = page[page.index('id="method"'):page.index('id="handler"')]
+    page = client.post(
+        f"/animals/{animal.id}/events/dispose",
+        data={
+            "method": "rendering",
+            "handler": "Renderer Co.",
+            "licence_no": "R-1",
+            "place": "Yongin",
+            "witness": "vet",
+            "version": version,
+        },
+    ).get_data(as_text=True)
+    method_block = page[page.index('id="method"') : page.index('id="handler"')]
     assert "must be incinerated or buried" in method_block

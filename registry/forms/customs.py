@@ -18,10 +18,13 @@ class EndorsedLineForm(FlaskForm):
         csrf = False
 
     quantity = StringField(_l("Actual quantity"), validators=[Optional(), Length(max=20)])
-    outcome = SelectField(_l("Outcome"), choices=options([("cleared", _l("Cleared")), ("refused", _l("Refused")),
-                                                          ("seized", _l("Seized"))]))
-    marks = TextAreaField(_l("Microchips (entry) or registry numbers (exit), one per line"),
-                          validators=[Optional(), Length(max=5000)])
+    outcome = SelectField(
+        _l("Outcome"),
+        choices=options([("cleared", _l("Cleared")), ("refused", _l("Refused")), ("seized", _l("Seized"))]),
+    )
+    marks = TextAreaField(
+        _l("Microchips (entry) or registry numbers (exit), one per line"), validators=[Optional(), Length(max=5000)]
+    )
 
 
 class EndorsementForm(FlaskForm):

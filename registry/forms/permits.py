@@ -1,13 +1,12 @@
 from flask_wtf import FlaskForm
-from registry.forms import options
 from wtforms import FieldList, FormField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
 from registry import codes
-from registry.models import DOCUMENT_TYPES
+from registry.forms import options
 from registry.i18n import _l
 from registry.labels import choices
-
+from registry.models import DOCUMENT_TYPES
 
 
 class LineForm(FlaskForm):
@@ -15,9 +14,13 @@ class LineForm(FlaskForm):
         csrf = False
 
     species_id = SelectField(_l("Species"), coerce=str, validators=[Optional()])
-    term_code = SelectField(_l("Term"), choices=options([(k, f"{k} - {v}") for k, v in codes.TERMS.items()]), default="LIV")
+    term_code = SelectField(
+        _l("Term"), choices=options([(k, f"{k} - {v}") for k, v in codes.TERMS.items()]), default="LIV"
+    )
     quantity = StringField(_l("Quantity"), validators=[Optional(), Length(max=20)])
-    unit_code = SelectField(_l("Unit"), choices=options([(k, f"{k or '-'} {v}") for k, v in codes.UNITS.items()]), default="")
+    unit_code = SelectField(
+        _l("Unit"), choices=options([(k, f"{k or '-'} {v}") for k, v in codes.UNITS.items()]), default=""
+    )
     description = StringField(_l("Description, marks"), validators=[Optional(), Length(max=500)])
 
 

@@ -6,6 +6,7 @@ Guards read a context object built by the service (``registry.services.animals``
 ``ctx.parents``, ``ctx.permit``, ``ctx.permit_used``, ``ctx.seized_from``, ``ctx.donation_approved``,
 ``ctx.data``, ``ctx.today``.
 """
+
 from enum import StrEnum
 
 from registry.i18n import N_, _
@@ -47,14 +48,21 @@ def _facility_accepts(ctx) -> str | None:
     if f is None:
         return _("a keeping facility is required")
     if f.status != "registered":
-        return _("facility %(facility)s is not registered (status: %(status)s)",
-                 facility=f.registration_no, status=FACILITY.label(f.status))
+        return _(
+            "facility %(facility)s is not registered (status: %(status)s)",
+            facility=f.registration_no,
+            status=FACILITY.label(f.status),
+        )
     allowance = f.allowance_for(ctx.species_id)
     if allowance is None:
         return _("facility %(facility)s is not registered for this species", facility=f.registration_no)
     if ctx.occupancy + 1 > allowance.capacity:
-        return _("facility %(facility)s is at capacity for this species (%(kept)s of %(capacity)s)",
-                 facility=f.registration_no, kept=ctx.occupancy, capacity=allowance.capacity)
+        return _(
+            "facility %(facility)s is at capacity for this species (%(kept)s of %(capacity)s)",
+            facility=f.registration_no,
+            kept=ctx.occupancy,
+            capacity=allowance.capacity,
+        )
     return None
 
 
@@ -65,8 +73,10 @@ def _keeper_holds_facility(ctx) -> str | None:
 
 
 def _parents_held(ctx) -> str | None:
-    for parent, sexes, word in ((ctx.parents.get("sire"), {"M", "U"}, N_("sire")),
-                                (ctx.parents.get("dam"), {"F", "U"}, N_("dam"))):
+    for parent, sexes, word in (
+        (ctx.parents.get("sire"), {"M", "U"}, N_("sire")),
+        (ctx.parents.get("dam"), {"F", "U"}, N_("dam")),
+    ):
         if parent is None:
             continue
         named = {"parent": _(word), "animal": parent.registry_no}
@@ -103,8 +113,12 @@ def _donation_approved(ctx) -> str | None:
 def _permit_open(p, ctx, purpose: str) -> str | None:
     """Why permit *p* cannot be used at the border today (entry or exit), or None."""
     if p.state not in ("issued", "partly_used"):
-        return _("permit %(permit)s is %(state)s, not valid for %(purpose)s",
-                 permit=p.display_number, state=PERMIT.label(p.state), purpose=_(purpose))
+        return _(
+            "permit %(permit)s is %(state)s, not valid for %(purpose)s",
+            permit=p.display_number,
+            state=PERMIT.label(p.state),
+            purpose=_(purpose),
+        )
     if p.valid_until is not None and ctx.today > p.valid_until:
         return _("permit %(permit)s expired on %(day)s", permit=p.display_number, day=p.valid_until.isoformat())
     return None
@@ -131,13 +145,18 @@ def _export_permit_usable(ctx) -> str | None:
     refusal = _permit_open(p, ctx, N_("exit"))
     if refusal:
         return refusal
-    allowed = sum(line.quantity for line in p.lines
-                  if line.species_id == ctx.animal.species_id and line.term_code == "LIV")
+    allowed = sum(
+        line.quantity for line in p.lines if line.species_id == ctx.animal.species_id and line.term_code == "LIV"
+    )
     if not allowed:
         return _("permit %(permit)s does not cover live animals of this species", permit=p.display_number)
     if ctx.permit_used + 1 > allowed:
-        return _("permit %(permit)s is used up for this species (%(used)s of %(allowed)s)",
-                 permit=p.display_number, used=ctx.permit_used, allowed=f"{allowed.normalize():f}")
+        return _(
+            "permit %(permit)s is used up for this species (%(used)s of %(allowed)s)",
+            permit=p.display_number,
+            used=ctx.permit_used,
+            allowed=f"{allowed.normalize():f}",
+        )
     return None
 
 
@@ -146,8 +165,11 @@ def _declarable_permit(ctx) -> str | None:
     if p.direction != "import":
         return _("animals are declared on import documents; %(permit)s is not one", permit=p.display_number)
     if p.state not in ("draft", "submitted", "changes_requested", "approved", "issued", "partly_used"):
-        return _("permit %(permit)s is %(state)s: no more animals can be declared on it",
-                 permit=p.display_number, state=PERMIT.label(p.state))
+        return _(
+            "permit %(permit)s is %(state)s: no more animals can be declared on it",
+            permit=p.display_number,
+            state=PERMIT.label(p.state),
+        )
     return None
 
 
@@ -164,30 +186,54 @@ def _returnable(ctx) -> str | None:
     return None
 
 
-DECLARABLE = Guard("declarable_permit", "an import application or permit that is still open",
-                   _declarable_permit)
+DECLARABLE = Guard("declarable_permit", "an import application or permit that is still open", _declarable_permit)
 KEEPER_OWNS = Guard("keeper_owns_animal", "keepers transfer through an agreed transfer only", _keeper_owns)
 RETURNABLE = Guard("returnable", "the animal was in a keeper's care before seizure", _returnable)
-FACILITY_ACCEPTS = Guard("facility_accepts_species",
-                         "the facility is registered for the species and has room",
-                         _facility_accepts, on_input=True, field="facility_id")
-KEEPER_HOLDS_FACILITY = Guard("keeper_holds_facility",
-                              "a keeper places animals only in their own facility",
-                              _keeper_holds_facility, on_input=True, field="facility_id")
-PARENTS_HELD = Guard("parents_held_by_reporter",
-                     "known parents are in captivity, of the species, and held by the reporter",
-                     _parents_held, on_input=True)
-TRANSFER_CHANGES = Guard("transfer_changes_keeper", "the owner, holder or facility changes",
-                         _transfer_changes_keeper, on_input=True)
-DISPOSAL_ALLOWED = Guard("disposal_method_allowed",
-                         "a suspected disease forces incineration or burial",
-                         _disposal_method_allowed, on_input=True, field="method")
-ENTRY_PERMIT = Guard("entry_permit_usable", "the declaring import permit is issued and unexpired",
-                     _entry_permit_usable)
-DONATION_APPROVED = Guard("donation_approved", "a donation has the approval of a ministry officer",
-                          _donation_approved, on_input=True, field="method")
-EXPORT_PERMIT = Guard("export_permit_usable", "an issued, unexpired export permit covers the species",
-                      _export_permit_usable, on_input=True, field="permit_id")
+FACILITY_ACCEPTS = Guard(
+    "facility_accepts_species",
+    "the facility is registered for the species and has room",
+    _facility_accepts,
+    on_input=True,
+    field="facility_id",
+)
+KEEPER_HOLDS_FACILITY = Guard(
+    "keeper_holds_facility",
+    "a keeper places animals only in their own facility",
+    _keeper_holds_facility,
+    on_input=True,
+    field="facility_id",
+)
+PARENTS_HELD = Guard(
+    "parents_held_by_reporter",
+    "known parents are in captivity, of the species, and held by the reporter",
+    _parents_held,
+    on_input=True,
+)
+TRANSFER_CHANGES = Guard(
+    "transfer_changes_keeper", "the owner, holder or facility changes", _transfer_changes_keeper, on_input=True
+)
+DISPOSAL_ALLOWED = Guard(
+    "disposal_method_allowed",
+    "a suspected disease forces incineration or burial",
+    _disposal_method_allowed,
+    on_input=True,
+    field="method",
+)
+ENTRY_PERMIT = Guard("entry_permit_usable", "the declaring import permit is issued and unexpired", _entry_permit_usable)
+DONATION_APPROVED = Guard(
+    "donation_approved",
+    "a donation has the approval of a ministry officer",
+    _donation_approved,
+    on_input=True,
+    field="method",
+)
+EXPORT_PERMIT = Guard(
+    "export_permit_usable",
+    "an issued, unexpired export permit covers the species",
+    _export_permit_usable,
+    on_input=True,
+    field="permit_id",
+)
 
 LIVE = frozenset({S.ENTERED, S.IN_CAPTIVITY})
 
@@ -199,34 +245,77 @@ ANIMAL = Machine(
     state_labels=LABELS,
     transitions=[
         Transition("declare", frozenset(), S.DECLARED, "animal.declare", N_("Declare on a permit"), (DECLARABLE,)),
-        Transition("birth", frozenset(), S.IN_CAPTIVITY, "animal.birth", N_("Birth in captivity"),
-                   (KEEPER_HOLDS_FACILITY, FACILITY_ACCEPTS, PARENTS_HELD)),
-        Transition("enter", frozenset({S.DECLARED}), S.ENTERED, "animal.enter", N_("Entry at customs"),
-                   (ENTRY_PERMIT,)),
+        Transition(
+            "birth",
+            frozenset(),
+            S.IN_CAPTIVITY,
+            "animal.birth",
+            N_("Birth in captivity"),
+            (KEEPER_HOLDS_FACILITY, FACILITY_ACCEPTS, PARENTS_HELD),
+        ),
+        Transition(
+            "enter", frozenset({S.DECLARED}), S.ENTERED, "animal.enter", N_("Entry at customs"), (ENTRY_PERMIT,)
+        ),
         Transition("refuse_entry", frozenset({S.DECLARED}), S.VOID, "animal.refuse_entry", N_("Entry refused")),
         Transition("void", frozenset({S.DECLARED}), S.VOID, "animal.void", N_("Void the declaration")),
-        Transition("register", frozenset({S.ENTERED}), S.IN_CAPTIVITY, "animal.register",
-                   N_("Register in a facility"), (KEEPER_HOLDS_FACILITY, FACILITY_ACCEPTS)),
-        Transition("transfer", frozenset({S.IN_CAPTIVITY}), S.IN_CAPTIVITY, "animal.transfer",
-                   N_("Transfer ownership or custody"), (KEEPER_OWNS, TRANSFER_CHANGES, FACILITY_ACCEPTS)),
+        Transition(
+            "register",
+            frozenset({S.ENTERED}),
+            S.IN_CAPTIVITY,
+            "animal.register",
+            N_("Register in a facility"),
+            (KEEPER_HOLDS_FACILITY, FACILITY_ACCEPTS),
+        ),
+        Transition(
+            "transfer",
+            frozenset({S.IN_CAPTIVITY}),
+            S.IN_CAPTIVITY,
+            "animal.transfer",
+            N_("Transfer ownership or custody"),
+            (KEEPER_OWNS, TRANSFER_CHANGES, FACILITY_ACCEPTS),
+        ),
         Transition("death", LIVE | {S.SEIZED}, S.DEAD, "animal.death", N_("Death")),
-        Transition("dispose", frozenset({S.DEAD}), S.DISPOSED, "animal.dispose", N_("Carcass disposal"),
-                   (DISPOSAL_ALLOWED, DONATION_APPROVED)),
-        Transition("approve_donation", frozenset({S.DEAD}), S.DEAD, "animal.approve_donation",
-                   N_("Approve a donation of the carcass")),
-        Transition("export", frozenset({S.IN_CAPTIVITY}), S.EXPORTED, "animal.export", N_("Export"),
-                   (EXPORT_PERMIT,)),
-        Transition("report_missing", frozenset({S.IN_CAPTIVITY}), S.MISSING, "animal.report_missing",
-                   N_("Report missing")),
-        Transition("recover", frozenset({S.MISSING}), S.IN_CAPTIVITY, "animal.recover", N_("Recovered"),
-                   (KEEPER_HOLDS_FACILITY, FACILITY_ACCEPTS)),
-        Transition("declare_dead", frozenset({S.MISSING}), S.DEAD, "animal.declare_dead",
-                   N_("Declare a missing animal dead")),
-        Transition("seize", LIVE | {S.MISSING, S.DECLARED}, S.SEIZED, "animal.seize", N_("Seizure"),
-                   (FACILITY_ACCEPTS,)),
-        Transition("return", frozenset({S.SEIZED}), S.IN_CAPTIVITY, "animal.return",
-                   N_("Return to the keeper"), (RETURNABLE, FACILITY_ACCEPTS)),
-        Transition("forfeit", frozenset({S.SEIZED}), S.IN_CAPTIVITY, "animal.forfeit",
-                   N_("Forfeit to the State")),
+        Transition(
+            "dispose",
+            frozenset({S.DEAD}),
+            S.DISPOSED,
+            "animal.dispose",
+            N_("Carcass disposal"),
+            (DISPOSAL_ALLOWED, DONATION_APPROVED),
+        ),
+        Transition(
+            "approve_donation",
+            frozenset({S.DEAD}),
+            S.DEAD,
+            "animal.approve_donation",
+            N_("Approve a donation of the carcass"),
+        ),
+        Transition("export", frozenset({S.IN_CAPTIVITY}), S.EXPORTED, "animal.export", N_("Export"), (EXPORT_PERMIT,)),
+        Transition(
+            "report_missing", frozenset({S.IN_CAPTIVITY}), S.MISSING, "animal.report_missing", N_("Report missing")
+        ),
+        Transition(
+            "recover",
+            frozenset({S.MISSING}),
+            S.IN_CAPTIVITY,
+            "animal.recover",
+            N_("Recovered"),
+            (KEEPER_HOLDS_FACILITY, FACILITY_ACCEPTS),
+        ),
+        Transition(
+            "declare_dead", frozenset({S.MISSING}), S.DEAD, "animal.declare_dead", N_("Declare a missing animal dead")
+        ),
+        Transition(
+            "seize", LIVE | {S.MISSING, S.DECLARED}, S.SEIZED, "animal.seize", N_("Seizure"), (FACILITY_ACCEPTS,)
+        ),
+        Transition(
+            "return",
+            frozenset({S.SEIZED}),
+            S.IN_CAPTIVITY,
+            "animal.return",
+            N_("Return to the keeper"),
+            (RETURNABLE, FACILITY_ACCEPTS),
+        ),
+        Transition("forfeit", frozenset({S.SEIZED}), S.IN_CAPTIVITY, "animal.forfeit", N_("Forfeit to the State")),
     ],
 )

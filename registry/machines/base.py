@@ -6,6 +6,7 @@ context that return a refusal reason or ``None``). An event with no source
 states creates a new object. Any (state, event) pair that is not declared is
 refused with a reason, so nothing is ever a silent no-op.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
@@ -54,8 +55,15 @@ class Transition:
 
 
 class Machine:
-    def __init__(self, name: str, states: type[StrEnum], terminal: Iterable[StrEnum],
-                 transitions: Iterable[Transition], state_labels: dict[str, str], noun: str):
+    def __init__(
+        self,
+        name: str,
+        states: type[StrEnum],
+        terminal: Iterable[StrEnum],
+        transitions: Iterable[Transition],
+        state_labels: dict[str, str],
+        noun: str,
+    ):
         self.name = name
         self.noun = noun  # "permit", marked for translation: how refusals name the record
         self.states = states
@@ -88,18 +96,27 @@ class Machine:
         if state is None:
             if t.creates:
                 return None
-            return _("'%(action)s' applies to an existing %(noun)s; it cannot create one",
-                     action=_(t.label), noun=noun)
+            return _("'%(action)s' applies to an existing %(noun)s; it cannot create one", action=_(t.label), noun=noun)
         if t.creates:
-            return _("'%(action)s' creates a new %(noun)s; it cannot be applied to an existing one",
-                     action=_(t.label), noun=noun)
+            return _(
+                "'%(action)s' creates a new %(noun)s; it cannot be applied to an existing one",
+                action=_(t.label),
+                noun=noun,
+            )
         if state in self.terminal:
-            return _("the %(noun)s is in the final state '%(state)s': no further events are possible",
-                     noun=noun, state=self.label(state))
+            return _(
+                "the %(noun)s is in the final state '%(state)s': no further events are possible",
+                noun=noun,
+                state=self.label(state),
+            )
         if state not in t.sources:
-            return _("'%(action)s' is possible only when the %(noun)s is %(allowed)s; it is now '%(state)s'",
-                     action=_(t.label), noun=noun, state=self.label(state),
-                     allowed=_(" or ").join(f"'{self.label(s)}'" for s in sorted(t.sources)))
+            return _(
+                "'%(action)s' is possible only when the %(noun)s is %(allowed)s; it is now '%(state)s'",
+                action=_(t.label),
+                noun=noun,
+                state=self.label(state),
+                allowed=_(" or ").join(f"'{self.label(s)}'" for s in sorted(t.sources)),
+            )
         return None
 
     def label(self, state: str) -> str:

@@ -1,4 +1,5 @@
 """Render a machine as a Mermaid state diagram, straight from its declaration."""
+
 from registry.machines.base import Machine
 
 

@@ -2,6 +2,7 @@
 
 Guards read ``ctx.actor``, ``ctx.facility``, ``ctx.data`` and ``ctx.occupancy`` (species id -> animals kept).
 """
+
 from enum import StrEnum
 
 from registry.i18n import N_, _
@@ -17,8 +18,13 @@ class FacilityState(StrEnum):
 
 
 S = FacilityState
-LABELS = {S.PENDING: N_("Application under review"), S.CHANGES_REQUESTED: N_("Changes requested"),
-          S.REGISTERED: N_("Registered"), S.REFUSED: N_("Refused"), S.CLOSED: N_("Closed")}
+LABELS = {
+    S.PENDING: N_("Application under review"),
+    S.CHANGES_REQUESTED: N_("Changes requested"),
+    S.REGISTERED: N_("Registered"),
+    S.REFUSED: N_("Refused"),
+    S.CLOSED: N_("Closed"),
+}
 
 
 def _reason(ctx) -> str | None:
@@ -36,8 +42,11 @@ def _capacity_holds(ctx) -> str | None:
     for species_id, kept in ctx.occupancy.items():
         if kept > new.get(species_id, 0):
             allowance = ctx.facility.allowance_for(species_id)
-            return _("%(kept)s animal(s) of species %(species)s are kept there: the capacity cannot go below that",
-                     kept=kept, species=allowance.species.scientific_name if allowance else species_id)
+            return _(
+                "%(kept)s animal(s) of species %(species)s are kept there: the capacity cannot go below that",
+                kept=kept,
+                species=allowance.species.scientific_name if allowance else species_id,
+            )
     return None
 
 
@@ -48,8 +57,9 @@ def _empty(ctx) -> str | None:
 
 REASON = Guard("reason_given", "a reason is recorded", _reason, on_input=True, field="reason")
 OWN = Guard("own_facility", "a keeper acts on their own facility only", _own_facility)
-CAPACITY = Guard("capacity_holds", "the new capacity holds the animals kept", _capacity_holds, on_input=True,
-                 field="allowances")
+CAPACITY = Guard(
+    "capacity_holds", "the new capacity holds the animals kept", _capacity_holds, on_input=True, field="allowances"
+)
 EMPTY = Guard("facility_empty", "no animal is kept there any more", _empty)
 
 FACILITY = Machine(
@@ -62,12 +72,24 @@ FACILITY = Machine(
         Transition("apply", frozenset(), S.PENDING, "facility.apply", N_("Apply for registration")),
         Transition("register", frozenset(), S.REGISTERED, "facility.manage", N_("Record a registered facility")),
         Transition("resubmit", frozenset({S.CHANGES_REQUESTED}), S.PENDING, "facility.apply", N_("Resubmit"), (OWN,)),
-        Transition("request_changes", frozenset({S.PENDING}), S.CHANGES_REQUESTED, "facility.manage",
-                   N_("Request changes"), (REASON,)),
+        Transition(
+            "request_changes",
+            frozenset({S.PENDING}),
+            S.CHANGES_REQUESTED,
+            "facility.manage",
+            N_("Request changes"),
+            (REASON,),
+        ),
         Transition("approve", frozenset({S.PENDING}), S.REGISTERED, "facility.manage", N_("Approve and register")),
         Transition("refuse", frozenset({S.PENDING}), S.REFUSED, "facility.manage", N_("Refuse"), (REASON,)),
-        Transition("change_capacity", frozenset({S.REGISTERED}), S.REGISTERED, "facility.manage",
-                   N_("Change species and capacity"), (CAPACITY,)),
+        Transition(
+            "change_capacity",
+            frozenset({S.REGISTERED}),
+            S.REGISTERED,
+            "facility.manage",
+            N_("Change species and capacity"),
+            (CAPACITY,),
+        ),
         Transition("inspect", frozenset({S.REGISTERED}), S.REGISTERED, "facility.manage", N_("Record an inspection")),
         Transition("close", frozenset({S.REGISTERED}), S.CLOSED, "facility.apply", N_("Close"), (OWN, EMPTY)),
     ],

@@ -2,6 +2,7 @@
 
 Guards read ``ctx.actor``, ``ctx.permit``, ``ctx.editors``, ``ctx.data`` and ``ctx.today``.
 """
+
 from enum import StrEnum
 
 from registry.i18n import N_, _
@@ -88,20 +89,36 @@ PERMIT = Machine(
     state_labels=LABELS,
     transitions=[
         Transition("create", frozenset(), S.DRAFT, "permit.apply", N_("Draft an application")),
-        Transition("submit", frozenset({S.DRAFT, S.CHANGES_REQUESTED}), S.SUBMITTED, "permit.apply",
-                   N_("Submit"), (HAS_LINES,)),
-        Transition("withdraw", frozenset({S.DRAFT, S.SUBMITTED, S.CHANGES_REQUESTED}), S.WITHDRAWN,
-                   "permit.apply", N_("Withdraw the application")),
-        Transition("request_changes", frozenset({S.SUBMITTED}), S.CHANGES_REQUESTED, "permit.review",
-                   N_("Request changes"), (FOUR_EYES, REASON)),
+        Transition(
+            "submit", frozenset({S.DRAFT, S.CHANGES_REQUESTED}), S.SUBMITTED, "permit.apply", N_("Submit"), (HAS_LINES,)
+        ),
+        Transition(
+            "withdraw",
+            frozenset({S.DRAFT, S.SUBMITTED, S.CHANGES_REQUESTED}),
+            S.WITHDRAWN,
+            "permit.apply",
+            N_("Withdraw the application"),
+        ),
+        Transition(
+            "request_changes",
+            frozenset({S.SUBMITTED}),
+            S.CHANGES_REQUESTED,
+            "permit.review",
+            N_("Request changes"),
+            (FOUR_EYES, REASON),
+        ),
         Transition("approve", frozenset({S.SUBMITTED}), S.APPROVED, "permit.review", N_("Approve"), (FOUR_EYES,)),
-        Transition("refuse", frozenset({S.SUBMITTED, S.APPROVED}), S.REFUSED, "permit.review", N_("Refuse"),
-                   (FOUR_EYES, REASON)),
+        Transition(
+            "refuse",
+            frozenset({S.SUBMITTED, S.APPROVED}),
+            S.REFUSED,
+            "permit.review",
+            N_("Refuse"),
+            (FOUR_EYES, REASON),
+        ),
         Transition("issue", frozenset({S.APPROVED}), S.ISSUED, "permit.issue", N_("Issue"), (FOUR_EYES,)),
-        Transition("endorse", IN_USE, S.PARTLY_USED, "permit.endorse",
-                   N_("Endorse part of the quantities"), (VALID,)),
-        Transition("endorse_final", IN_USE, S.USED, "permit.endorse",
-                   N_("Endorse the last quantities"), (VALID,)),
+        Transition("endorse", IN_USE, S.PARTLY_USED, "permit.endorse", N_("Endorse part of the quantities"), (VALID,)),
+        Transition("endorse_final", IN_USE, S.USED, "permit.endorse", N_("Endorse the last quantities"), (VALID,)),
         Transition("close", frozenset({S.USED, S.PARTLY_USED}), S.CLOSED, "permit.close", N_("Close")),
         Transition("expire", IN_USE, S.EXPIRED, "permit.expire", N_("Expire"), (PAST_VALIDITY,)),
         Transition("cancel", IN_USE, S.CANCELLED, "permit.cancel", N_("Cancel the permit"), (REASON,)),

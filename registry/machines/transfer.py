@@ -2,6 +2,7 @@
 
 Guards read ``ctx.actor`` and ``ctx.transfer``.
 """
+
 from enum import StrEnum
 
 from registry.i18n import N_, _
@@ -17,8 +18,13 @@ class TransferState(StrEnum):
 
 
 S = TransferState
-LABELS = {S.PENDING: N_("Waiting for the transferee"), S.ACCEPTED: N_("Accepted"), S.DECLINED: N_("Declined"),
-          S.CANCELLED: N_("Cancelled"), S.ACKNOWLEDGED: N_("Acknowledged by the authority")}
+LABELS = {
+    S.PENDING: N_("Waiting for the transferee"),
+    S.ACCEPTED: N_("Accepted"),
+    S.DECLINED: N_("Declined"),
+    S.CANCELLED: N_("Cancelled"),
+    S.ACKNOWLEDGED: N_("Acknowledged by the authority"),
+}
 
 
 def _is_transferee(ctx) -> str | None:
@@ -47,7 +53,6 @@ TRANSFER = Machine(
         Transition("accept", frozenset({S.PENDING}), S.ACCEPTED, "transfer.answer", N_("Accept"), (TRANSFEREE,)),
         Transition("decline", frozenset({S.PENDING}), S.DECLINED, "transfer.answer", N_("Decline"), (TRANSFEREE,)),
         Transition("cancel", frozenset({S.PENDING}), S.CANCELLED, "transfer.start", N_("Cancel"), (TRANSFEROR,)),
-        Transition("acknowledge", frozenset({S.ACCEPTED}), S.ACKNOWLEDGED, "transfer.acknowledge",
-                   N_("Acknowledge")),
+        Transition("acknowledge", frozenset({S.ACCEPTED}), S.ACKNOWLEDGED, "transfer.acknowledge", N_("Acknowledge")),
     ],
 )

@@ -1,4 +1,5 @@
 """Every model, imported here so Alembic sees every table."""
+
 from registry.models.animal import IDENTIFIER_KINDS, SEXES, Animal, AnimalEvent, Identifier, Keeping
 from registry.models.audit import GENESIS_HASH, AuditCheckpoint, AuditEntry, AuditHead
 from registry.models.document import ATTACHMENT_KINDS, Attachment
@@ -12,7 +13,38 @@ from registry.models.transfer import Transfer
 from registry.models.user import User
 
 __all__ = [
-    "APPENDICES", "ATTACHMENT_KINDS", "Attachment", "DOCUMENT_TYPES", "FACILITY_STATUSES", "GENESIS_HASH", "IDENTIFIER_KINDS", "PARTY_KINDS",
-    "OUTCOMES", "SEXES", "Animal", "AnimalEvent", "ApiToken", "IdempotentRequest", "AuditCheckpoint", "AuditEntry", "DeadlineSetting", "AuditHead", "EndorsedLine", "Endorsement", "INSPECTION_RESULTS", "Inspection", "Facility", "FacilitySpecies", "Identifier",
-    "Keeping", "NationalCategory", "Party", "Permit", "PermitLine", "SerialCounter", "Species", "Transfer", "User",
+    "APPENDICES",
+    "ATTACHMENT_KINDS",
+    "Attachment",
+    "DOCUMENT_TYPES",
+    "FACILITY_STATUSES",
+    "GENESIS_HASH",
+    "IDENTIFIER_KINDS",
+    "PARTY_KINDS",
+    "OUTCOMES",
+    "SEXES",
+    "Animal",
+    "AnimalEvent",
+    "ApiToken",
+    "IdempotentRequest",
+    "AuditCheckpoint",
+    "AuditEntry",
+    "DeadlineSetting",
+    "AuditHead",
+    "EndorsedLine",
+    "Endorsement",
+    "INSPECTION_RESULTS",
+    "Inspection",
+    "Facility",
+    "FacilitySpecies",
+    "Identifier",
+    "Keeping",
+    "NationalCategory",
+    "Party",
+    "Permit",
+    "PermitLine",
+    "SerialCounter",
+    "Species",
+    "Transfer",
+    "User",
 ]

@@ -52,10 +52,26 @@ class Animal(db.Model):
     __mapper_args__ = {"version_id_col": version}
 
     def as_audit(self) -> dict:
-        return {c: getattr(self, c) for c in (
-            "registry_no", "species_id", "state", "sex", "name", "birth_date", "birth_date_estimated",
-            "source_code", "origin_country", "owner_party_id", "holder_party_id", "facility_id",
-            "sire_id", "dam_id", "permit_line_id")}
+        return {
+            c: getattr(self, c)
+            for c in (
+                "registry_no",
+                "species_id",
+                "state",
+                "sex",
+                "name",
+                "birth_date",
+                "birth_date_estimated",
+                "source_code",
+                "origin_country",
+                "owner_party_id",
+                "holder_party_id",
+                "facility_id",
+                "sire_id",
+                "dam_id",
+                "permit_line_id",
+            )
+        }
 
 
 class Identifier(db.Model):
@@ -64,9 +80,13 @@ class Identifier(db.Model):
     __tablename__ = "identifier"
     __table_args__ = (
         # An active microchip number is unique across the registry; retired ones may recur.
-        Index("uq_identifier_active_microchip", "value", unique=True,
-              sqlite_where=text("kind = 'microchip' AND active"),
-              postgresql_where=text("kind = 'microchip' AND active")),
+        Index(
+            "uq_identifier_active_microchip",
+            "value",
+            unique=True,
+            sqlite_where=text("kind = 'microchip' AND active"),
+            postgresql_where=text("kind = 'microchip' AND active"),
+        ),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     animal_id: Mapped[int] = mapped_column(ForeignKey("animal.id"), index=True)
@@ -81,7 +101,9 @@ class Identifier(db.Model):
     animal: Mapped[Animal] = relationship(back_populates="identifiers")
 
     def as_audit(self) -> dict:
-        return {c: getattr(self, c) for c in ("animal_id", "kind", "value", "active", "applied_on", "retired_on", "note")}
+        return {
+            c: getattr(self, c) for c in ("animal_id", "kind", "value", "active", "applied_on", "retired_on", "note")
+        }
 
 
 class AnimalEvent(db.Model):

@@ -29,5 +29,7 @@ class Attachment(db.Model):
     __table_args__ = (db.Index("ix_attachment_object", "object_type", "object_id"),)
 
     def as_audit(self) -> dict:
-        return {c: getattr(self, c) for c in ("object_type", "object_id", "kind", "sha256", "media_type", "size",
-                                              "filename")}
+        return {
+            c: getattr(self, c)
+            for c in ("object_type", "object_id", "kind", "sha256", "media_type", "size", "filename")
+        }

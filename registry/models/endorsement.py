@@ -31,10 +31,14 @@ class Endorsement(db.Model):
     lines: Mapped[list["EndorsedLine"]] = relationship(back_populates="endorsement", order_by="EndorsedLine.id")
 
     def as_audit(self) -> dict:
-        return {"permit_id": self.permit_id, "direction": self.direction, "port": self.port,
-                "endorsed_on": self.endorsed_on, "transport_doc": self.transport_doc,
-                "lines": [{"line_no": l.line.line_no, "quantity": l.quantity, "outcome": l.outcome}
-                          for l in self.lines]}
+        return {
+            "permit_id": self.permit_id,
+            "direction": self.direction,
+            "port": self.port,
+            "endorsed_on": self.endorsed_on,
+            "transport_doc": self.transport_doc,
+            "lines": [{"line_no": l.line.line_no, "quantity": l.quantity, "outcome": l.outcome} for l in self.lines],
+        }
 
 
 class EndorsedLine(db.Model):

@@ -29,7 +29,8 @@ class Facility(db.Model):
 
     holder: Mapped[Party] = relationship()
     allowances: Mapped[list["FacilitySpecies"]] = relationship(
-        back_populates="facility", cascade="all, delete-orphan", order_by="FacilitySpecies.species_id")
+        back_populates="facility", cascade="all, delete-orphan", order_by="FacilitySpecies.species_id"
+    )
     inspections: Mapped[list["Inspection"]] = relationship(back_populates="facility", order_by="Inspection.id")
 
     __mapper_args__ = {"version_id_col": version}
@@ -39,8 +40,12 @@ class Facility(db.Model):
 
     def as_audit(self) -> dict:
         return {
-            "registration_no": self.registration_no, "name": self.name, "holder_party_id": self.holder_party_id,
-            "address": self.address, "status": self.status, "decision_note": self.decision_note,
+            "registration_no": self.registration_no,
+            "name": self.name,
+            "holder_party_id": self.holder_party_id,
+            "address": self.address,
+            "status": self.status,
+            "decision_note": self.decision_note,
             "allowances": {str(a.species_id): a.capacity for a in self.allowances},
         }
 

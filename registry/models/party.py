@@ -25,4 +25,6 @@ class Party(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     def as_audit(self) -> dict:
-        return {c: getattr(self, c) for c in ("kind", "name", "registration_no", "country", "address", "email", "phone")}
+        return {
+            c: getattr(self, c) for c in ("kind", "name", "registration_no", "country", "address", "email", "phone")
+        }

@@ -63,7 +63,8 @@ class Permit(db.Model):
     exporter: Mapped[Party | None] = relationship(foreign_keys=[exporter_party_id])
     replaces: Mapped["Permit | None"] = relationship(remote_side=[id])
     lines: Mapped[list["PermitLine"]] = relationship(
-        back_populates="permit", cascade="all, delete-orphan", order_by="PermitLine.line_no")
+        back_populates="permit", cascade="all, delete-orphan", order_by="PermitLine.line_no"
+    )
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -76,11 +77,29 @@ class Permit(db.Model):
         return self.number or _("application #%(id)s", id=self.id)
 
     def as_audit(self) -> dict:
-        data = {c: getattr(self, c) for c in (
-            "doc_type", "state", "number", "issuing_country", "applicant_party_id", "importer_party_id",
-            "exporter_party_id", "import_country", "export_country", "origin_country", "purpose_code",
-            "source_code", "foreign_permit_no", "special_conditions", "valid_from", "valid_until",
-            "replaces_id", "decision_note")}
+        data = {
+            c: getattr(self, c)
+            for c in (
+                "doc_type",
+                "state",
+                "number",
+                "issuing_country",
+                "applicant_party_id",
+                "importer_party_id",
+                "exporter_party_id",
+                "import_country",
+                "export_country",
+                "origin_country",
+                "purpose_code",
+                "source_code",
+                "foreign_permit_no",
+                "special_conditions",
+                "valid_from",
+                "valid_until",
+                "replaces_id",
+                "decision_note",
+            )
+        }
         data["lines"] = [line.as_audit() for line in self.lines]
         return data
 
@@ -106,9 +125,15 @@ class PermitLine(db.Model):
     species: Mapped[Species] = relationship()
 
     def as_audit(self) -> dict:
-        return {"line_no": self.line_no, "species_id": self.species_id, "appendix": self.appendix,
-                "term_code": self.term_code, "quantity": self.quantity, "unit_code": self.unit_code,
-                "description": self.description}
+        return {
+            "line_no": self.line_no,
+            "species_id": self.species_id,
+            "appendix": self.appendix,
+            "term_code": self.term_code,
+            "quantity": self.quantity,
+            "unit_code": self.unit_code,
+            "description": self.description,
+        }
 
 
 class SerialCounter(db.Model):

@@ -42,9 +42,22 @@ class Species(db.Model):
         return f"{self.scientific_name} ({common})" if common else self.scientific_name
 
     def as_audit(self) -> dict:
-        return {c: getattr(self, c) for c in (
-            "scientific_name", "author", "taxon_class", "taxon_order", "family", "appendix",
-            "annotation", "name_en", "name_ko", "national_category_code", "cites_taxon_id")}
+        return {
+            c: getattr(self, c)
+            for c in (
+                "scientific_name",
+                "author",
+                "taxon_class",
+                "taxon_order",
+                "family",
+                "appendix",
+                "annotation",
+                "name_en",
+                "name_ko",
+                "national_category_code",
+                "cites_taxon_id",
+            )
+        }
 
 
 class DeadlineSetting(db.Model):

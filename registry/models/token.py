@@ -26,8 +26,13 @@ class ApiToken(db.Model):
     user: Mapped[User] = relationship()
 
     def as_audit(self) -> dict:
-        return {"user_id": self.user_id, "name": self.name, "prefix": self.prefix,
-                "expires_at": self.expires_at, "revoked_at": self.revoked_at}
+        return {
+            "user_id": self.user_id,
+            "name": self.name,
+            "prefix": self.prefix,
+            "expires_at": self.expires_at,
+            "revoked_at": self.revoked_at,
+        }
 
 
 class IdempotentRequest(db.Model):

@@ -10,7 +10,8 @@ from registry.models.facility import Facility
 from registry.models.party import Party
 
 transfer_animal = Table(
-    "transfer_animal", db.metadata,
+    "transfer_animal",
+    db.metadata,
     Column("transfer_id", ForeignKey("transfer.id"), primary_key=True),
     Column("animal_id", ForeignKey("animal.id"), primary_key=True),
 )
@@ -47,7 +48,14 @@ class Transfer(db.Model):
     __mapper_args__ = {"version_id_col": version}
 
     def as_audit(self) -> dict:
-        return {"state": self.state, "transferor_party_id": self.transferor_party_id,
-                "transferee_party_id": self.transferee_party_id, "facility_id": self.facility_id,
-                "ownership": self.ownership, "planned_on": self.planned_on, "note": self.note,
-                "decision_note": self.decision_note, "animals": [a.id for a in self.animals]}
+        return {
+            "state": self.state,
+            "transferor_party_id": self.transferor_party_id,
+            "transferee_party_id": self.transferee_party_id,
+            "facility_id": self.facility_id,
+            "ownership": self.ownership,
+            "planned_on": self.planned_on,
+            "note": self.note,
+            "decision_note": self.decision_note,
+            "animals": [a.id for a in self.animals],
+        }

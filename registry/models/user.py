@@ -36,5 +36,11 @@ class User(UserMixin, db.Model):
         return f"{self.id}.{self.session_epoch}"
 
     def as_audit(self) -> dict:
-        return {"username": self.username, "display_name": self.display_name, "email": self.email,
-                "role": self.role, "party_id": self.party_id, "is_enabled": self.is_enabled}
+        return {
+            "username": self.username,
+            "display_name": self.display_name,
+            "email": self.email,
+            "role": self.role,
+            "party_id": self.party_id,
+            "is_enabled": self.is_enabled,
+        }

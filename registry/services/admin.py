@@ -1,4 +1,5 @@
 """Administration: accounts and reference data. Every change is audited like any other."""
+
 from __future__ import annotations
 
 from registry import deadlines
@@ -9,8 +10,17 @@ from registry.services import audit
 from registry.services.context import Actor, write_transaction
 from registry.services.errors import Forbidden, NotFound, ValidationFailed
 
-SPECIES_FIELDS = ("author", "taxon_class", "taxon_order", "family", "appendix", "annotation", "name_en", "name_ko",
-                  "national_category_code")
+SPECIES_FIELDS = (
+    "author",
+    "taxon_class",
+    "taxon_order",
+    "family",
+    "appendix",
+    "annotation",
+    "name_en",
+    "name_ko",
+    "national_category_code",
+)
 
 
 def _require(actor: Actor, capability: str) -> None:
@@ -37,8 +47,9 @@ def update_user(actor: Actor, user_id: int, role: str, party_id: int | None, dis
         if party_id is not None and session.get(Party, party_id) is None:
             raise ValidationFailed(_("unknown party"), {"party_id": _("no such party")})
         if user.id == actor.user_id and role != user.role:
-            raise ValidationFailed(_("the account cannot be changed"),
-                                   {"role": _("administrators do not change their own role")})
+            raise ValidationFailed(
+                _("the account cannot be changed"), {"role": _("administrators do not change their own role")}
+            )
         before = user.as_audit()
         if (user.role, user.party_id) != (role, party_id):
             user.session_epoch += 1  # new rights take effect at the next login
@@ -62,8 +73,7 @@ def correct_species(actor: Actor, species_id: int, changes: dict) -> Species:
             raise NotFound(_("no such species"))
         code = changes.get("national_category_code")
         if code and session.get(NationalCategory, code) is None:
-            raise ValidationFailed(_("unknown category"),
-                                   {"national_category_code": _("no such national category")})
+            raise ValidationFailed(_("unknown category"), {"national_category_code": _("no such national category")})
         before = sp.as_audit()
         for name, value in changes.items():
             setattr(sp, name, (value.strip() or None) if isinstance(value, str) else value)

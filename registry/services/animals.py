@@ -4,6 +4,7 @@ The order is always the same: load in scope (404) -> capability (403) ->
 (state, event) legal (409) -> guards (409) -> change -> timeline event ->
 audit entry -> commit.
 """
+
 from __future__ import annotations
 
 import re
@@ -33,6 +34,7 @@ BIRTH_SOURCES = ("C", "F")
 
 
 # ---------------------------------------------------------------- input checking
+
 
 def _text(data: dict, name: str, errors: dict, required: bool = True, limit: int = 2000) -> str | None:
     value = data.get(name)
@@ -113,6 +115,7 @@ def _identifier_list(data: dict, errors: dict) -> list[tuple[str, str]]:
 
 # ---------------------------------------------------------------- the shared machinery
 
+
 @dataclass
 class Context:
     """What the machine's guards look at (see registry.machines.animal)."""
@@ -140,8 +143,10 @@ class Context:
 def _check_capability(actor: Actor, event: str) -> None:
     t = ANIMAL.transitions.get(event)
     if t is None:
-        raise ValidationFailed(_("unknown event '%(event)s'", event=event),
-                               {"event": _("one of %(values)s", values=", ".join(ANIMAL.events))})
+        raise ValidationFailed(
+            _("unknown event '%(event)s'", event=event),
+            {"event": _("one of %(values)s", values=", ".join(ANIMAL.events))},
+        )
     if not has_capability(actor, t.capability):
         raise Forbidden(_("your role may not record '%(action)s'", action=_(t.label)))
 
@@ -150,8 +155,9 @@ def _guarded(state: str | None, event: str, ctx: Context):
     return allowed(ANIMAL, state, event, ctx)
 
 
-def _load_for_update(session, actor: Actor, animal_id: int, expected_version: int | None,
-                     scoped: bool = True) -> Animal:
+def _load_for_update(
+    session, actor: Actor, animal_id: int, expected_version: int | None, scoped: bool = True
+) -> Animal:
     animal = session.execute(lock(select(Animal).where(Animal.id == animal_id))).scalar_one_or_none()
     if animal is None or (scoped and not can_see_animal(actor, animal)):
         raise NotFound(_("no such animal"))
@@ -178,27 +184,44 @@ def _permit(session, permit_id: int) -> Permit | None:
 def _with_facility(ctx: Context, session, facility: Facility | None) -> None:
     ctx.facility = facility
     if facility is not None and ctx.species_id is not None:
-        ctx.occupancy = occupancy(session, facility.id, ctx.species_id,
-                                  excluding=ctx.animal.id if ctx.animal is not None else None)
+        ctx.occupancy = occupancy(
+            session, facility.id, ctx.species_id, excluding=ctx.animal.id if ctx.animal is not None else None
+        )
 
 
-def _keep(session, animal: Animal, relation: str, party_id: int | None, facility_id: int | None,
-          since: date, event: AnimalEvent) -> None:
+def _keep(
+    session,
+    animal: Animal,
+    relation: str,
+    party_id: int | None,
+    facility_id: int | None,
+    since: date,
+    event: AnimalEvent,
+) -> None:
     """Close the open owner/holder period if it changes, and open the new one."""
-    current = session.scalar(select(Keeping).where(
-        Keeping.animal_id == animal.id, Keeping.relation == relation, Keeping.until.is_(None)))
+    current = session.scalar(
+        select(Keeping).where(Keeping.animal_id == animal.id, Keeping.relation == relation, Keeping.until.is_(None))
+    )
     if current is not None:
         if current.party_id == party_id and (relation == "owner" or current.facility_id == facility_id):
             return
         current.until = since
     if party_id is not None:
-        session.add(Keeping(animal_id=animal.id, relation=relation, party_id=party_id,
-                            facility_id=facility_id if relation == "holder" else None, since=since,
-                            event_id=event.id))
+        session.add(
+            Keeping(
+                animal_id=animal.id,
+                relation=relation,
+                party_id=party_id,
+                facility_id=facility_id if relation == "holder" else None,
+                since=since,
+                event_id=event.id,
+            )
+        )
 
 
-def _place(session, animal: Animal, event: AnimalEvent, owner_id: int | None, facility: Facility | None,
-           when: date) -> None:
+def _place(
+    session, animal: Animal, event: AnimalEvent, owner_id: int | None, facility: Facility | None, when: date
+) -> None:
     if owner_id is not None:
         animal.owner_party_id = owner_id
     if facility is not None:
@@ -209,17 +232,35 @@ def _place(session, animal: Animal, event: AnimalEvent, owner_id: int | None, fa
     _keep(session, animal, "holder", animal.holder_party_id, animal.facility_id, when, event)
 
 
-def _timeline(session, actor: Actor, animal: Animal, event: str, from_state: str | None, when: date,
-              details: dict, permit_id: int | None = None) -> AnimalEvent:
-    row = AnimalEvent(animal_id=animal.id, event=event, from_state=from_state, to_state=animal.state,
-                      occurred_on=when, recorded_at=clock.now(), actor_id=actor.user_id, actor_name=actor.username,
-                      permit_id=permit_id, details=audit.jsonable(details))
+def _timeline(
+    session,
+    actor: Actor,
+    animal: Animal,
+    event: str,
+    from_state: str | None,
+    when: date,
+    details: dict,
+    permit_id: int | None = None,
+) -> AnimalEvent:
+    row = AnimalEvent(
+        animal_id=animal.id,
+        event=event,
+        from_state=from_state,
+        to_state=animal.state,
+        occurred_on=when,
+        recorded_at=clock.now(),
+        actor_id=actor.user_id,
+        actor_name=actor.username,
+        permit_id=permit_id,
+        details=audit.jsonable(details),
+    )
     session.add(row)
     session.flush()
     return row
 
 
 # ---------------------------------------------------------------- events on an existing animal
+
 
 @dataclass(frozen=True)
 class EventSpec:
@@ -255,9 +296,11 @@ def _prepare_permit_of_declaration(session, ctx, values, errors):
 
 
 def _parse_transfer(data, errors, today):
-    return {"owner_party_id": _id(data, "owner_party_id", errors, False),
-            "facility_id": _id(data, "facility_id", errors, False),
-            "note": _text(data, "note", errors, False)}
+    return {
+        "owner_party_id": _id(data, "owner_party_id", errors, False),
+        "facility_id": _id(data, "facility_id", errors, False),
+        "note": _text(data, "note", errors, False),
+    }
 
 
 def _prepare_transfer(session, ctx, values, errors):
@@ -269,28 +312,44 @@ def _prepare_transfer(session, ctx, values, errors):
 
 
 def _parse_death(data, errors, today):
-    return {"cause": _text(data, "cause", errors), "disease_suspected": _flag(data, "disease_suspected"),
-            "note": _text(data, "note", errors, False)}
+    return {
+        "cause": _text(data, "cause", errors),
+        "disease_suspected": _flag(data, "disease_suspected"),
+        "note": _text(data, "note", errors, False),
+    }
 
 
 def _parse_disposal(data, errors, today):
     method = _text(data, "method", errors)
     if method is not None and method not in DISPOSAL_METHODS:
         errors["method"] = _("one of %(values)s", values=", ".join(DISPOSAL_METHODS))
-    values = {"method": method, "handler": _text(data, "handler", errors),
-              "licence_no": _text(data, "licence_no", errors, required=method in ("incineration", "rendering")),
-              "place": _text(data, "place", errors), "witness": _text(data, "witness", errors),
-              "note": _text(data, "note", errors, False)}
+    values = {
+        "method": method,
+        "handler": _text(data, "handler", errors),
+        "licence_no": _text(data, "licence_no", errors, required=method in ("incineration", "rendering")),
+        "place": _text(data, "place", errors),
+        "witness": _text(data, "witness", errors),
+        "note": _text(data, "note", errors, False),
+    }
     return values
 
 
 def _prepare_disposal(session, ctx, values, errors):
-    death = session.scalar(select(AnimalEvent).where(
-        AnimalEvent.animal_id == ctx.animal.id, AnimalEvent.to_state == AnimalState.DEAD
-    ).order_by(AnimalEvent.id.desc()).limit(1))
+    death = session.scalar(
+        select(AnimalEvent)
+        .where(AnimalEvent.animal_id == ctx.animal.id, AnimalEvent.to_state == AnimalState.DEAD)
+        .order_by(AnimalEvent.id.desc())
+        .limit(1)
+    )
     ctx.disease_suspected = bool(death and death.details.get("disease_suspected"))
-    ctx.donation_approved = session.scalar(select(AnimalEvent.id).where(
-        AnimalEvent.animal_id == ctx.animal.id, AnimalEvent.event == "approve_donation").limit(1)) is not None
+    ctx.donation_approved = (
+        session.scalar(
+            select(AnimalEvent.id)
+            .where(AnimalEvent.animal_id == ctx.animal.id, AnimalEvent.event == "approve_donation")
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def _parse_export(data, errors, today):
@@ -303,9 +362,15 @@ def _prepare_export(session, ctx, values, errors):
         if ctx.permit is None:
             errors["permit_id"] = _("no such permit")
             return
-        ctx.permit_used = session.scalar(select(func.count(AnimalEvent.id)).join(Animal).where(
-            AnimalEvent.permit_id == ctx.permit.id, AnimalEvent.event == "export",
-            Animal.species_id == ctx.animal.species_id))
+        ctx.permit_used = session.scalar(
+            select(func.count(AnimalEvent.id))
+            .join(Animal)
+            .where(
+                AnimalEvent.permit_id == ctx.permit.id,
+                AnimalEvent.event == "export",
+                Animal.species_id == ctx.animal.species_id,
+            )
+        )
 
 
 def _effect_exported(session, ctx, row, values):
@@ -323,9 +388,12 @@ def _effect_seize(session, ctx, row, values):
 
 
 def _prepare_return(session, ctx, values, errors):
-    seizure = session.scalar(select(AnimalEvent).where(
-        AnimalEvent.animal_id == ctx.animal.id, AnimalEvent.event == "seize"
-    ).order_by(AnimalEvent.id.desc()).limit(1))
+    seizure = session.scalar(
+        select(AnimalEvent)
+        .where(AnimalEvent.animal_id == ctx.animal.id, AnimalEvent.event == "seize")
+        .order_by(AnimalEvent.id.desc())
+        .limit(1)
+    )
     ctx.seized_from = seizure.from_state if seizure else None
     if values.get("facility_id") is None:
         values["facility_id"] = seizure.details.get("previous_facility_id") if seizure else None
@@ -357,8 +425,10 @@ def _effect_release_identifiers(session, ctx, row, values):
 
 
 EVENTS: dict[str, EventSpec] = {
-    "enter": EventSpec(lambda d, e, t: {"port": _text(d, "port", e), "note": _text(d, "note", e, False)},
-                       _prepare_permit_of_declaration),
+    "enter": EventSpec(
+        lambda d, e, t: {"port": _text(d, "port", e), "note": _text(d, "note", e, False)},
+        _prepare_permit_of_declaration,
+    ),
     "refuse_entry": EventSpec(_parse_reason, effect=_effect_release_identifiers),
     "void": EventSpec(_parse_reason, effect=_effect_release_identifiers),
     "register": EventSpec(_parse_facility, _prepare_target_facility, _effect_move),
@@ -367,14 +437,16 @@ EVENTS: dict[str, EventSpec] = {
     "dispose": EventSpec(_parse_disposal, _prepare_disposal, _effect_clear_holder),
     "export": EventSpec(_parse_export, _prepare_export, _effect_exported),
     "report_missing": EventSpec(lambda d, e, t: {"circumstances": _text(d, "circumstances", e)}),
-    "recover": EventSpec(lambda d, e, t: _parse_facility(d, e, t, required=False),
-                         _prepare_target_facility, _effect_move),
+    "recover": EventSpec(
+        lambda d, e, t: _parse_facility(d, e, t, required=False), _prepare_target_facility, _effect_move
+    ),
     "declare_dead": EventSpec(_parse_reason),
     "seize": EventSpec(_parse_seize, _prepare_target_facility, _effect_seize),
     "return": EventSpec(lambda d, e, t: _parse_facility(d, e, t, required=False), _prepare_return, _effect_move),
     "forfeit": EventSpec(lambda d, e, t: {"note": _text(d, "note", e, False)}, effect=_effect_forfeit),
-    "approve_donation": EventSpec(lambda d, e, t: {"recipient": _text(d, "recipient", e),
-                                                   "note": _text(d, "note", e, False)}),
+    "approve_donation": EventSpec(
+        lambda d, e, t: {"recipient": _text(d, "recipient", e), "note": _text(d, "note", e, False)}
+    ),
 }
 assert set(EVENTS) | {"declare", "birth"} == set(ANIMAL.events)
 
@@ -383,8 +455,14 @@ def today() -> date:
     return clock.today()
 
 
-def fire(actor: Actor, animal_id: int, event: str, data: dict | None = None,
-         expected_version: int | None = None, handshake=None) -> Animal:
+def fire(
+    actor: Actor,
+    animal_id: int,
+    event: str,
+    data: dict | None = None,
+    expected_version: int | None = None,
+    handshake=None,
+) -> Animal:
     """Record a lifecycle event on an existing animal.
 
     :raises NotFound: the animal is not visible to the actor.
@@ -421,16 +499,24 @@ def fire(actor: Actor, animal_id: int, event: str, data: dict | None = None,
         before = animal.as_audit()
         from_state = animal.state
         animal.state = t.target
-        row = _timeline(session, actor, animal, event, from_state, when, values,
-                        ctx.permit.id if ctx.permit is not None else None)
+        row = _timeline(
+            session, actor, animal, event, from_state, when, values, ctx.permit.id if ctx.permit is not None else None
+        )
         spec.effect(session, ctx, row, values)
         session.flush()
-        audit.record(actor, f"animal.{event}", "animal", animal.id, before,
-                     animal.as_audit() | {"event": row.details, "occurred_on": when})
+        audit.record(
+            actor,
+            f"animal.{event}",
+            "animal",
+            animal.id,
+            before,
+            animal.as_audit() | {"event": row.details, "occurred_on": when},
+        )
     return animal
 
 
 # ---------------------------------------------------------------- creating animals
+
 
 def _new_animal(session, actor: Actor, ids: list[tuple[str, str]], when: date, **fields) -> Animal:
     country = current_app.config["ISSUING_COUNTRY"]
@@ -442,12 +528,16 @@ def _new_animal(session, actor: Actor, ids: list[tuple[str, str]], when: date, *
     return animal
 
 
-def _attach_identifier(session, animal: Animal, kind: str, value: str, applied_on: date | None,
-                       note: str | None = None) -> Identifier:
-    if kind == "microchip" and session.scalar(select(Identifier.animal_id).where(
-            Identifier.kind == "microchip", Identifier.value == value, Identifier.active)):
-        raise Conflict(_("microchip already in use"),
-                       {"identifiers": _("microchip %(value)s is already active on another animal", value=value)})
+def _attach_identifier(
+    session, animal: Animal, kind: str, value: str, applied_on: date | None, note: str | None = None
+) -> Identifier:
+    if kind == "microchip" and session.scalar(
+        select(Identifier.animal_id).where(Identifier.kind == "microchip", Identifier.value == value, Identifier.active)
+    ):
+        raise Conflict(
+            _("microchip already in use"),
+            {"identifiers": _("microchip %(value)s is already active on another animal", value=value)},
+        )
     ident = Identifier(animal_id=animal.id, kind=kind, value=value, applied_on=applied_on, note=note)
     session.add(ident)
     session.flush()
@@ -487,15 +577,40 @@ def register_birth(actor: Actor, data: dict) -> Animal:
         t = _guarded(None, "birth", ctx)
         parent = parents.get("dam") or parents.get("sire")
         animal = _new_animal(
-            session, actor, ids, born, species_id=species_id, state=t.target, sex=sex, name=data.get("name") or None,
-            birth_date=born, birth_date_estimated=_flag(data, "birth_date_estimated"), source_code=source,
-            origin_country=current_app.config["ISSUING_COUNTRY"], sire_id=sire_id, dam_id=dam_id,
-            owner_party_id=parent.owner_party_id if parent else facility.holder_party_id)
-        row = _timeline(session, actor, animal, "birth", None, born,
-                        {"sire_id": sire_id, "dam_id": dam_id, "facility_id": facility.id})
+            session,
+            actor,
+            ids,
+            born,
+            species_id=species_id,
+            state=t.target,
+            sex=sex,
+            name=data.get("name") or None,
+            birth_date=born,
+            birth_date_estimated=_flag(data, "birth_date_estimated"),
+            source_code=source,
+            origin_country=current_app.config["ISSUING_COUNTRY"],
+            sire_id=sire_id,
+            dam_id=dam_id,
+            owner_party_id=parent.owner_party_id if parent else facility.holder_party_id,
+        )
+        row = _timeline(
+            session,
+            actor,
+            animal,
+            "birth",
+            None,
+            born,
+            {"sire_id": sire_id, "dam_id": dam_id, "facility_id": facility.id},
+        )
         _place(session, animal, row, None, facility, born)
-        audit.record(actor, "animal.birth", "animal", animal.id, None,
-                     animal.as_audit() | {"identifiers": [list(i) for i in ids]})
+        audit.record(
+            actor,
+            "animal.birth",
+            "animal",
+            animal.id,
+            None,
+            animal.as_audit() | {"identifiers": [list(i) for i in ids]},
+        )
     return animal
 
 
@@ -520,27 +635,46 @@ def declare(actor: Actor, permit_line_id: int, data: dict) -> Animal:
             errors["permit_line_id"] = _("only live animals (term LIV) are followed individually")
         declared = session.scalar(select(func.count(Animal.id)).where(Animal.permit_line_id == line.id))
         if declared >= line.quantity:
-            errors["permit_line_id"] = _("the line's quantity (%(quantity)s) is already fully declared",
-                                         quantity=f"{line.quantity:f}")
+            errors["permit_line_id"] = _(
+                "the line's quantity (%(quantity)s) is already fully declared", quantity=f"{line.quantity:f}"
+            )
         if errors:
             raise ValidationFailed(_("the animal cannot be declared"), errors)
         permit = line.permit
         t = _guarded(None, "declare", Context(actor, None, {}, now, species_id=line.species_id, permit=permit))
         animal = _new_animal(
-            session, actor, ids, now, species_id=line.species_id, state=t.target, sex=sex, birth_date=born,
-            birth_date_estimated=_flag(data, "birth_date_estimated"), source_code=permit.source_code,
-            origin_country=permit.origin_country or permit.export_country, permit_line_id=line.id,
-            owner_party_id=permit.importer_party_id or permit.applicant_party_id)
+            session,
+            actor,
+            ids,
+            now,
+            species_id=line.species_id,
+            state=t.target,
+            sex=sex,
+            birth_date=born,
+            birth_date_estimated=_flag(data, "birth_date_estimated"),
+            source_code=permit.source_code,
+            origin_country=permit.origin_country or permit.export_country,
+            permit_line_id=line.id,
+            owner_party_id=permit.importer_party_id or permit.applicant_party_id,
+        )
         _timeline(session, actor, animal, "declare", None, now, {"permit_line_id": line.id}, permit.id)
-        audit.record(actor, "animal.declare", "animal", animal.id, None,
-                     animal.as_audit() | {"identifiers": [list(i) for i in ids]})
+        audit.record(
+            actor,
+            "animal.declare",
+            "animal",
+            animal.id,
+            None,
+            animal.as_audit() | {"identifiers": [list(i) for i in ids]},
+        )
     return animal
 
 
 # ---------------------------------------------------------------- identifiers
 
-def add_identifier(actor: Actor, animal_id: int, kind: str, value: str, applied_on: date | None = None,
-                   note: str | None = None) -> Identifier:
+
+def add_identifier(
+    actor: Actor, animal_id: int, kind: str, value: str, applied_on: date | None = None, note: str | None = None
+) -> Identifier:
     if not has_capability(actor, "animal.identify"):
         raise Forbidden(_("your role may not change identifiers"))
     problem = check_identifier(kind, value)
@@ -549,15 +683,20 @@ def add_identifier(actor: Actor, animal_id: int, kind: str, value: str, applied_
     with write_transaction() as session:
         animal = _load_for_update(session, actor, animal_id, None)
         if animal.state in ANIMAL.terminal:
-            raise Conflict(_("the animal is in the final state '%(state)s'; its record is closed",
-                             state=ANIMAL.label(animal.state)))
+            raise Conflict(
+                _(
+                    "the animal is in the final state '%(state)s'; its record is closed",
+                    state=ANIMAL.label(animal.state),
+                )
+            )
         ident = _attach_identifier(session, animal, kind, value.strip(), applied_on, note)
         audit.record(actor, "animal.identifier_add", "identifier", ident.id, None, ident.as_audit())
     return ident
 
 
-def retire_identifier(actor: Actor, identifier_id: int, retired_on: date | None = None,
-                      note: str | None = None) -> Identifier:
+def retire_identifier(
+    actor: Actor, identifier_id: int, retired_on: date | None = None, note: str | None = None
+) -> Identifier:
     """Mark an identifier as no longer on the animal (lost ring, failed chip); it stays in the history."""
     if not has_capability(actor, "animal.identify"):
         raise Forbidden(_("your role may not change identifiers"))

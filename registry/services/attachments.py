@@ -1,4 +1,5 @@
 """Files attached to animals and facilities: checked by content, stored by hash, shown in scope."""
+
 from __future__ import annotations
 
 import hashlib
@@ -17,8 +18,10 @@ from registry.services.errors import Forbidden, NotFound, ValidationFailed
 
 #: What the first bytes of an accepted file must be; the name and the declared type are not trusted.
 SIGNATURES = {b"%PDF-": "application/pdf", b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png"}
-TARGETS = {"animal": (Animal, can_see_animal, "animal.identify"), "facility": (Facility, can_see_facility,
-                                                                          "facility.apply")}
+TARGETS = {
+    "animal": (Animal, can_see_animal, "animal.identify"),
+    "facility": (Facility, can_see_facility, "facility.apply"),
+}
 
 
 def sniff(head: bytes) -> str | None:
@@ -41,8 +44,9 @@ def _target(session, actor: Actor, object_type: str, object_id: int):
 
 def attach(actor: Actor, object_type: str, object_id: int, kind: str, filename: str, data: bytes) -> Attachment:
     """Keep *data* (PDF, JPEG or PNG, at most MAX_UPLOAD_BYTES) and attach it to the record."""
-    if object_type in TARGETS and not (has_capability(actor, TARGETS[object_type][2])
-                                       or has_capability(actor, "facility.manage")):
+    if object_type in TARGETS and not (
+        has_capability(actor, TARGETS[object_type][2]) or has_capability(actor, "facility.manage")
+    ):
         raise Forbidden(_("your role may not attach files here"))
     errors = {}
     if kind not in ATTACHMENT_KINDS:
@@ -67,8 +71,17 @@ def attach(actor: Actor, object_type: str, object_id: int, kind: str, filename: 
             partial = path.with_suffix(".part")
             partial.write_bytes(data)
             partial.replace(path)
-        row = Attachment(object_type=object_type, object_id=object_id, kind=kind, sha256=digest, media_type=media,
-                         size=len(data), filename=name, uploaded_by_id=actor.user_id, uploaded_by=actor.username)
+        row = Attachment(
+            object_type=object_type,
+            object_id=object_id,
+            kind=kind,
+            sha256=digest,
+            media_type=media,
+            size=len(data),
+            filename=name,
+            uploaded_by_id=actor.user_id,
+            uploaded_by=actor.username,
+        )
         session.add(row)
         session.flush()
         audit.record(actor, "attachment.add", object_type, object_id, None, row.as_audit())
@@ -94,5 +107,8 @@ def of(object_type: str, object_id: int) -> list[Attachment]:
 
     from registry.extensions import db
 
-    return db.session.scalars(select(Attachment).where(Attachment.object_type == object_type,
-                                                       Attachment.object_id == object_id).order_by(Attachment.id)).all()
+    return db.session.scalars(
+        select(Attachment)
+        .where(Attachment.object_type == object_type, Attachment.object_id == object_id)
+        .order_by(Attachment.id)
+    ).all()

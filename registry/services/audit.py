@@ -1,4 +1,5 @@
 """Writing and verifying the audit log."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -44,8 +45,9 @@ def diff(before: dict | None, after: dict | None) -> tuple[dict | None, dict | N
     return {k: b.get(k) for k in keys}, {k: a.get(k) for k in keys}
 
 
-def record(actor: Actor, action: str, object_type: str, object_id, before: dict | None = None,
-           after: dict | None = None) -> AuditEntry:
+def record(
+    actor: Actor, action: str, object_type: str, object_id, before: dict | None = None, after: dict | None = None
+) -> AuditEntry:
     """Append one entry to the chain, inside the caller's write transaction."""
     if not in_write_transaction():
         raise RuntimeError("audit entries are written only inside a write transaction")
@@ -53,11 +55,19 @@ def record(actor: Actor, action: str, object_type: str, object_id, before: dict 
     head = session.execute(lock(select(AuditHead).where(AuditHead.id == 1))).scalar_one()
     before, after = diff(before, after)
     fields = {
-        "seq": head.seq + 1, "occurred_at": utcnow(), "actor_id": actor.user_id,
-        "actor_name": actor.username, "actor_role": actor.role, "action": action,
-        "object_type": object_type, "object_id": None if object_id is None else str(object_id),
-        "before": before, "after": after, "request_id": actor.request_id,
-        "client_addr": actor.client_addr, "prev_hash": head.entry_hash,
+        "seq": head.seq + 1,
+        "occurred_at": utcnow(),
+        "actor_id": actor.user_id,
+        "actor_name": actor.username,
+        "actor_role": actor.role,
+        "action": action,
+        "object_type": object_type,
+        "object_id": None if object_id is None else str(object_id),
+        "before": before,
+        "after": after,
+        "request_id": actor.request_id,
+        "client_addr": actor.client_addr,
+        "prev_hash": head.entry_hash,
     }
     entry = AuditEntry(**fields, entry_hash=audit_chain.compute_hash(fields))
     session.add(entry)
@@ -85,8 +95,12 @@ def verify_database(batch: int = 2000) -> audit_chain.Verdict:
         last = 0
         while True:
             # Entries past the head read above were committed after it: the next run checks them.
-            chunk = session.scalars(select(AuditEntry).where(
-                AuditEntry.seq > last, AuditEntry.seq <= head.seq).order_by(AuditEntry.seq).limit(batch)).all()
+            chunk = session.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.seq > last, AuditEntry.seq <= head.seq)
+                .order_by(AuditEntry.seq)
+                .limit(batch)
+            ).all()
             if not chunk:
                 return
             for e in chunk:
@@ -104,12 +118,13 @@ def verify_database(batch: int = 2000) -> audit_chain.Verdict:
         newest = session.scalar(select(func.max(AuditEntry.seq)))
         current = session.scalar(select(AuditHead.seq).where(AuditHead.id == 1))
         if newest is not None and newest > current:
-            return audit_chain.Verdict(False, verdict.checked, current + 1,
-                                       "entries exist beyond the recorded chain head")
+            return audit_chain.Verdict(
+                False, verdict.checked, current + 1, "entries exist beyond the recorded chain head"
+            )
     return verdict
 
 
-def signer() -> "signing.Signer":
+def signer() -> signing.Signer:
     """The registry's signing key (raises signing.KeyMissing with the command to create it)."""
     from flask import current_app
 
@@ -124,12 +139,23 @@ def checkpoint(actor: Actor) -> AuditCheckpoint:
     with write_transaction() as session:
         head = session.execute(lock(select(AuditHead).where(AuditHead.id == 1))).scalar_one()
         message = signing.checkpoint_message(current_app.config["AUDIT_ORIGIN"], head.seq, head.entry_hash)
-        cp = AuditCheckpoint(seq=head.seq, entry_hash=head.entry_hash, signed_at=utcnow(),
-                             key_fingerprint=key.fingerprint, signature=key.sign(message))
+        cp = AuditCheckpoint(
+            seq=head.seq,
+            entry_hash=head.entry_hash,
+            signed_at=utcnow(),
+            key_fingerprint=key.fingerprint,
+            signature=key.sign(message),
+        )
         session.add(cp)
         session.flush()
-        record(actor, "audit.checkpoint", "audit_checkpoint", cp.id, None,
-               {"seq": cp.seq, "entry_hash": cp.entry_hash, "key_fingerprint": cp.key_fingerprint})
+        record(
+            actor,
+            "audit.checkpoint",
+            "audit_checkpoint",
+            cp.id,
+            None,
+            {"seq": cp.seq, "entry_hash": cp.entry_hash, "key_fingerprint": cp.key_fingerprint},
+        )
     return cp
 
 
@@ -144,13 +170,19 @@ def check_checkpoints() -> audit_chain.Verdict | None:
         public = None
     origin = current_app.config["AUDIT_ORIGIN"]
     for cp in session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.id)):
-        if public is not None and not signing.valid(public, signing.checkpoint_message(origin, cp.seq, cp.entry_hash),
-                                                    cp.signature):
+        if public is not None and not signing.valid(
+            public, signing.checkpoint_message(origin, cp.seq, cp.entry_hash), cp.signature
+        ):
             return audit_chain.Verdict(False, 0, cp.seq, f"checkpoint {cp.id} does not carry the registry's signature")
         if cp.seq == 0:
             continue
         logged = session.scalar(select(AuditEntry.entry_hash).where(AuditEntry.seq == cp.seq))
         if logged != cp.entry_hash:
-            return audit_chain.Verdict(False, 0, cp.seq, f"the log no longer matches checkpoint {cp.id} signed at "
-                                       f"{cp.signed_at:%Y-%m-%d %H:%M} UTC: history up to entry {cp.seq} was rewritten")
+            return audit_chain.Verdict(
+                False,
+                0,
+                cp.seq,
+                f"the log no longer matches checkpoint {cp.id} signed at "
+                f"{cp.signed_at:%Y-%m-%d %H:%M} UTC: history up to entry {cp.seq} was rewritten",
+            )
     return None

@@ -1,4 +1,5 @@
 """Who is acting, and the transaction every use case runs in."""
+
 from __future__ import annotations
 
 import contextvars
@@ -30,12 +31,11 @@ class Actor:
     is_system: bool = False
 
     @classmethod
-    def for_user(cls, user, request_id: str | None = None, client_addr: str | None = None) -> "Actor":
-        return cls(user.id, user.username, user.role, user.party_id,
-                   request_id or uuid.uuid4().hex, client_addr)
+    def for_user(cls, user, request_id: str | None = None, client_addr: str | None = None) -> Actor:
+        return cls(user.id, user.username, user.role, user.party_id, request_id or uuid.uuid4().hex, client_addr)
 
     @classmethod
-    def system(cls, name: str) -> "Actor":
+    def system(cls, name: str) -> Actor:
         return cls(None, f"system:{name}", "system", is_system=True)
 
 

@@ -1,4 +1,5 @@
 """The numbers behind the dashboards: the register as it stands, and the last twelve months."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -30,22 +31,34 @@ def figures() -> dict:
     since = date.fromisoformat(months[0] + "-01")
     by_state = dict(db.session.execute(select(Animal.state, func.count()).group_by(Animal.state)).all())
     by_species = db.session.execute(
-        select(Species.scientific_name, func.count()).join(Animal, Animal.species_id == Species.id)
+        select(Species.scientific_name, func.count())
+        .join(Animal, Animal.species_id == Species.id)
         .where(Animal.state.in_(("entered", "in_captivity", "seized", "missing")))
-        .group_by(Species.scientific_name).order_by(func.count().desc()).limit(12)).all()
+        .group_by(Species.scientific_name)
+        .order_by(func.count().desc())
+        .limit(12)
+    ).all()
     permit_states = dict(db.session.execute(select(Permit.state, func.count()).group_by(Permit.state)).all())
-    issued = Counter(d.strftime("%Y-%m") for d in db.session.scalars(
-        select(Permit.valid_from).where(Permit.valid_from >= since)))
-    events = db.session.execute(select(AnimalEvent.event, AnimalEvent.occurred_on).where(
-        AnimalEvent.event.in_(("transfer", "death", "declare_dead")), AnimalEvent.occurred_on >= since)).all()
+    issued = Counter(
+        d.strftime("%Y-%m") for d in db.session.scalars(select(Permit.valid_from).where(Permit.valid_from >= since))
+    )
+    events = db.session.execute(
+        select(AnimalEvent.event, AnimalEvent.occurred_on).where(
+            AnimalEvent.event.in_(("transfer", "death", "declare_dead")), AnimalEvent.occurred_on >= since
+        )
+    ).all()
     transfers = Counter(d.strftime("%Y-%m") for e, d in events if e == "transfer")
     deaths = Counter(d.strftime("%Y-%m") for e, d in events if e != "transfer")
     waiting = db.session.execute(
-        select(Animal, func.max(AnimalEvent.occurred_on)).join(AnimalEvent, AnimalEvent.animal_id == Animal.id)
-        .where(Animal.state == "dead", AnimalEvent.to_state == "dead").group_by(Animal.id)).all()
+        select(Animal, func.max(AnimalEvent.occurred_on))
+        .join(AnimalEvent, AnimalEvent.animal_id == Animal.id)
+        .where(Animal.state == "dead", AnimalEvent.to_state == "dead")
+        .group_by(Animal.id)
+    ).all()
     overdue = [(a, d) for a, d in waiting if (today - d).days > DISPOSAL_DAYS]
-    lapsed = db.session.scalars(select(Permit).where(
-        Permit.state.in_(("issued", "partly_used")), Permit.valid_until < today)).all()
+    lapsed = db.session.scalars(
+        select(Permit).where(Permit.state.in_(("issued", "partly_used")), Permit.valid_until < today)
+    ).all()
     return {
         "animals_by_state": [(ANIMAL.label(s), by_state.get(s.value, 0)) for s in ANIMAL.states],
         "animals_by_species": [(name, n) for name, n in by_species],

@@ -1,4 +1,5 @@
 """What is due and overdue, for whom: the deadline rules applied to the register, in each user's scope."""
+
 from __future__ import annotations
 
 import csv
@@ -11,20 +12,28 @@ from registry import clock, deadlines
 from registry.extensions import db
 from registry.models import Animal, Species
 from registry.permissions import (
-    has_capability, visible_animals, visible_facilities, visible_permits, visible_transfers,
+    has_capability,
+    visible_animals,
+    visible_facilities,
+    visible_permits,
+    visible_transfers,
 )
 from registry.services.context import Actor
 
-
 #: Narrows a rule's open items to what an actor may see, in the query itself.
-SCOPES = {"animal": visible_animals, "permit": visible_permits, "facility": visible_facilities,
-          "transfer": visible_transfers}
+SCOPES = {
+    "animal": visible_animals,
+    "permit": visible_permits,
+    "facility": visible_facilities,
+    "transfer": visible_transfers,
+}
 #: Some follow-ups are the authority's own: only those who can do them see them.
 DONE_BY = {"facility": "facility.manage", "transfer": "transfer.acknowledge"}
 
 
-def items(actor: Actor, rule_code: str | None = None, overdue_only: bool = False,
-          horizon_days: int = 30) -> list[deadlines.Item]:
+def items(
+    actor: Actor, rule_code: str | None = None, overdue_only: bool = False, horizon_days: int = 30
+) -> list[deadlines.Item]:
     """Open items in the actor's scope: overdue ones, and those falling due within *horizon_days*."""
     from registry.services.admin import deadline_days
 
@@ -39,12 +48,18 @@ def items(actor: Actor, rule_code: str | None = None, overdue_only: bool = False
             query = query.where(rule.reported_at >= clock.now() - timedelta(days=horizon_days + 1))
         if rule.categories is not None:  # only animals of these national categories
             query = query.join(Species, Species.id == Animal.species_id).where(
-                func.coalesce(Species.national_category_code, "CITES").in_(rule.categories))
+                func.coalesce(Species.national_category_code, "CITES").in_(rule.categories)
+            )
         for subject, starts, *done in db.session.execute(query).all():
             if starts is None:
                 continue
-            item = deadlines.Item(rule, subject, _day(starts), deadlines.due_on(rule, _day(starts), overrides),
-                                  _day(done[0]) if done else None)
+            item = deadlines.Item(
+                rule,
+                subject,
+                _day(starts),
+                deadlines.due_on(rule, _day(starts), overrides),
+                _day(done[0]) if done else None,
+            )
             if rule.kind == "report":  # late reports of the last *horizon_days*
                 if item.overdue(today) and (today - item.done).days <= horizon_days:
                     found.append(item)
@@ -65,8 +80,13 @@ def _day(value) -> date:
 
 def label(item: deadlines.Item) -> str:
     s = item.subject
-    return getattr(s, "registry_no", None) or getattr(s, "number", None) or getattr(s, "code", None) or \
-        getattr(s, "registration_no", None) or str(getattr(s, "id", ""))
+    return (
+        getattr(s, "registry_no", None)
+        or getattr(s, "number", None)
+        or getattr(s, "code", None)
+        or getattr(s, "registration_no", None)
+        or str(getattr(s, "id", ""))
+    )
 
 
 def as_csv(found: list[deadlines.Item]) -> str:
@@ -75,7 +95,15 @@ def as_csv(found: list[deadlines.Item]) -> str:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(["rule", "subject", "object", "since", "due", "overdue", "done"])
     for item in found:
-        writer.writerow([item.rule.code, item.rule.subject, label(item), item.starts.isoformat(),
-                         item.due.isoformat(), "yes" if item.overdue(today) else "no",
-                         item.done.isoformat() if item.done else ""])
+        writer.writerow(
+            [
+                item.rule.code,
+                item.rule.subject,
+                label(item),
+                item.starts.isoformat(),
+                item.due.isoformat(),
+                "yes" if item.overdue(today) else "no",
+                item.done.isoformat() if item.done else "",
+            ]
+        )
     return out.getvalue()

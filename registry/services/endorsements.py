@@ -5,6 +5,7 @@ and moves the animals: an entry declares and enters the live animals (or refuses
 an exit exports the animals named. A permit is never used beyond its quantities, after its
 validity, or once cancelled.
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -24,8 +25,11 @@ from registry.services.errors import Conflict, Forbidden, ValidationFailed
 
 def cleared(session, line_id: int) -> Decimal:
     """What has crossed on a line so far."""
-    return session.scalar(select(func.coalesce(func.sum(EndorsedLine.quantity), 0)).where(
-        EndorsedLine.line_id == line_id, EndorsedLine.outcome == "cleared")) or Decimal(0)
+    return session.scalar(
+        select(func.coalesce(func.sum(EndorsedLine.quantity), 0)).where(
+            EndorsedLine.line_id == line_id, EndorsedLine.outcome == "cleared"
+        )
+    ) or Decimal(0)
 
 
 def _quantity(raw, name: str, errors: dict) -> Decimal | None:
@@ -73,22 +77,46 @@ def endorse(actor: Actor, permit_id: int, data: dict) -> Endorsement:
     with write_transaction() as session:
         permit = permits.load(session, actor, permit_id)
         if permit.state not in ("issued", "partly_used"):
-            raise Conflict(_("permit %(permit)s is %(state)s: it cannot be used",
-                             permit=permit.display_number, state=PERMIT.label(permit.state)))
+            raise Conflict(
+                _(
+                    "permit %(permit)s is %(state)s: it cannot be used",
+                    permit=permit.display_number,
+                    state=PERMIT.label(permit.state),
+                )
+            )
         expected = "entry" if permit.direction == "import" else "exit"
         if direction != expected:
             if expected == "entry":
-                raise Conflict(_("permit %(permit)s is an import document: it is endorsed at entry, not at exit",
-                                 permit=permit.display_number))
-            raise Conflict(_("permit %(permit)s is an export document: it is endorsed at exit, not at entry",
-                             permit=permit.display_number))
+                raise Conflict(
+                    _(
+                        "permit %(permit)s is an import document: it is endorsed at entry, not at exit",
+                        permit=permit.display_number,
+                    )
+                )
+            raise Conflict(
+                _(
+                    "permit %(permit)s is an export document: it is endorsed at exit, not at entry",
+                    permit=permit.display_number,
+                )
+            )
         if permit.valid_until is not None and when > permit.valid_until:
-            raise Conflict(_("permit %(permit)s expired on %(day)s",
-                             permit=permit.display_number, day=permit.valid_until.isoformat()))
+            raise Conflict(
+                _(
+                    "permit %(permit)s expired on %(day)s",
+                    permit=permit.display_number,
+                    day=permit.valid_until.isoformat(),
+                )
+            )
         by_no = {line.line_no: line for line in permit.lines}
-        endorsement = Endorsement(permit_id=permit.id, direction=direction, port=data["port"].strip(),
-                                  transport_doc=data["transport_doc"].strip(), endorsed_on=when,
-                                  officer_id=actor.user_id, officer_name=actor.username)
+        endorsement = Endorsement(
+            permit_id=permit.id,
+            direction=direction,
+            port=data["port"].strip(),
+            transport_doc=data["transport_doc"].strip(),
+            endorsed_on=when,
+            officer_id=actor.user_id,
+            officer_name=actor.username,
+        )
         session.add(endorsement)
         session.flush()
         for i, raw in enumerate(raw_lines):
@@ -108,12 +136,18 @@ def endorse(actor: Actor, permit_id: int, data: dict) -> Endorsement:
             if outcome == "cleared":
                 used = cleared(session, line.id)
                 if used + quantity > line.quantity:
-                    raise Conflict(_("line %(line)s allows %(allowed)s; %(used)s already crossed, "
-                                     "%(more)s more would exceed it", line=line.line_no,
-                                     allowed=f"{line.quantity.normalize():f}", used=f"{used.normalize():f}",
-                                     more=f"{quantity.normalize():f}"))
-            session.add(EndorsedLine(endorsement_id=endorsement.id, line_id=line.id, quantity=quantity,
-                                     outcome=outcome))
+                    raise Conflict(
+                        _(
+                            "line %(line)s allows %(allowed)s; %(used)s already crossed, %(more)s more would exceed it",
+                            line=line.line_no,
+                            allowed=f"{line.quantity.normalize():f}",
+                            used=f"{used.normalize():f}",
+                            more=f"{quantity.normalize():f}",
+                        )
+                    )
+            session.add(
+                EndorsedLine(endorsement_id=endorsement.id, line_id=line.id, quantity=quantity, outcome=outcome)
+            )
             session.flush()
             if line.term_code == "LIV":
                 _move_animals(session, actor, permit, line, int(quantity), outcome, raw, data, when, i, errors)
@@ -123,8 +157,14 @@ def endorse(actor: Actor, permit_id: int, data: dict) -> Endorsement:
         before = permit.as_audit()
         permits.move(session, actor, permit, "endorse_final" if complete else "endorse", {}, when)
         session.flush()
-        audit.record(actor, "permit.endorse", "permit", permit.id, before,
-                     permit.as_audit() | {"endorsement": endorsement.as_audit()})
+        audit.record(
+            actor,
+            "permit.endorse",
+            "permit",
+            permit.id,
+            before,
+            permit.as_audit() | {"endorsement": endorsement.as_audit()},
+        )
     return endorsement
 
 
@@ -137,8 +177,19 @@ def receipt(endorsement: Endorsement) -> bytes:
     return pdf.render_receipt(endorsement, current_app.config["AUTHORITY"], current_app.config["PUBLIC_BASE_URL"])
 
 
-def _move_animals(session, actor: Actor, permit: Permit, line: PermitLine, count: int, outcome: str, raw: dict,
-                  data: dict, when: date, i: int, errors: dict) -> None:
+def _move_animals(
+    session,
+    actor: Actor,
+    permit: Permit,
+    line: PermitLine,
+    count: int,
+    outcome: str,
+    raw: dict,
+    data: dict,
+    when: date,
+    i: int,
+    errors: dict,
+) -> None:
     if permit.direction == "export":
         if outcome != "cleared":
             return  # animals stopped at exit stay where they are; the keeper's record is unchanged
@@ -151,24 +202,38 @@ def _move_animals(session, actor: Actor, permit: Permit, line: PermitLine, count
             if animal is None or animal.species_id != line.species_id:
                 errors[f"lines.{i}.animal_ids"] = _("animal %(animal)s is not of this line's species", animal=animal_id)
                 return
-            animals.fire(actor, animal_id, "export", {"permit_id": permit.id, "occurred_on": when,
-                                                      "port": data["port"]})
+            animals.fire(
+                actor, animal_id, "export", {"permit_id": permit.id, "occurred_on": when, "port": data["port"]}
+            )
         return
-    waiting = session.scalars(select(Animal).where(
-        Animal.permit_line_id == line.id, Animal.state == AnimalState.DECLARED).order_by(Animal.id)).all()
+    waiting = session.scalars(
+        select(Animal).where(Animal.permit_line_id == line.id, Animal.state == AnimalState.DECLARED).order_by(Animal.id)
+    ).all()
     described = list(raw.get("animals") or [])
     chosen = list(waiting[:count])
     for k in range(count - len(chosen)):
         spec = described[k] if k < len(described) else {}
-        chosen.append(animals.declare(actor, line.id, {"sex": spec.get("sex"),
-                                                       "identifiers": spec.get("identifiers") or []}))
+        chosen.append(
+            animals.declare(actor, line.id, {"sex": spec.get("sex"), "identifiers": spec.get("identifiers") or []})
+        )
     for animal in chosen:
         if outcome == "cleared":
             animals.fire(actor, animal.id, "enter", {"port": data["port"], "occurred_on": when})
         elif outcome == "refused":
-            animals.fire(actor, animal.id, "refuse_entry", {"reason": raw.get("reason") or "refused at the border",
-                                                            "occurred_on": when})
+            animals.fire(
+                actor,
+                animal.id,
+                "refuse_entry",
+                {"reason": raw.get("reason") or "refused at the border", "occurred_on": when},
+            )
         else:
-            animals.fire(actor, animal.id, "seize", {"facility_id": data.get("seizure_facility_id"),
-                                                     "reason": raw.get("reason") or "seized at the border",
-                                                     "occurred_on": when})
+            animals.fire(
+                actor,
+                animal.id,
+                "seize",
+                {
+                    "facility_id": data.get("seizure_facility_id"),
+                    "reason": raw.get("reason") or "seized at the border",
+                    "occurred_on": when,
+                },
+            )

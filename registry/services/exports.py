@@ -1,4 +1,5 @@
 """Exports of the event history: streamed, recorded in the audit log, and (JSONL) verifiable offline."""
+
 from __future__ import annotations
 
 import csv
@@ -59,13 +60,20 @@ def export(actor: Actor, filters: dict, fmt: str) -> tuple[Iterator[bytes | str]
     name = f"audit-{stamp}.{fmt}"
     if fmt == "jsonl":
         chunks = audit_export.export_lines(
-            _entries(filters, head.seq), signer=signer, origin=current_app.config["AUDIT_ORIGIN"], query=query,
-            exported_by=actor.username, exported_at=stamp, head=(head.seq, head.entry_hash))
+            _entries(filters, head.seq),
+            signer=signer,
+            origin=current_app.config["AUDIT_ORIGIN"],
+            query=query,
+            exported_by=actor.username,
+            exported_at=stamp,
+            head=(head.seq, head.entry_hash),
+        )
     elif fmt == "csv":
         chunks = _csv(_entries(filters, head.seq))
     else:
-        total = db.session.scalar(select(func.count()).select_from(
-            history.query(filters).where(AuditEntry.seq <= head.seq).subquery()))
+        total = db.session.scalar(
+            select(func.count()).select_from(history.query(filters).where(AuditEntry.seq <= head.seq).subquery())
+        )
         chunks = iter([_pdf(filters, query, actor, stamp, head, total)])
     return chunks, FORMATS[fmt], name
 
@@ -75,8 +83,9 @@ def _csv(rows: Iterator[dict]) -> Iterator[str]:
     writer = csv.DictWriter(out, fieldnames=[*audit_chain.FIELDS, "entry_hash"])
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: json.dumps(v, ensure_ascii=False, sort_keys=True) if isinstance(v, dict) else v
-                         for k, v in row.items()})
+        writer.writerow(
+            {k: json.dumps(v, ensure_ascii=False, sort_keys=True) if isinstance(v, dict) else v for k, v in row.items()}
+        )
         if out.tell() > 64_000:
             yield out.getvalue()
             out.seek(0)
@@ -88,5 +97,12 @@ def _pdf(filters: dict, query: dict, actor: Actor, stamp: str, head, total: int)
     from registry import pdf
 
     rows = _entries(filters, head.seq, limit=PDF_LIMIT)
-    return pdf.render_history(rows, query=query, total=total, limit=PDF_LIMIT, exported_by=actor.username,
-                              exported_at=stamp, head=(head.seq, head.entry_hash))
+    return pdf.render_history(
+        rows,
+        query=query,
+        total=total,
+        limit=PDF_LIMIT,
+        exported_by=actor.username,
+        exported_at=stamp,
+        head=(head.seq, head.entry_hash),
+    )

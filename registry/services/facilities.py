@@ -1,4 +1,5 @@
 """Keeping facilities through their lifecycle (registry.machines.facility)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -31,16 +32,24 @@ class Context:
 
 def occupancy(session, facility_id: int, species_id: int, excluding: int | None = None) -> int:
     """Animals of a species currently kept in a facility."""
-    q = select(func.count()).select_from(Animal).where(
-        Animal.facility_id == facility_id, Animal.species_id == species_id, Animal.state.in_(OCCUPYING))
+    q = (
+        select(func.count())
+        .select_from(Animal)
+        .where(Animal.facility_id == facility_id, Animal.species_id == species_id, Animal.state.in_(OCCUPYING))
+    )
     if excluding is not None:
         q = q.where(Animal.id != excluding)
     return session.scalar(q)
 
 
 def _kept(session, facility_id: int) -> dict[int, int]:
-    return dict(session.execute(select(Animal.species_id, func.count()).where(
-        Animal.facility_id == facility_id, Animal.state.in_(OCCUPYING)).group_by(Animal.species_id)).all())
+    return dict(
+        session.execute(
+            select(Animal.species_id, func.count())
+            .where(Animal.facility_id == facility_id, Animal.state.in_(OCCUPYING))
+            .group_by(Animal.species_id)
+        ).all()
+    )
 
 
 def _allowances(session, raw, errors: dict) -> dict[int, int]:
@@ -79,9 +88,14 @@ def _create(actor: Actor, event: str, data: dict) -> Facility:
             errors["holder_party_id"] = _("no such party")
         if errors:
             raise ValidationFailed(_("the facility cannot be recorded"), errors)
-        facility = Facility(registration_no=registration_no, name=data["name"].strip(), holder_party_id=holder,
-                            address=data["address"].strip(), status=t.target,
-                            allowances=[FacilitySpecies(species_id=s, capacity=c) for s, c in allowances.items()])
+        facility = Facility(
+            registration_no=registration_no,
+            name=data["name"].strip(),
+            holder_party_id=holder,
+            address=data["address"].strip(),
+            status=t.target,
+            allowances=[FacilitySpecies(species_id=s, capacity=c) for s, c in allowances.items()],
+        )
         session.add(facility)
         session.flush()
         audit.record(actor, f"facility.{event}", "facility", facility.id, None, facility.as_audit())
@@ -93,11 +107,21 @@ def apply(actor: Actor, data: dict) -> Facility:
     return _create(actor, "apply", data)
 
 
-def register_facility(actor: Actor, registration_no: str, name: str, holder_party_id: int, address: str,
-                      allowances: dict[int, int]) -> Facility:
+def register_facility(
+    actor: Actor, registration_no: str, name: str, holder_party_id: int, address: str, allowances: dict[int, int]
+) -> Facility:
     """Record a facility that is already registered, with its number."""
-    return _create(actor, "register", {"registration_no": registration_no, "name": name, "address": address,
-                                       "holder_party_id": holder_party_id, "allowances": allowances})
+    return _create(
+        actor,
+        "register",
+        {
+            "registration_no": registration_no,
+            "name": name,
+            "address": address,
+            "holder_party_id": holder_party_id,
+            "allowances": allowances,
+        },
+    )
 
 
 def kept(facility_id: int) -> dict[int, int]:
@@ -110,12 +134,16 @@ def kept(facility_id: int) -> dict[int, int]:
 def available_actions(actor: Actor, facility: Facility, events) -> list:
     """The actions among *events* that *actor* could take on *facility* now."""
     ctx = Context(actor, facility, {}, kept(facility.id))
-    return [t for t in FACILITY.available(facility.status)
-            if t.event in events and has_capability(actor, t.capability) and FACILITY.blocked(t, ctx) is None]
+    return [
+        t
+        for t in FACILITY.available(facility.status)
+        if t.event in events and has_capability(actor, t.capability) and FACILITY.blocked(t, ctx) is None
+    ]
 
 
-def fire(actor: Actor, facility_id: int, event: str, data: dict | None = None,
-         expected_version: int | None = None) -> Facility:
+def fire(
+    actor: Actor, facility_id: int, event: str, data: dict | None = None, expected_version: int | None = None
+) -> Facility:
     """resubmit, request_changes, approve, refuse, change_capacity, inspect or close."""
     data = dict(data or {})
     t = FACILITY.transitions.get(event)
@@ -144,18 +172,23 @@ def fire(actor: Actor, facility_id: int, event: str, data: dict | None = None,
             facility.decision_note = reason
         if event == "approve" and facility.registration_no is None:
             year = clock.today().year
-            facility.registration_no = (f"{current_app.config['ISSUING_COUNTRY']}-FAC-{year}-"
-                                        f"{next_serial('facility', year):04d}")
+            facility.registration_no = (
+                f"{current_app.config['ISSUING_COUNTRY']}-FAC-{year}-{next_serial('facility', year):04d}"
+            )
         if event == "change_capacity":
             facility.allowances = [FacilitySpecies(species_id=s, capacity=c) for s, c in data["allowances"].items()]
             session.flush()
         if event == "inspect":
             due = data.get("next_due")
-            facility.inspections.append(Inspection(
-                inspected_on=data.get("inspected_on") or clock.today(), result=data["result"],
-                findings=(data.get("findings") or "").strip() or None,
-                next_due=date.fromisoformat(due) if isinstance(due, str) and due else due,
-                officer_name=actor.username))
+            facility.inspections.append(
+                Inspection(
+                    inspected_on=data.get("inspected_on") or clock.today(),
+                    result=data["result"],
+                    findings=(data.get("findings") or "").strip() or None,
+                    next_due=date.fromisoformat(due) if isinstance(due, str) and due else due,
+                    officer_name=actor.username,
+                )
+            )
         session.flush()
         after = facility.as_audit()
         if event == "inspect":
@@ -163,6 +196,3 @@ def fire(actor: Actor, facility_id: int, event: str, data: dict | None = None,
             after["inspection"] = {"result": last.result, "findings": last.findings, "next_due": last.next_due}
         audit.record(actor, f"facility.{event}", "facility", facility.id, before, after)
     return facility
-
-
-

@@ -1,4 +1,5 @@
 """Event history: one search for the audit page, the API, the CLI and every export format."""
+
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
@@ -60,27 +61,37 @@ def query(filters: dict):
     as_text = lambda column: cast(column, String)  # noqa: E731  (object ids are stored as text)
     if "animal" in filters:
         v = filters["animal"]
-        named = or_(Animal.registry_no == v.upper(),
-                    Animal.id.in_(select(Identifier.animal_id).where(Identifier.value == v)))
+        named = or_(
+            Animal.registry_no == v.upper(), Animal.id.in_(select(Identifier.animal_id).where(Identifier.value == v))
+        )
         marks = select(as_text(Identifier.id)).where(Identifier.animal_id.in_(select(Animal.id).where(named)))
-        q = q.where(or_(_objects("animal", select(as_text(Animal.id)).where(named)),
-                        _objects("identifier", marks)))
+        q = q.where(or_(_objects("animal", select(as_text(Animal.id)).where(named)), _objects("identifier", marks)))
     if "permit" in filters:
         permits = select(as_text(Permit.id)).where(Permit.number == filters["permit"].upper())
         q = q.where(_objects("permit", permits))
     if "species" in filters:
         sp = filters["species"]
-        q = q.where(or_(
-            _objects("animal", select(as_text(Animal.id)).where(Animal.species_id == sp)),
-            _objects("permit", select(as_text(PermitLine.permit_id)).where(PermitLine.species_id == sp)),
-            and_(AuditEntry.object_type == "species", AuditEntry.object_id == str(sp))))
+        q = q.where(
+            or_(
+                _objects("animal", select(as_text(Animal.id)).where(Animal.species_id == sp)),
+                _objects("permit", select(as_text(PermitLine.permit_id)).where(PermitLine.species_id == sp)),
+                and_(AuditEntry.object_type == "species", AuditEntry.object_id == str(sp)),
+            )
+        )
     if "keeper" in filters:
         party = filters["keeper"]
-        q = q.where(or_(
-            _objects("animal", select(as_text(Animal.id)).where(
-                or_(Animal.owner_party_id == party, Animal.holder_party_id == party))),
-            _objects("facility", select(as_text(Facility.id)).where(Facility.holder_party_id == party)),
-            _objects("permit", select(as_text(Permit.id)).where(Permit.applicant_party_id == party))))
+        q = q.where(
+            or_(
+                _objects(
+                    "animal",
+                    select(as_text(Animal.id)).where(
+                        or_(Animal.owner_party_id == party, Animal.holder_party_id == party)
+                    ),
+                ),
+                _objects("facility", select(as_text(Facility.id)).where(Facility.holder_party_id == party)),
+                _objects("permit", select(as_text(Permit.id)).where(Permit.applicant_party_id == party)),
+            )
+        )
     if "actor" in filters:
         q = q.where(AuditEntry.actor_name == filters["actor"].lower())
     if "action" in filters:
@@ -102,6 +113,3 @@ def link(entry: AuditEntry) -> tuple[str, dict] | None:
         endpoint, arg = pages[entry.object_type]
         return endpoint, {arg: int(entry.object_id)}
     return None
-
-
-

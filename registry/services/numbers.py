@@ -1,4 +1,5 @@
 """Gap-free yearly serial numbers, allocated inside the caller's write transaction."""
+
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 

@@ -1,4 +1,5 @@
 """Permit use cases: drafting an application and moving it through the workflow."""
+
 from __future__ import annotations
 
 import calendar
@@ -38,9 +39,16 @@ class Context:
 def _editors(session, permit: Permit) -> frozenset:
     from registry.models import AuditEntry
 
-    return frozenset(session.scalars(select(AuditEntry.actor_id).where(
-        AuditEntry.object_type == "permit", AuditEntry.object_id == str(permit.id),
-        AuditEntry.action.in_(("permit.create", "permit.update")), AuditEntry.actor_id.is_not(None))))
+    return frozenset(
+        session.scalars(
+            select(AuditEntry.actor_id).where(
+                AuditEntry.object_type == "permit",
+                AuditEntry.object_id == str(permit.id),
+                AuditEntry.action.in_(("permit.create", "permit.update")),
+                AuditEntry.actor_id.is_not(None),
+            )
+        )
+    )
 
 
 def add_months(day: date, months: int) -> date:
@@ -93,9 +101,17 @@ def _parse_lines(session, raw_lines, errors: dict) -> list[PermitLine]:
             errors[f"{prefix}.quantity"] = _("a positive number with at most 3 decimals")
             quantity = None
         if species is not None and quantity is not None and term and unit is not None:
-            lines.append(PermitLine(line_no=len(lines) + 1, species_id=species.id, appendix=species.appendix,
-                                    term_code=term, quantity=quantity, unit_code=unit or None,
-                                    description=(raw.get("description") or "").strip() or None))
+            lines.append(
+                PermitLine(
+                    line_no=len(lines) + 1,
+                    species_id=species.id,
+                    appendix=species.appendix,
+                    term_code=term,
+                    quantity=quantity,
+                    unit_code=unit or None,
+                    description=(raw.get("description") or "").strip() or None,
+                )
+            )
     if not lines and not any(k.startswith("lines.") for k in errors):
         errors["lines"] = _("at least one line item")
     return lines
@@ -110,8 +126,9 @@ def _parse_application(session, actor: Actor, data: dict) -> tuple[dict, list[Pe
     if actor.role == "keeper" and applicant in (None, "", actor.party_id, str(actor.party_id)):
         applicant = actor.party_id  # keepers apply for themselves only
     elif actor.role == "keeper":
-        raise ValidationFailed(_("the application has errors"),
-                               {"applicant_party_id": _("a keeper applies for their own party only")})
+        raise ValidationFailed(
+            _("the application has errors"), {"applicant_party_id": _("a keeper applies for their own party only")}
+        )
     fields: dict = {"doc_type": doc_type}
     for name in ("applicant_party_id", "importer_party_id", "exporter_party_id"):
         value = applicant if name == "applicant_party_id" else data.get(name)
@@ -161,8 +178,18 @@ def create_application(actor: Actor, data: dict) -> Permit:
     return permit
 
 
-COPIED = ("doc_type", "applicant_party_id", "importer_party_id", "exporter_party_id", "import_country",
-          "export_country", "origin_country", "purpose_code", "source_code", "foreign_permit_no")
+COPIED = (
+    "doc_type",
+    "applicant_party_id",
+    "importer_party_id",
+    "exporter_party_id",
+    "import_country",
+    "export_country",
+    "origin_country",
+    "purpose_code",
+    "source_code",
+    "foreign_permit_no",
+)
 
 
 def copy_application(actor: Actor, permit_id: int, replace: bool = False) -> Permit:
@@ -176,18 +203,37 @@ def copy_application(actor: Actor, permit_id: int, replace: bool = False) -> Per
             raise Conflict(_("only a cancelled permit can be replaced"))
         if replace and session.scalar(select(Permit.id).where(Permit.replaces_id == source.id)):
             raise Conflict(_("permit %(permit)s already has a replacement", permit=source.display_number))
-        copy = Permit(state=PermitState.DRAFT, created_by_id=actor.user_id, issuing_country=source.issuing_country,
-                      **{name: getattr(source, name) for name in COPIED})
-        copy.lines = [PermitLine(line_no=l.line_no, species_id=l.species_id, appendix=l.appendix,
-                                 term_code=l.term_code, quantity=l.quantity, unit_code=l.unit_code,
-                                 description=l.description) for l in source.lines]
+        copy = Permit(
+            state=PermitState.DRAFT,
+            created_by_id=actor.user_id,
+            issuing_country=source.issuing_country,
+            **{name: getattr(source, name) for name in COPIED},
+        )
+        copy.lines = [
+            PermitLine(
+                line_no=l.line_no,
+                species_id=l.species_id,
+                appendix=l.appendix,
+                term_code=l.term_code,
+                quantity=l.quantity,
+                unit_code=l.unit_code,
+                description=l.description,
+            )
+            for l in source.lines
+        ]
         if replace:
             copy.replaces_id = source.id
             copy.special_conditions = f"Replaces {source.number}, cancelled: {source.decision_note}"
         session.add(copy)
         session.flush()
-        audit.record(actor, "permit.replace" if replace else "permit.copy", "permit", copy.id, None,
-                     copy.as_audit() | {"copied_from": source.id})
+        audit.record(
+            actor,
+            "permit.replace" if replace else "permit.copy",
+            "permit",
+            copy.id,
+            None,
+            copy.as_audit() | {"copied_from": source.id},
+        )
     return copy
 
 
@@ -207,8 +253,9 @@ def update_application(actor: Actor, permit_id: int, data: dict, expected_versio
     with write_transaction() as session:
         permit = _load(session, actor, permit_id, expected_version)
         if permit.state not in EDITABLE:
-            raise Conflict(_("an application that is %(state)s can no longer be edited",
-                             state=PERMIT.label(permit.state)))
+            raise Conflict(
+                _("an application that is %(state)s can no longer be edited", state=PERMIT.label(permit.state))
+            )
         before = permit.as_audit()
         # Whoever edits, the application stays the applicant's.
         fields, lines = _parse_application(session, actor, {**data, "applicant_party_id": permit.applicant_party_id})
@@ -223,8 +270,9 @@ def update_application(actor: Actor, permit_id: int, data: dict, expected_versio
     return permit
 
 
-def fire(actor: Actor, permit_id: int, event: str, data: dict | None = None,
-         expected_version: int | None = None) -> Permit:
+def fire(
+    actor: Actor, permit_id: int, event: str, data: dict | None = None, expected_version: int | None = None
+) -> Permit:
     """Move a permit along its workflow (submit, withdraw, request_changes, approve, refuse, issue, cancel,
     close, expire). Endorsement at the border has its own use case.
 
@@ -233,8 +281,7 @@ def fire(actor: Actor, permit_id: int, event: str, data: dict | None = None,
     data = dict(data or {})
     t = PERMIT.transitions.get(event)
     if t is None or event in ("create", "endorse", "endorse_final"):
-        raise ValidationFailed(_("unknown action %(event)s", event=repr(event)),
-                               {"event": _("not a workflow action")})
+        raise ValidationFailed(_("unknown action %(event)s", event=repr(event)), {"event": _("not a workflow action")})
     if not has_capability(actor, t.capability):
         raise Forbidden(_("your role may not '%(action)s' a permit", action=_(t.label).lower()))
     today = clock.today()
@@ -282,8 +329,11 @@ def available_actions(actor: Actor, permit: Permit, events) -> list:
     """The workflow actions *actor* could take on *permit* now: declared from its state, allowed
     to the role, and not already refused by a guard that does not wait for the user's input."""
     ctx = Context(actor, permit, {}, clock.today(), _editors(db.session, permit))
-    return [t for t in PERMIT.available(permit.state)
-            if t.event in events and has_capability(actor, t.capability) and PERMIT.blocked(t, ctx) is None]
+    return [
+        t
+        for t in PERMIT.available(permit.state)
+        if t.event in events and has_capability(actor, t.capability) and PERMIT.blocked(t, ctx) is None
+    ]
 
 
 def _issue(permit: Permit, actor: Actor, data: dict, today: date) -> None:
@@ -299,6 +349,9 @@ def _issue(permit: Permit, actor: Actor, data: dict, today: date) -> None:
 
 def expire_due(actor: Actor) -> list[str]:
     """Expire every issued or partly used permit whose validity is over, each in its own transaction."""
-    due = db.session.scalars(select(Permit.id).where(
-        Permit.state.in_((PermitState.ISSUED, PermitState.PARTLY_USED)), Permit.valid_until < clock.today())).all()
+    due = db.session.scalars(
+        select(Permit.id).where(
+            Permit.state.in_((PermitState.ISSUED, PermitState.PARTLY_USED)), Permit.valid_until < clock.today()
+        )
+    ).all()
     return [fire(actor, permit_id, "expire").number for permit_id in due]

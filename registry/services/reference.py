@@ -1,4 +1,5 @@
 """Reference data: species (curated list and the official checklist), national categories, parties."""
+
 from __future__ import annotations
 
 import csv
@@ -24,10 +25,28 @@ NATIONAL_CATEGORIES = [
     ("DANGEROUS", "Species needing a breeding permit (Decree table 1-2)", "인공증식 허가 대상종"),
 ]
 
-CURATED_COLUMNS = ["scientific_name", "author", "class", "order", "family", "appendix", "annotation",
-                   "name_en", "name_ko"]
-CHECKLIST_REQUIRED = ["TaxonId", "Kingdom", "Class", "Order", "Family", "FullName", "AuthorYear",
-                      "RankName", "CurrentListing"]
+CURATED_COLUMNS = [
+    "scientific_name",
+    "author",
+    "class",
+    "order",
+    "family",
+    "appendix",
+    "annotation",
+    "name_en",
+    "name_ko",
+]
+CHECKLIST_REQUIRED = [
+    "TaxonId",
+    "Kingdom",
+    "Class",
+    "Order",
+    "Family",
+    "FullName",
+    "AuthorYear",
+    "RankName",
+    "CurrentListing",
+]
 
 
 @dataclass
@@ -59,8 +78,14 @@ def ensure_national_categories(actor: Actor) -> int:
             if session.get(NationalCategory, code) is None:
                 session.add(NationalCategory(code=code, name_en=en, name_ko=ko))
                 session.flush()
-                audit.record(actor, "national_category.create", "national_category", code, None,
-                             {"code": code, "name_en": en, "name_ko": ko})
+                audit.record(
+                    actor,
+                    "national_category.create",
+                    "national_category",
+                    code,
+                    None,
+                    {"code": code, "name_en": en, "name_ko": ko},
+                )
                 created += 1
     return created
 
@@ -130,10 +155,15 @@ def _curated_row(row: dict) -> dict:
     if appendix not in APPENDICES:
         raise ValueError(f"{name}: appendix {appendix!r} is not I, II or III")
     return {
-        "scientific_name": name, "author": row.get("author") or None,
-        "taxon_class": row["class"].strip(), "taxon_order": row["order"].strip(), "family": row["family"].strip(),
-        "appendix": appendix, "annotation": row.get("annotation") or None,
-        "name_en": row.get("name_en") or None, "name_ko": row.get("name_ko") or None,
+        "scientific_name": name,
+        "author": row.get("author") or None,
+        "taxon_class": row["class"].strip(),
+        "taxon_order": row["order"].strip(),
+        "family": row["family"].strip(),
+        "appendix": appendix,
+        "annotation": row.get("annotation") or None,
+        "name_en": row.get("name_en") or None,
+        "name_ko": row.get("name_ko") or None,
         "national_category_code": "CITES",
     }
 
@@ -177,9 +207,14 @@ def _checklist_row(row: dict) -> dict | None:
         if not (row.get(column) or "").strip():
             raise ValueError(f"{name}: {column} is empty")
     return {
-        "scientific_name": name, "author": (row.get("AuthorYear") or "").strip() or None,
-        "taxon_class": row["Class"].strip(), "taxon_order": row["Order"].strip(), "family": row["Family"].strip(),
-        "appendix": _LISTINGS[listing], "annotation": annotation or None, "cites_taxon_id": taxon_id,
+        "scientific_name": name,
+        "author": (row.get("AuthorYear") or "").strip() or None,
+        "taxon_class": row["Class"].strip(),
+        "taxon_order": row["Order"].strip(),
+        "family": row["Family"].strip(),
+        "appendix": _LISTINGS[listing],
+        "annotation": annotation or None,
+        "cites_taxon_id": taxon_id,
         **({"name_en": english} if english else {}),
     }
 
@@ -193,8 +228,9 @@ def read_checklist(stream: io.TextIOBase) -> list[tuple[int, dict]]:
     return list(enumerate(reader, start=2))
 
 
-def import_checklist(actor: Actor, rows: list[tuple[int, dict]],
-                     progress: Callable[[int], None] | None = None) -> dict[str, int]:
+def import_checklist(
+    actor: Actor, rows: list[tuple[int, dict]], progress: Callable[[int], None] | None = None
+) -> dict[str, int]:
     """Import the official checklist: all rows or none."""
     _require(actor, "species.manage")
     valid = _validated(rows, _checklist_row)
@@ -203,8 +239,16 @@ def import_checklist(actor: Actor, rows: list[tuple[int, dict]],
         return _apply(actor, valid, progress)
 
 
-def create_party(actor: Actor, kind: str, name: str, country: str = "KR", registration_no: str | None = None,
-                 address: str | None = None, email: str | None = None, phone: str | None = None) -> Party:
+def create_party(
+    actor: Actor,
+    kind: str,
+    name: str,
+    country: str = "KR",
+    registration_no: str | None = None,
+    address: str | None = None,
+    email: str | None = None,
+    phone: str | None = None,
+) -> Party:
     _require(actor, "party.manage")
     errors = {}
     if kind not in PARTY_KINDS:
@@ -217,10 +261,19 @@ def create_party(actor: Actor, kind: str, name: str, country: str = "KR", regist
         raise ValidationFailed(_("the party cannot be created"), errors)
     with write_transaction() as session:
         if registration_no and session.scalar(select(Party.id).where(Party.registration_no == registration_no)):
-            raise Conflict(_("duplicate registration number"),
-                           {"registration_no": _("%(number)s is already registered", number=registration_no)})
-        party = Party(kind=kind, name=name.strip(), country=country, registration_no=registration_no or None,
-                      address=address, email=email, phone=phone)
+            raise Conflict(
+                _("duplicate registration number"),
+                {"registration_no": _("%(number)s is already registered", number=registration_no)},
+            )
+        party = Party(
+            kind=kind,
+            name=name.strip(),
+            country=country,
+            registration_no=registration_no or None,
+            address=address,
+            email=email,
+            phone=phone,
+        )
         session.add(party)
         session.flush()
         audit.record(actor, "party.create", "party", party.id, None, party.as_audit())

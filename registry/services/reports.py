@@ -4,6 +4,7 @@ Rows come from what actually crossed the border (cleared endorsed quantities), n
 permitted (cites-standards.md §4.1). ``check`` lists the rows the Trade Database would reject
 (primary rules) or warn about (secondary rules), as described in §4.2.
 """
+
 from __future__ import annotations
 
 import csv
@@ -24,8 +25,22 @@ from registry.permissions import has_capability
 from registry.services.context import Actor
 from registry.services.errors import Forbidden, ValidationFailed
 
-IMPORT_HEADER = ["Appendix", "SpeciesName", "TermCode", "Quantity", "UnitCode", "TradingPartner", "CountryOfOrigin",
-                 "ImportPermit", "ExportPermit", "OriginPermit", "IFSPermit", "PurposeCode", "SourceCode", "Year"]
+IMPORT_HEADER = [
+    "Appendix",
+    "SpeciesName",
+    "TermCode",
+    "Quantity",
+    "UnitCode",
+    "TradingPartner",
+    "CountryOfOrigin",
+    "ImportPermit",
+    "ExportPermit",
+    "OriginPermit",
+    "IFSPermit",
+    "PurposeCode",
+    "SourceCode",
+    "Year",
+]
 EXPORT_HEADER = [c for c in IMPORT_HEADER if c != "ImportPermit"]
 #: Units the Trade Database accepts for live animals besides a plain count (§2.3 c).
 LIVE_UNITS = {"", "NAR", "MYG", "MGM", "GRM", "KIL", "KGM"}
@@ -52,8 +67,12 @@ def rows(actor: Actor, year: int, direction: str) -> list[dict]:
         .join(Endorsement, Endorsement.id == EndorsedLine.endorsement_id)
         .join(Permit, Permit.id == PermitLine.permit_id)
         .join(Species, Species.id == PermitLine.species_id)
-        .where(EndorsedLine.outcome == "cleared", Endorsement.direction == crossing,
-               Endorsement.endorsed_on >= date(year, 1, 1), Endorsement.endorsed_on <= date(year, 12, 31))
+        .where(
+            EndorsedLine.outcome == "cleared",
+            Endorsement.direction == crossing,
+            Endorsement.endorsed_on >= date(year, 1, 1),
+            Endorsement.endorsed_on <= date(year, 12, 31),
+        )
         .group_by(PermitLine.id, Permit.id, Species.id)
         .order_by(Species.scientific_name, Permit.number, PermitLine.line_no)
     )
@@ -61,12 +80,20 @@ def rows(actor: Actor, year: int, direction: str) -> list[dict]:
     result = []
     for line, permit, species, quantity in db.session.execute(query):
         row = {
-            "Appendix": line.appendix, "SpeciesName": species.scientific_name, "TermCode": line.term_code,
-            "Quantity": format(Decimal(quantity).normalize(), "f"), "UnitCode": line.unit_code or "",
+            "Appendix": line.appendix,
+            "SpeciesName": species.scientific_name,
+            "TermCode": line.term_code,
+            "Quantity": format(Decimal(quantity).normalize(), "f"),
+            "UnitCode": line.unit_code or "",
             "TradingPartner": permit.export_country if direction == "import" else permit.import_country,
-            "CountryOfOrigin": permit.origin_country or "", "ImportPermit": "", "ExportPermit": "",
-            "OriginPermit": "", "IFSPermit": "", "PurposeCode": permit.purpose_code,
-            "SourceCode": permit.source_code, "Year": str(year),
+            "CountryOfOrigin": permit.origin_country or "",
+            "ImportPermit": "",
+            "ExportPermit": "",
+            "OriginPermit": "",
+            "IFSPermit": "",
+            "PurposeCode": permit.purpose_code,
+            "SourceCode": permit.source_code,
+            "Year": str(year),
         }
         if direction == "import":
             row["ImportPermit"], row["ExportPermit"] = permit.number, permit.foreign_permit_no or ""
@@ -116,16 +143,26 @@ def check(found: list[dict]) -> list[Finding]:
             err(_("Year must have four digits"))
         if row.get("Appendix") and row["Appendix"] not in ("I", "II", "III", "N"):
             err(_("Appendix %(appendix)s is not I, II, III or N", appendix=row["Appendix"]))
-        for column, table in (("TermCode", codes.TERMS), ("PurposeCode", codes.PURPOSES),
-                              ("SourceCode", codes.SOURCES), ("UnitCode", codes.UNITS)):
+        for column, table in (
+            ("TermCode", codes.TERMS),
+            ("PurposeCode", codes.PURPOSES),
+            ("SourceCode", codes.SOURCES),
+            ("UnitCode", codes.UNITS),
+        ):
             if row.get(column) and row[column] not in table:
                 err(_("%(column)s %(value)s is not a known code", column=column, value=row[column]))
         for column in ("TradingPartner", "CountryOfOrigin"):
             if row.get(column) and codes.country_name(row[column]) is None:
                 err(_("%(column)s %(value)s is not a known country code", column=column, value=row[column]))
         if row.get("_current_appendix") and row.get("Appendix") and row["_current_appendix"] != row["Appendix"]:
-            warn(_("%(species)s is now listed in Appendix %(current)s, the row says %(appendix)s",
-                   species=row["SpeciesName"], current=row["_current_appendix"], appendix=row["Appendix"]))
+            warn(
+                _(
+                    "%(species)s is now listed in Appendix %(current)s, the row says %(appendix)s",
+                    species=row["SpeciesName"],
+                    current=row["_current_appendix"],
+                    appendix=row["Appendix"],
+                )
+            )
         if row.get("TermCode") == "LIV" and row.get("UnitCode", "") not in LIVE_UNITS:
             warn(_("unit %(unit)s is unusual for live specimens", unit=row["UnitCode"]))
         if row.get("CountryOfOrigin") and row.get("CountryOfOrigin") == row.get("_exporter"):

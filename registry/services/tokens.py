@@ -1,4 +1,5 @@
 """API tokens: created for a user, shown once, stored hashed, expiring, revocable."""
+
 from __future__ import annotations
 
 import hashlib
@@ -41,8 +42,13 @@ def create_token(actor: Actor, user_id: int, name: str, days: int = 90) -> tuple
         user = session.get(User, user_id)
         if user is None or not user.is_enabled:
             raise NotFound(_("no such user"))
-        token = ApiToken(user_id=user.id, name=name, token_hash=_digest(secret), prefix=secret[:10],
-                         expires_at=utcnow() + timedelta(days=days))
+        token = ApiToken(
+            user_id=user.id,
+            name=name,
+            token_hash=_digest(secret),
+            prefix=secret[:10],
+            expires_at=utcnow() + timedelta(days=days),
+        )
         session.add(token)
         session.flush()
         audit.record(actor, "token.create", "api_token", token.id, None, token.as_audit())

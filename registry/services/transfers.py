@@ -2,6 +2,7 @@
 acknowledges. Accepting moves every animal through the animal lifecycle's ``transfer`` event in one
 transaction, so the receiving facility's registration and capacity are checked for the whole batch.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -48,8 +49,10 @@ def start(actor: Actor, data: dict) -> Transfer:
     with write_transaction() as session:
         facility = session.execute(lock(select(Facility).where(Facility.id == data.get("facility_id")))).scalar()
         if facility is None or facility.status != "registered":
-            raise ValidationFailed(_("the transfer cannot be started"),
-                                   {"facility_id": _("the receiving facility must be a registered facility")})
+            raise ValidationFailed(
+                _("the transfer cannot be started"),
+                {"facility_id": _("the receiving facility must be a registered facility")},
+            )
         chosen = session.scalars(lock(select(Animal).where(Animal.id.in_(ids)))).all()
         if len(chosen) != len(ids) or not all(can_see_animal(actor, a) for a in chosen):
             raise NotFound(_("no such animal"))
@@ -61,21 +64,43 @@ def start(actor: Actor, data: dict) -> Transfer:
             raise Conflict(_("only the owner can offer an animal"))
         for a in chosen:
             if a.state != AnimalState.IN_CAPTIVITY:
-                raise Conflict(_("%(animal)s is '%(state)s': only animals in captivity move",
-                                 animal=a.registry_no, state=ANIMAL.label(a.state)))
+                raise Conflict(
+                    _(
+                        "%(animal)s is '%(state)s': only animals in captivity move",
+                        animal=a.registry_no,
+                        state=ANIMAL.label(a.state),
+                    )
+                )
             if facility.allowance_for(a.species_id) is None:
-                raise Conflict(_("facility %(facility)s is not registered for the species of %(animal)s",
-                                 facility=facility.registration_no, animal=a.registry_no))
-        busy = session.scalar(select(Animal.registry_no).join(Transfer.animals).where(
-            Animal.id.in_(ids), Transfer.state == TransferState.PENDING).limit(1))
+                raise Conflict(
+                    _(
+                        "facility %(facility)s is not registered for the species of %(animal)s",
+                        facility=facility.registration_no,
+                        animal=a.registry_no,
+                    )
+                )
+        busy = session.scalar(
+            select(Animal.registry_no)
+            .join(Transfer.animals)
+            .where(Animal.id.in_(ids), Transfer.state == TransferState.PENDING)
+            .limit(1)
+        )
         if busy:
             raise Conflict(_("%(animal)s is already in a pending transfer", animal=busy))
         if facility.holder_party_id == owner and all(a.facility_id == facility.id for a in chosen):
             raise Conflict(_("the animals are already there"))
-        t = Transfer(code=secrets.token_hex(4).upper(), state=TransferState.PENDING, transferor_party_id=owner,
-                     transferee_party_id=facility.holder_party_id, facility_id=facility.id,
-                     ownership=bool(data.get("ownership", True)), planned_on=planned, note=note,
-                     created_by_id=actor.user_id, animals=chosen)
+        t = Transfer(
+            code=secrets.token_hex(4).upper(),
+            state=TransferState.PENDING,
+            transferor_party_id=owner,
+            transferee_party_id=facility.holder_party_id,
+            facility_id=facility.id,
+            ownership=bool(data.get("ownership", True)),
+            planned_on=planned,
+            note=note,
+            created_by_id=actor.user_id,
+            animals=chosen,
+        )
         session.add(t)
         session.flush()
         audit.record(actor, "transfer.start", "transfer", t.id, None, t.as_audit())
@@ -83,8 +108,11 @@ def start(actor: Actor, data: dict) -> Transfer:
 
 
 def _load(session, actor: Actor, transfer_id: int | None = None, code: str | None = None) -> Transfer:
-    q = select(Transfer).where(Transfer.id == transfer_id) if code is None else \
-        select(Transfer).where(Transfer.code == code.strip().upper())
+    q = (
+        select(Transfer).where(Transfer.id == transfer_id)
+        if code is None
+        else select(Transfer).where(Transfer.code == code.strip().upper())
+    )
     t = session.execute(lock(q)).scalar_one_or_none()
     # A keeper holding the code may answer a transfer offered to them even before it is in their list.
     if t is None or not can_see_transfer(actor, t):
@@ -92,13 +120,20 @@ def _load(session, actor: Actor, transfer_id: int | None = None, code: str | Non
     return t
 
 
-def act(actor: Actor, event: str, transfer_id: int | None = None, code: str | None = None,
-        note: str | None = None, expected_version: int | None = None) -> Transfer:
+def act(
+    actor: Actor,
+    event: str,
+    transfer_id: int | None = None,
+    code: str | None = None,
+    note: str | None = None,
+    expected_version: int | None = None,
+) -> Transfer:
     """accept, decline, cancel or acknowledge, as the transfer lifecycle allows."""
     t_def = TRANSFER.transitions.get(event)
     if t_def is None or t_def.creates:
-        raise ValidationFailed(_("unknown action '%(action)s'", action=event),
-                               {"action": _("accept, decline, cancel or acknowledge")})
+        raise ValidationFailed(
+            _("unknown action '%(action)s'", action=event), {"action": _("accept, decline, cancel or acknowledge")}
+        )
     if not has_capability(actor, t_def.capability):
         raise Forbidden(_("your role may not %(action)s a transfer", action=_(t_def.label).lower()))
     with write_transaction() as session:
@@ -109,10 +144,18 @@ def act(actor: Actor, event: str, transfer_id: int | None = None, code: str | No
         before = t.as_audit()
         if event == "accept":
             for animal in t.animals:
-                animals.fire(actor, animal.id, "transfer", {
-                    "owner_party_id": t.transferee_party_id if t.ownership else None,
-                    "facility_id": t.facility_id, "note": f"transfer {t.code}", "occurred_on": clock.today()},
-                    handshake=t)
+                animals.fire(
+                    actor,
+                    animal.id,
+                    "transfer",
+                    {
+                        "owner_party_id": t.transferee_party_id if t.ownership else None,
+                        "facility_id": t.facility_id,
+                        "note": f"transfer {t.code}",
+                        "occurred_on": clock.today(),
+                    },
+                    handshake=t,
+                )
         t.state = step.target
         t.decision_note = (note or "").strip() or t.decision_note
         if event in ("accept", "decline"):
@@ -126,8 +169,11 @@ def act(actor: Actor, event: str, transfer_id: int | None = None, code: str | No
 
 def available_actions(actor: Actor, t: Transfer) -> list:
     """The answers *actor* could give to *t* now (declared, allowed to the role, no guard against)."""
-    return [s for s in TRANSFER.available(t.state)
-            if has_capability(actor, s.capability) and TRANSFER.blocked(s, Context(actor, t)) is None]
+    return [
+        s
+        for s in TRANSFER.available(t.state)
+        if has_capability(actor, s.capability) and TRANSFER.blocked(s, Context(actor, t)) is None
+    ]
 
 
 def pending_for(actor: Actor) -> list[Transfer]:
@@ -135,9 +181,7 @@ def pending_for(actor: Actor) -> list[Transfer]:
     if has_capability(actor, "transfer.acknowledge"):
         q = select(Transfer).where(Transfer.state == TransferState.ACCEPTED)
     else:
-        q = select(Transfer).where(Transfer.state == TransferState.PENDING,
-                                   Transfer.transferee_party_id == actor.party_id)
+        q = select(Transfer).where(
+            Transfer.state == TransferState.PENDING, Transfer.transferee_party_id == actor.party_id
+        )
     return db.session.scalars(q.order_by(Transfer.id)).all()
-
-
-

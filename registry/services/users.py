@@ -1,4 +1,5 @@
 """Accounts: creation, authentication, roles and passwords."""
+
 from __future__ import annotations
 
 import re
@@ -36,12 +37,20 @@ def _hash(password: str) -> str:
 
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
-        raise ValidationFailed(_("password too short"),
-                               {"password": _("at least %(count)s characters", count=MIN_PASSWORD)})
+        raise ValidationFailed(
+            _("password too short"), {"password": _("at least %(count)s characters", count=MIN_PASSWORD)}
+        )
 
 
-def create_user(actor: Actor, username: str, password: str, role: str, display_name: str | None = None,
-                party_id: int | None = None, email: str | None = None) -> User:
+def create_user(
+    actor: Actor,
+    username: str,
+    password: str,
+    role: str,
+    display_name: str | None = None,
+    party_id: int | None = None,
+    email: str | None = None,
+) -> User:
     """Create an account. A keeper must be linked to the party they act for."""
     if not has_capability(actor, "user.manage"):
         raise Forbidden(_("creating users needs the user.manage capability"))
@@ -62,24 +71,36 @@ def create_user(actor: Actor, username: str, password: str, role: str, display_n
             raise ValidationFailed(_("unknown party"), {"party_id": _("no party with id %(id)s", id=party_id)})
         if session.scalar(select(func.count()).select_from(User).where(User.username == username)):
             raise Conflict(_("username taken"), {"username": _("'%(username)s' is already taken", username=username)})
-        user = User(username=username, display_name=display_name or username, email=email,
-                    password_hash=_hash(password), role=role, party_id=party_id)
+        user = User(
+            username=username,
+            display_name=display_name or username,
+            email=email,
+            password_hash=_hash(password),
+            role=role,
+            party_id=party_id,
+        )
         session.add(user)
         session.flush()
         audit.record(actor, "user.create", "user", user.id, None, user.as_audit())
     return user
 
 
-def authenticate(username: str, password: str, request_id: str | None = None,
-                 client_addr: str | None = None) -> User | None:
+def authenticate(
+    username: str, password: str, request_id: str | None = None, client_addr: str | None = None
+) -> User | None:
     """Check a password; every attempt, good or bad, is audited."""
     username = (username or "").strip().lower()
     user = db.session.scalar(select(User).where(User.username == username))
     ok = check_password_hash(user.password_hash if user else _dummy_hash(), password or "")
     if user is None or not ok or not user.is_enabled:
         reason = "unknown user" if user is None else ("disabled" if ok else "wrong password")
-        anon = Actor(user.id if user else None, username or "(blank)", user.role if user else "anonymous",
-                     request_id=request_id or "", client_addr=client_addr)
+        anon = Actor(
+            user.id if user else None,
+            username or "(blank)",
+            user.role if user else "anonymous",
+            request_id=request_id or "",
+            client_addr=client_addr,
+        )
         audit.record_alone(anon, "auth.login_failed", "user", user.id if user else None, {"reason": reason})
         return None
     actor = Actor.for_user(user, request_id, client_addr)

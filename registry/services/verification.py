@@ -1,4 +1,5 @@
 """What the public verification page says about a permit, given its number and security token."""
+
 from __future__ import annotations
 
 import hmac
@@ -14,16 +15,29 @@ from registry.services.endorsements import cleared
 
 #: The status the page and the JSON answer give, in English (the JSON keeps it so); marked for
 #: translation so the page can show it in the reader's language.
-STATUS = {"issued": N_("valid"), "partly_used": N_("partly used"), "used": N_("fully used"),
-          "closed": N_("fully used"), "expired": N_("expired"), "cancelled": N_("cancelled")}
+STATUS = {
+    "issued": N_("valid"),
+    "partly_used": N_("partly used"),
+    "used": N_("fully used"),
+    "closed": N_("fully used"),
+    "expired": N_("expired"),
+    "cancelled": N_("cancelled"),
+}
 
 
 def check(number: str, token: str | None) -> dict | None:
     """The document's status, or None when the number is unknown or the token wrong (one answer for both)."""
-    permit = db.session.scalar(select(Permit).where(
-        Permit.issuing_country == current_app.config["ISSUING_COUNTRY"], Permit.number == number.strip().upper()))
-    if permit is None or permit.security_token is None or not token \
-            or not hmac.compare_digest(permit.security_token.encode(), token.encode()):
+    permit = db.session.scalar(
+        select(Permit).where(
+            Permit.issuing_country == current_app.config["ISSUING_COUNTRY"], Permit.number == number.strip().upper()
+        )
+    )
+    if (
+        permit is None
+        or permit.security_token is None
+        or not token
+        or not hmac.compare_digest(permit.security_token.encode(), token.encode())
+    ):
         return None
     status = STATUS.get(permit.state)
     if status is None:
@@ -31,12 +45,25 @@ def check(number: str, token: str | None) -> dict | None:
     if status in ("valid", "partly used") and permit.valid_until < clock.today():
         status = "expired"
     return {
-        "authentic": True, "number": permit.number, "status": status, "document": permit.doc_type,
-        "valid_from": permit.valid_from.isoformat(), "valid_until": permit.valid_until.isoformat(),
-        "import_country": permit.import_country, "export_country": permit.export_country,
-        "lines": [{"line_no": line.line_no, "species": line.species.scientific_name,
-                   "common_name_en": line.species.name_en, "common_name_ko": line.species.name_ko,
-                   "term": line.term_code, "unit": line.unit_code,
-                   "permitted": f"{line.quantity.normalize():f}",
-                   "used": f"{cleared(db.session, line.id).normalize():f}"} for line in permit.lines],
+        "authentic": True,
+        "number": permit.number,
+        "status": status,
+        "document": permit.doc_type,
+        "valid_from": permit.valid_from.isoformat(),
+        "valid_until": permit.valid_until.isoformat(),
+        "import_country": permit.import_country,
+        "export_country": permit.export_country,
+        "lines": [
+            {
+                "line_no": line.line_no,
+                "species": line.species.scientific_name,
+                "common_name_en": line.species.name_en,
+                "common_name_ko": line.species.name_ko,
+                "term": line.term_code,
+                "unit": line.unit_code,
+                "permitted": f"{line.quantity.normalize():f}",
+                "used": f"{cleared(db.session, line.id).normalize():f}",
+            }
+            for line in permit.lines
+        ],
     }

@@ -3,11 +3,42 @@
 
 def register_blueprints(app):
     from registry.views import (
-        admin, animals, audit, auth, customs, dashboard, deadlines, errors, facilities, files, main, permits, profile,
-        public, reports, species, transfers,
+        admin,
+        animals,
+        audit,
+        auth,
+        customs,
+        dashboard,
+        deadlines,
+        errors,
+        facilities,
+        files,
+        main,
+        permits,
+        profile,
+        public,
+        reports,
+        species,
+        transfers,
     )
 
-    for module in (auth, main, animals, deadlines, transfers, facilities, files, permits, customs, species, audit, reports, dashboard, admin,
-                   profile, public):
+    for module in (
+        auth,
+        main,
+        animals,
+        deadlines,
+        transfers,
+        facilities,
+        files,
+        permits,
+        customs,
+        species,
+        audit,
+        reports,
+        dashboard,
+        admin,
+        profile,
+        public,
+    ):
         app.register_blueprint(module.bp)
     errors.register(app)

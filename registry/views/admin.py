@@ -26,8 +26,14 @@ def users():
     form.party_id.choices = _parties()
     if form.validate_on_submit():
         try:
-            user = service.create_user(current_actor(), form.username.data, form.password.data, form.role.data,
-                                       form.display_name.data, int(form.party_id.data) if form.party_id.data else None)
+            user = service.create_user(
+                current_actor(),
+                form.username.data,
+                form.password.data,
+                form.role.data,
+                form.display_name.data,
+                int(form.party_id.data) if form.party_id.data else None,
+            )
         except DomainError as exc:
             apply_errors(form, exc)
         else:
@@ -47,15 +53,21 @@ def user(user_id: int):
         form.party_id.data = str(account.party_id or "")
     if form.validate_on_submit():
         try:
-            admin_service.update_user(current_actor(), account.id, form.role.data,
-                                      int(form.party_id.data) if form.party_id.data else None, form.display_name.data)
+            admin_service.update_user(
+                current_actor(),
+                account.id,
+                form.role.data,
+                int(form.party_id.data) if form.party_id.data else None,
+                form.display_name.data,
+            )
         except DomainError as exc:
             apply_errors(form, exc)
         else:
             flash(_("Account saved."), "success")
             return redirect(url_for(".user", user_id=account.id))
-    return render_template("admin/user.html", account=account, form=form, password=PasswordForm(),
-                           confirm=ConfirmForm())
+    return render_template(
+        "admin/user.html", account=account, form=form, password=PasswordForm(), confirm=ConfirmForm()
+    )
 
 
 @bp.post("/users/<int:user_id>/password")
@@ -89,7 +101,8 @@ def species(species_id: int):
     sp = db.get_or_404(Species, species_id)
     form = SpeciesForm(obj=sp if request.method == "GET" else None)
     form.national_category_code.choices = [("", "-")] + [
-        (c.code, f"{c.name_en} · {c.name_ko}") for c in db.session.scalars(select(NationalCategory))]
+        (c.code, f"{c.name_en} · {c.name_ko}") for c in db.session.scalars(select(NationalCategory))
+    ]
     if form.validate_on_submit():
         changes = {k: v for k, v in form.data.items() if k != "csrf_token"}
         changes["national_category_code"] = changes["national_category_code"] or None
@@ -115,5 +128,4 @@ def deadline_rules():
         except DomainError as exc:
             apply_errors(None, exc)
         return redirect(url_for(".deadline_rules"))
-    return render_template("admin/deadlines.html", rules=deadlines.RULES, days=admin_service.deadline_days(),
-                           form=form)
+    return render_template("admin/deadlines.html", rules=deadlines.RULES, days=admin_service.deadline_days(), form=form)

@@ -8,9 +8,24 @@ from registry.i18n import _
 from registry.labels import label
 from registry.machines import ANIMAL, AnimalState
 from registry.models import (
-    ATTACHMENT_KINDS, Animal, Facility, Identifier, Keeping, Party, Permit, PermitLine, Species,
+    ATTACHMENT_KINDS,
+    Animal,
+    Facility,
+    Identifier,
+    Keeping,
+    Party,
+    Permit,
+    PermitLine,
+    Species,
 )
-from registry.permissions import can_see_animal, has_capability, visible_animals, visible_facilities, visible_parties, visible_permits
+from registry.permissions import (
+    can_see_animal,
+    has_capability,
+    visible_animals,
+    visible_facilities,
+    visible_parties,
+    visible_permits,
+)
 from registry.services import animals as service
 from registry.services import attachments
 from registry.services.errors import DomainError
@@ -27,24 +42,38 @@ def index():
     state = request.args.get("state") or ""
     query = visible_animals(actor, select(Animal)).order_by(Animal.id.desc())
     if q:
-        query = query.where(or_(
-            Animal.registry_no.ilike(f"%{q}%"),
-            Animal.id.in_(select(Identifier.animal_id).where(Identifier.value == q)),
-            Animal.species_id.in_(select(Species.id).where(or_(
-                Species.scientific_name.ilike(f"%{q}%"), Species.name_en.ilike(f"%{q}%"),
-                Species.name_ko.ilike(f"%{q}%")))),
-        ))
+        query = query.where(
+            or_(
+                Animal.registry_no.ilike(f"%{q}%"),
+                Animal.id.in_(select(Identifier.animal_id).where(Identifier.value == q)),
+                Animal.species_id.in_(
+                    select(Species.id).where(
+                        or_(
+                            Species.scientific_name.ilike(f"%{q}%"),
+                            Species.name_en.ilike(f"%{q}%"),
+                            Species.name_ko.ilike(f"%{q}%"),
+                        )
+                    )
+                ),
+            )
+        )
     if state in AnimalState.__members__.values():
         query = query.where(Animal.state == state)
-    return render_template("animals/index.html", **paginate(query),
-                           q=q, state=state, machine=ANIMAL)
+    return render_template("animals/index.html", **paginate(query), q=q, state=state, machine=ANIMAL)
 
 
 @bp.app_template_filter("detail")
 def detail(value, key: str):
     """An event detail for people: names instead of the ids the timeline stores."""
-    lookups = {"facility_id": Facility, "previous_facility_id": Facility, "owner_party_id": Party,
-               "permit_id": Permit, "permit_line_id": PermitLine, "sire_id": Animal, "dam_id": Animal}
+    lookups = {
+        "facility_id": Facility,
+        "previous_facility_id": Facility,
+        "owner_party_id": Party,
+        "permit_id": Permit,
+        "permit_line_id": PermitLine,
+        "sire_id": Animal,
+        "dam_id": Animal,
+    }
     if isinstance(value, bool):
         return _("yes") if value else _("no")
     if isinstance(value, list):
@@ -67,29 +96,41 @@ def show(animal_id: int):
     actor = current_actor()
     events = [t for t in ANIMAL.available(animal.state) if has_capability(actor, t.capability)]
     keeping = db.session.scalars(select(Keeping).where(Keeping.animal_id == animal.id).order_by(Keeping.id)).all()
-    offspring = db.session.scalars(select(Animal).where(
-        or_(Animal.sire_id == animal.id, Animal.dam_id == animal.id))).all()
-    return render_template("animals/show.html", animal=animal, events=events, keeping=keeping,
-                           offspring=[o for o in offspring if can_see_animal(actor, o)], machine=ANIMAL,
-                           identifier_form=IdentifierForm(), confirm=ConfirmForm(),
-                           files=attachments.of("animal", animal.id), kinds=ATTACHMENT_KINDS,
-                           can_attach=has_capability(actor, "animal.identify") and animal.state not in ANIMAL.terminal)
+    offspring = db.session.scalars(
+        select(Animal).where(or_(Animal.sire_id == animal.id, Animal.dam_id == animal.id))
+    ).all()
+    return render_template(
+        "animals/show.html",
+        animal=animal,
+        events=events,
+        keeping=keeping,
+        offspring=[o for o in offspring if can_see_animal(actor, o)],
+        machine=ANIMAL,
+        identifier_form=IdentifierForm(),
+        confirm=ConfirmForm(),
+        files=attachments.of("animal", animal.id),
+        kinds=ATTACHMENT_KINDS,
+        can_attach=has_capability(actor, "animal.identify") and animal.state not in ANIMAL.terminal,
+    )
 
 
 def _choices(form, actor) -> None:
     """Options for an event form, within what the actor may see. (Keepers move animals to other
     keepers through transfers, so the transfer event's form is an officer's.)"""
-    facilities = db.session.scalars(visible_facilities(actor, select(Facility).where(
-        Facility.status == "registered").order_by(Facility.name))).all()
+    facilities = db.session.scalars(
+        visible_facilities(actor, select(Facility).where(Facility.status == "registered").order_by(Facility.name))
+    ).all()
     if hasattr(form, "facility_id"):
-        form.facility_id.choices = [("", "-")] + [(str(f.id), f"{f.name} ({f.registration_no})")
-                                                  for f in facilities]
+        form.facility_id.choices = [("", "-")] + [(str(f.id), f"{f.name} ({f.registration_no})") for f in facilities]
     if hasattr(form, "owner_party_id"):
         parties = db.session.scalars(visible_parties(actor, select(Party).order_by(Party.name)))
         form.owner_party_id.choices = [("", _("(unchanged)"))] + [(str(p.id), p.name) for p in parties]
     if hasattr(form, "permit_id"):
-        permits = db.session.scalars(visible_permits(actor, select(Permit).where(
-            Permit.state.in_(("issued", "partly_used")), Permit.doc_type != "import"))).all()
+        permits = db.session.scalars(
+            visible_permits(
+                actor, select(Permit).where(Permit.state.in_(("issued", "partly_used")), Permit.doc_type != "import")
+            )
+        ).all()
         form.permit_id.choices = [("", "-")] + [(str(p.id), p.display_number) for p in permits]
 
 
@@ -113,8 +154,9 @@ def record_event(animal_id: int, event: str):
         else:
             flash(_("%(event)s: recorded.", event=_(t.label)), "success")
             return redirect(url_for(".show", animal_id=animal.id))
-    return render_template("animals/event.html", animal=animal, form=form, transition=t,
-                           reason=ANIMAL.rejection(animal.state, event))
+    return render_template(
+        "animals/event.html", animal=animal, form=form, transition=t, reason=ANIMAL.rejection(animal.state, event)
+    )
 
 
 @bp.route("/births/new", methods=["GET", "POST"])
@@ -124,14 +166,17 @@ def new_birth():
     form = BirthForm()
     species = db.session.scalars(select(Species).order_by(Species.scientific_name)).all()
     form.species_id.choices = [(str(s.id), s.label()) for s in species]
-    facilities = db.session.scalars(visible_facilities(actor, select(Facility).where(
-        Facility.status == "registered"))).all()
+    facilities = db.session.scalars(
+        visible_facilities(actor, select(Facility).where(Facility.status == "registered"))
+    ).all()
     form.facility_id.choices = [(str(f.id), f"{f.name} ({f.registration_no})") for f in facilities]
-    parents = db.session.scalars(visible_animals(actor, select(Animal).where(
-        Animal.state == AnimalState.IN_CAPTIVITY))).all()
+    parents = db.session.scalars(
+        visible_animals(actor, select(Animal).where(Animal.state == AnimalState.IN_CAPTIVITY))
+    ).all()
     for field, sexes in ((form.sire_id, "MU"), (form.dam_id, "FU")):
-        field.choices = [("", _("unknown"))] + [(str(a.id), f"{a.registry_no} {a.species.scientific_name}")
-                                               for a in parents if a.sex in sexes]
+        field.choices = [("", _("unknown"))] + [
+            (str(a.id), f"{a.registry_no} {a.species.scientific_name}") for a in parents if a.sex in sexes
+        ]
     if form.validate_on_submit():
         data = {k: v for k, v in form.data.items() if k not in ("csrf_token", "identifiers")}
         data["identifiers"] = form.identifiers.data
@@ -152,8 +197,9 @@ def add_identifier(animal_id: int):
     form = IdentifierForm()
     if form.validate_on_submit():
         try:
-            service.add_identifier(current_actor(), animal.id, form.kind.data, form.value.data,
-                                   form.applied_on.data, form.note.data)
+            service.add_identifier(
+                current_actor(), animal.id, form.kind.data, form.value.data, form.applied_on.data, form.note.data
+            )
             flash(_("Identifier added."), "success")
         except DomainError as exc:
             apply_errors(None, exc)

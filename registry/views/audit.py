@@ -31,9 +31,14 @@ def index():
         query = query.where(AuditEntry.seq < before)  # keyset: page 1,000 costs what page 1 costs
     rows = db.session.scalars(query.limit(PAGE)).all()
     args = {k: v for k, v in request.args.items() if k in history.FILTERS}
-    return render_template("audit/index.html", entries=rows, args=args,
-                           filters={name: _(text) for name, text in history.FILTERS.items()},
-                           link=history.link, more=len(rows) == PAGE)
+    return render_template(
+        "audit/index.html",
+        entries=rows,
+        args=args,
+        filters={name: _(text) for name, text in history.FILTERS.items()},
+        link=history.link,
+        more=len(rows) == PAGE,
+    )
 
 
 @bp.get("/export.<fmt>")
@@ -41,8 +46,11 @@ def index():
 def export(fmt: str):
     filters = history.parse(request.args)
     chunks, mimetype, name = exports.export(current_actor(), filters, fmt)
-    return Response(stream_with_context(chunks), mimetype=mimetype,
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(
+        stream_with_context(chunks),
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @bp.route("/verify", methods=["GET", "POST"])

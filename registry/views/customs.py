@@ -1,4 +1,5 @@
 """The border: find a permit by number or QR code, and endorse it."""
+
 from urllib.parse import unquote, urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
@@ -29,8 +30,11 @@ def _number(text: str) -> str:
 def find():
     form = FindForm(request.args)
     if request.args and form.validate():
-        permit = db.session.scalar(select(Permit).where(
-            Permit.issuing_country == current_app.config["ISSUING_COUNTRY"], Permit.number == _number(form.q.data)))
+        permit = db.session.scalar(
+            select(Permit).where(
+                Permit.issuing_country == current_app.config["ISSUING_COUNTRY"], Permit.number == _number(form.q.data)
+            )
+        )
         if permit is not None:
             return redirect(url_for(".endorse", permit_id=permit.id))
         form.q.errors = list(form.q.errors) + [_("No permit with this number.")]
@@ -46,7 +50,8 @@ def endorse(permit_id: int):
         form.lines.append_entry()
     form.seizure_facility_id.choices = [("", "-")] + [
         (str(f.id), f"{f.name} ({f.registration_no})")
-        for f in db.session.scalars(select(Facility).where(Facility.status == "registered").order_by(Facility.name))]
+        for f in db.session.scalars(select(Facility).where(Facility.status == "registered").order_by(Facility.name))
+    ]
     used = {line.id: endorsements.cleared(db.session, line.id) for line in permit.lines}
     if form.validate_on_submit():
         try:
@@ -56,8 +61,13 @@ def endorse(permit_id: int):
         else:
             flash(_("Endorsement recorded."), "success")
             return redirect(url_for("permits.receipt", permit_id=permit.id, endorsement_id=endorsement.id))
-    return render_template("customs/endorse.html", permit=permit, form=form, used=used,
-                           direction="entry" if permit.direction == "import" else "exit")
+    return render_template(
+        "customs/endorse.html",
+        permit=permit,
+        form=form,
+        used=used,
+        direction="entry" if permit.direction == "import" else "exit",
+    )
 
 
 def _data(permit: Permit, form: EndorsementForm) -> dict:
@@ -68,14 +78,21 @@ def _data(permit: Permit, form: EndorsementForm) -> dict:
         if not (entry.form.quantity.data or "").strip():
             continue
         marks = [m.strip() for m in (entry.form.marks.data or "").splitlines() if m.strip()]
-        row = {"line_no": line.line_no, "quantity": entry.form.quantity.data.strip(),
-               "outcome": entry.form.outcome.data}
+        row = {
+            "line_no": line.line_no,
+            "quantity": entry.form.quantity.data.strip(),
+            "outcome": entry.form.outcome.data,
+        }
         if direction == "entry":
             row["animals"] = [{"identifiers": [{"kind": "microchip", "value": m}]} for m in marks]
         else:
-            row["animal_ids"] = [a.id for a in db.session.scalars(
-                select(Animal).where(Animal.registry_no.in_(marks)))]
+            row["animal_ids"] = [a.id for a in db.session.scalars(select(Animal).where(Animal.registry_no.in_(marks)))]
         lines.append(row)
-    return {"direction": direction, "port": form.port.data, "transport_doc": form.transport_doc.data,
-            "endorsed_on": form.endorsed_on.data, "lines": lines,
-            "seizure_facility_id": int(form.seizure_facility_id.data) if form.seizure_facility_id.data else None}
+    return {
+        "direction": direction,
+        "port": form.port.data,
+        "transport_doc": form.transport_doc.data,
+        "endorsed_on": form.endorsed_on.data,
+        "lines": lines,
+        "seizure_facility_id": int(form.seizure_facility_id.data) if form.seizure_facility_id.data else None,
+    }

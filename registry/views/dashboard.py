@@ -10,5 +10,6 @@ bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 @bp.get("/")
 @requires("report.annual", "audit.read")
 def index():
-    return render_template("dashboard.html", f=dashboard.figures(), bars=charts.bars,
-                           disposal_days=dashboard.DISPOSAL_DAYS)
+    return render_template(
+        "dashboard.html", f=dashboard.figures(), bars=charts.bars, disposal_days=dashboard.DISPOSAL_DAYS
+    )

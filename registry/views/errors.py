@@ -1,4 +1,5 @@
 """Errors: HTML pages for people, RFC 9457 problem documents under /api/."""
+
 from flask import jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -9,8 +10,13 @@ from registry.services.errors import DomainError
 
 #: Problem titles stay English whatever the reader's language, like the problem type: clients match
 #: on them. The detail is for people and follows Accept-Language.
-TITLES = {403: "Not allowed", 404: "Not found", 405: "Method not allowed", 409: "Conflict",
-          422: "Unprocessable content"}
+TITLES = {
+    403: "Not allowed",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    422: "Unprocessable content",
+}
 
 
 def _for_api() -> bool:
@@ -90,10 +96,14 @@ def register(app):
                 return page(404, _("Not found"))
             if exc.code == 400:
                 if isinstance(exc, CSRFError):
-                    return page(400, _("Bad request"), _("The form has expired or did not come from this site. "
-                                                     "Reload the page and try again."))
-                return page(400, _("Bad request"), _("The request could not be understood.") if _stock(exc)
-                            else exc.description)
+                    return page(
+                        400,
+                        _("Bad request"),
+                        _("The form has expired or did not come from this site. Reload the page and try again."),
+                    )
+                return page(
+                    400, _("Bad request"), _("The request could not be understood.") if _stock(exc) else exc.description
+                )
             if exc.code == 405:
                 return page(405, _("Method not allowed"))
             if exc.code == 413:

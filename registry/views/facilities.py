@@ -6,6 +6,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from registry.extensions import db
 from registry.forms import options
+from registry.i18n import _, _l
 from registry.labels import choices
 from registry.machines import FACILITY
 from registry.models import ATTACHMENT_KINDS, INSPECTION_RESULTS, Facility, Party, Species
@@ -14,7 +15,6 @@ from registry.services import attachments
 from registry.services import facilities as service
 from registry.services.errors import DomainError
 from registry.views.helpers import apply_errors, current_actor, form_problems, load_visible, requires
-from registry.i18n import _, _l
 
 bp = Blueprint("facilities", __name__, url_prefix="/facilities")
 ACTIONS = ("resubmit", "request_changes", "approve", "refuse", "close")
@@ -31,8 +31,9 @@ class AllowanceEntry(FlaskForm):
 class ApplyForm(FlaskForm):
     name = StringField(_l("Name of the facility"), validators=[DataRequired(), Length(max=200)])
     address = TextAreaField(_l("Address"), validators=[DataRequired(), Length(max=2000)])
-    holder_party_id = SelectField(_l("Holder (officers applying on someone's behalf)"), coerce=str,
-                                  validators=[Optional()])
+    holder_party_id = SelectField(
+        _l("Holder (officers applying on someone's behalf)"), coerce=str, validators=[Optional()]
+    )
     allowances = FieldList(FormField(AllowanceEntry), min_entries=4)
 
 
@@ -52,15 +53,19 @@ class ReasonForm(FlaskForm):
 
 
 def _species_choices(form):
-    species = [("", "-")] + [(str(s.id), s.label()) for s in
-                             db.session.scalars(select(Species).order_by(Species.scientific_name))]
+    species = [("", "-")] + [
+        (str(s.id), s.label()) for s in db.session.scalars(select(Species).order_by(Species.scientific_name))
+    ]
     for entry in form.allowances:
         entry.form.species_id.choices = species
 
 
 def _allowances(form) -> dict:
-    return {e.form.species_id.data: e.form.capacity.data for e in form.allowances
-            if e.form.species_id.data and (e.form.capacity.data or "").strip()}
+    return {
+        e.form.species_id.data: e.form.capacity.data
+        for e in form.allowances
+        if e.form.species_id.data and (e.form.capacity.data or "").strip()
+    }
 
 
 @bp.get("/")
@@ -75,14 +80,26 @@ def index():
 def apply():
     form = ApplyForm()
     _species_choices(form)
-    form.holder_party_id.choices = [("", "-")] + [(str(p.id), p.name) for p in db.session.scalars(
-        select(Party).where(Party.country == "KR").order_by(Party.name))] if has_capability(
-        current_actor(), "party.read_all") else [("", "-")]
+    form.holder_party_id.choices = (
+        [("", "-")]
+        + [
+            (str(p.id), p.name)
+            for p in db.session.scalars(select(Party).where(Party.country == "KR").order_by(Party.name))
+        ]
+        if has_capability(current_actor(), "party.read_all")
+        else [("", "-")]
+    )
     if form.validate_on_submit():
         try:
-            f = service.apply(current_actor(), {"name": form.name.data, "address": form.address.data,
-                                                "holder_party_id": int(form.holder_party_id.data or 0) or None,
-                                                "allowances": _allowances(form)})
+            f = service.apply(
+                current_actor(),
+                {
+                    "name": form.name.data,
+                    "address": form.address.data,
+                    "holder_party_id": int(form.holder_party_id.data or 0) or None,
+                    "allowances": _allowances(form),
+                },
+            )
         except DomainError as exc:
             apply_errors(form, exc)
         else:
@@ -101,11 +118,20 @@ def show(facility_id: int):
     for a in f.allowances + [None, None]:
         capacity.allowances.append_entry({"species_id": str(a.species_id), "capacity": str(a.capacity)} if a else {})
     _species_choices(capacity)
-    return render_template("facilities/show.html", f=f, actions=actions, machine=FACILITY, reason=ReasonForm(),
-                           capacity=capacity, inspection=InspectionForm(), kept=service.kept(f.id),
-                           manage=has_capability(actor, "facility.manage") and f.status == "registered",
-                           files=attachments.of("facility", f.id), kinds=ATTACHMENT_KINDS,
-                           can_attach=f.status not in FACILITY.terminal)
+    return render_template(
+        "facilities/show.html",
+        f=f,
+        actions=actions,
+        machine=FACILITY,
+        reason=ReasonForm(),
+        capacity=capacity,
+        inspection=InspectionForm(),
+        kept=service.kept(f.id),
+        manage=has_capability(actor, "facility.manage") and f.status == "registered",
+        files=attachments.of("facility", f.id),
+        kinds=ATTACHMENT_KINDS,
+        can_attach=f.status not in FACILITY.terminal,
+    )
 
 
 @bp.post("/<int:facility_id>/<action>")

@@ -16,8 +16,14 @@ def upload(object_type: str, object_id: int):
         deny("attachment.scope", 404)
     upload = request.files.get("file")
     try:
-        attachments.attach(current_actor(), object_type, object_id, request.form.get("kind", "other"),
-                           upload.filename if upload else "", upload.read() if upload else b"")
+        attachments.attach(
+            current_actor(),
+            object_type,
+            object_id,
+            request.form.get("kind", "other"),
+            upload.filename if upload else "",
+            upload.read() if upload else b"",
+        )
     except NotFound:
         deny("attachment.scope", 404)
     except DomainError as exc:
@@ -35,6 +41,12 @@ def download(attachment_id: int):
         row, data = attachments.read(current_actor(), attachment_id)
     except NotFound:
         deny("attachment.scope", 404)
-    return Response(data, mimetype=row.media_type, headers={
-        "Content-Disposition": f'attachment; filename="{row.filename}"',
-        "Content-Security-Policy": "default-src 'none'", "Cache-Control": "private, no-store"})
+    return Response(
+        data,
+        mimetype=row.media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{row.filename}"',
+            "Content-Security-Policy": "default-src 'none'",
+            "Cache-Control": "private, no-store",
+        },
+    )

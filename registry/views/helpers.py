@@ -1,4 +1,5 @@
 """What every view needs: the acting user, capability checks that deny correctly, and scoped loading."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -29,9 +30,13 @@ def deny(capability: str, status: int = 403):
     """Record the denied access, then answer *status*."""
     actor = current_actor()
     if actor is not None:
-        audit.record_alone(actor, "access.denied", "endpoint", request.endpoint,
-                           {"capability": capability, "method": request.method, "path": request.path[:200],
-                            "status": status})
+        audit.record_alone(
+            actor,
+            "access.denied",
+            "endpoint",
+            request.endpoint,
+            {"capability": capability, "method": request.method, "path": request.path[:200], "status": status},
+        )
     abort(status)
 
 
@@ -87,8 +92,10 @@ def form_problems(form) -> str:
             for value in messages:
                 yield from strings(value)
 
-    return "; ".join(f"{form[name].label.text if name in form else name}: {', '.join(strings(messages))}"
-                     for name, messages in form.errors.items())
+    return "; ".join(
+        f"{form[name].label.text if name in form else name}: {', '.join(strings(messages))}"
+        for name, messages in form.errors.items()
+    )
 
 
 def paginate(query) -> dict:

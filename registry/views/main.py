@@ -18,23 +18,49 @@ bp = Blueprint("main", __name__)
 def home():
     """Each role's starting page: counts by state in their scope, and what waits for them."""
     actor = current_actor()
-    animal_counts = dict(db.session.execute(
-        visible_animals(actor, select(Animal.state, func.count()).group_by(Animal.state))).all())
-    permit_counts = dict(db.session.execute(
-        visible_permits(actor, select(Permit.state, func.count()).group_by(Permit.state))).all())
+    animal_counts = dict(
+        db.session.execute(visible_animals(actor, select(Animal.state, func.count()).group_by(Animal.state))).all()
+    )
+    permit_counts = dict(
+        db.session.execute(visible_permits(actor, select(Permit.state, func.count()).group_by(Permit.state))).all()
+    )
     waiting = []
     if has_capability(actor, "permit.review"):
-        waiting = db.session.scalars(visible_permits(actor, select(Permit).where(
-            Permit.state.in_((PermitState.SUBMITTED, PermitState.APPROVED))).order_by(Permit.submitted_at).limit(20)
-        )).all()
+        waiting = db.session.scalars(
+            visible_permits(
+                actor,
+                select(Permit)
+                .where(Permit.state.in_((PermitState.SUBMITTED, PermitState.APPROVED)))
+                .order_by(Permit.submitted_at)
+                .limit(20),
+            )
+        ).all()
     elif has_capability(actor, "permit.apply"):
-        waiting = db.session.scalars(visible_permits(actor, select(Permit).where(
-            Permit.state.in_((PermitState.DRAFT, PermitState.CHANGES_REQUESTED))).limit(20))).all()
-    due = deadlines.items(actor) if has_capability(actor, "animal.read_all") or \
-        has_capability(actor, "animal.read_own") else []
+        waiting = db.session.scalars(
+            visible_permits(
+                actor,
+                select(Permit).where(Permit.state.in_((PermitState.DRAFT, PermitState.CHANGES_REQUESTED))).limit(20),
+            )
+        ).all()
+    due = (
+        deadlines.items(actor)
+        if has_capability(actor, "animal.read_all") or has_capability(actor, "animal.read_own")
+        else []
+    )
     late = sum(1 for item in due if item.overdue(clock.today()))
-    offers = transfers.pending_for(actor) if has_capability(actor, "transfer.answer") or \
-        has_capability(actor, "transfer.acknowledge") else []
-    return render_template("home.html", animal_counts=animal_counts, permit_counts=permit_counts,
-                           waiting=waiting, animal_machine=ANIMAL, permit_machine=PERMIT, due=len(due), late=late,
-                           offers=offers)
+    offers = (
+        transfers.pending_for(actor)
+        if has_capability(actor, "transfer.answer") or has_capability(actor, "transfer.acknowledge")
+        else []
+    )
+    return render_template(
+        "home.html",
+        animal_counts=animal_counts,
+        permit_counts=permit_counts,
+        waiting=waiting,
+        animal_machine=ANIMAL,
+        permit_machine=PERMIT,
+        due=len(due),
+        late=late,
+        offers=offers,
+    )

@@ -26,8 +26,7 @@ def index():
     query = visible_permits(current_actor(), select(Permit)).order_by(Permit.id.desc())
     if state in PermitState.__members__.values():
         query = query.where(Permit.state == state)
-    return render_template("permits/index.html", **paginate(query),
-                           state=state, machine=PERMIT)
+    return render_template("permits/index.html", **paginate(query), state=state, machine=PERMIT)
 
 
 def _form_choices(form):
@@ -87,8 +86,9 @@ def edit(permit_id: int):
     _form_choices(form)
     if form.validate_on_submit():
         try:
-            service.update_application(current_actor(), permit.id, _form_data(form),
-                                       expected_version=int(form.version.data or 0) or None)
+            service.update_application(
+                current_actor(), permit.id, _form_data(form), expected_version=int(form.version.data or 0) or None
+            )
         except DomainError as exc:
             apply_errors(form, exc)
         else:
@@ -103,17 +103,32 @@ def show(permit_id: int):
     permit = load_visible(Permit, permit_id, can_see_permit)
     actor = current_actor()
     actions = service.available_actions(actor, permit, ACTIONS)
-    history = db.session.scalars(select(AuditEntry).where(
-        AuditEntry.object_type == "permit", AuditEntry.object_id == str(permit.id)).order_by(AuditEntry.seq)).all()
+    history = db.session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.object_type == "permit", AuditEntry.object_id == str(permit.id))
+        .order_by(AuditEntry.seq)
+    ).all()
     form = DecisionForm(version=str(permit.version))
-    done = db.session.scalars(select(Endorsement).where(Endorsement.permit_id == permit.id)
-                              .order_by(Endorsement.id)).all()
-    declared = {line.id: db.session.scalars(select(Animal).where(Animal.permit_line_id == line.id)
-                                            .order_by(Animal.id)).all() for line in permit.lines}
-    return render_template("permits/show.html", permit=permit, actions=actions, history=history, form=form,
-                           endorsements=done, declared=declared, declare_form=DeclareForm(),
-                           replaced_by=db.session.scalar(select(Permit).where(Permit.replaces_id == permit.id)),
-                           machine=PERMIT, editable=permit.state in service.EDITABLE)
+    done = db.session.scalars(
+        select(Endorsement).where(Endorsement.permit_id == permit.id).order_by(Endorsement.id)
+    ).all()
+    declared = {
+        line.id: db.session.scalars(select(Animal).where(Animal.permit_line_id == line.id).order_by(Animal.id)).all()
+        for line in permit.lines
+    }
+    return render_template(
+        "permits/show.html",
+        permit=permit,
+        actions=actions,
+        history=history,
+        form=form,
+        endorsements=done,
+        declared=declared,
+        declare_form=DeclareForm(),
+        replaced_by=db.session.scalar(select(Permit).where(Permit.replaces_id == permit.id)),
+        machine=PERMIT,
+        editable=permit.state in service.EDITABLE,
+    )
 
 
 @bp.post("/<int:permit_id>/copy")
@@ -162,14 +177,15 @@ def receipt(permit_id: int, endorsement_id: int):
     endorsement = db.session.get(Endorsement, endorsement_id)
     if endorsement is None or endorsement.permit_id != permit.id:
         deny("endorsement.scope", 404)
-    return _pdf(endorsements.receipt(endorsement), f"{permit.number.replace('/', '-')}-endorsement-{endorsement.id}.pdf")
+    return _pdf(
+        endorsements.receipt(endorsement), f"{permit.number.replace('/', '-')}-endorsement-{endorsement.id}.pdf"
+    )
 
 
 def _pdf(data: bytes, filename: str):
     from flask import Response
 
-    return Response(data, mimetype="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="{filename}"'})
+    return Response(data, mimetype="application/pdf", headers={"Content-Disposition": f'inline; filename="{filename}"'})
 
 
 @bp.post("/<int:permit_id>/actions/<action>")
@@ -183,9 +199,13 @@ def act(permit_id: int, action: str):
     form = DecisionForm()
     if form.validate_on_submit():
         try:
-            service.fire(current_actor(), permit.id, action,
-                         {"reason": form.reason.data, "special_conditions": form.special_conditions.data},
-                         expected_version=int(form.version.data or 0) or None)
+            service.fire(
+                current_actor(),
+                permit.id,
+                action,
+                {"reason": form.reason.data, "special_conditions": form.special_conditions.data},
+                expected_version=int(form.version.data or 0) or None,
+            )
         except DomainError as exc:
             apply_errors(None, exc)
         else:

@@ -5,10 +5,10 @@ from wtforms import IntegerField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange
 
 from registry.forms import ConfirmForm
+from registry.i18n import _, _l
 from registry.services import tokens
 from registry.services.errors import DomainError
 from registry.views.helpers import apply_errors, current_actor
-from registry.i18n import _, _l
 
 bp = Blueprint("profile", __name__, url_prefix="/profile")
 
@@ -28,8 +28,9 @@ def index():
             _token, secret = tokens.create_token(current_actor(), current_user.id, form.name.data, form.days.data)
         except DomainError as exc:
             apply_errors(form, exc)
-    return render_template("profile.html", form=form, secret=secret, tokens=tokens.tokens_of(current_user.id),
-                           confirm=ConfirmForm())
+    return render_template(
+        "profile.html", form=form, secret=secret, tokens=tokens.tokens_of(current_user.id), confirm=ConfirmForm()
+    )
 
 
 @bp.post("/tokens/<int:token_id>/revoke")

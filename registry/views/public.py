@@ -1,4 +1,5 @@
 """Pages anyone may open without logging in."""
+
 from flask import Blueprint, jsonify, render_template, request
 
 from registry.extensions import limiter

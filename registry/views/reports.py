@@ -26,8 +26,14 @@ def annual():
     except DomainError as exc:
         apply_errors(None, exc)
         found = []
-    return render_template("reports/annual.html", year=year, direction=direction, rows=found,
-                           columns=reports.header(direction), findings=reports.check(found))
+    return render_template(
+        "reports/annual.html",
+        year=year,
+        direction=direction,
+        rows=found,
+        columns=reports.header(direction),
+        findings=reports.check(found),
+    )
 
 
 @bp.get("/annual.csv")
@@ -35,5 +41,8 @@ def annual():
 def annual_csv():
     year, direction = _args()
     text = reports.as_csv(reports.rows(current_actor(), year, direction), direction)
-    return Response(text, mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="cites-{direction}-{year}.csv"'})
+    return Response(
+        text,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="cites-{direction}-{year}.csv"'},
+    )

@@ -15,9 +15,14 @@ def index():
     query = select(Species).order_by(Species.scientific_name)
     if q:
         like = f"%{q}%"
-        query = query.where(or_(Species.scientific_name.ilike(like), Species.name_en.ilike(like),
-                                Species.name_ko.ilike(like), Species.family.ilike(like)))
+        query = query.where(
+            or_(
+                Species.scientific_name.ilike(like),
+                Species.name_en.ilike(like),
+                Species.name_ko.ilike(like),
+                Species.family.ilike(like),
+            )
+        )
     if appendix in APPENDICES:
         query = query.where(Species.appendix == appendix)
-    return render_template("species/index.html", **paginate(query),
-                           q=q, appendix=appendix, appendices=APPENDICES)
+    return render_template("species/index.html", **paginate(query), q=q, appendix=appendix, appendices=APPENDICES)

@@ -6,21 +6,22 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from registry.extensions import db
 from registry.forms import ConfirmForm
+from registry.i18n import _, _l
 from registry.machines import TRANSFER, AnimalState
 from registry.models import Animal, Facility, Transfer
 from registry.permissions import can_see_transfer, offerable_animals, visible_transfers
 from registry.services import transfers as service
 from registry.services.errors import DomainError
 from registry.views.helpers import apply_errors, current_actor, deny, requires
-from registry.i18n import _, _l
 
 bp = Blueprint("transfers", __name__, url_prefix="/transfers")
 
 
 class TransferForm(FlaskForm):
     animal_ids = SelectMultipleField(_l("Animals"), coerce=str, validators=[DataRequired()])
-    facility_id = SelectField(_l("Receiving facility (the register of facilities)"), coerce=str,
-                              validators=[DataRequired()])
+    facility_id = SelectField(
+        _l("Receiving facility (the register of facilities)"), coerce=str, validators=[DataRequired()]
+    )
     ownership = BooleanField(_l("Ownership passes too (untick to move custody only)"), default=True)
     planned_on = DateField(_l("Planned date"), validators=[Optional()])
     note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=2000)])
@@ -39,8 +40,9 @@ class NoteForm(FlaskForm):
 def index():
     actor = current_actor()
     rows = db.session.scalars(visible_transfers(actor, select(Transfer)).order_by(Transfer.id.desc()).limit(100)).all()
-    return render_template("transfers/index.html", rows=rows, waiting=service.pending_for(actor),
-                           machine=TRANSFER, answer=AnswerForm())
+    return render_template(
+        "transfers/index.html", rows=rows, waiting=service.pending_for(actor), machine=TRANSFER, answer=AnswerForm()
+    )
 
 
 @bp.post("/answer")
@@ -64,17 +66,28 @@ def answer_by_code():
 def new():
     actor = current_actor()
     form = TransferForm()
-    own = db.session.scalars(offerable_animals(actor, select(Animal).where(Animal.state == AnimalState.IN_CAPTIVITY))
-                             .order_by(Animal.registry_no)).all()
+    own = db.session.scalars(
+        offerable_animals(actor, select(Animal).where(Animal.state == AnimalState.IN_CAPTIVITY)).order_by(
+            Animal.registry_no
+        )
+    ).all()
     form.animal_ids.choices = [(str(a.id), f"{a.registry_no} {a.species.scientific_name}") for a in own]
     form.facility_id.choices = [("", "-")] + [
         (str(f.id), f"{f.name} ({f.registration_no})")
-        for f in db.session.scalars(select(Facility).where(Facility.status == "registered").order_by(Facility.name))]
+        for f in db.session.scalars(select(Facility).where(Facility.status == "registered").order_by(Facility.name))
+    ]
     if form.validate_on_submit():
         try:
-            t = service.start(actor, {"animal_ids": form.animal_ids.data, "facility_id": int(form.facility_id.data),
-                                      "ownership": form.ownership.data, "planned_on": form.planned_on.data,
-                                      "note": form.note.data})
+            t = service.start(
+                actor,
+                {
+                    "animal_ids": form.animal_ids.data,
+                    "facility_id": int(form.facility_id.data),
+                    "ownership": form.ownership.data,
+                    "planned_on": form.planned_on.data,
+                    "note": form.note.data,
+                },
+            )
         except DomainError as exc:
             apply_errors(form, exc)
         else:
@@ -91,8 +104,9 @@ def show(transfer_id: int):
     if t is None or not can_see_transfer(actor, t):
         deny("transfer.scope", 404)
     actions = service.available_actions(actor, t)
-    return render_template("transfers/show.html", t=t, actions=actions, machine=TRANSFER, form=NoteForm(),
-                           confirm=ConfirmForm())
+    return render_template(
+        "transfers/show.html", t=t, actions=actions, machine=TRANSFER, form=NoteForm(), confirm=ConfirmForm()
+    )
 
 
 @bp.post("/<int:transfer_id>/<action>")

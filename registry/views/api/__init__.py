@@ -3,6 +3,7 @@
 Every endpoint calls the same service function as the web form for the same use case, and the
 same permission checks (registry.permissions) decide.
 """
+
 from __future__ import annotations
 
 import http
@@ -42,15 +43,29 @@ class RegistryApi(Api):
 
 def init_api(app) -> None:
     from registry.views.api import (
-        animals, audit, docs, facilities, meta, parties, permits, reports, species, transfers,
+        animals,
+        audit,
+        docs,
+        facilities,
+        meta,
+        parties,
+        permits,
+        reports,
+        species,
+        transfers,
     )
 
     app.config.update(
-        API_TITLE="Wildlife Registry API", API_VERSION="v1", OPENAPI_VERSION="3.1.0",
-        OPENAPI_URL_PREFIX="/api/v1", OPENAPI_JSON_PATH="openapi.json",
+        API_TITLE="Wildlife Registry API",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.1.0",
+        OPENAPI_URL_PREFIX="/api/v1",
+        OPENAPI_JSON_PATH="openapi.json",
         API_SPEC_OPTIONS={
-            "info": {"description": "The national CITES register: permits, animals and the audit log. "
-                                    "Authenticate with `Authorization: Bearer <token>`."},
+            "info": {
+                "description": "The national CITES register: permits, animals and the audit log. "
+                "Authenticate with `Authorization: Bearer <token>`."
+            },
             "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
             "security": [{"bearer": []}],
         },

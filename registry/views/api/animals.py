@@ -9,7 +9,13 @@ from registry.services import animals
 from registry.services.errors import NotFound
 from registry.views.api.common import api_blueprint, idempotent, one, page, require
 from registry.views.api.schemas import (
-    AnimalEventSchema, AnimalQuery, AnimalSchema, IdentifierSchema, NewEventSchema, PageQuery, page_of,
+    AnimalEventSchema,
+    AnimalQuery,
+    AnimalSchema,
+    IdentifierSchema,
+    NewEventSchema,
+    PageQuery,
+    page_of,
 )
 from registry.views.helpers import current_actor
 
@@ -69,8 +75,9 @@ def record_event(data, animal_id: int):
         else:
             parents = {"sire_id": parent.id, "dam_id": data["mate_id"]}
         born_at = data["facility_id"] or parent.facility_id  # by default, where the parent is kept
-        return animals.register_birth(current_actor(), {**data, **parents, "species_id": parent.species_id,
-                                                        "facility_id": born_at})
+        return animals.register_birth(
+            current_actor(), {**data, **parents, "species_id": parent.species_id, "facility_id": born_at}
+        )
     return animals.fire(current_actor(), animal_id, event, data, expected_version=version)
 
 
@@ -82,11 +89,14 @@ def add_identifier(data, animal_id: int):
     """Add a mark (microchip, ring, tag, tattoo, photo)."""
     require("animal.identify")
     one(Animal, animal_id, can_see_animal)
-    return animals.add_identifier(current_actor(), animal_id, data["kind"], data["value"], data["applied_on"],
-                                  data["note"])
+    return animals.add_identifier(
+        current_actor(), animal_id, data["kind"], data["value"], data["applied_on"], data["note"]
+    )
 
 
-@blp.post("/animals/<int(min=1, max=2147483647):animal_id>/identifiers/<int(min=1, max=2147483647):identifier_id>/retire")
+@blp.post(
+    "/animals/<int(min=1, max=2147483647):animal_id>/identifiers/<int(min=1, max=2147483647):identifier_id>/retire"
+)
 @idempotent
 @blp.response(200, IdentifierSchema)
 def retire_identifier(animal_id: int, identifier_id: int):

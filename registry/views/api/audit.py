@@ -19,13 +19,25 @@ def _plain(entry: AuditEntry) -> dict:
 
 @blp.get("/audit")
 @blp.arguments(AuditQuery, location="query")
-@blp.doc(responses={"200": {"description": "OK", "content": {
-    "application/json": {"schema": AuditPage},
-    "application/jsonl": {"schema": {"type": "string", "description": "format=jsonl: header, signed entries, "
-                                                                      "signed manifest"}},
-    "text/csv": {"schema": {"type": "string", "description": "format=csv: a header row, then one entry per row"}},
-    "application/pdf": {"schema": {"type": "string", "format": "binary", "description": "format=pdf: a report"}},
-}}})
+@blp.doc(
+    responses={
+        "200": {
+            "description": "OK",
+            "content": {
+                "application/json": {"schema": AuditPage},
+                "application/jsonl": {
+                    "schema": {"type": "string", "description": "format=jsonl: header, signed entries, signed manifest"}
+                },
+                "text/csv": {
+                    "schema": {"type": "string", "description": "format=csv: a header row, then one entry per row"}
+                },
+                "application/pdf": {
+                    "schema": {"type": "string", "format": "binary", "description": "format=pdf: a report"}
+                },
+            },
+        }
+    }
+)
 def list_audit(args):
     """Search the event history, newest first; other formats export every match in chain order."""
     require("audit.read")
@@ -37,8 +49,11 @@ def list_audit(args):
         result["items"] = [_plain(e) for e in result["items"]]
         return jsonify(AuditPage().dump(result))
     chunks, mimetype, name = exports.export(current_actor(), filters, fmt)
-    return Response(stream_with_context(chunks), mimetype=mimetype,
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(
+        stream_with_context(chunks),
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @blp.get("/audit/verify")
@@ -47,5 +62,10 @@ def verify_audit():
     """Recompute the whole hash chain now."""
     require("audit.verify")
     verdict = audit.verify_database()
-    return {"ok": verdict.ok, "checked": verdict.checked, "bad_seq": verdict.bad_seq, "problem": verdict.problem,
-            "message": str(verdict)}
+    return {
+        "ok": verdict.ok,
+        "checked": verdict.checked,
+        "bad_seq": verdict.bad_seq,
+        "problem": verdict.problem,
+        "message": str(verdict),
+    }

@@ -1,4 +1,5 @@
 """What the API's endpoints share: cursor pages, service errors as problems, idempotent POSTs."""
+
 from __future__ import annotations
 
 import hashlib
@@ -68,15 +69,17 @@ def idempotent(view):
             raise ValidationFailed(_("bad Idempotency-Key"), {"Idempotency-Key": _("1 to 200 characters")})
         user_id = current_actor().user_id
         fingerprint = hashlib.sha256(
-            b"\n".join([request.method.encode(), request.path.encode(), request.get_data()])).hexdigest()
+            b"\n".join([request.method.encode(), request.path.encode(), request.get_data()])
+        ).hexdigest()
         seen = db.session.get(IdempotentRequest, (user_id, key))
         if seen is None:
             with write_transaction() as session:  # a concurrent twin fails here, with a 409
                 session.add(IdempotentRequest(user_id=user_id, key=key, fingerprint=fingerprint))
         else:
             if seen.fingerprint != fingerprint:
-                raise ValidationFailed(_("Idempotency-Key reused"),
-                                       {"Idempotency-Key": _("already used for a different request")})
+                raise ValidationFailed(
+                    _("Idempotency-Key reused"), {"Idempotency-Key": _("already used for a different request")}
+                )
             if seen.status is None:
                 raise Conflict(_("a request with this Idempotency-Key is still being processed"))
             replay = Response(seen.body, status=seen.status, mimetype="application/json")
@@ -107,4 +110,3 @@ def one(model, object_id: int, can_see):
     from registry.views.helpers import load_visible
 
     return load_visible(model, object_id, can_see)
-

@@ -1,4 +1,5 @@
 """A browsable page of the API, rendered from its OpenAPI document (no scripts, no external assets)."""
+
 from flask import Blueprint, current_app, render_template
 
 bp = Blueprint("api_docs", __name__)

@@ -28,14 +28,23 @@ def create_facility(data):
     data["allowances"] = {a["species_id"]: a["capacity"] for a in data["allowances"]}
     if data.get("registration_no"):
         require("facility.manage")
-        return facilities.register_facility(current_actor(), data["registration_no"], data["name"],
-                                            data["holder_party_id"], data["address"], data["allowances"])
+        return facilities.register_facility(
+            current_actor(),
+            data["registration_no"],
+            data["name"],
+            data["holder_party_id"],
+            data["address"],
+            data["allowances"],
+        )
     require("facility.apply")
     return facilities.apply(current_actor(), data)
 
 
-@blp.post("/facilities/<int(min=1, max=2147483647):facility_id>/actions/<any({}):action>".format(
-    ",".join(f'"{a}"' for a in FACILITY_ACTIONS)))
+@blp.post(
+    "/facilities/<int(min=1, max=2147483647):facility_id>/actions/<any({}):action>".format(
+        ",".join(f'"{a}"' for a in FACILITY_ACTIONS)
+    )
+)
 @idempotent
 @blp.arguments(FacilityActionSchema)
 @blp.response(200, FacilitySchema)

@@ -1,4 +1,3 @@
-
 from registry.extensions import db
 from registry.models import User
 from registry.permissions import CAPABILITIES, has_capability
@@ -15,5 +14,11 @@ def me():
     """Who the token acts for, and what their role may do."""
     actor = current_actor()
     user = db.session.get(User, actor.user_id)
-    return {"id": user.id, "username": user.username, "display_name": user.display_name, "role": user.role,
-            "party_id": user.party_id, "capabilities": sorted(c for c in CAPABILITIES if has_capability(actor, c))}
+    return {
+        "id": user.id,
+        "username": user.username,
+        "display_name": user.display_name,
+        "role": user.role,
+        "party_id": user.party_id,
+        "capabilities": sorted(c for c in CAPABILITIES if has_capability(actor, c)),
+    }

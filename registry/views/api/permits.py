@@ -8,8 +8,16 @@ from registry.services import animals, endorsements, permits
 from registry.services.errors import NotFound
 from registry.views.api.common import api_blueprint, idempotent, one, page, require
 from registry.views.api.schemas import (
-    PERMIT_ACTIONS, AnimalSchema, CopySchema, DeclarationSchema, EndorsementSchema, PermitActionSchema, PermitApplicationSchema, PermitQuery,
-    PermitSchema, page_of,
+    PERMIT_ACTIONS,
+    AnimalSchema,
+    CopySchema,
+    DeclarationSchema,
+    EndorsementSchema,
+    PermitActionSchema,
+    PermitApplicationSchema,
+    PermitQuery,
+    PermitSchema,
+    page_of,
 )
 from registry.views.helpers import current_actor
 
@@ -59,7 +67,11 @@ def update_permit(data, permit_id: int):
     return permits.update_application(current_actor(), permit_id, data, expected_version=version)
 
 
-@blp.post("/permits/<int(min=1, max=2147483647):permit_id>/actions/<any({}):action>".format(",".join(f'"{a}"' for a in PERMIT_ACTIONS)))
+@blp.post(
+    "/permits/<int(min=1, max=2147483647):permit_id>/actions/<any({}):action>".format(
+        ",".join(f'"{a}"' for a in PERMIT_ACTIONS)
+    )
+)
 @idempotent
 @blp.arguments(PermitActionSchema)
 @blp.response(200, PermitSchema)
@@ -83,8 +95,14 @@ def copy_permit(args, permit_id: int):
 
 
 @blp.get("/permits/<int(min=1, max=2147483647):permit_id>/pdf")
-@blp.doc(responses={"200": {"description": "The issued permit (CITES layout, Korean and English)",
-                            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}})
+@blp.doc(
+    responses={
+        "200": {
+            "description": "The issued permit (CITES layout, Korean and English)",
+            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    }
+)
 def permit_pdf(permit_id: int):
     """The issued document as PDF, the same bytes every time (its SHA-256 is in the audit log)."""
     require(*READ)
@@ -115,4 +133,3 @@ def declare_animal(data, permit_id: int, line_no: int):
     if line is None:
         raise NotFound(_("no such line"))
     return animals.declare(current_actor(), line.id, data)
-

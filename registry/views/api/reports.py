@@ -12,19 +12,37 @@ blp = api_blueprint("api_reports", "The CITES annual report")
 
 class AnnualQuery(Strict):
     direction = ma.fields.String(load_default="export", validate=validate.OneOf(("export", "import")))
-    format = ma.fields.String(load_default="csv", validate=validate.OneOf(("csv", "json")),
-                              metadata={"description": "csv: the Trade Database upload file; json: rows and findings"})
+    format = ma.fields.String(
+        load_default="csv",
+        validate=validate.OneOf(("csv", "json")),
+        metadata={"description": "csv: the Trade Database upload file; json: rows and findings"},
+    )
 
 
 @blp.get("/reports/annual/<int(min=1975, max=9999):year>")
 @blp.arguments(AnnualQuery, location="query")
-@blp.doc(responses={"200": {"description": "OK", "content": {
-    "text/csv": {"schema": {"type": "string", "description": "the upload file, headers exactly as required"}},
-    "application/json": {"schema": {"type": "object", "properties": {
-        "columns": {"type": "array", "items": {"type": "string"}},
-        "rows": {"type": "array", "items": {"type": "object"}},
-        "findings": {"type": "array", "items": {"type": "object"}}}}},
-}}})
+@blp.doc(
+    responses={
+        "200": {
+            "description": "OK",
+            "content": {
+                "text/csv": {
+                    "schema": {"type": "string", "description": "the upload file, headers exactly as required"}
+                },
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "columns": {"type": "array", "items": {"type": "string"}},
+                            "rows": {"type": "array", "items": {"type": "object"}},
+                            "findings": {"type": "array", "items": {"type": "object"}},
+                        },
+                    }
+                },
+            },
+        }
+    }
+)
 def annual(args, year: int):
     """The export or import report for a year, from the quantities endorsed at the border."""
     require("report.annual")
@@ -32,5 +50,10 @@ def annual(args, year: int):
     if args["format"] == "csv":
         return Response(reports.as_csv(found, args["direction"]), mimetype="text/csv")
     columns = reports.header(args["direction"])
-    return jsonify({"columns": columns, "rows": [{c: r[c] for c in columns} for r in found],
-                    "findings": [{"row": f.row, "level": f.level, "message": f.message} for f in reports.check(found)]})
+    return jsonify(
+        {
+            "columns": columns,
+            "rows": [{c: r[c] for c in columns} for r in found],
+            "findings": [{"row": f.row, "level": f.level, "message": f.message} for f in reports.check(found)],
+        }
+    )

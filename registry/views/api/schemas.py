@@ -1,4 +1,5 @@
 """Request and response bodies of the API (marshmallow), which also make its OpenAPI document."""
+
 import marshmallow as ma
 from marshmallow import validate
 
@@ -26,8 +27,11 @@ class ProblemSchema(ma.Schema):
     status = ma.fields.Integer(required=True)
     detail = ma.fields.String()
     instance = ma.fields.String()
-    errors = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(),
-                            metadata={"description": "Field-level reasons, by field name"})
+    errors = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.String(),
+        metadata={"description": "Field-level reasons, by field name"},
+    )
 
 
 class PageQuery(Strict):
@@ -36,13 +40,18 @@ class PageQuery(Strict):
 
 
 def page_of(item_schema):
-    return type(f"{item_schema.__name__.removesuffix('Schema')}PageSchema", (ma.Schema,), {
-        "items": ma.fields.List(ma.fields.Nested(item_schema), required=True),
-        "next_cursor": ma.fields.Integer(allow_none=True, required=True),
-    })
+    return type(
+        f"{item_schema.__name__.removesuffix('Schema')}PageSchema",
+        (ma.Schema,),
+        {
+            "items": ma.fields.List(ma.fields.Nested(item_schema), required=True),
+            "next_cursor": ma.fields.Integer(allow_none=True, required=True),
+        },
+    )
 
 
 # ---------------------------------------------------------------- species and parties
+
 
 class SpeciesSchema(ma.Schema):
     id = ma.fields.Integer()
@@ -79,15 +88,18 @@ class PartySchema(ma.Schema):
 
 # ---------------------------------------------------------------- permits
 
+
 class PermitLineSchema(Strict):
     line_no = ma.fields.Integer(dump_only=True)
     species_id = Id(required=True)
     appendix = ma.fields.String(dump_only=True)
     term_code = ma.fields.String(load_default="LIV", validate=validate.OneOf(list(codes.TERMS)))
-    quantity = ma.fields.String(required=True, validate=validate.Regexp(r"^(?!0+(\.0+)?$)[0-9]{1,9}(\.[0-9]{1,3})?$"),
-                                metadata={"description": "A positive decimal with at most 3 decimals, as a string"})
-    unit_code = ma.fields.String(allow_none=True, load_default=None,
-                                 validate=validate.OneOf(list(codes.UNITS)))
+    quantity = ma.fields.String(
+        required=True,
+        validate=validate.Regexp(r"^(?!0+(\.0+)?$)[0-9]{1,9}(\.[0-9]{1,3})?$"),
+        metadata={"description": "A positive decimal with at most 3 decimals, as a string"},
+    )
+    unit_code = ma.fields.String(allow_none=True, load_default=None, validate=validate.OneOf(list(codes.UNITS)))
     description = ma.fields.String(allow_none=True, load_default=None, validate=validate.Length(max=500))
 
 
@@ -130,14 +142,15 @@ class PermitApplicationSchema(Strict):
     purpose_code = ma.fields.String(required=True, validate=validate.OneOf(list(codes.PURPOSES)))
     source_code = ma.fields.String(required=True, validate=validate.OneOf(list(codes.SOURCES)))
     foreign_permit_no = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=70))
-    lines = ma.fields.List(ma.fields.Nested(PermitLineSchema), required=True,
-                           validate=validate.Length(1, 200))
-    version = Id(load_default=None, allow_none=True,
-                 metadata={"description": "The version you read; a stale one is refused (409)"})
+    lines = ma.fields.List(ma.fields.Nested(PermitLineSchema), required=True, validate=validate.Length(1, 200))
+    version = Id(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "The version you read; a stale one is refused (409)"},
+    )
 
 
-PERMIT_ACTIONS = ("submit", "withdraw", "request-changes", "approve", "refuse", "issue", "cancel", "close",
-                  "expire")
+PERMIT_ACTIONS = ("submit", "withdraw", "request-changes", "approve", "refuse", "issue", "cancel", "close", "expire")
 
 
 class PermitActionSchema(Strict):
@@ -147,6 +160,7 @@ class PermitActionSchema(Strict):
 
 
 # ---------------------------------------------------------------- animals
+
 
 class IdentifierSchema(Strict):
     id = ma.fields.Integer(dump_only=True)
@@ -182,8 +196,11 @@ class AnimalSchema(ma.Schema):
 class AnimalQuery(PageQuery):
     state = ma.fields.String(load_default=None, validate=validate.OneOf([s.value for s in ANIMAL.states]))
     species = Id(load_default=None, metadata={"description": "Species id"})
-    identifier = ma.fields.String(load_default=None, validate=validate.Length(max=150),
-                                  metadata={"description": "Any identifier's exact value, e.g. a microchip"})
+    identifier = ma.fields.String(
+        load_default=None,
+        validate=validate.Length(max=150),
+        metadata={"description": "Any identifier's exact value, e.g. a microchip"},
+    )
     keeper = Id(load_default=None, metadata={"description": "Party id of the owner or holder"})
 
 
@@ -224,26 +241,28 @@ class NewEventSchema(Strict):
     place = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
     witness = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
     # birth
-    mate_id = Id(load_default=None, allow_none=True,
-                                metadata={"description": "birth: the other parent, when known"})
+    mate_id = Id(load_default=None, allow_none=True, metadata={"description": "birth: the other parent, when known"})
     birth_date = ma.fields.Date(load_default=None, allow_none=True)
     birth_date_estimated = ma.fields.Boolean(load_default=False)
     sex = ma.fields.String(load_default="U", validate=validate.OneOf(SEXES))
     source_code = ma.fields.String(load_default="C", validate=validate.OneOf(("C", "F")))
     name = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
-    identifiers = ma.fields.List(ma.fields.Nested(IdentifierSchema), load_default=list,
-                                 validate=validate.Length(max=10))
+    identifiers = ma.fields.List(
+        ma.fields.Nested(IdentifierSchema), load_default=list, validate=validate.Length(max=10)
+    )
 
 
 class DeclarationSchema(Strict):
     sex = ma.fields.String(load_default="U", validate=validate.OneOf(SEXES))
     birth_date = ma.fields.Date(load_default=None, allow_none=True)
     birth_date_estimated = ma.fields.Boolean(load_default=False)
-    identifiers = ma.fields.List(ma.fields.Nested(IdentifierSchema), load_default=list,
-                                 validate=validate.Length(max=10))
+    identifiers = ma.fields.List(
+        ma.fields.Nested(IdentifierSchema), load_default=list, validate=validate.Length(max=10)
+    )
 
 
 # ---------------------------------------------------------------- audit
+
 
 class AuditEntrySchema(ma.Schema):
     seq = ma.fields.Integer()
@@ -263,19 +282,29 @@ class AuditEntrySchema(ma.Schema):
 
 
 class AuditQuery(PageQuery):
-    animal = ma.fields.String(load_default=None, validate=validate.Length(1, 150),
-                              metadata={"description": "registry number or any identifier of an animal"})
+    animal = ma.fields.String(
+        load_default=None,
+        validate=validate.Length(1, 150),
+        metadata={"description": "registry number or any identifier of an animal"},
+    )
     permit = ma.fields.String(load_default=None, validate=validate.Length(1, 35))
     species = Id(load_default=None)
     keeper = Id(load_default=None, metadata={"description": "party id"})
     actor = ma.fields.String(load_default=None, validate=validate.Length(1, 64))
-    action = ma.fields.String(load_default=None, validate=validate.Length(1, 64),
-                              metadata={"description": "an action, or a family ending in '.'"})
+    action = ma.fields.String(
+        load_default=None,
+        validate=validate.Length(1, 64),
+        metadata={"description": "an action, or a family ending in '.'"},
+    )
     since = ma.fields.Date(load_default=None)
     until = ma.fields.Date(load_default=None)
-    format = ma.fields.String(load_default="json", validate=validate.OneOf(("json", "jsonl", "csv", "pdf")),
-                              metadata={"description": "json: one page; jsonl: every match, signed and verifiable "
-                                                       "offline; csv; pdf: a report"})
+    format = ma.fields.String(
+        load_default="json",
+        validate=validate.OneOf(("json", "jsonl", "csv", "pdf")),
+        metadata={
+            "description": "json: one page; jsonl: every match, signed and verifiable offline; csv; pdf: a report"
+        },
+    )
 
 
 class VerdictSchema(ma.Schema):
@@ -302,12 +331,18 @@ class AllowanceSchema(Strict):
 
 class FacilitySchema(Strict):
     id = ma.fields.Integer(dump_only=True)
-    registration_no = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 64),
-                                       metadata={"description": "give it to record an existing registration "
-                                                                "(officers); leave it out to apply"})
+    registration_no = ma.fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(1, 64),
+        metadata={"description": "give it to record an existing registration (officers); leave it out to apply"},
+    )
     name = ma.fields.String(required=True, validate=validate.Length(1, 200))
-    holder_party_id = Id(load_default=None, allow_none=True,
-                         metadata={"description": "officers: the keeper's party (keepers apply for their own)"})
+    holder_party_id = Id(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "officers: the keeper's party (keepers apply for their own)"},
+    )
     address = ma.fields.String(required=True, validate=validate.Length(1, 2000))
     status = ma.fields.String(dump_only=True)
     decision_note = ma.fields.String(dump_only=True, allow_none=True)
@@ -317,8 +352,9 @@ class FacilitySchema(Strict):
 
 class EndorsedAnimalSchema(Strict):
     sex = ma.fields.String(load_default="U", validate=validate.OneOf(SEXES))
-    identifiers = ma.fields.List(ma.fields.Nested(IdentifierSchema), load_default=list,
-                                 validate=validate.Length(max=10))
+    identifiers = ma.fields.List(
+        ma.fields.Nested(IdentifierSchema), load_default=list, validate=validate.Length(max=10)
+    )
 
 
 class EndorsedLineSchema(Strict):
@@ -326,10 +362,12 @@ class EndorsedLineSchema(Strict):
     quantity = ma.fields.String(required=True, validate=validate.Regexp(r"^(?!0+(\.0+)?$)[0-9]{1,9}(\.[0-9]{1,3})?$"))
     outcome = ma.fields.String(load_default="cleared", validate=validate.OneOf(("cleared", "refused", "seized")))
     reason = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
-    animals = ma.fields.List(ma.fields.Nested(EndorsedAnimalSchema), load_default=list,
-                             metadata={"description": "entry: the animals that arrived, when not declared before"})
-    animal_ids = ma.fields.List(Id(), load_default=list,
-                                metadata={"description": "exit: the animals that left"})
+    animals = ma.fields.List(
+        ma.fields.Nested(EndorsedAnimalSchema),
+        load_default=list,
+        metadata={"description": "entry: the animals that arrived, when not declared before"},
+    )
+    animal_ids = ma.fields.List(Id(), load_default=list, metadata={"description": "exit: the animals that left"})
 
 
 class EndorsementSchema(Strict):
@@ -337,24 +375,30 @@ class EndorsementSchema(Strict):
     permit_id = ma.fields.Integer(dump_only=True)
     direction = ma.fields.String(required=True, validate=validate.OneOf(("entry", "exit")))
     port = ma.fields.String(required=True, validate=validate.Length(1, 200))
-    transport_doc = ma.fields.String(required=True, validate=validate.Length(1, 100),
-                                     metadata={"description": "Air waybill or bill of lading number (box 15)"})
+    transport_doc = ma.fields.String(
+        required=True,
+        validate=validate.Length(1, 100),
+        metadata={"description": "Air waybill or bill of lading number (box 15)"},
+    )
     endorsed_on = ma.fields.Date(load_default=None, allow_none=True)
     seizure_facility_id = Id(load_default=None, allow_none=True, load_only=True)
     officer_name = ma.fields.String(dump_only=True)
     lines = ma.fields.Method("dump_lines", deserialize="load_lines", required=True)
 
     def dump_lines(self, obj):
-        return [{"line_no": row.line.line_no, "quantity": f"{row.quantity.normalize():f}", "outcome": row.outcome}
-                for row in obj.lines]
+        return [
+            {"line_no": row.line.line_no, "quantity": f"{row.quantity.normalize():f}", "outcome": row.outcome}
+            for row in obj.lines
+        ]
 
     def load_lines(self, value):
         return EndorsedLineSchema(many=True).load(value)
 
 
 class CopySchema(Strict):
-    replace = ma.fields.Boolean(load_default=False,
-                                metadata={"description": "make the replacement of this cancelled permit"})
+    replace = ma.fields.Boolean(
+        load_default=False, metadata={"description": "make the replacement of this cancelled permit"}
+    )
 
 
 class TransferSchema(Strict):
@@ -384,8 +428,9 @@ class TransferActionSchema(Strict):
 
 
 class TransferQuery(PageQuery):
-    state = ma.fields.String(load_default=None, validate=validate.OneOf(
-        ("pending", "accepted", "declined", "cancelled", "acknowledged")))
+    state = ma.fields.String(
+        load_default=None, validate=validate.OneOf(("pending", "accepted", "declined", "cancelled", "acknowledged"))
+    )
 
 
 FACILITY_ACTIONS = ("resubmit", "request-changes", "approve", "refuse", "change-capacity", "inspect", "close")
@@ -393,11 +438,16 @@ FACILITY_ACTIONS = ("resubmit", "request-changes", "approve", "refuse", "change-
 
 class FacilityActionSchema(Strict):
     reason = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
-    allowances = ma.fields.List(ma.fields.Nested(AllowanceSchema), load_default=None, allow_none=True,
-                                validate=validate.Length(1, 500),
-                                metadata={"description": "change-capacity: the new species and capacities"})
-    result = ma.fields.String(load_default=None, allow_none=True,
-                              validate=validate.OneOf(("passed", "improvement_ordered", "failed")))
+    allowances = ma.fields.List(
+        ma.fields.Nested(AllowanceSchema),
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(1, 500),
+        metadata={"description": "change-capacity: the new species and capacities"},
+    )
+    result = ma.fields.String(
+        load_default=None, allow_none=True, validate=validate.OneOf(("passed", "improvement_ordered", "failed"))
+    )
     findings = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=5000))
     next_due = ma.fields.Date(load_default=None, allow_none=True)
     version = Id(load_default=None, allow_none=True)

@@ -17,8 +17,9 @@ def list_species(args):
     query = select(Species)
     if args["q"]:
         like = f"%{args['q']}%"
-        query = query.where(or_(Species.scientific_name.ilike(like), Species.name_en.ilike(like),
-                                Species.name_ko.ilike(like)))
+        query = query.where(
+            or_(Species.scientific_name.ilike(like), Species.name_en.ilike(like), Species.name_ko.ilike(like))
+        )
     if args["appendix"]:
         query = query.where(Species.appendix == args["appendix"])
     return page(query, Species.id, args)

@@ -52,7 +52,9 @@ def get_transfer(transfer_id: int):
     return _visible(transfer_id)
 
 
-@blp.post("/transfers/<int(min=1, max=2147483647):transfer_id>/actions/<any(accept, decline, acknowledge, cancel):action>")
+@blp.post(
+    "/transfers/<int(min=1, max=2147483647):transfer_id>/actions/<any(accept, decline, acknowledge, cancel):action>"
+)
 @idempotent
 @blp.arguments(TransferActionSchema)
 @blp.response(200, TransferSchema)
