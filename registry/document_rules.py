@@ -99,7 +99,7 @@ def problems(application: dict, appendices: set[str]) -> dict[str, str]:
     """The broken rules of an application whose lines are of species in *appendices*, by field."""
     found: dict[str, str] = {}
     for rule in RULES:
-        if application.get("doc_type") in rule.doc_types and appendices & rule.appendices:
-            if rule.broken(application) and rule.field not in found:
-                found[rule.field] = _(rule.reason)
+        applies = application.get("doc_type") in rule.doc_types and appendices & rule.appendices
+        if applies and rule.field not in found and rule.broken(application):
+            found[rule.field] = _(rule.reason)
     return found

@@ -93,7 +93,7 @@ def test_same_answer_from_ui_and_api(app, client, login, world, role):
     secret = tokens.create_token(world.operator, world.users[role].id, "parity")[1]
     login(world.users[role])
     got, ops = [], operations(world)
-    for name, expected, make, ui, api in ops:
+    for name, _expected, make, ui, api in ops:
         method, path, body = ui(make())
         ui_status = client.open(path, method=method, data=body).status_code
         method, path, body = api(make())

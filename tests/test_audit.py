@@ -100,7 +100,7 @@ def test_changed_json_payload_is_named(app, session, logged):
 
 def test_recomputed_hash_is_caught_at_the_next_entry(app, session, logged):
     """A forger who also fixes the entry's own hash breaks the link to the next one."""
-    row = {k: v for k, v in audit.entry_dict(session.get(AuditEntry, 5)).items()}
+    row = dict(audit.entry_dict(session.get(AuditEntry, 5)))
     row["actor_name"] = "forger"
     new_hash = audit_chain.compute_hash(row)
     verdict = _tamper_and_verify(

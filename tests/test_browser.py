@@ -224,7 +224,8 @@ UNNAMED_CELLS = """() => [...document.querySelectorAll('table.list tbody td')]
 #: Text whose contrast with its background is under WCAG AA (4.5:1; 3:1 for large text).
 LOW_CONTRAST = """() => {
   const rgb = s => s.match(/[\\d.]+/g).map(Number);
-  const lum = ([r, g, b]) => { const c = [r, g, b].map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+  const linear = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+  const lum = ([r, g, b]) => { const c = [r, g, b].map(linear);
                                return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]; };
   const background = e => { for (; e; e = e.parentElement) { const c = rgb(getComputedStyle(e).backgroundColor);
                               if (c.length < 4 || c[3] > 0) return c.slice(0, 3); } return [255, 255, 255]; };

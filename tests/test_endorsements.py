@@ -21,7 +21,7 @@ def test_entry_in_two_consignments(world, session):
     permit = issued_permit(world)  # 3 live parrots
     first, second = declared_animal(world, "410000000000101", permit), declared_animal(world, permit=permit)
     e = endorsements.endorse(world.actor("customs"), permit.id, entry(quantity=2))
-    assert [l.quantity for l in e.lines] == [2]
+    assert [x.quantity for x in e.lines] == [2]
     assert session.get(Permit, permit.id).state == "partly_used"
     assert {session.get(Animal, a.id).state for a in (first, second)} == {"entered"}
     endorsements.endorse(

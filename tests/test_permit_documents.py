@@ -139,7 +139,7 @@ def test_copy_as_new_and_replacement(world, session):
     original = issued_permit(world)
     copy = permits.copy_application(world.actor("zoo"), original.id)
     assert copy.state == "draft" and copy.replaces_id is None
-    assert [(l.species_id, l.quantity) for l in copy.lines] == [(l.species_id, l.quantity) for l in original.lines]
+    assert [(x.species_id, x.quantity) for x in copy.lines] == [(x.species_id, x.quantity) for x in original.lines]
     with pytest.raises(Conflict, match="only a cancelled permit"):
         permits.copy_application(world.actor("zoo"), original.id, replace=True)
     permits.fire(world.actor("officer"), original.id, "cancel", {"reason": "shipment delayed"})

@@ -29,7 +29,7 @@ def test_application_can_be_edited_and_editors_cannot_decide(world, session):
         ],
     )
     edited = permits.update_application(world.actor("officer"), p.id, data)
-    assert [(l.line_no, l.quantity) for l in edited.lines] == [(1, 2), (2, 1)]
+    assert [(x.line_no, x.quantity) for x in edited.lines] == [(1, 2), (2, 1)]
     permits.fire(world.actor("zoo"), p.id, "submit")
     with pytest.raises(Conflict, match="drafted or edited"):
         permits.fire(world.actor("officer"), p.id, "approve")

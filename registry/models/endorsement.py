@@ -37,7 +37,7 @@ class Endorsement(db.Model):
             "port": self.port,
             "endorsed_on": self.endorsed_on,
             "transport_doc": self.transport_doc,
-            "lines": [{"line_no": l.line.line_no, "quantity": l.quantity, "outcome": l.outcome} for l in self.lines],
+            "lines": [{"line_no": x.line.line_no, "quantity": x.quantity, "outcome": x.outcome} for x in self.lines],
         }
 
 

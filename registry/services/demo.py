@@ -98,7 +98,7 @@ def load(operator: Actor) -> bool:
         authority,
         "Seocheon, Chungcheongnam-do",
         {parrot: 50, python: 20, tortoise: 50},
-    ).id
+    )
 
     for username, role in LOGINS:
         users.create_user(

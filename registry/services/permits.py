@@ -82,11 +82,8 @@ def _parse_lines(session, raw_lines, errors: dict) -> list[PermitLine]:
         if not any(raw.get(k) for k in ("species_id", "quantity")):
             continue  # a blank row of the form
         prefix = f"lines.{i}"
-        species = None
-        try:
-            species = session.get(Species, int(raw.get("species_id")))
-        except (TypeError, ValueError):
-            pass
+        species_id = str(raw.get("species_id") or "")
+        species = session.get(Species, int(species_id)) if species_id.isdigit() else None
         if species is None:
             errors[f"{prefix}.species_id"] = _("no such species")
         term = _code(raw.get("term_code") or "LIV", codes.TERMS, f"{prefix}.term_code", errors)
@@ -211,15 +208,15 @@ def copy_application(actor: Actor, permit_id: int, replace: bool = False) -> Per
         )
         copy.lines = [
             PermitLine(
-                line_no=l.line_no,
-                species_id=l.species_id,
-                appendix=l.appendix,
-                term_code=l.term_code,
-                quantity=l.quantity,
-                unit_code=l.unit_code,
-                description=l.description,
+                line_no=line.line_no,
+                species_id=line.species_id,
+                appendix=line.appendix,
+                term_code=line.term_code,
+                quantity=line.quantity,
+                unit_code=line.unit_code,
+                description=line.description,
             )
-            for l in source.lines
+            for line in source.lines
         ]
         if replace:
             copy.replaces_id = source.id

@@ -8,6 +8,7 @@ permitted (cites-standards.md §4.1). ``check`` lists the rows the Trade Databas
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import re
 from dataclasses import dataclass
@@ -126,12 +127,16 @@ class Finding:
         return _("row %(row)s: %(level)s: %(message)s", row=self.row, level=_(LEVELS[self.level]), message=self.message)
 
 
+def _found(findings: list[Finding], row: int, level: str, message: str) -> None:
+    findings.append(Finding(row, level, message))
+
+
 def check(found: list[dict]) -> list[Finding]:
     """The Trade Database's rules, applied before uploading (row numbers count the header as row 1)."""
     findings = []
     for n, row in enumerate(found, start=2):
-        err = lambda message: findings.append(Finding(n, "error", message))  # noqa: E731
-        warn = lambda message: findings.append(Finding(n, "warning", message))  # noqa: E731
+        err = functools.partial(_found, findings, n, "error")
+        warn = functools.partial(_found, findings, n, "warning")
         for column in ("TradingPartner", "TermCode", "SpeciesName", "Appendix", "Quantity", "Year"):
             if not row.get(column):
                 err(_("%(column)s is required", column=column))
