@@ -14,7 +14,7 @@ import click
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from registry.services.context import Actor
+from registry.permissions import Actor
 from registry.services.errors import DomainError
 
 
@@ -270,8 +270,8 @@ def demo():
     if not created:
         click.echo("demo data already present; nothing changed")
     click.echo("demo logins (password for all: " + demo_service.PASSWORD + "):")
-    for username, role in demo_service.LOGINS:
-        click.echo(f"  {username:<12} {role}")
+    for username, role_name in demo_service.LOGINS:
+        click.echo(f"  {username:<12} {role_name}")
 
 
 docs_cli = click.Group("docs", help="Generated documentation.")

@@ -7,15 +7,14 @@ templates, services and the CLI all ask ``has_capability`` and the ``can_see_*``
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
 from sqlalchemy import or_
 
-from registry.i18n import N_
-
-if TYPE_CHECKING:  # pragma: no cover
-    from registry.services.context import Actor
+from registry.i18n import N_, _
+from registry.services.errors import Forbidden
 
 
 class Role(StrEnum):
@@ -35,51 +34,74 @@ ROLE_LABELS = {
 }
 
 
-#: Every capability the application knows. Asking for any other name is a bug and raises.
+@dataclass(frozen=True)
+class Actor:
+    """The acting user, with what the audit log records about the request."""
+
+    user_id: int | None
+    username: str
+    role: str
+    party_id: int | None = None
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    client_addr: str | None = None
+    #: A console operator (CLI); has every capability, recorded as role "system".
+    is_system: bool = False
+
+    @classmethod
+    def for_user(cls, user, request_id: str | None = None, client_addr: str | None = None) -> Actor:
+        return cls(user.id, user.username, user.role, user.party_id, request_id or uuid.uuid4().hex, client_addr)
+
+    @classmethod
+    def system(cls, name: str) -> Actor:
+        return cls(None, f"system:{name}", "system", is_system=True)
+
+
+#: Every capability the application knows, with what it lets one do (refusals quote it).
+#: Asking for any other name is a bug and raises.
 CAPABILITIES: dict[str, str] = {
-    "species.read": "Browse the species reference list",
-    "species.manage": "Correct species reference data and import the checklist",
-    "party.read_all": "See every party (person or organisation)",
-    "party.manage": "Create and correct parties",
-    "facility.read_all": "See every keeping facility",
-    "facility.apply": "Apply to register one's keeping facility, resubmit it, report its closure",
-    "facility.manage": "Review, register, change, inspect and close keeping facilities",
-    "animal.read_all": "See every animal",
-    "animal.read_own": "See the animals one owns or holds",
-    "animal.declare": "Declare animals on a permit application",
-    "animal.enter": "Record an animal's entry at customs",
-    "animal.refuse_entry": "Refuse an animal's entry at the border",
-    "animal.void": "Void a declaration that will not be used",
-    "animal.register": "Place an entered animal in a registered facility",
-    "animal.transfer": "Transfer ownership or custody of an animal",
-    "animal.birth": "Report a birth in captivity",
-    "animal.death": "Report a death",
-    "animal.dispose": "Record the disposal of a carcass",
-    "animal.export": "Record an animal's exit from the country",
-    "animal.report_missing": "Report an animal missing",
-    "animal.recover": "Record the recovery of a missing animal",
-    "animal.declare_dead": "Declare a missing animal dead",
-    "animal.seize": "Seize an animal",
-    "animal.return": "Return a seized animal to its keeper",
-    "animal.forfeit": "Forfeit a seized animal to the State",
-    "animal.identify": "Add or retire an animal's identifiers",
-    "animal.approve_donation": "Approve the donation of a carcass to a museum or research institute",
-    "transfer.start": "Start or cancel a transfer of one's animals to another keeper",
-    "transfer.answer": "Accept or decline a transfer offered to one",
-    "transfer.acknowledge": "Acknowledge an accepted transfer for the authority",
-    "permit.read_all": "See every permit",
-    "permit.read_own": "See the permits one applied for or is party to",
-    "permit.apply": "Draft, submit and withdraw permit applications",
-    "permit.review": "Request changes on, approve or refuse an application",
-    "permit.issue": "Issue an approved permit",
-    "permit.cancel": "Cancel an issued permit",
-    "permit.endorse": "Endorse a permit at the border",
-    "permit.close": "Close a used permit",
-    "permit.expire": "Mark a permit expired",
-    "report.annual": "Build the CITES annual report",
-    "audit.read": "Read the audit log",
-    "audit.verify": "Verify the audit chain",
-    "user.manage": "Create users, assign roles, disable accounts",
+    "species.read": N_("Browse the species reference list"),
+    "species.manage": N_("Correct species reference data and import the checklist"),
+    "party.read_all": N_("See every party (person or organisation)"),
+    "party.manage": N_("Create and correct parties"),
+    "facility.read_all": N_("See every keeping facility"),
+    "facility.apply": N_("Apply to register one's keeping facility, resubmit it, report its closure"),
+    "facility.manage": N_("Review, register, change, inspect and close keeping facilities"),
+    "animal.read_all": N_("See every animal"),
+    "animal.read_own": N_("See the animals one owns or holds"),
+    "animal.declare": N_("Declare animals on a permit application"),
+    "animal.enter": N_("Record an animal's entry at customs"),
+    "animal.refuse_entry": N_("Refuse an animal's entry at the border"),
+    "animal.void": N_("Void a declaration that will not be used"),
+    "animal.register": N_("Place an entered animal in a registered facility"),
+    "animal.transfer": N_("Transfer ownership or custody of an animal"),
+    "animal.birth": N_("Report a birth in captivity"),
+    "animal.death": N_("Report a death"),
+    "animal.dispose": N_("Record the disposal of a carcass"),
+    "animal.export": N_("Record an animal's exit from the country"),
+    "animal.report_missing": N_("Report an animal missing"),
+    "animal.recover": N_("Record the recovery of a missing animal"),
+    "animal.declare_dead": N_("Declare a missing animal dead"),
+    "animal.seize": N_("Seize an animal"),
+    "animal.return": N_("Return a seized animal to its keeper"),
+    "animal.forfeit": N_("Forfeit a seized animal to the State"),
+    "animal.identify": N_("Add or retire an animal's identifiers"),
+    "animal.approve_donation": N_("Approve the donation of a carcass to a museum or research institute"),
+    "transfer.start": N_("Start or cancel a transfer of one's animals to another keeper"),
+    "transfer.answer": N_("Accept or decline a transfer offered to one"),
+    "transfer.acknowledge": N_("Acknowledge an accepted transfer for the authority"),
+    "permit.read_all": N_("See every permit"),
+    "permit.read_own": N_("See the permits one applied for or is party to"),
+    "permit.apply": N_("Draft, submit and withdraw permit applications"),
+    "permit.review": N_("Request changes on, approve or refuse an application"),
+    "permit.issue": N_("Issue an approved permit"),
+    "permit.cancel": N_("Cancel an issued permit"),
+    "permit.endorse": N_("Endorse a permit at the border"),
+    "permit.close": N_("Close a used permit"),
+    "permit.expire": N_("Mark a permit expired"),
+    "report.annual": N_("Build the CITES annual report"),
+    "audit.read": N_("Read the audit log"),
+    "audit.verify": N_("Verify the audit chain"),
+    "user.manage": N_("Create users, assign roles, disable accounts"),
 }
 
 _READ_ALL = {"species.read", "party.read_all", "facility.read_all", "animal.read_all", "permit.read_all"}
@@ -154,8 +176,22 @@ ROLE_CAPABILITIES: dict[Role, frozenset[str]] = {
     Role.AUDITOR: frozenset(_READ_ALL | {"audit.read", "audit.verify", "report.annual"}),
 }
 
-for _role, _caps in ROLE_CAPABILITIES.items():
-    assert _caps <= CAPABILITIES.keys(), (_role, _caps - CAPABILITIES.keys())
+#: Roles whose users act only for their own party: a keeper declares, moves and reports only
+#: what its party owns or holds, and its account cannot exist without a party.
+PARTY_BOUND: frozenset[Role] = frozenset({Role.KEEPER})
+
+
+def _check_table() -> None:
+    for role, caps in ROLE_CAPABILITIES.items():
+        unknown = caps - CAPABILITIES.keys()
+        if unknown:
+            raise ValueError(f"role {role} names unknown capabilities {sorted(unknown)}")
+    missing = set(Role) - ROLE_CAPABILITIES.keys()
+    if missing:
+        raise ValueError(f"roles without capabilities {sorted(missing)}")
+
+
+_check_table()
 
 
 def has_capability(actor: Actor | None, capability: str) -> bool:
@@ -171,6 +207,34 @@ def has_capability(actor: Actor | None, capability: str) -> bool:
     if actor.is_system:
         return True
     return capability in ROLE_CAPABILITIES.get(Role(actor.role), frozenset())
+
+
+def require(actor: Actor | None, *capabilities: str) -> None:
+    """Refuse (Forbidden, 403) unless *actor*'s role has one of *capabilities*."""
+    if not any(has_capability(actor, c) for c in capabilities):
+        raise Forbidden(_("your role may not: %(what)s", what=_(CAPABILITIES[capabilities[0]])))
+
+
+def needs_party(role: str) -> bool:
+    """True when accounts of *role* must be linked to a party (they act for it alone)."""
+    return role in PARTY_BOUND
+
+
+def acts_for(actor: Actor, party_id: int | None) -> bool:
+    """True when *actor* may act for *party_id*: any party, unless the role is bound to its own."""
+    if actor.is_system or Role(actor.role) not in PARTY_BOUND:
+        return True
+    return actor.party_id is not None and actor.party_id == party_id
+
+
+def party_bound(actor: Actor) -> bool:
+    """True when *actor* acts only for its own party (a keeper)."""
+    return not actor.is_system and Role(actor.role) in PARTY_BOUND
+
+
+def may_change_role(actor: Actor, user, new_role: str) -> bool:
+    """An administrator may change anyone's role but their own (nobody locks the last admin out)."""
+    return user.id != actor.user_id or Role(new_role) is Role(user.role)
 
 
 def _scoped(actor: Actor, area: str) -> bool:

@@ -21,8 +21,8 @@ from sqlalchemy.orm import scoped_session, sessionmaker
 from config import TestingConfig, database_url
 from registry import create_app
 from registry.extensions import db
+from registry.permissions import Actor
 from registry.services import facilities, reference, users
-from registry.services.context import Actor
 
 PG_URL = database_url(os.environ.get("REGISTRY_TEST_DATABASE_URL"))
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])

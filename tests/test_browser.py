@@ -19,8 +19,8 @@ from werkzeug.serving import make_server
 
 from registry import create_app
 from registry.extensions import db
+from registry.permissions import Actor
 from registry.services import demo
-from registry.services.context import Actor
 from tests.conftest import _config, make_database
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -7,8 +7,8 @@ from sqlalchemy import func, select
 
 from registry.extensions import db
 from registry.models import AuditEntry, Permit
+from registry.permissions import Actor
 from registry.services import audit, permits, reference, users
-from registry.services.context import Actor
 from registry.services.errors import Conflict
 
 THREADS = 6

@@ -64,8 +64,8 @@ def test_who_may_do_what(world, session):
         transfers.act(world.actor("zoo"), "accept", t.id)
     with pytest.raises(Forbidden):
         transfers.act(world.actor("customs"), "accept", t.id)
+    from registry.permissions import Actor
     from registry.services import reference, users
-    from registry.services.context import Actor
 
     third = reference.create_party(world.operator, "person", "Third keeper").id
     outsider = Actor.for_user(users.create_user(world.operator, "third", "long enough pw", "keeper", party_id=third))

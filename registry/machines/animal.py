@@ -14,6 +14,7 @@ from registry.labels import label
 from registry.machines.base import Guard, Machine, Transition
 from registry.machines.facility import FACILITY
 from registry.machines.permit import PERMIT
+from registry.permissions import acts_for, has_capability
 
 
 class AnimalState(StrEnum):
@@ -67,7 +68,7 @@ def _facility_accepts(ctx) -> str | None:
 
 
 def _keeper_holds_facility(ctx) -> str | None:
-    if ctx.actor.role == "keeper" and ctx.facility is not None and ctx.facility.holder_party_id != ctx.actor.party_id:
+    if ctx.facility is not None and not acts_for(ctx.actor, ctx.facility.holder_party_id):
         return _("a keeper can only place animals in their own facility")
     return None
 
@@ -86,7 +87,7 @@ def _parents_held(ctx) -> str | None:
             return _("the %(parent)s %(animal)s is of another species", **named)
         if parent.sex not in sexes:
             return _("the %(parent)s %(animal)s is recorded with sex %(sex)s", sex=_(label(parent.sex, "sex")), **named)
-        if ctx.actor.role == "keeper" and parent.holder_party_id != ctx.actor.party_id:
+        if not acts_for(ctx.actor, parent.holder_party_id):
             return _("the %(parent)s %(animal)s is not held by the reporting keeper", **named)
     return None
 
@@ -105,7 +106,11 @@ def _disposal_method_allowed(ctx) -> str | None:
 
 
 def _donation_approved(ctx) -> str | None:
-    if ctx.data.get("method") == "donation" and not ctx.donation_approved and ctx.actor.role != "ministry_officer":
+    if (
+        ctx.data.get("method") == "donation"
+        and not ctx.donation_approved
+        and not has_capability(ctx.actor, "animal.approve_donation")
+    ):
         return _("a donation changes the specimen's use: a ministry officer must approve it first")
     return None
 
@@ -175,7 +180,7 @@ def _declarable_permit(ctx) -> str | None:
 
 def _keeper_owns(ctx) -> str | None:
     # Keepers move animals only through a transfer both parties agreed to (registry.services.transfers).
-    if ctx.actor.role == "keeper" and not ctx.handshake and ctx.animal.owner_party_id != ctx.actor.party_id:
+    if not ctx.handshake and not acts_for(ctx.actor, ctx.animal.owner_party_id):
         return _("only the owner can transfer an animal")
     return None
 

@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from registry.i18n import N_, _
 from registry.machines.base import Guard, Machine, Transition
+from registry.permissions import acts_for
 
 
 class FacilityState(StrEnum):
@@ -32,7 +33,7 @@ def _reason(ctx) -> str | None:
 
 
 def _own_facility(ctx) -> str | None:
-    if ctx.actor.role == "keeper" and ctx.facility.holder_party_id != ctx.actor.party_id:
+    if not acts_for(ctx.actor, ctx.facility.holder_party_id):
         return _("a keeper acts only on their own facility")
     return None
 

@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from registry.i18n import N_, _
 from registry.machines.base import Guard, Machine, Transition
+from registry.permissions import acts_for
 
 
 class TransferState(StrEnum):
@@ -28,13 +29,13 @@ LABELS = {
 
 
 def _is_transferee(ctx) -> str | None:
-    if ctx.actor.role == "keeper" and ctx.actor.party_id != ctx.transfer.transferee_party_id:
+    if not acts_for(ctx.actor, ctx.transfer.transferee_party_id):
         return _("only the transferee can accept or decline a transfer")
     return None
 
 
 def _is_transferor(ctx) -> str | None:
-    if ctx.actor.role == "keeper" and ctx.actor.party_id != ctx.transfer.transferor_party_id:
+    if not acts_for(ctx.actor, ctx.transfer.transferor_party_id):
         return _("only the transferor can cancel a transfer")
     return None
 

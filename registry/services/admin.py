@@ -5,10 +5,10 @@ from __future__ import annotations
 from registry import deadlines
 from registry.i18n import _
 from registry.models import DeadlineSetting, NationalCategory, Party, Species, User
-from registry.permissions import Role, has_capability
+from registry.permissions import Actor, Role, may_change_role, needs_party, require
 from registry.services import audit
-from registry.services.context import Actor, write_transaction
-from registry.services.errors import Forbidden, NotFound, ValidationFailed
+from registry.services.context import write_transaction
+from registry.services.errors import NotFound, ValidationFailed
 
 SPECIES_FIELDS = (
     "author",
@@ -23,18 +23,13 @@ SPECIES_FIELDS = (
 )
 
 
-def _require(actor: Actor, capability: str) -> None:
-    if not has_capability(actor, capability):
-        raise Forbidden(_("this needs the %(capability)s capability", capability=capability))
-
-
 def update_user(actor: Actor, user_id: int, role: str, party_id: int | None, display_name: str) -> User:
     """Change an account's role, the party it acts for and its name; a role change ends its sessions."""
-    _require(actor, "user.manage")
+    require(actor, "user.manage")
     errors = {}
     if role not in Role.__members__.values():
         errors["role"] = _("one of %(values)s", values=", ".join(r.value for r in Role))
-    if role == Role.KEEPER and party_id is None:
+    if needs_party(role) and party_id is None:
         errors["party_id"] = _("a keeper must be linked to their party")
     if not (display_name or "").strip():
         errors["display_name"] = _("required")
@@ -46,7 +41,7 @@ def update_user(actor: Actor, user_id: int, role: str, party_id: int | None, dis
             raise NotFound(_("no such user"))
         if party_id is not None and session.get(Party, party_id) is None:
             raise ValidationFailed(_("unknown party"), {"party_id": _("no such party")})
-        if user.id == actor.user_id and role != user.role:
+        if not may_change_role(actor, user, role):
             raise ValidationFailed(
                 _("the account cannot be changed"), {"role": _("administrators do not change their own role")}
             )
@@ -61,7 +56,7 @@ def update_user(actor: Actor, user_id: int, role: str, party_id: int | None, dis
 
 def correct_species(actor: Actor, species_id: int, changes: dict) -> Species:
     """Correct a species' reference data (names, taxonomy, appendix, national category)."""
-    _require(actor, "species.manage")
+    require(actor, "species.manage")
     unknown = set(changes) - set(SPECIES_FIELDS)
     if unknown:
         raise ValidationFailed(_("unknown fields"), {name: _("not a species field") for name in unknown})
@@ -84,7 +79,7 @@ def correct_species(actor: Actor, species_id: int, changes: dict) -> Species:
 
 def set_deadline_days(actor: Actor, code: str, days: int) -> None:
     """Set how many days a deadline rule gives (the default comes from registry/deadlines.py)."""
-    _require(actor, "species.manage")
+    require(actor, "species.manage")
     if code not in deadlines.BY_CODE:
         raise NotFound(_("no such deadline rule"))
     if not isinstance(days, int) or not 0 <= days <= 3650:

@@ -20,10 +20,10 @@ from registry.i18n import _
 from registry.machines import ANIMAL, AnimalState
 from registry.models import Animal, AnimalEvent, Facility, Identifier, Keeping, Permit, PermitLine
 from registry.models.animal import IDENTIFIER_KINDS, SEXES
-from registry.permissions import can_see_animal, has_capability
+from registry.permissions import Actor, can_see_animal, require
 from registry.services import audit
-from registry.services.context import Actor, lock, write_transaction
-from registry.services.errors import Conflict, Forbidden, NotFound, ValidationFailed, allowed
+from registry.services.context import lock, write_transaction
+from registry.services.errors import Conflict, NotFound, ValidationFailed, allowed
 from registry.services.facilities import occupancy
 from registry.services.numbers import registry_number
 
@@ -147,8 +147,7 @@ def _check_capability(actor: Actor, event: str) -> None:
             _("unknown event '%(event)s'", event=event),
             {"event": _("one of %(values)s", values=", ".join(ANIMAL.events))},
         )
-    if not has_capability(actor, t.capability):
-        raise Forbidden(_("your role may not record '%(action)s'", action=_(t.label)))
+    require(actor, t.capability)
 
 
 def _guarded(state: str | None, event: str, ctx: Context):
@@ -675,8 +674,7 @@ def declare(actor: Actor, permit_line_id: int, data: dict) -> Animal:
 def add_identifier(
     actor: Actor, animal_id: int, kind: str, value: str, applied_on: date | None = None, note: str | None = None
 ) -> Identifier:
-    if not has_capability(actor, "animal.identify"):
-        raise Forbidden(_("your role may not change identifiers"))
+    require(actor, "animal.identify")
     problem = check_identifier(kind, value)
     if problem:
         raise ValidationFailed(_("bad identifier"), {"value": problem})
@@ -698,8 +696,7 @@ def retire_identifier(
     actor: Actor, identifier_id: int, retired_on: date | None = None, note: str | None = None
 ) -> Identifier:
     """Mark an identifier as no longer on the animal (lost ring, failed chip); it stays in the history."""
-    if not has_capability(actor, "animal.identify"):
-        raise Forbidden(_("your role may not change identifiers"))
+    require(actor, "animal.identify")
     with write_transaction() as session:
         ident = session.get(Identifier, identifier_id)
         if ident is None or not can_see_animal(actor, ident.animal):

@@ -11,10 +11,10 @@ from flask import current_app
 
 from registry.i18n import _
 from registry.models import ATTACHMENT_KINDS, Animal, Attachment, Facility
-from registry.permissions import can_see_animal, can_see_facility, has_capability
+from registry.permissions import Actor, can_see_animal, can_see_facility, require
 from registry.services import audit
-from registry.services.context import Actor, write_transaction
-from registry.services.errors import Forbidden, NotFound, ValidationFailed
+from registry.services.context import write_transaction
+from registry.services.errors import NotFound, ValidationFailed
 
 #: What the first bytes of an accepted file must be; the name and the declared type are not trusted.
 SIGNATURES = {b"%PDF-": "application/pdf", b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png"}
@@ -44,10 +44,8 @@ def _target(session, actor: Actor, object_type: str, object_id: int):
 
 def attach(actor: Actor, object_type: str, object_id: int, kind: str, filename: str, data: bytes) -> Attachment:
     """Keep *data* (PDF, JPEG or PNG, at most MAX_UPLOAD_BYTES) and attach it to the record."""
-    if object_type in TARGETS and not (
-        has_capability(actor, TARGETS[object_type][2]) or has_capability(actor, "facility.manage")
-    ):
-        raise Forbidden(_("your role may not attach files here"))
+    if object_type in TARGETS:
+        require(actor, TARGETS[object_type][2], "facility.manage")
     errors = {}
     if kind not in ATTACHMENT_KINDS:
         errors["kind"] = _("one of %(values)s", values=", ".join(ATTACHMENT_KINDS))

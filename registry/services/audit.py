@@ -12,7 +12,8 @@ from registry import audit_chain, signing
 from registry.extensions import db
 from registry.models import AuditCheckpoint, AuditEntry, AuditHead
 from registry.models.base import utcnow
-from registry.services.context import Actor, in_write_transaction, lock, write_transaction
+from registry.permissions import Actor
+from registry.services.context import in_write_transaction, lock, write_transaction
 
 _SECRET_KEYS = {"password", "password_hash", "security_token", "token"}
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
-import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
@@ -15,29 +13,6 @@ from registry.database import WRITE_OPTION
 from registry.extensions import db
 from registry.i18n import _
 from registry.services.errors import Conflict
-
-
-@dataclass(frozen=True)
-class Actor:
-    """The acting user, with what the audit log records about the request."""
-
-    user_id: int | None
-    username: str
-    role: str
-    party_id: int | None = None
-    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    client_addr: str | None = None
-    #: A console operator (CLI); has every capability, recorded as role "system".
-    is_system: bool = False
-
-    @classmethod
-    def for_user(cls, user, request_id: str | None = None, client_addr: str | None = None) -> Actor:
-        return cls(user.id, user.username, user.role, user.party_id, request_id or uuid.uuid4().hex, client_addr)
-
-    @classmethod
-    def system(cls, name: str) -> Actor:
-        return cls(None, f"system:{name}", "system", is_system=True)
-
 
 log = logging.getLogger(__name__)
 _in_write = contextvars.ContextVar("registry_in_write", default=False)

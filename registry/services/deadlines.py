@@ -12,13 +12,13 @@ from registry import clock, deadlines
 from registry.extensions import db
 from registry.models import Animal, Species
 from registry.permissions import (
+    Actor,
     has_capability,
     visible_animals,
     visible_facilities,
     visible_permits,
     visible_transfers,
 )
-from registry.services.context import Actor
 
 #: Narrows a rule's open items to what an actor may see, in the query itself.
 SCOPES = {

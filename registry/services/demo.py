@@ -9,8 +9,8 @@ from sqlalchemy import select
 from registry import clock
 from registry.extensions import db
 from registry.models import Species, User
+from registry.permissions import Actor
 from registry.services import animals, endorsements, facilities, permits, reference, transfers, users
-from registry.services.context import Actor
 
 PASSWORD = "demo-password-2026"
 LOGINS = [
@@ -100,12 +100,12 @@ def load(operator: Actor) -> bool:
         {parrot: 50, python: 20, tortoise: 50},
     )
 
-    for username, role in LOGINS:
+    for username, role_name in LOGINS:
         users.create_user(
             operator,
             username,
             PASSWORD,
-            role,
+            role_name,
             display_name=username.title(),
             party_id={"zoo": zoo, "breeder": breeder}.get(username),
         )

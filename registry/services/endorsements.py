@@ -17,10 +17,10 @@ from registry import clock
 from registry.i18n import _
 from registry.machines import PERMIT, AnimalState
 from registry.models import OUTCOMES, Animal, EndorsedLine, Endorsement, Permit, PermitLine
-from registry.permissions import has_capability
+from registry.permissions import Actor, require
 from registry.services import animals, audit, permits
-from registry.services.context import Actor, write_transaction
-from registry.services.errors import Conflict, Forbidden, ValidationFailed
+from registry.services.context import write_transaction
+from registry.services.errors import Conflict, ValidationFailed
 
 
 def cleared(session, line_id: int) -> Decimal:
@@ -50,8 +50,7 @@ def endorse(actor: Actor, permit_id: int, data: dict) -> Endorsement:
     seizure_facility_id (when anything is seized), and lines: [{line_no, quantity, outcome,
     animals: [{sex, identifiers}] for an entry, animal_ids: [...] for an exit}].
     """
-    if not has_capability(actor, "permit.endorse"):
-        raise Forbidden(_("only customs officers endorse permits"))
+    require(actor, "permit.endorse")
     errors: dict[str, str] = {}
     direction = data.get("direction")
     if direction not in ("entry", "exit"):

@@ -15,10 +15,9 @@ from registry.extensions import db
 from registry.i18n import _
 from registry.models import AuditEntry, AuditHead
 from registry.models.base import utcnow
-from registry.permissions import has_capability
+from registry.permissions import Actor, require
 from registry.services import audit, history
-from registry.services.context import Actor
-from registry.services.errors import Forbidden, ValidationFailed
+from registry.services.errors import ValidationFailed
 
 FORMATS = {"jsonl": "application/jsonl", "csv": "text/csv", "pdf": "application/pdf"}
 #: A PDF is for reading; past this many entries, the report says to narrow the query or use CSV.
@@ -48,8 +47,7 @@ def _entries(filters: dict, up_to: int, limit: int | None = None) -> Iterator[di
 
 def export(actor: Actor, filters: dict, fmt: str) -> tuple[Iterator[bytes | str], str, str]:
     """Record the export, then stream it: returns (chunks, media type, file name)."""
-    if not has_capability(actor, "audit.read"):
-        raise Forbidden(_("exporting the history needs audit.read"))
+    require(actor, "audit.read")
     if fmt not in FORMATS:
         raise ValidationFailed(_("unknown format"), {"format": _("one of %(values)s", values=", ".join(FORMATS))})
     signer = audit.signer() if fmt == "jsonl" else None

@@ -12,10 +12,10 @@ from registry import clock
 from registry.i18n import _
 from registry.machines import FACILITY, AnimalState
 from registry.models import INSPECTION_RESULTS, Animal, Facility, FacilitySpecies, Inspection, Party, Species
-from registry.permissions import can_see_facility, has_capability
+from registry.permissions import Actor, can_see_facility, has_capability, party_bound, require
 from registry.services import audit
-from registry.services.context import Actor, lock, write_transaction
-from registry.services.errors import Conflict, Forbidden, NotFound, ValidationFailed, allowed
+from registry.services.context import lock, write_transaction
+from registry.services.errors import Conflict, NotFound, ValidationFailed, allowed
 from registry.services.numbers import next_serial
 
 #: States in which an animal occupies a place in its facility.
@@ -72,13 +72,12 @@ def _allowances(session, raw, errors: dict) -> dict[int, int]:
 
 def _create(actor: Actor, event: str, data: dict) -> Facility:
     t = FACILITY.transitions[event]
-    if not has_capability(actor, t.capability):
-        raise Forbidden(_("your role may not %(action)s", action=_(t.label).lower()))
+    require(actor, t.capability)
     errors: dict[str, str] = {}
     for name in ("name", "address"):
         if not (data.get(name) or "").strip():
             errors[name] = _("required")
-    holder = actor.party_id if actor.role == "keeper" else data.get("holder_party_id")
+    holder = actor.party_id if party_bound(actor) else data.get("holder_party_id")
     registration_no = (data.get("registration_no") or "").strip() or None
     if event == "register" and not registration_no:
         errors["registration_no"] = _("required")
@@ -149,8 +148,7 @@ def fire(
     t = FACILITY.transitions.get(event)
     if t is None or t.creates:
         raise ValidationFailed(_("unknown action '%(action)s'", action=event), {"action": _("not a facility action")})
-    if not has_capability(actor, t.capability):
-        raise Forbidden(_("your role may not %(action)s", action=_(t.label).lower()))
+    require(actor, t.capability)
     with write_transaction() as session:
         facility = session.execute(lock(select(Facility).where(Facility.id == facility_id))).scalar_one_or_none()
         if facility is None or not can_see_facility(actor, facility):

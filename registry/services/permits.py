@@ -17,10 +17,10 @@ from registry.i18n import _
 from registry.machines import PERMIT, PermitState
 from registry.models import DOCUMENT_TYPES, Party, Permit, PermitLine, Species
 from registry.models.base import utcnow
-from registry.permissions import can_see_permit, has_capability
+from registry.permissions import Actor, can_see_permit, has_capability, party_bound, require
 from registry.services import audit
-from registry.services.context import Actor, lock, write_transaction
-from registry.services.errors import Conflict, Forbidden, NotFound, ValidationFailed, allowed
+from registry.services.context import lock, write_transaction
+from registry.services.errors import Conflict, NotFound, ValidationFailed, allowed
 from registry.services.numbers import permit_number
 
 EDITABLE = (PermitState.DRAFT, PermitState.CHANGES_REQUESTED)
@@ -120,9 +120,9 @@ def _parse_application(session, actor: Actor, data: dict) -> tuple[dict, list[Pe
     if doc_type not in DOCUMENT_TYPES:
         errors["doc_type"] = _("one of %(values)s", values=", ".join(DOCUMENT_TYPES))
     applicant = data.get("applicant_party_id")
-    if actor.role == "keeper" and applicant in (None, "", actor.party_id, str(actor.party_id)):
+    if party_bound(actor) and applicant in (None, "", actor.party_id, str(actor.party_id)):
         applicant = actor.party_id  # keepers apply for themselves only
-    elif actor.role == "keeper":
+    elif party_bound(actor):
         raise ValidationFailed(
             _("the application has errors"), {"applicant_party_id": _("a keeper applies for their own party only")}
         )
@@ -164,8 +164,7 @@ def _parse_application(session, actor: Actor, data: dict) -> tuple[dict, list[Pe
 
 def create_application(actor: Actor, data: dict) -> Permit:
     """Draft a new application (by a keeper for themselves, or an officer on someone's behalf)."""
-    if not has_capability(actor, "permit.apply"):
-        raise Forbidden(_("your role may not apply for permits"))
+    require(actor, "permit.apply")
     with write_transaction() as session:
         fields, lines = _parse_application(session, actor, data)
         permit = Permit(state=PermitState.DRAFT, created_by_id=actor.user_id, lines=lines, **fields)
@@ -192,8 +191,7 @@ COPIED = (
 def copy_application(actor: Actor, permit_id: int, replace: bool = False) -> Permit:
     """A new draft with the same parties, codes and lines. With *replace*, the draft replaces a
     cancelled permit and says so (box 5), as the EU rule for replacement documents asks."""
-    if not has_capability(actor, "permit.apply"):
-        raise Forbidden(_("your role may not apply for permits"))
+    require(actor, "permit.apply")
     with write_transaction() as session:
         source = _load(session, actor, permit_id, None)
         if replace and source.state != PermitState.CANCELLED:
@@ -245,8 +243,7 @@ def _load(session, actor: Actor, permit_id: int, expected_version: int | None) -
 
 def update_application(actor: Actor, permit_id: int, data: dict, expected_version: int | None = None) -> Permit:
     """Change a draft, or an application sent back for changes."""
-    if not has_capability(actor, "permit.apply"):
-        raise Forbidden(_("your role may not edit applications"))
+    require(actor, "permit.apply")
     with write_transaction() as session:
         permit = _load(session, actor, permit_id, expected_version)
         if permit.state not in EDITABLE:
@@ -279,8 +276,7 @@ def fire(
     t = PERMIT.transitions.get(event)
     if t is None or event in ("create", "endorse", "endorse_final"):
         raise ValidationFailed(_("unknown action %(event)s", event=repr(event)), {"event": _("not a workflow action")})
-    if not has_capability(actor, t.capability):
-        raise Forbidden(_("your role may not '%(action)s' a permit", action=_(t.label).lower()))
+    require(actor, t.capability)
     today = clock.today()
     with write_transaction() as session:
         permit = _load(session, actor, permit_id, expected_version)

@@ -12,10 +12,10 @@ from sqlalchemy import select
 
 from registry.i18n import _
 from registry.models import APPENDICES, PARTY_KINDS, NationalCategory, Party, Species
-from registry.permissions import has_capability
+from registry.permissions import Actor, require
 from registry.services import audit
-from registry.services.context import Actor, write_transaction
-from registry.services.errors import Conflict, Forbidden, ValidationFailed
+from registry.services.context import write_transaction
+from registry.services.errors import Conflict, ValidationFailed
 
 NATIONAL_CATEGORIES = [
     ("CITES", "Internationally endangered species", "국제적 멸종위기종"),
@@ -64,14 +64,9 @@ class ImportRejected(ValidationFailed):
         self.errors = errors
 
 
-def _require(actor: Actor, capability: str) -> None:
-    if not has_capability(actor, capability):
-        raise Forbidden(_("this needs the %(capability)s capability", capability=capability))
-
-
 def ensure_national_categories(actor: Actor) -> int:
     """Create the national categories that are missing; idempotent."""
-    _require(actor, "species.manage")
+    require(actor, "species.manage")
     created = 0
     with write_transaction() as session:
         for code, en, ko in NATIONAL_CATEGORIES:
@@ -170,7 +165,7 @@ def _curated_row(row: dict) -> dict:
 
 def load_curated_species(actor: Actor, progress: Callable[[int], None] | None = None) -> dict[str, int]:
     """Load the species list shipped with the registry; running it again changes nothing."""
-    _require(actor, "species.manage")
+    require(actor, "species.manage")
     text = resources.files("registry").joinpath("data/species.csv").read_text(encoding="utf-8")
     reader = csv.DictReader(io.StringIO(text))
     rows = _validated(((i, r) for i, r in enumerate(reader, start=2)), _curated_row)
@@ -232,7 +227,7 @@ def import_checklist(
     actor: Actor, rows: list[tuple[int, dict]], progress: Callable[[int], None] | None = None
 ) -> dict[str, int]:
     """Import the official checklist: all rows or none."""
-    _require(actor, "species.manage")
+    require(actor, "species.manage")
     valid = _validated(rows, _checklist_row)
     with write_transaction():  # categories and species together, or nothing
         ensure_national_categories(actor)
@@ -249,7 +244,7 @@ def create_party(
     email: str | None = None,
     phone: str | None = None,
 ) -> Party:
-    _require(actor, "party.manage")
+    require(actor, "party.manage")
     errors = {}
     if kind not in PARTY_KINDS:
         errors["kind"] = _("one of %(values)s", values=", ".join(PARTY_KINDS))

@@ -22,9 +22,8 @@ from registry import codes
 from registry.extensions import db
 from registry.i18n import N_, _
 from registry.models import EndorsedLine, Endorsement, Permit, PermitLine, Species
-from registry.permissions import has_capability
-from registry.services.context import Actor
-from registry.services.errors import Forbidden, ValidationFailed
+from registry.permissions import Actor, require
+from registry.services.errors import ValidationFailed
 
 IMPORT_HEADER = [
     "Appendix",
@@ -55,8 +54,7 @@ def header(direction: str) -> list[str]:
 
 def rows(actor: Actor, year: int, direction: str) -> list[dict]:
     """One row per permit line, with the quantity that crossed in *year*."""
-    if not has_capability(actor, "report.annual"):
-        raise Forbidden(_("the annual report is for ministry officers and auditors"))
+    require(actor, "report.annual")
     if direction not in ("import", "export"):
         raise ValidationFailed(_("unknown direction"), {"direction": _("import or export")})
     if not 1975 <= year <= 9999:

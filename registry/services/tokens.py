@@ -12,10 +12,10 @@ from registry.extensions import db
 from registry.i18n import _
 from registry.models import ApiToken, User
 from registry.models.base import utcnow
-from registry.permissions import has_capability
+from registry.permissions import Actor, has_capability, require
 from registry.services import audit
-from registry.services.context import Actor, write_transaction
-from registry.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from registry.services.context import write_transaction
+from registry.services.errors import Conflict, NotFound, ValidationFailed
 
 PREFIX = "wr_"
 MAX_DAYS = 366
@@ -27,8 +27,8 @@ def _digest(secret: str) -> str:
 
 def create_token(actor: Actor, user_id: int, name: str, days: int = 90) -> tuple[ApiToken, str]:
     """A new token for *user_id* (one's own, or anyone's with user.manage); returns it and its secret."""
-    if actor.user_id != user_id and not has_capability(actor, "user.manage"):
-        raise Forbidden(_("creating a token for another user needs user.manage"))
+    if actor.user_id != user_id:
+        require(actor, "user.manage")
     errors = {}
     name = (name or "").strip()
     if not 1 <= len(name) <= 100:

@@ -17,10 +17,10 @@ from registry.i18n import _
 from registry.machines import ANIMAL, TRANSFER, AnimalState, TransferState
 from registry.models import Animal, Facility, Transfer
 from registry.models.base import utcnow
-from registry.permissions import can_see_animal, can_see_transfer, has_capability
+from registry.permissions import Actor, acts_for, can_see_animal, can_see_transfer, has_capability, require
 from registry.services import animals, audit
-from registry.services.context import Actor, lock, write_transaction
-from registry.services.errors import Conflict, Forbidden, NotFound, ValidationFailed, allowed
+from registry.services.context import lock, write_transaction
+from registry.services.errors import Conflict, NotFound, ValidationFailed, allowed
 
 
 @dataclass
@@ -31,8 +31,7 @@ class Context:
 
 def start(actor: Actor, data: dict) -> Transfer:
     """Offer animals to another keeper's registered facility; the transferee then accepts or declines."""
-    if not has_capability(actor, "transfer.start"):
-        raise Forbidden(_("your role may not start transfers"))
+    require(actor, "transfer.start")
     errors: dict[str, str] = {}
     ids = sorted({int(i) for i in data.get("animal_ids") or [] if str(i).isdigit()})
     if not ids:
@@ -60,7 +59,7 @@ def start(actor: Actor, data: dict) -> Transfer:
         if len(owners) != 1:
             raise ValidationFailed(_("the transfer cannot be started"), {"animal_ids": _("animals of one owner only")})
         owner = owners.pop()
-        if actor.role == "keeper" and owner != actor.party_id:
+        if not acts_for(actor, owner):
             raise Conflict(_("only the owner can offer an animal"))
         for a in chosen:
             if a.state != AnimalState.IN_CAPTIVITY:
@@ -134,8 +133,7 @@ def act(
         raise ValidationFailed(
             _("unknown action '%(action)s'", action=event), {"action": _("accept, decline, cancel or acknowledge")}
         )
-    if not has_capability(actor, t_def.capability):
-        raise Forbidden(_("your role may not %(action)s a transfer", action=_(t_def.label).lower()))
+    require(actor, t_def.capability)
     with write_transaction() as session:
         t = _load(session, actor, transfer_id, code)
         if expected_version is not None and t.version != expected_version:

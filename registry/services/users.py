@@ -12,10 +12,10 @@ from registry.extensions import db
 from registry.i18n import _
 from registry.models import Party, User
 from registry.models.base import utcnow
-from registry.permissions import Role, has_capability
+from registry.permissions import Actor, Role, needs_party, require
 from registry.services import audit
-from registry.services.context import Actor, write_transaction
-from registry.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from registry.services.context import write_transaction
+from registry.services.errors import Conflict, NotFound, ValidationFailed
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 MIN_PASSWORD = 10
@@ -52,15 +52,14 @@ def create_user(
     email: str | None = None,
 ) -> User:
     """Create an account. A keeper must be linked to the party they act for."""
-    if not has_capability(actor, "user.manage"):
-        raise Forbidden(_("creating users needs the user.manage capability"))
+    require(actor, "user.manage")
     username = (username or "").strip().lower()
     errors = {}
     if not USERNAME.match(username):
         errors["username"] = _("2-64 characters: lower-case letters, digits, '.', '_' or '-'")
     if role not in Role.__members__.values():
         errors["role"] = _("one of %(values)s", values=", ".join(r.value for r in Role))
-    if role == Role.KEEPER and party_id is None:
+    if needs_party(role) and party_id is None:
         errors["party_id"] = _("a keeper must be linked to their party")
     if len(password or "") < MIN_PASSWORD:
         errors["password"] = _("at least %(count)s characters", count=MIN_PASSWORD)
@@ -113,8 +112,8 @@ def authenticate(
 
 def set_password(actor: Actor, user_id: int, password: str) -> None:
     """Set a new password and end every session of that user."""
-    if actor.user_id != user_id and not has_capability(actor, "user.manage"):
-        raise Forbidden(_("resetting another user's password needs user.manage"))
+    if actor.user_id != user_id:
+        require(actor, "user.manage")
     _check_password(password)
     with write_transaction() as session:
         user = session.get(User, user_id)
@@ -126,8 +125,7 @@ def set_password(actor: Actor, user_id: int, password: str) -> None:
 
 
 def set_enabled(actor: Actor, user_id: int, enabled: bool) -> None:
-    if not has_capability(actor, "user.manage"):
-        raise Forbidden(_("enabling or disabling users needs user.manage"))
+    require(actor, "user.manage")
     with write_transaction() as session:
         user = session.get(User, user_id)
         if user is None:

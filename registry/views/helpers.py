@@ -9,9 +9,8 @@ from flask import abort, flash, g, request
 from flask_login import current_user, login_required
 
 from registry.extensions import db
-from registry.permissions import has_capability
+from registry.permissions import Actor, has_capability
 from registry.services import audit
-from registry.services.context import Actor
 from registry.services.errors import DomainError
 
 

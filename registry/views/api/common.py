@@ -11,9 +11,9 @@ from flask_smorest import Blueprint
 from registry.extensions import db
 from registry.i18n import _
 from registry.models import IdempotentRequest
-from registry.permissions import has_capability
+from registry.permissions import Actor, has_capability
 from registry.services import tokens
-from registry.services.context import Actor, write_transaction
+from registry.services.context import write_transaction
 from registry.services.errors import Conflict, ValidationFailed
 from registry.views.helpers import current_actor, deny
 
