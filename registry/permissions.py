@@ -212,7 +212,9 @@ def has_capability(actor: Actor | None, capability: str) -> bool:
 def require(actor: Actor | None, *capabilities: str) -> None:
     """Refuse (Forbidden, 403) unless *actor*'s role has one of *capabilities*."""
     if not any(has_capability(actor, c) for c in capabilities):
-        raise Forbidden(_("your role may not: %(what)s", what=_(CAPABILITIES[capabilities[0]])))
+        raise Forbidden(
+            _("your role may not: %(what)s", what=_(CAPABILITIES[capabilities[0]])), " or ".join(capabilities)
+        )
 
 
 def needs_party(role: str) -> bool:

@@ -8,8 +8,9 @@ from sqlalchemy import update
 
 from registry.extensions import db
 from registry.models import Permit
-from registry.services import animals, permits
+from registry.services import permits
 from registry.services.context import write_transaction
+from tests import uses
 
 
 def issued_permit(w, **overrides) -> Permit:
@@ -45,7 +46,7 @@ def export_permit(w) -> Permit:
 def declared_animal(w, chip: str | None = None, permit: Permit | None = None):
     permit = permit or issued_permit(w)
     ids = [{"kind": "microchip", "value": chip}] if chip else []
-    return animals.declare(w.operator, permit.lines[0].id, {"sex": "F", "identifiers": ids})
+    return uses.declare(w.operator, permit.lines[0].id, {"sex": "F", "identifiers": ids})
 
 
 #: The events that lead from a fresh declaration to each state, with a payload each.
@@ -88,7 +89,7 @@ def animal_in(w, state: str, export_permit_id: int | None = None, chip: str | No
         data = payload(w, event)
         if event == "export":
             data = {"permit_id": export_permit_id}
-        animal = animals.fire(w.operator, animal.id, event, data)
+        animal = uses.fire(w.operator, animal.id, event, data)
     assert animal.state == state
     return animal
 

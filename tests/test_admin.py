@@ -2,6 +2,7 @@
 
 from registry.models import AuditEntry, DeadlineSetting, Species, User
 from registry.services import deadlines
+from tests import uses
 from tests.helpers import animal_in
 
 
@@ -45,9 +46,8 @@ def test_species_correction_and_deadline_days(client, login, world, session):
     session.expire_all()
     assert session.get(Species, world.parrot).name_ko == "회색앵무"
     dead = animal_in(world, "in_captivity")
-    from registry.services import animals
 
-    animals.fire(world.actor("zoo"), dead.id, "death", {"cause": "age"})
+    uses.fire(world.actor("zoo"), dead.id, "death", {"cause": "age"})
     client.post("/admin/deadlines", data={"code": "carcass_disposal", "days": "0"})
     assert session.get(DeadlineSetting, "carcass_disposal").days == 0
     item = next(i for i in deadlines.items(world.actor("officer")) if i.rule.code == "carcass_disposal")

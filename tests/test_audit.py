@@ -8,6 +8,7 @@ from registry import audit_chain
 from registry.cli import verify_audit
 from registry.models import AuditEntry
 from registry.services import audit
+from tests import uses
 from tests.helpers import animal_in
 
 
@@ -143,15 +144,15 @@ def test_inserted_entry_is_named(app, session, logged):
 
 
 def test_entries_are_written_with_the_change_or_not_at_all(world, session):
-    from registry.services import animals
     from registry.services.errors import Conflict
 
     animal = animal_in(world, "in_captivity")
     before = session.query(AuditEntry).count()
     with pytest.raises(Conflict):
-        animals.fire(world.actor("zoo"), animal.id, "dispose", {"method": "burial"})
+        burial = {"method": "burial", "handler": "zoo", "place": "grounds", "witness": "vet"}
+        uses.fire(world.actor("zoo"), animal.id, "dispose", burial)  # the animal is alive
     assert session.query(AuditEntry).count() == before
-    animals.fire(world.actor("zoo"), animal.id, "report_missing", {"circumstances": "cage open"})
+    uses.fire(world.actor("zoo"), animal.id, "report_missing", {"circumstances": "cage open"})
     entry = session.query(AuditEntry).order_by(AuditEntry.seq.desc()).first()
     assert (entry.action, entry.actor_name, entry.actor_role, entry.object_id) == (
         "animal.report_missing",

@@ -13,7 +13,8 @@ from registry import audit_chain, audit_export, signing
 from registry.cli import verify_audit
 from registry.models import Animal, AuditEntry, AuditHead, Identifier, Permit
 from registry.models.base import utcnow
-from registry.services import animals, audit, exports, history
+from registry.services import audit, exports, history
+from tests import uses
 from tests.helpers import animal_in
 from tests.test_audit import _bypass_triggers
 
@@ -34,7 +35,7 @@ def story(world, session):
     """Some history: two animals (one chipped), a permit, a death."""
     chipped = animal_in(world, "in_captivity", chip="410000000000888")
     other = animal_in(world, "in_captivity")
-    animals.fire(world.actor("zoo"), other.id, "death", {"cause": "age"})
+    uses.fire(world.actor("zoo"), other.id, "death", {"cause": "age"})
     return {"chipped": chipped, "other": other, "permit": session.query(Permit).first()}
 
 

@@ -10,6 +10,7 @@ from registry.models import AuditEntry, Permit
 from registry.permissions import Actor
 from registry.services import audit, permits, reference, users
 from registry.services.errors import Conflict
+from tests import uses
 
 THREADS = 6
 PER_THREAD = 8
@@ -131,7 +132,7 @@ def test_two_officers_deciding_at_once_one_wins(fresh_app):
 
 def test_parallel_placements_never_exceed_capacity(fresh_app):
     from registry.models import Animal
-    from registry.services import animals, facilities
+    from registry.services import facilities
 
     with fresh_app.app_context():
         op = Actor.system("setup")
@@ -141,13 +142,13 @@ def test_parallel_placements_never_exceed_capacity(fresh_app):
             p = permits.fire(op, permit_id, event)
         entered = []
         for _ in range(THREADS):
-            a = animals.declare(op, p.lines[0].id, {})
-            entered.append(animals.fire(op, a.id, "enter", {"port": "ICN"}).id)
+            a = uses.declare(op, p.lines[0].id, {})
+            entered.append(uses.fire(op, a.id, "enter", {"port": "ICN"}).id)
         db.session.remove()
 
     def work(i):
         try:
-            animals.fire(Actor.system(f"keeper-{i}"), entered[i], "register", {"facility_id": site})
+            uses.fire(Actor.system(f"keeper-{i}"), entered[i], "register", {"facility_id": site})
             return "placed"
         except Conflict as exc:
             return exc.message

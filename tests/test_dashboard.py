@@ -3,7 +3,8 @@
 from datetime import timedelta
 
 from registry import charts, clock
-from registry.services import animals, dashboard
+from registry.services import dashboard
+from tests import uses
 from tests.helpers import animal_in
 
 
@@ -11,7 +12,7 @@ def test_figures_match_the_register(world):
     for _ in range(2):
         animal_in(world, "in_captivity")
     dead = animal_in(world, "in_captivity")
-    animals.fire(world.actor("zoo"), dead.id, "death", {"cause": "age"})
+    uses.fire(world.actor("zoo"), dead.id, "death", {"cause": "age"})
     f = dashboard.figures()
     states = dict(f["animals_by_state"])
     assert states["In captivity"] == 2 and states["Dead"] == 1

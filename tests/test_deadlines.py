@@ -3,7 +3,8 @@
 from datetime import timedelta
 
 from registry import clock
-from registry.services import animals, deadlines, transfers
+from registry.services import deadlines, transfers
+from tests import uses
 from tests.helpers import animal_in, issued_permit
 
 
@@ -13,7 +14,7 @@ def _codes(found):
 
 def test_rules_find_what_waits_and_turn_overdue(world):
     dead = animal_in(world, "in_captivity")
-    animals.fire(world.actor("zoo"), dead.id, "death", {"cause": "age"})
+    uses.fire(world.actor("zoo"), dead.id, "death", {"cause": "age"})
     entered = animal_in(world, "entered")
     permit = issued_permit(world)
     keeper = deadlines.items(world.actor("zoo"))
@@ -39,7 +40,7 @@ def test_transfer_acknowledgment_is_the_officers(world):
 
 def test_deadline_pages_and_export(client, login, world):
     dead = animal_in(world, "in_captivity")
-    animals.fire(world.actor("zoo"), dead.id, "death", {"cause": "age"})
+    uses.fire(world.actor("zoo"), dead.id, "death", {"cause": "age"})
     login(world.users["officer"])
     page = client.get("/deadlines/").get_data(as_text=True)
     assert dead.registry_no in page and "Dispose of the carcass" in page
@@ -55,7 +56,7 @@ def test_a_rule_can_apply_to_some_national_categories_only(world, monkeypatch, s
     from registry.models import Species
 
     dead = animal_in(world, "in_captivity")
-    animals.fire(world.actor("zoo"), dead.id, "death", {"cause": "age"})
+    uses.fire(world.actor("zoo"), dead.id, "death", {"cause": "age"})
     only_designated = replace(rules.BY_CODE["carcass_disposal"], categories=frozenset({"DESIGNATED"}))
     monkeypatch.setattr(rules, "RULES", (only_designated,))
     assert deadlines.items(world.actor("officer")) == []
@@ -74,8 +75,8 @@ def test_a_death_reported_late_is_found_for_the_authority(world, session):
     today = clock.today()
     with clock.on(today - timedelta(days=60)):
         on_time, late, designated = (animal_in(world, "in_captivity") for _ in range(3))
-    animals.fire(world.actor("zoo"), on_time.id, "death", {"cause": "age", "occurred_on": today - timedelta(days=2)})
-    animals.fire(world.actor("zoo"), late.id, "death", {"cause": "age", "occurred_on": today - timedelta(days=10)})
+    uses.fire(world.actor("zoo"), on_time.id, "death", {"cause": "age", "occurred_on": today - timedelta(days=2)})
+    uses.fire(world.actor("zoo"), late.id, "death", {"cause": "age", "occurred_on": today - timedelta(days=10)})
 
     found = [i for i in deadlines.items(world.actor("officer"), overdue_only=True) if i.rule.kind == "report"]
     assert [(i.rule.code, i.subject.registry_no, i.done) for i in found] == [("death_report", late.registry_no, today)]
@@ -91,9 +92,7 @@ def test_a_death_reported_late_is_found_for_the_authority(world, session):
     session.add(NationalCategory(code="DESIGNATED", name_en="Designated", name_ko="지정관리"))
     session.get(Species, world.parrot).national_category_code = "DESIGNATED"
     session.commit()  # a service's write transaction starts afresh: what is only flushed is rolled back
-    animals.fire(
-        world.actor("zoo"), designated.id, "death", {"cause": "age", "occurred_on": today - timedelta(days=40)}
-    )
+    uses.fire(world.actor("zoo"), designated.id, "death", {"cause": "age", "occurred_on": today - timedelta(days=40)})
     assert [
         (i.rule.code, i.subject.registry_no) for i in deadlines.items(world.actor("officer")) if i.rule.kind == "report"
     ] == [("death_report_designated", designated.registry_no)]
@@ -108,7 +107,7 @@ def test_the_demo_replays_deaths_as_reported_on_their_day(world):
     today = clock.today()
     with clock.on(today - timedelta(days=100)):
         bird = animal_in(world, "in_captivity")
-        animals.fire(world.actor("zoo"), bird.id, "death", {"cause": "age"})
+        uses.fire(world.actor("zoo"), bird.id, "death", {"cause": "age"})
     assert bird.events[-1].recorded_at.date() == today - timedelta(days=100)
     assert deadlines.items(world.actor("officer"), "death_report") == []
 
@@ -116,9 +115,7 @@ def test_the_demo_replays_deaths_as_reported_on_their_day(world):
 def test_officers_page_shows_a_late_report_with_its_day(client, login, world):
     with clock.on(clock.today() - timedelta(days=30)):
         bird = animal_in(world, "in_captivity")
-    animals.fire(
-        world.actor("zoo"), bird.id, "death", {"cause": "age", "occurred_on": clock.today() - timedelta(days=20)}
-    )
+    uses.fire(world.actor("zoo"), bird.id, "death", {"cause": "age", "occurred_on": clock.today() - timedelta(days=20)})
     login(world.users["officer"])
     page = client.get("/deadlines/", query_string={"rule": "death_report"}).get_data(as_text=True)
     assert bird.registry_no in page and "Reported late" in page

@@ -3,8 +3,9 @@
 import pytest
 
 from registry.models import Facility, Inspection
-from registry.services import animals, facilities
+from registry.services import facilities
 from registry.services.errors import Conflict, Forbidden, NotFound
+from tests import uses
 from tests.helpers import animal_in
 
 
@@ -30,7 +31,7 @@ def test_unregistered_facility_takes_no_animal(world):
     f = facilities.apply(world.actor("zoo"), application(world))
     a = animal_in(world, "entered")
     with pytest.raises(Conflict, match="is not registered"):
-        animals.fire(world.actor("zoo"), a.id, "register", {"facility_id": f.id})
+        uses.fire(world.actor("zoo"), a.id, "register", {"facility_id": f.id})
 
 
 def test_keeper_acts_on_own_facility_only(world):
@@ -65,10 +66,10 @@ def test_inspection_and_closure(world, session):
         "officer",
     )
     bird = animal_in(world, "entered")
-    animals.fire(world.actor("officer"), bird.id, "register", {"facility_id": world.breeder_site})
+    uses.fire(world.actor("officer"), bird.id, "register", {"facility_id": world.breeder_site})
     with pytest.raises(Conflict, match="still kept there"):
         facilities.fire(world.actor("breeder"), world.breeder_site, "close")
-    animals.fire(world.actor("officer"), bird.id, "transfer", {"facility_id": world.zoo_site})
+    uses.fire(world.actor("officer"), bird.id, "transfer", {"facility_id": world.zoo_site})
     assert facilities.fire(world.actor("breeder"), world.breeder_site, "close").status == "closed"
 
 

@@ -2,11 +2,13 @@
 
 import pytest
 
+from registry.commands import animals as commands
 from registry.machines import ANIMAL, FACILITY, PERMIT, TRANSFER, AnimalState, PermitState
 from registry.machines.diagram import markdown, mermaid
 from registry.models import AuditEntry
-from registry.services import animals, audit, permits
-from registry.services.errors import Conflict
+from registry.services import audit, permits
+from registry.services.errors import Conflict, ValidationFailed
+from tests import uses
 from tests.helpers import ANIMAL_PATHS, animal_in, expire_validity, export_permit, payload, permit_in
 
 
@@ -61,13 +63,13 @@ def test_animal_pair(world, session, state, event):
     entries = session.query(AuditEntry).count()
     t = ANIMAL.transitions[event]
     if state in t.sources:
-        after = animals.fire(world.operator, animal.id, event, data)
+        after = uses.fire(world.operator, animal.id, event, data)
         assert after.state == t.target
         assert after.events[-1].event == event and after.events[-1].from_state == state
         assert session.query(AuditEntry).count() == entries + 1
     else:
         with pytest.raises(Conflict) as refused:
-            animals.fire(world.operator, animal.id, event, data)
+            uses.fire(world.operator, animal.id, event, data)
         assert refused.value.message == ANIMAL.rejection(state, event)
         assert session.get(type(animal), animal.id).state == state
         assert session.query(AuditEntry).count() == entries
@@ -76,9 +78,12 @@ def test_animal_pair(world, session, state, event):
 
 @pytest.mark.parametrize("event", ["declare", "birth"])
 def test_creating_events_cannot_apply_to_an_existing_animal(world, event):
+    """The machine refuses them, and no command exists to ask: they create animals of their own."""
+    assert "creates a new animal" in ANIMAL.rejection("in_captivity", event)
+    assert event not in commands.EVENTS
     animal = animal_in(world, "in_captivity")
-    with pytest.raises(Conflict, match="creates a new animal"):
-        animals.fire(world.operator, animal.id, event, {})
+    with pytest.raises(ValidationFailed, match="unknown event"):
+        uses.fire(world.operator, animal.id, event, {})
 
 
 PERMIT_EVENTS = [e for e in PERMIT.events if e not in ("create", "endorse", "endorse_final")]

@@ -3,8 +3,9 @@
 import pytest
 
 from registry.models import AuditEntry, NationalCategory
-from registry.services import animals, audit, permits, reference
+from registry.services import audit, permits, reference
 from registry.services.errors import Conflict, ValidationFailed
+from tests import uses
 from tests.conftest import import_application
 from tests.helpers import animal_in, declared_animal, export_permit, permit_in
 
@@ -13,7 +14,7 @@ def test_holder_who_is_not_owner_cannot_transfer(world, operator):
     from registry.services import transfers
 
     animal = animal_in(world, "in_captivity")
-    animals.fire(operator, animal.id, "transfer", {"facility_id": world.breeder_site})  # zoo owns, breeder holds
+    uses.fire(operator, animal.id, "transfer", {"facility_id": world.breeder_site})  # zoo owns, breeder holds
     with pytest.raises(Conflict, match="only the owner"):
         transfers.start(world.actor("breeder"), {"animal_ids": [animal.id], "facility_id": world.breeder_site})
 
@@ -39,9 +40,9 @@ def test_application_can_be_edited_and_editors_cannot_decide(world, session):
 def test_export_permit_is_used_up(world, operator):
     exporting = export_permit(world)  # 5 parrots
     for _ in range(5):
-        animals.fire(operator, _fresh(world), "export", {"permit_id": exporting.id})
+        uses.fire(operator, _fresh(world), "export", {"permit_id": exporting.id})
     with pytest.raises(Conflict, match=r"used up for this species \(5 of 5\)"):
-        animals.fire(operator, _fresh(world), "export", {"permit_id": exporting.id})
+        uses.fire(operator, _fresh(world), "export", {"permit_id": exporting.id})
 
 
 def _fresh(world) -> int:
@@ -54,19 +55,19 @@ def _fresh(world) -> int:
         world.operator, f"F-{uuid.uuid4().hex[:8]}", "Extra", world.zoo, "x", {world.parrot: 1}
     ).id
     a = animal_in(world, "entered")
-    return animals.fire(world.operator, a.id, "register", {"facility_id": site}).id
+    return uses.fire(world.operator, a.id, "register", {"facility_id": site}).id
 
 
 @pytest.mark.parametrize("state", ["refused", "withdrawn", "cancelled"])
 def test_no_declaration_on_closed_applications(world, state):
     p = permit_in(world, state)
     with pytest.raises(Conflict, match="no more animals can be declared"):
-        animals.declare(world.actor("zoo"), p.lines[0].id, {})
+        uses.declare(world.actor("zoo"), p.lines[0].id, {})
 
 
 def test_no_declaration_on_export_documents(world):
     with pytest.raises(Conflict, match="declared on import documents"):
-        animals.declare(world.operator, export_permit(world).lines[0].id, {})
+        uses.declare(world.operator, export_permit(world).lines[0].id, {})
 
 
 def test_exported_and_disposed_have_no_holder(world):
@@ -78,7 +79,7 @@ def test_exported_and_disposed_have_no_holder(world):
 
 def test_void_declaration_releases_its_microchip(world):
     first = declared_animal(world, chip="410000000009999")
-    animals.fire(world.actor("customs"), first.id, "refuse_entry", {"reason": "no CITES export permit"})
+    uses.fire(world.actor("customs"), first.id, "refuse_entry", {"reason": "no CITES export permit"})
     again = declared_animal(world, chip="410000000009999")
     assert again.identifiers[0].active and not first.identifiers[0].active
     from registry.extensions import db
@@ -89,16 +90,16 @@ def test_void_declaration_releases_its_microchip(world):
 
 def test_border_seizure_cannot_be_returned_into_captivity(world):
     a = declared_animal(world)
-    animals.fire(world.actor("customs"), a.id, "seize", {"facility_id": world.rescue, "reason": "forged permit"})
+    uses.fire(world.actor("customs"), a.id, "seize", {"facility_id": world.rescue, "reason": "forged permit"})
     with pytest.raises(Conflict, match="seized at the border"):
-        animals.fire(world.actor("officer"), a.id, "return", {"facility_id": world.zoo_site})
-    assert animals.fire(world.actor("officer"), a.id, "forfeit", {}).owner_party_id == world.authority
+        uses.fire(world.actor("officer"), a.id, "return", {"facility_id": world.zoo_site})
+    assert uses.fire(world.actor("officer"), a.id, "forfeit", {}).owner_party_id == world.authority
 
 
 def test_keeper_learns_nothing_about_other_facilities(world):
     a = animal_in(world, "entered")
     with pytest.raises(Conflict) as exc:
-        animals.fire(world.actor("zoo"), a.id, "register", {"facility_id": world.rescue})
+        uses.fire(world.actor("zoo"), a.id, "register", {"facility_id": world.rescue})
     assert "their own facility" in exc.value.message and "F-RES" not in exc.value.message
 
 

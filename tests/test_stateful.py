@@ -16,8 +16,9 @@ from registry.extensions import db
 from registry.machines import ANIMAL
 from registry.models import Animal, AuditEntry
 from registry.permissions import has_capability
-from registry.services import animals, audit
+from registry.services import audit
 from registry.services.errors import Conflict, DomainError, Forbidden, NotFound
+from tests import uses
 from tests.helpers import declared_animal, export_permit, payload
 
 ROLES = ["officer", "customs", "zoo", "breeder", "auditor"]
@@ -50,7 +51,7 @@ def test_random_event_sequences(world, session):
             state = self.states[animal_id]
             data = {"permit_id": exporting.id} if event == "export" else payload(world, event)
             try:
-                after = animals.fire(actor, animal_id, event, data)
+                after = uses.fire(actor, animal_id, event, data)
             except Forbidden:
                 assert not has_capability(actor, ANIMAL.transitions[event].capability)
             except NotFound:

@@ -6,6 +6,7 @@ from registry.machines import TRANSFER
 from registry.models import Animal, AuditEntry, Keeping, Transfer
 from registry.services import audit, facilities, transfers
 from registry.services.errors import Conflict, Forbidden, NotFound
+from tests import uses
 from tests.helpers import animal_in
 
 
@@ -91,18 +92,16 @@ def test_decline_and_no_double_offer(world):
 
 
 def test_keepers_no_longer_transfer_one_sidedly(world):
-    from registry.services import animals
 
     bird = animal_in(world, "in_captivity").id
     with pytest.raises(Forbidden):
-        animals.fire(world.actor("zoo"), bird, "transfer", {"facility_id": world.breeder_site})
+        uses.fire(world.actor("zoo"), bird, "transfer", {"facility_id": world.breeder_site})
 
 
 def test_only_the_owner_offers(world, operator):
-    from registry.services import animals
 
     bird = animal_in(world, "in_captivity").id
-    animals.fire(operator, bird, "transfer", {"facility_id": world.breeder_site})  # custody to the breeder
+    uses.fire(operator, bird, "transfer", {"facility_id": world.breeder_site})  # custody to the breeder
     with pytest.raises(Conflict, match="only the owner"):
         transfers.start(world.actor("breeder"), {"animal_ids": [bird], "facility_id": world.breeder_site})
 

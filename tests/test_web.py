@@ -6,6 +6,7 @@ import pytest
 
 from registry.models import Animal, AuditEntry, Permit
 from registry.services import permits
+from tests import uses
 from tests.conftest import import_application
 from tests.helpers import animal_in, permit_in
 
@@ -196,9 +197,8 @@ def test_timeline_details_read_as_words_in_both_languages(client, login, world):
 def test_a_guard_refusal_sits_next_to_the_field_it_judges(client, login, world):
     """A suspected disease rules out rendering: the refusal is shown at the method, and named in the API."""
     animal = animal_in(world, "in_captivity")
-    from registry.services import animals as animal_service
 
-    animal_service.fire(world.actor("zoo"), animal.id, "death", {"cause": "fever", "disease_suspected": True})
+    uses.fire(world.actor("zoo"), animal.id, "death", {"cause": "fever", "disease_suspected": True})
     login(world.users["zoo"])
     form = client.get(f"/animals/{animal.id}/events/dispose").get_data(as_text=True)
     version = re.search(r'name="version" type="hidden" value="(\d+)"', form).group(1)

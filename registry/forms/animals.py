@@ -2,13 +2,13 @@
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, FieldList, FormField, HiddenField, SelectField, StringField, TextAreaField
-from wtforms.validators import Length, Optional
+from wtforms.validators import Optional
 
+from registry.commands.animals import DisposalMethod
 from registry.forms import options
 from registry.i18n import _l
 from registry.labels import choices
 from registry.models.animal import IDENTIFIER_KINDS
-from registry.services.animals import DISPOSAL_METHODS
 
 
 def _facility():
@@ -16,10 +16,11 @@ def _facility():
 
 
 def _text(label, area=False):
-    return (TextAreaField if area else StringField)(label, validators=[Optional(), Length(max=2000)])
+    return (TextAreaField if area else StringField)(label)
 
 
-#: The inputs each event takes, beyond the date; the service checks them again.
+#: The inputs each event takes, beyond the date: what the page shows. What they must hold is said
+#: once, by the event's schema (registry.commands.animals), which the view loads them with.
 EVENT_FIELDS = {
     "enter": lambda: {"port": _text(_l("Port of entry")), "note": _text(_l("Note"), True)},
     "refuse_entry": lambda: {"reason": _text(_l("Reason"), True)},
@@ -36,7 +37,7 @@ EVENT_FIELDS = {
         "note": _text(_l("Note"), True),
     },
     "dispose": lambda: {
-        "method": SelectField(_l("Method"), choices=options(choices("disposal", DISPOSAL_METHODS))),
+        "method": SelectField(_l("Method"), choices=options(choices("disposal", list(DisposalMethod)))),
         "handler": _text(_l("Contractor or recipient")),
         "licence_no": _text(_l("Licence number")),
         "place": _text(_l("Place")),
@@ -81,7 +82,7 @@ class IdentifierEntry(FlaskForm):
     kind = SelectField(
         _l("Kind"), choices=options([("", "-")] + choices("identifier", IDENTIFIER_KINDS)), validators=[Optional()]
     )
-    value = StringField(_l("Value"), validators=[Optional(), Length(max=150)])
+    value = StringField(_l("Value"))
 
 
 class BirthForm(FlaskForm):
@@ -95,12 +96,12 @@ class BirthForm(FlaskForm):
     source_code = SelectField(
         _l("Source"), choices=options([("C", _l("C - bred in captivity")), ("F", _l("F - born in captivity"))])
     )
-    name = StringField(_l("House name"), validators=[Optional(), Length(max=100)])
+    name = StringField(_l("House name"))
     identifiers = FieldList(FormField(IdentifierEntry), min_entries=2)
 
 
 class IdentifierForm(FlaskForm):
     kind = SelectField(_l("Kind"), choices=options(choices("identifier", IDENTIFIER_KINDS)))
-    value = StringField(_l("Value"), validators=[Length(min=1, max=150)])
+    value = StringField(_l("Value"))
     applied_on = DateField(_l("Applied on"), validators=[Optional()])
-    note = StringField(_l("Note"), validators=[Optional(), Length(max=500)])
+    note = StringField(_l("Note"))

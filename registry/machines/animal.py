@@ -4,11 +4,12 @@ Guards read a context object built by the service (``registry.services.animals``
 ``ctx.actor``, ``ctx.animal``, ``ctx.facility``, ``ctx.species_id``,
 ``ctx.occupancy`` (live animals of that species already in the facility),
 ``ctx.parents``, ``ctx.permit``, ``ctx.permit_used``, ``ctx.seized_from``, ``ctx.donation_approved``,
-``ctx.data``, ``ctx.today``.
+``ctx.command`` (the event's input, registry.commands.animals), ``ctx.today``.
 """
 
 from enum import StrEnum
 
+from registry.commands.animals import SAFE_METHODS, DisposalMethod
 from registry.i18n import N_, _
 from registry.labels import label
 from registry.machines.base import Guard, Machine, Transition
@@ -93,21 +94,21 @@ def _parents_held(ctx) -> str | None:
 
 
 def _transfer_changes_keeper(ctx) -> str | None:
-    d, a = ctx.data, ctx.animal
-    if d.get("owner_party_id") in (None, a.owner_party_id) and d.get("facility_id") in (None, a.facility_id):
+    c, a = ctx.command, ctx.animal
+    if c.owner_party_id in (None, a.owner_party_id) and c.facility_id in (None, a.facility_id):
         return _("a transfer must change the owner, the holder or the facility")
     return None
 
 
 def _disposal_method_allowed(ctx) -> str | None:
-    if ctx.disease_suspected and ctx.data.get("method") not in ("incineration", "burial"):
+    if ctx.disease_suspected and ctx.command.method not in SAFE_METHODS:
         return _("a disease was suspected at death: the carcass must be incinerated or buried")
     return None
 
 
 def _donation_approved(ctx) -> str | None:
     if (
-        ctx.data.get("method") == "donation"
+        ctx.command.method == DisposalMethod.DONATION
         and not ctx.donation_approved
         and not has_capability(ctx.actor, "animal.approve_donation")
     ):

@@ -7,10 +7,11 @@ from datetime import date, timedelta
 from sqlalchemy import select
 
 from registry import clock
+from registry.commands import animals as commands
 from registry.extensions import db
 from registry.models import Species, User
 from registry.permissions import Actor
-from registry.services import animals, endorsements, facilities, permits, reference, transfers, users
+from registry.services import animals, arrivals, endorsements, facilities, permits, reference, transfers, users
 
 PASSWORD = "demo-password-2026"
 LOGINS = [
@@ -146,13 +147,13 @@ def load(operator: Actor) -> bool:
             },
         )
         for snake in _animals_of(old):
-            animals.fire(actor["zoo"], snake, "register", {"facility_id": zoo_site})
+            animals.record_event(actor["zoo"], snake, commands.Register(facility_id=zoo_site))
         permits.fire(actor["officer"], old.id, "close")
     with clock.on(year_ago + timedelta(days=20)):
         _issued(actor, {**snakes, "foreign_permit_no": "ZA-EXP-2025-00533"})
     with clock.on(year_ago + timedelta(days=60)):
         # One python died and nobody recorded the disposal of its carcass: overdue ever since.
-        animals.fire(actor["zoo"], _animals_of(old)[1], "death", {"cause": "Respiratory infection"})
+        animals.record_event(actor["zoo"], _animals_of(old)[1], commands.Death(cause="Respiratory infection"))
     permits.expire_due(operator)
 
     # An import of three grey parrots, from application to a bird in the aviary.
@@ -176,7 +177,8 @@ def load(operator: Actor) -> bool:
     )
     line = imp.lines[0].id
     for i, chip in enumerate(("410100000012345", "410100000012346", "410100000012347")):
-        animals.declare(actor["zoo"], line, {"sex": "MFF"[i], "identifiers": [{"kind": "microchip", "value": chip}]})
+        mark = commands.NewIdentifier("microchip", chip)
+        arrivals.declare(actor["zoo"], line, commands.Declaration(sex="MFF"[i], identifiers=(mark,)))
     endorsements.endorse(
         actor["customs"],
         imp.id,
@@ -190,38 +192,32 @@ def load(operator: Actor) -> bool:
     birds = _animals_of(imp)
     today = date.today()
     for bird in birds:
-        animals.fire(actor["zoo"], bird, "register", {"facility_id": zoo_site})
+        animals.record_event(actor["zoo"], bird, commands.Register(facility_id=zoo_site))
     # Two birds go to the breeder (offered, accepted, acknowledged), who reports a chick; one bird dies.
     offer = transfers.start(
         actor["zoo"], {"animal_ids": birds[:2], "facility_id": breeder_site, "note": "breeding pair"}
     )
     transfers.act(actor["breeder"], "accept", code=offer.code)
     transfers.act(actor["officer"], "acknowledge", offer.id)
-    animals.register_birth(
-        actor["breeder"],
-        {
-            "species_id": parrot,
-            "facility_id": breeder_site,
-            "sire_id": birds[0],
-            "dam_id": birds[1],
-            "birth_date": (today - timedelta(days=3)).isoformat(),
-            "source_code": "C",
-            "identifiers": [{"kind": "closed_ring", "value": "KR-PE-2026-0001"}],
-        },
+    chick = commands.Birth(
+        species_id=parrot,
+        facility_id=breeder_site,
+        sire_id=birds[0],
+        dam_id=birds[1],
+        birth_date=today - timedelta(days=3),
+        source_code="C",
+        identifiers=(commands.NewIdentifier("closed_ring", "KR-PE-2026-0001"),),
     )
-    animals.fire(actor["zoo"], birds[2], "death", {"cause": "Aspergillosis", "disease_suspected": True})
-    animals.fire(
-        actor["zoo"],
-        birds[2],
-        "dispose",
-        {
-            "method": "incineration",
-            "handler": "Gyeonggi Animal Cremation Co.",
-            "licence_no": "GG-2023-118",
-            "place": "Yongin",
-            "witness": "Dr. Lee (zoo veterinarian)",
-        },
+    arrivals.register_birth(actor["breeder"], chick)
+    animals.record_event(actor["zoo"], birds[2], commands.Death(cause="Aspergillosis", disease_suspected=True))
+    disposal = commands.Dispose(
+        method=commands.DisposalMethod.INCINERATION,
+        handler="Gyeonggi Animal Cremation Co.",
+        licence_no="GG-2023-118",
+        place="Yongin",
+        witness="Dr. Lee (zoo veterinarian)",
     )
+    animals.record_event(actor["zoo"], birds[2], disposal)
 
     # Applications at other steps, for each role's task list.
     export = permits.create_application(

@@ -14,11 +14,13 @@ from decimal import Decimal, InvalidOperation
 from sqlalchemy import func, select
 
 from registry import clock
+from registry.commands import animals as commands
+from registry.commands import load
 from registry.i18n import _
 from registry.machines import PERMIT, AnimalState
 from registry.models import OUTCOMES, Animal, EndorsedLine, Endorsement, Permit, PermitLine
 from registry.permissions import Actor, require
-from registry.services import animals, audit, permits
+from registry.services import animals, arrivals, audit, permits
 from registry.services.context import write_transaction
 from registry.services.errors import Conflict, ValidationFailed
 
@@ -201,8 +203,8 @@ def _move_animals(
             if animal is None or animal.species_id != line.species_id:
                 errors[f"lines.{i}.animal_ids"] = _("animal %(animal)s is not of this line's species", animal=animal_id)
                 return
-            animals.fire(
-                actor, animal_id, "export", {"permit_id": permit.id, "occurred_on": when, "port": data["port"]}
+            animals.record_event(
+                actor, animal_id, commands.Export(permit_id=permit.id, occurred_on=when, port=data["port"])
             )
         return
     waiting = session.scalars(
@@ -213,26 +215,25 @@ def _move_animals(
     for k in range(count - len(chosen)):
         spec = described[k] if k < len(described) else {}
         chosen.append(
-            animals.declare(actor, line.id, {"sex": spec.get("sex"), "identifiers": spec.get("identifiers") or []})
+            arrivals.declare(
+                actor,
+                line.id,
+                load(
+                    commands.DeclarationSchema,
+                    {"sex": spec.get("sex") or "U", "identifiers": spec.get("identifiers") or []},
+                ),
+            )
         )
     for animal in chosen:
         if outcome == "cleared":
-            animals.fire(actor, animal.id, "enter", {"port": data["port"], "occurred_on": when})
+            animals.record_event(actor, animal.id, commands.Enter(port=data["port"], occurred_on=when))
         elif outcome == "refused":
-            animals.fire(
-                actor,
-                animal.id,
-                "refuse_entry",
-                {"reason": raw.get("reason") or "refused at the border", "occurred_on": when},
-            )
+            reason = raw.get("reason") or "refused at the border"
+            animals.record_event(actor, animal.id, commands.RefuseEntry(reason=reason, occurred_on=when))
         else:
-            animals.fire(
-                actor,
-                animal.id,
-                "seize",
-                {
-                    "facility_id": data.get("seizure_facility_id"),
-                    "reason": raw.get("reason") or "seized at the border",
-                    "occurred_on": when,
-                },
-            )
+            seizure = {
+                "facility_id": data.get("seizure_facility_id"),
+                "reason": raw.get("reason") or "seized at the border",
+                "occurred_on": when,
+            }
+            animals.record_event(actor, animal.id, commands.event_command("seize", seizure))

@@ -1,5 +1,8 @@
 """Domain errors raised by services; views, the API and the CLI map them to their own answers."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 
 class DomainError(Exception):
     status = 400
@@ -27,6 +30,10 @@ class Forbidden(DomainError):
 
     status = 403
 
+    def __init__(self, message: str, capability: str | None = None):
+        super().__init__(message)
+        self.capability = capability  # what was asked for: the denial's audit entry names it
+
 
 class Conflict(DomainError):
     """Illegal transition, or someone else changed the object first (409)."""
@@ -34,11 +41,19 @@ class Conflict(DomainError):
     status = 409
 
 
-def allowed(machine, state, event: str, ctx):
-    """The machine's transition for (state, event), or Conflict (409) with the machine's reason."""
+@contextmanager
+def refusals_as_conflict() -> Iterator[None]:
+    """A lifecycle's refusal (IllegalTransition) becomes a Conflict (409) with the machine's reason,
+    on the field a guard names."""
     from registry.machines import IllegalTransition
 
     try:
-        return machine.allowed(state, event, ctx)
+        yield
     except IllegalTransition as exc:
         raise Conflict(exc.reason, {exc.field: exc.reason} if exc.field else None) from None
+
+
+def allowed(machine, state, event: str, ctx):
+    """The machine's transition for (state, event), or Conflict (409) with the machine's reason."""
+    with refusals_as_conflict():
+        return machine.allowed(state, event, ctx)

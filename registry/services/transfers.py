@@ -12,6 +12,7 @@ from datetime import date
 from sqlalchemy import select
 
 from registry import clock
+from registry.commands import animals as commands
 from registry.extensions import db
 from registry.i18n import _
 from registry.machines import ANIMAL, TRANSFER, AnimalState, TransferState
@@ -142,18 +143,13 @@ def act(
         before = t.as_audit()
         if event == "accept":
             for animal in t.animals:
-                animals.fire(
-                    actor,
-                    animal.id,
-                    "transfer",
-                    {
-                        "owner_party_id": t.transferee_party_id if t.ownership else None,
-                        "facility_id": t.facility_id,
-                        "note": f"transfer {t.code}",
-                        "occurred_on": clock.today(),
-                    },
-                    handshake=t,
+                move = commands.Transfer(
+                    owner_party_id=t.transferee_party_id if t.ownership else None,
+                    facility_id=t.facility_id,
+                    note=f"transfer {t.code}",
+                    occurred_on=clock.today(),
                 )
+                animals.record_event(actor, animal.id, move, handshake=t)
         t.state = step.target
         t.decision_note = (note or "").strip() or t.decision_note
         if event in ("accept", "decline"):

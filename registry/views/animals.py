@@ -1,6 +1,8 @@
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import or_, select
 
+from registry.commands import animals as commands
+from registry.commands import load
 from registry.extensions import db
 from registry.forms import ConfirmForm
 from registry.forms.animals import EVENT_FIELDS, BirthForm, IdentifierForm, event_form
@@ -27,9 +29,18 @@ from registry.permissions import (
     visible_permits,
 )
 from registry.services import animals as service
-from registry.services import attachments
+from registry.services import arrivals, attachments, identifiers
 from registry.services.errors import DomainError
-from registry.views.helpers import apply_errors, current_actor, deny, form_problems, load_visible, paginate, requires
+from registry.views.helpers import (
+    apply_errors,
+    current_actor,
+    deny,
+    form_data,
+    form_problems,
+    load_visible,
+    paginate,
+    requires,
+)  # fmt: skip
 
 bp = Blueprint("animals", __name__, url_prefix="/animals")
 
@@ -94,7 +105,7 @@ def detail(value, key: str):
 def show(animal_id: int):
     animal = load_visible(Animal, animal_id, can_see_animal)
     actor = current_actor()
-    events = [t for t in ANIMAL.available(animal.state) if has_capability(actor, t.capability)]
+    events = service.open_events(actor, animal)
     keeping = db.session.scalars(select(Keeping).where(Keeping.animal_id == animal.id).order_by(Keeping.id)).all()
     offspring = db.session.scalars(
         select(Animal).where(or_(Animal.sire_id == animal.id, Animal.dam_id == animal.id))
@@ -146,9 +157,8 @@ def record_event(animal_id: int, event: str):
     form = event_form(event, version=str(animal.version))
     _choices(form, current_actor())
     if form.validate_on_submit():
-        data = {name: field.data for name, field in form._fields.items() if name not in ("csrf_token", "version")}
         try:
-            service.fire(current_actor(), animal.id, event, data, expected_version=int(form.version.data or 0) or None)
+            service.record_event(current_actor(), animal.id, commands.event_command(event, form_data(form)))
         except DomainError as exc:
             apply_errors(form, exc)
         else:
@@ -178,10 +188,8 @@ def new_birth():
             (str(a.id), f"{a.registry_no} {a.species.scientific_name}") for a in parents if a.sex in sexes
         ]
     if form.validate_on_submit():
-        data = {k: v for k, v in form.data.items() if k not in ("csrf_token", "identifiers")}
-        data["identifiers"] = form.identifiers.data
         try:
-            animal = service.register_birth(actor, data)
+            animal = arrivals.register_birth(actor, load(commands.BirthSchema, form_data(form)))
         except DomainError as exc:
             apply_errors(form, exc)
         else:
@@ -197,9 +205,7 @@ def add_identifier(animal_id: int):
     form = IdentifierForm()
     if form.validate_on_submit():
         try:
-            service.add_identifier(
-                current_actor(), animal.id, form.kind.data, form.value.data, form.applied_on.data, form.note.data
-            )
+            identifiers.add_identifier(current_actor(), animal.id, load(commands.NewIdentifierSchema, form_data(form)))
             flash(_("Identifier added."), "success")
         except DomainError as exc:
             apply_errors(None, exc)
@@ -215,7 +221,7 @@ def retire_identifier(identifier_id: int):
     animal_id = ident.animal_id if ident else 0
     if ConfirmForm().validate_on_submit():
         try:
-            service.retire_identifier(current_actor(), identifier_id)
+            identifiers.retire_identifier(current_actor(), identifier_id)
             flash(_("Identifier retired."), "success")
         except DomainError as exc:
             apply_errors(None, exc)

@@ -6,7 +6,7 @@ from werkzeug.exceptions import HTTPException
 
 from registry.extensions import db
 from registry.i18n import _
-from registry.services.errors import DomainError
+from registry.services.errors import DomainError, Forbidden
 
 #: Problem titles stay English whatever the reader's language, like the problem type: clients match
 #: on them. The detail is for people and follows Accept-Language.
@@ -122,6 +122,10 @@ def register(app):
 
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError):
+        if isinstance(exc, Forbidden):
+            from registry.views.helpers import record_denial
+
+            record_denial(exc.capability or "", exc.status)
         if _for_api():
             return problem(exc.status, TITLES.get(exc.status, "Refused"), exc.message, exc.fields or None)
         return page(exc.status, _("Refused"), exc.message)

@@ -27,6 +27,12 @@ def current_actor() -> Actor | None:
 
 def deny(capability: str, status: int = 403):
     """Record the denied access, then answer *status*."""
+    record_denial(capability, status)
+    abort(status)
+
+
+def record_denial(capability: str, status: int) -> None:
+    """An audit entry for a refused request: who asked for what, where."""
     actor = current_actor()
     if actor is not None:
         audit.record_alone(
@@ -36,7 +42,6 @@ def deny(capability: str, status: int = 403):
             request.endpoint,
             {"capability": capability, "method": request.method, "path": request.path[:200], "status": status},
         )
-    abort(status)
 
 
 def requires(*capabilities: str) -> Callable:
@@ -76,6 +81,11 @@ def apply_errors(form, exc: DomainError) -> None:
         elif message != exc.message:
             unplaced.append(f"{name}: {message}")
     flash(" ".join([exc.message] + unplaced), "error")
+
+
+def form_data(form) -> dict:
+    """What a submitted form holds, for a command schema to load (the CSRF token left out)."""
+    return {name: field.data for name, field in form._fields.items() if name != "csrf_token"}
 
 
 def form_problems(form) -> str:

@@ -2,13 +2,15 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from sqlalchemy import select
 
 from registry import codes
+from registry.commands import animals as commands
+from registry.commands import load
 from registry.extensions import db
 from registry.forms.permits import ApplicationForm, DecisionForm, DeclareForm
 from registry.i18n import _
 from registry.machines import PERMIT, PermitState
 from registry.models import Animal, AuditEntry, Endorsement, Party, Permit, Species
 from registry.permissions import can_see_permit, has_capability, visible_parties, visible_permits
-from registry.services import animals, endorsements
+from registry.services import arrivals, endorsements
 from registry.services import permits as service
 from registry.services.errors import DomainError
 from registry.views.helpers import apply_errors, current_actor, deny, load_visible, paginate, requires
@@ -155,7 +157,8 @@ def declare(permit_id: int, line_no: int):
     if line is not None and form.validate_on_submit():
         marks = [{"kind": "microchip", "value": form.microchip.data.strip()}] if form.microchip.data else []
         try:
-            animal = animals.declare(current_actor(), line.id, {"sex": form.sex.data, "identifiers": marks})
+            declaration = load(commands.DeclarationSchema, {"sex": form.sex.data, "identifiers": marks})
+            animal = arrivals.declare(current_actor(), line.id, declaration)
         except DomainError as exc:
             apply_errors(None, exc)
         else:

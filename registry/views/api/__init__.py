@@ -76,3 +76,4 @@ def init_api(app) -> None:
     for module in (species, parties, facilities, permits, animals, transfers, audit, reports, meta):
         csrf.exempt(module.blp)
         api.register_blueprint(module.blp, url_prefix="/api/v1")
+    animals.document_events(api.spec)

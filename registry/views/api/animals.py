@@ -1,19 +1,19 @@
 from sqlalchemy import or_, select
 
+from registry.commands import animals as commands
+from registry.commands import load
 from registry.extensions import db
 from registry.i18n import _
-from registry.machines import ANIMAL
 from registry.models import Animal, AnimalEvent, Identifier
 from registry.permissions import can_see_animal, visible_animals
-from registry.services import animals
-from registry.services.errors import NotFound
-from registry.views.api.common import api_blueprint, idempotent, one, page, require
+from registry.services import animals, arrivals, identifiers
+from registry.services.errors import NotFound, ValidationFailed
+from registry.views.api.common import api_blueprint, idempotent, json_body, one, page, require
 from registry.views.api.schemas import (
     AnimalEventSchema,
     AnimalQuery,
     AnimalSchema,
     IdentifierSchema,
-    NewEventSchema,
     PageQuery,
     page_of,
 )
@@ -59,39 +59,76 @@ def list_events(args, animal_id: int):
     return page(select(AnimalEvent).where(AnimalEvent.animal_id == animal_id), AnimalEvent.id, args)
 
 
+#: One body per event, told apart by `event`: a client learns each event's fields from the document.
+EVENT_BODIES = {
+    **commands.EVENT_SCHEMAS,
+    "birth": commands.BirthEventSchema,
+}
+
+
+def _ref(schema: type) -> str:
+    return f"#/components/schemas/{schema.__name__.removesuffix('Schema')}"
+
+
+def document_events(spec) -> None:
+    """Each event's body as a named schema of the OpenAPI document (called once by the Api)."""
+    for schema in EVENT_BODIES.values():
+        spec.components.schema(schema.__name__.removesuffix("Schema"), schema=schema)
+
+
 @blp.post("/animals/<int(min=1, max=2147483647):animal_id>/events")
 @idempotent
-@blp.arguments(NewEventSchema)
+@blp.doc(
+    requestBody={
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [{"$ref": _ref(s)} for s in EVENT_BODIES.values()],
+                    "discriminator": {
+                        "propertyName": "event",
+                        "mapping": {event: _ref(s) for event, s in EVENT_BODIES.items()},
+                    },
+                }
+            }
+        },
+    }
+)
 @blp.response(201, AnimalSchema)
-def record_event(data, animal_id: int):
-    """Record a lifecycle event; answers with the animal it happened to (for a birth, the newborn)."""
+def record_event(animal_id: int):
+    """Record a lifecycle event (its body by `event`); answers with the animal it happened to (for a
+    birth, posted on a parent, the newborn)."""
     require(*READ)
     parent = one(Animal, animal_id, can_see_animal)
-    event, version = data.pop("event"), data.pop("version")
-    require(ANIMAL.transitions[event].capability)
-    if event == "birth":
-        if parent.sex == "F":
-            parents = {"dam_id": parent.id, "sire_id": data["mate_id"]}
-        else:
-            parents = {"sire_id": parent.id, "dam_id": data["mate_id"]}
-        born_at = data["facility_id"] or parent.facility_id  # by default, where the parent is kept
-        return animals.register_birth(
-            current_actor(), {**data, **parents, "species_id": parent.species_id, "facility_id": born_at}
+    body = json_body()
+    event = body.get("event")
+    if event not in EVENT_BODIES:
+        raise ValidationFailed(
+            _("unknown event '%(event)s'", event=str(event)),
+            {"event": _("one of %(values)s", values=", ".join(EVENT_BODIES))},
         )
-    return animals.fire(current_actor(), animal_id, event, data, expected_version=version)
+    if event != "birth":
+        return animals.record_event(current_actor(), animal_id, load(EVENT_BODIES[event], body))
+    birth = load(commands.BirthEventSchema, body)
+    birth.pop("version", None)
+    mate = birth.pop("mate_id")
+    parents = {"dam_id": parent.id, "sire_id": mate} if parent.sex == "F" else {"sire_id": parent.id, "dam_id": mate}
+    born_at = birth.pop("facility_id") or parent.facility_id  # by default, where the parent is kept
+    return arrivals.register_birth(
+        current_actor(),
+        commands.Birth(**birth, **parents, species_id=parent.species_id, facility_id=born_at),
+    )
 
 
 @blp.post("/animals/<int(min=1, max=2147483647):animal_id>/identifiers")
 @idempotent
-@blp.arguments(IdentifierSchema)
+@blp.arguments(commands.NewIdentifierSchema)
 @blp.response(201, IdentifierSchema)
-def add_identifier(data, animal_id: int):
+def add_identifier(mark, animal_id: int):
     """Add a mark (microchip, ring, tag, tattoo, photo)."""
     require("animal.identify")
     one(Animal, animal_id, can_see_animal)
-    return animals.add_identifier(
-        current_actor(), animal_id, data["kind"], data["value"], data["applied_on"], data["note"]
-    )
+    return identifiers.add_identifier(current_actor(), animal_id, mark)
 
 
 @blp.post(
@@ -106,4 +143,4 @@ def retire_identifier(animal_id: int, identifier_id: int):
     ident = db.session.get(Identifier, identifier_id)
     if ident is None or ident.animal_id != animal_id:
         raise NotFound(_("no such identifier"))
-    return animals.retire_identifier(current_actor(), identifier_id)
+    return identifiers.retire_identifier(current_actor(), identifier_id)

@@ -42,6 +42,17 @@ def require(*capabilities: str) -> None:
         deny(" or ".join(capabilities))
 
 
+def json_body() -> dict:
+    """The request's JSON object, for a view that loads its body itself (a oneOf of schemas):
+    415 for another media type, 422 for anything but an object."""
+    if not request.is_json:
+        abort(415)
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ValidationFailed(_("the body must be a JSON object"), {"_schema": _("a JSON object")})
+    return body
+
+
 def page(query, key, args: dict) -> dict:
     """Keyset pagination, newest first: page 1,000 costs what page 1 costs."""
     if args.get("cursor") is not None:

@@ -1,17 +1,17 @@
 from flask import Response
 from sqlalchemy import select
 
+from registry.commands.animals import DeclarationSchema
 from registry.i18n import _
 from registry.models import Permit
 from registry.permissions import can_see_permit, visible_permits
-from registry.services import animals, endorsements, permits
+from registry.services import arrivals, endorsements, permits
 from registry.services.errors import NotFound
 from registry.views.api.common import api_blueprint, idempotent, one, page, require
 from registry.views.api.schemas import (
     PERMIT_ACTIONS,
     AnimalSchema,
     CopySchema,
-    DeclarationSchema,
     EndorsementSchema,
     PermitActionSchema,
     PermitApplicationSchema,
@@ -125,11 +125,11 @@ def endorse_permit(data, permit_id: int):
 @idempotent
 @blp.arguments(DeclarationSchema)
 @blp.response(201, AnimalSchema)
-def declare_animal(data, permit_id: int, line_no: int):
+def declare_animal(declaration, permit_id: int, line_no: int):
     """Declare one live animal of a line, with its identifiers, before it crosses the border."""
     require("animal.declare")
     permit = one(Permit, permit_id, can_see_permit)
     line = next((line for line in permit.lines if line.line_no == line_no), None)
     if line is None:
         raise NotFound(_("no such line"))
-    return animals.declare(current_actor(), line.id, data)
+    return arrivals.declare(current_actor(), line.id, declaration)

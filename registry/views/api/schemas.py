@@ -216,51 +216,6 @@ class AnimalEventSchema(ma.Schema):
     details = ma.fields.Dict()
 
 
-EVENT_NAMES = [e for e in ANIMAL.events if e != "declare"]
-
-
-class NewEventSchema(Strict):
-    """One lifecycle event. Which fields apply depends on the event (see docs/animal-lifecycle.md);
-    ``birth`` is posted on a parent and creates the offspring."""
-
-    event = ma.fields.String(required=True, validate=validate.OneOf(EVENT_NAMES))
-    occurred_on = ma.fields.Date(load_default=None, allow_none=True)
-    version = Id(load_default=None, allow_none=True)
-    facility_id = Id(load_default=None, allow_none=True)
-    owner_party_id = Id(load_default=None, allow_none=True)
-    permit_id = Id(load_default=None, allow_none=True)
-    reason = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
-    note = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
-    port = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
-    cause = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
-    disease_suspected = ma.fields.Boolean(load_default=False)
-    circumstances = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
-    method = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=32))
-    handler = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
-    licence_no = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
-    place = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
-    witness = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
-    # birth
-    mate_id = Id(load_default=None, allow_none=True, metadata={"description": "birth: the other parent, when known"})
-    birth_date = ma.fields.Date(load_default=None, allow_none=True)
-    birth_date_estimated = ma.fields.Boolean(load_default=False)
-    sex = ma.fields.String(load_default="U", validate=validate.OneOf(SEXES))
-    source_code = ma.fields.String(load_default="C", validate=validate.OneOf(("C", "F")))
-    name = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
-    identifiers = ma.fields.List(
-        ma.fields.Nested(IdentifierSchema), load_default=list, validate=validate.Length(max=10)
-    )
-
-
-class DeclarationSchema(Strict):
-    sex = ma.fields.String(load_default="U", validate=validate.OneOf(SEXES))
-    birth_date = ma.fields.Date(load_default=None, allow_none=True)
-    birth_date_estimated = ma.fields.Boolean(load_default=False)
-    identifiers = ma.fields.List(
-        ma.fields.Nested(IdentifierSchema), load_default=list, validate=validate.Length(max=10)
-    )
-
-
 # ---------------------------------------------------------------- audit
 
 

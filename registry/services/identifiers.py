@@ -1,0 +1,71 @@
+"""An animal's marks (microchips, rings, tags, photos): attached, retired, never reused while active."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+
+from registry import clock
+from registry.commands.animals import NewIdentifier
+from registry.i18n import _
+from registry.machines import ANIMAL
+from registry.models import Animal, Identifier
+from registry.permissions import Actor, can_see_animal, require
+from registry.services import audit
+from registry.services.context import write_transaction
+from registry.services.errors import Conflict, NotFound
+from registry.services.keeping import load_for_update
+
+
+def attach(session, animal: Animal, mark: NewIdentifier, applied_on: date | None = None) -> Identifier:
+    """Put *mark* on *animal*; a microchip active on another animal is refused (409)."""
+    if mark.kind == "microchip" and session.scalar(
+        select(Identifier.animal_id).where(
+            Identifier.kind == "microchip", Identifier.value == mark.value, Identifier.active
+        )
+    ):
+        raise Conflict(
+            _("microchip already in use"),
+            {"identifiers": _("microchip %(value)s is already active on another animal", value=mark.value)},
+        )
+    ident = Identifier(
+        animal_id=animal.id, kind=mark.kind, value=mark.value, applied_on=mark.applied_on or applied_on, note=mark.note
+    )
+    session.add(ident)
+    session.flush()
+    return ident
+
+
+def add_identifier(actor: Actor, animal_id: int, mark: NewIdentifier) -> Identifier:
+    require(actor, "animal.identify")
+    with write_transaction() as session:
+        animal = load_for_update(session, actor, animal_id, None)
+        if animal.state in ANIMAL.terminal:
+            raise Conflict(
+                _(
+                    "the animal is in the final state '%(state)s'; its record is closed",
+                    state=ANIMAL.label(animal.state),
+                )
+            )
+        ident = attach(session, animal, mark)
+        audit.record(actor, "animal.identifier_add", "identifier", ident.id, None, ident.as_audit())
+    return ident
+
+
+def retire_identifier(
+    actor: Actor, identifier_id: int, retired_on: date | None = None, note: str | None = None
+) -> Identifier:
+    """Mark an identifier as no longer on the animal (lost ring, failed chip); it stays in the history."""
+    require(actor, "animal.identify")
+    with write_transaction() as session:
+        ident = session.get(Identifier, identifier_id)
+        if ident is None or not can_see_animal(actor, ident.animal):
+            raise NotFound(_("no such identifier"))
+        if not ident.active:
+            raise Conflict(_("the identifier is already retired"))
+        before = ident.as_audit()
+        ident.active, ident.retired_on, ident.note = False, retired_on or clock.today(), note or ident.note
+        session.flush()
+        audit.record(actor, "animal.identifier_retire", "identifier", ident.id, before, ident.as_audit())
+    return ident

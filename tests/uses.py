@@ -1,0 +1,32 @@
+"""The animal use cases called with plain dicts, loaded by their schemas as a form or an API
+client's body would be: a test names an event and its fields, and meets the same checks."""
+
+from __future__ import annotations
+
+from registry.commands import animals as commands
+from registry.commands import load
+from registry.services import animals, arrivals, identifiers
+
+
+def fire(actor, animal_id: int, event: str, data: dict | None = None, expected_version: int | None = None):
+    fields = dict(data or {})
+    if expected_version is not None:
+        fields["version"] = expected_version
+    return animals.record_event(actor, animal_id, commands.event_command(event, fields))
+
+
+def declare(actor, permit_line_id: int, data: dict):
+    return arrivals.declare(actor, permit_line_id, load(commands.DeclarationSchema, data))
+
+
+def register_birth(actor, data: dict):
+    return arrivals.register_birth(actor, load(commands.BirthSchema, data))
+
+
+def add_identifier(actor, animal_id: int, kind: str, value: str, **more):
+    return identifiers.add_identifier(
+        actor, animal_id, load(commands.NewIdentifierSchema, {"kind": kind, "value": value, **more})
+    )
+
+
+retire_identifier = identifiers.retire_identifier
