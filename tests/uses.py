@@ -12,7 +12,7 @@ def fire(actor, animal_id: int, event: str, data: dict | None = None, expected_v
     fields = dict(data or {})
     if expected_version is not None:
         fields["version"] = expected_version
-    return animals.record_event(actor, animal_id, commands.event_command(event, fields))
+    return animals.record_animal_event(actor, animal_id, commands.event_command(event, fields))
 
 
 def declare(actor, permit_line_id: int, data: dict):

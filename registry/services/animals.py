@@ -1,4 +1,4 @@
-"""Events on an existing animal: every one goes through ``record_event``.
+"""Events on an existing animal: every one goes through ``record_animal_event``.
 
 The order is always the same: capability (403) -> load in scope, locked (404, 409 when stale) ->
 (state, event) declared by the lifecycle (409) -> what the event needs from the database (422 for
@@ -169,7 +169,7 @@ if {c.EVENT for c in EVENTS} | _CREATING != set(ANIMAL.events):  # pragma: no co
     raise RuntimeError("every animal event needs its command and spec, and only those")
 
 
-def record_event(actor: Actor, animal_id: int, command: commands.AnimalEvent, handshake=None) -> Animal:
+def record_animal_event(actor: Actor, animal_id: int, command: commands.AnimalEvent, handshake=None) -> Animal:
     """Record *command* (one lifecycle event) on an existing animal.
 
     :raises Forbidden: the actor's role may not record the event.

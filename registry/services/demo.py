@@ -147,13 +147,13 @@ def load(operator: Actor) -> bool:
             },
         )
         for snake in _animals_of(old):
-            animals.record_event(actor["zoo"], snake, commands.Register(facility_id=zoo_site))
+            animals.record_animal_event(actor["zoo"], snake, commands.Register(facility_id=zoo_site))
         permits.fire(actor["officer"], old.id, "close")
     with clock.on(year_ago + timedelta(days=20)):
         _issued(actor, {**snakes, "foreign_permit_no": "ZA-EXP-2025-00533"})
     with clock.on(year_ago + timedelta(days=60)):
         # One python died and nobody recorded the disposal of its carcass: overdue ever since.
-        animals.record_event(actor["zoo"], _animals_of(old)[1], commands.Death(cause="Respiratory infection"))
+        animals.record_animal_event(actor["zoo"], _animals_of(old)[1], commands.Death(cause="Respiratory infection"))
     permits.expire_due(operator)
 
     # An import of three grey parrots, from application to a bird in the aviary.
@@ -192,7 +192,7 @@ def load(operator: Actor) -> bool:
     birds = _animals_of(imp)
     today = date.today()
     for bird in birds:
-        animals.record_event(actor["zoo"], bird, commands.Register(facility_id=zoo_site))
+        animals.record_animal_event(actor["zoo"], bird, commands.Register(facility_id=zoo_site))
     # Two birds go to the breeder (offered, accepted, acknowledged), who reports a chick; one bird dies.
     offer = transfers.start(
         actor["zoo"], {"animal_ids": birds[:2], "facility_id": breeder_site, "note": "breeding pair"}
@@ -209,7 +209,7 @@ def load(operator: Actor) -> bool:
         identifiers=(commands.NewIdentifier("closed_ring", "KR-PE-2026-0001"),),
     )
     arrivals.register_birth(actor["breeder"], chick)
-    animals.record_event(actor["zoo"], birds[2], commands.Death(cause="Aspergillosis", disease_suspected=True))
+    animals.record_animal_event(actor["zoo"], birds[2], commands.Death(cause="Aspergillosis", disease_suspected=True))
     disposal = commands.Dispose(
         method=commands.DisposalMethod.INCINERATION,
         handler="Gyeonggi Animal Cremation Co.",
@@ -217,7 +217,7 @@ def load(operator: Actor) -> bool:
         place="Yongin",
         witness="Dr. Lee (zoo veterinarian)",
     )
-    animals.record_event(actor["zoo"], birds[2], disposal)
+    animals.record_animal_event(actor["zoo"], birds[2], disposal)
 
     # Applications at other steps, for each role's task list.
     export = permits.create_application(

@@ -203,7 +203,7 @@ def _move_animals(
             if animal is None or animal.species_id != line.species_id:
                 errors[f"lines.{i}.animal_ids"] = _("animal %(animal)s is not of this line's species", animal=animal_id)
                 return
-            animals.record_event(
+            animals.record_animal_event(
                 actor, animal_id, commands.Export(permit_id=permit.id, occurred_on=when, port=data["port"])
             )
         return
@@ -226,14 +226,14 @@ def _move_animals(
         )
     for animal in chosen:
         if outcome == "cleared":
-            animals.record_event(actor, animal.id, commands.Enter(port=data["port"], occurred_on=when))
+            animals.record_animal_event(actor, animal.id, commands.Enter(port=data["port"], occurred_on=when))
         elif outcome == "refused":
             reason = raw.get("reason") or "refused at the border"
-            animals.record_event(actor, animal.id, commands.RefuseEntry(reason=reason, occurred_on=when))
+            animals.record_animal_event(actor, animal.id, commands.RefuseEntry(reason=reason, occurred_on=when))
         else:
             seizure = {
                 "facility_id": data.get("seizure_facility_id"),
                 "reason": raw.get("reason") or "seized at the border",
                 "occurred_on": when,
             }
-            animals.record_event(actor, animal.id, commands.event_command("seize", seizure))
+            animals.record_animal_event(actor, animal.id, commands.event_command("seize", seizure))

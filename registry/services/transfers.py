@@ -149,7 +149,7 @@ def act(
                     note=f"transfer {t.code}",
                     occurred_on=clock.today(),
                 )
-                animals.record_event(actor, animal.id, move, handshake=t)
+                animals.record_animal_event(actor, animal.id, move, handshake=t)
         t.state = step.target
         t.decision_note = (note or "").strip() or t.decision_note
         if event in ("accept", "decline"):

@@ -147,7 +147,7 @@ def _choices(form, actor) -> None:
 
 @bp.route("/<int:animal_id>/events/<event>", methods=["GET", "POST"])
 @requires("animal.read_all", "animal.read_own")
-def record_event(animal_id: int, event: str):
+def record_animal_event(animal_id: int, event: str):
     animal = load_visible(Animal, animal_id, can_see_animal)
     if event not in EVENT_FIELDS:
         return render_template("error.html", status=404, title=_("No such event")), 404
@@ -158,7 +158,7 @@ def record_event(animal_id: int, event: str):
     _choices(form, current_actor())
     if form.validate_on_submit():
         try:
-            service.record_event(current_actor(), animal.id, commands.event_command(event, form_data(form)))
+            service.record_animal_event(current_actor(), animal.id, commands.event_command(event, form_data(form)))
         except DomainError as exc:
             apply_errors(form, exc)
         else:

@@ -95,7 +95,7 @@ def document_events(spec) -> None:
     }
 )
 @blp.response(201, AnimalSchema)
-def record_event(animal_id: int):
+def record_animal_event(animal_id: int):
     """Record a lifecycle event (its body by `event`); answers with the animal it happened to (for a
     birth, posted on a parent, the newborn)."""
     require(*READ)
@@ -108,7 +108,7 @@ def record_event(animal_id: int):
             {"event": _("one of %(values)s", values=", ".join(EVENT_BODIES))},
         )
     if event != "birth":
-        return animals.record_event(current_actor(), animal_id, load(EVENT_BODIES[event], body))
+        return animals.record_animal_event(current_actor(), animal_id, load(EVENT_BODIES[event], body))
     birth = load(commands.BirthEventSchema, body)
     birth.pop("version", None)
     mate = birth.pop("mate_id")
