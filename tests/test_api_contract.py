@@ -1,0 +1,86 @@
+"""What a client codes against: one title per status, documented problems, media types, shapes."""
+
+from types import SimpleNamespace
+
+import pytest
+from flask_limiter.errors import RateLimitExceeded
+from werkzeug.exceptions import default_exceptions
+
+from registry.services import errors as domain
+from registry.services import tokens
+from tests.helpers import animal_in, permit_in
+from tests.test_api import application
+
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture
+def raw(client, world):
+    """raw(username, method, path, **kwargs): a request with that user's bearer token, body as given."""
+    secrets = {name: tokens.create_token(world.operator, user.id, "tests")[1] for name, user in world.users.items()}
+
+    def call(username, method, path, headers=None, **kwargs):
+        all_headers = {"Authorization": f"Bearer {secrets[username]}"} if username else {}
+        all_headers.update(headers or {})
+        return client.open(f"/api/v1{path}", method=method, headers=all_headers, **kwargs)
+
+    return call
+
+
+def _problems_from_requests(raw, world):
+    """A real request down every error path of the API, as (what, response)."""
+    permit = permit_in(world, "submitted")
+    animal = animal_in(world, "in_captivity")
+    officer_body = {"animal_ids": [animal.id], "facility_id": world.breeder_site}
+    yield "malformed JSON", raw("zoo", "POST", "/permits", data="{", content_type="application/json")
+    yield "NUL character", raw("officer", "GET", "/animals?identifier=%00")
+    yield "no token", raw(None, "GET", "/me")
+    yield "capability (view)", raw("zoo", "GET", "/audit")
+    yield "capability (service)", raw("zoo", "POST", f"/permits/{permit.id}/actions/approve", json={})
+    yield "no route", raw("zoo", "GET", "/nothing-here")
+    yield "out of scope", raw("breeder", "GET", f"/animals/{animal.id}")
+    yield "no such transfer (domain)", raw("zoo", "GET", "/transfers/999999")
+    yield "method", raw("zoo", "DELETE", "/me")
+    yield "lifecycle", raw("officer", "POST", f"/permits/{permit.id}/actions/issue", json={})
+    yield "too large", raw("zoo", "POST", "/permits", data="x" * (17 * 1024 * 1024), content_type="application/json")
+    yield "media type", raw("zoo", "POST", "/transfers", data=str(officer_body), content_type="text/plain")
+    yield "invalid body (webargs)", raw("zoo", "POST", "/permits", json={"doc_type": "visa"})
+    yield "invalid query (webargs)", raw("zoo", "GET", "/animals?limit=0")
+    yield (
+        "bad Idempotency-Key (domain)",
+        raw("zoo", "POST", "/permits", json=application(world), headers={"Idempotency-Key": "k" * 201}),
+    )
+
+
+def _problems_from_exceptions(app):
+    """Every exception class that can end in a problem document, rendered under /api/."""
+    raised = [(f"werkzeug {code}", cls()) for code, cls in default_exceptions.items() if code >= 400]
+    raised += [(f"domain {cls.__name__}", cls("refused")) for cls in domain.DomainError.__subclasses__()]
+    raised += [("rate limit", RateLimitExceeded(SimpleNamespace(error_message=None, limit="1 per minute")))]
+    for what, exc in raised:
+        with app.test_request_context("/api/v1/me", headers={"Accept-Language": "ko"}):
+            try:
+                raise exc
+            except Exception as caught:  # the app decides what becomes of it
+                yield what, app.make_response(app.handle_user_exception(caught))
+
+
+def test_each_status_has_exactly_one_title(app, raw, world):
+    titles: dict[int, set[str]] = {}
+    seen = []
+    for what, response in [*_problems_from_requests(raw, world), *_problems_from_exceptions(app)]:
+        assert response.mimetype == PROBLEM, what
+        body = response.get_json()
+        assert body["status"] == response.status_code, what
+        titles.setdefault(response.status_code, set()).add(body["title"])
+        seen.append(response.status_code)
+    assert {400, 401, 403, 404, 405, 409, 413, 415, 422, 428, 429, 500} <= set(seen)
+    assert {status: t for status, t in titles.items() if len(t) != 1} == {}
+    assert titles[403] == {"Forbidden"} and titles[404] == {"Not Found"} and titles[422] == {"Unprocessable Content"}
+
+
+def test_titles_stay_english_and_details_follow_the_reader(raw, world):
+    english = raw("zoo", "GET", "/audit")
+    korean = raw("zoo", "GET", "/audit", headers={"Accept-Language": "ko"})
+    assert english.json["title"] == korean.json["title"] == "Forbidden"
+    assert english.json["detail"] != korean.json["detail"]
