@@ -1,5 +1,6 @@
 """What a client codes against: one title per status, documented problems, media types, shapes."""
 
+import json
 from types import SimpleNamespace
 
 import pytest
@@ -84,3 +85,41 @@ def test_titles_stay_english_and_details_follow_the_reader(raw, world):
     korean = raw("zoo", "GET", "/audit", headers={"Accept-Language": "ko"})
     assert english.json["title"] == korean.json["title"] == "Forbidden"
     assert english.json["detail"] != korean.json["detail"]
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml"])
+def test_json_sent_as_another_media_type_is_415(raw, world, session, content_type):
+    from registry.models import Permit, Transfer
+
+    bird = animal_in(world, "in_captivity")
+    offer = json.dumps({"animal_ids": [bird.id], "facility_id": world.breeder_site})
+    transfers = session.query(Transfer).count()
+    refused = raw("zoo", "POST", "/transfers", data=offer, content_type=content_type)
+    assert refused.status_code == 415 and refused.mimetype == PROBLEM
+    assert refused.json["title"] == "Unsupported Media Type" and refused.json["detail"]
+    assert session.query(Transfer).count() == transfers
+    # An action whose fields are all optional must not run as if its body were empty.
+    permit = permit_in(world, "submitted")
+    refused = raw(
+        "officer", "POST", f"/permits/{permit.id}/actions/approve", data='{"reason": "ok"}', content_type=content_type
+    )
+    assert refused.status_code == 415 and session.get(Permit, permit.id).state == "submitted"
+    # The key of a refused request is free again.
+    key = {"Idempotency-Key": f"offer-{content_type}"}
+    assert raw("zoo", "POST", "/transfers", data=offer, content_type=content_type, headers=key).status_code == 415
+    accepted = raw("zoo", "POST", "/transfers", data=offer, content_type="application/json", headers=key)
+    assert accepted.status_code == 201
+
+
+def test_json_media_types_and_an_empty_body_are_accepted(raw, world):
+    permit = permit_in(world, "submitted")
+    assert raw("officer", "POST", f"/permits/{permit.id}/actions/approve").json["state"] == "approved"
+    permit = permit_in(world, "submitted")
+    approved = raw(
+        "officer",
+        "POST",
+        f"/permits/{permit.id}/actions/approve",
+        data='{"reason": "ok"}',
+        content_type="application/json; charset=utf-8",
+    )
+    assert approved.status_code == 200 and approved.json["state"] == "approved"
