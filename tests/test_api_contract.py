@@ -123,3 +123,47 @@ def test_json_media_types_and_an_empty_body_are_accepted(raw, world):
         content_type="application/json; charset=utf-8",
     )
     assert approved.status_code == 200 and approved.json["state"] == "approved"
+
+
+def _operations(spec):
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if method in ("get", "post", "put", "patch", "delete"):
+                yield path, method, operation
+
+
+def test_every_operation_documents_its_problems(client):
+    spec = client.get("/api/v1/openapi.json").json
+    assert spec["security"] == [{"bearer": []}]
+    checked = 0
+    for path, method, operation in _operations(spec):
+        expected = {"401", "403"}
+        if "{" in path:
+            expected.add("404")
+        if method in ("post", "put", "patch", "delete"):
+            expected |= {"409", "422"}
+        if "requestBody" in operation:
+            expected.add("415")
+        responses = operation["responses"]
+        assert expected <= set(responses), (method, path, expected - set(responses))
+        if method == "get":
+            assert "409" not in responses and "415" not in responses, (method, path)
+        for status in {code for code in responses if code.isdigit() and int(code) >= 400}:
+            response = responses[status]
+            if "$ref" in response:
+                response = spec["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
+            assert list(response["content"]) == [PROBLEM], (method, path, status)
+            assert response["content"][PROBLEM]["schema"] == {"$ref": "#/components/schemas/Problem"}
+        checked += 1
+    assert checked >= 30
+
+
+def test_the_documented_problems_are_the_ones_answered(raw, world):
+    """A sample of the documented answers, really given: 404 on a path id, 415 on a body, 401 on GET."""
+    spec = raw(None, "GET", "/openapi.json").json
+    transfer = spec["paths"]["/api/v1/transfers"]["post"]["responses"]
+    assert {"401", "415", "422"} <= set(transfer)
+    assert raw("zoo", "POST", "/transfers", data="{}", content_type="text/plain").status_code == 415
+    assert "404" in spec["paths"]["/api/v1/transfers/{transfer_id}"]["get"]["responses"]
+    assert raw("zoo", "GET", "/transfers/999999").status_code == 404
+    assert raw(None, "GET", "/audit/verify").status_code == 401
