@@ -167,3 +167,25 @@ def test_the_documented_problems_are_the_ones_answered(raw, world):
     assert "404" in spec["paths"]["/api/v1/transfers/{transfer_id}"]["get"]["responses"]
     assert raw("zoo", "GET", "/transfers/999999").status_code == 404
     assert raw(None, "GET", "/audit/verify").status_code == 401
+
+
+def test_computed_fields_have_their_shape_in_the_document(client):
+    schemas = client.get("/api/v1/openapi.json").json["components"]["schemas"]
+    animal_ids = schemas["Transfer"]["properties"]["animal_ids"]
+    assert animal_ids["type"] == "array" and animal_ids["items"]["type"] == "integer"
+    assert animal_ids["minItems"] == 1 and animal_ids["items"]["minimum"] == 1
+    lines = schemas["Endorsement"]["properties"]["lines"]
+    assert lines["type"] == "array" and lines["items"] == {"$ref": "#/components/schemas/EndorsedLine"}
+    line = schemas["EndorsedLine"]["properties"]
+    assert {"line_no", "quantity", "outcome"} <= set(line) and line["line_no"]["type"] == "integer"
+    # What only a request carries is marked so: an endorsement's answer has no reasons or animals.
+    assert line["reason"]["writeOnly"] and line["animals"]["writeOnly"] and line["animal_ids"]["writeOnly"]
+    assert "lines" in schemas["Endorsement"]["required"] and "animal_ids" in schemas["Transfer"]["required"]
+
+
+def test_computed_fields_load_as_before(raw, world):
+    for ids, field in (([], "animal_ids"), (["x"], "animal_ids.0"), ("12", "animal_ids")):
+        refused = raw("zoo", "POST", "/transfers", json={"animal_ids": ids, "facility_id": world.breeder_site})
+        assert refused.status_code == 422 and field in refused.json["errors"], (ids, refused.json)
+    refused = raw("zoo", "POST", "/transfers", json={"facility_id": world.breeder_site})
+    assert refused.status_code == 422 and "animal_ids" in refused.json["errors"]

@@ -13,7 +13,7 @@ from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 
 from registry.extensions import csrf
-from registry.views.api.schemas import ProblemSchema
+from registry.views.api.schemas import ProblemSchema, Shaped
 from registry.views.errors import title
 
 PROBLEM = "application/problem+json"
@@ -73,6 +73,11 @@ class RegistryApi(Api):
         self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
 
 
+def _shaped(converter, field, **kwargs) -> dict:
+    """apispec: a Shaped field (computed by methods) is documented as the plain field it looks like."""
+    return converter.field2property(field.shape) if isinstance(field, Shaped) else {}
+
+
 def init_api(app) -> None:
     from registry.views.api import (
         animals,
@@ -103,6 +108,7 @@ def init_api(app) -> None:
         },
     )
     api = RegistryApi(app, spec_kwargs={"extra_plugins": [ProblemResponses()]})
+    api.ma_plugin.converter.add_attribute_function(_shaped)
     app.extensions["registry_api"] = api
     app.register_blueprint(docs.bp)
     for module in (species, parties, facilities, permits, animals, transfers, audit, reports, meta):
