@@ -1,6 +1,9 @@
 """Errors: HTML pages for people, RFC 9457 problem documents under /api/."""
 
+import http
+
 from flask import jsonify, render_template, request
+from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -8,15 +11,21 @@ from registry.extensions import db
 from registry.i18n import _
 from registry.services.errors import DomainError, Forbidden
 
-#: Problem titles stay English whatever the reader's language, like the problem type: clients match
-#: on them. The detail is for people and follows Accept-Language.
-TITLES = {
-    403: "Not allowed",
-    404: "Not found",
-    405: "Method not allowed",
-    409: "Conflict",
-    422: "Unprocessable content",
+#: The one title of each status, for every problem document whatever raised it (werkzeug, webargs,
+#: the services, the rate limiter). Titles stay English whatever the reader's language: clients match
+#: on them. They are the reason phrases of RFC 9110, as RFC 9457 asks of "about:blank" problems
+#: (Python 3.11 still has the older phrases of 413 and 422). The detail is for people and follows
+#: Accept-Language.
+TITLES: dict[int, str] = {
+    **{s.value: s.phrase for s in http.HTTPStatus if s >= 400},
+    413: "Content Too Large",
+    422: "Unprocessable Content",
 }
+
+
+def title(status: int) -> str:
+    """The title of every problem document with *status*."""
+    return TITLES.get(status, "Error")
 
 
 def _for_api() -> bool:
@@ -35,6 +44,8 @@ def _api_detail(exc: HTTPException) -> str | None:
         return data["message"]
     if exc.code == 422:
         return _("the request has invalid fields")
+    if isinstance(exc, RateLimitExceeded):  # its description is the limit, in English
+        return _("too many requests: wait a moment and try again")
     if not _stock(exc):
         return exc.description
     details = {
@@ -52,8 +63,8 @@ def _api_detail(exc: HTTPException) -> str | None:
     return details.get(exc.code, exc.description)
 
 
-def problem(status: int, title: str, detail: str | None = None, errors: dict | None = None, headers=None):
-    body = {"type": "about:blank", "title": title, "status": status, "instance": request.path}
+def problem(status: int, detail: str | None = None, errors: dict | None = None, headers=None):
+    body = {"type": "about:blank", "title": title(status), "status": status, "instance": request.path}
     if detail:
         body["detail"] = detail
     if errors:
@@ -118,7 +129,7 @@ def register(app):
             headers["WWW-Authenticate"] = "Bearer"
         if exc.code == 304:
             return exc.get_response()
-        return problem(exc.code or 500, exc.name, _api_detail(exc), errors, headers)
+        return problem(exc.code or 500, _api_detail(exc), errors, headers)
 
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError):
@@ -127,12 +138,12 @@ def register(app):
 
             record_denial(exc.capability or "", exc.status)
         if _for_api():
-            return problem(exc.status, TITLES.get(exc.status, "Refused"), exc.message, exc.fields or None)
+            return problem(exc.status, exc.message, exc.fields or None)
         return page(exc.status, _("Refused"), exc.message)
 
     @app.errorhandler(500)
     def _server_error(exc):
         db.session.rollback()
         if _for_api():
-            return problem(500, "Internal Server Error", _("nothing was saved; the error has been logged"))
+            return problem(500, _("nothing was saved; the error has been logged"))
         return page(500, _("Something went wrong"), _("Nothing was saved. The error has been logged."))

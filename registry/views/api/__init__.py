@@ -8,13 +8,45 @@ from __future__ import annotations
 
 import http
 
+from apispec import BasePlugin
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 
 from registry.extensions import csrf
-from registry.views.api.schemas import ProblemSchema
+from registry.views.api.schemas import ProblemSchema, Shaped
+from registry.views.errors import title
 
 PROBLEM = "application/problem+json"
+WRITES = ("post", "put", "patch", "delete")
+
+
+class ProblemResponses(BasePlugin):
+    """Documents, in this one place, the problems each operation can answer, so no view lists them.
+
+    400 anywhere (malformed JSON, NUL characters); 401 and 403 wherever a token is required (every
+    operation unless it declares ``security: []``); 404 where the path names something; 409 and 422
+    on every change (lifecycle, stale version, Idempotency-Key; invalid fields), and 422 wherever
+    flask-smorest parses arguments; 415 wherever a JSON body is read.
+    """
+
+    def operation_helper(self, path=None, operations=None, **kwargs):
+        for method, operation in (operations or {}).items():
+            if method not in ("get", *WRITES):
+                continue
+            statuses = [400]
+            if operation.get("security", True) != []:
+                statuses += [401, 403]
+            if "{" in path:
+                statuses.append(404)
+            if method in WRITES:
+                statuses += [409, 422]
+            if "requestBody" in operation:
+                statuses.append(415)
+            responses = operation.setdefault("responses", {})
+            documented = {str(code) for code in responses}
+            for status in statuses:
+                if str(status) not in documented:
+                    responses[str(status)] = http.HTTPStatus(status).name
 
 
 class RegistryApi(Api):
@@ -31,7 +63,7 @@ class RegistryApi(Api):
 
     def _register_responses(self):
         for status in http.HTTPStatus:
-            response = {"description": status.phrase}
+            response = {"description": title(status) if status >= 400 else status.phrase}
             if not (100 <= status < 200) and status not in (204, 304):
                 response["schema"] = self.ERROR_SCHEMA
             prepare_response(response, self.spec, PROBLEM)
@@ -39,6 +71,11 @@ class RegistryApi(Api):
         response = {"description": "An error, as an RFC 9457 problem document", "schema": self.ERROR_SCHEMA}
         prepare_response(response, self.spec, PROBLEM)
         self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
+
+
+def _shaped(converter, field, **kwargs) -> dict:
+    """apispec: a Shaped field (computed by methods) is documented as the plain field it looks like."""
+    return converter.field2property(field.shape) if isinstance(field, Shaped) else {}
 
 
 def init_api(app) -> None:
@@ -70,7 +107,8 @@ def init_api(app) -> None:
             "security": [{"bearer": []}],
         },
     )
-    api = RegistryApi(app)
+    api = RegistryApi(app, spec_kwargs={"extra_plugins": [ProblemResponses()]})
+    api.ma_plugin.converter.add_attribute_function(_shaped)
     app.extensions["registry_api"] = api
     app.register_blueprint(docs.bp)
     for module in (species, parties, facilities, permits, animals, transfers, audit, reports, meta):

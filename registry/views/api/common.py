@@ -7,6 +7,7 @@ from functools import wraps
 
 from flask import Response, abort, g, make_response, request
 from flask_smorest import Blueprint
+from webargs.flaskparser import FlaskParser, is_json_request
 
 from registry.extensions import db
 from registry.i18n import _
@@ -28,9 +29,27 @@ def authenticate() -> None:
     g.actor = Actor.for_user(user, g.get("request_id"), request.remote_addr)
 
 
+class JsonBodyParser(FlaskParser):
+    """Request bodies are JSON: a body sent as another media type is refused (415), not ignored.
+
+    webargs alone would read such a body as absent, so that an action could run without its fields.
+    A request with no body at all still reads as an empty object.
+    """
+
+    def _raw_load_json(self, req):
+        sent = req.content_length or req.get_data(cache=True) or req.form or req.files  # forms are parsed early
+        if sent and not is_json_request(req):
+            abort(415)
+        return super()._raw_load_json(req)
+
+
+class ApiBlueprint(Blueprint):
+    ARGUMENTS_PARSER = JsonBodyParser()
+
+
 def api_blueprint(name: str, description: str) -> Blueprint:
     """A blueprint of the API: authenticated by bearer token before every view."""
-    blp = Blueprint(name, __name__, description=description)
+    blp = ApiBlueprint(name, __name__, description=description)
     blp.before_request(authenticate)
     return blp
 

@@ -21,6 +21,15 @@ class Strict(ma.Schema):
         unknown = ma.RAISE
 
 
+class Shaped(ma.fields.Method):
+    """A field computed by methods whose JSON has the shape of *shape*, a plain field: the OpenAPI
+    document shows that shape (see registry.views.api) where it would show an untyped value."""
+
+    def __init__(self, shape: ma.fields.Field, serialize: str, deserialize: str, **kwargs):
+        super().__init__(serialize, deserialize, **kwargs)
+        self.shape = shape
+
+
 class ProblemSchema(ma.Schema):
     type = ma.fields.String()
     title = ma.fields.String(required=True)
@@ -316,13 +325,16 @@ class EndorsedLineSchema(Strict):
     line_no = ma.fields.Integer(required=True, validate=validate.Range(1, 200))
     quantity = ma.fields.String(required=True, validate=validate.Regexp(r"^(?!0+(\.0+)?$)[0-9]{1,9}(\.[0-9]{1,3})?$"))
     outcome = ma.fields.String(load_default="cleared", validate=validate.OneOf(("cleared", "refused", "seized")))
-    reason = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+    reason = ma.fields.String(load_default=None, allow_none=True, load_only=True, validate=validate.Length(max=2000))
     animals = ma.fields.List(
         ma.fields.Nested(EndorsedAnimalSchema),
         load_default=list,
+        load_only=True,
         metadata={"description": "entry: the animals that arrived, when not declared before"},
     )
-    animal_ids = ma.fields.List(Id(), load_default=list, metadata={"description": "exit: the animals that left"})
+    animal_ids = ma.fields.List(
+        Id(), load_default=list, load_only=True, metadata={"description": "exit: the animals that left"}
+    )
 
 
 class EndorsementSchema(Strict):
@@ -338,7 +350,7 @@ class EndorsementSchema(Strict):
     endorsed_on = ma.fields.Date(load_default=None, allow_none=True)
     seizure_facility_id = Id(load_default=None, allow_none=True, load_only=True)
     officer_name = ma.fields.String(dump_only=True)
-    lines = ma.fields.Method("dump_lines", deserialize="load_lines", required=True)
+    lines = Shaped(ma.fields.List(ma.fields.Nested(EndorsedLineSchema)), "dump_lines", "load_lines", required=True)
 
     def dump_lines(self, obj):
         return [
@@ -362,7 +374,9 @@ class TransferSchema(Strict):
     state = ma.fields.String(dump_only=True)
     transferor_party_id = ma.fields.Integer(dump_only=True)
     transferee_party_id = ma.fields.Integer(dump_only=True)
-    animal_ids = ma.fields.Method("dump_animals", deserialize="load_animals", required=True)
+    animal_ids = Shaped(
+        ma.fields.List(Id(), validate=validate.Length(1, 500)), "dump_animals", "load_animals", required=True
+    )
     facility_id = Id(required=True, metadata={"description": "the transferee's registered facility"})
     ownership = ma.fields.Boolean(load_default=True)
     planned_on = ma.fields.Date(load_default=None, allow_none=True)
@@ -374,7 +388,7 @@ class TransferSchema(Strict):
         return [a.id for a in obj.animals]
 
     def load_animals(self, value):
-        return ma.fields.List(Id(), validate=validate.Length(1, 500)).deserialize(value)
+        return self.fields["animal_ids"].shape.deserialize(value)
 
 
 class TransferActionSchema(Strict):
