@@ -212,6 +212,8 @@ class ApproveDonation(AnimalEvent):
 class EventSchema(CommandSchema):
     """Fields every event takes. ``event`` names the branch; it is checked, then dropped."""
 
+    command: ClassVar[type[AnimalEvent]]
+
     event = ma.fields.String(required=True, load_only=True)
     occurred_on = Day(past=True, load_default=None, metadata={"description": "when it happened; default today"})
     version = Id(load_default=None, metadata={"description": "the animal's version you read; a stale one is 409"})
@@ -400,15 +402,14 @@ class BirthSchema(CommandSchema):
         return Birth(**{**data, "identifiers": tuple(data["identifiers"])})
 
 
-class BirthEventSchema(EventSchema):
+class BirthEventSchema(CommandSchema):
     """``birth`` posted on a parent: the offspring's species is the parent's, the other parent is
-    ``mate_id``, and the facility defaults to the parent's."""
+    ``mate_id``, and the facility defaults to the parent's. It loads into the fields of ``Birth``
+    that the parent does not give; the API completes them."""
 
     command = Birth
-
-    class Meta(CommandSchema.Meta):
-        exclude = ("occurred_on",)  # a birth's date is its birth_date
-
+    event = ma.fields.String(required=True, load_only=True, metadata={"enum": ["birth"]})
+    version = Id(load_default=None, metadata={"description": "ignored: a birth creates a new animal"})
     mate_id = Id(load_default=None, metadata={"description": "the other parent, when known"})
     facility_id = Id(load_default=None, metadata={"description": "where it was born; default the parent's"})
     birth_date = Day(past=True, required=True)

@@ -24,7 +24,7 @@ from registry.services import audit
 from registry.services.context import write_transaction
 from registry.services.errors import NotFound, ValidationFailed, refusals_as_conflict
 from registry.services.keeping import (
-    Context,
+    EventContext,
     load_for_update,
     locked_facility,
     locked_permit,
@@ -36,9 +36,9 @@ from registry.services.keeping import (
 
 #: prepare(session, ctx, details, errors): what the event needs from the database, into the
 #: guards' context; *details* (what the timeline keeps) may be completed, *errors* filled.
-Prepare = Callable[[object, Context, dict, dict], None]
+Prepare = Callable[[object, EventContext, dict, dict], None]
 #: effect(session, ctx, row, details): what the event changes beyond the state.
-Effect = Callable[[object, Context, AnimalEvent, dict], None]
+Effect = Callable[[object, EventContext, AnimalEvent, dict], None]
 
 
 def _nothing(*args: object) -> None:
@@ -51,28 +51,28 @@ class EventSpec:
     effect: Effect = _nothing
 
 
-def _target_facility(session, ctx: Context, details: dict, errors: dict) -> None:
+def _target_facility(session, ctx: EventContext, details: dict, errors: dict) -> None:
     """The facility the event names, else the one the animal is in."""
     facility_id = details.get("facility_id") or ctx.animal.facility_id
     with_facility(ctx, session, locked_facility(session, facility_id, errors))
 
 
-def _move(session, ctx: Context, row: AnimalEvent, details: dict) -> None:
+def _move(session, ctx: EventContext, row: AnimalEvent, details: dict) -> None:
     place(session, ctx.animal, row, details.get("owner_party_id"), ctx.facility, row.occurred_on)
 
 
-def _permit_of_declaration(session, ctx: Context, details: dict, errors: dict) -> None:
+def _permit_of_declaration(session, ctx: EventContext, details: dict, errors: dict) -> None:
     line = session.get(PermitLine, ctx.animal.permit_line_id) if ctx.animal.permit_line_id else None
     ctx.permit = locked_permit(session, line.permit_id) if line else None
 
 
-def _new_keeper(session, ctx: Context, details: dict, errors: dict) -> None:
+def _new_keeper(session, ctx: EventContext, details: dict, errors: dict) -> None:
     if details["owner_party_id"] is not None and session.get(Party, details["owner_party_id"]) is None:
         errors["owner_party_id"] = _("no such party")
     _target_facility(session, ctx, details, errors)
 
 
-def _death_on_record(session, ctx: Context, details: dict, errors: dict) -> None:
+def _death_on_record(session, ctx: EventContext, details: dict, errors: dict) -> None:
     death = session.scalar(
         select(AnimalEvent)
         .where(AnimalEvent.animal_id == ctx.animal.id, AnimalEvent.to_state == AnimalState.DEAD)
@@ -86,7 +86,7 @@ def _death_on_record(session, ctx: Context, details: dict, errors: dict) -> None
     ctx.donation_approved = session.scalar(approval.limit(1)) is not None
 
 
-def _export_permit(session, ctx: Context, details: dict, errors: dict) -> None:
+def _export_permit(session, ctx: EventContext, details: dict, errors: dict) -> None:
     ctx.permit = locked_permit(session, details["permit_id"])
     if ctx.permit is None:
         errors["permit_id"] = _("no such permit")
@@ -102,17 +102,12 @@ def _export_permit(session, ctx: Context, details: dict, errors: dict) -> None:
     )
 
 
-def _exported(session, ctx: Context, row: AnimalEvent, details: dict) -> None:
-    row.permit_id = ctx.permit.id
-    release(session, ctx.animal, row, row.occurred_on)
-
-
-def _seized(session, ctx: Context, row: AnimalEvent, details: dict) -> None:
+def _seized(session, ctx: EventContext, row: AnimalEvent, details: dict) -> None:
     row.details = {**row.details, "previous_facility_id": ctx.animal.facility_id}
     place(session, ctx.animal, row, None, ctx.facility, row.occurred_on)
 
 
-def _facility_before_seizure(session, ctx: Context, details: dict, errors: dict) -> None:
+def _facility_before_seizure(session, ctx: EventContext, details: dict, errors: dict) -> None:
     seizure = session.scalar(
         select(AnimalEvent)
         .where(AnimalEvent.animal_id == ctx.animal.id, AnimalEvent.event == commands.Seize.EVENT)
@@ -128,16 +123,16 @@ def _facility_before_seizure(session, ctx: Context, details: dict, errors: dict)
     with_facility(ctx, session, locked_facility(session, details["facility_id"], errors))
 
 
-def _forfeited(session, ctx: Context, row: AnimalEvent, details: dict) -> None:
+def _forfeited(session, ctx: EventContext, row: AnimalEvent, details: dict) -> None:
     # The State becomes the owner: the party holding the rescue facility the animal is in.
     place(session, ctx.animal, row, ctx.animal.holder_party_id, None, row.occurred_on)
 
 
-def _released(session, ctx: Context, row: AnimalEvent, details: dict) -> None:
+def _released(session, ctx: EventContext, row: AnimalEvent, details: dict) -> None:
     release(session, ctx.animal, row, row.occurred_on)
 
 
-def _marks_freed(session, ctx: Context, row: AnimalEvent, details: dict) -> None:
+def _marks_freed(session, ctx: EventContext, row: AnimalEvent, details: dict) -> None:
     """A void declaration frees its marks: the same chip may come back on a new application."""
     freed = [ident for ident in ctx.animal.identifiers if ident.active]
     for ident in freed:
@@ -155,7 +150,7 @@ EVENTS: dict[type[commands.AnimalEvent], EventSpec] = {
     C.Transfer: EventSpec(_new_keeper, _move),
     C.Death: EventSpec(),
     C.Dispose: EventSpec(_death_on_record, _released),
-    C.Export: EventSpec(_export_permit, _exported),
+    C.Export: EventSpec(_export_permit, _released),
     C.ReportMissing: EventSpec(),
     C.Recover: EventSpec(_target_facility, _move),
     C.DeclareDead: EventSpec(),
@@ -199,7 +194,7 @@ def record_animal_event(actor: Actor, animal_id: int, command: commands.AnimalEv
         if animal.birth_date and when < animal.birth_date:
             errors["occurred_on"] = _("before the animal's birth date")
         details = {k: v for k, v in dataclasses.asdict(command).items() if k not in ("occurred_on", "version")}
-        ctx = Context(actor, animal, command, today, species_id=animal.species_id, handshake=handshake is not None)
+        ctx = EventContext(actor, animal, command, today, species_id=animal.species_id, handshake=handshake is not None)
         if not errors:
             spec.prepare(session, ctx, details, errors)
         if errors:

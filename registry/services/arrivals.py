@@ -55,6 +55,7 @@ def register_birth(actor: Actor, birth: Birth) -> Animal:
         with_facility(ctx, session, facility)
         with refusals_as_conflict():
             t = ANIMAL.allowed(None, "birth", ctx)
+        assert facility is not None  # an unknown facility was refused above
         parent = parents.get("dam") or parents.get("sire")
         animal = _new_animal(
             session,
@@ -96,6 +97,7 @@ def declare(actor: Actor, permit_line_id: int, declaration: Declaration) -> Anim
         if line is None or not can_see_permit(actor, line.permit):
             raise NotFound(_("no such permit line"))
         permit = locked_permit(session, line.permit_id)
+        assert permit is not None  # a line belongs to a permit (foreign key)
         if line.term_code != "LIV":
             errors["permit_line_id"] = _("only live animals (term LIV) are followed individually")
         declared = session.scalar(select(func.count(Animal.id)).where(Animal.permit_line_id == line.id))

@@ -45,6 +45,13 @@ class Context:
     donation_approved: bool = False
 
 
+@dataclass
+class EventContext(Context):
+    """The context of an event on an existing animal: the animal is always there."""
+
+    animal: Animal
+
+
 def load_for_update(session, actor: Actor, animal_id: int, expected_version: int | None, scoped: bool = True) -> Animal:
     """The animal, row-locked; 404 outside the actor's scope, 409 when it changed since *expected_version*."""
     animal = session.execute(lock(select(Animal).where(Animal.id == animal_id))).scalar_one_or_none()

@@ -97,7 +97,7 @@ def detail(value, key: str):
         return value
     if isinstance(obj, PermitLine):  # shown as the permit it is a line of
         obj = obj.permit
-    return getattr(obj, "registry_no", None) or getattr(obj, "display_number", None) or obj.name
+    return getattr(obj, "registry_no", None) or getattr(obj, "display_number", None) or getattr(obj, "name", value)
 
 
 @bp.get("/<int:animal_id>")

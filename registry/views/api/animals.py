@@ -1,3 +1,4 @@
+import marshmallow as ma
 from sqlalchemy import or_, select
 
 from registry.commands import animals as commands
@@ -60,7 +61,7 @@ def list_events(args, animal_id: int):
 
 
 #: One body per event, told apart by `event`: a client learns each event's fields from the document.
-EVENT_BODIES = {
+EVENT_BODIES: dict[str, type[ma.Schema]] = {
     **commands.EVENT_SCHEMAS,
     "birth": commands.BirthEventSchema,
 }
