@@ -1,0 +1,104 @@
+"""One input contract per use case: each event's body is its own schema, checked once at the edge,
+and the OpenAPI document tells a client what each event needs."""
+
+import dataclasses
+
+import pytest
+
+from registry.commands import animals as commands
+from registry.models import Animal, AuditEntry
+from registry.services import tokens
+from registry.services.errors import ValidationFailed
+from tests import uses
+from tests.helpers import animal_in
+
+
+def _required(command: type) -> set[str]:
+    return {
+        f.name
+        for f in dataclasses.fields(command)
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    }
+
+
+@pytest.fixture
+def bearer(world):
+    secret = tokens.create_token(world.operator, world.users["zoo"].id, "tests")[1]
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def test_each_event_is_a_branch_of_the_documented_body(client, bearer):
+    spec = client.get("/api/v1/openapi.json").json
+    body = spec["paths"]["/api/v1/animals/{animal_id}/events"]["post"]["requestBody"]["content"]["application/json"]
+    mapping = body["schema"]["discriminator"]["mapping"]
+    assert body["schema"]["discriminator"]["propertyName"] == "event"
+    assert set(mapping) == set(commands.EVENTS) | {"birth"}
+    assert len(body["schema"]["oneOf"]) == len(mapping)
+    for event, command in commands.EVENTS.items():
+        branch = spec["components"]["schemas"][mapping[event].rsplit("/", 1)[1]]
+        assert branch["properties"]["event"]["enum"] == [event]
+        # What a client must send is exactly what the service cannot do without.
+        assert set(branch["required"]) == _required(command) | {"event"}, event
+        assert branch["additionalProperties"] is False
+
+
+def test_a_malformed_event_is_refused_at_the_edge_field_by_field(client, bearer, world, session):
+    animal = animal_in(world, "in_captivity")
+    entries = session.query(AuditEntry).count()
+    answer = client.post(
+        f"/api/v1/animals/{animal.id}/events",
+        json={"event": "dispose", "method": "fire", "place": "x" * 2001},
+        headers=bearer,
+    )
+    # The animal is alive, so a well-formed disposal would be a 409; the shape is judged first.
+    assert answer.status_code == 422
+    assert set(answer.json["errors"]) == {"method", "handler", "witness", "place"}
+    assert session.query(AuditEntry).count() == entries
+    assert session.get(Animal, animal.id).state == "in_captivity"
+
+
+def test_edge_refusals_are_in_the_readers_language(client, bearer, world):
+    animal = animal_in(world, "in_captivity")
+    answer = client.post(
+        f"/api/v1/animals/{animal.id}/events",
+        json={"event": "report_missing"},
+        headers={**bearer, "Accept-Language": "ko"},
+    )
+    assert answer.status_code == 422 and answer.json["errors"] == {"circumstances": "필수 항목입니다"}
+
+
+def test_an_event_body_in_another_media_type_is_415(client, bearer, world):
+    animal = animal_in(world, "in_captivity")
+    answer = client.post(
+        f"/api/v1/animals/{animal.id}/events",
+        data="event=report_missing&circumstances=gone",
+        headers={**bearer, "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert answer.status_code == 415 and answer.json["title"] == "Unsupported Media Type"
+
+
+def test_unknown_and_creating_events_are_not_commands(world):
+    animal = animal_in(world, "in_captivity")
+    for event in ("fly", "declare"):
+        with pytest.raises(ValidationFailed, match="unknown event"):
+            uses.fire(world.operator, animal.id, event, {})
+
+
+def test_the_licence_is_required_for_licensed_methods_only():
+    base = {"event": "dispose", "handler": "h", "place": "p", "witness": "w"}
+    with pytest.raises(ValidationFailed) as refused:
+        commands.event_command("dispose", {**base, "method": "incineration"})
+    assert set(refused.value.fields) == {"licence_no"}
+    burial = commands.event_command("dispose", {**base, "method": "burial"})
+    assert burial == commands.Dispose(method=commands.DisposalMethod.BURIAL, handler="h", place="p", witness="w")
+
+
+def test_blank_mark_rows_of_a_form_are_left_out_and_bad_chips_named():
+    declaration = commands.load(
+        commands.DeclarationSchema,
+        {"identifiers": [{"kind": "", "value": ""}, {"kind": "microchip", "value": "410000000000001"}]},
+    )
+    assert declaration.identifiers == (commands.NewIdentifier("microchip", "410000000000001"),)
+    with pytest.raises(ValidationFailed) as refused:
+        commands.load(commands.DeclarationSchema, {"identifiers": [{"kind": "microchip", "value": "12"}]})
+    assert refused.value.fields == {"identifiers.0.value": "an ISO 11784 microchip number is exactly 15 digits"}
