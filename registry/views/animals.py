@@ -8,7 +8,7 @@ from registry.forms import ConfirmForm
 from registry.forms.animals import EVENT_FIELDS, BirthForm, IdentifierForm, event_form
 from registry.i18n import _
 from registry.labels import label
-from registry.machines import ANIMAL, AnimalState
+from registry.machines import ANIMAL, AnimalState, FacilityState, PermitState
 from registry.models import (
     ATTACHMENT_KINDS,
     Animal,
@@ -129,7 +129,7 @@ def _choices(form, actor) -> None:
     """Options for an event form, within what the actor may see. (Keepers move animals to other
     keepers through transfers, so the transfer event's form is an officer's.)"""
     facilities = db.session.scalars(
-        visible_facilities(actor, select(Facility).where(Facility.status == "registered").order_by(Facility.name))
+        visible_facilities(actor, select(Facility).where(Facility.status == FacilityState.REGISTERED).order_by(Facility.name))
     ).all()
     if hasattr(form, "facility_id"):
         form.facility_id.choices = [("", "-")] + [(str(f.id), f"{f.name} ({f.registration_no})") for f in facilities]
@@ -139,7 +139,7 @@ def _choices(form, actor) -> None:
     if hasattr(form, "permit_id"):
         permits = db.session.scalars(
             visible_permits(
-                actor, select(Permit).where(Permit.state.in_(("issued", "partly_used")), Permit.doc_type != "import")
+                actor, select(Permit).where(Permit.state.in_((PermitState.ISSUED, PermitState.PARTLY_USED)), Permit.doc_type != "import")
             )
         ).all()
         form.permit_id.choices = [("", "-")] + [(str(p.id), p.display_number) for p in permits]
@@ -177,7 +177,7 @@ def new_birth():
     species = db.session.scalars(select(Species).order_by(Species.scientific_name)).all()
     form.species_id.choices = [(str(s.id), s.label()) for s in species]
     facilities = db.session.scalars(
-        visible_facilities(actor, select(Facility).where(Facility.status == "registered"))
+        visible_facilities(actor, select(Facility).where(Facility.status == FacilityState.REGISTERED))
     ).all()
     form.facility_id.choices = [(str(f.id), f"{f.name} ({f.registration_no})") for f in facilities]
     parents = db.session.scalars(
