@@ -49,9 +49,7 @@ def _fresh(world) -> int:
     """A parrot in captivity in a facility of its own (the world's facilities are small)."""
     import uuid
 
-    from registry.services import facilities
-
-    site = facilities.register_facility(
+    site = uses.register_facility(
         world.operator, f"F-{uuid.uuid4().hex[:8]}", "Extra", world.zoo, "x", {world.parrot: 1}
     ).id
     a = animal_in(world, "entered")

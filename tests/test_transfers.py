@@ -4,7 +4,7 @@ import pytest
 
 from registry.machines import TRANSFER
 from registry.models import Animal, AuditEntry, Keeping, Transfer
-from registry.services import audit, facilities, transfers
+from registry.services import audit, transfers
 from registry.services.errors import Conflict, Forbidden, NotFound
 from tests import uses
 from tests.helpers import animal_in
@@ -54,7 +54,7 @@ def test_over_capacity_refused_at_acceptance_and_nothing_moves(world, session):
 
 def test_unregistered_facility_and_species_are_refused_at_start(world, operator):
     bird = animal_in(world, "in_captivity").id
-    snakes_only = facilities.register_facility(operator, "F-SNK", "Snakes", world.breeder, "x", {world.python: 3}).id
+    snakes_only = uses.register_facility(operator, "F-SNK", "Snakes", world.breeder, "x", {world.python: 3}).id
     with pytest.raises(Conflict, match="not registered for the species"):
         transfers.start(world.actor("zoo"), {"animal_ids": [bird], "facility_id": snakes_only})
 

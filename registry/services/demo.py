@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from registry import clock
 from registry.commands import animals as commands
+from registry.commands import facilities as facility_commands
 from registry.extensions import db
 from registry.models import Species, User
 from registry.permissions import Actor
@@ -81,19 +82,24 @@ def load(operator: Actor) -> bool:
         "organisation", "Tierpark Nord GmbH", country="DE", registration_no="DE-HRB-77120", address="Hamburg, Germany"
     )
 
-    zoo_site = facilities.register_facility(
-        operator,
+    def site(registration_no: str, name: str, holder: int, address: str, capacities: dict[int, int]) -> int:
+        allowances = tuple(facility_commands.Allowance(s, c) for s, c in capacities.items())
+        registration = facility_commands.Registration(
+            registration_no=registration_no, name=name, holder_party_id=holder, address=address, allowances=allowances
+        )
+        return facilities.register_facility(operator, registration).id
+
+    zoo_site = site(
         "KR-FAC-2024-0001",
         "Seoul Grand Park, bird house",
         zoo,
         "Gwacheon-si, Gyeonggi-do",
         {parrot: 20, python: 6, tortoise: 10},
-    ).id
-    breeder_site = facilities.register_facility(
-        operator, "KR-FAC-2025-0417", "Kim Minji parrot aviary", breeder, "Suwon, Gyeonggi-do", {parrot: 6, tortoise: 4}
-    ).id
-    facilities.register_facility(
-        operator,
+    )
+    breeder_site = site(
+        "KR-FAC-2025-0417", "Kim Minji parrot aviary", breeder, "Suwon, Gyeonggi-do", {parrot: 6, tortoise: 4}
+    )
+    site(
         "KR-FAC-GOV-0001",
         "National wildlife rescue centre",
         authority,
