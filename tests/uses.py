@@ -6,7 +6,8 @@ from __future__ import annotations
 from registry.commands import animals as commands
 from registry.commands import facilities as facility_commands
 from registry.commands import load
-from registry.services import animals, arrivals, facilities, identifiers
+from registry.commands import transfers as transfer_commands
+from registry.services import animals, arrivals, facilities, identifiers, transfers
 
 
 def fire(actor, animal_id: int, event: str, data: dict | None = None, expected_version: int | None = None):
@@ -57,3 +58,14 @@ def facility_event(actor, facility_id: int, event: str, data: dict | None = None
     if expected_version is not None:
         fields["version"] = expected_version
     return facilities.record_facility_event(actor, facility_id, facility_commands.action_command(event, fields))
+
+
+def offer(actor, data: dict):
+    return transfers.start(actor, load(transfer_commands.TransferOfferSchema, data))
+
+
+def transfer_event(actor, event: str, transfer_id: int | None = None, code: str | None = None, note: str | None = None):
+    if code is not None:
+        handshake = load(transfer_commands.HandshakeSchema, {"code": code, "event": event, "note": note})
+        return transfers.answer_by_code(actor, handshake)
+    return transfers.record_transfer_event(actor, transfer_id, transfer_commands.answer_command(event, {"note": note}))

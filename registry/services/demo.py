@@ -9,6 +9,7 @@ from sqlalchemy import select
 from registry import clock
 from registry.commands import animals as commands
 from registry.commands import facilities as facility_commands
+from registry.commands import transfers as transfer_commands
 from registry.extensions import db
 from registry.models import Species, User
 from registry.permissions import Actor
@@ -201,10 +202,13 @@ def load(operator: Actor) -> bool:
         animals.record_animal_event(actor["zoo"], bird, commands.Register(facility_id=zoo_site))
     # Two birds go to the breeder (offered, accepted, acknowledged), who reports a chick; one bird dies.
     offer = transfers.start(
-        actor["zoo"], {"animal_ids": birds[:2], "facility_id": breeder_site, "note": "breeding pair"}
+        actor["zoo"],
+        transfer_commands.Offer(animal_ids=tuple(birds[:2]), facility_id=breeder_site, note="breeding pair"),
     )
-    transfers.act(actor["breeder"], "accept", code=offer.code)
-    transfers.act(actor["officer"], "acknowledge", offer.id)
+    transfers.answer_by_code(
+        actor["breeder"], transfer_commands.Handshake(code=offer.code, answer=transfer_commands.Accept())
+    )
+    transfers.record_transfer_event(actor["officer"], offer.id, transfer_commands.Acknowledge())
     chick = commands.Birth(
         species_id=parrot,
         facility_id=breeder_site,

@@ -4,7 +4,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from registry import codes
-from registry.machines import ANIMAL, PERMIT, FacilityState
+from registry.machines import ANIMAL, PERMIT, FacilityState, TransferState
 from registry.models import APPENDICES, DOCUMENT_TYPES, IDENTIFIER_KINDS, PARTY_KINDS, SEXES
 
 MAX_PAGE = 100
@@ -370,12 +370,5 @@ class TransferSchema(Strict):
         return ma.fields.List(Id(), validate=validate.Length(1, 500)).deserialize(value)
 
 
-class TransferActionSchema(Strict):
-    note = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
-    version = Id(load_default=None, allow_none=True)
-
-
 class TransferQuery(PageQuery):
-    state = ma.fields.String(
-        load_default=None, validate=validate.OneOf(("pending", "accepted", "declined", "cancelled", "acknowledged"))
-    )
+    state = ma.fields.String(load_default=None, validate=validate.OneOf(list(TransferState)))
