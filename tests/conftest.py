@@ -22,7 +22,8 @@ from config import TestingConfig, database_url
 from registry import create_app
 from registry.extensions import db
 from registry.permissions import Actor
-from registry.services import facilities, reference, users
+from registry.services import reference, users
+from tests import uses
 
 PG_URL = database_url(os.environ.get("REGISTRY_TEST_DATABASE_URL"))
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
@@ -189,11 +190,9 @@ def world(session, operator) -> World:
     zoo = party("organisation", "City Zoo")
     breeder = party("person", "Kim Breeder")
     exporter = party("organisation", "Foreign Exporter", country="ZA")
-    zoo_site = facilities.register_facility(
-        operator, "F-ZOO", "Zoo bird house", zoo, "Seoul", {parrot: 5, python: 2}
-    ).id
-    breeder_site = facilities.register_facility(operator, "F-BRD", "Aviary", breeder, "Suwon", {parrot: 2}).id
-    rescue = facilities.register_facility(
+    zoo_site = uses.register_facility(operator, "F-ZOO", "Zoo bird house", zoo, "Seoul", {parrot: 5, python: 2}).id
+    breeder_site = uses.register_facility(operator, "F-BRD", "Aviary", breeder, "Suwon", {parrot: 2}).id
+    rescue = uses.register_facility(
         operator, "F-RES", "Rescue centre", authority, "Seocheon", {parrot: 50, python: 50}
     ).id
     accounts = {}

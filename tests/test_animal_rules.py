@@ -11,9 +11,8 @@ from tests.helpers import animal_in, declared_animal, expire_validity, issued_pe
 
 
 def test_register_into_unregistered_or_full_facility_is_refused(world, session, operator):
-    from registry.services import facilities
 
-    other = facilities.register_facility(operator, "F-TINY", "Tiny", world.zoo, "x", {world.python: 1}).id
+    other = uses.register_facility(operator, "F-TINY", "Tiny", world.zoo, "x", {world.python: 1}).id
     animal = animal_in(world, "entered")
     with pytest.raises(Conflict, match="not registered for this species"):
         uses.fire(world.actor("zoo"), animal.id, "register", {"facility_id": other})

@@ -132,12 +132,11 @@ def test_two_officers_deciding_at_once_one_wins(fresh_app):
 
 def test_parallel_placements_never_exceed_capacity(fresh_app):
     from registry.models import Animal
-    from registry.services import facilities
 
     with fresh_app.app_context():
         op = Actor.system("setup")
         species, zoo, permit_id = _application(op, THREADS)
-        site = facilities.register_facility(op, "F-SMALL", "Small aviary", zoo, "x", {species: 2}).id
+        site = uses.register_facility(op, "F-SMALL", "Small aviary", zoo, "x", {species: 2}).id
         for event in ("approve", "issue"):
             p = permits.fire(op, permit_id, event)
         entered = []

@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 from registry import clock
-from registry.services import deadlines, transfers
+from registry.services import deadlines
 from tests import uses
 from tests.helpers import animal_in, issued_permit
 
@@ -32,8 +32,8 @@ def test_rules_find_what_waits_and_turn_overdue(world):
 
 def test_transfer_acknowledgment_is_the_officers(world):
     bird = animal_in(world, "in_captivity")
-    t = transfers.start(world.actor("zoo"), {"animal_ids": [bird.id], "facility_id": world.breeder_site})
-    transfers.act(world.actor("breeder"), "accept", t.id)
+    t = uses.offer(world.actor("zoo"), {"animal_ids": [bird.id], "facility_id": world.breeder_site})
+    uses.transfer_event(world.actor("breeder"), "accept", t.id)
     assert ("acknowledge_transfer", t.code) in _codes(deadlines.items(world.actor("officer")))
     assert ("acknowledge_transfer", t.code) not in _codes(deadlines.items(world.actor("breeder")))
 

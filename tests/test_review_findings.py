@@ -11,12 +11,11 @@ from tests.helpers import animal_in, declared_animal, export_permit, permit_in
 
 
 def test_holder_who_is_not_owner_cannot_transfer(world, operator):
-    from registry.services import transfers
 
     animal = animal_in(world, "in_captivity")
     uses.fire(operator, animal.id, "transfer", {"facility_id": world.breeder_site})  # zoo owns, breeder holds
     with pytest.raises(Conflict, match="only the owner"):
-        transfers.start(world.actor("breeder"), {"animal_ids": [animal.id], "facility_id": world.breeder_site})
+        uses.offer(world.actor("breeder"), {"animal_ids": [animal.id], "facility_id": world.breeder_site})
 
 
 def test_application_can_be_edited_and_editors_cannot_decide(world, session):
@@ -49,9 +48,7 @@ def _fresh(world) -> int:
     """A parrot in captivity in a facility of its own (the world's facilities are small)."""
     import uuid
 
-    from registry.services import facilities
-
-    site = facilities.register_facility(
+    site = uses.register_facility(
         world.operator, f"F-{uuid.uuid4().hex[:8]}", "Extra", world.zoo, "x", {world.parrot: 1}
     ).id
     a = animal_in(world, "entered")

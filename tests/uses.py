@@ -1,11 +1,13 @@
-"""The animal use cases called with plain dicts, loaded by their schemas as a form or an API
+"""The use cases called with plain dicts, loaded by their schemas as a form or an API
 client's body would be: a test names an event and its fields, and meets the same checks."""
 
 from __future__ import annotations
 
 from registry.commands import animals as commands
+from registry.commands import facilities as facility_commands
 from registry.commands import load
-from registry.services import animals, arrivals, identifiers
+from registry.commands import transfers as transfer_commands
+from registry.services import animals, arrivals, facilities, identifiers, transfers
 
 
 def fire(actor, animal_id: int, event: str, data: dict | None = None, expected_version: int | None = None):
@@ -30,3 +32,40 @@ def add_identifier(actor, animal_id: int, kind: str, value: str, **more):
 
 
 retire_identifier = identifiers.retire_identifier
+
+
+def _allowances(data: dict) -> dict:
+    """Allowances may be written {species_id: capacity}, as a form's rows would hold them."""
+    fields = dict(data)
+    if isinstance(fields.get("allowances"), dict):
+        fields["allowances"] = [{"species_id": s, "capacity": c} for s, c in fields["allowances"].items()]
+    return fields
+
+
+def apply_facility(actor, data: dict):
+    return facilities.apply(actor, load(facility_commands.FacilityApplicationSchema, _allowances(data)))
+
+
+def register_facility(actor, registration_no: str, name: str, holder_party_id: int, address: str, allowances: dict):
+    data = {"registration_no": registration_no, "name": name, "holder_party_id": holder_party_id, "address": address}
+    return facilities.register_facility(
+        actor, load(facility_commands.FacilityRegistrationSchema, _allowances({**data, "allowances": allowances}))
+    )
+
+
+def facility_event(actor, facility_id: int, event: str, data: dict | None = None, expected_version: int | None = None):
+    fields = _allowances(data or {})
+    if expected_version is not None:
+        fields["version"] = expected_version
+    return facilities.record_facility_event(actor, facility_id, facility_commands.action_command(event, fields))
+
+
+def offer(actor, data: dict):
+    return transfers.start(actor, load(transfer_commands.TransferOfferSchema, data))
+
+
+def transfer_event(actor, event: str, transfer_id: int | None = None, code: str | None = None, note: str | None = None):
+    if code is not None:
+        handshake = load(transfer_commands.HandshakeSchema, {"code": code, "event": event, "note": note})
+        return transfers.answer_by_code(actor, handshake)
+    return transfers.record_transfer_event(actor, transfer_id, transfer_commands.answer_command(event, {"note": note}))

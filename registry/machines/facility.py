@@ -1,6 +1,8 @@
 """Keeping facilities (사육시설): application, review, changes of capacity, inspections, closure.
 
-Guards read ``ctx.actor``, ``ctx.facility``, ``ctx.data`` and ``ctx.occupancy`` (species id -> animals kept).
+Guards read ``ctx.actor``, ``ctx.facility``, ``ctx.command`` (the action's input,
+registry.commands.facilities) and ``ctx.occupancy`` (species id -> animals kept). A reason, where
+one is needed, is required by the action's schema: it is input, not a state of the facility.
 """
 
 from enum import StrEnum
@@ -28,10 +30,6 @@ LABELS = {
 }
 
 
-def _reason(ctx) -> str | None:
-    return None if (ctx.data.get("reason") or "").strip() else _("a reason is required")
-
-
 def _own_facility(ctx) -> str | None:
     if not acts_for(ctx.actor, ctx.facility.holder_party_id):
         return _("a keeper acts only on their own facility")
@@ -39,7 +37,7 @@ def _own_facility(ctx) -> str | None:
 
 
 def _capacity_holds(ctx) -> str | None:
-    new = ctx.data.get("allowances") or {}
+    new = {a.species_id: a.capacity for a in ctx.command.allowances}
     for species_id, kept in ctx.occupancy.items():
         if kept > new.get(species_id, 0):
             allowance = ctx.facility.allowance_for(species_id)
@@ -56,7 +54,6 @@ def _empty(ctx) -> str | None:
     return _("%(kept)s animal(s) are still kept there: move them before closing", kept=kept) if kept else None
 
 
-REASON = Guard("reason_given", "a reason is recorded", _reason, on_input=True, field="reason")
 OWN = Guard("own_facility", "a keeper acts on their own facility only", _own_facility)
 CAPACITY = Guard(
     "capacity_holds", "the new capacity holds the animals kept", _capacity_holds, on_input=True, field="allowances"
@@ -74,15 +71,10 @@ FACILITY = Machine(
         Transition("register", frozenset(), S.REGISTERED, "facility.manage", N_("Record a registered facility")),
         Transition("resubmit", frozenset({S.CHANGES_REQUESTED}), S.PENDING, "facility.apply", N_("Resubmit"), (OWN,)),
         Transition(
-            "request_changes",
-            frozenset({S.PENDING}),
-            S.CHANGES_REQUESTED,
-            "facility.manage",
-            N_("Request changes"),
-            (REASON,),
+            "request_changes", frozenset({S.PENDING}), S.CHANGES_REQUESTED, "facility.manage", N_("Request changes")
         ),
         Transition("approve", frozenset({S.PENDING}), S.REGISTERED, "facility.manage", N_("Approve and register")),
-        Transition("refuse", frozenset({S.PENDING}), S.REFUSED, "facility.manage", N_("Refuse"), (REASON,)),
+        Transition("refuse", frozenset({S.PENDING}), S.REFUSED, "facility.manage", N_("Refuse")),
         Transition(
             "change_capacity",
             frozenset({S.REGISTERED}),

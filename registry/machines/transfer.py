@@ -1,6 +1,7 @@
 """The handshake of a transfer between keepers: started, accepted or declined, acknowledged.
 
-Guards read ``ctx.actor`` and ``ctx.transfer``.
+Guards read ``ctx.actor`` and ``ctx.transfer``; ``ctx.command`` (the answer, registry.commands.transfers)
+is there too, though no guard needs it yet.
 """
 
 from enum import StrEnum

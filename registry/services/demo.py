@@ -8,6 +8,8 @@ from sqlalchemy import select
 
 from registry import clock
 from registry.commands import animals as commands
+from registry.commands import facilities as facility_commands
+from registry.commands import transfers as transfer_commands
 from registry.extensions import db
 from registry.models import Species, User
 from registry.permissions import Actor
@@ -81,19 +83,24 @@ def load(operator: Actor) -> bool:
         "organisation", "Tierpark Nord GmbH", country="DE", registration_no="DE-HRB-77120", address="Hamburg, Germany"
     )
 
-    zoo_site = facilities.register_facility(
-        operator,
+    def site(registration_no: str, name: str, holder: int, address: str, capacities: dict[int, int]) -> int:
+        allowances = tuple(facility_commands.Allowance(s, c) for s, c in capacities.items())
+        registration = facility_commands.Registration(
+            registration_no=registration_no, name=name, holder_party_id=holder, address=address, allowances=allowances
+        )
+        return facilities.register_facility(operator, registration).id
+
+    zoo_site = site(
         "KR-FAC-2024-0001",
         "Seoul Grand Park, bird house",
         zoo,
         "Gwacheon-si, Gyeonggi-do",
         {parrot: 20, python: 6, tortoise: 10},
-    ).id
-    breeder_site = facilities.register_facility(
-        operator, "KR-FAC-2025-0417", "Kim Minji parrot aviary", breeder, "Suwon, Gyeonggi-do", {parrot: 6, tortoise: 4}
-    ).id
-    facilities.register_facility(
-        operator,
+    )
+    breeder_site = site(
+        "KR-FAC-2025-0417", "Kim Minji parrot aviary", breeder, "Suwon, Gyeonggi-do", {parrot: 6, tortoise: 4}
+    )
+    site(
         "KR-FAC-GOV-0001",
         "National wildlife rescue centre",
         authority,
@@ -195,10 +202,13 @@ def load(operator: Actor) -> bool:
         animals.record_animal_event(actor["zoo"], bird, commands.Register(facility_id=zoo_site))
     # Two birds go to the breeder (offered, accepted, acknowledged), who reports a chick; one bird dies.
     offer = transfers.start(
-        actor["zoo"], {"animal_ids": birds[:2], "facility_id": breeder_site, "note": "breeding pair"}
+        actor["zoo"],
+        transfer_commands.Offer(animal_ids=tuple(birds[:2]), facility_id=breeder_site, note="breeding pair"),
     )
-    transfers.act(actor["breeder"], "accept", code=offer.code)
-    transfers.act(actor["officer"], "acknowledge", offer.id)
+    transfers.answer_by_code(
+        actor["breeder"], transfer_commands.Handshake(code=offer.code, answer=transfer_commands.Accept())
+    )
+    transfers.record_transfer_event(actor["officer"], offer.id, transfer_commands.Acknowledge())
     chick = commands.Birth(
         species_id=parrot,
         facility_id=breeder_site,

@@ -1,21 +1,29 @@
-"""Keeping facilities through their lifecycle (registry.machines.facility)."""
+"""Keeping facilities through their lifecycle (registry.machines.facility).
+
+A new facility comes by ``apply`` (a keeper's application) or ``register_facility`` (an officer
+records one already registered); every later action goes through ``record_facility_event``, in the
+same order as an animal's events: capability (403) -> load in scope, locked (404, 409 when stale)
+-> (state, event) declared by the lifecycle (409) -> what the action needs from the database (422
+for unknown species) -> guards (409) -> change -> audit entry -> commit.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import func, select
 
 from registry import clock
+from registry.commands import facilities as commands
 from registry.i18n import _
 from registry.machines import FACILITY, AnimalState
-from registry.models import INSPECTION_RESULTS, Animal, Facility, FacilitySpecies, Inspection, Party, Species
+from registry.models import Animal, Facility, FacilitySpecies, Inspection, Party, Species
 from registry.permissions import Actor, can_see_facility, has_capability, party_bound, require
 from registry.services import audit
 from registry.services.context import lock, write_transaction
-from registry.services.errors import Conflict, NotFound, ValidationFailed, allowed
+from registry.services.errors import Conflict, NotFound, ValidationFailed, refusals_as_conflict
 from registry.services.numbers import next_serial
 
 #: States in which an animal occupies a place in its facility.
@@ -24,9 +32,12 @@ OCCUPYING = (AnimalState.IN_CAPTIVITY, AnimalState.SEIZED)
 
 @dataclass
 class Context:
+    """What the facility machine's guards look at (see registry.machines.facility)."""
+
     actor: Actor
     facility: Facility
-    data: dict
+    #: The action's input; None when only asking which actions are open, before anything is typed.
+    command: Any
     occupancy: dict = field(default_factory=dict)
 
 
@@ -52,75 +63,52 @@ def _kept(session, facility_id: int) -> dict[int, int]:
     )
 
 
-def _allowances(session, raw, errors: dict) -> dict[int, int]:
-    result = {}
-    for species_id, capacity in (raw or {}).items():
-        try:
-            species_id, capacity = int(species_id), int(capacity)
-        except (TypeError, ValueError):
-            errors["allowances"] = _("species ids with whole-number capacities")
-            continue
-        if capacity < 1:
-            errors["allowances"] = _("each capacity is 1 or more")
-        elif session.get(Species, species_id) is None:
-            errors["allowances"] = _("no species with id %(id)s", id=species_id)
-        result[species_id] = capacity
-    if not result and "allowances" not in errors:
-        errors["allowances"] = _("at least one species with its capacity")
-    return result
+def _unknown_species(session, allowances: tuple[commands.Allowance, ...], errors: dict) -> None:
+    for allowance in allowances:
+        if session.get(Species, allowance.species_id) is None:
+            errors["allowances"] = _("no species with id %(id)s", id=allowance.species_id)
 
 
-def _create(actor: Actor, event: str, data: dict) -> Facility:
-    t = FACILITY.transitions[event]
+def _rows(allowances: tuple[commands.Allowance, ...]) -> list[FacilitySpecies]:
+    return [FacilitySpecies(species_id=a.species_id, capacity=a.capacity) for a in allowances]
+
+
+def _create(actor: Actor, command: commands.Application) -> Facility:
+    t = FACILITY.transitions[command.EVENT]
     require(actor, t.capability)
-    errors: dict[str, str] = {}
-    for name in ("name", "address"):
-        if not (data.get(name) or "").strip():
-            errors[name] = _("required")
-    holder = actor.party_id if party_bound(actor) else data.get("holder_party_id")
-    registration_no = (data.get("registration_no") or "").strip() or None
-    if event == "register" and not registration_no:
-        errors["registration_no"] = _("required")
+    # A keeper applies for their own party, whatever they send.
+    holder = actor.party_id if party_bound(actor) else command.holder_party_id
     with write_transaction() as session:
-        allowances = _allowances(session, data.get("allowances"), errors)
+        with refusals_as_conflict():
+            FACILITY.transition(None, command.EVENT)
+        errors: dict[str, str] = {}
+        _unknown_species(session, command.allowances, errors)
         if holder is None or session.get(Party, holder) is None:
             errors["holder_party_id"] = _("no such party")
         if errors:
             raise ValidationFailed(_("the facility cannot be recorded"), errors)
         facility = Facility(
-            registration_no=registration_no,
-            name=data["name"].strip(),
+            registration_no=getattr(command, "registration_no", None),
+            name=command.name,
             holder_party_id=holder,
-            address=data["address"].strip(),
+            address=command.address,
             status=t.target,
-            allowances=[FacilitySpecies(species_id=s, capacity=c) for s, c in allowances.items()],
+            allowances=_rows(command.allowances),
         )
         session.add(facility)
         session.flush()
-        audit.record(actor, f"facility.{event}", "facility", facility.id, None, facility.as_audit())
+        audit.record(actor, f"facility.{command.EVENT}", "facility", facility.id, None, facility.as_audit())
     return facility
 
 
-def apply(actor: Actor, data: dict) -> Facility:
+def apply(actor: Actor, command: commands.Application) -> Facility:
     """A keeper applies to register a facility (an officer may apply on a keeper's behalf)."""
-    return _create(actor, "apply", data)
+    return _create(actor, command)
 
 
-def register_facility(
-    actor: Actor, registration_no: str, name: str, holder_party_id: int, address: str, allowances: dict[int, int]
-) -> Facility:
+def register_facility(actor: Actor, command: commands.Registration) -> Facility:
     """Record a facility that is already registered, with its number."""
-    return _create(
-        actor,
-        "register",
-        {
-            "registration_no": registration_no,
-            "name": name,
-            "address": address,
-            "holder_party_id": holder_party_id,
-            "allowances": allowances,
-        },
-    )
+    return _create(actor, command)
 
 
 def kept(facility_id: int) -> dict[int, int]:
@@ -130,67 +118,73 @@ def kept(facility_id: int) -> dict[int, int]:
     return _kept(db.session, facility_id)
 
 
-def available_actions(actor: Actor, facility: Facility, events) -> list:
-    """The actions among *events* that *actor* could take on *facility* now."""
-    ctx = Context(actor, facility, {}, kept(facility.id))
+def open_events(actor: Actor, facility: Facility) -> list:
+    """The actions *actor* could take on *facility* now: declared from its state, allowed to the
+    role, and no guard against them that does not wait for the user's input."""
+    ctx = Context(actor, facility, None, kept(facility.id))
     return [
         t
         for t in FACILITY.available(facility.status)
-        if t.event in events and has_capability(actor, t.capability) and FACILITY.blocked(t, ctx) is None
+        if t.event in commands.ACTION_SCHEMAS
+        and has_capability(actor, t.capability)
+        and FACILITY.blocked(t, ctx) is None
     ]
 
 
-def fire(
-    actor: Actor, facility_id: int, event: str, data: dict | None = None, expected_version: int | None = None
-) -> Facility:
-    """resubmit, request_changes, approve, refuse, change_capacity, inspect or close."""
-    data = dict(data or {})
-    t = FACILITY.transitions.get(event)
-    if t is None or t.creates:
-        raise ValidationFailed(_("unknown action '%(action)s'", action=event), {"action": _("not a facility action")})
-    require(actor, t.capability)
+def _registration_number() -> str:
+    year = clock.today().year
+    return f"{current_app.config['ISSUING_COUNTRY']}-FAC-{year}-{next_serial('facility', year):04d}"
+
+
+def record_facility_event(actor: Actor, facility_id: int, command: commands.FacilityAction) -> Facility:
+    """Record *command* (one action of the facility lifecycle) on an existing facility.
+
+    :raises Forbidden: the actor's role may not take the action.
+    :raises NotFound: the facility is not visible to the actor.
+    :raises Conflict: the action is illegal in the facility's state, a guard refused it, or the
+        facility changed since ``command.version``.
+    :raises ValidationFailed: a species the new capacities name does not exist.
+    """
+    event = command.EVENT
+    require(actor, FACILITY.transitions[event].capability)
     with write_transaction() as session:
         facility = session.execute(lock(select(Facility).where(Facility.id == facility_id))).scalar_one_or_none()
         if facility is None or not can_see_facility(actor, facility):
             raise NotFound(_("no such facility"))
-        if expected_version is not None and facility.version != expected_version:
+        if command.version is not None and facility.version != command.version:
             raise Conflict(_("the facility was changed by someone else; reload and try again"))
-        errors: dict[str, str] = {}
-        if event == "change_capacity":
-            data["allowances"] = _allowances(session, data.get("allowances"), errors)
-        if event == "inspect" and data.get("result") not in INSPECTION_RESULTS:
-            errors["result"] = _("one of %(values)s", values=", ".join(INSPECTION_RESULTS))
-        if errors:
-            raise ValidationFailed(_("the action has errors"), errors)
-        step = allowed(FACILITY, facility.status, event, Context(actor, facility, data, _kept(session, facility.id)))
+        with refusals_as_conflict():
+            t = FACILITY.transition(facility.status, event)
+        if isinstance(command, commands.ChangeCapacity):
+            errors: dict[str, str] = {}
+            _unknown_species(session, command.allowances, errors)
+            if errors:
+                raise ValidationFailed(_("the action has errors"), errors)
+        with refusals_as_conflict():
+            FACILITY.check_guards(t, facility.status, Context(actor, facility, command, _kept(session, facility.id)))
         before = facility.as_audit()
-        facility.status = step.target
-        reason = (data.get("reason") or "").strip()
-        if reason:
-            facility.decision_note = reason
-        if event == "approve" and facility.registration_no is None:
-            year = clock.today().year
-            facility.registration_no = (
-                f"{current_app.config['ISSUING_COUNTRY']}-FAC-{year}-{next_serial('facility', year):04d}"
+        facility.status = t.target
+        if command.reason:
+            facility.decision_note = command.reason
+        after_extra = {}
+        if isinstance(command, commands.Approve) and facility.registration_no is None:
+            facility.registration_no = _registration_number()
+        elif isinstance(command, commands.ChangeCapacity):
+            facility.allowances = _rows(command.allowances)
+        elif isinstance(command, commands.Inspect):
+            inspection = Inspection(
+                inspected_on=command.inspected_on or clock.today(),
+                result=command.result,
+                findings=command.findings,
+                next_due=command.next_due,
+                officer_name=actor.username,
             )
-        if event == "change_capacity":
-            facility.allowances = [FacilitySpecies(species_id=s, capacity=c) for s, c in data["allowances"].items()]
-            session.flush()
-        if event == "inspect":
-            due = data.get("next_due")
-            facility.inspections.append(
-                Inspection(
-                    inspected_on=data.get("inspected_on") or clock.today(),
-                    result=data["result"],
-                    findings=(data.get("findings") or "").strip() or None,
-                    next_due=date.fromisoformat(due) if isinstance(due, str) and due else due,
-                    officer_name=actor.username,
-                )
-            )
+            facility.inspections.append(inspection)
+            after_extra["inspection"] = {
+                "result": command.result,
+                "findings": command.findings,
+                "next_due": command.next_due,
+            }
         session.flush()
-        after = facility.as_audit()
-        if event == "inspect":
-            last = facility.inspections[-1]
-            after["inspection"] = {"result": last.result, "findings": last.findings, "next_due": last.next_due}
-        audit.record(actor, f"facility.{event}", "facility", facility.id, before, after)
+        audit.record(actor, f"facility.{event}", "facility", facility.id, before, facility.as_audit() | after_extra)
     return facility

@@ -7,58 +7,51 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import date
+from typing import Any
 
 from sqlalchemy import select
 
 from registry import clock
-from registry.commands import animals as commands
+from registry.commands import animals as animal_commands
+from registry.commands import transfers as commands
 from registry.extensions import db
 from registry.i18n import _
-from registry.machines import ANIMAL, TRANSFER, AnimalState, TransferState
+from registry.machines import ANIMAL, TRANSFER, AnimalState, FacilityState, TransferState
 from registry.models import Animal, Facility, Transfer
 from registry.models.base import utcnow
 from registry.permissions import Actor, acts_for, can_see_animal, can_see_transfer, has_capability, require
 from registry.services import animals, audit
 from registry.services.context import lock, write_transaction
-from registry.services.errors import Conflict, NotFound, ValidationFailed, allowed
+from registry.services.errors import Conflict, NotFound, ValidationFailed, allowed, refusals_as_conflict
 
 
 @dataclass
 class Context:
+    """What the transfer machine's guards look at (see registry.machines.transfer)."""
+
     actor: Actor
     transfer: Transfer
+    #: The answer; None when only asking which answers are open.
+    command: Any = None
 
 
-def start(actor: Actor, data: dict) -> Transfer:
+def start(actor: Actor, command: commands.Offer) -> Transfer:
     """Offer animals to another keeper's registered facility; the transferee then accepts or declines."""
-    require(actor, "transfer.start")
-    errors: dict[str, str] = {}
-    ids = sorted({int(i) for i in data.get("animal_ids") or [] if str(i).isdigit()})
-    if not ids:
-        errors["animal_ids"] = _("at least one animal")
-    planned = data.get("planned_on") or clock.today()
-    if isinstance(planned, str):
-        try:
-            planned = date.fromisoformat(planned)
-        except ValueError:
-            errors["planned_on"] = _("a date as YYYY-MM-DD")
-    note = (data.get("note") or "").strip() or None
-    if errors:
-        raise ValidationFailed(_("the transfer cannot be started"), errors)
+    require(actor, TRANSFER.transitions[command.EVENT].capability)
+    refused = _("the transfer cannot be started")
     with write_transaction() as session:
-        facility = session.execute(lock(select(Facility).where(Facility.id == data.get("facility_id")))).scalar()
-        if facility is None or facility.status != "registered":
-            raise ValidationFailed(
-                _("the transfer cannot be started"),
-                {"facility_id": _("the receiving facility must be a registered facility")},
-            )
+        with refusals_as_conflict():
+            step = TRANSFER.transition(None, command.EVENT)
+        facility = session.execute(lock(select(Facility).where(Facility.id == command.facility_id))).scalar()
+        if facility is None or facility.status != FacilityState.REGISTERED:
+            raise ValidationFailed(refused, {"facility_id": _("the receiving facility must be a registered facility")})
+        ids = command.animal_ids
         chosen = session.scalars(lock(select(Animal).where(Animal.id.in_(ids)))).all()
         if len(chosen) != len(ids) or not all(can_see_animal(actor, a) for a in chosen):
             raise NotFound(_("no such animal"))
         owners = {a.owner_party_id for a in chosen}
         if len(owners) != 1:
-            raise ValidationFailed(_("the transfer cannot be started"), {"animal_ids": _("animals of one owner only")})
+            raise ValidationFailed(refused, {"animal_ids": _("animals of one owner only")})
         owner = owners.pop()
         if not acts_for(actor, owner):
             raise Conflict(_("only the owner can offer an animal"))
@@ -91,28 +84,24 @@ def start(actor: Actor, data: dict) -> Transfer:
             raise Conflict(_("the animals are already there"))
         t = Transfer(
             code=secrets.token_hex(4).upper(),
-            state=TransferState.PENDING,
+            state=step.target,
             transferor_party_id=owner,
             transferee_party_id=facility.holder_party_id,
             facility_id=facility.id,
-            ownership=bool(data.get("ownership", True)),
-            planned_on=planned,
-            note=note,
+            ownership=command.ownership,
+            planned_on=command.planned_on or clock.today(),
+            note=command.note,
             created_by_id=actor.user_id,
             animals=chosen,
         )
         session.add(t)
         session.flush()
-        audit.record(actor, "transfer.start", "transfer", t.id, None, t.as_audit())
+        audit.record(actor, f"transfer.{command.EVENT}", "transfer", t.id, None, t.as_audit())
     return t
 
 
 def _load(session, actor: Actor, transfer_id: int | None = None, code: str | None = None) -> Transfer:
-    q = (
-        select(Transfer).where(Transfer.id == transfer_id)
-        if code is None
-        else select(Transfer).where(Transfer.code == code.strip().upper())
-    )
+    q = select(Transfer).where(Transfer.id == transfer_id if code is None else Transfer.code == code)
     t = session.execute(lock(q)).scalar_one_or_none()
     # A keeper holding the code may answer a transfer offered to them even before it is in their list.
     if t is None or not can_see_transfer(actor, t):
@@ -120,30 +109,37 @@ def _load(session, actor: Actor, transfer_id: int | None = None, code: str | Non
     return t
 
 
-def act(
-    actor: Actor,
-    event: str,
-    transfer_id: int | None = None,
-    code: str | None = None,
-    note: str | None = None,
-    expected_version: int | None = None,
-) -> Transfer:
-    """accept, decline, cancel or acknowledge, as the transfer lifecycle allows."""
-    t_def = TRANSFER.transitions.get(event)
-    if t_def is None or t_def.creates:
-        raise ValidationFailed(
-            _("unknown action '%(action)s'", action=event), {"action": _("accept, decline, cancel or acknowledge")}
-        )
-    require(actor, t_def.capability)
+def record_transfer_event(actor: Actor, transfer_id: int, command: commands.Answer) -> Transfer:
+    """Record *command* (accept, decline, cancel or acknowledge) on a transfer.
+
+    :raises Forbidden: the actor's role may not give the answer.
+    :raises NotFound: the transfer is not visible to the actor.
+    :raises Conflict: the answer is illegal in the transfer's state, a guard refused it (not the
+        transferee, not the transferor), the transfer changed since ``command.version``, or
+        accepting would break a rule of the animal lifecycle (the facility's capacity...).
+    """
+    return _answer(actor, command, transfer_id=transfer_id)
+
+
+def answer_by_code(actor: Actor, command: commands.Handshake) -> Transfer:
+    """The transferee accepts or declines with the handshake code, as ``record_transfer_event``."""
+    return _answer(actor, command.answer, code=command.code)
+
+
+def _answer(actor: Actor, command: commands.Answer, transfer_id: int | None = None, code: str | None = None):
+    event = command.EVENT
+    require(actor, TRANSFER.transitions[event].capability)
     with write_transaction() as session:
         t = _load(session, actor, transfer_id, code)
-        if expected_version is not None and t.version != expected_version:
+        if command.version is not None and t.version != command.version:
             raise Conflict(_("the transfer was changed by someone else; reload and try again"))
-        step = allowed(TRANSFER, t.state, event, Context(actor, t))
+        step = allowed(TRANSFER, t.state, event, Context(actor, t, command))
         before = t.as_audit()
-        if event == "accept":
+        if isinstance(command, commands.Accept):
+            # Each animal goes through its own lifecycle's transfer, so the receiving facility's
+            # registration and capacity are checked for the whole batch, in this transaction.
             for animal in t.animals:
-                move = commands.Transfer(
+                move = animal_commands.Transfer(
                     owner_party_id=t.transferee_party_id if t.ownership else None,
                     facility_id=t.facility_id,
                     note=f"transfer {t.code}",
@@ -151,22 +147,25 @@ def act(
                 )
                 animals.record_animal_event(actor, animal.id, move, handshake=t)
         t.state = step.target
-        t.decision_note = (note or "").strip() or t.decision_note
-        if event in ("accept", "decline"):
+        t.decision_note = command.note or t.decision_note
+        if isinstance(command, (commands.Accept, commands.Decline)):
             t.answered_at = utcnow()
-        if event == "acknowledge":
+        if isinstance(command, commands.Acknowledge):
             t.acknowledged_at = utcnow()
         session.flush()
         audit.record(actor, f"transfer.{event}", "transfer", t.id, before, t.as_audit())
     return t
 
 
-def available_actions(actor: Actor, t: Transfer) -> list:
-    """The answers *actor* could give to *t* now (declared, allowed to the role, no guard against)."""
+def open_events(actor: Actor, t: Transfer) -> list:
+    """The answers *actor* could give to *t* now: declared from its state, allowed to the role, and
+    no guard against them."""
     return [
         s
         for s in TRANSFER.available(t.state)
-        if has_capability(actor, s.capability) and TRANSFER.blocked(s, Context(actor, t)) is None
+        if s.event in commands.ANSWER_SCHEMAS
+        and has_capability(actor, s.capability)
+        and TRANSFER.blocked(s, Context(actor, t)) is None
     ]
 
 

@@ -1,55 +1,26 @@
 from flask import Blueprint, flash, redirect, render_template, url_for
-from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import DateField, FieldList, FormField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional
 
+from registry.commands import facilities as commands
+from registry.commands import load
 from registry.extensions import db
-from registry.forms import options
-from registry.i18n import _, _l
-from registry.labels import choices
+from registry.forms.facilities import ApplyForm, CapacityForm, InspectionForm, ReasonForm
+from registry.i18n import _
 from registry.machines import FACILITY
-from registry.models import ATTACHMENT_KINDS, INSPECTION_RESULTS, Facility, Party, Species
+from registry.models import ATTACHMENT_KINDS, Facility, Party, Species
 from registry.permissions import can_see_facility, has_capability, visible_facilities
 from registry.services import attachments
 from registry.services import facilities as service
 from registry.services.errors import DomainError
-from registry.views.helpers import apply_errors, current_actor, form_problems, load_visible, requires
+from registry.views.helpers import apply_errors, current_actor, form_data, form_problems, load_visible, requires
 
 bp = Blueprint("facilities", __name__, url_prefix="/facilities")
-ACTIONS = ("resubmit", "request_changes", "approve", "refuse", "close")
-
-
-class AllowanceEntry(FlaskForm):
-    class Meta:
-        csrf = False
-
-    species_id = SelectField(_l("Species"), coerce=str, validators=[Optional()])
-    capacity = StringField(_l("Capacity"), validators=[Optional(), Length(max=6)])
-
-
-class ApplyForm(FlaskForm):
-    name = StringField(_l("Name of the facility"), validators=[DataRequired(), Length(max=200)])
-    address = TextAreaField(_l("Address"), validators=[DataRequired(), Length(max=2000)])
-    holder_party_id = SelectField(
-        _l("Holder (officers applying on someone's behalf)"), coerce=str, validators=[Optional()]
-    )
-    allowances = FieldList(FormField(AllowanceEntry), min_entries=4)
-
-
-class CapacityForm(FlaskForm):
-    allowances = FieldList(FormField(AllowanceEntry), min_entries=0)
-
-
-class InspectionForm(FlaskForm):
-    inspected_on = DateField(_l("Inspected on"), validators=[Optional()])
-    result = SelectField(_l("Result"), choices=options(choices("inspection", INSPECTION_RESULTS)))
-    findings = TextAreaField(_l("Findings"), validators=[Optional(), Length(max=5000)])
-    next_due = DateField(_l("Next inspection due"), validators=[Optional()])
-
-
-class ReasonForm(FlaskForm):
-    reason = TextAreaField(_l("Reason or note"), validators=[Optional(), Length(max=2000)])
+#: Actions with a form of their own; every other action is a button with a reason.
+FORMS = {commands.ChangeCapacity.EVENT: CapacityForm, commands.Inspect.EVENT: InspectionForm}
+#: Actions whose button asks for the reason (their command requires one).
+WITH_REASON = frozenset(
+    event for event, schema in commands.ACTION_SCHEMAS.items() if schema._declared_fields["reason"].required
+)
 
 
 def _species_choices(form):
@@ -58,14 +29,6 @@ def _species_choices(form):
     ]
     for entry in form.allowances:
         entry.form.species_id.choices = species
-
-
-def _allowances(form) -> dict:
-    return {
-        e.form.species_id.data: e.form.capacity.data
-        for e in form.allowances
-        if e.form.species_id.data and (e.form.capacity.data or "").strip()
-    }
 
 
 @bp.get("/")
@@ -91,15 +54,7 @@ def apply():
     )
     if form.validate_on_submit():
         try:
-            f = service.apply(
-                current_actor(),
-                {
-                    "name": form.name.data,
-                    "address": form.address.data,
-                    "holder_party_id": int(form.holder_party_id.data or 0) or None,
-                    "allowances": _allowances(form),
-                },
-            )
+            f = service.apply(current_actor(), load(commands.FacilityApplicationSchema, form_data(form)))
         except DomainError as exc:
             apply_errors(form, exc)
         else:
@@ -113,7 +68,7 @@ def apply():
 def show(facility_id: int):
     f = load_visible(Facility, facility_id, can_see_facility)
     actor = current_actor()
-    actions = service.available_actions(actor, f, ACTIONS)
+    actions = service.open_events(actor, f)
     capacity = CapacityForm()
     for a in f.allowances + [None, None]:
         capacity.allowances.append_entry({"species_id": str(a.species_id), "capacity": str(a.capacity)} if a else {})
@@ -122,12 +77,14 @@ def show(facility_id: int):
         "facilities/show.html",
         f=f,
         actions=actions,
+        opened={t.event for t in actions},
+        own_forms=FORMS,
+        with_reason=WITH_REASON,
         machine=FACILITY,
         reason=ReasonForm(),
         capacity=capacity,
         inspection=InspectionForm(),
         kept=service.kept(f.id),
-        manage=has_capability(actor, "facility.manage") and f.status == "registered",
         files=attachments.of("facility", f.id),
         kinds=ATTACHMENT_KINDS,
         can_attach=f.status not in FACILITY.terminal,
@@ -138,16 +95,13 @@ def show(facility_id: int):
 @requires("facility.apply", "facility.manage")
 def act(facility_id: int, action: str):
     load_visible(Facility, facility_id, can_see_facility)
-    forms = {"change_capacity": CapacityForm, "inspect": InspectionForm}
-    form = forms.get(action, ReasonForm)()
-    if action == "change_capacity":
+    form = FORMS.get(action, ReasonForm)()
+    if hasattr(form, "allowances"):
         _species_choices(form)
     if form.validate_on_submit():
-        data = {k: v for k, v in form.data.items() if k not in ("csrf_token", "allowances")}
-        if action == "change_capacity":
-            data["allowances"] = _allowances(form)
         try:
-            service.fire(current_actor(), facility_id, action, data)
+            command = commands.action_command(action, form_data(form))
+            service.record_facility_event(current_actor(), facility_id, command)
         except DomainError as exc:
             apply_errors(None, exc)
         else:

@@ -1,38 +1,20 @@
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import BooleanField, DateField, SelectField, SelectMultipleField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional
 
+from registry.commands import load
+from registry.commands import transfers as commands
 from registry.extensions import db
 from registry.forms import ConfirmForm
-from registry.i18n import _, _l
-from registry.machines import TRANSFER, AnimalState
+from registry.forms.transfers import AnswerForm, NoteForm, TransferForm
+from registry.i18n import _
+from registry.machines import TRANSFER, AnimalState, FacilityState
 from registry.models import Animal, Facility, Transfer
 from registry.permissions import can_see_transfer, offerable_animals, visible_transfers
 from registry.services import transfers as service
 from registry.services.errors import DomainError
-from registry.views.helpers import apply_errors, current_actor, deny, requires
+from registry.views.helpers import apply_errors, current_actor, deny, form_data, requires
 
 bp = Blueprint("transfers", __name__, url_prefix="/transfers")
-
-
-class TransferForm(FlaskForm):
-    animal_ids = SelectMultipleField(_l("Animals"), coerce=str, validators=[DataRequired()])
-    facility_id = SelectField(
-        _l("Receiving facility (the register of facilities)"), coerce=str, validators=[DataRequired()]
-    )
-    ownership = BooleanField(_l("Ownership passes too (untick to move custody only)"), default=True)
-    planned_on = DateField(_l("Planned date"), validators=[Optional()])
-    note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=2000)])
-
-
-class AnswerForm(FlaskForm):
-    code = StringField(_l("Transfer code"), validators=[DataRequired(), Length(max=12)])
-
-
-class NoteForm(FlaskForm):
-    note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=2000)])
 
 
 @bp.get("/")
@@ -49,10 +31,13 @@ def index():
 @requires("transfer.answer")
 def answer_by_code():
     form = AnswerForm()
-    event = "decline" if request.form.get("decline") else "accept"
+    # The page has one field and two buttons; the button pressed is the answer.
+    event = commands.Decline.EVENT if request.form.get("decline") else commands.Accept.EVENT
     if form.validate_on_submit():
         try:
-            t = service.act(current_actor(), event, code=form.code.data)
+            t = service.answer_by_code(
+                current_actor(), load(commands.HandshakeSchema, {**form_data(form), "event": event})
+            )
         except DomainError as exc:
             apply_errors(form, exc)
         else:
@@ -74,20 +59,13 @@ def new():
     form.animal_ids.choices = [(str(a.id), f"{a.registry_no} {a.species.scientific_name}") for a in own]
     form.facility_id.choices = [("", "-")] + [
         (str(f.id), f"{f.name} ({f.registration_no})")
-        for f in db.session.scalars(select(Facility).where(Facility.status == "registered").order_by(Facility.name))
+        for f in db.session.scalars(
+            select(Facility).where(Facility.status == FacilityState.REGISTERED).order_by(Facility.name)
+        )
     ]
     if form.validate_on_submit():
         try:
-            t = service.start(
-                actor,
-                {
-                    "animal_ids": form.animal_ids.data,
-                    "facility_id": int(form.facility_id.data),
-                    "ownership": form.ownership.data,
-                    "planned_on": form.planned_on.data,
-                    "note": form.note.data,
-                },
-            )
+            t = service.start(actor, load(commands.TransferOfferSchema, form_data(form)))
         except DomainError as exc:
             apply_errors(form, exc)
         else:
@@ -103,7 +81,7 @@ def show(transfer_id: int):
     t = db.session.get(Transfer, transfer_id)
     if t is None or not can_see_transfer(actor, t):
         deny("transfer.scope", 404)
-    actions = service.available_actions(actor, t)
+    actions = service.open_events(actor, t)
     return render_template(
         "transfers/show.html", t=t, actions=actions, machine=TRANSFER, form=NoteForm(), confirm=ConfirmForm()
     )
@@ -115,7 +93,8 @@ def act(transfer_id: int, action: str):
     form = NoteForm()
     if form.validate_on_submit():
         try:
-            service.act(current_actor(), action, transfer_id, note=form.note.data)
+            command = commands.answer_command(action, form_data(form))
+            service.record_transfer_event(current_actor(), transfer_id, command)
         except DomainError as exc:
             apply_errors(None, exc)
             if exc.status == 404:

@@ -1,10 +1,11 @@
 from sqlalchemy import select
 
+from registry.commands import facilities as commands
 from registry.models import Facility
 from registry.permissions import can_see_facility, visible_facilities
 from registry.services import facilities
 from registry.views.api.common import api_blueprint, idempotent, one, page, require
-from registry.views.api.schemas import FACILITY_ACTIONS, FacilityActionSchema, FacilitySchema, PageQuery, page_of
+from registry.views.api.schemas import FacilitySchema, PageQuery, page_of
 from registry.views.helpers import current_actor
 
 blp = api_blueprint("api_facilities", "Keeping facilities and the species and numbers they may keep")
@@ -20,41 +21,16 @@ def list_facilities(args):
 
 @blp.post("/facilities")
 @idempotent
-@blp.arguments(FacilitySchema)
+@blp.arguments(commands.NewFacilitySchema)
 @blp.response(201, FacilitySchema)
-def create_facility(data):
+def create_facility(command):
     """Apply to register a facility, with the species and numbers it is for; officers may instead
     record an existing registration by giving its number."""
-    data["allowances"] = {a["species_id"]: a["capacity"] for a in data["allowances"]}
-    if data.get("registration_no"):
+    if isinstance(command, commands.Registration):
         require("facility.manage")
-        return facilities.register_facility(
-            current_actor(),
-            data["registration_no"],
-            data["name"],
-            data["holder_party_id"],
-            data["address"],
-            data["allowances"],
-        )
+        return facilities.register_facility(current_actor(), command)
     require("facility.apply")
-    return facilities.apply(current_actor(), data)
-
-
-@blp.post(
-    "/facilities/<int(min=1, max=2147483647):facility_id>/actions/<any({}):action>".format(
-        ",".join(f'"{a}"' for a in FACILITY_ACTIONS)
-    )
-)
-@idempotent
-@blp.arguments(FacilityActionSchema)
-@blp.response(200, FacilitySchema)
-def act_on_facility(data, facility_id: int, action: str):
-    """Review (request-changes, approve, refuse), resubmit, change-capacity, inspect or close."""
-    one(Facility, facility_id, can_see_facility)
-    version = data.pop("version")
-    if data.get("allowances") is not None:
-        data["allowances"] = {a["species_id"]: a["capacity"] for a in data["allowances"]}
-    return facilities.fire(current_actor(), facility_id, action.replace("-", "_"), data, expected_version=version)
+    return facilities.apply(current_actor(), command)
 
 
 @blp.get("/facilities/<int(min=1, max=2147483647):facility_id>")
@@ -62,3 +38,34 @@ def act_on_facility(data, facility_id: int, action: str):
 @blp.response(200, FacilitySchema)
 def get_facility(facility_id: int):
     return one(Facility, facility_id, can_see_facility)
+
+
+#: What each action's endpoint says about itself in the API document.
+ACTION_DOCS = {
+    commands.Resubmit: "Send back an application after the changes the authority asked for (its keeper).",
+    commands.RequestChanges: "Ask the keeper to change the application, saying why (an officer).",
+    commands.Approve: "Approve the application: the facility is registered and gets its number (an officer).",
+    commands.Refuse: "Refuse the application, saying why (an officer).",
+    commands.ChangeCapacity: "Replace the species and capacities; the animals kept there must still fit (an officer).",
+    commands.Inspect: "Record an inspection and when the next one is due (an officer).",
+    commands.Close: "Close the facility once no animal is kept there (its keeper).",
+}
+
+
+def _action_endpoint(event: str, schema: type) -> None:
+    """``POST /facilities/{id}/actions/<event>``, whose body is the action's command."""
+
+    def act_on_facility(command, facility_id: int):
+        one(Facility, facility_id, can_see_facility)
+        return facilities.record_facility_event(current_actor(), facility_id, command)
+
+    act_on_facility.__name__ = f"facility_{event}"
+    act_on_facility.__doc__ = ACTION_DOCS[schema.command]
+    view = blp.response(200, FacilitySchema)(act_on_facility)
+    view = idempotent(blp.arguments(schema)(view))
+    path = f"/facilities/<int(min=1, max=2147483647):facility_id>/actions/{event.replace('_', '-')}"
+    blp.post(path)(view)
+
+
+for _event, _schema in commands.ACTION_SCHEMAS.items():
+    _action_endpoint(_event, _schema)

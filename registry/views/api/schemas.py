@@ -4,7 +4,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from registry import codes
-from registry.machines import ANIMAL, PERMIT
+from registry.machines import ANIMAL, PERMIT, FacilityState, TransferState
 from registry.models import APPENDICES, DOCUMENT_TYPES, IDENTIFIER_KINDS, PARTY_KINDS, SEXES
 
 MAX_PAGE = 100
@@ -288,30 +288,23 @@ class MeSchema(ma.Schema):
     capabilities = ma.fields.List(ma.fields.String())
 
 
-class AllowanceSchema(Strict):
-    species_id = Id(required=True)
-    capacity = ma.fields.Integer(required=True, validate=validate.Range(1, 100000))
+class FacilityAllowanceSchema(ma.Schema):
+    species_id = ma.fields.Integer()
+    capacity = ma.fields.Integer()
 
 
-class FacilitySchema(Strict):
-    id = ma.fields.Integer(dump_only=True)
-    registration_no = ma.fields.String(
-        load_default=None,
-        allow_none=True,
-        validate=validate.Length(1, 64),
-        metadata={"description": "give it to record an existing registration (officers); leave it out to apply"},
-    )
-    name = ma.fields.String(required=True, validate=validate.Length(1, 200))
-    holder_party_id = Id(
-        load_default=None,
-        allow_none=True,
-        metadata={"description": "officers: the keeper's party (keepers apply for their own)"},
-    )
-    address = ma.fields.String(required=True, validate=validate.Length(1, 2000))
-    status = ma.fields.String(dump_only=True)
-    decision_note = ma.fields.String(dump_only=True, allow_none=True)
-    version = ma.fields.Integer(dump_only=True)
-    allowances = ma.fields.List(ma.fields.Nested(AllowanceSchema), required=True, validate=validate.Length(1, 500))
+class FacilitySchema(ma.Schema):
+    """A facility as the API answers it; what a client sends is registry.commands.facilities'."""
+
+    id = ma.fields.Integer()
+    registration_no = ma.fields.String(allow_none=True)
+    name = ma.fields.String()
+    holder_party_id = ma.fields.Integer()
+    address = ma.fields.String()
+    status = ma.fields.String(metadata={"enum": list(FacilityState)})
+    decision_note = ma.fields.String(allow_none=True)
+    version = ma.fields.Integer()
+    allowances = ma.fields.List(ma.fields.Nested(FacilityAllowanceSchema))
 
 
 class EndorsedAnimalSchema(Strict):
@@ -391,32 +384,5 @@ class TransferSchema(Strict):
         return self.fields["animal_ids"].shape.deserialize(value)
 
 
-class TransferActionSchema(Strict):
-    note = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
-    version = Id(load_default=None, allow_none=True)
-
-
 class TransferQuery(PageQuery):
-    state = ma.fields.String(
-        load_default=None, validate=validate.OneOf(("pending", "accepted", "declined", "cancelled", "acknowledged"))
-    )
-
-
-FACILITY_ACTIONS = ("resubmit", "request-changes", "approve", "refuse", "change-capacity", "inspect", "close")
-
-
-class FacilityActionSchema(Strict):
-    reason = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
-    allowances = ma.fields.List(
-        ma.fields.Nested(AllowanceSchema),
-        load_default=None,
-        allow_none=True,
-        validate=validate.Length(1, 500),
-        metadata={"description": "change-capacity: the new species and capacities"},
-    )
-    result = ma.fields.String(
-        load_default=None, allow_none=True, validate=validate.OneOf(("passed", "improvement_ordered", "failed"))
-    )
-    findings = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=5000))
-    next_due = ma.fields.Date(load_default=None, allow_none=True)
-    version = Id(load_default=None, allow_none=True)
+    state = ma.fields.String(load_default=None, validate=validate.OneOf(list(TransferState)))

@@ -1,5 +1,6 @@
 from sqlalchemy import select
 
+from registry.commands import transfers as commands
 from registry.extensions import db
 from registry.i18n import _
 from registry.models import Transfer
@@ -7,7 +8,7 @@ from registry.permissions import can_see_transfer, visible_transfers
 from registry.services import transfers
 from registry.services.errors import NotFound
 from registry.views.api.common import api_blueprint, idempotent, page, require
-from registry.views.api.schemas import TransferActionSchema, TransferQuery, TransferSchema, page_of
+from registry.views.api.schemas import TransferQuery, TransferSchema, page_of
 from registry.views.helpers import current_actor
 
 blp = api_blueprint("api_transfers", "Transfers between keepers, with a handshake")
@@ -36,12 +37,12 @@ def list_transfers(args):
 
 @blp.post("/transfers")
 @idempotent
-@blp.arguments(TransferSchema)
+@blp.arguments(commands.TransferOfferSchema)
 @blp.response(201, TransferSchema)
-def start_transfer(data):
+def start_transfer(offer):
     """Offer animals (one owner, in captivity) to the keeper holding a registered facility."""
     require("transfer.start")
-    return transfers.start(current_actor(), data)
+    return transfers.start(current_actor(), offer)
 
 
 @blp.get("/transfers/<int(min=1, max=2147483647):transfer_id>")
@@ -52,14 +53,29 @@ def get_transfer(transfer_id: int):
     return _visible(transfer_id)
 
 
-@blp.post(
-    "/transfers/<int(min=1, max=2147483647):transfer_id>/actions/<any(accept, decline, acknowledge, cancel):action>"
-)
-@idempotent
-@blp.arguments(TransferActionSchema)
-@blp.response(200, TransferSchema)
-def act_on_transfer(data, transfer_id: int, action: str):
-    """Accept or decline (the transferee), cancel (the transferor), acknowledge (a ministry officer)."""
-    require(*READ)
-    _visible(transfer_id)
-    return transfers.act(current_actor(), action, transfer_id, note=data["note"], expected_version=data["version"])
+#: What each answer's endpoint says about itself in the API document.
+ANSWER_DOCS = {
+    commands.Accept: "Accept the offer: every animal moves to the facility now (the transferee).",
+    commands.Decline: "Decline the offer (the transferee).",
+    commands.Cancel: "Withdraw the offer before it is answered (the transferor).",
+    commands.Acknowledge: "Acknowledge an accepted transfer (a ministry officer).",
+}
+
+
+def _answer_endpoint(event: str, schema: type) -> None:
+    """``POST /transfers/{id}/actions/<event>``, whose body is the answer's command."""
+
+    def act_on_transfer(command, transfer_id: int):
+        require(*READ)
+        _visible(transfer_id)
+        return transfers.record_transfer_event(current_actor(), transfer_id, command)
+
+    act_on_transfer.__name__ = f"transfer_{event}"
+    act_on_transfer.__doc__ = ANSWER_DOCS[schema.command]
+    view = blp.response(200, TransferSchema)(act_on_transfer)
+    view = idempotent(blp.arguments(schema)(view))
+    blp.post(f"/transfers/<int(min=1, max=2147483647):transfer_id>/actions/{event}")(view)
+
+
+for _event, _schema in commands.ANSWER_SCHEMAS.items():
+    _answer_endpoint(_event, _schema)
