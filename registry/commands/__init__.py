@@ -71,7 +71,7 @@ def flatten(messages: Any, prefix: str = "") -> dict[str, str]:
 # ---------------------------------------------------------------- fields, with refusals in the reader's language
 
 
-class _Localised:
+class Localised:
     """Field mixin: marshmallow's own refusals replaced by the registry's translated words."""
 
     def make_error(self, key: str, **kwargs: Any) -> ma.ValidationError:
@@ -80,7 +80,7 @@ class _Localised:
         return ma.ValidationError(self._invalid())  # type: ignore[attr-defined]
 
 
-class String(_Localised, ma.fields.String):
+class String(Localised, ma.fields.String):
     def __init__(self, *, limit: int = TEXT_LIMIT, **kwargs: Any) -> None:
         self.limit = limit
         kwargs["metadata"] = {"maxLength": limit, **kwargs.get("metadata", {})}
@@ -103,7 +103,7 @@ class String(_Localised, ma.fields.String):
             raise ma.ValidationError(self._invalid())
 
 
-class Id(_Localised, ma.fields.Integer):
+class Id(Localised, ma.fields.Integer):
     """A row id: a positive 32-bit integer (a number in a string is accepted, as forms send)."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -126,7 +126,7 @@ class Id(_Localised, ma.fields.Integer):
         return _("must be a number")
 
 
-class Day(_Localised, ma.fields.Date):
+class Day(Localised, ma.fields.Date):
     """A calendar date (YYYY-MM-DD); ``past=True`` refuses one after today."""
 
     def __init__(self, *, past: bool = False, **kwargs: Any) -> None:
@@ -147,7 +147,7 @@ class Day(_Localised, ma.fields.Date):
         return _("a date as YYYY-MM-DD")
 
 
-class Choice(_Localised, ma.fields.String):
+class Choice(Localised, ma.fields.String):
     """One of a fixed list of coded values (an enum's values, CITES codes)."""
 
     def __init__(self, values: Iterable[str], **kwargs: Any) -> None:
@@ -170,7 +170,7 @@ class Choice(_Localised, ma.fields.String):
         return _("one of %(values)s", values=", ".join(self.values))
 
 
-class Flag(_Localised, ma.fields.Boolean):
+class Flag(Localised, ma.fields.Boolean):
     """A yes/no: a checkbox left out of a form is ``False``."""
 
     def __init__(self, **kwargs: Any) -> None:

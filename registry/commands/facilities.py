@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import marshmallow as ma
 
-from registry.commands import Choice, CommandSchema, Day, Id, String, _Localised, load
+from registry.commands import Choice, CommandSchema, Day, Id, String, Localised, load
 from registry.i18n import _
 from registry.models import INSPECTION_RESULTS
 
@@ -53,7 +53,7 @@ class AllowanceSchema(CommandSchema):
     capacity = Capacity(required=True)
 
 
-class _Rows(_Localised, ma.fields.List):
+class _Rows(Localised, ma.fields.List):
     def _invalid(self) -> str:
         return _("a list")
 

@@ -13,14 +13,14 @@ from typing import Any, ClassVar
 
 import marshmallow as ma
 
-from registry.commands import Choice, CommandSchema, Day, Flag, Id, String, _Localised, load
+from registry.commands import Choice, CommandSchema, Day, Flag, Id, String, Localised, load
 from registry.i18n import _
 
 MAX_ANIMALS = 500
 CODE_LIMIT = 12
 
 
-class _Ids(_Localised, ma.fields.List):
+class _Ids(Localised, ma.fields.List):
     def _invalid(self) -> str:
         return _("a list")
 
