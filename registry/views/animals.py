@@ -147,7 +147,7 @@ def _choices(form, actor) -> None:
 
 @bp.route("/<int:animal_id>/events/<event>", methods=["GET", "POST"])
 @requires("animal.read_all", "animal.read_own")
-def record_animal_event(animal_id: int, event: str):
+def record_event(animal_id: int, event: str):
     animal = load_visible(Animal, animal_id, can_see_animal)
     if event not in EVENT_FIELDS:
         return render_template("error.html", status=404, title=_("No such event")), 404

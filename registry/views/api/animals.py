@@ -95,7 +95,7 @@ def document_events(spec) -> None:
     }
 )
 @blp.response(201, AnimalSchema)
-def record_animal_event(animal_id: int):
+def record_event(animal_id: int):
     """Record a lifecycle event (its body by `event`); answers with the animal it happened to (for a
     birth, posted on a parent, the newborn)."""
     require(*READ)
