@@ -97,3 +97,19 @@ def test_only_customs_endorse(world):
     for who in ("officer", "zoo", "auditor"):
         with pytest.raises(Forbidden):
             uses.endorse(world.actor(who), permit.id, entry())
+
+
+def test_malformed_endorsement_is_refused_at_the_edge(world, session):
+    """The shape is checked once, by the command's schema, before the permit is even loaded."""
+    permit = issued_permit(world)
+    with pytest.raises(ValidationFailed) as exc:
+        uses.endorse(world.actor("customs"), permit.id, entry(quantity="0.0001") | {"direction": "sideways"})
+    assert set(exc.value.fields) == {"direction", "lines.0.quantity"}
+    assert session.get(Permit, permit.id).state == "issued"
+
+
+def test_the_wrong_direction_is_the_lifecycles_refusal_on_its_field(world):
+    permit = export_permit(world)
+    with pytest.raises(Conflict) as exc:
+        uses.endorse(world.actor("customs"), permit.id, entry())
+    assert "endorsed at exit, not at entry" in exc.value.fields["direction"]

@@ -175,3 +175,17 @@ def test_a_keeper_cannot_touch_another_keepers_permit(world):
         with pytest.raises(NotFound):
             act()
     assert p.state == "draft"
+
+
+def test_the_applications_shape_is_checked_at_the_edge(world):
+    """Codes, countries and quantities are the schema's to refuse, every field at once; blank rows
+    of the form are left out and codes may be typed in either case."""
+    with pytest.raises(ValidationFailed) as exc:
+        _apply(world, import_country="QQ", lines=[{"species_id": world.parrot, "quantity": "1.5"}])
+    assert exc.value.fields == {
+        "import_country": "an ISO 3166-1 alpha-2 country code",
+        "lines.0.quantity": "live animals are counted in whole numbers",
+    }
+    blank = {"species_id": "", "quantity": "", "term_code": "", "unit_code": "", "description": ""}
+    p = _apply(world, purpose_code="z", lines=[blank, {"species_id": world.parrot, "quantity": "2"}, blank])
+    assert p.purpose_code == "Z" and [(x.line_no, x.quantity) for x in p.lines] == [(1, 2)]

@@ -37,7 +37,7 @@ def cleared(session, line_id: int) -> Decimal:
     """What has crossed on a line so far."""
     return session.scalar(
         select(func.coalesce(func.sum(EndorsedLine.quantity), 0)).where(
-            EndorsedLine.line_id == line_id, EndorsedLine.outcome == Outcome.CLEARED
+            EndorsedLine.line_id == line_id, EndorsedLine.outcome == Outcome.CLEARED.value
         )
     ) or Decimal(0)
 
@@ -64,11 +64,12 @@ def endorse(actor: Actor, permit_id: int, command: Endorse) -> Endorsement:
     with write_transaction() as session:
         permit = locked(session, actor, permit_id)
         used = {line.id: cleared(session, line.id) for line in permit.lines}
+        # The lifecycle first: whether this permit may be used at all, on that day, that way, is
+        # what customs needs to hear before anything about its lines.
         with refusals_as_conflict():
             t = PERMIT.transition(permit.state, _event(permit, command, used))
-        rows = _rows(session, permit, command, used)
-        with refusals_as_conflict():
             PERMIT.check_guards(t, permit.state, Context(actor, permit, command, when))
+        rows = _rows(session, permit, command, used)
         before = permit.as_audit()
         endorsement = Endorsement(
             permit_id=permit.id,
