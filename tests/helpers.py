@@ -8,7 +8,6 @@ from sqlalchemy import update
 
 from registry.extensions import db
 from registry.models import Permit
-from registry.services import permits
 from registry.services.context import write_transaction
 from tests import uses
 
@@ -16,14 +15,14 @@ from tests import uses
 def issued_permit(w, **overrides) -> Permit:
     from tests.conftest import import_application
 
-    p = permits.create_application(w.actor("zoo"), import_application(w, **overrides))
-    permits.fire(w.actor("zoo"), p.id, "submit")
-    permits.fire(w.actor("officer"), p.id, "approve")
-    return permits.fire(w.actor("officer"), p.id, "issue")
+    p = uses.create_application(w.actor("zoo"), import_application(w, **overrides))
+    uses.permit_event(w.actor("zoo"), p.id, "submit")
+    uses.permit_event(w.actor("officer"), p.id, "approve")
+    return uses.permit_event(w.actor("officer"), p.id, "issue")
 
 
 def export_permit(w) -> Permit:
-    p = permits.create_application(
+    p = uses.create_application(
         w.actor("officer"),
         {
             "doc_type": "export",
@@ -38,9 +37,9 @@ def export_permit(w) -> Permit:
             "lines": [{"species_id": w.parrot, "term_code": "LIV", "quantity": "5"}],
         },
     )
-    permits.fire(w.actor("officer"), p.id, "submit")
-    permits.fire(w.actor("officer2"), p.id, "approve")
-    return permits.fire(w.actor("officer2"), p.id, "issue")
+    uses.permit_event(w.actor("officer"), p.id, "submit")
+    uses.permit_event(w.actor("officer2"), p.id, "approve")
+    return uses.permit_event(w.actor("officer2"), p.id, "issue")
 
 
 def declared_animal(w, chip: str | None = None, permit: Permit | None = None):
@@ -98,7 +97,7 @@ def permit_in(w, state: str) -> Permit:
     from tests.conftest import import_application
 
     zoo, officer = w.actor("zoo"), w.actor("officer")
-    p = permits.create_application(zoo, import_application(w))
+    p = uses.create_application(zoo, import_application(w))
     steps = {
         "draft": [],
         "submitted": ["submit"],
@@ -112,7 +111,7 @@ def permit_in(w, state: str) -> Permit:
     forced = {"partly_used": "issued", "used": "issued", "closed": "issued", "expired": "issued"}
     for event in steps[forced.get(state, state)]:
         actor = zoo if event in ("submit", "withdraw") else officer
-        p = permits.fire(actor, p.id, event, {"reason": "because"})
+        p = uses.permit_event(actor, p.id, event, {"reason": "because"})
     if state in forced:
         # Endorsement is its own use case (the customs issue); set these states directly.
         with write_transaction() as session:

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from registry.extensions import db
 from registry.models import AuditEntry, Permit
 from registry.permissions import Actor
-from registry.services import audit, permits, reference, users
+from registry.services import audit, reference, users
 from registry.services.errors import Conflict
 from tests import uses
 
@@ -54,7 +54,7 @@ def _application(op: Actor, quantity: int) -> tuple[int, int, int]:
             appendix="II",
         )
         s.add(species)
-    p = permits.create_application(
+    p = uses.create_application(
         op,
         {
             "doc_type": "import",
@@ -68,7 +68,7 @@ def _application(op: Actor, quantity: int) -> tuple[int, int, int]:
             "lines": [{"species_id": species.id, "quantity": str(quantity)}],
         },
     )
-    permits.fire(op, p.id, "submit")
+    uses.permit_event(op, p.id, "submit")
     return species.id, applicant, p.id
 
 
@@ -102,7 +102,7 @@ def test_two_officers_deciding_at_once_one_wins(fresh_app):
 
         def work(i, permit_id=permit_id):
             try:
-                permits.fire(
+                uses.permit_event(
                     officers[i], permit_id, "approve" if i % 2 else "request_changes", {"reason": f"officer {i}"}
                 )
                 return "won"
@@ -138,7 +138,7 @@ def test_parallel_placements_never_exceed_capacity(fresh_app):
         species, zoo, permit_id = _application(op, THREADS)
         site = uses.register_facility(op, "F-SMALL", "Small aviary", zoo, "x", {species: 2}).id
         for event in ("approve", "issue"):
-            p = permits.fire(op, permit_id, event)
+            p = uses.permit_event(op, permit_id, event)
         entered = []
         for _ in range(THREADS):
             a = uses.declare(op, p.lines[0].id, {})

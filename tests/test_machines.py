@@ -6,7 +6,7 @@ from registry.commands import animals as commands
 from registry.machines import ANIMAL, FACILITY, PERMIT, TRANSFER, AnimalState, PermitState
 from registry.machines.diagram import markdown, mermaid
 from registry.models import AuditEntry
-from registry.services import audit, permits
+from registry.services import audit
 from registry.services.errors import Conflict, ValidationFailed
 from tests import uses
 from tests.helpers import ANIMAL_PATHS, animal_in, expire_validity, export_permit, payload, permit_in
@@ -102,12 +102,12 @@ def test_permit_pair(world, session, state, event):
     t = PERMIT.transitions[event]
     entries = session.query(AuditEntry).count()
     if state in t.sources:
-        after = permits.fire(_permit_actor(world, event), permit.id, event, {"reason": "a reason"})
+        after = uses.permit_event(_permit_actor(world, event), permit.id, event, {"reason": "a reason"})
         assert after.state == t.target
         assert session.query(AuditEntry).count() == entries + 1
     else:
         with pytest.raises(Conflict) as refused:
-            permits.fire(_permit_actor(world, event), permit.id, event, {"reason": "a reason"})
+            uses.permit_event(_permit_actor(world, event), permit.id, event, {"reason": "a reason"})
         assert refused.value.message == PERMIT.rejection(state, event)
         assert session.query(AuditEntry).count() == entries
     assert audit.verify_database().ok

@@ -7,11 +7,12 @@ import pytest
 from registry.models import DOCUMENT_TYPES
 from registry.services import permits
 from registry.services.errors import ValidationFailed
+from tests import uses
 from tests.conftest import import_application
 
 
 def _apply(world, **fields):
-    return permits.create_application(
+    return uses.create_application(
         world.actor("officer"), import_application(world, applicant_party_id=world.zoo, **fields)
     )
 
@@ -29,7 +30,7 @@ def _export(world, doc_type="export", **fields):
         "lines": [{"species_id": world.python, "quantity": "1"}],
     }
     data.update(fields)
-    return permits.create_application(world.actor("officer"), data)
+    return uses.create_application(world.actor("officer"), data)
 
 
 @pytest.mark.parametrize(
@@ -97,17 +98,15 @@ def test_validity_by_document_type(world, doc_type):
         p = _export(world, "reexport", foreign_permit_no="X-1", origin_country="ID", **fields)
     else:
         p = _export(world, doc_type, **fields)
-    permits.fire(world.actor("officer"), p.id, "submit")
-    permits.fire(world.actor("officer2"), p.id, "approve")
-    issued = permits.fire(world.actor("officer2"), p.id, "issue")
+    uses.permit_event(world.actor("officer"), p.id, "submit")
+    uses.permit_event(world.actor("officer2"), p.id, "approve")
+    issued = uses.permit_event(world.actor("officer2"), p.id, "issue")
     months = DOCUMENT_TYPES[doc_type]
     assert issued.valid_from == date.today()
     assert issued.valid_until == permits.add_months(date.today(), months) - timedelta(days=1)
     assert issued.number.startswith(f"KR/{date.today().year}/")
     # Through the border (a refused consignment moves no animal out) and closed.
-    from registry.services import endorsements
-
-    endorsements.endorse(
+    uses.endorse(
         world.actor("customs"),
         p.id,
         {
@@ -117,17 +116,17 @@ def test_validity_by_document_type(world, doc_type):
             "lines": [{"line_no": 1, "quantity": "1", "outcome": "refused"}],
         },
     )
-    assert permits.fire(world.actor("officer"), p.id, "close").state == "closed"
+    assert uses.permit_event(world.actor("officer"), p.id, "close").state == "closed"
 
 
 def test_numbers_are_unique_and_never_reused(world):
     numbers = []
     for _ in range(3):
         p = _apply(world)
-        permits.fire(world.actor("officer"), p.id, "submit")
-        permits.fire(world.actor("officer2"), p.id, "approve")
-        numbers.append(permits.fire(world.actor("officer2"), p.id, "issue").number)
-        permits.fire(world.actor("officer2"), p.id, "cancel", {"reason": "test"})
+        uses.permit_event(world.actor("officer"), p.id, "submit")
+        uses.permit_event(world.actor("officer2"), p.id, "approve")
+        numbers.append(uses.permit_event(world.actor("officer2"), p.id, "issue").number)
+        uses.permit_event(world.actor("officer2"), p.id, "cancel", {"reason": "test"})
     serials = [int(n.rsplit("/", 1)[1]) for n in numbers]
     assert serials == sorted(serials) and len(set(serials)) == 3 and serials[2] - serials[0] == 2
 
@@ -137,17 +136,17 @@ def test_copy_as_new_and_replacement(world, session):
     from tests.helpers import issued_permit
 
     original = issued_permit(world)
-    copy = permits.copy_application(world.actor("zoo"), original.id)
+    copy = uses.copy_application(world.actor("zoo"), original.id)
     assert copy.state == "draft" and copy.replaces_id is None
     assert [(x.species_id, x.quantity) for x in copy.lines] == [(x.species_id, x.quantity) for x in original.lines]
     with pytest.raises(Conflict, match="only a cancelled permit"):
-        permits.copy_application(world.actor("zoo"), original.id, replace=True)
-    permits.fire(world.actor("officer"), original.id, "cancel", {"reason": "shipment delayed"})
-    replacement = permits.copy_application(world.actor("zoo"), original.id, replace=True)
+        uses.copy_application(world.actor("zoo"), original.id, replace=True)
+    uses.permit_event(world.actor("officer"), original.id, "cancel", {"reason": "shipment delayed"})
+    replacement = uses.copy_application(world.actor("zoo"), original.id, replace=True)
     assert replacement.replaces_id == original.id
     assert replacement.special_conditions == f"Replaces {original.number}, cancelled: shipment delayed"
     with pytest.raises(Conflict, match="already has a replacement"):
-        permits.copy_application(world.actor("zoo"), original.id, replace=True)
+        uses.copy_application(world.actor("zoo"), original.id, replace=True)
 
 
 def test_declaring_from_the_permit_page(client, login, world, session):
@@ -166,13 +165,27 @@ def test_declaring_from_the_permit_page(client, login, world, session):
 def test_a_keeper_cannot_touch_another_keepers_permit(world):
     from registry.services.errors import NotFound
 
-    p = permits.create_application(world.actor("zoo"), import_application(world))
+    p = uses.create_application(world.actor("zoo"), import_application(world))
     for act in (
-        lambda: permits.fire(world.actor("breeder"), p.id, "submit"),
-        lambda: permits.update_application(world.actor("breeder"), p.id, import_application(world)),
-        lambda: permits.copy_application(world.actor("breeder"), p.id),
-        lambda: permits.fire(world.actor("breeder"), p.id, "withdraw"),
+        lambda: uses.permit_event(world.actor("breeder"), p.id, "submit"),
+        lambda: uses.update_application(world.actor("breeder"), p.id, import_application(world)),
+        lambda: uses.copy_application(world.actor("breeder"), p.id),
+        lambda: uses.permit_event(world.actor("breeder"), p.id, "withdraw"),
     ):
         with pytest.raises(NotFound):
             act()
     assert p.state == "draft"
+
+
+def test_the_applications_shape_is_checked_at_the_edge(world):
+    """Codes, countries and quantities are the schema's to refuse, every field at once; blank rows
+    of the form are left out and codes may be typed in either case."""
+    with pytest.raises(ValidationFailed) as exc:
+        _apply(world, import_country="QQ", lines=[{"species_id": world.parrot, "quantity": "1.5"}])
+    assert exc.value.fields == {
+        "import_country": "an ISO 3166-1 alpha-2 country code",
+        "lines.0.quantity": "live animals are counted in whole numbers",
+    }
+    blank = {"species_id": "", "quantity": "", "term_code": "", "unit_code": "", "description": ""}
+    p = _apply(world, purpose_code="z", lines=[blank, {"species_id": world.parrot, "quantity": "2"}, blank])
+    assert p.purpose_code == "Z" and [(x.line_no, x.quantity) for x in p.lines] == [(1, 2)]

@@ -5,7 +5,8 @@ import io
 from datetime import date
 
 from registry.cli import annual_report
-from registry.services import endorsements, reports
+from registry.services import reports
+from tests import uses
 from tests.helpers import animal_in, export_permit, issued_permit
 
 YEAR = date.today().year
@@ -13,7 +14,7 @@ YEAR = date.today().year
 
 def _endorse(world, permit, quantity, outcome="cleared", direction="entry", **extra):
     line = {"line_no": 1, "quantity": str(quantity), "outcome": outcome, **extra}
-    return endorsements.endorse(
+    return uses.endorse(
         world.actor("customs"),
         permit.id,
         {

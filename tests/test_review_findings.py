@@ -3,7 +3,7 @@
 import pytest
 
 from registry.models import AuditEntry, NationalCategory
-from registry.services import audit, permits, reference
+from registry.services import audit, reference
 from registry.services.errors import Conflict, ValidationFailed
 from tests import uses
 from tests.conftest import import_application
@@ -20,7 +20,7 @@ def test_holder_who_is_not_owner_cannot_transfer(world, operator):
 
 def test_application_can_be_edited_and_editors_cannot_decide(world, session):
     p = permit_in(world, "submitted")
-    permits.fire(world.actor("officer"), p.id, "request_changes", {"reason": "add the ring numbers"})
+    uses.permit_event(world.actor("officer"), p.id, "request_changes", {"reason": "add the ring numbers"})
     data = import_application(
         world,
         lines=[
@@ -28,12 +28,12 @@ def test_application_can_be_edited_and_editors_cannot_decide(world, session):
             {"species_id": world.python, "quantity": "1"},
         ],
     )
-    edited = permits.update_application(world.actor("officer"), p.id, data)
+    edited = uses.update_application(world.actor("officer"), p.id, data)
     assert [(x.line_no, x.quantity) for x in edited.lines] == [(1, 2), (2, 1)]
-    permits.fire(world.actor("zoo"), p.id, "submit")
+    uses.permit_event(world.actor("zoo"), p.id, "submit")
     with pytest.raises(Conflict, match="drafted or edited"):
-        permits.fire(world.actor("officer"), p.id, "approve")
-    assert permits.fire(world.actor("officer2"), p.id, "approve").state == "approved"
+        uses.permit_event(world.actor("officer"), p.id, "approve")
+    assert uses.permit_event(world.actor("officer2"), p.id, "approve").state == "approved"
 
 
 def test_export_permit_is_used_up(world, operator):

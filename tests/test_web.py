@@ -5,7 +5,6 @@ import re
 import pytest
 
 from registry.models import Animal, AuditEntry, Permit
-from registry.services import permits
 from tests import uses
 from tests.conftest import import_application
 from tests.helpers import animal_in, permit_in
@@ -79,8 +78,8 @@ def test_officer_decisions_through_the_ui(client, login, world, objects, session
     client.post(f"/permits/{objects['permit']}/actions/approve", data={"version": version})
     assert session.get(Permit, objects["permit"]).state == "approved"
     # The same officer issues nothing for an application they drafted on someone's behalf (four eyes).
-    own = permits.create_application(world.actor("officer"), import_application(world, applicant_party_id=world.zoo))
-    permits.fire(world.actor("officer"), own.id, "submit")
+    own = uses.create_application(world.actor("officer"), import_application(world, applicant_party_id=world.zoo))
+    uses.permit_event(world.actor("officer"), own.id, "submit")
     response = client.post(f"/permits/{own.id}/actions/approve", data={}, follow_redirects=True)
     assert "four eyes" in response.get_data(as_text=True)
     assert session.get(Permit, own.id).state == "submitted"
@@ -168,8 +167,8 @@ def test_offered_actions_respect_guards(client, login, world):
     expire_validity(permit.id)
     assert ">Expire<" in client.get(f"/permits/{permit.id}").get_data(as_text=True)
     # The officer who drafted an application is not offered the decision on it.
-    own = permits.create_application(world.actor("officer"), import_application(world, applicant_party_id=world.zoo))
-    permits.fire(world.actor("officer"), own.id, "submit")
+    own = uses.create_application(world.actor("officer"), import_application(world, applicant_party_id=world.zoo))
+    uses.permit_event(world.actor("officer"), own.id, "submit")
     login(world.users["officer"])
     page = client.get(f"/permits/{own.id}").get_data(as_text=True)
     assert ">Approve<" not in page and "Withdraw the application" in page

@@ -4,10 +4,12 @@ client's body would be: a test names an event and its fields, and meets the same
 from __future__ import annotations
 
 from registry.commands import animals as commands
+from registry.commands import endorsements as crossing
 from registry.commands import facilities as facility_commands
 from registry.commands import load
+from registry.commands import permits as permit_commands
 from registry.commands import transfers as transfer_commands
-from registry.services import animals, arrivals, facilities, identifiers, transfers
+from registry.services import animals, applications, arrivals, endorsements, facilities, identifiers, permits, transfers
 
 
 def fire(actor, animal_id: int, event: str, data: dict | None = None, expected_version: int | None = None):
@@ -69,3 +71,28 @@ def transfer_event(actor, event: str, transfer_id: int | None = None, code: str 
         handshake = load(transfer_commands.HandshakeSchema, {"code": code, "event": event, "note": note})
         return transfers.answer_by_code(actor, handshake)
     return transfers.record_transfer_event(actor, transfer_id, transfer_commands.answer_command(event, {"note": note}))
+
+
+# ---------------------------------------------------------------- permits
+
+
+def create_application(actor, data: dict):
+    return applications.create_application(actor, load(permit_commands.ApplicationSchema, data))
+
+
+def update_application(actor, permit_id: int, data: dict, expected_version: int | None = None):
+    fields = dict(data) | ({"version": expected_version} if expected_version is not None else {})
+    return applications.update_application(actor, permit_id, load(permit_commands.ApplicationSchema, fields))
+
+
+def copy_application(actor, permit_id: int, replace: bool = False):
+    return applications.copy_application(actor, permit_id, permit_commands.Copy(replace=replace))
+
+
+def permit_event(actor, permit_id: int, event: str, data: dict | None = None, expected_version: int | None = None):
+    fields = dict(data or {}) | ({"version": expected_version} if expected_version is not None else {})
+    return permits.record_permit_event(actor, permit_id, event, load(permit_commands.PermitActionSchema, fields))
+
+
+def endorse(actor, permit_id: int, data: dict):
+    return endorsements.endorse(actor, permit_id, load(crossing.EndorseSchema, data))

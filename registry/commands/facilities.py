@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import marshmallow as ma
 
-from registry.commands import Choice, CommandSchema, Day, Id, String, Localised, load
+from registry.commands import Choice, CommandSchema, Day, Id, Localised, String, load
 from registry.i18n import _
 from registry.models import INSPECTION_RESULTS
 

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import marshmallow as ma
 
-from registry.commands import Choice, CommandSchema, Day, Flag, Id, String, Localised, load
+from registry.commands import Choice, CommandSchema, Day, Flag, Id, Localised, String, load
 from registry.i18n import _
 
 MAX_ANIMALS = 500

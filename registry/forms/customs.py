@@ -2,6 +2,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, FieldList, FormField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from registry.commands.endorsements import Outcome
 from registry.forms import options
 from registry.i18n import _l
 
@@ -17,10 +18,16 @@ class EndorsedLineForm(FlaskForm):
     class Meta:
         csrf = False
 
-    quantity = StringField(_l("Actual quantity"), validators=[Optional(), Length(max=20)])
+    quantity = StringField(_l("Actual quantity"))
     outcome = SelectField(
         _l("Outcome"),
-        choices=options([("cleared", _l("Cleared")), ("refused", _l("Refused")), ("seized", _l("Seized"))]),
+        choices=options(
+            [
+                (Outcome.CLEARED.value, _l("Cleared")),
+                (Outcome.REFUSED.value, _l("Refused")),
+                (Outcome.SEIZED.value, _l("Seized")),
+            ]
+        ),
     )
     marks = TextAreaField(
         _l("Microchips (entry) or registry numbers (exit), one per line"), validators=[Optional(), Length(max=5000)]
@@ -28,8 +35,10 @@ class EndorsedLineForm(FlaskForm):
 
 
 class EndorsementForm(FlaskForm):
-    port = StringField(_l("Port"), validators=[DataRequired(), Length(max=200)])
+    """What the page shows; the endorsement it makes is checked by commands.endorsements.EndorseSchema."""
+
+    port = StringField(_l("Port"))
     endorsed_on = DateField(_l("Date"), validators=[Optional()])
-    transport_doc = StringField(_l("Air waybill or bill of lading No."), validators=[DataRequired(), Length(max=100)])
+    transport_doc = StringField(_l("Air waybill or bill of lading No."))
     seizure_facility_id = SelectField(_l("Facility for seized animals"), coerce=str, validators=[Optional()])
     lines = FieldList(FormField(EndorsedLineForm))

@@ -1,6 +1,6 @@
 from flask_wtf import FlaskForm
 from wtforms import FieldList, FormField, SelectField, StringField, TextAreaField
-from wtforms.validators import Length, Optional
+from wtforms.validators import Optional
 
 from registry import codes
 from registry.forms import options
@@ -17,14 +17,17 @@ class LineForm(FlaskForm):
     term_code = SelectField(
         _l("Term"), choices=options([(k, f"{k} - {v}") for k, v in codes.TERMS.items()]), default="LIV"
     )
-    quantity = StringField(_l("Quantity"), validators=[Optional(), Length(max=20)])
+    quantity = StringField(_l("Quantity"))
     unit_code = SelectField(
         _l("Unit"), choices=options([(k, f"{k or '-'} {v}") for k, v in codes.UNITS.items()]), default=""
     )
-    description = StringField(_l("Description, marks"), validators=[Optional(), Length(max=500)])
+    description = StringField(_l("Description, marks"))
 
 
 class ApplicationForm(FlaskForm):
+    """What the page shows; what the application must hold is said once, by
+    commands.permits.ApplicationSchema, which the view loads the form's data with."""
+
     doc_type = SelectField(_l("Document"), choices=options(choices("doc_type", DOCUMENT_TYPES)))
     applicant_party_id = SelectField(_l("Applicant"), coerce=str, validators=[Optional()])
     importer_party_id = SelectField(_l("Importer"), coerce=str, validators=[Optional()])
@@ -34,17 +37,17 @@ class ApplicationForm(FlaskForm):
     origin_country = SelectField(_l("Country of origin"), coerce=str, validators=[Optional()])
     purpose_code = SelectField(_l("Purpose"), choices=options([(k, f"{k} - {v}") for k, v in codes.PURPOSES.items()]))
     source_code = SelectField(_l("Source"), choices=options([(k, f"{k} - {v}") for k, v in codes.SOURCES.items()]))
-    foreign_permit_no = StringField(_l("Exporting country's permit no."), validators=[Optional(), Length(max=70)])
+    foreign_permit_no = StringField(_l("Exporting country's permit no."))
     lines = FieldList(FormField(LineForm), min_entries=5)
     version = StringField(render_kw={"hidden": True})
 
 
 class DecisionForm(FlaskForm):
-    reason = TextAreaField(_l("Reason or note"), validators=[Optional(), Length(max=2000)])
-    special_conditions = TextAreaField(_l("Special conditions (box 5)"), validators=[Optional(), Length(max=2000)])
+    reason = TextAreaField(_l("Reason or note"))
+    special_conditions = TextAreaField(_l("Special conditions (box 5)"))
     version = StringField(render_kw={"hidden": True})
 
 
 class DeclareForm(FlaskForm):
     sex = SelectField(_l("Sex"), choices=options(choices("sex", ("U", "M", "F"))))
-    microchip = StringField(_l("Microchip (15 digits)"), validators=[Optional(), Length(max=15)])
+    microchip = StringField(_l("Microchip (15 digits)"))

@@ -1,6 +1,8 @@
 """The permit workflow, from draft to closure.
 
-Guards read ``ctx.actor``, ``ctx.permit``, ``ctx.editors``, ``ctx.data`` and ``ctx.today``.
+Guards read ``ctx.actor``, ``ctx.permit``, ``ctx.editors``, ``ctx.command`` (the action's input: a
+``PermitAction``, or an ``Endorse`` at the border) and ``ctx.today`` (for an endorsement, the day
+the consignment crossed).
 """
 
 from enum import StrEnum
@@ -56,7 +58,7 @@ def _not_own_application(ctx) -> str | None:
 
 
 def _reason_given(ctx) -> str | None:
-    return None if (ctx.data.get("reason") or "").strip() else _("a reason is required")
+    return None if getattr(ctx.command, "reason", None) else _("a reason is required")
 
 
 def _within_validity(ctx) -> str | None:
@@ -73,10 +75,30 @@ def _past_validity(ctx) -> str | None:
     return None
 
 
+def _right_direction(ctx) -> str | None:
+    p = ctx.permit
+    if p.direction == "import" and ctx.command.direction != "entry":
+        return _(
+            "permit %(permit)s is an import document: it is endorsed at entry, not at exit", permit=p.display_number
+        )
+    if p.direction != "import" and ctx.command.direction != "exit":
+        return _(
+            "permit %(permit)s is an export document: it is endorsed at exit, not at entry", permit=p.display_number
+        )
+    return None
+
+
 HAS_LINES = Guard("has_line_items", "the application has at least one line item", _has_lines)
 FOUR_EYES = Guard("not_own_application", "the decision is not taken by the applicant", _not_own_application)
 REASON = Guard("reason_given", "a reason is recorded", _reason_given, on_input=True, field="reason")
 VALID = Guard("within_validity", "the permit has not expired", _within_validity)
+DIRECTION = Guard(
+    "right_direction",
+    "an import permit is endorsed at entry, an export-side document at exit",
+    _right_direction,
+    on_input=True,
+    field="direction",
+)
 PAST_VALIDITY = Guard("past_validity", "the validity period is over", _past_validity)
 
 IN_USE = frozenset({S.ISSUED, S.PARTLY_USED})
@@ -117,8 +139,12 @@ PERMIT = Machine(
             (FOUR_EYES, REASON),
         ),
         Transition("issue", frozenset({S.APPROVED}), S.ISSUED, "permit.issue", N_("Issue"), (FOUR_EYES,)),
-        Transition("endorse", IN_USE, S.PARTLY_USED, "permit.endorse", N_("Endorse part of the quantities"), (VALID,)),
-        Transition("endorse_final", IN_USE, S.USED, "permit.endorse", N_("Endorse the last quantities"), (VALID,)),
+        Transition(
+            "endorse", IN_USE, S.PARTLY_USED, "permit.endorse", N_("Endorse part of the quantities"), (VALID, DIRECTION)
+        ),
+        Transition(
+            "endorse_final", IN_USE, S.USED, "permit.endorse", N_("Endorse the last quantities"), (VALID, DIRECTION)
+        ),
         Transition("close", frozenset({S.USED, S.PARTLY_USED}), S.CLOSED, "permit.close", N_("Close")),
         Transition("expire", IN_USE, S.EXPIRED, "permit.expire", N_("Expire"), (PAST_VALIDITY,)),
         Transition("cancel", IN_USE, S.CANCELLED, "permit.cancel", N_("Cancel the permit"), (REASON,)),

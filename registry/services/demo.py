@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
+from decimal import Decimal
 
 from sqlalchemy import select
 
@@ -10,10 +12,22 @@ from registry import clock
 from registry.commands import animals as commands
 from registry.commands import facilities as facility_commands
 from registry.commands import transfers as transfer_commands
+from registry.commands.endorsements import Direction, Endorse, EndorseLine, Outcome
+from registry.commands.permits import Application, ApplicationLine, PermitAction
 from registry.extensions import db
 from registry.models import Species, User
 from registry.permissions import Actor
-from registry.services import animals, arrivals, endorsements, facilities, permits, reference, transfers, users
+from registry.services import (
+    animals,
+    applications,
+    arrivals,
+    endorsements,
+    facilities,
+    permits,
+    reference,
+    transfers,
+    users,
+)  # fmt: skip
 
 PASSWORD = "demo-password-2026"
 LOGINS = [
@@ -34,11 +48,23 @@ def _species(name: str) -> int:
     return found
 
 
-def _issued(actor: dict, application: dict, applicant: str = "zoo"):
-    p = permits.create_application(actor[applicant], application)
-    permits.fire(actor[applicant], p.id, "submit")
-    permits.fire(actor["officer"], p.id, "approve")
-    return permits.fire(actor["officer2"], p.id, "issue")
+def _line(species_id: int, quantity: int, description: str | None = None) -> tuple[ApplicationLine, ...]:
+    return (ApplicationLine(species_id=species_id, quantity=Decimal(quantity), description=description),)
+
+
+def _act(actor: Actor, permit_id: int, event: str, **fields):
+    return permits.record_permit_event(actor, permit_id, event, PermitAction(**fields))
+
+
+def _issued(actor: dict, application: Application, applicant: str = "zoo", **issue):
+    p = applications.create_application(actor[applicant], application)
+    _act(actor[applicant], p.id, "submit")
+    _act(actor["officer"], p.id, "approve")
+    return _act(actor["officer2"], p.id, "issue", **issue)
+
+
+def _entry(port: str, transport_doc: str, *lines: EndorseLine) -> Endorse:
+    return Endorse(direction=Direction.ENTRY, port=port, transport_doc=transport_doc, lines=lines)
 
 
 def _animals_of(permit) -> list[int]:
@@ -121,67 +147,53 @@ def load(operator: Actor) -> bool:
 
     # Last year: two ball pythons came in and the permit was closed; another permit was never used.
     year_ago = date.today() - timedelta(days=400)
-    snakes = {
-        "doc_type": "import",
-        "importer_party_id": zoo,
-        "exporter_party_id": exporter,
-        "import_country": "KR",
-        "export_country": "ZA",
-        "purpose_code": "Z",
-        "source_code": "C",
-        "foreign_permit_no": "ZA-EXP-2025-00412",
-        "lines": [{"species_id": python, "term_code": "LIV", "quantity": "2"}],
-    }
+    snakes = Application(
+        doc_type="import",
+        importer_party_id=zoo,
+        exporter_party_id=exporter,
+        import_country="KR",
+        export_country="ZA",
+        purpose_code="Z",
+        source_code="C",
+        foreign_permit_no="ZA-EXP-2025-00412",
+        lines=_line(python, 2),
+    )
+    airport = "Incheon International Airport (KRICN)"
     with clock.on(year_ago):
         old = _issued(actor, snakes)
+        arrived = tuple(
+            commands.Declaration(sex=sex, identifiers=(commands.NewIdentifier("microchip", chip),))
+            for sex, chip in (("M", "410100000000201"), ("F", "410100000000202"))
+        )
         endorsements.endorse(
             actor["customs"],
             old.id,
-            {
-                "direction": "entry",
-                "port": "Incheon International Airport (KRICN)",
-                "transport_doc": "AWB 180-55501234",
-                "lines": [
-                    {
-                        "line_no": 1,
-                        "quantity": "2",
-                        "animals": [
-                            {"sex": "M", "identifiers": [{"kind": "microchip", "value": "410100000000201"}]},
-                            {"sex": "F", "identifiers": [{"kind": "microchip", "value": "410100000000202"}]},
-                        ],
-                    }
-                ],
-            },
+            _entry(airport, "AWB 180-55501234", EndorseLine(line_no=1, quantity=Decimal(2), animals=arrived)),
         )
         for snake in _animals_of(old):
             animals.record_animal_event(actor["zoo"], snake, commands.Register(facility_id=zoo_site))
-        permits.fire(actor["officer"], old.id, "close")
+        _act(actor["officer"], old.id, "close")
     with clock.on(year_ago + timedelta(days=20)):
-        _issued(actor, {**snakes, "foreign_permit_no": "ZA-EXP-2025-00533"})
+        _issued(actor, replace(snakes, foreign_permit_no="ZA-EXP-2025-00533"))
     with clock.on(year_ago + timedelta(days=60)):
         # One python died and nobody recorded the disposal of its carcass: overdue ever since.
         animals.record_animal_event(actor["zoo"], _animals_of(old)[1], commands.Death(cause="Respiratory infection"))
     permits.expire_due(operator)
 
     # An import of three grey parrots, from application to a bird in the aviary.
-    application = {
-        "doc_type": "import",
-        "importer_party_id": zoo,
-        "exporter_party_id": exporter,
-        "import_country": "KR",
-        "export_country": "ZA",
-        "origin_country": "ZA",
-        "purpose_code": "Z",
-        "source_code": "C",
-        "foreign_permit_no": "ZA-EXP-2026-00871",
-        "lines": [{"species_id": parrot, "term_code": "LIV", "quantity": "3", "description": "3 live, ringed"}],
-    }
-    imp = permits.create_application(actor["zoo"], application)
-    permits.fire(actor["zoo"], imp.id, "submit")
-    permits.fire(actor["officer"], imp.id, "approve")
-    permits.fire(
-        actor["officer2"], imp.id, "issue", {"special_conditions": "Transport under the IATA Live Animals Regulations."}
+    application = Application(
+        doc_type="import",
+        importer_party_id=zoo,
+        exporter_party_id=exporter,
+        import_country="KR",
+        export_country="ZA",
+        origin_country="ZA",
+        purpose_code="Z",
+        source_code="C",
+        foreign_permit_no="ZA-EXP-2026-00871",
+        lines=_line(parrot, 3, "3 live, ringed"),
     )
+    imp = _issued(actor, application, special_conditions="Transport under the IATA Live Animals Regulations.")
     line = imp.lines[0].id
     for i, chip in enumerate(("410100000012345", "410100000012346", "410100000012347")):
         mark = commands.NewIdentifier("microchip", chip)
@@ -189,12 +201,7 @@ def load(operator: Actor) -> bool:
     endorsements.endorse(
         actor["customs"],
         imp.id,
-        {
-            "direction": "entry",
-            "port": "Incheon International Airport (KRICN)",
-            "transport_doc": "AWB 180-12345675",
-            "lines": [{"line_no": 1, "quantity": "3"}],
-        },
+        _entry(airport, "AWB 180-12345675", EndorseLine(line_no=1, quantity=Decimal(3), outcome=Outcome.CLEARED)),
     )
     birds = _animals_of(imp)
     today = date.today()
@@ -230,47 +237,44 @@ def load(operator: Actor) -> bool:
     animals.record_animal_event(actor["zoo"], birds[2], disposal)
 
     # Applications at other steps, for each role's task list.
-    export = permits.create_application(
+    export = applications.create_application(
         actor["officer"],
-        {
-            "doc_type": "export",
-            "applicant_party_id": zoo,
-            "importer_party_id": buyer,
-            "exporter_party_id": zoo,
-            "import_country": "DE",
-            "export_country": "KR",
-            "purpose_code": "Z",
-            "source_code": "C",
-            "lines": [{"species_id": tortoise, "term_code": "LIV", "quantity": "2"}],
-        },
+        Application(
+            doc_type="export",
+            applicant_party_id=zoo,
+            importer_party_id=buyer,
+            exporter_party_id=zoo,
+            import_country="DE",
+            export_country="KR",
+            purpose_code="Z",
+            source_code="C",
+            lines=_line(tortoise, 2),
+        ),
     )
-    permits.fire(actor["officer"], export.id, "submit")
-    permits.create_application(
+    _act(actor["officer"], export.id, "submit")
+    applications.create_application(
         actor["breeder"],
-        {
-            "doc_type": "import",
-            "exporter_party_id": exporter,
-            "import_country": "KR",
-            "export_country": "ZA",
-            "purpose_code": "B",
-            "source_code": "C",
-            "foreign_permit_no": "ZA-EXP-2026-01102",
-            "lines": [{"species_id": parrot, "quantity": "2"}],
-        },
+        Application(
+            doc_type="import",
+            exporter_party_id=exporter,
+            import_country="KR",
+            export_country="ZA",
+            purpose_code="B",
+            source_code="C",
+            foreign_permit_no="ZA-EXP-2026-01102",
+            lines=_line(parrot, 2),
+        ),
     )
     _issued(
         actor,
-        {
-            **application,
-            "importer_party_id": breeder,
-            "foreign_permit_no": "ZA-EXP-2026-00977",
-            "lines": [{"species_id": parrot, "term_code": "LIV", "quantity": "2"}],
-        },
+        replace(application, importer_party_id=breeder, foreign_permit_no="ZA-EXP-2026-00977", lines=_line(parrot, 2)),
         applicant="breeder",
     )
-    cancelled = permits.create_application(actor["zoo"], {**application, "foreign_permit_no": "ZA-EXP-2026-00901"})
-    permits.fire(actor["zoo"], cancelled.id, "submit")
-    permits.fire(actor["officer"], cancelled.id, "approve")
-    permits.fire(actor["officer"], cancelled.id, "issue")
-    permits.fire(actor["officer2"], cancelled.id, "cancel", {"reason": "Exporter withdrew the shipment."})
+    cancelled = applications.create_application(
+        actor["zoo"], replace(application, foreign_permit_no="ZA-EXP-2026-00901")
+    )
+    _act(actor["zoo"], cancelled.id, "submit")
+    _act(actor["officer"], cancelled.id, "approve")
+    _act(actor["officer"], cancelled.id, "issue")
+    _act(actor["officer2"], cancelled.id, "cancel", reason="Exporter withdrew the shipment.")
     return True

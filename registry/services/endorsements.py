@@ -2,161 +2,99 @@
 
 One transaction records the actual quantities per line, moves the permit to partly or fully used,
 and moves the animals: an entry declares and enters the live animals (or refuses or seizes them),
-an exit exports the animals named. A permit is never used beyond its quantities, after its
-validity, or once cancelled.
+an exit exports the animals named. Whether the permit may be used at all (its state, its validity
+on the day, entry or exit) is the permit lifecycle's to say; here are the rules that need its
+lines: line numbers, quantities left, and the animals of each line.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from sqlalchemy import func, select
 
 from registry import clock
 from registry.commands import animals as commands
-from registry.commands import load
+from registry.commands.endorsements import Endorse, EndorseLine, Outcome
+from registry.commands.permits import whole_number_problem
 from registry.i18n import _
 from registry.machines import PERMIT, AnimalState
-from registry.models import OUTCOMES, Animal, EndorsedLine, Endorsement, Permit, PermitLine
+from registry.models import Animal, EndorsedLine, Endorsement, Permit, PermitLine
 from registry.permissions import Actor, require
-from registry.services import animals, arrivals, audit, permits
+from registry.services import animals, arrivals, audit
 from registry.services.context import write_transaction
-from registry.services.errors import Conflict, ValidationFailed
+from registry.services.errors import Conflict, ValidationFailed, refusals_as_conflict
+from registry.services.permits import Context, locked
+
+#: Term of the lines whose animals are followed one by one.
+LIVE = "LIV"
 
 
 def cleared(session, line_id: int) -> Decimal:
     """What has crossed on a line so far."""
     return session.scalar(
         select(func.coalesce(func.sum(EndorsedLine.quantity), 0)).where(
-            EndorsedLine.line_id == line_id, EndorsedLine.outcome == "cleared"
+            EndorsedLine.line_id == line_id, EndorsedLine.outcome == Outcome.CLEARED.value
         )
     ) or Decimal(0)
 
 
-def _quantity(raw, name: str, errors: dict) -> Decimal | None:
-    try:
-        q = Decimal(str(raw))
-        if not q.is_finite() or q <= 0 or q != q.quantize(Decimal("0.001")):
-            raise InvalidOperation
-        return q
-    except (InvalidOperation, ValueError):
-        errors[name] = _("a positive number with at most 3 decimals")
-        return None
+@dataclass
+class _Row:
+    """One line of the endorsement, matched with the permit's line."""
+
+    given: EndorseLine
+    line: PermitLine
 
 
-def endorse(actor: Actor, permit_id: int, data: dict) -> Endorsement:
+def endorse(actor: Actor, permit_id: int, command: Endorse) -> Endorsement:
     """Record what crossed (or was refused or seized) on *permit_id*, line by line.
 
-    data: direction ("entry"|"exit"), port, transport_doc, endorsed_on (date, default today),
-    seizure_facility_id (when anything is seized), and lines: [{line_no, quantity, outcome,
-    animals: [{sex, identifiers}] for an entry, animal_ids: [...] for an exit}].
+    :raises Forbidden: the actor does not endorse permits.
+    :raises NotFound: the permit is not visible to the actor.
+    :raises Conflict: the permit lifecycle refuses (state, validity on the day, direction), or a
+        line would cross beyond its quantity.
+    :raises ValidationFailed: a line or an animal the command names is not on the permit.
     """
     require(actor, "permit.endorse")
-    errors: dict[str, str] = {}
-    direction = data.get("direction")
-    if direction not in ("entry", "exit"):
-        errors["direction"] = _("entry or exit")
-    for name, limit in (("port", 200), ("transport_doc", 100)):
-        value = (data.get(name) or "").strip()
-        if not value or len(value) > limit:
-            errors[name] = _("required, at most %(limit)s characters", limit=limit)
-    when = data.get("endorsed_on") or clock.today()
-    if isinstance(when, str):
-        try:
-            when = date.fromisoformat(when)
-        except ValueError:
-            errors["endorsed_on"] = _("a date as YYYY-MM-DD")
-    if isinstance(when, date) and when > clock.today():
-        errors["endorsed_on"] = _("cannot be in the future")
-    raw_lines = data.get("lines") or []
-    if not raw_lines:
-        errors["lines"] = _("at least one line")
-    if errors:
-        raise ValidationFailed(_("the endorsement has errors"), errors)
-
+    when = command.endorsed_on or clock.today()
     with write_transaction() as session:
-        permit = permits.load(session, actor, permit_id)
-        if permit.state not in ("issued", "partly_used"):
-            raise Conflict(
-                _(
-                    "permit %(permit)s is %(state)s: it cannot be used",
-                    permit=permit.display_number,
-                    state=PERMIT.label(permit.state),
-                )
-            )
-        expected = "entry" if permit.direction == "import" else "exit"
-        if direction != expected:
-            if expected == "entry":
-                raise Conflict(
-                    _(
-                        "permit %(permit)s is an import document: it is endorsed at entry, not at exit",
-                        permit=permit.display_number,
-                    )
-                )
-            raise Conflict(
-                _(
-                    "permit %(permit)s is an export document: it is endorsed at exit, not at entry",
-                    permit=permit.display_number,
-                )
-            )
-        if permit.valid_until is not None and when > permit.valid_until:
-            raise Conflict(
-                _(
-                    "permit %(permit)s expired on %(day)s",
-                    permit=permit.display_number,
-                    day=permit.valid_until.isoformat(),
-                )
-            )
-        by_no = {line.line_no: line for line in permit.lines}
+        permit = locked(session, actor, permit_id)
+        used = {line.id: cleared(session, line.id) for line in permit.lines}
+        # The lifecycle first: whether this permit may be used at all, on that day, that way, is
+        # what customs needs to hear before anything about its lines.
+        with refusals_as_conflict():
+            t = PERMIT.transition(permit.state, _event(permit, command, used))
+            PERMIT.check_guards(t, permit.state, Context(actor, permit, command, when))
+        rows = _rows(session, permit, command, used)
+        before = permit.as_audit()
         endorsement = Endorsement(
             permit_id=permit.id,
-            direction=direction,
-            port=data["port"].strip(),
-            transport_doc=data["transport_doc"].strip(),
+            direction=command.direction.value,
+            port=command.port,
+            transport_doc=command.transport_doc,
             endorsed_on=when,
             officer_id=actor.user_id,
             officer_name=actor.username,
         )
         session.add(endorsement)
         session.flush()
-        for i, raw in enumerate(raw_lines):
-            line = by_no.get(raw.get("line_no"))
-            if line is None:
-                errors[f"lines.{i}.line_no"] = _("no such line on this permit")
-                continue
-            quantity = _quantity(raw.get("quantity"), f"lines.{i}.quantity", errors)
-            outcome = raw.get("outcome") or "cleared"
-            if outcome not in OUTCOMES:
-                errors[f"lines.{i}.outcome"] = _("one of %(values)s", values=", ".join(OUTCOMES))
-            if quantity is None or f"lines.{i}.outcome" in errors:
-                continue
-            if line.term_code == "LIV" and line.unit_code in (None, "NAR") and quantity != quantity.to_integral_value():
-                errors[f"lines.{i}.quantity"] = _("live animals are counted in whole numbers")
-                continue
-            if outcome == "cleared":
-                used = cleared(session, line.id)
-                if used + quantity > line.quantity:
-                    raise Conflict(
-                        _(
-                            "line %(line)s allows %(allowed)s; %(used)s already crossed, %(more)s more would exceed it",
-                            line=line.line_no,
-                            allowed=f"{line.quantity.normalize():f}",
-                            used=f"{used.normalize():f}",
-                            more=f"{quantity.normalize():f}",
-                        )
-                    )
+        for row in rows:
             session.add(
-                EndorsedLine(endorsement_id=endorsement.id, line_id=line.id, quantity=quantity, outcome=outcome)
+                EndorsedLine(
+                    endorsement_id=endorsement.id,
+                    line_id=row.line.id,
+                    quantity=row.given.quantity,
+                    outcome=row.given.outcome.value,
+                )
             )
             session.flush()
-            if line.term_code == "LIV":
-                _move_animals(session, actor, permit, line, int(quantity), outcome, raw, data, when, i, errors)
-        if errors:
-            raise ValidationFailed(_("the endorsement has errors"), errors)
-        complete = all(cleared(session, line.id) >= line.quantity for line in permit.lines)
-        before = permit.as_audit()
-        permits.move(session, actor, permit, "endorse_final" if complete else "endorse", {}, when)
+            if row.line.term_code == LIVE:
+                _move_animals(session, actor, permit, row, command, when)
+        permit.state = t.target
         session.flush()
         audit.record(
             actor,
@@ -169,71 +107,103 @@ def endorse(actor: Actor, permit_id: int, data: dict) -> Endorsement:
     return endorsement
 
 
-def receipt(endorsement: Endorsement) -> bytes:
-    """The printable receipt of one endorsement."""
-    from flask import current_app
+def _event(permit: Permit, command: Endorse, used: dict[int, Decimal]) -> str:
+    """``endorse_final`` when this consignment clears what is left of every line, else ``endorse``."""
+    crossing: dict[int, Decimal] = defaultdict(Decimal)
+    for given in command.lines:
+        if given.outcome == Outcome.CLEARED:
+            crossing[given.line_no] += given.quantity
+    complete = all(used[line.id] + crossing[line.line_no] >= line.quantity for line in permit.lines)
+    return "endorse_final" if complete else "endorse"
 
-    from registry import pdf
 
-    return pdf.render_receipt(endorsement, current_app.config["AUTHORITY"], current_app.config["PUBLIC_BASE_URL"])
+def _rows(session, permit: Permit, command: Endorse, used: dict[int, Decimal]) -> list[_Row]:
+    """Each line of *command* with the permit's line, once the lines exist, hold whole animals,
+    have enough left, and name the animals that leave.
+
+    :raises Conflict: a line would cross beyond its quantity.
+    :raises ValidationFailed: the problems, by field (``lines.0.quantity``).
+    """
+    by_no = {line.line_no: line for line in permit.lines}
+    left = dict(used)
+    errors: dict[str, str] = {}
+    rows = []
+    for i, given in enumerate(command.lines):
+        line = by_no.get(given.line_no)
+        if line is None:
+            errors[f"lines.{i}.line_no"] = _("no such line on this permit")
+            continue
+        problem = whole_number_problem(line.term_code, line.unit_code, given.quantity)
+        if problem:
+            errors[f"lines.{i}.quantity"] = problem
+            continue
+        if given.outcome == Outcome.CLEARED:
+            if left[line.id] + given.quantity > line.quantity:
+                raise Conflict(
+                    _(
+                        "line %(line)s allows %(allowed)s; %(used)s already crossed, %(more)s more would exceed it",
+                        line=line.line_no,
+                        allowed=f"{line.quantity.normalize():f}",
+                        used=f"{left[line.id].normalize():f}",
+                        more=f"{given.quantity.normalize():f}",
+                    )
+                )
+            left[line.id] += given.quantity
+        if line.term_code == LIVE:
+            _check_animals(session, permit, line, given, command, f"lines.{i}", errors)
+        rows.append(_Row(given, line))
+    if errors:
+        raise ValidationFailed(_("the endorsement has errors"), errors)
+    return rows
 
 
-def _move_animals(
-    session,
-    actor: Actor,
-    permit: Permit,
-    line: PermitLine,
-    count: int,
-    outcome: str,
-    raw: dict,
-    data: dict,
-    when: date,
-    i: int,
-    errors: dict,
+def _check_animals(
+    session, permit: Permit, line: PermitLine, given: EndorseLine, command: Endorse, prefix: str, errors: dict
 ) -> None:
-    if permit.direction == "export":
-        if outcome != "cleared":
-            return  # animals stopped at exit stay where they are; the keeper's record is unchanged
-        ids = raw.get("animal_ids") or []
-        if len(ids) != count:
-            errors[f"lines.{i}.animal_ids"] = _("name the %(count)s animal(s) that left, by id", count=count)
+    """At exit, the animals that left are named, of the line's species; seized animals need a place."""
+    if permit.direction != "export":
+        if given.outcome == Outcome.SEIZED and command.seizure_facility_id is None:
+            errors["seizure_facility_id"] = _("required")
+        return
+    if given.outcome != Outcome.CLEARED:
+        return
+    count = int(given.quantity)
+    if len(given.animal_ids) != count:
+        errors[f"{prefix}.animal_ids"] = _("name the %(count)s animal(s) that left, by id", count=count)
+        return
+    for animal_id in given.animal_ids:
+        animal = session.get(Animal, animal_id)
+        if animal is None or animal.species_id != line.species_id:
+            errors[f"{prefix}.animal_ids"] = _("animal %(animal)s is not of this line's species", animal=animal_id)
             return
-        for animal_id in ids:
-            animal = session.get(Animal, animal_id)
-            if animal is None or animal.species_id != line.species_id:
-                errors[f"lines.{i}.animal_ids"] = _("animal %(animal)s is not of this line's species", animal=animal_id)
-                return
+
+
+def _move_animals(session, actor: Actor, permit: Permit, row: _Row, command: Endorse, when: date) -> None:
+    given, line = row.given, row.line
+    if permit.direction == "export":
+        if given.outcome != Outcome.CLEARED:
+            return  # animals stopped at exit stay where they are; the keeper's record is unchanged
+        for animal_id in given.animal_ids:
             animals.record_animal_event(
-                actor, animal_id, commands.Export(permit_id=permit.id, occurred_on=when, port=data["port"])
+                actor, animal_id, commands.Export(permit_id=permit.id, occurred_on=when, port=command.port)
             )
         return
+    count = int(given.quantity)
     waiting = session.scalars(
         select(Animal).where(Animal.permit_line_id == line.id, Animal.state == AnimalState.DECLARED).order_by(Animal.id)
     ).all()
-    described = list(raw.get("animals") or [])
     chosen = list(waiting[:count])
+    described = list(given.animals)
     for k in range(count - len(chosen)):
-        spec = described[k] if k < len(described) else {}
-        chosen.append(
-            arrivals.declare(
-                actor,
-                line.id,
-                load(
-                    commands.DeclarationSchema,
-                    {"sex": spec.get("sex") or "U", "identifiers": spec.get("identifiers") or []},
-                ),
-            )
-        )
+        declaration = described[k] if k < len(described) else commands.Declaration()
+        chosen.append(arrivals.declare(actor, line.id, declaration))
     for animal in chosen:
-        if outcome == "cleared":
-            animals.record_animal_event(actor, animal.id, commands.Enter(port=data["port"], occurred_on=when))
-        elif outcome == "refused":
-            reason = raw.get("reason") or "refused at the border"
-            animals.record_animal_event(actor, animal.id, commands.RefuseEntry(reason=reason, occurred_on=when))
+        if given.outcome == Outcome.CLEARED:
+            event = commands.Enter(port=command.port, occurred_on=when)
+        elif given.outcome == Outcome.REFUSED:
+            event = commands.RefuseEntry(reason=given.reason or "refused at the border", occurred_on=when)
         else:
-            seizure = {
-                "facility_id": data.get("seizure_facility_id"),
-                "reason": raw.get("reason") or "seized at the border",
-                "occurred_on": when,
-            }
-            animals.record_animal_event(actor, animal.id, commands.event_command("seize", seizure))
+            event = commands.Seize(
+                facility_id=command.seizure_facility_id, reason=given.reason or "seized at the border", occurred_on=when
+            )
+        animals.record_animal_event(actor, animal.id, event)

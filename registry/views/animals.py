@@ -129,7 +129,9 @@ def _choices(form, actor) -> None:
     """Options for an event form, within what the actor may see. (Keepers move animals to other
     keepers through transfers, so the transfer event's form is an officer's.)"""
     facilities = db.session.scalars(
-        visible_facilities(actor, select(Facility).where(Facility.status == FacilityState.REGISTERED).order_by(Facility.name))
+        visible_facilities(
+            actor, select(Facility).where(Facility.status == FacilityState.REGISTERED).order_by(Facility.name)
+        )
     ).all()
     if hasattr(form, "facility_id"):
         form.facility_id.choices = [("", "-")] + [(str(f.id), f"{f.name} ({f.registration_no})") for f in facilities]
@@ -139,7 +141,10 @@ def _choices(form, actor) -> None:
     if hasattr(form, "permit_id"):
         permits = db.session.scalars(
             visible_permits(
-                actor, select(Permit).where(Permit.state.in_((PermitState.ISSUED, PermitState.PARTLY_USED)), Permit.doc_type != "import")
+                actor,
+                select(Permit).where(
+                    Permit.state.in_((PermitState.ISSUED, PermitState.PARTLY_USED)), Permit.doc_type != "import"
+                ),
             )
         ).all()
         form.permit_id.choices = [("", "-")] + [(str(p.id), p.display_number) for p in permits]

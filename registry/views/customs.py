@@ -5,6 +5,8 @@ from urllib.parse import unquote, urlsplit
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
+from registry.commands import load
+from registry.commands.endorsements import Direction, EndorseSchema
 from registry.extensions import db
 from registry.forms.customs import EndorsementForm, FindForm
 from registry.i18n import _
@@ -55,7 +57,7 @@ def endorse(permit_id: int):
     used = {line.id: endorsements.cleared(db.session, line.id) for line in permit.lines}
     if form.validate_on_submit():
         try:
-            endorsement = endorsements.endorse(current_actor(), permit.id, _data(permit, form))
+            endorsement = endorsements.endorse(current_actor(), permit.id, load(EndorseSchema, _data(permit, form)))
         except DomainError as exc:
             apply_errors(form, exc)
         else:
@@ -66,13 +68,18 @@ def endorse(permit_id: int):
         permit=permit,
         form=form,
         used=used,
-        direction="entry" if permit.direction == "import" else "exit",
+        direction=_direction(permit),
     )
 
 
+def _direction(permit: Permit) -> Direction:
+    """The way the permit's consignment crosses: the page offers no choice."""
+    return Direction.ENTRY if permit.direction == "import" else Direction.EXIT
+
+
 def _data(permit: Permit, form: EndorsementForm) -> dict:
-    """The form as the service's input: marks become identifiers (entry) or animal ids (exit)."""
-    direction = "entry" if permit.direction == "import" else "exit"
+    """The form as the endorsement's input: marks become identifiers (entry) or animal ids (exit)."""
+    direction = _direction(permit)
     lines = []
     for line, entry in zip(permit.lines, form.lines, strict=False):
         if not (entry.form.quantity.data or "").strip():
@@ -83,16 +90,16 @@ def _data(permit: Permit, form: EndorsementForm) -> dict:
             "quantity": entry.form.quantity.data.strip(),
             "outcome": entry.form.outcome.data,
         }
-        if direction == "entry":
+        if direction == Direction.ENTRY:
             row["animals"] = [{"identifiers": [{"kind": "microchip", "value": m}]} for m in marks]
         else:
             row["animal_ids"] = [a.id for a in db.session.scalars(select(Animal).where(Animal.registry_no.in_(marks)))]
         lines.append(row)
     return {
-        "direction": direction,
+        "direction": direction.value,
         "port": form.port.data,
         "transport_doc": form.transport_doc.data,
         "endorsed_on": form.endorsed_on.data,
         "lines": lines,
-        "seizure_facility_id": int(form.seizure_facility_id.data) if form.seizure_facility_id.data else None,
+        "seizure_facility_id": form.seizure_facility_id.data,
     }

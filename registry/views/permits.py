@@ -4,21 +4,18 @@ from sqlalchemy import select
 from registry import codes
 from registry.commands import animals as commands
 from registry.commands import load
+from registry.commands.permits import ACTIONS, ApplicationSchema, Copy, PermitActionSchema
 from registry.extensions import db
 from registry.forms.permits import ApplicationForm, DecisionForm, DeclareForm
 from registry.i18n import _
 from registry.machines import PERMIT, PermitState
 from registry.models import Animal, AuditEntry, Endorsement, Party, Permit, Species
 from registry.permissions import can_see_permit, has_capability, visible_parties, visible_permits
-from registry.services import arrivals, endorsements
-from registry.services import permits as service
+from registry.services import applications, arrivals, documents, permits
 from registry.services.errors import DomainError
-from registry.views.helpers import apply_errors, current_actor, deny, load_visible, paginate, requires
+from registry.views.helpers import apply_errors, current_actor, deny, form_data, load_visible, paginate, requires
 
 bp = Blueprint("permits", __name__, url_prefix="/permits")
-
-#: Workflow actions offered as buttons on the permit page (endorsement has its own screen).
-ACTIONS = ("submit", "withdraw", "request_changes", "approve", "refuse", "issue", "cancel", "close", "expire")
 
 
 @bp.get("/")
@@ -45,12 +42,6 @@ def _form_choices(form):
         line.species_id.choices = [("", "-")] + [(str(s.id), s.label()) for s in species]
 
 
-def _form_data(form) -> dict:
-    data = {k: v for k, v in form.data.items() if k not in ("csrf_token", "lines", "version")}
-    data["lines"] = form.lines.data
-    return data
-
-
 @bp.route("/new", methods=["GET", "POST"])
 @requires("permit.apply")
 def new():
@@ -60,7 +51,7 @@ def new():
     _form_choices(form)
     if form.validate_on_submit():
         try:
-            permit = service.create_application(current_actor(), _form_data(form))
+            permit = applications.create_application(current_actor(), load(ApplicationSchema, form_data(form)))
         except DomainError as exc:
             apply_errors(form, exc)
         else:
@@ -88,9 +79,7 @@ def edit(permit_id: int):
     _form_choices(form)
     if form.validate_on_submit():
         try:
-            service.update_application(
-                current_actor(), permit.id, _form_data(form), expected_version=int(form.version.data or 0) or None
-            )
+            applications.update_application(current_actor(), permit.id, load(ApplicationSchema, form_data(form)))
         except DomainError as exc:
             apply_errors(form, exc)
         else:
@@ -104,7 +93,7 @@ def edit(permit_id: int):
 def show(permit_id: int):
     permit = load_visible(Permit, permit_id, can_see_permit)
     actor = current_actor()
-    actions = service.available_actions(actor, permit, ACTIONS)
+    actions = permits.available_actions(actor, permit)
     history = db.session.scalars(
         select(AuditEntry)
         .where(AuditEntry.object_type == "permit", AuditEntry.object_id == str(permit.id))
@@ -129,7 +118,7 @@ def show(permit_id: int):
         declare_form=DeclareForm(),
         replaced_by=db.session.scalar(select(Permit).where(Permit.replaces_id == permit.id)),
         machine=PERMIT,
-        editable=permit.state in service.EDITABLE,
+        editable=permit.state in applications.EDITABLE,
     )
 
 
@@ -139,7 +128,9 @@ def copy(permit_id: int):
     permit = load_visible(Permit, permit_id, can_see_permit)
     if DecisionForm().validate_on_submit():
         try:
-            new = service.copy_application(current_actor(), permit.id, replace=request.args.get("replace") == "1")
+            new = applications.copy_application(
+                current_actor(), permit.id, Copy(replace=request.args.get("replace") == "1")
+            )
         except DomainError as exc:
             apply_errors(None, exc)
         else:
@@ -170,7 +161,7 @@ def declare(permit_id: int, line_no: int):
 @requires("permit.read_all", "permit.read_own")
 def pdf(permit_id: int):
     permit = load_visible(Permit, permit_id, can_see_permit)
-    return _pdf(service.document(permit), f"{permit.number.replace('/', '-')}.pdf")
+    return _pdf(documents.permit_pdf(permit), f"{permit.number.replace('/', '-')}.pdf")
 
 
 @bp.get("/<int:permit_id>/endorsements/<int:endorsement_id>/receipt.pdf")
@@ -181,7 +172,7 @@ def receipt(permit_id: int, endorsement_id: int):
     if endorsement is None or endorsement.permit_id != permit.id:
         deny("endorsement.scope", 404)
     return _pdf(
-        endorsements.receipt(endorsement), f"{permit.number.replace('/', '-')}-endorsement-{endorsement.id}.pdf"
+        documents.receipt_pdf(endorsement), f"{permit.number.replace('/', '-')}-endorsement-{endorsement.id}.pdf"
     )
 
 
@@ -202,13 +193,7 @@ def act(permit_id: int, action: str):
     form = DecisionForm()
     if form.validate_on_submit():
         try:
-            service.fire(
-                current_actor(),
-                permit.id,
-                action,
-                {"reason": form.reason.data, "special_conditions": form.special_conditions.data},
-                expected_version=int(form.version.data or 0) or None,
-            )
+            permits.record_permit_event(current_actor(), permit.id, action, load(PermitActionSchema, form_data(form)))
         except DomainError as exc:
             apply_errors(None, exc)
         else:

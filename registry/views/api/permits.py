@@ -1,28 +1,22 @@
 from flask import Response
 from sqlalchemy import select
 
+from registry.commands import endorsements as crossing
+from registry.commands import permits as commands
 from registry.commands.animals import DeclarationSchema
 from registry.i18n import _
 from registry.models import Permit
 from registry.permissions import can_see_permit, visible_permits
-from registry.services import arrivals, endorsements, permits
+from registry.services import applications, arrivals, documents, endorsements, permits
 from registry.services.errors import NotFound
 from registry.views.api.common import api_blueprint, idempotent, one, page, require
-from registry.views.api.schemas import (
-    PERMIT_ACTIONS,
-    AnimalSchema,
-    CopySchema,
-    EndorsementSchema,
-    PermitActionSchema,
-    PermitApplicationSchema,
-    PermitQuery,
-    PermitSchema,
-    page_of,
-)
+from registry.views.api.schemas import AnimalSchema, EndorsementSchema, PermitQuery, PermitSchema, page_of
 from registry.views.helpers import current_actor
 
 blp = api_blueprint("api_permits", "Permit applications and their workflow")
 READ = ("permit.read_all", "permit.read_own")
+#: The workflow actions as the path spells them.
+PATH_ACTIONS = {action.replace("_", "-"): action for action in commands.ACTIONS}
 
 
 @blp.get("/permits")
@@ -39,13 +33,12 @@ def list_permits(args):
 
 @blp.post("/permits")
 @idempotent
-@blp.arguments(PermitApplicationSchema)
+@blp.arguments(commands.ApplicationSchema)
 @blp.response(201, PermitSchema)
-def create_permit(data):
+def create_permit(application):
     """Draft an application (keepers for their own party; officers on anyone's behalf)."""
     require("permit.apply")
-    data.pop("version")
-    return permits.create_application(current_actor(), data)
+    return applications.create_application(current_actor(), application)
 
 
 @blp.get("/permits/<int(min=1, max=2147483647):permit_id>")
@@ -57,41 +50,39 @@ def get_permit(permit_id: int):
 
 
 @blp.put("/permits/<int(min=1, max=2147483647):permit_id>")
-@blp.arguments(PermitApplicationSchema)
+@blp.arguments(commands.ApplicationSchema)
 @blp.response(200, PermitSchema)
-def update_permit(data, permit_id: int):
+def update_permit(application, permit_id: int):
     """Change a draft, or an application sent back for changes."""
     require("permit.apply")
     one(Permit, permit_id, can_see_permit)
-    version = data.pop("version")
-    return permits.update_application(current_actor(), permit_id, data, expected_version=version)
+    return applications.update_application(current_actor(), permit_id, application)
 
 
 @blp.post(
     "/permits/<int(min=1, max=2147483647):permit_id>/actions/<any({}):action>".format(
-        ",".join(f'"{a}"' for a in PERMIT_ACTIONS)
+        ",".join(f'"{a}"' for a in PATH_ACTIONS)
     )
 )
 @idempotent
-@blp.arguments(PermitActionSchema)
+@blp.arguments(commands.PermitActionSchema)
 @blp.response(200, PermitSchema)
-def act_on_permit(data, permit_id: int, action: str):
+def act_on_permit(command, permit_id: int, action: str):
     """Move the permit along its workflow; the permit lifecycle decides what is legal (409 otherwise)."""
     require(*READ)
     one(Permit, permit_id, can_see_permit)
-    version = data.pop("version")
-    return permits.fire(current_actor(), permit_id, action.replace("-", "_"), data, expected_version=version)
+    return permits.record_permit_event(current_actor(), permit_id, PATH_ACTIONS[action], command)
 
 
 @blp.post("/permits/<int(min=1, max=2147483647):permit_id>/copy")
 @idempotent
-@blp.arguments(CopySchema, location="query")
+@blp.arguments(commands.CopySchema, location="query")
 @blp.response(201, PermitSchema)
-def copy_permit(args, permit_id: int):
+def copy_permit(command, permit_id: int):
     """A new draft from this application (copy as new), or the replacement of a cancelled permit."""
     require("permit.apply")
     one(Permit, permit_id, can_see_permit)
-    return permits.copy_application(current_actor(), permit_id, replace=args["replace"])
+    return applications.copy_application(current_actor(), permit_id, command)
 
 
 @blp.get("/permits/<int(min=1, max=2147483647):permit_id>/pdf")
@@ -107,18 +98,18 @@ def permit_pdf(permit_id: int):
     """The issued document as PDF, the same bytes every time (its SHA-256 is in the audit log)."""
     require(*READ)
     permit = one(Permit, permit_id, can_see_permit)
-    return Response(permits.document(permit), mimetype="application/pdf")
+    return Response(documents.permit_pdf(permit), mimetype="application/pdf")
 
 
 @blp.post("/permits/<int(min=1, max=2147483647):permit_id>/endorsements")
 @idempotent
-@blp.arguments(EndorsementSchema)
+@blp.arguments(crossing.EndorseSchema)
 @blp.response(201, EndorsementSchema)
-def endorse_permit(data, permit_id: int):
+def endorse_permit(command, permit_id: int):
     """Customs: record a consignment crossing at entry or exit, line by line."""
     require("permit.endorse")
     one(Permit, permit_id, can_see_permit)
-    return endorsements.endorse(current_actor(), permit_id, data)
+    return endorsements.endorse(current_actor(), permit_id, command)
 
 
 @blp.post("/permits/<int(min=1, max=2147483647):permit_id>/lines/<int(min=1, max=2147483647):line_no>/animals")

@@ -3,7 +3,6 @@
 import marshmallow as ma
 from marshmallow import validate
 
-from registry import codes
 from registry.machines import ANIMAL, PERMIT, FacilityState, TransferState
 from registry.models import APPENDICES, DOCUMENT_TYPES, IDENTIFIER_KINDS, PARTY_KINDS, SEXES
 
@@ -98,18 +97,16 @@ class PartySchema(ma.Schema):
 # ---------------------------------------------------------------- permits
 
 
-class PermitLineSchema(Strict):
-    line_no = ma.fields.Integer(dump_only=True)
-    species_id = Id(required=True)
-    appendix = ma.fields.String(dump_only=True)
-    term_code = ma.fields.String(load_default="LIV", validate=validate.OneOf(list(codes.TERMS)))
-    quantity = ma.fields.String(
-        required=True,
-        validate=validate.Regexp(r"^(?!0+(\.0+)?$)[0-9]{1,9}(\.[0-9]{1,3})?$"),
-        metadata={"description": "A positive decimal with at most 3 decimals, as a string"},
-    )
-    unit_code = ma.fields.String(allow_none=True, load_default=None, validate=validate.OneOf(list(codes.UNITS)))
-    description = ma.fields.String(allow_none=True, load_default=None, validate=validate.Length(max=500))
+class PermitLineSchema(ma.Schema):
+    """A line as the permit shows it (an application's lines are loaded by commands.permits)."""
+
+    line_no = ma.fields.Integer()
+    species_id = ma.fields.Integer()
+    appendix = ma.fields.String()
+    term_code = ma.fields.String()
+    quantity = ma.fields.String(metadata={"description": "a decimal with 3 decimals, as a string"})
+    unit_code = ma.fields.String(allow_none=True)
+    description = ma.fields.String(allow_none=True)
 
 
 class PermitSchema(ma.Schema):
@@ -138,34 +135,6 @@ class PermitSchema(ma.Schema):
 
 class PermitQuery(PageQuery):
     state = ma.fields.String(load_default=None, validate=validate.OneOf([s.value for s in PERMIT.states]))
-
-
-class PermitApplicationSchema(Strict):
-    doc_type = ma.fields.String(required=True, validate=validate.OneOf(list(DOCUMENT_TYPES)))
-    applicant_party_id = Id(load_default=None, allow_none=True)
-    importer_party_id = Id(load_default=None, allow_none=True)
-    exporter_party_id = Id(load_default=None, allow_none=True)
-    import_country = ma.fields.String(required=True, validate=validate.Length(equal=2))
-    export_country = ma.fields.String(required=True, validate=validate.Length(equal=2))
-    origin_country = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(equal=2))
-    purpose_code = ma.fields.String(required=True, validate=validate.OneOf(list(codes.PURPOSES)))
-    source_code = ma.fields.String(required=True, validate=validate.OneOf(list(codes.SOURCES)))
-    foreign_permit_no = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=70))
-    lines = ma.fields.List(ma.fields.Nested(PermitLineSchema), required=True, validate=validate.Length(1, 200))
-    version = Id(
-        load_default=None,
-        allow_none=True,
-        metadata={"description": "The version you read; a stale one is refused (409)"},
-    )
-
-
-PERMIT_ACTIONS = ("submit", "withdraw", "request-changes", "approve", "refuse", "issue", "cancel", "close", "expire")
-
-
-class PermitActionSchema(Strict):
-    reason = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
-    special_conditions = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
-    version = Id(load_default=None, allow_none=True)
 
 
 # ---------------------------------------------------------------- animals
@@ -353,12 +322,6 @@ class EndorsementSchema(Strict):
 
     def load_lines(self, value):
         return EndorsedLineSchema(many=True).load(value)
-
-
-class CopySchema(Strict):
-    replace = ma.fields.Boolean(
-        load_default=False, metadata={"description": "make the replacement of this cancelled permit"}
-    )
 
 
 class TransferSchema(Strict):

@@ -1,0 +1,167 @@
+"""Permit applications: drafting one, editing it, and copying a permit into a new draft.
+
+The application arrives checked in shape (``commands.permits.Application``); here are the rules
+that need the database or the registry: the parties and species exist, a keeper applies for their
+own party, this registry's own country is on the right side, and the CITES document rules, which
+read the species' appendices.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from flask import current_app
+from sqlalchemy import select
+
+from registry import document_rules
+from registry.commands.permits import Application, Copy
+from registry.i18n import _
+from registry.machines import PERMIT, PermitState
+from registry.models import Party, Permit, PermitLine, Species
+from registry.permissions import Actor, party_bound, require
+from registry.services import audit
+from registry.services.context import write_transaction
+from registry.services.errors import Conflict, ValidationFailed
+from registry.services.permits import locked
+
+#: States in which the applicant may still change the application.
+EDITABLE = (PermitState.DRAFT, PermitState.CHANGES_REQUESTED)
+PARTIES = ("applicant_party_id", "importer_party_id", "exporter_party_id")
+#: What a copy takes over from its source.
+COPIED = (
+    "doc_type",
+    *PARTIES,
+    "import_country",
+    "export_country",
+    "origin_country",
+    "purpose_code",
+    "source_code",
+    "foreign_permit_no",
+)
+
+
+def _content(session, actor: Actor, application: Application) -> tuple[dict, list[PermitLine]]:
+    """The permit's fields and lines from *application*, or ValidationFailed naming every problem."""
+    applicant = application.applicant_party_id
+    if party_bound(actor):
+        if applicant not in (None, actor.party_id):
+            raise ValidationFailed(
+                _("the application has errors"), {"applicant_party_id": _("a keeper applies for their own party only")}
+            )
+        applicant = actor.party_id
+    fields = {name: getattr(application, name) for name in COPIED if name != "applicant_party_id"} | {
+        "applicant_party_id": applicant
+    }
+    errors: dict[str, str] = {}
+    if applicant is None:
+        errors["applicant_party_id"] = _("required")
+    for name in PARTIES:
+        if fields[name] is not None and session.get(Party, fields[name]) is None:
+            errors[name] = _("no such party")
+    own = current_app.config["ISSUING_COUNTRY"]
+    if application.doc_type == "import" and application.import_country != own:
+        errors["import_country"] = _("an import permit of this registry is for imports into %(country)s", country=own)
+    if application.doc_type != "import" and application.export_country != own:
+        errors["export_country"] = _("this registry issues export-side documents for %(country)s only", country=own)
+    lines = []
+    for i, line in enumerate(application.lines):
+        species = session.get(Species, line.species_id)
+        if species is None:
+            errors[f"lines.{i}.species_id"] = _("no such species")
+            continue
+        lines.append(
+            PermitLine(
+                line_no=i + 1,
+                species_id=species.id,
+                appendix=species.appendix,
+                term_code=line.term_code,
+                quantity=line.quantity,
+                unit_code=line.unit_code,
+                description=line.description,
+            )
+        )
+    if not errors:
+        errors.update(document_rules.problems(fields, {line.appendix for line in lines}))
+    if errors:
+        raise ValidationFailed(_("the application has errors"), errors)
+    return fields | {"issuing_country": own}, lines
+
+
+def create_application(actor: Actor, application: Application) -> Permit:
+    """Draft a new application (by a keeper for themselves, or an officer on someone's behalf)."""
+    require(actor, "permit.apply")
+    with write_transaction() as session:
+        fields, lines = _content(session, actor, application)
+        permit = Permit(state=PermitState.DRAFT, created_by_id=actor.user_id, lines=lines, **fields)
+        session.add(permit)
+        session.flush()
+        audit.record(actor, "permit.create", "permit", permit.id, None, permit.as_audit())
+    return permit
+
+
+def update_application(actor: Actor, permit_id: int, application: Application) -> Permit:
+    """Change a draft, or an application sent back for changes (``application.version``: the one read)."""
+    require(actor, "permit.apply")
+    with write_transaction() as session:
+        permit = locked(session, actor, permit_id, application.version)
+        if permit.state not in EDITABLE:
+            raise Conflict(
+                _("an application that is %(state)s can no longer be edited", state=PERMIT.label(permit.state))
+            )
+        before = permit.as_audit()
+        # Whoever edits, the application stays the applicant's.
+        application = dataclasses.replace(application, applicant_party_id=permit.applicant_party_id)
+        fields, lines = _content(session, actor, application)
+        for key, value in fields.items():
+            setattr(permit, key, value)
+        # Old lines go before new ones come in: they share (permit_id, line_no).
+        permit.lines.clear()
+        session.flush()
+        permit.lines = lines
+        session.flush()
+        audit.record(actor, "permit.update", "permit", permit.id, before, permit.as_audit())
+    return permit
+
+
+def copy_application(actor: Actor, permit_id: int, command: Copy) -> Permit:
+    """A new draft with the same parties, codes and lines. With ``command.replace``, the draft
+    replaces a cancelled permit and says so (box 5), as the EU rule for replacement documents asks."""
+    require(actor, "permit.apply")
+    with write_transaction() as session:
+        source = locked(session, actor, permit_id)
+        if command.replace and source.state != PermitState.CANCELLED:
+            raise Conflict(_("only a cancelled permit can be replaced"))
+        if command.replace and session.scalar(select(Permit.id).where(Permit.replaces_id == source.id)):
+            raise Conflict(_("permit %(permit)s already has a replacement", permit=source.display_number))
+        copy = Permit(
+            state=PermitState.DRAFT,
+            created_by_id=actor.user_id,
+            issuing_country=source.issuing_country,
+            **{name: getattr(source, name) for name in COPIED},
+        )
+        copy.lines = [
+            PermitLine(
+                line_no=line.line_no,
+                species_id=line.species_id,
+                appendix=line.appendix,
+                term_code=line.term_code,
+                quantity=line.quantity,
+                unit_code=line.unit_code,
+                description=line.description,
+            )
+            for line in source.lines
+        ]
+        if command.replace:
+            copy.replaces_id = source.id
+            copy.special_conditions = f"Replaces {source.number}, cancelled: {source.decision_note}"
+        session.add(copy)
+        session.flush()
+        audit.record(
+            actor,
+            "permit.replace" if command.replace else "permit.copy",
+            "permit",
+            copy.id,
+            None,
+            copy.as_audit() | {"copied_from": source.id},
+        )
+    return copy
