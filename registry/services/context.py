@@ -6,13 +6,14 @@ import contextvars
 import logging
 from contextlib import contextmanager
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from registry.database import WRITE_OPTION
 from registry.extensions import db
 from registry.i18n import _
-from registry.services.errors import Conflict
+from registry.services.errors import Conflict, NotFound
 
 log = logging.getLogger(__name__)
 _in_write = contextvars.ContextVar("registry_in_write", default=False)
@@ -59,3 +60,23 @@ def write_transaction():
 def lock(query):
     """Row lock on PostgreSQL; on SQLite, BEGIN IMMEDIATE already serialises writers."""
     return query.with_for_update()
+
+
+def load_locked(session, actor, machine, model, can_see, where, expected_version: int | None = None):
+    """The one object of *model* that *where* picks, row-locked for the transaction.
+
+    It answers NotFound when it does not exist or *can_see(actor, obj)* says no (the two are
+    indistinguishable), and Conflict when it changed since the user read *expected_version*.
+    The refusals name the record by its lifecycle's noun (*machine*).
+    """
+    obj = session.execute(lock(select(model).where(where))).scalar_one_or_none()
+    if obj is None or (can_see is not None and not can_see(actor, obj)):
+        raise NotFound(_("no such %(noun)s", noun=_(machine.noun)))
+    if expected_version is not None and obj.version != expected_version:
+        raise Conflict(
+            _(
+                "the %(noun)s was changed by someone else since you opened it; reload and try again",
+                noun=_(machine.noun),
+            )
+        )
+    return obj

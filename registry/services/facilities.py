@@ -22,8 +22,8 @@ from registry.machines import FACILITY, AnimalState
 from registry.models import Animal, Facility, FacilitySpecies, Inspection, Party, Species
 from registry.permissions import Actor, can_see_facility, has_capability, party_bound, require
 from registry.services import audit
-from registry.services.context import lock, write_transaction
-from registry.services.errors import Conflict, NotFound, ValidationFailed, refusals_as_conflict
+from registry.services.context import load_locked, write_transaction
+from registry.services.errors import ValidationFailed, refusals_as_conflict
 from registry.services.numbers import next_serial
 
 #: States in which an animal occupies a place in its facility.
@@ -148,11 +148,9 @@ def record_facility_event(actor: Actor, facility_id: int, command: commands.Faci
     event = command.EVENT
     require(actor, FACILITY.transitions[event].capability)
     with write_transaction() as session:
-        facility = session.execute(lock(select(Facility).where(Facility.id == facility_id))).scalar_one_or_none()
-        if facility is None or not can_see_facility(actor, facility):
-            raise NotFound(_("no such facility"))
-        if command.version is not None and facility.version != command.version:
-            raise Conflict(_("the facility was changed by someone else; reload and try again"))
+        facility = load_locked(
+            session, actor, FACILITY, Facility, can_see_facility, Facility.id == facility_id, command.version
+        )
         with refusals_as_conflict():
             t = FACILITY.transition(facility.status, event)
         if isinstance(command, commands.ChangeCapacity):

@@ -11,11 +11,11 @@ from sqlalchemy import select
 
 from registry import clock
 from registry.i18n import _
+from registry.machines import ANIMAL
 from registry.models import Animal, AnimalEvent, Facility, Keeping, Permit
 from registry.permissions import Actor, can_see_animal
 from registry.services import audit
-from registry.services.context import lock
-from registry.services.errors import Conflict, NotFound
+from registry.services.context import load_locked, lock
 from registry.services.facilities import occupancy
 
 
@@ -54,12 +54,8 @@ class EventContext(Context):
 
 def load_for_update(session, actor: Actor, animal_id: int, expected_version: int | None, scoped: bool = True) -> Animal:
     """The animal, row-locked; 404 outside the actor's scope, 409 when it changed since *expected_version*."""
-    animal = session.execute(lock(select(Animal).where(Animal.id == animal_id))).scalar_one_or_none()
-    if animal is None or (scoped and not can_see_animal(actor, animal)):
-        raise NotFound(_("no such animal"))
-    if expected_version is not None and animal.version != expected_version:
-        raise Conflict(_("the animal was changed by someone else since you opened it; reload and try again"))
-    return animal
+    can_see = can_see_animal if scoped else None
+    return load_locked(session, actor, ANIMAL, Animal, can_see, Animal.id == animal_id, expected_version)
 
 
 def locked_facility(session, facility_id: int | None, errors: dict, name: str = "facility_id") -> Facility | None:

@@ -26,8 +26,8 @@ from registry.models import DOCUMENT_TYPES, AuditEntry, Permit
 from registry.models.base import utcnow
 from registry.permissions import Actor, can_see_permit, has_capability, require
 from registry.services import audit, documents
-from registry.services.context import lock, write_transaction
-from registry.services.errors import Conflict, NotFound, ValidationFailed, refusals_as_conflict
+from registry.services.context import load_locked, write_transaction
+from registry.services.errors import ValidationFailed, refusals_as_conflict
 from registry.services.numbers import permit_number
 
 
@@ -61,12 +61,7 @@ def editors(session, permit: Permit) -> frozenset:
 def locked(session, actor: Actor, permit_id: int, expected_version: int | None = None) -> Permit:
     """The permit, locked for the transaction; NotFound outside the actor's scope, Conflict when it
     changed since the user read *expected_version*."""
-    permit = session.execute(lock(select(Permit).where(Permit.id == permit_id))).scalar_one_or_none()
-    if permit is None or not can_see_permit(actor, permit):
-        raise NotFound(_("no such permit"))
-    if expected_version is not None and permit.version != expected_version:
-        raise Conflict(_("the permit was changed by someone else since you opened it; reload and try again"))
-    return permit
+    return load_locked(session, actor, PERMIT, Permit, can_see_permit, Permit.id == permit_id, expected_version)
 
 
 def add_months(day: date, months: int) -> date:

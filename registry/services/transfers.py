@@ -21,7 +21,7 @@ from registry.models import Animal, Facility, Transfer
 from registry.models.base import utcnow
 from registry.permissions import Actor, acts_for, can_see_animal, can_see_transfer, has_capability, require
 from registry.services import animals, audit
-from registry.services.context import lock, write_transaction
+from registry.services.context import load_locked, lock, write_transaction
 from registry.services.errors import Conflict, NotFound, ValidationFailed, allowed, refusals_as_conflict
 
 
@@ -100,15 +100,6 @@ def start(actor: Actor, command: commands.Offer) -> Transfer:
     return t
 
 
-def _load(session, actor: Actor, transfer_id: int | None = None, code: str | None = None) -> Transfer:
-    q = select(Transfer).where(Transfer.id == transfer_id if code is None else Transfer.code == code)
-    t = session.execute(lock(q)).scalar_one_or_none()
-    # A keeper holding the code may answer a transfer offered to them even before it is in their list.
-    if t is None or not can_see_transfer(actor, t):
-        raise NotFound(_("no such transfer"))
-    return t
-
-
 def record_transfer_event(actor: Actor, transfer_id: int, command: commands.Answer) -> Transfer:
     """Record *command* (accept, decline, cancel or acknowledge) on a transfer.
 
@@ -130,9 +121,8 @@ def _answer(actor: Actor, command: commands.Answer, transfer_id: int | None = No
     event = command.EVENT
     require(actor, TRANSFER.transitions[event].capability)
     with write_transaction() as session:
-        t = _load(session, actor, transfer_id, code)
-        if command.version is not None and t.version != command.version:
-            raise Conflict(_("the transfer was changed by someone else; reload and try again"))
+        which = Transfer.id == transfer_id if code is None else Transfer.code == code
+        t = load_locked(session, actor, TRANSFER, Transfer, can_see_transfer, which, command.version)
         step = allowed(TRANSFER, t.state, event, Context(actor, t, command))
         before = t.as_audit()
         if isinstance(command, commands.Accept):
