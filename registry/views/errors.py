@@ -37,7 +37,7 @@ def _api_detail(exc: HTTPException) -> str | None:
         return _("the request has invalid fields")
     if not _stock(exc):
         return exc.description
-    details = {
+    details: dict[int | None, str] = {
         400: _("the request is malformed"),
         401: _("a valid bearer token is required (Authorization: Bearer <token>)"),
         403: _("your role does not allow this"),

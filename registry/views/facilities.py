@@ -14,7 +14,7 @@ from registry.permissions import can_see_facility, has_capability, visible_facil
 from registry.services import attachments
 from registry.services import facilities as service
 from registry.services.errors import DomainError
-from registry.views.helpers import apply_errors, current_actor, form_problems, load_visible, requires
+from registry.views.helpers import apply_errors, form_problems, load_visible, require_actor, requires
 
 bp = Blueprint("facilities", __name__, url_prefix="/facilities")
 ACTIONS = ("resubmit", "request_changes", "approve", "refuse", "close")
@@ -71,7 +71,7 @@ def _allowances(form) -> dict:
 @bp.get("/")
 @requires("facility.apply", "facility.read_all")
 def index():
-    rows = db.session.scalars(visible_facilities(current_actor(), select(Facility)).order_by(Facility.id.desc())).all()
+    rows = db.session.scalars(visible_facilities(require_actor(), select(Facility)).order_by(Facility.id.desc())).all()
     return render_template("facilities/index.html", rows=rows, machine=FACILITY)
 
 
@@ -86,13 +86,13 @@ def apply():
             (str(p.id), p.name)
             for p in db.session.scalars(select(Party).where(Party.country == "KR").order_by(Party.name))
         ]
-        if has_capability(current_actor(), "party.read_all")
+        if has_capability(require_actor(), "party.read_all")
         else [("", "-")]
     )
     if form.validate_on_submit():
         try:
             f = service.apply(
-                current_actor(),
+                require_actor(),
                 {
                     "name": form.name.data,
                     "address": form.address.data,
@@ -112,7 +112,7 @@ def apply():
 @requires("facility.apply", "facility.read_all")
 def show(facility_id: int):
     f = load_visible(Facility, facility_id, can_see_facility)
-    actor = current_actor()
+    actor = require_actor()
     actions = service.available_actions(actor, f, ACTIONS)
     capacity = CapacityForm()
     for a in f.allowances + [None, None]:
@@ -138,7 +138,7 @@ def show(facility_id: int):
 @requires("facility.apply", "facility.manage")
 def act(facility_id: int, action: str):
     load_visible(Facility, facility_id, can_see_facility)
-    forms = {"change_capacity": CapacityForm, "inspect": InspectionForm}
+    forms: dict[str, type[FlaskForm]] = {"change_capacity": CapacityForm, "inspect": InspectionForm}
     form = forms.get(action, ReasonForm)()
     if action == "change_capacity":
         _species_choices(form)
@@ -147,7 +147,7 @@ def act(facility_id: int, action: str):
         if action == "change_capacity":
             data["allowances"] = _allowances(form)
         try:
-            service.fire(current_actor(), facility_id, action, data)
+            service.fire(require_actor(), facility_id, action, data)
         except DomainError as exc:
             apply_errors(None, exc)
         else:

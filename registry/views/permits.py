@@ -11,7 +11,7 @@ from registry.permissions import can_see_permit, has_capability, visible_parties
 from registry.services import animals, endorsements
 from registry.services import permits as service
 from registry.services.errors import DomainError
-from registry.views.helpers import apply_errors, current_actor, deny, load_visible, paginate, requires
+from registry.views.helpers import apply_errors, deny, load_visible, paginate, require_actor, requires
 
 bp = Blueprint("permits", __name__, url_prefix="/permits")
 
@@ -23,14 +23,14 @@ ACTIONS = ("submit", "withdraw", "request_changes", "approve", "refuse", "issue"
 @requires("permit.read_all", "permit.read_own")
 def index():
     state = request.args.get("state") or ""
-    query = visible_permits(current_actor(), select(Permit)).order_by(Permit.id.desc())
+    query = visible_permits(require_actor(), select(Permit)).order_by(Permit.id.desc())
     if state in PermitState.__members__.values():
         query = query.where(Permit.state == state)
     return render_template("permits/index.html", **paginate(query), state=state, machine=PERMIT)
 
 
 def _form_choices(form):
-    parties = db.session.scalars(visible_parties(current_actor(), select(Party).order_by(Party.name))).all()
+    parties = db.session.scalars(visible_parties(require_actor(), select(Party).order_by(Party.name))).all()
     party_choices = [("", "-")] + [(str(p.id), f"{p.name} ({p.country})") for p in parties]
     for field in (form.applicant_party_id, form.importer_party_id, form.exporter_party_id):
         field.choices = party_choices
@@ -58,7 +58,7 @@ def new():
     _form_choices(form)
     if form.validate_on_submit():
         try:
-            permit = service.create_application(current_actor(), _form_data(form))
+            permit = service.create_application(require_actor(), _form_data(form))
         except DomainError as exc:
             apply_errors(form, exc)
         else:
@@ -87,7 +87,7 @@ def edit(permit_id: int):
     if form.validate_on_submit():
         try:
             service.update_application(
-                current_actor(), permit.id, _form_data(form), expected_version=int(form.version.data or 0) or None
+                require_actor(), permit.id, _form_data(form), expected_version=int(form.version.data or 0) or None
             )
         except DomainError as exc:
             apply_errors(form, exc)
@@ -101,7 +101,7 @@ def edit(permit_id: int):
 @requires("permit.read_all", "permit.read_own")
 def show(permit_id: int):
     permit = load_visible(Permit, permit_id, can_see_permit)
-    actor = current_actor()
+    actor = require_actor()
     actions = service.available_actions(actor, permit, ACTIONS)
     history = db.session.scalars(
         select(AuditEntry)
@@ -137,7 +137,7 @@ def copy(permit_id: int):
     permit = load_visible(Permit, permit_id, can_see_permit)
     if DecisionForm().validate_on_submit():
         try:
-            new = service.copy_application(current_actor(), permit.id, replace=request.args.get("replace") == "1")
+            new = service.copy_application(require_actor(), permit.id, replace=request.args.get("replace") == "1")
         except DomainError as exc:
             apply_errors(None, exc)
         else:
@@ -155,7 +155,7 @@ def declare(permit_id: int, line_no: int):
     if line is not None and form.validate_on_submit():
         marks = [{"kind": "microchip", "value": form.microchip.data.strip()}] if form.microchip.data else []
         try:
-            animal = animals.declare(current_actor(), line.id, {"sex": form.sex.data, "identifiers": marks})
+            animal = animals.declare(require_actor(), line.id, {"sex": form.sex.data, "identifiers": marks})
         except DomainError as exc:
             apply_errors(None, exc)
         else:
@@ -194,13 +194,13 @@ def act(permit_id: int, action: str):
     permit = load_visible(Permit, permit_id, can_see_permit)
     if action not in ACTIONS:
         return render_template("error.html", status=404, title=_("No such action")), 404
-    if not has_capability(current_actor(), PERMIT.transitions[action].capability):
+    if not has_capability(require_actor(), PERMIT.transitions[action].capability):
         deny(PERMIT.transitions[action].capability)
     form = DecisionForm()
     if form.validate_on_submit():
         try:
             service.fire(
-                current_actor(),
+                require_actor(),
                 permit.id,
                 action,
                 {"reason": form.reason.data, "special_conditions": form.special_conditions.data},

@@ -12,7 +12,7 @@ from registry.models import Animal, Facility, Transfer
 from registry.permissions import can_see_transfer, offerable_animals, visible_transfers
 from registry.services import transfers as service
 from registry.services.errors import DomainError
-from registry.views.helpers import apply_errors, current_actor, deny, requires
+from registry.views.helpers import apply_errors, deny, require_actor, requires
 
 bp = Blueprint("transfers", __name__, url_prefix="/transfers")
 
@@ -38,7 +38,7 @@ class NoteForm(FlaskForm):
 @bp.get("/")
 @requires("transfer.start", "transfer.answer", "transfer.acknowledge", "animal.read_all")
 def index():
-    actor = current_actor()
+    actor = require_actor()
     rows = db.session.scalars(visible_transfers(actor, select(Transfer)).order_by(Transfer.id.desc()).limit(100)).all()
     return render_template(
         "transfers/index.html", rows=rows, waiting=service.pending_for(actor), machine=TRANSFER, answer=AnswerForm()
@@ -52,7 +52,7 @@ def answer_by_code():
     event = "decline" if request.form.get("decline") else "accept"
     if form.validate_on_submit():
         try:
-            t = service.act(current_actor(), event, code=form.code.data)
+            t = service.act(require_actor(), event, code=form.code.data)
         except DomainError as exc:
             apply_errors(form, exc)
         else:
@@ -64,7 +64,7 @@ def answer_by_code():
 @bp.route("/new", methods=["GET", "POST"])
 @requires("transfer.start")
 def new():
-    actor = current_actor()
+    actor = require_actor()
     form = TransferForm()
     own = db.session.scalars(
         offerable_animals(actor, select(Animal).where(Animal.state == AnimalState.IN_CAPTIVITY)).order_by(
@@ -99,7 +99,7 @@ def new():
 @bp.get("/<int:transfer_id>")
 @requires("transfer.start", "transfer.answer", "transfer.acknowledge", "animal.read_all")
 def show(transfer_id: int):
-    actor = current_actor()
+    actor = require_actor()
     t = db.session.get(Transfer, transfer_id)
     if t is None or not can_see_transfer(actor, t):
         deny("transfer.scope", 404)
@@ -115,7 +115,7 @@ def act(transfer_id: int, action: str):
     form = NoteForm()
     if form.validate_on_submit():
         try:
-            service.act(current_actor(), action, transfer_id, note=form.note.data)
+            service.act(require_actor(), action, transfer_id, note=form.note.data)
         except DomainError as exc:
             apply_errors(None, exc)
             if exc.status == 404:
