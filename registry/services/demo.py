@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, timedelta
 
 from sqlalchemy import select
@@ -38,7 +39,7 @@ def _issued(actor: dict, application: dict, applicant: str = "zoo"):
     return permits.fire(actor["officer2"], p.id, "issue")
 
 
-def _animals_of(permit) -> list[int]:
+def _animals_of(permit) -> Sequence[int]:
     from registry.models import Animal
 
     return db.session.scalars(
