@@ -22,7 +22,7 @@ def _select_locale() -> str:
     if not has_request_context():  # the CLI and cron jobs speak English
         return "en"
     chosen = session.get("locale")
-    if chosen in current_app.config["LANGUAGES"]:
+    if isinstance(chosen, str) and chosen in current_app.config["LANGUAGES"]:
         return chosen
     return request.accept_languages.best_match(current_app.config["LANGUAGES"]) or "en"
 

@@ -132,6 +132,7 @@ def verify_export(lines: Iterable[str], trusted_fingerprint: str | None = None) 
                     f"signed with key {verdict.fingerprint}, not the registry's published key {trusted_fingerprint}"
                 )
             continue
+        assert key is not None  # read together with the header, or the export was rejected above
         if manifest is not None:
             verdict.problems.append(f"line {number}: content after the signed manifest (appended)")
             continue
@@ -162,6 +163,7 @@ def verify_export(lines: Iterable[str], trusted_fingerprint: str | None = None) 
     if header is None:
         verdict.problems.append("the file is empty")
         return verdict
+    assert key is not None  # read together with the header
     if manifest is None:
         where = f"after entry {last_seq}" if last_seq is not None else "before any entry"
         verdict.problems.append(f"the export was cut short {where}: the signed manifest is missing")

@@ -10,7 +10,7 @@ import contextvars
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 
-_offset = contextvars.ContextVar("registry_clock_offset", default=None)
+_offset: contextvars.ContextVar[date | None] = contextvars.ContextVar("registry_clock_offset", default=None)
 
 
 def today() -> date:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import QueryableAttribute
 
 from registry.i18n import N_
 from registry.models import Animal, AnimalEvent, Facility, Inspection, Permit, Transfer
@@ -35,7 +36,7 @@ class Rule:
     categories: frozenset[str] | None = None
     #: For a rule about reports already made (a death reported late): the column holding when the
     #: report reached the registry, the third column of ``open_items``.
-    reported_at: object | None = None
+    reported_at: QueryableAttribute[datetime] | None = None
 
     @property
     def kind(self) -> str:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
-from sqlalchemy import update
-
+from registry import clock
 from registry.extensions import db
 from registry.models import Permit
-from registry.services.context import write_transaction
 from tests import uses
 
 
@@ -93,7 +91,35 @@ def animal_in(w, state: str, export_permit_id: int | None = None, chip: str | No
     return animal
 
 
+def endorse_entry(w, permit: Permit, quantity: int) -> Permit:
+    """Customs clears *quantity* parrots of line 1 at entry (declaring the animals that arrive)."""
+    uses.endorse(
+        w.actor("customs"),
+        permit.id,
+        {
+            "direction": "entry",
+            "port": "ICN",
+            "transport_doc": "AWB 1",
+            "lines": [{"line_no": 1, "quantity": quantity}],
+        },
+    )
+    return db.session.get(Permit, permit.id)
+
+
+def after_validity(permit: Permit):
+    """The clock on the first day past the permit's validity (where its ``expire`` event is allowed)."""
+    return clock.on(permit.valid_until + timedelta(days=1))
+
+
+def expired(w, permit: Permit) -> Permit:
+    """Time runs out, and the permit's ``expire`` event fires (as ``registry permits expire`` does)."""
+    with after_validity(permit):
+        uses.permit_event(w.actor("officer"), permit.id, "expire")
+    return db.session.get(Permit, permit.id)
+
+
 def permit_in(w, state: str) -> Permit:
+    """An import permit for 3 parrots, brought to *state* by the use cases, customs' included."""
     from tests.conftest import import_application
 
     zoo, officer = w.actor("zoo"), w.actor("officer")
@@ -108,25 +134,17 @@ def permit_in(w, state: str) -> Permit:
         "issued": ["submit", "approve", "issue"],
         "cancelled": ["submit", "approve", "issue", "cancel"],
     }
-    forced = {"partly_used": "issued", "used": "issued", "closed": "issued", "expired": "issued"}
-    for event in steps[forced.get(state, state)]:
+    after_issue = {"partly_used": "issued", "used": "issued", "closed": "issued", "expired": "issued"}
+    for event in steps[after_issue.get(state, state)]:
         actor = zoo if event in ("submit", "withdraw") else officer
         p = uses.permit_event(actor, p.id, event, {"reason": "because"})
-    if state in forced:
-        # Endorsement is its own use case (the customs issue); set these states directly.
-        with write_transaction() as session:
-            session.execute(update(Permit).where(Permit.id == p.id).values(state=state, version=Permit.version + 1))
-        db.session.expire_all()
-        p = db.session.get(Permit, p.id)
+    if state == "partly_used":
+        p = endorse_entry(w, p, 1)
+    elif state in ("used", "closed"):
+        p = endorse_entry(w, p, 3)
+        if state == "closed":
+            p = uses.permit_event(officer, p.id, "close")
+    elif state == "expired":
+        p = expired(w, p)
     assert p.state == state
     return p
-
-
-def expire_validity(permit_id: int) -> None:
-    with write_transaction() as session:
-        session.execute(
-            update(Permit)
-            .where(Permit.id == permit_id)
-            .values(valid_until=date.today() - timedelta(days=1), version=Permit.version + 1)
-        )
-    db.session.expire_all()

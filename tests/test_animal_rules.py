@@ -7,7 +7,7 @@ import pytest
 from registry.models import Animal, Identifier, Keeping
 from registry.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from tests import uses
-from tests.helpers import animal_in, declared_animal, expire_validity, issued_permit
+from tests.helpers import after_validity, animal_in, declared_animal, issued_permit
 
 
 def test_register_into_unregistered_or_full_facility_is_refused(world, session, operator):
@@ -47,8 +47,7 @@ def test_capability_checked_before_state(world):
 def test_entry_refused_on_expired_permit(world):
     permit = issued_permit(world)
     animal = declared_animal(world, permit=permit)
-    expire_validity(permit.id)
-    with pytest.raises(Conflict, match="expired on"):
+    with after_validity(permit), pytest.raises(Conflict, match="expired on"):
         uses.fire(world.actor("customs"), animal.id, "enter", {"port": "ICN"})
 
 

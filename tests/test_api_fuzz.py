@@ -3,6 +3,7 @@
 Driven directly rather than through schemathesis' pytest plugin, which does not run on pytest 9.
 """
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
@@ -13,6 +14,7 @@ from tests.helpers import animal_in, permit_in
 ROLES = ("admin", "officer", "customs", "zoo", "auditor")
 
 
+@pytest.mark.slow
 def test_every_operation_as_every_role(app, session, world):
     # Real objects, so that generated ids sometimes hit something.
     animal_in(world, "in_captivity")

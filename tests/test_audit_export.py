@@ -207,6 +207,7 @@ def test_public_key_page(client, app):
     assert pem.data.startswith(b"-----BEGIN PUBLIC KEY-----")
 
 
+@pytest.mark.slow
 def test_export_of_100000_entries_streams_with_bounded_memory(world, session):
     """Built straight into the table (a valid chain), then exported: memory must not grow with it."""
     head = session.get(AuditHead, 1)

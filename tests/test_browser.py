@@ -23,6 +23,9 @@ from registry.permissions import Actor
 from registry.services import demo
 from tests.conftest import _config, make_database
 
+# A real Chromium, a live server and the demo data: tens of seconds.
+pytestmark = pytest.mark.slow
+
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
 WORDS = {

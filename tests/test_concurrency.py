@@ -3,6 +3,7 @@
 import threading
 import uuid
 
+import pytest
 from sqlalchemy import func, select
 
 from registry.extensions import db
@@ -11,6 +12,9 @@ from registry.permissions import Actor
 from registry.services import audit, reference, users
 from registry.services.errors import Conflict
 from tests import uses
+
+# Threads racing on their own committed databases, not the rolled-back test session.
+pytestmark = pytest.mark.slow
 
 THREADS = 6
 PER_THREAD = 8

@@ -6,7 +6,7 @@ from registry.models import Animal, AuditEntry, EndorsedLine, Permit
 from registry.services import audit, endorsements
 from registry.services.errors import Conflict, Forbidden, ValidationFailed
 from tests import uses
-from tests.helpers import animal_in, declared_animal, expire_validity, export_permit, issued_permit
+from tests.helpers import after_validity, animal_in, declared_animal, export_permit, issued_permit
 
 
 def entry(line_no=1, quantity=1, outcome="cleared", **extra):
@@ -52,8 +52,7 @@ def test_expired_cancelled_and_wrong_direction_are_refused(world):
     permit = issued_permit(world)
     with pytest.raises(Conflict, match="endorsed at entry, not at exit"):
         uses.endorse(world.actor("customs"), permit.id, entry() | {"direction": "exit"})
-    expire_validity(permit.id)
-    with pytest.raises(Conflict, match="expired on"):
+    with after_validity(permit), pytest.raises(Conflict, match="expired on"):
         uses.endorse(world.actor("customs"), permit.id, entry())
     other = issued_permit(world)
     uses.permit_event(world.actor("officer"), other.id, "cancel", {"reason": "forged export permit"})

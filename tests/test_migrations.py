@@ -1,5 +1,6 @@
 """Migrations go up from empty, down, and up again; models and migrations agree; triggers exist."""
 
+import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
 from flask import current_app
@@ -7,6 +8,9 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect
 
 from registry.extensions import db
+
+# Every migration up, down and up again on a database of its own.
+pytestmark = pytest.mark.slow
 
 
 def _alembic_config():

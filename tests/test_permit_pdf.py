@@ -1,17 +1,18 @@
 """The permit as a document: its text, its QR code, its fingerprint, and the public verification page."""
 
 import io
+from datetime import date, timedelta
 from urllib.parse import urlsplit
 
 import pypdfium2
 import zxingcpp
 from pypdf import PdfReader
 
-from registry import pdf
+from registry import clock, pdf
 from registry.models import AuditEntry
 from registry.services import documents
 from tests import uses
-from tests.helpers import expire_validity, issued_permit
+from tests.helpers import expired, issued_permit
 
 
 def _text(data: bytes) -> str:
@@ -96,8 +97,13 @@ def test_verification_statuses_and_json(client, world):
         "permitted": "3",
         "used": "1",
     }
-    expire_validity(permit.id)
+    expired(world, permit)
     assert client.get(path, headers=json_headers).json["status"] == "expired"
+    # Past its validity, a permit reads as expired even before the expiry job has run.
+    with clock.on(date.today() - timedelta(days=400)):
+        old = issued_permit(world)
+    assert old.state == "issued"
+    assert client.get(f"/verify/{old.number}?t={old.security_token}", headers=json_headers).json["status"] == "expired"
     other = issued_permit(world)
     uses.permit_event(world.actor("officer"), other.id, "cancel", {"reason": "lost"})
     assert (

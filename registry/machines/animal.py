@@ -32,7 +32,8 @@ class AnimalState(StrEnum):
 
 S = AnimalState
 
-LABELS = {
+# Keyed by plain str: the machine looks labels up by the state stored in a column.
+LABELS: dict[str, str] = {
     S.DECLARED: N_("Declared on a permit"),
     S.ENTERED: N_("Entered at customs"),
     S.IN_CAPTIVITY: N_("In captivity"),

@@ -21,7 +21,8 @@ class FacilityState(StrEnum):
 
 
 S = FacilityState
-LABELS = {
+# Keyed by plain str: the machine looks labels up by the state stored in a column.
+LABELS: dict[str, str] = {
     S.PENDING: N_("Application under review"),
     S.CHANGES_REQUESTED: N_("Changes requested"),
     S.REGISTERED: N_("Registered"),

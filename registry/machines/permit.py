@@ -28,7 +28,8 @@ class PermitState(StrEnum):
 
 S = PermitState
 
-LABELS = {
+# Keyed by plain str: the machine looks labels up by the state stored in a column.
+LABELS: dict[str, str] = {
     S.DRAFT: N_("Draft"),
     S.SUBMITTED: N_("Submitted"),
     S.CHANGES_REQUESTED: N_("Changes requested"),

@@ -20,7 +20,8 @@ class TransferState(StrEnum):
 
 
 S = TransferState
-LABELS = {
+# Keyed by plain str: the machine looks labels up by the state stored in a column.
+LABELS: dict[str, str] = {
     S.PENDING: N_("Waiting for the transferee"),
     S.ACCEPTED: N_("Accepted"),
     S.DECLINED: N_("Declined"),

@@ -3,7 +3,7 @@ from datetime import date, datetime
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from registry.extensions import db
+from registry.extensions import Model
 from registry.models.base import UTCDateTime, utcnow
 from registry.models.facility import Facility
 from registry.models.party import Party
@@ -13,7 +13,7 @@ SEXES = ("M", "F", "U")
 IDENTIFIER_KINDS = ("microchip", "closed_ring", "split_ring", "tag", "tattoo", "photo", "other")
 
 
-class Animal(db.Model):
+class Animal(Model):
     """One live specimen, followed from declaration to disposal under a permanent registry number."""
 
     __tablename__ = "animal"
@@ -74,7 +74,7 @@ class Animal(db.Model):
         }
 
 
-class Identifier(db.Model):
+class Identifier(Model):
     """A mark on an animal. Retired marks stay, so the history of identifiers is kept."""
 
     __tablename__ = "identifier"
@@ -106,7 +106,7 @@ class Identifier(db.Model):
         }
 
 
-class AnimalEvent(db.Model):
+class AnimalEvent(Model):
     """A lifecycle event as it happened to the animal: its timeline."""
 
     __tablename__ = "animal_event"
@@ -126,7 +126,7 @@ class AnimalEvent(db.Model):
     animal: Mapped[Animal] = relationship(back_populates="events")
 
 
-class Keeping(db.Model):
+class Keeping(Model):
     """A period during which a party owned, or held, an animal."""
 
     __tablename__ = "keeping"

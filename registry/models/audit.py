@@ -4,14 +4,14 @@ from sqlalchemy import JSON, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from registry.extensions import db
+from registry.extensions import Model, db
 from registry.models.base import UTCDateTime
 
 GENESIS_HASH = "0" * 64
 _Json = JSON().with_variant(JSONB(), "postgresql")
 
 
-class AuditEntry(db.Model):
+class AuditEntry(Model):
     """One entry of the hash-chained, append-only audit log (triggers forbid UPDATE and DELETE)."""
 
     __tablename__ = "audit_entry"
@@ -34,7 +34,7 @@ class AuditEntry(db.Model):
     __table_args__ = (db.Index("ix_audit_entry_object", "object_type", "object_id"),)
 
 
-class AuditHead(db.Model):
+class AuditHead(Model):
     """The chain's head, one row: the lock appends serialise on, and an anchor for the last entry."""
 
     __tablename__ = "audit_head"
@@ -43,7 +43,7 @@ class AuditHead(db.Model):
     entry_hash: Mapped[str] = mapped_column(String(64))
 
 
-class AuditCheckpoint(db.Model):
+class AuditCheckpoint(Model):
     """A signed statement of the chain head at a moment: history before it cannot be rewritten unseen."""
 
     __tablename__ = "audit_checkpoint"

@@ -3,13 +3,13 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from registry.extensions import db
+from registry.extensions import Model, db
 from registry.models.base import UTCDateTime, utcnow
 
 ATTACHMENT_KINDS = ("vet_certificate", "photo", "facility_plan", "disposal_receipt", "other")
 
 
-class Attachment(db.Model):
+class Attachment(Model):
     """A file (PDF, JPEG, PNG) attached to an animal or a facility; the bytes live in the upload
     store under their SHA-256, outside the web root, and are served only to who may see the record."""
 

@@ -4,14 +4,14 @@ from decimal import Decimal
 from sqlalchemy import ForeignKey, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from registry.extensions import db
+from registry.extensions import Model
 from registry.models.base import UTCDateTime, utcnow
 from registry.models.permit import Permit, PermitLine
 
 OUTCOMES = ("cleared", "refused", "seized")
 
 
-class Endorsement(db.Model):
+class Endorsement(Model):
     """A customs officer's record of one consignment crossing the border on a permit (boxes 14-15)."""
 
     __tablename__ = "endorsement"
@@ -41,7 +41,7 @@ class Endorsement(db.Model):
         }
 
 
-class EndorsedLine(db.Model):
+class EndorsedLine(Model):
     """The actual quantity of one permit line that crossed, or was refused or seized.
 
     Kept apart from the permitted quantity: annual reports count what crossed, not what was allowed.

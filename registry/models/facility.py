@@ -3,7 +3,7 @@ from datetime import date, datetime
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from registry.extensions import db
+from registry.extensions import Model
 from registry.models.base import UTCDateTime, utcnow
 from registry.models.party import Party
 from registry.models.species import Species
@@ -11,7 +11,7 @@ from registry.models.species import Species
 FACILITY_STATUSES = ("pending", "registered", "changes_requested", "refused", "closed")
 
 
-class Facility(db.Model):
+class Facility(Model):
     """A keeping facility (사육시설) registered for given species and capacities."""
 
     __tablename__ = "facility"
@@ -50,7 +50,7 @@ class Facility(db.Model):
         }
 
 
-class FacilitySpecies(db.Model):
+class FacilitySpecies(Model):
     """How many animals of one species a facility is registered to keep."""
 
     __tablename__ = "facility_species"
@@ -65,7 +65,7 @@ class FacilitySpecies(db.Model):
 INSPECTION_RESULTS = ("passed", "improvement_ordered", "failed")
 
 
-class Inspection(db.Model):
+class Inspection(Model):
     """An officer's inspection of a facility, its result and when the next one is due."""
 
     __tablename__ = "inspection"

@@ -3,13 +3,13 @@ from datetime import datetime
 from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from registry.extensions import db
+from registry.extensions import Model
 from registry.models.base import UTCDateTime, utcnow
 
 PARTY_KINDS = ("person", "organisation")
 
 
-class Party(db.Model):
+class Party(Model):
     """A person or organisation: importer, exporter, owner or holder of animals."""
 
     __tablename__ = "party"

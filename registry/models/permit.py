@@ -4,7 +4,7 @@ from decimal import Decimal
 from sqlalchemy import ForeignKey, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from registry.extensions import db
+from registry.extensions import Model
 from registry.i18n import _
 from registry.models.base import UTCDateTime, utcnow
 from registry.models.party import Party
@@ -21,7 +21,7 @@ DOCUMENT_TYPES = {
 }
 
 
-class Permit(db.Model):
+class Permit(Model):
     """A permit or certificate, from application to closure."""
 
     __tablename__ = "permit"
@@ -104,7 +104,7 @@ class Permit(db.Model):
         return data
 
 
-class PermitLine(db.Model):
+class PermitLine(Model):
     """One line item: a species, a term (e.g. LIV) and a quantity."""
 
     __tablename__ = "permit_line"
@@ -136,7 +136,7 @@ class PermitLine(db.Model):
         }
 
 
-class SerialCounter(db.Model):
+class SerialCounter(Model):
     """Gap-free yearly counters for permit and registry numbers."""
 
     __tablename__ = "serial_counter"

@@ -1,13 +1,13 @@
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from registry.extensions import db
+from registry.extensions import Model
 from registry.i18n import reader_locale
 
 APPENDICES = ("I", "II", "III")
 
 
-class NationalCategory(db.Model):
+class NationalCategory(Model):
     """A Korean legal category layered on top of the CITES appendix (e.g. 지정관리 야생동물)."""
 
     __tablename__ = "national_category"
@@ -16,7 +16,7 @@ class NationalCategory(db.Model):
     name_ko: Mapped[str] = mapped_column(String(200))
 
 
-class Species(db.Model):
+class Species(Model):
     __tablename__ = "species"
     id: Mapped[int] = mapped_column(primary_key=True)
     scientific_name: Mapped[str] = mapped_column(String(200), unique=True)
@@ -60,7 +60,7 @@ class Species(db.Model):
         }
 
 
-class DeadlineSetting(db.Model):
+class DeadlineSetting(Model):
     """An administrator's choice of days for a deadline rule (registry.deadlines), where it differs."""
 
     __tablename__ = "deadline_setting"

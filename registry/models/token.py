@@ -3,12 +3,12 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from registry.extensions import db
+from registry.extensions import Model, db
 from registry.models.base import UTCDateTime, utcnow
 from registry.models.user import User
 
 
-class ApiToken(db.Model):
+class ApiToken(Model):
     """A bearer token for the JSON API; only its SHA-256 is stored, the secret is shown once."""
 
     __tablename__ = "api_token"
@@ -35,7 +35,7 @@ class ApiToken(db.Model):
         }
 
 
-class IdempotentRequest(db.Model):
+class IdempotentRequest(Model):
     """The first answer to a POST sent with an Idempotency-Key, replayed to its retries."""
 
     __tablename__ = "idempotent_request"

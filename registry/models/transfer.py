@@ -3,7 +3,7 @@ from datetime import date, datetime
 from sqlalchemy import Column, ForeignKey, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from registry.extensions import db
+from registry.extensions import Model, db
 from registry.models.animal import Animal
 from registry.models.base import UTCDateTime, utcnow
 from registry.models.facility import Facility
@@ -17,7 +17,7 @@ transfer_animal = Table(
 )
 
 
-class Transfer(db.Model):
+class Transfer(Model):
     """A transfer of ownership and/or custody of animals, agreed by both keepers (양도·양수 신고)."""
 
     __tablename__ = "transfer"

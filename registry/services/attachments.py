@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from flask import current_app
@@ -100,7 +101,7 @@ def read(actor: Actor, attachment_id: int) -> tuple[Attachment, bytes]:
     return row, data
 
 
-def of(object_type: str, object_id: int) -> list[Attachment]:
+def of(object_type: str, object_id: int) -> Sequence[Attachment]:
     from sqlalchemy import select
 
     from registry.extensions import db

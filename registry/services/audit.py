@@ -109,7 +109,7 @@ def verify_database(batch: int = 2000) -> audit_chain.Verdict:
                 session.expunge(e)
             last = chunk[-1].seq
 
-    verdict = audit_chain.verify(rows(), head=tuple(head))
+    verdict = audit_chain.verify(rows(), head=(head.seq, head.entry_hash))
     if verdict.ok:
         broken = check_checkpoints()
         if broken is not None:
@@ -117,7 +117,7 @@ def verify_database(batch: int = 2000) -> audit_chain.Verdict:
         # Every append moves the head in its own transaction, so rows beyond the head were added
         # behind its back. The head is read after the maximum: a commit in between only raises it.
         newest = session.scalar(select(func.max(AuditEntry.seq)))
-        current = session.scalar(select(AuditHead.seq).where(AuditHead.id == 1))
+        current = session.execute(select(AuditHead.seq).where(AuditHead.id == 1)).scalar_one()
         if newest is not None and newest > current:
             return audit_chain.Verdict(
                 False, verdict.checked, current + 1, "entries exist beyond the recorded chain head"

@@ -40,7 +40,9 @@ def figures() -> dict:
     ).all()
     permit_states = dict(db.session.execute(select(Permit.state, func.count()).group_by(Permit.state)).all())
     issued = Counter(
-        d.strftime("%Y-%m") for d in db.session.scalars(select(Permit.valid_from).where(Permit.valid_from >= since))
+        d.strftime("%Y-%m")
+        for d in db.session.scalars(select(Permit.valid_from).where(Permit.valid_from >= since))
+        if d is not None  # never, given the filter; the column itself is nullable
     )
     events = db.session.execute(
         select(AnimalEvent.event, AnimalEvent.occurred_on).where(

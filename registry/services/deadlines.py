@@ -61,7 +61,7 @@ def items(
                 _day(done[0]) if done else None,
             )
             if rule.kind == "report":  # late reports of the last *horizon_days*
-                if item.overdue(today) and (today - item.done).days <= horizon_days:
+                if item.done is not None and item.overdue(today) and (today - item.done).days <= horizon_days:
                     found.append(item)
             elif item.overdue(today) or (not overdue_only and (item.due - today).days <= horizon_days):
                 found.append(item)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
@@ -67,7 +68,7 @@ def _entry(port: str, transport_doc: str, *lines: EndorseLine) -> Endorse:
     return Endorse(direction=Direction.ENTRY, port=port, transport_doc=transport_doc, lines=lines)
 
 
-def _animals_of(permit) -> list[int]:
+def _animals_of(permit) -> Sequence[int]:
     from registry.models import Animal
 
     return db.session.scalars(

@@ -50,13 +50,15 @@ def export(actor: Actor, filters: dict, fmt: str) -> tuple[Iterator[bytes | str]
     require(actor, "audit.read")
     if fmt not in FORMATS:
         raise ValidationFailed(_("unknown format"), {"format": _("one of %(values)s", values=", ".join(FORMATS))})
+    # Read the key before recording the export: a missing key refuses the export instead.
     signer = audit.signer() if fmt == "jsonl" else None
     query = {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in filters.items()}
     audit.record_alone(actor, "audit.export", "audit_export", None, {"query": query, "format": fmt})
     head = db.session.execute(select(AuditHead.seq, AuditHead.entry_hash).where(AuditHead.id == 1)).one()
     stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
     name = f"audit-{stamp}.{fmt}"
-    if fmt == "jsonl":
+    chunks: Iterator[bytes | str]
+    if signer is not None:
         chunks = audit_export.export_lines(
             _entries(filters, head.seq),
             signer=signer,
@@ -69,11 +71,20 @@ def export(actor: Actor, filters: dict, fmt: str) -> tuple[Iterator[bytes | str]
     elif fmt == "csv":
         chunks = _csv(_entries(filters, head.seq))
     else:
-        total = db.session.scalar(
-            select(func.count()).select_from(history.query(filters).where(AuditEntry.seq <= head.seq).subquery())
+        total = (
+            db.session.scalar(
+                select(func.count()).select_from(history.query(filters).where(AuditEntry.seq <= head.seq).subquery())
+            )
+            or 0
         )
         chunks = iter([_pdf(filters, query, actor, stamp, head, total)])
     return chunks, FORMATS[fmt], name
+
+
+def encoded(chunks: Iterator[bytes | str]) -> Iterator[bytes]:
+    """The export's chunks as bytes, for a response or a file."""
+    for chunk in chunks:
+        yield chunk.encode("utf-8") if isinstance(chunk, str) else chunk
 
 
 def _csv(rows: Iterator[dict]) -> Iterator[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import and_, or_, select
 
@@ -25,7 +26,8 @@ FILTERS = {
 
 def parse(args) -> dict:
     """Keep the filters that are set, checked; unknown names are ignored, bad values refused."""
-    found, errors = {}, {}
+    found: dict[str, Any] = {}
+    errors: dict[str, str] = {}
     for name in FILTERS:
         value = (args.get(name) or "").strip() if hasattr(args, "get") else ""
         if not value:

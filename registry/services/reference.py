@@ -106,7 +106,10 @@ def _upsert_species(actor: Actor, session, values: dict) -> str:
 
 def _validated(rows: Iterable[tuple[int, dict]], convert: Callable[[dict], dict | None]) -> list[dict]:
     """Convert every row first; any error rejects the whole file, so nothing is half-imported."""
-    good, errors, seen, taxa = [], [], {}, {}
+    good: list[dict] = []
+    errors: list[RowError] = []
+    seen: dict[str, int] = {}
+    taxa: dict[object, int] = {}
     for line, row in rows:
         try:
             values = convert(row)

@@ -95,11 +95,11 @@ def rows(actor: Actor, year: int, direction: str) -> list[dict]:
             "Year": str(year),
         }
         if direction == "import":
-            row["ImportPermit"], row["ExportPermit"] = permit.number, permit.foreign_permit_no or ""
+            row["ImportPermit"], row["ExportPermit"] = permit.number or "", permit.foreign_permit_no or ""
         elif permit.doc_type == "reexport":
-            row["ExportPermit"], row["OriginPermit"] = permit.number, permit.foreign_permit_no or ""
+            row["ExportPermit"], row["OriginPermit"] = permit.number or "", permit.foreign_permit_no or ""
         else:
-            row["ExportPermit"] = permit.number
+            row["ExportPermit"] = permit.number or ""
         row["_exporter"] = permit.export_country if direction == "import" else own
         row["_importer"] = own if direction == "import" else permit.import_country
         row["_current_appendix"] = species.appendix
@@ -131,7 +131,7 @@ def _found(findings: list[Finding], row: int, level: str, message: str) -> None:
 
 def check(found: list[dict]) -> list[Finding]:
     """The Trade Database's rules, applied before uploading (row numbers count the header as row 1)."""
-    findings = []
+    findings: list[Finding] = []
     for n, row in enumerate(found, start=2):
         err = functools.partial(_found, findings, n, "error")
         warn = functools.partial(_found, findings, n, "warning")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -79,5 +80,5 @@ def user_for_token(secret: str) -> User | None:
     return token.user if token.user.is_enabled else None
 
 
-def tokens_of(user_id: int) -> list[ApiToken]:
+def tokens_of(user_id: int) -> Sequence[ApiToken]:
     return db.session.scalars(select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id.desc())).all()

@@ -40,8 +40,8 @@ def check(number: str, token: str | None) -> dict | None:
     ):
         return None
     status = STATUS.get(permit.state)
-    if status is None:
-        return None
+    if status is None or permit.valid_from is None or permit.valid_until is None:
+        return None  # not an issued document
     if status in ("valid", "partly used") and permit.valid_until < clock.today():
         status = "expired"
     return {

@@ -10,7 +10,7 @@ from registry.models import NationalCategory, Party, Species, User
 from registry.services import admin as admin_service
 from registry.services import users as service
 from registry.services.errors import DomainError
-from registry.views.helpers import apply_errors, current_actor, requires
+from registry.views.helpers import apply_errors, require_actor, requires
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -27,7 +27,7 @@ def users():
     if form.validate_on_submit():
         try:
             user = service.create_user(
-                current_actor(),
+                require_actor(),
                 form.username.data,
                 form.password.data,
                 form.role.data,
@@ -54,7 +54,7 @@ def user(user_id: int):
     if form.validate_on_submit():
         try:
             admin_service.update_user(
-                current_actor(),
+                require_actor(),
                 account.id,
                 form.role.data,
                 int(form.party_id.data) if form.party_id.data else None,
@@ -76,7 +76,7 @@ def reset_password(user_id: int):
     form = PasswordForm()
     if form.validate_on_submit():
         try:
-            service.set_password(current_actor(), user_id, form.password.data)
+            service.set_password(require_actor(), user_id, form.password.data)
             flash(_("Password reset; the user's sessions have ended."), "success")
         except DomainError as exc:
             apply_errors(None, exc)
@@ -88,7 +88,7 @@ def reset_password(user_id: int):
 def enable(user_id: int, what: str):
     if ConfirmForm().validate_on_submit():
         try:
-            service.set_enabled(current_actor(), user_id, what == "enable")
+            service.set_enabled(require_actor(), user_id, what == "enable")
             flash(_("Account enabled.") if what == "enable" else _("Account disabled."), "success")
         except DomainError as exc:
             apply_errors(None, exc)
@@ -107,7 +107,7 @@ def species(species_id: int):
         changes = {k: v for k, v in form.data.items() if k != "csrf_token"}
         changes["national_category_code"] = changes["national_category_code"] or None
         try:
-            admin_service.correct_species(current_actor(), sp.id, changes)
+            admin_service.correct_species(require_actor(), sp.id, changes)
         except DomainError as exc:
             apply_errors(form, exc)
         else:
@@ -120,10 +120,10 @@ def species(species_id: int):
 @requires("species.manage")
 def deadline_rules():
     form = DeadlineForm()
-    code = request.form.get("code")
+    code = request.form.get("code", "")
     if request.method == "POST" and form.validate_on_submit():
         try:
-            admin_service.set_deadline_days(current_actor(), code, form.days.data)
+            admin_service.set_deadline_days(require_actor(), code, form.days.data)
             flash(_("Deadline saved."), "success")
         except DomainError as exc:
             apply_errors(None, exc)

@@ -8,7 +8,7 @@ from registry.models import AuditEntry
 from registry.services import audit as service
 from registry.services import exports, history
 from registry.services.errors import DomainError
-from registry.views.helpers import apply_errors, current_actor, requires
+from registry.views.helpers import apply_errors, require_actor, requires
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 PAGE = 100
@@ -45,9 +45,9 @@ def index():
 @requires("audit.read")
 def export(fmt: str):
     filters = history.parse(request.args)
-    chunks, mimetype, name = exports.export(current_actor(), filters, fmt)
+    chunks, mimetype, name = exports.export(require_actor(), filters, fmt)
     return Response(
-        stream_with_context(chunks),
+        stream_with_context(exports.encoded(chunks)),
         mimetype=mimetype,
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

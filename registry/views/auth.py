@@ -7,7 +7,7 @@ from registry.extensions import login_manager
 from registry.forms.auth import LoginForm
 from registry.i18n import _
 from registry.services import audit, users
-from registry.views.helpers import current_actor
+from registry.views.helpers import require_actor
 
 bp = Blueprint("auth", __name__)
 login_manager.user_loader(users.load_session_user)
@@ -37,7 +37,7 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
-    audit.record_alone(current_actor(), "auth.logout", "user", current_user.id)
+    audit.record_alone(require_actor(), "auth.logout", "user", current_user.id)
     logout_user()
     session.clear()
     return redirect(url_for("auth.login"))

@@ -14,7 +14,7 @@ from registry.models import Animal, Facility, Permit
 from registry.permissions import can_see_permit
 from registry.services import endorsements
 from registry.services.errors import DomainError
-from registry.views.helpers import apply_errors, current_actor, load_visible, requires
+from registry.views.helpers import apply_errors, load_visible, require_actor, requires
 
 bp = Blueprint("customs", __name__, url_prefix="/customs")
 
@@ -57,7 +57,7 @@ def endorse(permit_id: int):
     used = {line.id: endorsements.cleared(db.session, line.id) for line in permit.lines}
     if form.validate_on_submit():
         try:
-            endorsement = endorsements.endorse(current_actor(), permit.id, load(EndorseSchema, _data(permit, form)))
+            endorsement = endorsements.endorse(require_actor(), permit.id, load(EndorseSchema, _data(permit, form)))
         except DomainError as exc:
             apply_errors(form, exc)
         else:

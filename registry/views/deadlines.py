@@ -2,7 +2,7 @@ from flask import Blueprint, Response, render_template, request
 
 from registry import clock, deadlines
 from registry.services import deadlines as service
-from registry.views.helpers import current_actor, requires
+from registry.views.helpers import require_actor, requires
 
 bp = Blueprint("deadlines", __name__, url_prefix="/deadlines")
 PAGES = {
@@ -15,7 +15,7 @@ PAGES = {
 
 def _found():
     rule = request.args.get("rule") if request.args.get("rule") in deadlines.BY_CODE else None
-    return service.items(current_actor(), rule, overdue_only=request.args.get("overdue") == "1"), rule
+    return service.items(require_actor(), rule, overdue_only=request.args.get("overdue") == "1"), rule
 
 
 @bp.get("/")

@@ -48,7 +48,7 @@ def _api_detail(exc: HTTPException) -> str | None:
         return _("too many requests: wait a moment and try again")
     if not _stock(exc):
         return exc.description
-    details = {
+    details: dict[int | None, str] = {
         400: _("the request is malformed"),
         401: _("a valid bearer token is required (Authorization: Bearer <token>)"),
         403: _("your role does not allow this"),

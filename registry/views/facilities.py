@@ -12,7 +12,7 @@ from registry.permissions import can_see_facility, has_capability, visible_facil
 from registry.services import attachments
 from registry.services import facilities as service
 from registry.services.errors import DomainError
-from registry.views.helpers import apply_errors, current_actor, form_data, form_problems, load_visible, requires
+from registry.views.helpers import apply_errors, form_data, form_problems, load_visible, require_actor, requires
 
 bp = Blueprint("facilities", __name__, url_prefix="/facilities")
 #: Actions with a form of their own; every other action is a button with a reason.
@@ -34,7 +34,7 @@ def _species_choices(form):
 @bp.get("/")
 @requires("facility.apply", "facility.read_all")
 def index():
-    rows = db.session.scalars(visible_facilities(current_actor(), select(Facility)).order_by(Facility.id.desc())).all()
+    rows = db.session.scalars(visible_facilities(require_actor(), select(Facility)).order_by(Facility.id.desc())).all()
     return render_template("facilities/index.html", rows=rows, machine=FACILITY)
 
 
@@ -49,12 +49,12 @@ def apply():
             (str(p.id), p.name)
             for p in db.session.scalars(select(Party).where(Party.country == "KR").order_by(Party.name))
         ]
-        if has_capability(current_actor(), "party.read_all")
+        if has_capability(require_actor(), "party.read_all")
         else [("", "-")]
     )
     if form.validate_on_submit():
         try:
-            f = service.apply(current_actor(), load(commands.FacilityApplicationSchema, form_data(form)))
+            f = service.apply(require_actor(), load(commands.FacilityApplicationSchema, form_data(form)))
         except DomainError as exc:
             apply_errors(form, exc)
         else:
@@ -67,7 +67,7 @@ def apply():
 @requires("facility.apply", "facility.read_all")
 def show(facility_id: int):
     f = load_visible(Facility, facility_id, can_see_facility)
-    actor = current_actor()
+    actor = require_actor()
     actions = service.open_events(actor, f)
     capacity = CapacityForm()
     for a in f.allowances + [None, None]:
@@ -101,7 +101,7 @@ def act(facility_id: int, action: str):
     if form.validate_on_submit():
         try:
             command = commands.action_command(action, form_data(form))
-            service.record_facility_event(current_actor(), facility_id, command)
+            service.record_facility_event(require_actor(), facility_id, command)
         except DomainError as exc:
             apply_errors(None, exc)
         else:

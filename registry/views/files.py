@@ -1,9 +1,11 @@
+from typing import Any
+
 from flask import Blueprint, Response, flash, redirect, request, url_for
 
 from registry.i18n import _
 from registry.services import attachments
 from registry.services.errors import DomainError, NotFound
-from registry.views.helpers import apply_errors, current_actor, deny, requires
+from registry.views.helpers import apply_errors, deny, require_actor, requires
 
 bp = Blueprint("files", __name__, url_prefix="/files")
 PAGES = {"animal": ("animals.show", "animal_id"), "facility": ("facilities.show", "facility_id")}
@@ -17,11 +19,11 @@ def upload(object_type: str, object_id: int):
     upload = request.files.get("file")
     try:
         attachments.attach(
-            current_actor(),
+            require_actor(),
             object_type,
             object_id,
             request.form.get("kind", "other"),
-            upload.filename if upload else "",
+            (upload.filename or "") if upload else "",
             upload.read() if upload else b"",
         )
     except NotFound:
@@ -31,14 +33,15 @@ def upload(object_type: str, object_id: int):
     else:
         flash(_("File attached."), "success")
     endpoint, arg = PAGES[object_type]
-    return redirect(url_for(endpoint, **{arg: object_id}))
+    values: dict[str, Any] = {arg: object_id}
+    return redirect(url_for(endpoint, **values))
 
 
 @bp.get("/<int:attachment_id>")
 @requires("animal.read_all", "animal.read_own", "facility.read_all", "facility.apply")
 def download(attachment_id: int):
     try:
-        row, data = attachments.read(current_actor(), attachment_id)
+        row, data = attachments.read(require_actor(), attachment_id)
     except NotFound:
         deny("attachment.scope", 404)
     return Response(

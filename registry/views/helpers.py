@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
+from typing import NoReturn
 
 from flask import abort, flash, g, request
 from flask_login import current_user, login_required
@@ -25,7 +26,15 @@ def current_actor() -> Actor | None:
     return g.actor
 
 
-def deny(capability: str, status: int = 403):
+def require_actor() -> Actor:
+    """The acting user of a view behind login; 401 if the request is anonymous after all."""
+    actor = current_actor()
+    if actor is None:
+        abort(401)
+    return actor
+
+
+def deny(capability: str, status: int = 403) -> NoReturn:
     """Record the denied access, then answer *status*."""
     record_denial(capability, status)
     abort(status)

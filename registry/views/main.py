@@ -1,3 +1,5 @@
+from collections.abc import Sequence
+
 from flask import Blueprint, render_template
 from flask_login import login_required
 from sqlalchemy import func, select
@@ -8,7 +10,7 @@ from registry.machines import ANIMAL, PERMIT, PermitState
 from registry.models import Animal, Permit
 from registry.permissions import has_capability, visible_animals, visible_permits
 from registry.services import deadlines, transfers
-from registry.views.helpers import current_actor
+from registry.views.helpers import require_actor
 
 bp = Blueprint("main", __name__)
 
@@ -17,14 +19,14 @@ bp = Blueprint("main", __name__)
 @login_required
 def home():
     """Each role's starting page: counts by state in their scope, and what waits for them."""
-    actor = current_actor()
+    actor = require_actor()
     animal_counts = dict(
         db.session.execute(visible_animals(actor, select(Animal.state, func.count()).group_by(Animal.state))).all()
     )
     permit_counts = dict(
         db.session.execute(visible_permits(actor, select(Permit.state, func.count()).group_by(Permit.state))).all()
     )
-    waiting = []
+    waiting: Sequence[Permit] = ()
     if has_capability(actor, "permit.review"):
         waiting = db.session.scalars(
             visible_permits(

@@ -13,7 +13,7 @@ from registry.models import Animal, AuditEntry, Endorsement, Party, Permit, Spec
 from registry.permissions import can_see_permit, has_capability, visible_parties, visible_permits
 from registry.services import applications, arrivals, documents, permits
 from registry.services.errors import DomainError
-from registry.views.helpers import apply_errors, current_actor, deny, form_data, load_visible, paginate, requires
+from registry.views.helpers import apply_errors, deny, form_data, load_visible, paginate, require_actor, requires
 
 bp = Blueprint("permits", __name__, url_prefix="/permits")
 
@@ -22,14 +22,14 @@ bp = Blueprint("permits", __name__, url_prefix="/permits")
 @requires("permit.read_all", "permit.read_own")
 def index():
     state = request.args.get("state") or ""
-    query = visible_permits(current_actor(), select(Permit)).order_by(Permit.id.desc())
+    query = visible_permits(require_actor(), select(Permit)).order_by(Permit.id.desc())
     if state in PermitState.__members__.values():
         query = query.where(Permit.state == state)
     return render_template("permits/index.html", **paginate(query), state=state, machine=PERMIT)
 
 
 def _form_choices(form):
-    parties = db.session.scalars(visible_parties(current_actor(), select(Party).order_by(Party.name))).all()
+    parties = db.session.scalars(visible_parties(require_actor(), select(Party).order_by(Party.name))).all()
     party_choices = [("", "-")] + [(str(p.id), f"{p.name} ({p.country})") for p in parties]
     for field in (form.applicant_party_id, form.importer_party_id, form.exporter_party_id):
         field.choices = party_choices
@@ -51,7 +51,7 @@ def new():
     _form_choices(form)
     if form.validate_on_submit():
         try:
-            permit = applications.create_application(current_actor(), load(ApplicationSchema, form_data(form)))
+            permit = applications.create_application(require_actor(), load(ApplicationSchema, form_data(form)))
         except DomainError as exc:
             apply_errors(form, exc)
         else:
@@ -79,7 +79,7 @@ def edit(permit_id: int):
     _form_choices(form)
     if form.validate_on_submit():
         try:
-            applications.update_application(current_actor(), permit.id, load(ApplicationSchema, form_data(form)))
+            applications.update_application(require_actor(), permit.id, load(ApplicationSchema, form_data(form)))
         except DomainError as exc:
             apply_errors(form, exc)
         else:
@@ -92,7 +92,7 @@ def edit(permit_id: int):
 @requires("permit.read_all", "permit.read_own")
 def show(permit_id: int):
     permit = load_visible(Permit, permit_id, can_see_permit)
-    actor = current_actor()
+    actor = require_actor()
     actions = permits.available_actions(actor, permit)
     history = db.session.scalars(
         select(AuditEntry)
@@ -129,7 +129,7 @@ def copy(permit_id: int):
     if DecisionForm().validate_on_submit():
         try:
             new = applications.copy_application(
-                current_actor(), permit.id, Copy(replace=request.args.get("replace") == "1")
+                require_actor(), permit.id, Copy(replace=request.args.get("replace") == "1")
             )
         except DomainError as exc:
             apply_errors(None, exc)
@@ -149,7 +149,7 @@ def declare(permit_id: int, line_no: int):
         marks = [{"kind": "microchip", "value": form.microchip.data.strip()}] if form.microchip.data else []
         try:
             declaration = load(commands.DeclarationSchema, {"sex": form.sex.data, "identifiers": marks})
-            animal = arrivals.declare(current_actor(), line.id, declaration)
+            animal = arrivals.declare(require_actor(), line.id, declaration)
         except DomainError as exc:
             apply_errors(None, exc)
         else:
@@ -188,12 +188,12 @@ def act(permit_id: int, action: str):
     permit = load_visible(Permit, permit_id, can_see_permit)
     if action not in ACTIONS:
         return render_template("error.html", status=404, title=_("No such action")), 404
-    if not has_capability(current_actor(), PERMIT.transitions[action].capability):
+    if not has_capability(require_actor(), PERMIT.transitions[action].capability):
         deny(PERMIT.transitions[action].capability)
     form = DecisionForm()
     if form.validate_on_submit():
         try:
-            permits.record_permit_event(current_actor(), permit.id, action, load(PermitActionSchema, form_data(form)))
+            permits.record_permit_event(require_actor(), permit.id, action, load(PermitActionSchema, form_data(form)))
         except DomainError as exc:
             apply_errors(None, exc)
         else:

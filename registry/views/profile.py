@@ -8,7 +8,7 @@ from registry.forms import ConfirmForm
 from registry.i18n import _, _l
 from registry.services import tokens
 from registry.services.errors import DomainError
-from registry.views.helpers import apply_errors, current_actor
+from registry.views.helpers import apply_errors, require_actor
 
 bp = Blueprint("profile", __name__, url_prefix="/profile")
 
@@ -25,7 +25,7 @@ def index():
     secret = None
     if form.validate_on_submit():
         try:
-            _token, secret = tokens.create_token(current_actor(), current_user.id, form.name.data, form.days.data)
+            _token, secret = tokens.create_token(require_actor(), current_user.id, form.name.data, form.days.data)
         except DomainError as exc:
             apply_errors(form, exc)
     return render_template(
@@ -38,7 +38,7 @@ def index():
 def revoke(token_id: int):
     if ConfirmForm().validate_on_submit():
         try:
-            tokens.revoke_token(current_actor(), token_id)
+            tokens.revoke_token(require_actor(), token_id)
             flash(_("Token revoked."), "success")
         except DomainError as exc:
             apply_errors(None, exc)

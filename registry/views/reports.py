@@ -4,7 +4,7 @@ from flask import Blueprint, Response, render_template, request
 
 from registry.services import reports
 from registry.services.errors import DomainError
-from registry.views.helpers import apply_errors, current_actor, requires
+from registry.views.helpers import apply_errors, require_actor, requires
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
@@ -22,7 +22,7 @@ def _args() -> tuple[int, str]:
 def annual():
     year, direction = _args()
     try:
-        found = reports.rows(current_actor(), year, direction)
+        found = reports.rows(require_actor(), year, direction)
     except DomainError as exc:
         apply_errors(None, exc)
         found = []
@@ -40,7 +40,7 @@ def annual():
 @requires("report.annual")
 def annual_csv():
     year, direction = _args()
-    text = reports.as_csv(reports.rows(current_actor(), year, direction), direction)
+    text = reports.as_csv(reports.rows(require_actor(), year, direction), direction)
     return Response(
         text,
         mimetype="text/csv",

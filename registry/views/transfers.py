@@ -12,7 +12,7 @@ from registry.models import Animal, Facility, Transfer
 from registry.permissions import can_see_transfer, offerable_animals, visible_transfers
 from registry.services import transfers as service
 from registry.services.errors import DomainError
-from registry.views.helpers import apply_errors, current_actor, deny, form_data, requires
+from registry.views.helpers import apply_errors, deny, form_data, require_actor, requires
 
 bp = Blueprint("transfers", __name__, url_prefix="/transfers")
 
@@ -20,7 +20,7 @@ bp = Blueprint("transfers", __name__, url_prefix="/transfers")
 @bp.get("/")
 @requires("transfer.start", "transfer.answer", "transfer.acknowledge", "animal.read_all")
 def index():
-    actor = current_actor()
+    actor = require_actor()
     rows = db.session.scalars(visible_transfers(actor, select(Transfer)).order_by(Transfer.id.desc()).limit(100)).all()
     return render_template(
         "transfers/index.html", rows=rows, waiting=service.pending_for(actor), machine=TRANSFER, answer=AnswerForm()
@@ -36,7 +36,7 @@ def answer_by_code():
     if form.validate_on_submit():
         try:
             t = service.answer_by_code(
-                current_actor(), load(commands.HandshakeSchema, {**form_data(form), "event": event})
+                require_actor(), load(commands.HandshakeSchema, {**form_data(form), "event": event})
             )
         except DomainError as exc:
             apply_errors(form, exc)
@@ -49,7 +49,7 @@ def answer_by_code():
 @bp.route("/new", methods=["GET", "POST"])
 @requires("transfer.start")
 def new():
-    actor = current_actor()
+    actor = require_actor()
     form = TransferForm()
     own = db.session.scalars(
         offerable_animals(actor, select(Animal).where(Animal.state == AnimalState.IN_CAPTIVITY)).order_by(
@@ -77,7 +77,7 @@ def new():
 @bp.get("/<int:transfer_id>")
 @requires("transfer.start", "transfer.answer", "transfer.acknowledge", "animal.read_all")
 def show(transfer_id: int):
-    actor = current_actor()
+    actor = require_actor()
     t = db.session.get(Transfer, transfer_id)
     if t is None or not can_see_transfer(actor, t):
         deny("transfer.scope", 404)
@@ -94,7 +94,7 @@ def act(transfer_id: int, action: str):
     if form.validate_on_submit():
         try:
             command = commands.answer_command(action, form_data(form))
-            service.record_transfer_event(current_actor(), transfer_id, command)
+            service.record_transfer_event(require_actor(), transfer_id, command)
         except DomainError as exc:
             apply_errors(None, exc)
             if exc.status == 404:
