@@ -120,7 +120,7 @@ class Registration(Application):
 
 
 class FacilityApplicationSchema(_WithAllowances):
-    command = Application
+    command: ClassVar[type] = Application
     name = String(limit=200, required=True)
     address = String(required=True)
     holder_party_id = Id(
@@ -214,6 +214,7 @@ def _reason(required: bool = False) -> String:
 
 
 class FacilityActionSchema(CommandSchema):
+    command: ClassVar[type[FacilityAction]]
     version = Id(load_default=None, metadata={"description": "the facility's version you read; a stale one is 409"})
     reason = _reason()
 

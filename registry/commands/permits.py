@@ -76,7 +76,8 @@ class Quantity(ma.fields.String):
     def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> Any:
         return None if value is None else f"{value:f}"
 
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Decimal:
+    # Documented as a string (the exact decimal a client sends), loaded as a Decimal.
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Decimal:  # type: ignore[override]
         if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
             raise ma.ValidationError(self._invalid())
         try:

@@ -99,6 +99,7 @@ class Acknowledge(Answer):
 
 
 class TransferAnswerSchema(CommandSchema):
+    command: ClassVar[type[Answer]]
     note = String(load_default=None)
     version = Id(load_default=None, metadata={"description": "the transfer's version you read; a stale one is 409"})
 
@@ -158,5 +159,5 @@ class HandshakeSchema(CommandSchema):
     @ma.post_load
     def _build(self, data: dict, **kwargs: Any) -> Any:
         # Codes are shown in capitals; people type them as they like.
-        answer = ANSWER_SCHEMAS[data["event"]].command(note=data["note"])
+        answer = (Accept if data["event"] == Accept.EVENT else Decline)(note=data["note"])
         return Handshake(code=data["code"].upper(), answer=answer)

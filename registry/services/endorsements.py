@@ -198,11 +198,13 @@ def _move_animals(session, actor: Actor, permit: Permit, row: _Row, command: End
         declaration = described[k] if k < len(described) else commands.Declaration()
         chosen.append(arrivals.declare(actor, line.id, declaration))
     for animal in chosen:
+        event: commands.AnimalEvent
         if given.outcome == Outcome.CLEARED:
             event = commands.Enter(port=command.port, occurred_on=when)
         elif given.outcome == Outcome.REFUSED:
             event = commands.RefuseEntry(reason=given.reason or "refused at the border", occurred_on=when)
         else:
+            assert command.seizure_facility_id is not None  # the schema requires it for a seizure
             event = commands.Seize(
                 facility_id=command.seizure_facility_id, reason=given.reason or "seized at the border", occurred_on=when
             )

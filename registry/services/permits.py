@@ -134,4 +134,4 @@ def expire_due(actor: Actor) -> list[str]:
     due = db.session.scalars(
         select(Permit.id).where(Permit.state.in_(sorted(expire.sources)), Permit.valid_until < clock.today())
     ).all()
-    return [record_permit_event(actor, permit_id, expire.event, PermitAction()).number for permit_id in due]
+    return [record_permit_event(actor, permit_id, expire.event, PermitAction()).display_number for permit_id in due]

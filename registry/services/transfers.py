@@ -167,4 +167,4 @@ def pending_for(actor: Actor) -> list[Transfer]:
         q = select(Transfer).where(
             Transfer.state == TransferState.PENDING, Transfer.transferee_party_id == actor.party_id
         )
-    return db.session.scalars(q.order_by(Transfer.id)).all()
+    return list(db.session.scalars(q.order_by(Transfer.id)))

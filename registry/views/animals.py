@@ -33,12 +33,12 @@ from registry.services import arrivals, attachments, identifiers
 from registry.services.errors import DomainError
 from registry.views.helpers import (
     apply_errors,
-    current_actor,
     deny,
     form_data,
     form_problems,
     load_visible,
     paginate,
+    require_actor,
     requires,
 )  # fmt: skip
 
@@ -48,7 +48,7 @@ bp = Blueprint("animals", __name__, url_prefix="/animals")
 @bp.get("/")
 @requires("animal.read_all", "animal.read_own")
 def index():
-    actor = current_actor()
+    actor = require_actor()
     q = (request.args.get("q") or "").strip()
     state = request.args.get("state") or ""
     query = visible_animals(actor, select(Animal)).order_by(Animal.id.desc())
@@ -104,7 +104,7 @@ def detail(value, key: str):
 @requires("animal.read_all", "animal.read_own")
 def show(animal_id: int):
     animal = load_visible(Animal, animal_id, can_see_animal)
-    actor = current_actor()
+    actor = require_actor()
     events = service.open_events(actor, animal)
     keeping = db.session.scalars(select(Keeping).where(Keeping.animal_id == animal.id).order_by(Keeping.id)).all()
     offspring = db.session.scalars(
@@ -157,13 +157,13 @@ def record_event(animal_id: int, event: str):
     if event not in EVENT_FIELDS:
         return render_template("error.html", status=404, title=_("No such event")), 404
     t = ANIMAL.transitions[event]
-    if not has_capability(current_actor(), t.capability):
+    if not has_capability(require_actor(), t.capability):
         deny(t.capability)
     form = event_form(event, version=str(animal.version))
-    _choices(form, current_actor())
+    _choices(form, require_actor())
     if form.validate_on_submit():
         try:
-            service.record_animal_event(current_actor(), animal.id, commands.event_command(event, form_data(form)))
+            service.record_animal_event(require_actor(), animal.id, commands.event_command(event, form_data(form)))
         except DomainError as exc:
             apply_errors(form, exc)
         else:
@@ -177,7 +177,7 @@ def record_event(animal_id: int, event: str):
 @bp.route("/births/new", methods=["GET", "POST"])
 @requires("animal.birth")
 def new_birth():
-    actor = current_actor()
+    actor = require_actor()
     form = BirthForm()
     species = db.session.scalars(select(Species).order_by(Species.scientific_name)).all()
     form.species_id.choices = [(str(s.id), s.label()) for s in species]
@@ -210,7 +210,7 @@ def add_identifier(animal_id: int):
     form = IdentifierForm()
     if form.validate_on_submit():
         try:
-            identifiers.add_identifier(current_actor(), animal.id, load(commands.NewIdentifierSchema, form_data(form)))
+            identifiers.add_identifier(require_actor(), animal.id, load(commands.NewIdentifierSchema, form_data(form)))
             flash(_("Identifier added."), "success")
         except DomainError as exc:
             apply_errors(None, exc)
@@ -226,7 +226,7 @@ def retire_identifier(identifier_id: int):
     animal_id = ident.animal_id if ident else 0
     if ConfirmForm().validate_on_submit():
         try:
-            identifiers.retire_identifier(current_actor(), identifier_id)
+            identifiers.retire_identifier(require_actor(), identifier_id)
             flash(_("Identifier retired."), "success")
         except DomainError as exc:
             apply_errors(None, exc)

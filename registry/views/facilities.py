@@ -1,4 +1,5 @@
 from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from registry.commands import facilities as commands
@@ -16,7 +17,10 @@ from registry.views.helpers import apply_errors, form_data, form_problems, load_
 
 bp = Blueprint("facilities", __name__, url_prefix="/facilities")
 #: Actions with a form of their own; every other action is a button with a reason.
-FORMS = {commands.ChangeCapacity.EVENT: CapacityForm, commands.Inspect.EVENT: InspectionForm}
+FORMS: dict[str, type[FlaskForm]] = {
+    commands.ChangeCapacity.EVENT: CapacityForm,
+    commands.Inspect.EVENT: InspectionForm,
+}
 #: Actions whose button asks for the reason (their command requires one).
 WITH_REASON = frozenset(
     event for event, schema in commands.ACTION_SCHEMAS.items() if schema._declared_fields["reason"].required

@@ -7,6 +7,7 @@ same permission checks (registry.permissions) decide.
 from __future__ import annotations
 
 import http
+from typing import Any
 
 from apispec import BasePlugin
 from flask_smorest import Api
@@ -63,7 +64,7 @@ class RegistryApi(Api):
 
     def _register_responses(self):
         for status in http.HTTPStatus:
-            response = {"description": title(status) if status >= 400 else status.phrase}
+            response: dict[str, Any] = {"description": title(status) if status >= 400 else status.phrase}
             if not (100 <= status < 200) and status not in (204, 304):
                 response["schema"] = self.ERROR_SCHEMA
             prepare_response(response, self.spec, PROBLEM)

@@ -18,7 +18,7 @@ from registry.views.api.schemas import (
     PageQuery,
     page_of,
 )
-from registry.views.helpers import current_actor
+from registry.views.helpers import require_actor
 
 blp = api_blueprint("api_animals", "Animals, their identifiers and lifecycle events")
 READ = ("animal.read_all", "animal.read_own")
@@ -30,7 +30,7 @@ READ = ("animal.read_all", "animal.read_own")
 def list_animals(args):
     """Animals in the caller's scope, newest first, filtered by state, species, identifier or keeper."""
     require(*READ)
-    query = visible_animals(current_actor(), select(Animal))
+    query = visible_animals(require_actor(), select(Animal))
     if args["state"]:
         query = query.where(Animal.state == args["state"])
     if args["species"] is not None:
@@ -109,14 +109,14 @@ def record_event(animal_id: int):
             {"event": _("one of %(values)s", values=", ".join(EVENT_BODIES))},
         )
     if event != "birth":
-        return animals.record_animal_event(current_actor(), animal_id, load(EVENT_BODIES[event], body))
+        return animals.record_animal_event(require_actor(), animal_id, load(EVENT_BODIES[event], body))
     birth = load(commands.BirthEventSchema, body)
     birth.pop("version", None)
     mate = birth.pop("mate_id")
     parents = {"dam_id": parent.id, "sire_id": mate} if parent.sex == "F" else {"sire_id": parent.id, "dam_id": mate}
     born_at = birth.pop("facility_id") or parent.facility_id  # by default, where the parent is kept
     return arrivals.register_birth(
-        current_actor(),
+        require_actor(),
         commands.Birth(**birth, **parents, species_id=parent.species_id, facility_id=born_at),
     )
 
@@ -129,7 +129,7 @@ def add_identifier(mark, animal_id: int):
     """Add a mark (microchip, ring, tag, tattoo, photo)."""
     require("animal.identify")
     one(Animal, animal_id, can_see_animal)
-    return identifiers.add_identifier(current_actor(), animal_id, mark)
+    return identifiers.add_identifier(require_actor(), animal_id, mark)
 
 
 @blp.post(
@@ -144,4 +144,4 @@ def retire_identifier(animal_id: int, identifier_id: int):
     ident = db.session.get(Identifier, identifier_id)
     if ident is None or ident.animal_id != animal_id:
         raise NotFound(_("no such identifier"))
-    return identifiers.retire_identifier(current_actor(), identifier_id)
+    return identifiers.retire_identifier(require_actor(), identifier_id)

@@ -5,7 +5,7 @@ from registry.models import AuditEntry
 from registry.services import audit, exports, history
 from registry.views.api.common import api_blueprint, page, require
 from registry.views.api.schemas import AuditEntrySchema, AuditQuery, VerdictSchema, page_of
-from registry.views.helpers import current_actor
+from registry.views.helpers import require_actor
 
 blp = api_blueprint("api_audit", "The hash-chained audit log")
 AuditPage = page_of(AuditEntrySchema)
@@ -48,9 +48,9 @@ def list_audit(args):
         result = page(history.query(filters), AuditEntry.seq, paging)
         result["items"] = [_plain(e) for e in result["items"]]
         return jsonify(AuditPage().dump(result))
-    chunks, mimetype, name = exports.export(current_actor(), filters, fmt)
+    chunks, mimetype, name = exports.export(require_actor(), filters, fmt)
     return Response(
-        stream_with_context(chunks),
+        stream_with_context(exports.encoded(chunks)),
         mimetype=mimetype,
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

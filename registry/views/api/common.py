@@ -16,7 +16,7 @@ from registry.permissions import Actor, has_capability
 from registry.services import tokens
 from registry.services.context import write_transaction
 from registry.services.errors import Conflict, ValidationFailed
-from registry.views.helpers import current_actor, deny
+from registry.views.helpers import deny, require_actor
 
 
 def authenticate() -> None:
@@ -56,7 +56,7 @@ def api_blueprint(name: str, description: str) -> Blueprint:
 
 def require(*capabilities: str) -> None:
     """403 (audited) unless the caller's role has one of *capabilities*."""
-    actor = current_actor()
+    actor = require_actor()
     if not any(has_capability(actor, c) for c in capabilities):
         deny(" or ".join(capabilities))
 
@@ -97,7 +97,7 @@ def idempotent(view):
             return view(*args, **kwargs)
         if not 1 <= len(key) <= 200:
             raise ValidationFailed(_("bad Idempotency-Key"), {"Idempotency-Key": _("1 to 200 characters")})
-        user_id = current_actor().user_id
+        user_id = require_actor().user_id
         fingerprint = hashlib.sha256(
             b"\n".join([request.method.encode(), request.path.encode(), request.get_data()])
         ).hexdigest()
@@ -115,6 +115,7 @@ def idempotent(view):
             replay = Response(seen.body, status=seen.status, mimetype="application/json")
             replay.headers["Idempotent-Replayed"] = "true"
             return replay
+        assert user_id is not None  # the API authenticates users by token, never the console
         try:
             response = make_response(view(*args, **kwargs))
         except BaseException:

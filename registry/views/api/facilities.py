@@ -6,7 +6,7 @@ from registry.permissions import can_see_facility, visible_facilities
 from registry.services import facilities
 from registry.views.api.common import api_blueprint, idempotent, one, page, require
 from registry.views.api.schemas import FacilitySchema, PageQuery, page_of
-from registry.views.helpers import current_actor
+from registry.views.helpers import require_actor
 
 blp = api_blueprint("api_facilities", "Keeping facilities and the species and numbers they may keep")
 
@@ -16,7 +16,7 @@ blp = api_blueprint("api_facilities", "Keeping facilities and the species and nu
 @blp.response(200, page_of(FacilitySchema))
 def list_facilities(args):
     """Facilities in the caller's scope (a keeper's own; every facility for officers)."""
-    return page(visible_facilities(current_actor(), select(Facility)), Facility.id, args)
+    return page(visible_facilities(require_actor(), select(Facility)), Facility.id, args)
 
 
 @blp.post("/facilities")
@@ -28,9 +28,9 @@ def create_facility(command):
     record an existing registration by giving its number."""
     if isinstance(command, commands.Registration):
         require("facility.manage")
-        return facilities.register_facility(current_actor(), command)
+        return facilities.register_facility(require_actor(), command)
     require("facility.apply")
-    return facilities.apply(current_actor(), command)
+    return facilities.apply(require_actor(), command)
 
 
 @blp.get("/facilities/<int(min=1, max=2147483647):facility_id>")
@@ -52,12 +52,12 @@ ACTION_DOCS = {
 }
 
 
-def _action_endpoint(event: str, schema: type) -> None:
+def _action_endpoint(event: str, schema: type[commands.FacilityActionSchema]) -> None:
     """``POST /facilities/{id}/actions/<event>``, whose body is the action's command."""
 
     def act_on_facility(command, facility_id: int):
         one(Facility, facility_id, can_see_facility)
-        return facilities.record_facility_event(current_actor(), facility_id, command)
+        return facilities.record_facility_event(require_actor(), facility_id, command)
 
     act_on_facility.__name__ = f"facility_{event}"
     act_on_facility.__doc__ = ACTION_DOCS[schema.command]

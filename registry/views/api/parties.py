@@ -5,7 +5,7 @@ from registry.models import Party
 from registry.services import reference
 from registry.views.api.common import api_blueprint, idempotent, page, require
 from registry.views.api.schemas import PageQuery, PartySchema, page_of
-from registry.views.helpers import current_actor
+from registry.views.helpers import require_actor
 
 blp = api_blueprint("api_parties", "People and organisations")
 
@@ -26,14 +26,14 @@ def list_parties(args):
 def create_party(data):
     """Register a person or organisation."""
     require("party.manage")
-    return reference.create_party(current_actor(), **data)
+    return reference.create_party(require_actor(), **data)
 
 
 @blp.get("/parties/<int(min=1, max=2147483647):party_id>")
 @blp.etag
 @blp.response(200, PartySchema)
 def get_party(party_id: int):
-    actor = current_actor()
+    actor = require_actor()
     if actor.party_id != party_id:
         require("party.read_all")
     return db.get_or_404(Party, party_id)

@@ -11,7 +11,7 @@ from registry.services import applications, arrivals, documents, endorsements, p
 from registry.services.errors import NotFound
 from registry.views.api.common import api_blueprint, idempotent, one, page, require
 from registry.views.api.schemas import AnimalSchema, EndorsementSchema, PermitQuery, PermitSchema, page_of
-from registry.views.helpers import current_actor
+from registry.views.helpers import require_actor
 
 blp = api_blueprint("api_permits", "Permit applications and their workflow")
 READ = ("permit.read_all", "permit.read_own")
@@ -25,7 +25,7 @@ PATH_ACTIONS = {action.replace("_", "-"): action for action in commands.ACTIONS}
 def list_permits(args):
     """Permits and applications in the caller's scope, newest first."""
     require(*READ)
-    query = visible_permits(current_actor(), select(Permit))
+    query = visible_permits(require_actor(), select(Permit))
     if args["state"]:
         query = query.where(Permit.state == args["state"])
     return page(query, Permit.id, args)
@@ -38,7 +38,7 @@ def list_permits(args):
 def create_permit(application):
     """Draft an application (keepers for their own party; officers on anyone's behalf)."""
     require("permit.apply")
-    return applications.create_application(current_actor(), application)
+    return applications.create_application(require_actor(), application)
 
 
 @blp.get("/permits/<int(min=1, max=2147483647):permit_id>")
@@ -56,7 +56,7 @@ def update_permit(application, permit_id: int):
     """Change a draft, or an application sent back for changes."""
     require("permit.apply")
     one(Permit, permit_id, can_see_permit)
-    return applications.update_application(current_actor(), permit_id, application)
+    return applications.update_application(require_actor(), permit_id, application)
 
 
 @blp.post(
@@ -71,7 +71,7 @@ def act_on_permit(command, permit_id: int, action: str):
     """Move the permit along its workflow; the permit lifecycle decides what is legal (409 otherwise)."""
     require(*READ)
     one(Permit, permit_id, can_see_permit)
-    return permits.record_permit_event(current_actor(), permit_id, PATH_ACTIONS[action], command)
+    return permits.record_permit_event(require_actor(), permit_id, PATH_ACTIONS[action], command)
 
 
 @blp.post("/permits/<int(min=1, max=2147483647):permit_id>/copy")
@@ -82,7 +82,7 @@ def copy_permit(command, permit_id: int):
     """A new draft from this application (copy as new), or the replacement of a cancelled permit."""
     require("permit.apply")
     one(Permit, permit_id, can_see_permit)
-    return applications.copy_application(current_actor(), permit_id, command)
+    return applications.copy_application(require_actor(), permit_id, command)
 
 
 @blp.get("/permits/<int(min=1, max=2147483647):permit_id>/pdf")
@@ -109,7 +109,7 @@ def endorse_permit(command, permit_id: int):
     """Customs: record a consignment crossing at entry or exit, line by line."""
     require("permit.endorse")
     one(Permit, permit_id, can_see_permit)
-    return endorsements.endorse(current_actor(), permit_id, command)
+    return endorsements.endorse(require_actor(), permit_id, command)
 
 
 @blp.post("/permits/<int(min=1, max=2147483647):permit_id>/lines/<int(min=1, max=2147483647):line_no>/animals")
@@ -123,4 +123,4 @@ def declare_animal(declaration, permit_id: int, line_no: int):
     line = next((line for line in permit.lines if line.line_no == line_no), None)
     if line is None:
         raise NotFound(_("no such line"))
-    return arrivals.declare(current_actor(), line.id, declaration)
+    return arrivals.declare(require_actor(), line.id, declaration)

@@ -5,7 +5,7 @@ from marshmallow import validate
 from registry.services import reports
 from registry.views.api.common import api_blueprint, require
 from registry.views.api.schemas import Strict
-from registry.views.helpers import current_actor
+from registry.views.helpers import require_actor
 
 blp = api_blueprint("api_reports", "The CITES annual report")
 
@@ -46,7 +46,7 @@ class AnnualQuery(Strict):
 def annual(args, year: int):
     """The export or import report for a year, from the quantities endorsed at the border."""
     require("report.annual")
-    found = reports.rows(current_actor(), year, args["direction"])
+    found = reports.rows(require_actor(), year, args["direction"])
     if args["format"] == "csv":
         return Response(reports.as_csv(found, args["direction"]), mimetype="text/csv")
     columns = reports.header(args["direction"])

@@ -344,7 +344,9 @@ class TransferSchema(Strict):
         return [a.id for a in obj.animals]
 
     def load_animals(self, value):
-        return self.fields["animal_ids"].shape.deserialize(value)
+        field = self.fields["animal_ids"]
+        assert isinstance(field, Shaped)
+        return field.shape.deserialize(value)
 
 
 class TransferQuery(PageQuery):

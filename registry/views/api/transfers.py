@@ -9,7 +9,7 @@ from registry.services import transfers
 from registry.services.errors import NotFound
 from registry.views.api.common import api_blueprint, idempotent, page, require
 from registry.views.api.schemas import TransferQuery, TransferSchema, page_of
-from registry.views.helpers import current_actor
+from registry.views.helpers import require_actor
 
 blp = api_blueprint("api_transfers", "Transfers between keepers, with a handshake")
 READ = ("transfer.start", "transfer.answer", "transfer.acknowledge", "animal.read_all")
@@ -17,7 +17,7 @@ READ = ("transfer.start", "transfer.answer", "transfer.acknowledge", "animal.rea
 
 def _visible(transfer_id: int) -> Transfer:
     t = db.session.get(Transfer, transfer_id)
-    if t is None or not can_see_transfer(current_actor(), t):
+    if t is None or not can_see_transfer(require_actor(), t):
         raise NotFound(_("no such transfer"))
     return t
 
@@ -28,7 +28,7 @@ def _visible(transfer_id: int) -> Transfer:
 def list_transfers(args):
     """Transfers the caller is party to (every transfer for officers), newest first."""
     require(*READ)
-    query = visible_transfers(current_actor(), select(Transfer))
+    query = visible_transfers(require_actor(), select(Transfer))
     state = args.pop("state")
     if state:
         query = query.where(Transfer.state == state)
@@ -42,7 +42,7 @@ def list_transfers(args):
 def start_transfer(offer):
     """Offer animals (one owner, in captivity) to the keeper holding a registered facility."""
     require("transfer.start")
-    return transfers.start(current_actor(), offer)
+    return transfers.start(require_actor(), offer)
 
 
 @blp.get("/transfers/<int(min=1, max=2147483647):transfer_id>")
@@ -62,13 +62,13 @@ ANSWER_DOCS = {
 }
 
 
-def _answer_endpoint(event: str, schema: type) -> None:
+def _answer_endpoint(event: str, schema: type[commands.TransferAnswerSchema]) -> None:
     """``POST /transfers/{id}/actions/<event>``, whose body is the answer's command."""
 
     def act_on_transfer(command, transfer_id: int):
         require(*READ)
         _visible(transfer_id)
-        return transfers.record_transfer_event(current_actor(), transfer_id, command)
+        return transfers.record_transfer_event(require_actor(), transfer_id, command)
 
     act_on_transfer.__name__ = f"transfer_{event}"
     act_on_transfer.__doc__ = ANSWER_DOCS[schema.command]
