@@ -103,10 +103,10 @@ def _csv(rows: Iterator[dict]) -> Iterator[str]:
 
 
 def _pdf(filters: dict, query: dict, actor: Actor, stamp: str, head, total: int) -> bytes:
-    from registry import pdf
+    from registry import audit_report
 
     rows = _entries(filters, head.seq, limit=PDF_LIMIT)
-    return pdf.render_history(
+    return audit_report.render_history(
         rows,
         query=query,
         total=total,
