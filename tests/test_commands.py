@@ -6,6 +6,7 @@ import dataclasses
 import pytest
 
 from registry.commands import animals as commands
+from registry.commands import arrivals as arrival
 from registry.models import Animal, AuditEntry
 from registry.services import tokens
 from registry.services.errors import ValidationFailed
@@ -95,10 +96,10 @@ def test_the_licence_is_required_for_licensed_methods_only():
 
 def test_blank_mark_rows_of_a_form_are_left_out_and_bad_chips_named():
     declaration = commands.load(
-        commands.DeclarationSchema,
+        arrival.DeclarationSchema,
         {"identifiers": [{"kind": "", "value": ""}, {"kind": "microchip", "value": "410000000000001"}]},
     )
-    assert declaration.identifiers == (commands.NewIdentifier("microchip", "410000000000001"),)
+    assert declaration.identifiers == (arrival.NewIdentifier("microchip", "410000000000001"),)
     with pytest.raises(ValidationFailed) as refused:
-        commands.load(commands.DeclarationSchema, {"identifiers": [{"kind": "microchip", "value": "12"}]})
+        commands.load(arrival.DeclarationSchema, {"identifiers": [{"kind": "microchip", "value": "12"}]})
     assert refused.value.fields == {"identifiers.0.value": "an ISO 11784 microchip number is exactly 15 digits"}

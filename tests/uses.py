@@ -4,6 +4,7 @@ client's body would be: a test names an event and its fields, and meets the same
 from __future__ import annotations
 
 from registry.commands import animals as commands
+from registry.commands import arrivals as arrival
 from registry.commands import endorsements as crossing
 from registry.commands import facilities as facility_commands
 from registry.commands import load
@@ -20,16 +21,16 @@ def fire(actor, animal_id: int, event: str, data: dict | None = None, expected_v
 
 
 def declare(actor, permit_line_id: int, data: dict):
-    return arrivals.declare(actor, permit_line_id, load(commands.DeclarationSchema, data))
+    return arrivals.declare(actor, permit_line_id, load(arrival.DeclarationSchema, data))
 
 
 def register_birth(actor, data: dict):
-    return arrivals.register_birth(actor, load(commands.BirthSchema, data))
+    return arrivals.register_birth(actor, load(arrival.BirthSchema, data))
 
 
 def add_identifier(actor, animal_id: int, kind: str, value: str, **more):
     return identifiers.add_identifier(
-        actor, animal_id, load(commands.NewIdentifierSchema, {"kind": kind, "value": value, **more})
+        actor, animal_id, load(arrival.NewIdentifierSchema, {"kind": kind, "value": value, **more})
     )
 
 

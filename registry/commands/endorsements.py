@@ -17,7 +17,7 @@ from typing import Any
 import marshmallow as ma
 
 from registry.commands import Choice, CommandSchema, Day, Id, String
-from registry.commands.animals import Declaration, DeclarationSchema
+from registry.commands.arrivals import Declaration, DeclarationSchema
 from registry.commands.permits import Lines, Quantity
 from registry.i18n import _
 

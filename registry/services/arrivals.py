@@ -8,7 +8,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from registry import clock
-from registry.commands.animals import Birth, Declaration, NewIdentifier
+from registry.commands.arrivals import Birth, Declaration, NewIdentifier
 from registry.i18n import _
 from registry.machines import ANIMAL
 from registry.models import Animal, PermitLine

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from registry import clock
 from registry.commands import animals as commands
+from registry.commands import arrivals as arrival
 from registry.commands import facilities as facility_commands
 from registry.commands import transfers as transfer_commands
 from registry.commands.endorsements import Direction, Endorse, EndorseLine, Outcome
@@ -163,7 +164,7 @@ def load(operator: Actor) -> bool:
     with clock.on(year_ago):
         old = _issued(actor, snakes)
         arrived = tuple(
-            commands.Declaration(sex=sex, identifiers=(commands.NewIdentifier("microchip", chip),))
+            arrival.Declaration(sex=sex, identifiers=(arrival.NewIdentifier("microchip", chip),))
             for sex, chip in (("M", "410100000000201"), ("F", "410100000000202"))
         )
         endorsements.endorse(
@@ -197,8 +198,8 @@ def load(operator: Actor) -> bool:
     imp = _issued(actor, application, special_conditions="Transport under the IATA Live Animals Regulations.")
     line = imp.lines[0].id
     for i, chip in enumerate(("410100000012345", "410100000012346", "410100000012347")):
-        mark = commands.NewIdentifier("microchip", chip)
-        arrivals.declare(actor["zoo"], line, commands.Declaration(sex="MFF"[i], identifiers=(mark,)))
+        mark = arrival.NewIdentifier("microchip", chip)
+        arrivals.declare(actor["zoo"], line, arrival.Declaration(sex="MFF"[i], identifiers=(mark,)))
     endorsements.endorse(
         actor["customs"],
         imp.id,
@@ -217,14 +218,14 @@ def load(operator: Actor) -> bool:
         actor["breeder"], transfer_commands.Handshake(code=offer.code, answer=transfer_commands.Accept())
     )
     transfers.record_transfer_event(actor["officer"], offer.id, transfer_commands.Acknowledge())
-    chick = commands.Birth(
+    chick = arrival.Birth(
         species_id=parrot,
         facility_id=breeder_site,
         sire_id=birds[0],
         dam_id=birds[1],
         birth_date=today - timedelta(days=3),
         source_code="C",
-        identifiers=(commands.NewIdentifier("closed_ring", "KR-PE-2026-0001"),),
+        identifiers=(arrival.NewIdentifier("closed_ring", "KR-PE-2026-0001"),),
     )
     arrivals.register_birth(actor["breeder"], chick)
     animals.record_animal_event(actor["zoo"], birds[2], commands.Death(cause="Aspergillosis", disease_suspected=True))

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from registry import clock
 from registry.commands import animals as commands
+from registry.commands import arrivals as arrival
 from registry.commands.endorsements import Endorse, EndorseLine, Outcome
 from registry.commands.permits import whole_number_problem
 from registry.i18n import _
@@ -195,7 +196,7 @@ def _move_animals(session, actor: Actor, permit: Permit, row: _Row, command: End
     chosen = list(waiting[:count])
     described = list(given.animals)
     for k in range(count - len(chosen)):
-        declaration = described[k] if k < len(described) else commands.Declaration()
+        declaration = described[k] if k < len(described) else arrival.Declaration()
         chosen.append(arrivals.declare(actor, line.id, declaration))
     for animal in chosen:
         event: commands.AnimalEvent

@@ -7,7 +7,7 @@ from datetime import date
 from sqlalchemy import select
 
 from registry import clock
-from registry.commands.animals import NewIdentifier
+from registry.commands.arrivals import NewIdentifier
 from registry.i18n import _
 from registry.machines import ANIMAL
 from registry.models import Animal, Identifier

@@ -2,6 +2,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import or_, select
 
 from registry.commands import animals as commands
+from registry.commands import arrivals as arrival
 from registry.commands import load
 from registry.extensions import db
 from registry.forms import ConfirmForm
@@ -194,7 +195,7 @@ def new_birth():
         ]
     if form.validate_on_submit():
         try:
-            animal = arrivals.register_birth(actor, load(commands.BirthSchema, form_data(form)))
+            animal = arrivals.register_birth(actor, load(arrival.BirthSchema, form_data(form)))
         except DomainError as exc:
             apply_errors(form, exc)
         else:
@@ -210,7 +211,7 @@ def add_identifier(animal_id: int):
     form = IdentifierForm()
     if form.validate_on_submit():
         try:
-            identifiers.add_identifier(require_actor(), animal.id, load(commands.NewIdentifierSchema, form_data(form)))
+            identifiers.add_identifier(require_actor(), animal.id, load(arrival.NewIdentifierSchema, form_data(form)))
             flash(_("Identifier added."), "success")
         except DomainError as exc:
             apply_errors(None, exc)

@@ -2,7 +2,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from sqlalchemy import select
 
 from registry import codes
-from registry.commands import animals as commands
+from registry.commands import arrivals as arrival
 from registry.commands import load
 from registry.commands.permits import ACTIONS, ApplicationSchema, Copy, PermitActionSchema
 from registry.extensions import db
@@ -148,7 +148,7 @@ def declare(permit_id: int, line_no: int):
     if line is not None and form.validate_on_submit():
         marks = [{"kind": "microchip", "value": form.microchip.data.strip()}] if form.microchip.data else []
         try:
-            declaration = load(commands.DeclarationSchema, {"sex": form.sex.data, "identifiers": marks})
+            declaration = load(arrival.DeclarationSchema, {"sex": form.sex.data, "identifiers": marks})
             animal = arrivals.declare(require_actor(), line.id, declaration)
         except DomainError as exc:
             apply_errors(None, exc)

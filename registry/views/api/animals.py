@@ -2,6 +2,7 @@ import marshmallow as ma
 from sqlalchemy import or_, select
 
 from registry.commands import animals as commands
+from registry.commands import arrivals as arrival
 from registry.commands import load
 from registry.extensions import db
 from registry.i18n import _
@@ -63,7 +64,7 @@ def list_events(args, animal_id: int):
 #: One body per event, told apart by `event`: a client learns each event's fields from the document.
 EVENT_BODIES: dict[str, type[ma.Schema]] = {
     **commands.EVENT_SCHEMAS,
-    "birth": commands.BirthEventSchema,
+    "birth": arrival.BirthEventSchema,
 }
 
 
@@ -110,20 +111,20 @@ def record_event(animal_id: int):
         )
     if event != "birth":
         return animals.record_animal_event(require_actor(), animal_id, load(EVENT_BODIES[event], body))
-    birth = load(commands.BirthEventSchema, body)
+    birth = load(arrival.BirthEventSchema, body)
     birth.pop("version", None)
     mate = birth.pop("mate_id")
     parents = {"dam_id": parent.id, "sire_id": mate} if parent.sex == "F" else {"sire_id": parent.id, "dam_id": mate}
     born_at = birth.pop("facility_id") or parent.facility_id  # by default, where the parent is kept
     return arrivals.register_birth(
         require_actor(),
-        commands.Birth(**birth, **parents, species_id=parent.species_id, facility_id=born_at),
+        arrival.Birth(**birth, **parents, species_id=parent.species_id, facility_id=born_at),
     )
 
 
 @blp.post("/animals/<int(min=1, max=2147483647):animal_id>/identifiers")
 @idempotent
-@blp.arguments(commands.NewIdentifierSchema)
+@blp.arguments(arrival.NewIdentifierSchema)
 @blp.response(201, IdentifierSchema)
 def add_identifier(mark, animal_id: int):
     """Add a mark (microchip, ring, tag, tattoo, photo)."""

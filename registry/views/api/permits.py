@@ -3,7 +3,7 @@ from sqlalchemy import select
 
 from registry.commands import endorsements as crossing
 from registry.commands import permits as commands
-from registry.commands.animals import DeclarationSchema
+from registry.commands.arrivals import DeclarationSchema
 from registry.i18n import _
 from registry.models import Permit
 from registry.permissions import can_see_permit, visible_permits
