@@ -16,6 +16,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import QueryableAttribute
 
 from registry.i18n import N_
+from registry.machines import AnimalState, FacilityState, TransferState
+from registry.machines.permit import IN_USE as PERMITS_IN_USE
 from registry.models import Animal, AnimalEvent, Facility, Inspection, Permit, Transfer
 
 
@@ -92,7 +94,7 @@ RULES: tuple[Rule, ...] = (
         N_("A dead animal's carcass is disposed of and the disposal recorded"),
         30,
         "animal",
-        lambda: _last_event("dead"),
+        lambda: _last_event(AnimalState.DEAD),
     ),
     Rule(
         "register_after_entry",
@@ -100,7 +102,7 @@ RULES: tuple[Rule, ...] = (
         N_("An animal that entered the country is placed in a registered facility"),
         14,
         "animal",
-        lambda: _last_event("entered"),
+        lambda: _last_event(AnimalState.ENTERED),
     ),
     Rule(
         "missing_outcome",
@@ -108,7 +110,7 @@ RULES: tuple[Rule, ...] = (
         N_("A missing animal is recovered or declared dead"),
         90,
         "animal",
-        lambda: _last_event("missing"),
+        lambda: _last_event(AnimalState.MISSING),
     ),
     Rule(
         "acknowledge_transfer",
@@ -116,7 +118,7 @@ RULES: tuple[Rule, ...] = (
         N_("An accepted transfer is acknowledged by the regional environmental office"),
         7,
         "transfer",
-        lambda: select(Transfer, Transfer.answered_at).where(Transfer.state == "accepted"),
+        lambda: select(Transfer, Transfer.answered_at).where(Transfer.state == TransferState.ACCEPTED),
     ),
     Rule(
         "permit_expiry",
@@ -124,7 +126,7 @@ RULES: tuple[Rule, ...] = (
         N_("An issued permit is used before its validity ends"),
         0,
         "permit",
-        lambda: select(Permit, Permit.valid_until).where(Permit.state.in_(("issued", "partly_used"))),
+        lambda: select(Permit, Permit.valid_until).where(Permit.state.in_(sorted(PERMITS_IN_USE))),
     ),
     Rule(
         "inspection_due",
@@ -135,7 +137,7 @@ RULES: tuple[Rule, ...] = (
         lambda: (
             select(Facility, func.max(Inspection.next_due))
             .join(Inspection, Inspection.facility_id == Facility.id)
-            .where(Facility.status == "registered")
+            .where(Facility.status == FacilityState.REGISTERED)
             .group_by(Facility.id)
         ),
     ),

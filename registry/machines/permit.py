@@ -102,6 +102,7 @@ DIRECTION = Guard(
 )
 PAST_VALIDITY = Guard("past_validity", "the validity period is over", _past_validity)
 
+#: Permits in force: customs may endorse them until they expire.
 IN_USE = frozenset({S.ISSUED, S.PARTLY_USED})
 
 PERMIT = Machine(

@@ -3,8 +3,8 @@
 from registry.models.animal import IDENTIFIER_KINDS, SEXES, Animal, AnimalEvent, Identifier, Keeping
 from registry.models.audit import GENESIS_HASH, AuditCheckpoint, AuditEntry, AuditHead
 from registry.models.document import ATTACHMENT_KINDS, Attachment
-from registry.models.endorsement import OUTCOMES, EndorsedLine, Endorsement
-from registry.models.facility import FACILITY_STATUSES, INSPECTION_RESULTS, Facility, FacilitySpecies, Inspection
+from registry.models.endorsement import EndorsedLine, Endorsement
+from registry.models.facility import INSPECTION_RESULTS, Facility, FacilitySpecies, Inspection
 from registry.models.party import PARTY_KINDS, Party
 from registry.models.permit import DOCUMENT_TYPES, Permit, PermitLine, SerialCounter
 from registry.models.species import APPENDICES, DeadlineSetting, NationalCategory, Species
@@ -17,11 +17,9 @@ __all__ = [
     "ATTACHMENT_KINDS",
     "Attachment",
     "DOCUMENT_TYPES",
-    "FACILITY_STATUSES",
     "GENESIS_HASH",
     "IDENTIFIER_KINDS",
     "PARTY_KINDS",
-    "OUTCOMES",
     "SEXES",
     "Animal",
     "AnimalEvent",

@@ -8,8 +8,6 @@ from registry.extensions import Model
 from registry.models.base import UTCDateTime, utcnow
 from registry.models.permit import Permit, PermitLine
 
-OUTCOMES = ("cleared", "refused", "seized")
-
 
 class Endorsement(Model):
     """A customs officer's record of one consignment crossing the border on a permit (boxes 14-15)."""

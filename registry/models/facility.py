@@ -4,11 +4,10 @@ from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry.extensions import Model
+from registry.machines.facility import FacilityState
 from registry.models.base import UTCDateTime, utcnow
 from registry.models.party import Party
 from registry.models.species import Species
-
-FACILITY_STATUSES = ("pending", "registered", "changes_requested", "refused", "closed")
 
 
 class Facility(Model):
@@ -21,7 +20,7 @@ class Facility(Model):
     name: Mapped[str] = mapped_column(String(200))
     holder_party_id: Mapped[int] = mapped_column(ForeignKey("party.id"), index=True)
     address: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(32), default="pending")
+    status: Mapped[str] = mapped_column(String(32), default=FacilityState.PENDING)
     #: The reviewer's latest note: changes requested, refusal reason.
     decision_note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

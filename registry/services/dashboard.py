@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 
 from registry import clock
 from registry.extensions import db
-from registry.machines import ANIMAL, PERMIT
+from registry.machines import ANIMAL, PERMIT, AnimalState
+from registry.machines.permit import IN_USE as PERMITS_IN_USE
 from registry.models import Animal, AnimalEvent, Permit, Species
 
 #: Carcasses should be disposed of within this many days of the death (a deadline rule of thumb).
@@ -33,7 +34,9 @@ def figures() -> dict:
     by_species = db.session.execute(
         select(Species.scientific_name, func.count())
         .join(Animal, Animal.species_id == Species.id)
-        .where(Animal.state.in_(("entered", "in_captivity", "seized", "missing")))
+        .where(
+            Animal.state.in_((AnimalState.ENTERED, AnimalState.IN_CAPTIVITY, AnimalState.SEIZED, AnimalState.MISSING))
+        )
         .group_by(Species.scientific_name)
         .order_by(func.count().desc())
         .limit(12)
@@ -54,12 +57,12 @@ def figures() -> dict:
     waiting = db.session.execute(
         select(Animal, func.max(AnimalEvent.occurred_on))
         .join(AnimalEvent, AnimalEvent.animal_id == Animal.id)
-        .where(Animal.state == "dead", AnimalEvent.to_state == "dead")
+        .where(Animal.state == AnimalState.DEAD, AnimalEvent.to_state == AnimalState.DEAD)
         .group_by(Animal.id)
     ).all()
     overdue = [(a, d) for a, d in waiting if (today - d).days > DISPOSAL_DAYS]
     lapsed = db.session.scalars(
-        select(Permit).where(Permit.state.in_(("issued", "partly_used")), Permit.valid_until < today)
+        select(Permit).where(Permit.state.in_(sorted(PERMITS_IN_USE)), Permit.valid_until < today)
     ).all()
     return {
         "animals_by_state": [(ANIMAL.label(s), by_state.get(s.value, 0)) for s in ANIMAL.states],

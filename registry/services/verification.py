@@ -10,18 +10,19 @@ from sqlalchemy import select
 from registry import clock
 from registry.extensions import db
 from registry.i18n import N_
+from registry.machines import PermitState
 from registry.models import Permit
 from registry.services.endorsements import cleared
 
 #: The status the page and the JSON answer give, in English (the JSON keeps it so); marked for
 #: translation so the page can show it in the reader's language.
-STATUS = {
-    "issued": N_("valid"),
-    "partly_used": N_("partly used"),
-    "used": N_("fully used"),
-    "closed": N_("fully used"),
-    "expired": N_("expired"),
-    "cancelled": N_("cancelled"),
+STATUS: dict[str, str] = {
+    PermitState.ISSUED: N_("valid"),
+    PermitState.PARTLY_USED: N_("partly used"),
+    PermitState.USED: N_("fully used"),
+    PermitState.CLOSED: N_("fully used"),
+    PermitState.EXPIRED: N_("expired"),
+    PermitState.CANCELLED: N_("cancelled"),
 }
 
 
@@ -42,8 +43,8 @@ def check(number: str, token: str | None) -> dict | None:
     status = STATUS.get(permit.state)
     if status is None or permit.valid_from is None or permit.valid_until is None:
         return None  # not an issued document
-    if status in ("valid", "partly used") and permit.valid_until < clock.today():
-        status = "expired"
+    if status in (STATUS[PermitState.ISSUED], STATUS[PermitState.PARTLY_USED]) and permit.valid_until < clock.today():
+        status = STATUS[PermitState.EXPIRED]
     return {
         "authentic": True,
         "number": permit.number,

@@ -9,7 +9,8 @@ from registry.forms import ConfirmForm
 from registry.forms.animals import EVENT_FIELDS, BirthForm, IdentifierForm, event_form
 from registry.i18n import _
 from registry.labels import label
-from registry.machines import ANIMAL, AnimalState, FacilityState, PermitState
+from registry.machines import ANIMAL, AnimalState, FacilityState
+from registry.machines.permit import IN_USE as PERMITS_IN_USE
 from registry.models import (
     ATTACHMENT_KINDS,
     Animal,
@@ -143,9 +144,7 @@ def _choices(form, actor) -> None:
         permits = db.session.scalars(
             visible_permits(
                 actor,
-                select(Permit).where(
-                    Permit.state.in_((PermitState.ISSUED, PermitState.PARTLY_USED)), Permit.doc_type != "import"
-                ),
+                select(Permit).where(Permit.state.in_(sorted(PERMITS_IN_USE)), Permit.doc_type != "import"),
             )
         ).all()
         form.permit_id.choices = [("", "-")] + [(str(p.id), p.display_number) for p in permits]

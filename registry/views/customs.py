@@ -10,6 +10,7 @@ from registry.commands.endorsements import Direction, EndorseSchema
 from registry.extensions import db
 from registry.forms.customs import EndorsementForm, FindForm
 from registry.i18n import _
+from registry.machines import FacilityState
 from registry.models import Animal, Facility, Permit
 from registry.permissions import can_see_permit
 from registry.services import endorsements
@@ -52,7 +53,9 @@ def endorse(permit_id: int):
         form.lines.append_entry()
     form.seizure_facility_id.choices = [("", "-")] + [
         (str(f.id), f"{f.name} ({f.registration_no})")
-        for f in db.session.scalars(select(Facility).where(Facility.status == "registered").order_by(Facility.name))
+        for f in db.session.scalars(
+            select(Facility).where(Facility.status == FacilityState.REGISTERED).order_by(Facility.name)
+        )
     ]
     used = {line.id: endorsements.cleared(db.session, line.id) for line in permit.lines}
     if form.validate_on_submit():

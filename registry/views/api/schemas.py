@@ -3,6 +3,7 @@
 import marshmallow as ma
 from marshmallow import validate
 
+from registry.commands.endorsements import Outcome
 from registry.machines import ANIMAL, PERMIT, FacilityState, TransferState
 from registry.models import APPENDICES, DOCUMENT_TYPES, IDENTIFIER_KINDS, PARTY_KINDS, SEXES
 
@@ -286,7 +287,7 @@ class EndorsedAnimalSchema(Strict):
 class EndorsedLineSchema(Strict):
     line_no = ma.fields.Integer(required=True, validate=validate.Range(1, 200))
     quantity = ma.fields.String(required=True, validate=validate.Regexp(r"^(?!0+(\.0+)?$)[0-9]{1,9}(\.[0-9]{1,3})?$"))
-    outcome = ma.fields.String(load_default="cleared", validate=validate.OneOf(("cleared", "refused", "seized")))
+    outcome = ma.fields.String(load_default=Outcome.CLEARED, validate=validate.OneOf(list(Outcome)))
     reason = ma.fields.String(load_default=None, allow_none=True, load_only=True, validate=validate.Length(max=2000))
     animals = ma.fields.List(
         ma.fields.Nested(EndorsedAnimalSchema),
