@@ -38,7 +38,8 @@ class CommandSchema(ma.Schema):
 
     @ma.post_load
     def _build(self, data: dict, **kwargs: Any) -> Any:
-        return self.command(**data)
+        # Commands are immutable: a list of the input arrives as a tuple.
+        return self.command(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
 
 def load(schema: type[ma.Schema] | ma.Schema, data: Mapping, message: str | None = None) -> Any:

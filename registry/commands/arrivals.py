@@ -55,19 +55,16 @@ class MarkSchema(NewIdentifierSchema):
     """A mark given with a new animal: a blank pair (an unused form row) is left out by the parent."""
 
 
-def _marks(**kwargs: Any) -> ma.fields.List:
-    return ma.fields.List(
-        ma.fields.Nested(MarkSchema), load_default=tuple, validate=ma.validate.Length(max=10), **kwargs
-    )
+class Marks(ma.fields.List):
+    """The marks given with a new animal; a blank row of a form is left out."""
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(ma.fields.Nested(MarkSchema), load_default=(), validate=ma.validate.Length(max=10), **kwargs)
 
-def _without_blank_marks(data: Any) -> Any:
-    if isinstance(data, dict) and isinstance(data.get("identifiers"), list):
-        marks = [
-            m for m in data["identifiers"] if not (isinstance(m, dict) and not m.get("kind") and not m.get("value"))
-        ]
-        data = {**data, "identifiers": marks}
-    return data
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> list:
+        if isinstance(value, list):
+            value = [m for m in value if not (isinstance(m, dict) and not m.get("kind") and not m.get("value"))]
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 # ---------------------------------------------------------------- new animals
@@ -100,15 +97,7 @@ class BirthSchema(CommandSchema):
     sex = ChoiceField(SEXES, load_default="U")
     source_code = ChoiceField(BIRTH_SOURCES, load_default="C", metadata={"description": "C bred, F born in captivity"})
     name = String(limit=100, load_default=None)
-    identifiers = _marks()
-
-    @ma.pre_load
-    def _blank_marks(self, data: Any, **kwargs: Any) -> Any:
-        return _without_blank_marks(data)
-
-    @ma.post_load
-    def _build(self, data: dict, **kwargs: Any) -> Any:
-        return Birth(**{**data, "identifiers": tuple(data["identifiers"])})
+    identifiers = Marks()
 
 
 class BirthEventSchema(CommandSchema):
@@ -126,16 +115,12 @@ class BirthEventSchema(CommandSchema):
     sex = ChoiceField(SEXES, load_default="U")
     source_code = ChoiceField(BIRTH_SOURCES, load_default="C")
     name = String(limit=100, load_default=None)
-    identifiers = _marks()
+    identifiers = Marks()
 
     @ma.validates_schema
     def _right_branch(self, data: dict, **kwargs: Any) -> None:
         if data.get("event") != "birth":
             raise ma.ValidationError(_("one of %(values)s", values="birth"), "event")
-
-    @ma.pre_load
-    def _blank_marks(self, data: Any, **kwargs: Any) -> Any:
-        return _without_blank_marks(data)
 
     @ma.post_load
     def _build(self, data: dict, **kwargs: Any) -> Any:
@@ -158,12 +143,4 @@ class DeclarationSchema(CommandSchema):
     sex = ChoiceField(SEXES, load_default="U")
     birth_date = Day(past=True, load_default=None)
     birth_date_estimated = Flag()
-    identifiers = _marks()
-
-    @ma.pre_load
-    def _blank_marks(self, data: Any, **kwargs: Any) -> Any:
-        return _without_blank_marks(data)
-
-    @ma.post_load
-    def _build(self, data: dict, **kwargs: Any) -> Any:
-        return Declaration(**{**data, "identifiers": tuple(data["identifiers"])})
+    identifiers = Marks()
