@@ -75,10 +75,24 @@ def flatten(messages: Any, prefix: str = "") -> dict[str, str]:
 class Localised:
     """Field mixin: marshmallow's own refusals replaced by the registry's translated words."""
 
+    required: bool  # the field's, from marshmallow
+
+    def _invalid(self) -> str:
+        """What a valid value looks like, in the reader's language (each field says its own)."""
+        return _("the input has errors")
+
     def make_error(self, key: str, **kwargs: Any) -> ma.ValidationError:
         if key in ("required", "null"):
             return ma.ValidationError(_("required"))
-        return ma.ValidationError(self._invalid())  # type: ignore[attr-defined]
+        return ma.ValidationError(self._invalid())
+
+    def _left_blank(self, value: Any) -> bool:
+        """True for an empty form field or JSON null; refused when the field is required."""
+        if value not in ("", None):
+            return False
+        if self.required:
+            raise ma.ValidationError(_("required"))
+        return True
 
 
 class String(Localised, ma.fields.String):
@@ -112,9 +126,7 @@ class Id(Localised, ma.fields.Integer):
         super().__init__(strict=False, **kwargs)
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
-        if value in ("", None):
-            if self.required:
-                raise ma.ValidationError(_("required"))
+        if self._left_blank(value):
             return None
         if isinstance(value, bool):
             raise ma.ValidationError(self._invalid())
@@ -135,9 +147,7 @@ class Day(Localised, ma.fields.Date):
         super().__init__(**kwargs)
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
-        if value in ("", None):
-            if self.required:
-                raise ma.ValidationError(_("required"))
+        if self._left_blank(value):
             return None
         day = value if isinstance(value, date) else super()._deserialize(value, attr, data, **kwargs)
         if self.past and day > clock.today():
@@ -158,9 +168,7 @@ class Choice(Localised, ma.fields.String):
         super().__init__(**kwargs)
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
-        if value in ("", None):
-            if self.required:
-                raise ma.ValidationError(_("required"))
+        if self._left_blank(value):
             return None
         text = super()._deserialize(value, attr, data, **kwargs)
         if text not in self.values:
