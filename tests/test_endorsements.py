@@ -91,6 +91,16 @@ def test_exit_exports_the_named_animals(world, session):
     assert endorsements.cleared(session, permit.lines[0].id) == 2
 
 
+def test_a_seizure_at_exit_needs_no_rescue_facility(world, session):
+    """Animals stopped at exit stay where they are: only a seizure at entry sends them somewhere."""
+    permit = export_permit(world)
+    bird = animal_in(world, "in_captivity")
+    stopped = {"direction": "exit", "port": "ICN", "transport_doc": "AWB 2", "lines": [{"line_no": 1, "quantity": 1}]}
+    stopped["lines"][0] |= {"outcome": "seized", "reason": "no veterinary certificate"}
+    uses.endorse(world.actor("customs"), permit.id, stopped)
+    assert session.get(Animal, bird.id).state == "in_captivity"
+
+
 def test_only_customs_endorse(world):
     permit = issued_permit(world)
     for who in ("officer", "zoo", "auditor"):

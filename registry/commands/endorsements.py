@@ -19,7 +19,6 @@ import marshmallow as ma
 from registry.commands import Choice, CommandSchema, Day, Id, String
 from registry.commands.arrivals import Declaration, DeclarationSchema
 from registry.commands.permits import Lines, Quantity
-from registry.i18n import _
 
 
 class Direction(StrEnum):
@@ -101,13 +100,6 @@ class EndorseSchema(CommandSchema):
     endorsed_on = Day(past=True, load_default=None, allow_none=True, metadata={"description": "default today"})
     seizure_facility_id = Id(load_default=None, allow_none=True, metadata={"description": "where seized animals go"})
     lines = Lines(EndorseLineSchema, limit=200, required=True)
-
-    @ma.validates_schema
-    def _seizures_have_a_facility(self, data: dict, **kwargs: Any) -> None:
-        if data.get("seizure_facility_id") is None and any(
-            line.outcome == Outcome.SEIZED for line in data.get("lines") or ()
-        ):
-            raise ma.ValidationError(_("required: seized animals go to a rescue facility"), "seizure_facility_id")
 
     @ma.post_load
     def _build(self, data: dict, **kwargs: Any) -> Any:

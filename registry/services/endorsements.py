@@ -164,7 +164,7 @@ def _check_animals(
     """At exit, the animals that left are named, of the line's species; seized animals need a place."""
     if permit.direction != "export":
         if given.outcome == Outcome.SEIZED and command.seizure_facility_id is None:
-            errors["seizure_facility_id"] = _("required")
+            errors["seizure_facility_id"] = _("required: seized animals go to a rescue facility")
         return
     if given.outcome != Outcome.CLEARED:
         return
@@ -205,7 +205,7 @@ def _move_animals(session, actor: Actor, permit: Permit, row: _Row, command: End
         elif given.outcome == Outcome.REFUSED:
             event = commands.RefuseEntry(reason=given.reason or "refused at the border", occurred_on=when)
         else:
-            assert command.seizure_facility_id is not None  # the schema requires it for a seizure
+            assert command.seizure_facility_id is not None  # _check_animals refused a seizure at entry without it
             event = commands.Seize(
                 facility_id=command.seizure_facility_id, reason=given.reason or "seized at the border", occurred_on=when
             )
