@@ -204,7 +204,9 @@ def test_birth_posted_on_the_dam(api, world, session):
 def test_openapi_document_and_browsable_page(client):
     spec = client.get("/api/v1/openapi.json").json
     assert spec["openapi"].startswith("3.1")
-    assert "/api/v1/permits/{permit_id}/actions/{action}" in spec["paths"]
+    refuse = spec["paths"]["/api/v1/permits/{permit_id}/actions/refuse"]["post"]["requestBody"]
+    reasoned = refuse["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    assert "reason" in spec["components"]["schemas"][reasoned]["required"]  # each action documents its body
     page = client.get("/api/v1/docs")
     assert page.status_code == 200 and "/api/v1/animals/{animal_id}/events" in page.get_data(as_text=True)
 

@@ -103,3 +103,22 @@ def test_blank_mark_rows_of_a_form_are_left_out_and_bad_chips_named():
     with pytest.raises(ValidationFailed) as refused:
         commands.load(arrival.DeclarationSchema, {"identifiers": [{"kind": "microchip", "value": "12"}]})
     assert refused.value.fields == {"identifiers.0.value": "an ISO 11784 microchip number is exactly 15 digits"}
+
+
+@pytest.mark.parametrize("path, action", [("permits", "refuse"), ("facilities", "refuse")])
+def test_a_reason_is_required_at_the_edge_for_both_lifecycles(client, world, session, path, action):
+    """Refusals are justified: the action's body requires a reason, so both lifecycles answer 422
+    naming it, and the document says so per action."""
+    from tests.helpers import permit_in
+
+    secret = tokens.create_token(world.operator, world.users["officer2"].id, "tests")[1]
+    if path == "permits":
+        target = permit_in(world, "submitted").id
+    else:
+        target = uses.apply_facility(
+            world.actor("zoo"), {"name": "New aviary", "address": "Seoul", "allowances": {world.parrot: 2}}
+        ).id
+    answer = client.post(
+        f"/api/v1/{path}/{target}/actions/{action}", json={}, headers={"Authorization": f"Bearer {secret}"}
+    )
+    assert answer.status_code == 422 and set(answer.json["errors"]) == {"reason"}

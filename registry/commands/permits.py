@@ -230,6 +230,20 @@ class PermitActionSchema(CommandSchema):
     )
 
 
+class ReasonedPermitActionSchema(PermitActionSchema):
+    """An action the applicant must be told the reason for (refusal, changes, cancellation)."""
+
+    reason = String(required=True, metadata={"description": "why: the applicant reads it"})
+
+
+#: The actions that need a reason; said here, at the edge, so the API documents it per action.
+REASONED = frozenset({"request_changes", "refuse", "cancel"})
+
+
+def action_schema(event: str) -> type[PermitActionSchema]:
+    return ReasonedPermitActionSchema if event in REASONED else PermitActionSchema
+
+
 @dataclass(frozen=True)
 class Copy:
     """A new draft from a permit; with ``replace``, the replacement of a cancelled one (box 5 says so)."""

@@ -58,10 +58,6 @@ def _not_own_application(ctx) -> str | None:
     return None
 
 
-def _reason_given(ctx) -> str | None:
-    return None if getattr(ctx.command, "reason", None) else _("a reason is required")
-
-
 def _within_validity(ctx) -> str | None:
     p = ctx.permit
     if p.valid_until is not None and ctx.today > p.valid_until:
@@ -91,7 +87,6 @@ def _right_direction(ctx) -> str | None:
 
 HAS_LINES = Guard("has_line_items", "the application has at least one line item", _has_lines)
 FOUR_EYES = Guard("not_own_application", "the decision is not taken by the applicant", _not_own_application)
-REASON = Guard("reason_given", "a reason is recorded", _reason_given, on_input=True, field="reason")
 VALID = Guard("within_validity", "the permit has not expired", _within_validity)
 DIRECTION = Guard(
     "right_direction",
@@ -129,7 +124,7 @@ PERMIT = Machine(
             S.CHANGES_REQUESTED,
             "permit.review",
             N_("Request changes"),
-            (FOUR_EYES, REASON),
+            (FOUR_EYES,),
         ),
         Transition("approve", frozenset({S.SUBMITTED}), S.APPROVED, "permit.review", N_("Approve"), (FOUR_EYES,)),
         Transition(
@@ -138,7 +133,7 @@ PERMIT = Machine(
             S.REFUSED,
             "permit.review",
             N_("Refuse"),
-            (FOUR_EYES, REASON),
+            (FOUR_EYES,),
         ),
         Transition("issue", frozenset({S.APPROVED}), S.ISSUED, "permit.issue", N_("Issue"), (FOUR_EYES,)),
         Transition(
@@ -149,6 +144,6 @@ PERMIT = Machine(
         ),
         Transition("close", frozenset({S.USED, S.PARTLY_USED}), S.CLOSED, "permit.close", N_("Close")),
         Transition("expire", IN_USE, S.EXPIRED, "permit.expire", N_("Expire"), (PAST_VALIDITY,)),
-        Transition("cancel", IN_USE, S.CANCELLED, "permit.cancel", N_("Cancel the permit"), (REASON,)),
+        Transition("cancel", IN_USE, S.CANCELLED, "permit.cancel", N_("Cancel the permit")),
     ],
 )

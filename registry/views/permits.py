@@ -4,7 +4,7 @@ from sqlalchemy import select
 from registry import codes
 from registry.commands import arrivals as arrival
 from registry.commands import load
-from registry.commands.permits import ACTIONS, ApplicationSchema, Copy, PermitActionSchema
+from registry.commands.permits import ACTIONS, ApplicationSchema, Copy, action_schema
 from registry.extensions import db
 from registry.forms.permits import ApplicationForm, DecisionForm, DeclareForm
 from registry.i18n import _
@@ -193,7 +193,9 @@ def act(permit_id: int, action: str):
     form = DecisionForm()
     if form.validate_on_submit():
         try:
-            permits.record_permit_event(require_actor(), permit.id, action, load(PermitActionSchema, form_data(form)))
+            permits.record_permit_event(
+                require_actor(), permit.id, action, load(action_schema(action), form_data(form))
+            )
         except DomainError as exc:
             apply_errors(None, exc)
         else:

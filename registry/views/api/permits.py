@@ -5,6 +5,7 @@ from registry.commands import endorsements as crossing
 from registry.commands import permits as commands
 from registry.commands.arrivals import DeclarationSchema
 from registry.i18n import _
+from registry.machines import PERMIT
 from registry.models import Permit
 from registry.permissions import can_see_permit, visible_permits
 from registry.services import applications, arrivals, documents, endorsements, permits
@@ -15,8 +16,6 @@ from registry.views.helpers import require_actor
 
 blp = api_blueprint("api_permits", "Permit applications and their workflow")
 READ = ("permit.read_all", "permit.read_own")
-#: The workflow actions as the path spells them.
-PATH_ACTIONS = {action.replace("_", "-"): action for action in commands.ACTIONS}
 
 
 @blp.get("/permits")
@@ -59,19 +58,24 @@ def update_permit(application, permit_id: int):
     return applications.update_application(require_actor(), permit_id, application)
 
 
-@blp.post(
-    "/permits/<int(min=1, max=2147483647):permit_id>/actions/<any({}):action>".format(
-        ",".join(f'"{a}"' for a in PATH_ACTIONS)
-    )
-)
-@idempotent
-@blp.arguments(commands.PermitActionSchema)
-@blp.response(200, PermitSchema)
-def act_on_permit(command, permit_id: int, action: str):
-    """Move the permit along its workflow; the permit lifecycle decides what is legal (409 otherwise)."""
-    require(*READ)
-    one(Permit, permit_id, can_see_permit)
-    return permits.record_permit_event(require_actor(), permit_id, PATH_ACTIONS[action], command)
+def _action_endpoint(event: str) -> None:
+    """``POST /permits/{id}/actions/<event>``: the permit lifecycle decides what is legal (409
+    otherwise); the body says whether the action needs a reason."""
+
+    def act_on_permit(command, permit_id: int):
+        require(*READ)
+        one(Permit, permit_id, can_see_permit)
+        return permits.record_permit_event(require_actor(), permit_id, event, command)
+
+    act_on_permit.__name__ = f"permit_{event}"
+    act_on_permit.__doc__ = f"{PERMIT.transitions[event].label}: move the permit along its workflow."
+    view = blp.response(200, PermitSchema)(act_on_permit)
+    view = idempotent(blp.arguments(commands.action_schema(event))(view))
+    blp.post(f"/permits/<int(min=1, max=2147483647):permit_id>/actions/{event.replace('_', '-')}")(view)
+
+
+for _event in commands.ACTIONS:
+    _action_endpoint(_event)
 
 
 @blp.post("/permits/<int(min=1, max=2147483647):permit_id>/copy")
