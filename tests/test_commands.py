@@ -122,3 +122,17 @@ def test_a_reason_is_required_at_the_edge_for_both_lifecycles(client, world, ses
         f"/api/v1/{path}/{target}/actions/{action}", json={}, headers={"Authorization": f"Bearer {secret}"}
     )
     assert answer.status_code == 422 and set(answer.json["errors"]) == {"reason"}
+
+
+def test_an_event_without_a_body_is_read_as_empty(client, bearer, world):
+    animal = animal_in(world, "in_captivity")
+    answer = client.post(f"/api/v1/animals/{animal.id}/events", headers=bearer)
+    assert answer.status_code == 422 and "event" in answer.json["errors"]
+
+
+def test_a_birth_on_a_parent_kept_nowhere_names_the_facility(client, bearer, world):
+    dead = animal_in(world, "disposed")  # a carcass disposed of is held by nobody
+    answer = client.post(
+        f"/api/v1/animals/{dead.id}/events", json={"event": "birth", "birth_date": "2026-01-01"}, headers=bearer
+    )
+    assert answer.status_code == 422 and answer.json["errors"] == {"facility_id": "required"}

@@ -55,7 +55,7 @@ def register_birth(actor: Actor, birth: Birth) -> Animal:
         with_facility(ctx, session, facility)
         with refusals_as_conflict():
             t = ANIMAL.allowed(None, "birth", ctx)
-        assert facility is not None  # an unknown facility was refused above
+        assert facility is not None  # Birth.facility_id is an id, and an unknown one was refused above
         parent = parents.get("dam") or parents.get("sire")
         animal = _new_animal(
             session,

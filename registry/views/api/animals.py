@@ -116,6 +116,8 @@ def record_event(animal_id: int):
     mate = birth.pop("mate_id")
     parents = {"dam_id": parent.id, "sire_id": mate} if parent.sex == "F" else {"sire_id": parent.id, "dam_id": mate}
     born_at = birth.pop("facility_id") or parent.facility_id  # by default, where the parent is kept
+    if born_at is None:
+        raise ValidationFailed(_("the birth cannot be recorded"), {"facility_id": _("required")})
     return arrivals.register_birth(
         require_actor(),
         arrival.Birth(**birth, **parents, species_id=parent.species_id, facility_id=born_at),

@@ -37,10 +37,13 @@ class JsonBodyParser(FlaskParser):
     """
 
     def _raw_load_json(self, req):
-        sent = req.content_length or req.get_data(cache=True) or req.form or req.files  # forms are parsed early
-        if sent and not is_json_request(req):
+        if _body_sent(req) and not is_json_request(req):
             abort(415)
         return super()._raw_load_json(req)
+
+
+def _body_sent(req) -> bool:
+    return bool(req.content_length or req.get_data(cache=True) or req.form or req.files)  # forms are parsed early
 
 
 class ApiBlueprint(Blueprint):
@@ -62,9 +65,12 @@ def require(*capabilities: str) -> None:
 
 
 def json_body() -> dict:
-    """The request's JSON object, for a view that loads its body itself (a oneOf of schemas):
-    415 for another media type, 422 for anything but an object."""
-    if not request.is_json:
+    """The request's JSON object, for a view that loads its body itself (a oneOf of schemas), read
+    as the other endpoints read theirs: 415 for another media type, no body at all is {}, and 422
+    for anything but an object."""
+    if not _body_sent(request):
+        return {}
+    if not is_json_request(request):
         abort(415)
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
