@@ -91,10 +91,6 @@ class _WithAllowances(CommandSchema):
         if len(species) != len(set(species)):
             raise ma.ValidationError(_("each species once"), "allowances")
 
-    @ma.post_load
-    def _build(self, data: dict, **kwargs: Any) -> Any:
-        return self.command(**{**data, "allowances": tuple(data["allowances"])})
-
 
 # ---------------------------------------------------------------- new facilities
 
@@ -146,7 +142,7 @@ class NewFacilitySchema(FacilityApplicationSchema):
 
     @ma.post_load
     def _build(self, data: dict, **kwargs: Any) -> Any:
-        data = {**data, "allowances": tuple(data["allowances"])}
+        data = {**data, "allowances": tuple(data["allowances"])}  # this build replaces CommandSchema's
         if data["registration_no"] is None:
             data.pop("registration_no")
             return Application(**data)

@@ -13,8 +13,9 @@ from registry.commands.animals import SAFE_METHODS, DisposalMethod
 from registry.i18n import N_, _
 from registry.labels import label
 from registry.machines.base import Guard, Machine, Transition
-from registry.machines.facility import FACILITY
-from registry.machines.permit import PERMIT
+from registry.machines.facility import FACILITY, FacilityState
+from registry.machines.permit import IN_USE as PERMITS_IN_USE
+from registry.machines.permit import PERMIT, PermitState
 from registry.permissions import acts_for, has_capability
 
 
@@ -50,7 +51,7 @@ def _facility_accepts(ctx) -> str | None:
     f = ctx.facility
     if f is None:
         return _("a keeping facility is required")
-    if f.status != "registered":
+    if f.status != FacilityState.REGISTERED:
         return _(
             "facility %(facility)s is not registered (status: %(status)s)",
             facility=f.registration_no,
@@ -119,7 +120,7 @@ def _donation_approved(ctx) -> str | None:
 
 def _permit_open(p, ctx, purpose: str) -> str | None:
     """Why permit *p* cannot be used at the border today (entry or exit), or None."""
-    if p.state not in ("issued", "partly_used"):
+    if p.state not in PERMITS_IN_USE:
         return _(
             "permit %(permit)s is %(state)s, not valid for %(purpose)s",
             permit=p.display_number,
@@ -167,11 +168,18 @@ def _export_permit_usable(ctx) -> str | None:
     return None
 
 
+#: Permits animals may still be declared on: an import application until its permit is used up.
+DECLARABLE_PERMITS = (
+    frozenset({PermitState.DRAFT, PermitState.SUBMITTED, PermitState.CHANGES_REQUESTED, PermitState.APPROVED})
+    | PERMITS_IN_USE
+)
+
+
 def _declarable_permit(ctx) -> str | None:
     p = ctx.permit
     if p.direction != "import":
         return _("animals are declared on import documents; %(permit)s is not one", permit=p.display_number)
-    if p.state not in ("draft", "submitted", "changes_requested", "approved", "issued", "partly_used"):
+    if p.state not in DECLARABLE_PERMITS:
         return _(
             "permit %(permit)s is %(state)s: no more animals can be declared on it",
             permit=p.display_number,

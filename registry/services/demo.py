@@ -18,7 +18,7 @@ from registry.commands.endorsements import Direction, Endorse, EndorseLine, Outc
 from registry.commands.permits import Application, ApplicationLine, PermitAction
 from registry.extensions import db
 from registry.models import Species, User
-from registry.permissions import Actor
+from registry.permissions import Actor, Role
 from registry.services import (
     animals,
     applications,
@@ -33,13 +33,13 @@ from registry.services import (
 
 PASSWORD = "demo-password-2026"
 LOGINS = [
-    ("admin", "admin"),
-    ("officer", "ministry_officer"),
-    ("officer2", "ministry_officer"),
-    ("customs", "customs_officer"),
-    ("zoo", "keeper"),
-    ("breeder", "keeper"),
-    ("auditor", "auditor"),
+    ("admin", Role.ADMIN),
+    ("officer", Role.MINISTRY_OFFICER),
+    ("officer2", Role.MINISTRY_OFFICER),
+    ("customs", Role.CUSTOMS_OFFICER),
+    ("zoo", Role.KEEPER),
+    ("breeder", Role.KEEPER),
+    ("auditor", Role.AUDITOR),
 ]
 
 

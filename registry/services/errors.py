@@ -51,9 +51,3 @@ def refusals_as_conflict() -> Iterator[None]:
         yield
     except IllegalTransition as exc:
         raise Conflict(exc.reason, {exc.field: exc.reason} if exc.field else None) from None
-
-
-def allowed(machine, state, event: str, ctx):
-    """The machine's transition for (state, event), or Conflict (409) with the machine's reason."""
-    with refusals_as_conflict():
-        return machine.allowed(state, event, ctx)

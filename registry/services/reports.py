@@ -19,6 +19,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from registry import codes
+from registry.commands.endorsements import Outcome
 from registry.extensions import db
 from registry.i18n import N_, _
 from registry.models import EndorsedLine, Endorsement, Permit, PermitLine, Species
@@ -67,7 +68,7 @@ def rows(actor: Actor, year: int, direction: str) -> list[dict]:
         .join(Permit, Permit.id == PermitLine.permit_id)
         .join(Species, Species.id == PermitLine.species_id)
         .where(
-            EndorsedLine.outcome == "cleared",
+            EndorsedLine.outcome == Outcome.CLEARED,
             Endorsement.direction == crossing,
             Endorsement.endorsed_on >= date(year, 1, 1),
             Endorsement.endorsed_on <= date(year, 12, 31),

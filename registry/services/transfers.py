@@ -22,7 +22,7 @@ from registry.models.base import utcnow
 from registry.permissions import Actor, acts_for, can_see_animal, can_see_transfer, has_capability, require
 from registry.services import animals, audit
 from registry.services.context import load_locked, lock, write_transaction
-from registry.services.errors import Conflict, NotFound, ValidationFailed, allowed, refusals_as_conflict
+from registry.services.errors import Conflict, NotFound, ValidationFailed, refusals_as_conflict
 
 
 @dataclass
@@ -123,7 +123,8 @@ def _answer(actor: Actor, command: commands.Answer, transfer_id: int | None = No
     with write_transaction() as session:
         which = Transfer.id == transfer_id if code is None else Transfer.code == code
         t = load_locked(session, actor, TRANSFER, Transfer, can_see_transfer, which, command.version)
-        step = allowed(TRANSFER, t.state, event, Context(actor, t, command))
+        with refusals_as_conflict():
+            step = TRANSFER.allowed(t.state, event, Context(actor, t, command))
         before = t.as_audit()
         if isinstance(command, commands.Accept):
             # Each animal goes through its own lifecycle's transfer, so the receiving facility's
