@@ -55,10 +55,14 @@ def _content(session, actor: Actor, application: Application) -> tuple[dict, lis
     errors: dict[str, str] = {}
     if applicant is None:
         errors["applicant_party_id"] = _("required")
-    for name in PARTIES:
-        if fields[name] is not None and session.get(Party, fields[name]) is None:
-            errors[name] = _("no such party")
     own = current_app.config["ISSUING_COUNTRY"]
+    parties = {}
+    for name in PARTIES:
+        if fields[name] is not None:
+            parties[name] = session.get(Party, fields[name])
+            if parties[name] is None:
+                errors[name] = _("no such party")
+    errors.update(_sides(actor, application.doc_type, fields, parties, own))
     if application.doc_type == "import" and application.import_country != own:
         errors["import_country"] = _("an import permit of this registry is for imports into %(country)s", country=own)
     if application.doc_type != "import" and application.export_country != own:
@@ -85,6 +89,21 @@ def _content(session, actor: Actor, application: Application) -> tuple[dict, lis
     if errors:
         raise ValidationFailed(_("the application has errors"), errors)
     return fields | {"issuing_country": own}, lines
+
+
+def _sides(actor: Actor, doc_type: str, fields: dict, parties: dict, own: str) -> dict[str, str]:
+    """Who stands on each side: a keeper names its own party on this country's side (importer of
+    an import, exporter of an export-side document), and the other side is a foreign party."""
+    domestic, foreign = (
+        ("importer_party_id", "exporter_party_id") if doc_type == "import" else ("exporter_party_id", "importer_party_id")
+    )
+    errors = {}
+    if party_bound(actor) and fields[domestic] not in (None, actor.party_id):
+        errors[domestic] = _("a keeper names only their own party on this side")
+    party = parties.get(foreign)
+    if party is not None and party.country == own:
+        errors[foreign] = _("the party on the other side is a foreign party, not one in %(country)s", country=own)
+    return errors
 
 
 def create_application(actor: Actor, application: Application) -> Permit:
