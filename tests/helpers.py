@@ -16,7 +16,7 @@ def issued_permit(w, **overrides) -> Permit:
     p = uses.create_application(w.actor("zoo"), import_application(w, **overrides))
     uses.permit_event(w.actor("zoo"), p.id, "submit")
     uses.permit_event(w.actor("officer"), p.id, "approve")
-    return uses.permit_event(w.actor("officer"), p.id, "issue")
+    return uses.permit_event(w.actor("officer2"), p.id, "issue")
 
 
 def export_permit(w) -> Permit:
@@ -122,7 +122,7 @@ def permit_in(w, state: str) -> Permit:
     """An import permit for 3 parrots, brought to *state* by the use cases, customs' included."""
     from tests.conftest import import_application
 
-    zoo, officer = w.actor("zoo"), w.actor("officer")
+    zoo, officer, officer2 = w.actor("zoo"), w.actor("officer"), w.actor("officer2")
     p = uses.create_application(zoo, import_application(w))
     steps = {
         "draft": [],
@@ -136,7 +136,8 @@ def permit_in(w, state: str) -> Permit:
     }
     after_issue = {"partly_used": "issued", "used": "issued", "closed": "issued", "expired": "issued"}
     for event in steps[after_issue.get(state, state)]:
-        actor = zoo if event in ("submit", "withdraw") else officer
+        # Four eyes: the officer who approved does not issue.
+        actor = zoo if event in ("submit", "withdraw") else officer2 if event == "issue" else officer
         p = uses.permit_event(actor, p.id, event, {"reason": "because"})
     if state == "partly_used":
         p = endorse_entry(w, p, 1)

@@ -58,6 +58,22 @@ def _not_own_application(ctx) -> str | None:
     return None
 
 
+def _not_approver(ctx) -> str | None:
+    approver = ctx.permit.approved_by_id
+    if approver is not None and ctx.actor.user_id == approver:
+        return _("four eyes: the officer who approved an application may not also issue it")
+    return None
+
+
+def _by_applicant(ctx) -> str | None:
+    p, a = ctx.permit, ctx.actor
+    if a.is_system or (a.party_id is not None and a.party_id == p.applicant_party_id):
+        return None
+    if a.party_id is None and a.user_id is not None and a.user_id == p.created_by_id:
+        return None  # the officer who drafted it on the applicant's behalf
+    return _("only the applicant, or the officer who drafted the application for them, may withdraw it")
+
+
 def _within_validity(ctx) -> str | None:
     p = ctx.permit
     if p.valid_until is not None and ctx.today > p.valid_until:
@@ -87,6 +103,10 @@ def _right_direction(ctx) -> str | None:
 
 HAS_LINES = Guard("has_line_items", "the application has at least one line item", _has_lines)
 FOUR_EYES = Guard("not_own_application", "the decision is not taken by the applicant", _not_own_application)
+NOT_APPROVER = Guard("not_approver", "the permit is not issued by the officer who approved it", _not_approver)
+BY_APPLICANT = Guard(
+    "by_applicant", "the applicant, or the officer who drafted it for them, withdraws an application", _by_applicant
+)
 VALID = Guard("within_validity", "the permit has not expired", _within_validity)
 DIRECTION = Guard(
     "right_direction",
@@ -117,6 +137,7 @@ PERMIT = Machine(
             S.WITHDRAWN,
             "permit.apply",
             N_("Withdraw the application"),
+            (BY_APPLICANT,),
         ),
         Transition(
             "request_changes",
@@ -135,7 +156,7 @@ PERMIT = Machine(
             N_("Refuse"),
             (FOUR_EYES,),
         ),
-        Transition("issue", frozenset({S.APPROVED}), S.ISSUED, "permit.issue", N_("Issue"), (FOUR_EYES,)),
+        Transition("issue", frozenset({S.APPROVED}), S.ISSUED, "permit.issue", N_("Issue"), (FOUR_EYES, NOT_APPROVER)),
         Transition(
             "endorse", IN_USE, S.PARTLY_USED, "permit.endorse", N_("Endorse part of the quantities"), (VALID, DIRECTION)
         ),

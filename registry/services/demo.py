@@ -277,6 +277,6 @@ def load(operator: Actor) -> bool:
     )
     _act(actor["zoo"], cancelled.id, "submit")
     _act(actor["officer"], cancelled.id, "approve")
-    _act(actor["officer"], cancelled.id, "issue")
+    _act(actor["officer2"], cancelled.id, "issue")
     _act(actor["officer2"], cancelled.id, "cancel", reason="Exporter withdrew the shipment.")
     return True
