@@ -6,6 +6,7 @@ is set. Tests that need real commits across connections use ``fresh_app``.
 
 from __future__ import annotations
 
+import itertools
 import os
 import uuid
 from dataclasses import dataclass
@@ -200,6 +201,7 @@ def world(session, operator) -> World:
         ("admin", "admin", None),
         ("officer", "ministry_officer", None),
         ("officer2", "ministry_officer", None),
+        ("officer3", "ministry_officer", None),  # four eyes: drafter, approver and issuer can all differ
         ("customs", "customs_officer", None),
         ("zoo", "keeper", zoo),
         ("breeder", "keeper", breeder),
@@ -212,6 +214,10 @@ def world(session, operator) -> World:
 TODAY = date.today()
 
 
+#: Each application cites a foreign permit of its own: the ledger refuses a second use of one.
+_FOREIGN_NUMBERS = itertools.count(1)
+
+
 def import_application(w: World, **overrides) -> dict:
     data = {
         "doc_type": "import",
@@ -221,7 +227,7 @@ def import_application(w: World, **overrides) -> dict:
         "export_country": "ZA",
         "purpose_code": "Z",
         "source_code": "C",
-        "foreign_permit_no": "ZA-1",
+        "foreign_permit_no": f"ZA-{next(_FOREIGN_NUMBERS)}",
         "lines": [{"species_id": w.parrot, "term_code": "LIV", "quantity": "3"}],
     }
     data.update(overrides)

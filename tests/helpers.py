@@ -37,7 +37,7 @@ def export_permit(w) -> Permit:
     )
     uses.permit_event(w.actor("officer"), p.id, "submit")
     uses.permit_event(w.actor("officer2"), p.id, "approve")
-    return uses.permit_event(w.actor("officer2"), p.id, "issue")
+    return uses.permit_event(w.actor("officer3"), p.id, "issue")
 
 
 def declared_animal(w, chip: str | None = None, permit: Permit | None = None):

@@ -49,7 +49,7 @@ def test_import_report_layout_and_totals(world):
             "TradingPartner": "ZA",
             "CountryOfOrigin": "",
             "ImportPermit": permit.number,
-            "ExportPermit": "ZA-1",
+            "ExportPermit": permit.foreign_permit_no,
             "OriginPermit": "",
             "IFSPermit": "",
             "PurposeCode": "Z",

@@ -57,6 +57,8 @@ class Endorse:
     endorsed_on: date | None = None
     #: Where seized live animals go; required when live animals are seized at entry.
     seizure_facility_id: int | None = None
+    #: Why goods may clear on a foreign document another permit has already used up at the border.
+    override_reason: str | None = None
 
 
 class EndorseLineSchema(CommandSchema):
@@ -99,6 +101,11 @@ class EndorseSchema(CommandSchema):
     )
     endorsed_on = Day(past=True, load_default=None, allow_none=True, metadata={"description": "default today"})
     seizure_facility_id = Id(load_default=None, allow_none=True, metadata={"description": "where seized animals go"})
+    override_reason = String(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "why goods may clear on a foreign document already used up (the ledger keeps it)"},
+    )
     lines = Lines(EndorseLineSchema, limit=200, required=True)
 
     @ma.post_load

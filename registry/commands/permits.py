@@ -218,6 +218,8 @@ class PermitAction:
 
     reason: str | None = None
     special_conditions: str | None = None
+    #: At issue: why the permit is issued although its foreign document is already used elsewhere.
+    override_reason: str | None = None
     version: int | None = None
 
 
@@ -225,6 +227,11 @@ class PermitActionSchema(CommandSchema):
     command = PermitAction
     reason = String(load_default=None, allow_none=True)
     special_conditions = String(load_default=None, allow_none=True, metadata={"description": "box 5, at issue"})
+    override_reason = String(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "at issue: why the foreign document may be used again (the ledger keeps it)"},
+    )
     version = Id(
         load_default=None, allow_none=True, metadata={"description": "the version you read; a stale one is 409"}
     )

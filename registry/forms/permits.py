@@ -45,6 +45,7 @@ class ApplicationForm(FlaskForm):
 class DecisionForm(FlaskForm):
     reason = TextAreaField(_l("Reason or note"))
     special_conditions = TextAreaField(_l("Special conditions (box 5)"))
+    override_reason = TextAreaField(_l("Issue although the foreign document is used elsewhere, because"))
     version = StringField(render_kw={"hidden": True})
 
 

@@ -5,6 +5,7 @@ from registry.models.audit import GENESIS_HASH, AuditCheckpoint, AuditEntry, Aud
 from registry.models.document import ATTACHMENT_KINDS, Attachment
 from registry.models.endorsement import EndorsedLine, Endorsement
 from registry.models.facility import INSPECTION_RESULTS, Facility, FacilitySpecies, Inspection
+from registry.models.ledger import ForeignDocumentUse
 from registry.models.party import PARTY_KINDS, Party
 from registry.models.permit import DOCUMENT_TYPES, Permit, PermitLine, SerialCounter
 from registry.models.species import APPENDICES, DeadlineSetting, NationalCategory, Species
@@ -35,6 +36,7 @@ __all__ = [
     "Inspection",
     "Facility",
     "FacilitySpecies",
+    "ForeignDocumentUse",
     "Identifier",
     "Keeping",
     "NationalCategory",

@@ -1,5 +1,6 @@
 from datetime import date, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ForeignKey, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -9,6 +10,9 @@ from registry.i18n import _
 from registry.models.base import UTCDateTime, utcnow
 from registry.models.party import Party
 from registry.models.species import Species
+
+if TYPE_CHECKING:
+    from registry.models.ledger import ForeignDocumentUse
 
 #: Document types this registry issues, and their validity in months (cites-standards.md §1.3).
 DOCUMENT_TYPES = {
@@ -65,12 +69,19 @@ class Permit(Model):
     lines: Mapped[list["PermitLine"]] = relationship(
         back_populates="permit", cascade="all, delete-orphan", order_by="PermitLine.line_no"
     )
+    #: Its row in the ledger of foreign documents (imports citing an exporting country's permit).
+    foreign_document: Mapped["ForeignDocumentUse | None"] = relationship(viewonly=True)
 
     __mapper_args__ = {"version_id_col": version}
 
     @property
     def direction(self) -> str:
         return "import" if self.doc_type == "import" else "export"
+
+    @property
+    def foreign_document_warning(self) -> str | None:
+        """Set when another application or permit cites the same foreign document (box 12)."""
+        return self.foreign_document.warning if self.foreign_document is not None else None
 
     @property
     def display_number(self) -> str:

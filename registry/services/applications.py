@@ -19,7 +19,7 @@ from registry.i18n import _
 from registry.machines import PERMIT, PermitState
 from registry.models import Party, Permit, PermitLine, Species
 from registry.permissions import Actor, party_bound, require
-from registry.services import audit
+from registry.services import audit, foreign_documents
 from registry.services.context import write_transaction
 from registry.services.errors import Conflict, ValidationFailed
 from registry.services.permits import locked
@@ -95,7 +95,9 @@ def _sides(actor: Actor, doc_type: str, fields: dict, parties: dict, own: str) -
     """Who stands on each side: a keeper names its own party on this country's side (importer of
     an import, exporter of an export-side document), and the other side is a foreign party."""
     domestic, foreign = (
-        ("importer_party_id", "exporter_party_id") if doc_type == "import" else ("exporter_party_id", "importer_party_id")
+        ("importer_party_id", "exporter_party_id")
+        if doc_type == "import"
+        else ("exporter_party_id", "importer_party_id")
     )
     errors = {}
     if party_bound(actor) and fields[domestic] not in (None, actor.party_id):
@@ -106,6 +108,12 @@ def _sides(actor: Actor, doc_type: str, fields: dict, parties: dict, own: str) -
     return errors
 
 
+def _with_warning(permit: Permit) -> dict:
+    """The permit's audit form, with the ledger's warning when its foreign document is cited elsewhere."""
+    warning = permit.foreign_document_warning
+    return permit.as_audit() | ({"foreign_document_warning": warning} if warning else {})
+
+
 def create_application(actor: Actor, application: Application) -> Permit:
     """Draft a new application (by a keeper for themselves, or an officer on someone's behalf)."""
     require(actor, "permit.apply")
@@ -114,7 +122,8 @@ def create_application(actor: Actor, application: Application) -> Permit:
         permit = Permit(state=PermitState.DRAFT, created_by_id=actor.user_id, lines=lines, **fields)
         session.add(permit)
         session.flush()
-        audit.record(actor, "permit.create", "permit", permit.id, None, permit.as_audit())
+        foreign_documents.note(session, permit)
+        audit.record(actor, "permit.create", "permit", permit.id, None, _with_warning(permit))
     return permit
 
 
@@ -138,7 +147,8 @@ def update_application(actor: Actor, permit_id: int, application: Application) -
         session.flush()
         permit.lines = lines
         session.flush()
-        audit.record(actor, "permit.update", "permit", permit.id, before, permit.as_audit())
+        foreign_documents.note(session, permit)
+        audit.record(actor, "permit.update", "permit", permit.id, before, _with_warning(permit))
     return permit
 
 
@@ -175,12 +185,13 @@ def copy_application(actor: Actor, permit_id: int, command: Copy) -> Permit:
             copy.special_conditions = f"Replaces {source.number}, cancelled: {source.decision_note}"
         session.add(copy)
         session.flush()
+        foreign_documents.note(session, copy)
         audit.record(
             actor,
             "permit.replace" if command.replace else "permit.copy",
             "permit",
             copy.id,
             None,
-            copy.as_audit() | {"copied_from": source.id},
+            _with_warning(copy) | {"copied_from": source.id},
         )
     return copy

@@ -25,7 +25,7 @@ from registry.i18n import _
 from registry.machines import PERMIT, AnimalState
 from registry.models import Animal, EndorsedLine, Endorsement, Permit, PermitLine
 from registry.permissions import Actor, require
-from registry.services import animals, arrivals, audit
+from registry.services import animals, arrivals, audit, foreign_documents
 from registry.services.context import write_transaction
 from registry.services.errors import Conflict, ValidationFailed, refusals_as_conflict
 from registry.services.permits import Context, locked
@@ -71,6 +71,8 @@ def endorse(actor: Actor, permit_id: int, command: Endorse) -> Endorsement:
             t = PERMIT.transition(permit.state, _event(permit, command, used))
             PERMIT.check_guards(t, permit.state, Context(actor, permit, command, when))
         rows = _rows(session, permit, command, used)
+        # The ledger of foreign documents: one used up by another permit's clearances is refused.
+        ledger = foreign_documents.check_border(session, actor, permit, command.override_reason)
         before = permit.as_audit()
         endorsement = Endorsement(
             permit_id=permit.id,
@@ -97,13 +99,17 @@ def endorse(actor: Actor, permit_id: int, command: Endorse) -> Endorsement:
                 _move_animals(session, actor, permit, row, command, when)
         permit.state = t.target
         session.flush()
+        crossed = sum((row.given.quantity for row in rows if row.given.outcome == Outcome.CLEARED), Decimal(0))
+        foreign_documents.record_cleared(session, permit, crossed)
         audit.record(
             actor,
             "permit.endorse",
             "permit",
             permit.id,
             before,
-            permit.as_audit() | {"endorsement": endorsement.as_audit()},
+            permit.as_audit()
+            | {"endorsement": endorsement.as_audit()}
+            | ({"foreign_document": ledger} if ledger and ledger["override_reason"] else {}),
         )
     return endorsement
 

@@ -25,7 +25,7 @@ from registry.machines import PERMIT, PermitState
 from registry.models import DOCUMENT_TYPES, AuditEntry, Permit
 from registry.models.base import utcnow
 from registry.permissions import Actor, can_see_permit, has_capability, require
-from registry.services import audit, documents
+from registry.services import audit, documents, foreign_documents
 from registry.services.context import load_locked, write_transaction
 from registry.services.errors import ValidationFailed, refusals_as_conflict
 from registry.services.numbers import permit_number
@@ -88,6 +88,14 @@ def record_permit_event(actor: Actor, permit_id: int, event: str, command: Permi
         with refusals_as_conflict():
             t = PERMIT.transition(permit.state, event)
             PERMIT.check_guards(t, permit.state, Context(actor, permit, command, today, editors(session, permit)))
+        # The ledger of foreign documents: a second use is flagged at submission, refused at issue.
+        ledger: dict = {}
+        if t.target == PermitState.ISSUED:
+            use = foreign_documents.check_issue(session, actor, permit, command.override_reason)
+            ledger = {"foreign_document": use} if use else {}
+        elif t.target == PermitState.SUBMITTED and foreign_documents.note(session, permit):
+            warning = permit.foreign_document_warning
+            ledger = {"foreign_document_warning": warning} if warning else {}
         before = permit.as_audit()
         permit.state = t.target
         if command.reason:
@@ -103,6 +111,7 @@ def record_permit_event(actor: Actor, permit_id: int, event: str, command: Permi
         if t.target == PermitState.ISSUED:
             # The issued document is fixed from now on: its fingerprint goes on record.
             after["pdf_sha256"] = pdf.sha256(documents.permit_pdf(permit))
+        after |= ledger
         audit.record(actor, f"permit.{event}", "permit", permit.id, before, after)
     return permit
 

@@ -6,6 +6,7 @@ from marshmallow import validate
 from registry.commands.endorsements import Outcome
 from registry.machines import ANIMAL, PERMIT, FacilityState, TransferState
 from registry.models import APPENDICES, DOCUMENT_TYPES, IDENTIFIER_KINDS, PARTY_KINDS, SEXES
+from registry.permissions import has_capability
 
 MAX_PAGE = 100
 #: Ids are 32-bit on PostgreSQL; larger numbers name nothing.
@@ -125,6 +126,12 @@ class PermitSchema(ma.Schema):
     purpose_code = ma.fields.String()
     source_code = ma.fields.String()
     foreign_permit_no = ma.fields.String(allow_none=True)
+    foreign_document_warning = ma.fields.Method(
+        "dump_warning",
+        dump_only=True,
+        allow_none=True,
+        metadata={"type": "string", "description": "officers: the foreign document is also cited elsewhere"},
+    )
     special_conditions = ma.fields.String(allow_none=True)
     valid_from = ma.fields.Date(allow_none=True)
     valid_until = ma.fields.Date(allow_none=True)
@@ -132,6 +139,12 @@ class PermitSchema(ma.Schema):
     replaces_id = ma.fields.Integer(allow_none=True)
     version = ma.fields.Integer()
     lines = ma.fields.List(ma.fields.Nested(PermitLineSchema))
+
+    def dump_warning(self, obj):
+        # Names other parties' applications: for those who see every permit.
+        from registry.views.helpers import current_actor
+
+        return obj.foreign_document_warning if has_capability(current_actor(), "permit.read_all") else None
 
 
 class PermitQuery(PageQuery):

@@ -1,0 +1,202 @@
+"""Record integrity on the application paths: who is named on a permit, who decides, who withdraws,
+and the ledger of foreign documents that stops one foreign permit from covering two shipments."""
+
+import pytest
+from sqlalchemy import func, select
+
+from registry.models import AuditEntry, Permit
+from registry.services import tokens
+from registry.services.errors import Conflict, ValidationFailed
+from tests import uses
+from tests.conftest import import_application
+from tests.helpers import permit_in
+
+
+@pytest.fixture
+def api(client, world):
+    secrets = {name: tokens.create_token(world.operator, user.id, "tests")[1] for name, user in world.users.items()}
+
+    def call(username, method, path, json=None):
+        return client.open(
+            f"/api/v1{path}", method=method, json=json, headers={"Authorization": f"Bearer {secrets[username]}"}
+        )
+
+    return call
+
+
+def counts(session) -> tuple[int, int]:
+    return session.scalar(select(func.count(AuditEntry.seq))), session.scalar(select(func.count(Permit.id)))
+
+
+# ---------------------------------------------------------------- 1. who is named on the permit
+
+
+def test_keeper_cannot_name_another_keeper_as_importer_through_the_api(api, world, session):
+    before = counts(session)
+    body = import_application(world, importer_party_id=world.breeder)
+    response = api("zoo", "POST", "/permits", body)
+    assert response.status_code == 422, response.get_json()
+    assert "importer_party_id" in response.get_json()["errors"]
+    assert counts(session) == before
+
+
+def test_keeper_names_own_party_as_exporter_of_an_export(world, session):
+    before = counts(session)
+    data = import_application(
+        world,
+        doc_type="export",
+        importer_party_id=world.exporter,
+        exporter_party_id=world.breeder,
+        import_country="ZA",
+        export_country="KR",
+    )
+    with pytest.raises(ValidationFailed) as refused:
+        uses.create_application(world.actor("zoo"), data)
+    assert "exporter_party_id" in refused.value.fields
+    assert counts(session) == before
+    ok = uses.create_application(world.actor("zoo"), data | {"exporter_party_id": world.zoo})
+    assert ok.exporter_party_id == world.zoo
+
+
+def test_foreign_side_must_be_a_foreign_party(world, session):
+    before = counts(session)
+    with pytest.raises(ValidationFailed) as refused:  # an import "from" a domestic keeper
+        uses.create_application(
+            world.actor("officer"),
+            import_application(world, exporter_party_id=world.breeder) | {"applicant_party_id": world.zoo},
+        )
+    assert "exporter_party_id" in refused.value.fields
+    export = import_application(
+        world,
+        doc_type="export",
+        importer_party_id=world.breeder,
+        exporter_party_id=world.zoo,
+        import_country="ZA",
+        export_country="KR",
+    )
+    with pytest.raises(ValidationFailed) as refused:
+        uses.create_application(world.actor("zoo"), export)
+    assert "importer_party_id" in refused.value.fields
+    assert counts(session) == before
+
+
+def test_keeper_editing_cannot_move_the_importer(world, session):
+    p = uses.create_application(world.actor("zoo"), import_application(world))
+    before = counts(session)
+    with pytest.raises(ValidationFailed) as refused:
+        uses.update_application(world.actor("zoo"), p.id, import_application(world, importer_party_id=world.breeder))
+    assert "importer_party_id" in refused.value.fields
+    assert counts(session) == before
+    assert session.get(Permit, p.id).importer_party_id == world.zoo
+
+
+# ---------------------------------------------------------------- 3. approver is not issuer
+
+
+def test_the_officer_who_approved_does_not_issue(world, session):
+    p = permit_in(world, "approved")  # approved by "officer"
+    assert p.approved_by_id == world.users["officer"].id
+    before = counts(session)
+    with pytest.raises(Conflict, match="approved"):
+        uses.permit_event(world.actor("officer"), p.id, "issue")
+    assert counts(session) == before
+    assert session.get(Permit, p.id).state == "approved"
+    assert uses.permit_event(world.actor("officer2"), p.id, "issue").state == "issued"
+
+
+# ---------------------------------------------------------------- 4. who withdraws
+
+
+def test_an_officer_cannot_withdraw_a_keepers_application(api, world, session):
+    p = permit_in(world, "submitted")
+    before = counts(session)
+    response = api("officer", "POST", f"/permits/{p.id}/actions/withdraw", {})
+    assert response.status_code == 409, response.get_json()
+    assert counts(session) == before
+    assert session.get(Permit, p.id).state == "submitted"
+    assert uses.permit_event(world.actor("zoo"), p.id, "withdraw").state == "withdrawn"
+
+
+def test_another_keeper_cannot_withdraw_and_a_drafting_officer_may(world, session):
+    drafted = uses.create_application(world.actor("officer"), import_application(world, applicant_party_id=world.zoo))
+    with pytest.raises(Conflict, match="applicant"):
+        uses.permit_event(world.actor("officer2"), drafted.id, "withdraw")
+    assert uses.permit_event(world.actor("officer"), drafted.id, "withdraw").state == "withdrawn"
+
+
+# ---------------------------------------------------------------- 2. the ledger of foreign documents
+
+
+def _submitted(world, **overrides) -> Permit:
+    """An import application citing ZA's permit ZA-1 unless told otherwise."""
+    p = uses.create_application(
+        world.actor("zoo"), import_application(world, **({"foreign_permit_no": "ZA-1"} | overrides))
+    )
+    return uses.permit_event(world.actor("zoo"), p.id, "submit")
+
+
+def _issue(world, permit_id: int, **data) -> Permit:
+    uses.permit_event(world.actor("officer"), permit_id, "approve")
+    return uses.permit_event(world.actor("officer2"), permit_id, "issue", data)
+
+
+def test_second_use_of_a_foreign_document_is_flagged_and_refused_at_issue(api, world, session):
+    first = _submitted(world, foreign_permit_no="ZA-1")
+    assert first.foreign_document_warning is None
+    second = _submitted(world, foreign_permit_no=" za-1 ")  # the same document, typed differently
+    assert "ZA-1" in second.foreign_document_warning
+    shown = api("officer", "GET", f"/permits/{second.id}").get_json()
+    assert "ZA-1" in shown["foreign_document_warning"]
+    page = api("officer", "GET", f"/permits/{first.id}").get_json()
+    assert page["foreign_document_warning"] is None
+    _issue(world, first.id)
+    uses.permit_event(world.actor("officer"), second.id, "approve")
+    before = counts(session)
+    response = api("officer2", "POST", f"/permits/{second.id}/actions/issue", {})
+    assert response.status_code == 409, response.get_json()
+    assert "foreign_permit_no" in response.get_json()["errors"]
+    assert counts(session) == before
+    assert session.get(Permit, second.id).state == "approved"
+
+
+def test_an_officer_overrides_the_ledger_with_a_reason(world, session):
+    from registry.models import ForeignDocumentUse
+
+    first = _submitted(world)
+    _issue(world, first.id)
+    second = _submitted(world)
+    issued = _issue(world, second.id, override_reason="ZA authority confirmed two shipments on one permit")
+    assert issued.state == "issued"
+    use = session.scalar(select(ForeignDocumentUse).where(ForeignDocumentUse.permit_id == second.id))
+    assert use.override_reason.startswith("ZA authority")
+    assert use.overridden_by_id == world.users["officer2"].id
+    entry = session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc())).first()
+    assert entry.action == "permit.issue"
+    assert "ZA authority" in str(entry.after)
+
+
+def test_a_withdrawn_application_frees_its_foreign_document(world, session):
+    first = _submitted(world)
+    uses.permit_event(world.actor("zoo"), first.id, "withdraw")
+    second = _submitted(world)
+    assert second.foreign_document_warning is None
+    assert _issue(world, second.id).state == "issued"
+
+
+def test_the_border_refuses_a_foreign_document_used_up_elsewhere(world, session):
+    from tests.helpers import endorse_entry
+
+    first = _submitted(world)
+    _issue(world, first.id)
+    second = _submitted(world)
+    _issue(world, second.id, override_reason="two consignments confirmed")
+    endorse_entry(world, session.get(Permit, first.id), 1)
+    before = counts(session)
+    entry = {"direction": "entry", "port": "ICN", "transport_doc": "AWB 2", "lines": [{"line_no": 1, "quantity": 1}]}
+    with pytest.raises(Conflict) as refused:
+        uses.endorse(world.actor("customs"), second.id, entry)
+    assert "foreign_permit_no" in refused.value.fields
+    assert counts(session) == before
+    assert session.get(Permit, second.id).state == "issued"
+    done = uses.endorse(world.actor("customs"), second.id, entry | {"override_reason": "checked with ZA CITES office"})
+    assert done.permit.state == "partly_used"
