@@ -148,7 +148,8 @@ def test_second_use_of_a_foreign_document_is_flagged_and_refused_at_issue(api, w
     shown = api("officer", "GET", f"/permits/{second.id}").get_json()
     assert "ZA-1" in shown["foreign_document_warning"]
     page = api("officer", "GET", f"/permits/{first.id}").get_json()
-    assert page["foreign_document_warning"] is None
+    assert "application #" in page["foreign_document_warning"]  # the earlier one is flagged too
+    assert api("zoo", "GET", f"/permits/{first.id}").get_json()["foreign_document_warning"] is None
     _issue(world, first.id)
     uses.permit_event(world.actor("officer"), second.id, "approve")
     before = counts(session)
@@ -200,3 +201,28 @@ def test_the_border_refuses_a_foreign_document_used_up_elsewhere(world, session)
     assert session.get(Permit, second.id).state == "issued"
     done = uses.endorse(world.actor("customs"), second.id, entry | {"override_reason": "checked with ZA CITES office"})
     assert done.permit.state == "partly_used"
+
+
+def test_the_permit_page_warns_and_the_issue_form_overrides(client, login, world, session):
+    first = _submitted(world)
+    _issue(world, first.id)
+    second = _submitted(world)
+    uses.permit_event(world.actor("officer"), second.id, "approve")
+    login(world.users["officer2"])
+    page = client.get(f"/permits/{second.id}").get_data(as_text=True)
+    assert "Foreign document used elsewhere" in page and 'name="override_reason"' in page
+    refused = client.post(f"/permits/{second.id}/actions/issue", data={}, follow_redirects=True)
+    assert "already used on permit" in refused.get_data(as_text=True)
+    assert session.get(Permit, second.id).state == "approved"
+    client.post(f"/permits/{second.id}/actions/issue", data={"override_reason": "confirmed by ZA"})
+    session.expire_all()
+    assert session.get(Permit, second.id).state == "issued"
+    login(world.users["zoo"])
+    assert "Foreign document used elsewhere" not in client.get(f"/permits/{second.id}").get_data(as_text=True)
+
+
+def test_the_earlier_application_is_flagged_too(world, session):
+    first = _submitted(world)
+    _submitted(world)
+    session.expire_all()
+    assert "ZA-1" in session.get(Permit, first.id).foreign_document_warning

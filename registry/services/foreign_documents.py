@@ -21,6 +21,13 @@ from registry.services.errors import Conflict
 
 #: Applications that no longer claim their foreign document.
 DEAD = (PermitState.WITHDRAWN, PermitState.REFUSED)
+#: Applications not yet issued: the ones whose warning an officer still acts on.
+EDITABLE_OR_PENDING = (
+    PermitState.DRAFT,
+    PermitState.SUBMITTED,
+    PermitState.CHANGES_REQUESTED,
+    PermitState.APPROVED,
+)
 
 
 def normalise(number: str | None) -> str | None:
@@ -54,6 +61,17 @@ def _others(session, permit: Permit, key: tuple[str, str]) -> list[tuple[Foreign
     return [(use, other) for use, other in rows if other.id != permit.replaces_id]
 
 
+def _warning(key: tuple[str, str], permits: list[Permit]) -> str | None:
+    if not permits:
+        return None
+    return _(
+        "foreign document %(country)s %(document)s is also cited by %(permits)s",
+        country=key[0],
+        document=key[1],
+        permits=", ".join(p.display_number for p in permits),
+    )
+
+
 def note(session, permit: Permit) -> ForeignDocumentUse | None:
     """Record (or bring up to date) *permit*'s use of its foreign document, with a warning when
     another application or permit already cites it. Returns the ledger row, None when none applies."""
@@ -71,16 +89,11 @@ def note(session, permit: Permit) -> ForeignDocumentUse | None:
     use.country, use.document_no = key
     use.quantity = sum((line.quantity for line in permit.lines), Decimal(0))
     others = _others(session, permit, key)
-    use.warning = (
-        _(
-            "foreign document %(country)s %(document)s is also cited by %(permits)s",
-            country=key[0],
-            document=key[1],
-            permits=", ".join(other.display_number for _use, other in others),
-        )
-        if others
-        else None
-    )
+    use.warning = _warning(key, [other for _use, other in others])
+    # The earlier uses are flagged too: whichever comes first to issue, the officer sees both.
+    for other_use, other in others:
+        if other.state in EDITABLE_OR_PENDING:
+            other_use.warning = _warning(key, [p for _u, p in _others(session, other, key)])
     session.flush()
     session.expire(permit, ["foreign_document"])
     return use
