@@ -23,6 +23,7 @@ from registry.commands.endorsements import Endorse, EndorseLine, Outcome
 from registry.commands.permits import whole_number_problem
 from registry.i18n import _
 from registry.machines import PERMIT, AnimalState
+from registry.machines.animal import export_refusal
 from registry.models import Animal, EndorsedLine, Endorsement, Permit, PermitLine
 from registry.permissions import Actor, require
 from registry.services import animals, arrivals, audit
@@ -128,6 +129,8 @@ def _rows(session, permit: Permit, command: Endorse, used: dict[int, Decimal]) -
     by_no = {line.line_no: line for line in permit.lines}
     left = dict(used)
     errors: dict[str, str] = {}
+    conflicts: dict[str, str] = {}
+    named: set[int] = set()  # the animals named so far, on any line
     rows = []
     for i, given in enumerate(command.lines):
         line = by_no.get(given.line_no)
@@ -151,17 +154,29 @@ def _rows(session, permit: Permit, command: Endorse, used: dict[int, Decimal]) -
                 )
             left[line.id] += given.quantity
         if line.term_code == LIVE:
-            _check_animals(session, permit, line, given, command, f"lines.{i}", errors)
+            _check_animals(session, permit, line, given, command, f"lines.{i}", errors, conflicts, named)
         rows.append(_Row(given, line))
     if errors:
         raise ValidationFailed(_("the endorsement has errors"), errors)
+    if conflicts:
+        raise Conflict(next(iter(conflicts.values())), conflicts)
     return rows
 
 
 def _check_animals(
-    session, permit: Permit, line: PermitLine, given: EndorseLine, command: Endorse, prefix: str, errors: dict
+    session,
+    permit: Permit,
+    line: PermitLine,
+    given: EndorseLine,
+    command: Endorse,
+    prefix: str,
+    errors: dict,
+    conflicts: dict,
+    named: set[int],
 ) -> None:
-    """At exit, the animals that left are named, of the line's species; seized animals need a place."""
+    """At exit, the animals that left are named, once each, of the line's species, in captivity and
+    owned or held by the permit's applicant (else a conflict on the line's ``animal_ids``); seized
+    animals need a place."""
     if permit.direction != "export":
         if given.outcome == Outcome.SEIZED and command.seizure_facility_id is None:
             errors["seizure_facility_id"] = _("required: seized animals go to a rescue facility")
@@ -177,6 +192,13 @@ def _check_animals(
         if animal is None or animal.species_id != line.species_id:
             errors[f"{prefix}.animal_ids"] = _("animal %(animal)s is not of this line's species", animal=animal_id)
             return
+        if animal_id in named:
+            errors[f"{prefix}.animal_ids"] = _("animal %(animal)s is named more than once", animal=animal.registry_no)
+            return
+        named.add(animal_id)
+        refusal = export_refusal(animal, permit)
+        if refusal and f"{prefix}.animal_ids" not in conflicts:
+            conflicts[f"{prefix}.animal_ids"] = refusal
 
 
 def _move_animals(session, actor: Actor, permit: Permit, row: _Row, command: Endorse, when: date) -> None:
