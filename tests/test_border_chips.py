@@ -163,3 +163,13 @@ def test_the_customs_page_shows_a_chip_mismatch_and_attaches_scanned_chips(clien
         (False, ["410000000000999"]),
         (True, ["410000000000111"]),
     ]
+
+
+def test_marks_on_a_line_not_of_live_animals_are_refused(api, world, session):
+    permit = issued_permit(
+        world, lines=[{"species_id": world.parrot, "term_code": "FEA", "quantity": "2", "unit_code": "KGM"}]
+    )
+    before = snapshot(session)
+    answer = api("customs", "POST", f"/permits/{permit.id}/endorsements", entry_body(1, chip("410000000000960")))
+    assert answer.status_code == 422 and "lines.0.animals" in answer.json["errors"], answer.json
+    assert snapshot(session) == before
