@@ -154,6 +154,7 @@ def test_the_customs_page_shows_a_chip_mismatch_and_attaches_scanned_chips(clien
     mismatch = client.post(f"/customs/permits/{permit.id}/endorse", data=form | {"lines-0-marks": "410000000000999"})
     page = mismatch.get_data(as_text=True)
     assert mismatch.status_code == 200 and "410000000000111" in page and "410000000000999" in page
+    assert 'id="lines-0-marks-err"' in page  # shown under the line's microchips
     assert snapshot(session) == before
     scanned = {"lines-0-marks": "410000000000111\n410000000000999"}
     assert client.post(f"/customs/permits/{permit.id}/endorse", data=form | scanned).status_code == 302

@@ -63,6 +63,7 @@ def endorse(permit_id: int):
             endorsement = endorsements.endorse(require_actor(), permit.id, load(EndorseSchema, _data(permit, form)))
         except DomainError as exc:
             apply_errors(form, exc)
+            _marks_errors(form, exc)
         else:
             flash(_("Endorsement recorded."), "success")
             return redirect(url_for("permits.receipt", permit_id=permit.id, endorsement_id=endorsement.id))
@@ -73,6 +74,19 @@ def endorse(permit_id: int):
         used=used,
         direction=_direction(permit),
     )
+
+
+def _marks_errors(form: EndorsementForm, exc: DomainError) -> None:
+    """A refusal about a line's animals (``lines.N.animals`` or ``animal_ids``) also shown under
+    that line's marks; N counts the lines sent, the rows with a quantity."""
+    sent = [entry for entry in form.lines if (entry.form.quantity.data or "").strip()]
+    for name, message in exc.fields.items():
+        parts = name.split(".")
+        if len(parts) != 3 or parts[0] != "lines" or parts[2] not in ("animals", "animal_ids"):
+            continue
+        if parts[1].isdigit() and int(parts[1]) < len(sent):
+            marks = sent[int(parts[1])].form.marks
+            marks.errors = list(marks.errors) + [message]
 
 
 def _direction(permit: Permit) -> Direction:
