@@ -174,3 +174,14 @@ def test_marks_on_a_line_not_of_live_animals_are_refused(api, world, session):
     answer = api("customs", "POST", f"/permits/{permit.id}/endorsements", entry_body(1, chip("410000000000960")))
     assert answer.status_code == 422 and "lines.0.animals" in answer.json["errors"], answer.json
     assert snapshot(session) == before
+
+
+def test_one_line_in_two_parts_moves_different_declared_animals(api, world, session):
+    permit = issued_permit(world)
+    first, second = declared_animal(world, permit=permit), declared_animal(world, permit=permit)
+    body = entry_body(1)
+    body["lines"].append({"line_no": 1, "quantity": 1, "outcome": "refused", "reason": "no health certificate"})
+    answer = api("customs", "POST", f"/permits/{permit.id}/endorsements", body)
+    assert answer.status_code == 201, answer.json
+    session.expire_all()
+    assert (session.get(Animal, first.id).state, session.get(Animal, second.id).state) == ("entered", "void")

@@ -134,6 +134,7 @@ def _rows(session, permit: Permit, command: Endorse, used: dict[int, Decimal]) -
     errors: dict[str, str] = {}
     conflicts: dict[str, str] = {}
     named: set[int] = set()  # the animals named so far, on any line
+    claimed: set[int] = set()  # the declared animals planned so far: a line given twice moves others
     rows = []
     for i, given in enumerate(command.lines):
         line = by_no.get(given.line_no)
@@ -160,7 +161,7 @@ def _rows(session, permit: Permit, command: Endorse, used: dict[int, Decimal]) -
         if line.term_code == LIVE:
             _check_animals(session, permit, line, given, command, f"lines.{i}", errors, conflicts, named)
             if permit.direction != "export":
-                row.plan = _entry_plan(session, line, given, f"lines.{i}", errors, conflicts)
+                row.plan = _entry_plan(session, line, given, f"lines.{i}", errors, conflicts, claimed)
         else:
             for name in ("animals", "animal_ids"):
                 if getattr(given, name):
@@ -216,7 +217,7 @@ def _chips(declaration: arrival.Declaration) -> list[str]:
 
 
 def _entry_plan(
-    session, line: PermitLine, given: EndorseLine, prefix: str, errors: dict, conflicts: dict
+    session, line: PermitLine, given: EndorseLine, prefix: str, errors: dict, conflicts: dict, claimed: set[int]
 ) -> list[tuple[Animal | None, arrival.Declaration | None]]:
     """Which animals cross on an entry line, so that every microchip customs typed goes on one.
 
@@ -224,12 +225,14 @@ def _entry_plan(
     declared on it too). The others go on animals declared without a chip, then on new animals;
     but while an animal declared with a chip has not been read, a chip that matches nothing is a
     mismatch (409 showing both). A chip active on any other animal cannot be matched (422). Left
-    over places are the waiting declared animals in the order declared, then new animals.
+    over places are the waiting declared animals in the order declared, then new animals. Animals
+    in *claimed* (planned by an earlier part of the same line) are not waiting; the plan's are added.
     """
     count = int(given.quantity)
     waiting = session.scalars(
         select(Animal).where(Animal.permit_line_id == line.id, Animal.state == AnimalState.DECLARED).order_by(Animal.id)
     ).all()
+    waiting = [a for a in waiting if a.id not in claimed]
     declared = {a.id: [i.value for i in a.identifiers if i.active and i.kind == "microchip"] for a in waiting}
     carrier = {chip: a for a in waiting for chip in declared[a.id]}
     where = f"{prefix}.animals"
@@ -280,6 +283,7 @@ def _entry_plan(
         plan.append((rest.pop(0) if rest else None, described))
     while len(plan) < count:
         plan.append((rest.pop(0), None) if rest else (None, None))
+    claimed.update(a.id for a, _d in plan if a is not None)
     return plan
 
 
