@@ -19,6 +19,7 @@ import marshmallow as ma
 from registry.commands import Choice, CommandSchema, Day, Id, String
 from registry.commands.arrivals import Declaration, DeclarationSchema
 from registry.commands.permits import Lines, Quantity
+from registry.i18n import _
 
 
 class Direction(StrEnum):
@@ -41,7 +42,9 @@ class EndorseLine:
     outcome: Outcome = Outcome.CLEARED
     #: Why it was refused or seized (the animals' timeline keeps it).
     reason: str | None = None
-    #: Entry: the animals that arrived without having been declared before.
+    #: Entry: the animals customs describes, at most the quantity: each microchip read at the border
+    #: (``identifiers``) picks the animal declared with it, else goes on an animal declared without
+    #: one, else on a new animal; a chip that differs from those declared stops the line.
     animals: tuple[Declaration, ...] = ()
     #: Exit: the animals that left.
     animal_ids: tuple[int, ...] = ()
@@ -71,7 +74,11 @@ class EndorseLineSchema(CommandSchema):
         ma.fields.Nested(DeclarationSchema),
         load_default=tuple,
         validate=ma.validate.Length(max=1000),
-        metadata={"description": "entry: the animals that arrived, when not declared before"},
+        metadata={
+            "description": "entry: the animals that arrived, at most the quantity, each with the microchips read"
+            " at the border; a chip picks the animal declared with it, else an animal declared without one, else"
+            " a new animal; chips that differ from the ones declared are refused (409)"
+        },
     )
     animal_ids = ma.fields.List(
         Id(),
@@ -79,6 +86,21 @@ class EndorseLineSchema(CommandSchema):
         validate=ma.validate.Length(max=1000),
         metadata={"description": "exit: the animals that left"},
     )
+
+    @ma.validates_schema
+    def _no_more_animals_than_crossed(self, data: dict, **kwargs: Any) -> None:
+        described, quantity = data.get("animals") or (), data.get("quantity")
+        if quantity is not None and len(described) > quantity:
+            chips = [m.value for d in described[int(quantity) :] for m in d.identifiers]
+            raise ma.ValidationError(
+                _(
+                    "%(count)s animals described for a quantity of %(quantity)s; left over: %(chips)s",
+                    count=len(described),
+                    quantity=f"{quantity.normalize():f}",
+                    chips=", ".join(chips) or "-",
+                ),
+                "animals",
+            )
 
     @ma.post_load
     def _build(self, data: dict, **kwargs: Any) -> Any:
@@ -107,6 +129,24 @@ class EndorseSchema(CommandSchema):
         metadata={"description": "why goods may clear on a foreign document already used up (the ledger keeps it)"},
     )
     lines = Lines(EndorseLineSchema, limit=200, required=True)
+
+    @ma.validates_schema
+    def _marks_fit_the_direction(self, data: dict, **kwargs: Any) -> None:
+        """Described animals are read at entry, animal ids named at exit; a microchip is read once."""
+        errors: dict[int, dict[str, list[str]]] = {}
+        seen: set[str] = set()
+        for i, line in enumerate(data.get("lines") or ()):
+            if data.get("direction") == Direction.EXIT.value and line.animals:
+                errors[i] = {"animals": [_("at exit, name the animals that leave by id (animal_ids)")]}
+            elif data.get("direction") == Direction.ENTRY.value and line.animal_ids:
+                errors[i] = {"animal_ids": [_("at entry, describe the animals that arrive (animals)")]}
+            chips = [m.value for d in line.animals for m in d.identifiers if m.kind == "microchip"]
+            twice = sorted({c for c in chips if c in seen or chips.count(c) > 1})
+            seen.update(chips)
+            if twice and i not in errors:
+                errors[i] = {"animals": [_("microchip %(chip)s is typed more than once", chip=", ".join(twice))]}
+        if errors:
+            raise ma.ValidationError({"lines": errors})
 
     @ma.post_load
     def _build(self, data: dict, **kwargs: Any) -> Any:

@@ -144,13 +144,31 @@ def _entry_permit_usable(ctx) -> str | None:
     return None
 
 
+def export_refusal(animal, permit) -> str | None:
+    """Why *animal* cannot leave on export permit *permit*, or None: it must be in captivity and
+    owned or held by the permit's applicant (the exporter). Customs endorsing an exit asks the same."""
+    if animal.state != S.IN_CAPTIVITY:
+        return _(
+            "animal %(animal)s is '%(state)s', not in captivity: it cannot be exported",
+            animal=animal.registry_no,
+            state=ANIMAL.label(animal.state),
+        )
+    if permit.applicant_party_id not in (animal.owner_party_id, animal.holder_party_id):
+        return _(
+            "animal %(animal)s is neither owned nor held by the applicant of permit %(permit)s: it cannot leave on it",
+            animal=animal.registry_no,
+            permit=permit.display_number,
+        )
+    return None
+
+
 def _export_permit_usable(ctx) -> str | None:
     p = ctx.permit
     if p is None:
         return _("an export permit or re-export certificate is required")
     if p.direction != "export":
         return _("permit %(permit)s is not an export document", permit=p.display_number)
-    refusal = _permit_open(p, ctx, N_("exit"))
+    refusal = _permit_open(p, ctx, N_("exit")) or export_refusal(ctx.animal, p)
     if refusal:
         return refusal
     allowed = sum(
@@ -244,7 +262,7 @@ DONATION_APPROVED = Guard(
 )
 EXPORT_PERMIT = Guard(
     "export_permit_usable",
-    "an issued, unexpired export permit covers the species",
+    "an issued, unexpired export permit of the animal's owner or holder covers the species",
     _export_permit_usable,
     on_input=True,
     field="permit_id",

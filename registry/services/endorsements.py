@@ -10,7 +10,7 @@ lines: line numbers, quantities left, and the animals of each line.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
@@ -23,9 +23,10 @@ from registry.commands.endorsements import Endorse, EndorseLine, Outcome
 from registry.commands.permits import whole_number_problem
 from registry.i18n import _
 from registry.machines import PERMIT, AnimalState
-from registry.models import Animal, EndorsedLine, Endorsement, Permit, PermitLine
+from registry.machines.animal import export_refusal
+from registry.models import Animal, EndorsedLine, Endorsement, Identifier, Permit, PermitLine
 from registry.permissions import Actor, require
-from registry.services import animals, arrivals, audit, foreign_documents
+from registry.services import animals, arrivals, audit, foreign_documents, identifiers
 from registry.services.context import write_transaction
 from registry.services.errors import Conflict, ValidationFailed, refusals_as_conflict
 from registry.services.permits import Context, locked
@@ -49,6 +50,9 @@ class _Row:
 
     given: EndorseLine
     line: PermitLine
+    #: Entry, live animals: each animal that crosses, as (the declared animal, or None for a new
+    #: one; the description customs typed for it, whose marks it gets, or None).
+    plan: list[tuple[Animal | None, arrival.Declaration | None]] = field(default_factory=list)
 
 
 def endorse(actor: Actor, permit_id: int, command: Endorse) -> Endorsement:
@@ -134,6 +138,9 @@ def _rows(session, permit: Permit, command: Endorse, used: dict[int, Decimal]) -
     by_no = {line.line_no: line for line in permit.lines}
     left = dict(used)
     errors: dict[str, str] = {}
+    conflicts: dict[str, str] = {}
+    named: set[int] = set()  # the animals named so far, on any line
+    claimed: set[int] = set()  # the declared animals planned so far: a line given twice moves others
     rows = []
     for i, given in enumerate(command.lines):
         line = by_no.get(given.line_no)
@@ -156,18 +163,37 @@ def _rows(session, permit: Permit, command: Endorse, used: dict[int, Decimal]) -
                     )
                 )
             left[line.id] += given.quantity
+        row = _Row(given, line)
         if line.term_code == LIVE:
-            _check_animals(session, permit, line, given, command, f"lines.{i}", errors)
-        rows.append(_Row(given, line))
+            _check_animals(session, permit, line, given, command, f"lines.{i}", errors, conflicts, named)
+            if permit.direction != "export":
+                row.plan = _entry_plan(session, line, given, f"lines.{i}", errors, conflicts, claimed)
+        else:
+            for name in ("animals", "animal_ids"):
+                if getattr(given, name):
+                    errors[f"lines.{i}.{name}"] = _("only live animals (term LIV) are followed individually")
+        rows.append(row)
     if errors:
         raise ValidationFailed(_("the endorsement has errors"), errors)
+    if conflicts:
+        raise Conflict(next(iter(conflicts.values())), conflicts)
     return rows
 
 
 def _check_animals(
-    session, permit: Permit, line: PermitLine, given: EndorseLine, command: Endorse, prefix: str, errors: dict
+    session,
+    permit: Permit,
+    line: PermitLine,
+    given: EndorseLine,
+    command: Endorse,
+    prefix: str,
+    errors: dict,
+    conflicts: dict,
+    named: set[int],
 ) -> None:
-    """At exit, the animals that left are named, of the line's species; seized animals need a place."""
+    """At exit, the animals that left are named, once each, of the line's species, in captivity and
+    owned or held by the permit's applicant (else a conflict on the line's ``animal_ids``); seized
+    animals need a place."""
     if permit.direction != "export":
         if given.outcome == Outcome.SEIZED and command.seizure_facility_id is None:
             errors["seizure_facility_id"] = _("required: seized animals go to a rescue facility")
@@ -183,6 +209,96 @@ def _check_animals(
         if animal is None or animal.species_id != line.species_id:
             errors[f"{prefix}.animal_ids"] = _("animal %(animal)s is not of this line's species", animal=animal_id)
             return
+        if animal_id in named:
+            errors[f"{prefix}.animal_ids"] = _("animal %(animal)s is named more than once", animal=animal.registry_no)
+            return
+        named.add(animal_id)
+        refusal = export_refusal(animal, permit)
+        if refusal and f"{prefix}.animal_ids" not in conflicts:
+            conflicts[f"{prefix}.animal_ids"] = refusal
+
+
+def _chips(declaration: arrival.Declaration) -> list[str]:
+    return [m.value for m in declaration.identifiers if m.kind == "microchip"]
+
+
+def _entry_plan(
+    session, line: PermitLine, given: EndorseLine, prefix: str, errors: dict, conflicts: dict, claimed: set[int]
+) -> list[tuple[Animal | None, arrival.Declaration | None]]:
+    """Which animals cross on an entry line, so that every microchip customs typed goes on one.
+
+    A described animal whose chip was declared is that declared animal (its other chips must be
+    declared on it too). The others go on animals declared without a chip, then on new animals;
+    but while an animal declared with a chip has not been read, a chip that matches nothing is a
+    mismatch (409 showing both). A chip active on any other animal cannot be matched (422). Left
+    over places are the waiting declared animals in the order declared, then new animals. Animals
+    in *claimed* (planned by an earlier part of the same line) are not waiting; the plan's are added.
+    """
+    count = int(given.quantity)
+    waiting = session.scalars(
+        select(Animal).where(Animal.permit_line_id == line.id, Animal.state == AnimalState.DECLARED).order_by(Animal.id)
+    ).all()
+    waiting = [a for a in waiting if a.id not in claimed]
+    declared = {a.id: [i.value for i in a.identifiers if i.active and i.kind == "microchip"] for a in waiting}
+    carrier = {chip: a for a in waiting for chip in declared[a.id]}
+    where = f"{prefix}.animals"
+    plan: list[tuple[Animal | None, arrival.Declaration | None]] = []
+    unread: list[arrival.Declaration] = []
+    for described in given.animals:
+        scanned = _chips(described)
+        hits = {carrier[c].id: carrier[c] for c in scanned if c in carrier}
+        if len(hits) > 1:
+            errors[where] = _(
+                "microchips %(chips)s were declared on different animals: one animal cannot carry them",
+                chips=", ".join(scanned),
+            )
+            return []
+        if hits:
+            animal = next(iter(hits.values()))
+            if any(a is animal for a, _d in plan):
+                errors[where] = _("animal %(animal)s is described more than once", animal=animal.registry_no)
+                return []
+            if set(scanned) - set(declared[animal.id]):
+                conflicts[where] = _mismatch(declared[animal.id], scanned)
+                return []
+            plan.append((animal, described))
+            continue
+        taken = [
+            c
+            for c in scanned
+            if session.scalar(
+                select(Identifier.id).where(Identifier.kind == "microchip", Identifier.value == c, Identifier.active)
+            )
+        ]
+        if taken:
+            errors[where] = _("microchip %(value)s is already active on another animal", value=", ".join(taken))
+            return []
+        unread.append(described)
+    left = [a for a in waiting if not any(a is b for b, _d in plan)]
+    unmatched = [c for d in unread for c in _chips(d)]
+    still_declared = [c for a in left for c in declared[a.id]]
+    if unmatched and still_declared:
+        conflicts[where] = _mismatch(still_declared, unmatched)
+        return []
+    # Chips read on animals declared without one go on those, in the order declared; then new animals.
+    unmarked = [a for a in left if not declared[a.id]]
+    for described in [d for d in unread if d.identifiers]:
+        plan.append((unmarked.pop(0) if unmarked else None, described))
+    rest = [a for a in left if not any(a is b for b, _d in plan)]
+    for described in [d for d in unread if not d.identifiers]:
+        plan.append((rest.pop(0) if rest else None, described))
+    while len(plan) < count:
+        plan.append((rest.pop(0), None) if rest else (None, None))
+    claimed.update(a.id for a, _d in plan if a is not None)
+    return plan
+
+
+def _mismatch(declared: list[str], scanned: list[str]) -> str:
+    return _(
+        "the microchips read at the border (%(scanned)s) do not match those declared (%(declared)s)",
+        scanned=", ".join(scanned),
+        declared=", ".join(declared),
+    )
 
 
 def _move_animals(session, actor: Actor, permit: Permit, row: _Row, command: Endorse, when: date) -> None:
@@ -195,15 +311,17 @@ def _move_animals(session, actor: Actor, permit: Permit, row: _Row, command: End
                 actor, animal_id, commands.Export(permit_id=permit.id, occurred_on=when, port=command.port)
             )
         return
-    count = int(given.quantity)
-    waiting = session.scalars(
-        select(Animal).where(Animal.permit_line_id == line.id, Animal.state == AnimalState.DECLARED).order_by(Animal.id)
-    ).all()
-    chosen = list(waiting[:count])
-    described = list(given.animals)
-    for k in range(count - len(chosen)):
-        declaration = described[k] if k < len(described) else arrival.Declaration()
-        chosen.append(arrivals.declare(actor, line.id, declaration))
+    chosen = []
+    for waiting, described in row.plan:
+        if waiting is None:
+            chosen.append(arrivals.declare(actor, line.id, described or arrival.Declaration()))
+            continue
+        has = {(i.kind, i.value) for i in waiting.identifiers if i.active}
+        for mark in described.identifiers if described else ():
+            if (mark.kind, mark.value) not in has:  # read at the border on an animal declared without it
+                ident = identifiers.attach(session, waiting, mark, when)
+                audit.record(actor, "animal.identifier_add", "identifier", ident.id, None, ident.as_audit())
+        chosen.append(waiting)
     for animal in chosen:
         event: commands.AnimalEvent
         if given.outcome == Outcome.CLEARED:

@@ -14,7 +14,7 @@ from registry.machines import FacilityState
 from registry.models import Animal, Facility, Permit
 from registry.permissions import can_see_permit
 from registry.services import endorsements
-from registry.services.errors import DomainError
+from registry.services.errors import DomainError, ValidationFailed
 from registry.views.helpers import apply_errors, load_visible, require_actor, requires
 
 bp = Blueprint("customs", __name__, url_prefix="/customs")
@@ -63,6 +63,7 @@ def endorse(permit_id: int):
             endorsement = endorsements.endorse(require_actor(), permit.id, load(EndorseSchema, _data(permit, form)))
         except DomainError as exc:
             apply_errors(form, exc)
+            _marks_errors(form, exc)
         else:
             flash(_("Endorsement recorded."), "success")
             return redirect(url_for("permits.receipt", permit_id=permit.id, endorsement_id=endorsement.id))
@@ -75,6 +76,19 @@ def endorse(permit_id: int):
     )
 
 
+def _marks_errors(form: EndorsementForm, exc: DomainError) -> None:
+    """A refusal about a line's animals (``lines.N.animals`` or ``animal_ids``) also shown under
+    that line's marks; N counts the lines sent, the rows with a quantity."""
+    sent = [entry for entry in form.lines if (entry.form.quantity.data or "").strip()]
+    for name, message in exc.fields.items():
+        parts = name.split(".")
+        if len(parts) != 3 or parts[0] != "lines" or parts[2] not in ("animals", "animal_ids"):
+            continue
+        if parts[1].isdigit() and int(parts[1]) < len(sent):
+            marks = sent[int(parts[1])].form.marks
+            marks.errors = list(marks.errors) + [message]
+
+
 def _direction(permit: Permit) -> Direction:
     """The way the permit's consignment crosses: the page offers no choice."""
     return Direction.ENTRY if permit.direction == "import" else Direction.EXIT
@@ -83,7 +97,8 @@ def _direction(permit: Permit) -> Direction:
 def _data(permit: Permit, form: EndorsementForm) -> dict:
     """The form as the endorsement's input: marks become identifiers (entry) or animal ids (exit)."""
     direction = _direction(permit)
-    lines = []
+    lines: list[dict] = []
+    unknown: dict[str, str] = {}
     for line, entry in zip(permit.lines, form.lines, strict=False):
         if not (entry.form.quantity.data or "").strip():
             continue
@@ -96,8 +111,20 @@ def _data(permit: Permit, form: EndorsementForm) -> dict:
         if direction == Direction.ENTRY:
             row["animals"] = [{"identifiers": [{"kind": "microchip", "value": m}]} for m in marks]
         else:
-            row["animal_ids"] = [a.id for a in db.session.scalars(select(Animal).where(Animal.registry_no.in_(marks)))]
+            # Each number typed names one animal: a typo is refused, never silently left out.
+            numbers = [m.upper() for m in marks]
+            found = {
+                a.registry_no: a.id for a in db.session.scalars(select(Animal).where(Animal.registry_no.in_(numbers)))
+            }
+            missing = [n for n in numbers if n not in found]
+            if missing:
+                unknown[f"lines.{len(lines)}.animal_ids"] = _(
+                    "no animal with registry number %(number)s", number=", ".join(missing)
+                )
+            row["animal_ids"] = [found[n] for n in numbers if n in found]
         lines.append(row)
+    if unknown:
+        raise ValidationFailed(_("the endorsement has errors"), unknown)
     return {
         "direction": direction.value,
         "port": form.port.data,
