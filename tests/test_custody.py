@@ -4,11 +4,11 @@ the transferor's hold cancels it."""
 
 import pytest
 
-from registry.models import Animal, AuditEntry
+from registry.models import Animal, AuditEntry, Transfer
 from registry.services import audit
 from registry.services.errors import Conflict
 from tests import uses
-from tests.helpers import animal_in
+from tests.helpers import animal_in, export_permit
 
 
 def held_by_breeder(world, session):
@@ -75,3 +75,78 @@ def test_an_officer_recovers_into_a_facility_of_the_same_holder_only(world, sess
     assert snapshot(session, animal.id) == before
     back = uses.fire(world.actor("officer"), animal.id, "recover", {"facility_id": other, "note": "found near it"})
     assert (back.holder_party_id, back.facility_id) == (world.breeder, other)
+
+
+def third_keeper(world, operator):
+    from registry.services import reference
+
+    third = reference.create_party(operator, "person", "Third keeper").id
+    return uses.register_facility(operator, "F-3RD", "Third aviary", third, "Busan", {world.parrot: 2}).id
+
+
+def offered(world, count=1):
+    birds = [animal_in(world, "in_captivity").id for _ in range(count)]
+    return uses.offer(world.actor("zoo"), {"animal_ids": birds, "facility_id": world.breeder_site}), birds
+
+
+def test_a_stale_offer_is_refused_at_acceptance_and_nothing_moves(world, session, operator, monkeypatch):
+    """The offer saw the animal with the zoo; an officer moved it since. Even were the offer left open
+    (the automatic cancellation switched off here), accepting it is refused."""
+    from registry.services import animals
+
+    monkeypatch.setattr(animals, "cancel_stale_offers", lambda *args, **kwargs: None, raising=False)
+    elsewhere = third_keeper(world, operator)
+    t, birds = offered(world)
+    moved = uses.fire(world.actor("officer"), birds[0], "transfer", {"owner_party_id": None, "facility_id": elsewhere})
+    before = snapshot(session, birds[0])
+    with pytest.raises(Conflict, match=moved.registry_no):
+        uses.transfer_event(world.actor("breeder"), "accept", t.id)
+    assert snapshot(session, birds[0]) == before
+    assert session.get(Transfer, t.id).state == "pending"
+
+
+def cancellations(session, transfer_id):
+    return session.query(AuditEntry).filter_by(action="transfer.cancel", object_id=str(transfer_id)).all()
+
+
+def test_a_direct_transfer_cancels_the_open_offer(world, session, operator):
+    elsewhere = third_keeper(world, operator)
+    t, birds = offered(world)
+    moved = uses.fire(world.actor("officer"), birds[0], "transfer", {"facility_id": elsewhere})
+    t = session.get(Transfer, t.id)
+    assert t.state == "cancelled" and moved.registry_no in t.decision_note and "transfer" in t.decision_note
+    [entry] = cancellations(session, t.id)
+    assert entry.actor_name == "officer"
+    before = snapshot(session, birds[0])
+    with pytest.raises(Conflict):
+        uses.transfer_event(world.actor("breeder"), "accept", t.id)
+    assert snapshot(session, birds[0]) == before and moved.facility_id == elsewhere
+    assert audit.verify_database().ok
+
+
+def test_a_death_cancels_the_open_offer_and_the_rest_can_be_offered_again(world, session):
+    t, birds = offered(world, 2)
+    dead = uses.fire(world.actor("zoo"), birds[0], "death", {"cause": "old age"})
+    t = session.get(Transfer, t.id)
+    assert t.state == "cancelled" and dead.registry_no in t.decision_note and "death" in t.decision_note
+    [entry] = cancellations(session, t.id)
+    assert entry.actor_name == "zoo"
+    again = uses.offer(world.actor("zoo"), {"animal_ids": [birds[1]], "facility_id": world.breeder_site})
+    assert again.state == "pending"
+
+
+def test_an_export_cancels_the_open_offer(world, session):
+    permit = export_permit(world)
+    t, birds = offered(world)
+    uses.fire(world.actor("customs"), birds[0], "export", {"permit_id": permit.id})
+    assert session.get(Transfer, t.id).state == "cancelled"
+    [entry] = cancellations(session, t.id)
+    assert entry.actor_name == "customs"
+
+
+def test_accepting_one_offer_leaves_other_offers_alone(world, session):
+    t, birds = offered(world)
+    other, more = offered(world)
+    uses.transfer_event(world.actor("breeder"), "accept", t.id)
+    assert session.get(Transfer, t.id).state == "accepted" and not cancellations(session, t.id)
+    assert session.get(Transfer, other.id).state == "pending"
