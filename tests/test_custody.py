@@ -150,3 +150,13 @@ def test_accepting_one_offer_leaves_other_offers_alone(world, session):
     uses.transfer_event(world.actor("breeder"), "accept", t.id)
     assert session.get(Transfer, t.id).state == "accepted" and not cancellations(session, t.id)
     assert session.get(Transfer, other.id).state == "pending"
+
+
+def test_the_owner_cannot_offer_back_an_animal_another_keeper_holds(world, session):
+    """Offering it to one's own facility and accepting one's own offer would take it from the holder."""
+    animal = held_by_breeder(world, session)
+    before = snapshot(session, animal.id)
+    with pytest.raises(Conflict, match=f"{animal.registry_no} is held by another keeper"):
+        uses.offer(world.actor("zoo"), {"animal_ids": [animal.id], "facility_id": world.zoo_site})
+    assert snapshot(session, animal.id) == before
+    assert session.query(Transfer).filter_by(state="pending").count() == 0

@@ -57,6 +57,15 @@ def start(actor: Actor, command: commands.Offer) -> Transfer:
         if not acts_for(actor, owner):
             raise Conflict(_("only the owner can offer an animal"))
         for a in chosen:
+            if not acts_for(actor, a.holder_party_id):
+                # Custody moves only with the holder: an owner who lent the animal out cannot take it back
+                # by offering it (to itself, or to anyone).
+                raise Conflict(
+                    _(
+                        "%(animal)s is held by another keeper: it cannot be offered until it is back with its owner",
+                        animal=a.registry_no,
+                    )
+                )
             if a.state != AnimalState.IN_CAPTIVITY:
                 raise Conflict(
                     _(
