@@ -7,8 +7,10 @@ import pytest
 from registry.models import Animal, AuditEntry, Transfer
 from registry.services import audit
 from registry.services.errors import Conflict
-from tests import uses
+from tests import test_api, uses
 from tests.helpers import animal_in, export_permit
+
+api = test_api.api  # the API client fixture, with a bearer token per user
 
 
 def held_by_breeder(world, session):
@@ -160,3 +162,30 @@ def test_the_owner_cannot_offer_back_an_animal_another_keeper_holds(world, sessi
         uses.offer(world.actor("zoo"), {"animal_ids": [animal.id], "facility_id": world.zoo_site})
     assert snapshot(session, animal.id) == before
     assert session.query(Transfer).filter_by(state="pending").count() == 0
+
+
+def test_the_offer_form_lists_only_animals_the_keeper_owns_and_holds(client, login, world, session):
+    lent = held_by_breeder(world, session)
+    kept = animal_in(world, "in_captivity")
+    login(world.users["zoo"])
+    page = client.get("/transfers/new").get_data(as_text=True)
+    assert kept.registry_no in page and lent.registry_no not in page
+
+
+def test_through_the_api_the_owner_is_refused_and_the_field_named(api, world, session):
+    animal = held_by_breeder(world, session)
+    before = snapshot(session, animal.id)
+    refused = api("zoo", "POST", f"/animals/{animal.id}/events", {"event": "report_missing", "circumstances": "x"})
+    assert refused.status_code == 409 and "only the keeper holding the animal" in refused.get_json()["detail"]
+    assert (
+        api(
+            "breeder", "POST", f"/animals/{animal.id}/events", {"event": "report_missing", "circumstances": "x"}
+        ).status_code
+        == 201
+    )
+    refused = api(
+        "breeder", "POST", f"/animals/{animal.id}/events", {"event": "recover", "facility_id": world.zoo_site}
+    )
+    assert refused.status_code == 409 and "facility_id" in refused.get_json()["errors"]
+    assert snapshot(session, animal.id)[0][0] == "missing"
+    assert snapshot(session, animal.id)[1] == before[1] + 1
