@@ -330,8 +330,11 @@ def can_see_transfer(actor: Actor, transfer) -> bool:
 
 
 def offerable_animals(actor: Actor, query):
-    """Animals an actor may offer in a transfer: any visible one for officers, a keeper's owned ones."""
+    """Animals an actor may offer in a transfer: any visible one for officers, the ones a keeper owns
+    and holds (one it lent out moves only with its holder)."""
     from registry.models import Animal
 
     query = visible_animals(actor, query)
-    return query if not _scoped(actor, "animal") else query.where(Animal.owner_party_id == actor.party_id)
+    if not _scoped(actor, "animal"):
+        return query
+    return query.where(Animal.owner_party_id == actor.party_id, Animal.holder_party_id == actor.party_id)

@@ -16,7 +16,7 @@ from registry.machines.base import Guard, Machine, Transition
 from registry.machines.facility import FACILITY, FacilityState
 from registry.machines.permit import IN_USE as PERMITS_IN_USE
 from registry.machines.permit import PERMIT, PermitState
-from registry.permissions import acts_for, has_capability
+from registry.permissions import acts_for, has_capability, party_bound
 
 
 class AnimalState(StrEnum):
@@ -213,6 +213,28 @@ def _keeper_owns(ctx) -> str | None:
     return None
 
 
+def _keeper_holds_animal(ctx) -> str | None:
+    # Custody changes only through a transfer: an owner who lent the animal out does not take it back
+    # by reporting it missing and recovering it somewhere else.
+    if not acts_for(ctx.actor, ctx.animal.holder_party_id):
+        return _("only the keeper holding the animal or an officer can record this")
+    return None
+
+
+def _recovered_where_it_was(ctx) -> str | None:
+    a, wanted = ctx.animal, ctx.command.facility_id
+    if wanted is None or wanted == a.facility_id:
+        return None
+    if party_bound(ctx.actor):
+        return _("a keeper records the recovery into the facility it was in")
+    if ctx.facility is not None and ctx.facility.holder_party_id != a.holder_party_id:
+        return _(
+            "a recovered animal goes back to a facility of the keeper holding it; "
+            "to place it elsewhere, seize it or transfer it"
+        )
+    return None
+
+
 def _returnable(ctx) -> str | None:
     if ctx.seized_from == S.DECLARED:
         return _("the animal was seized at the border before entry: it can be forfeited, not returned")
@@ -221,6 +243,14 @@ def _returnable(ctx) -> str | None:
 
 DECLARABLE = Guard("declarable_permit", "an import application or permit that is still open", _declarable_permit)
 KEEPER_OWNS = Guard("keeper_owns_animal", "keepers transfer through an agreed transfer only", _keeper_owns)
+KEEPER_HOLDS_ANIMAL = Guard("keeper_holds_animal", "keepers report only the animals they hold", _keeper_holds_animal)
+RECOVERED_TO_HOLDER = Guard(
+    "recovered_to_holder",
+    "a recovered animal returns to the holder's facility (a keeper: the one it was in)",
+    _recovered_where_it_was,
+    on_input=True,
+    field="facility_id",
+)
 RETURNABLE = Guard("returnable", "the animal was in a keeper's care before seizure", _returnable)
 FACILITY_ACCEPTS = Guard(
     "facility_accepts_species",
@@ -325,7 +355,12 @@ ANIMAL = Machine(
         ),
         Transition("export", frozenset({S.IN_CAPTIVITY}), S.EXPORTED, "animal.export", N_("Export"), (EXPORT_PERMIT,)),
         Transition(
-            "report_missing", frozenset({S.IN_CAPTIVITY}), S.MISSING, "animal.report_missing", N_("Report missing")
+            "report_missing",
+            frozenset({S.IN_CAPTIVITY}),
+            S.MISSING,
+            "animal.report_missing",
+            N_("Report missing"),
+            (KEEPER_HOLDS_ANIMAL,),
         ),
         Transition(
             "recover",
@@ -333,7 +368,7 @@ ANIMAL = Machine(
             S.IN_CAPTIVITY,
             "animal.recover",
             N_("Recovered"),
-            (KEEPER_HOLDS_FACILITY, FACILITY_ACCEPTS),
+            (KEEPER_HOLDS_ANIMAL, RECOVERED_TO_HOLDER, KEEPER_HOLDS_FACILITY, FACILITY_ACCEPTS),
         ),
         Transition(
             "declare_dead", frozenset({S.MISSING}), S.DEAD, "animal.declare_dead", N_("Declare a missing animal dead")

@@ -1,6 +1,6 @@
 from datetime import date, datetime
 
-from sqlalchemy import Column, ForeignKey, String, Table, Text
+from sqlalchemy import Column, ForeignKey, Integer, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry.extensions import Model, db
@@ -14,6 +14,12 @@ transfer_animal = Table(
     db.metadata,
     Column("transfer_id", ForeignKey("transfer.id"), primary_key=True),
     Column("animal_id", ForeignKey("animal.id"), primary_key=True),
+    # What the offer saw of each animal: accepting re-checks it, and an event that changes it cancels
+    # the offer. NULL on offers made before these were kept.
+    Column("offered_version", Integer),
+    Column("offered_owner_party_id", ForeignKey("party.id")),
+    Column("offered_holder_party_id", ForeignKey("party.id")),
+    Column("offered_facility_id", ForeignKey("facility.id")),
 )
 
 

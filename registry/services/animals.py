@@ -17,11 +17,12 @@ from sqlalchemy import func, select
 from registry import clock
 from registry.commands import animals as commands
 from registry.i18n import _
-from registry.machines import ANIMAL, AnimalState
-from registry.models import Animal, AnimalEvent, Party, PermitLine
+from registry.machines import ANIMAL, TRANSFER, AnimalState, TransferState
+from registry.models import Animal, AnimalEvent, Party, PermitLine, Transfer
+from registry.models.transfer import transfer_animal
 from registry.permissions import Actor, has_capability, require
 from registry.services import audit
-from registry.services.context import write_transaction
+from registry.services.context import lock, write_transaction
 from registry.services.errors import NotFound, ValidationFailed, refusals_as_conflict
 from registry.services.keeping import (
     EventContext,
@@ -217,7 +218,50 @@ def record_animal_event(actor: Actor, animal_id: int, command: commands.AnimalEv
             before,
             animal.as_audit() | {"event": row.details, "occurred_on": when},
         )
+        cancel_stale_offers(session, actor, animal, event, handshake)
     return animal
+
+
+def cancel_stale_offers(session, actor: Actor, animal: Animal, event: str, handshake=None) -> None:
+    """Cancel the pending transfer offers of *animal* that *event* made stale: the animal is no longer
+    in captivity, no longer the transferor's, or no longer held where the offer saw it. Each
+    cancellation is audited in the event's transaction, by the one who recorded the event
+    (*handshake*, the transfer being accepted, is not one of them)."""
+    offers = session.execute(
+        lock(
+            select(Transfer, transfer_animal)
+            .join(transfer_animal, transfer_animal.c.transfer_id == Transfer.id)
+            .where(transfer_animal.c.animal_id == animal.id, Transfer.state == TransferState.PENDING)
+            .order_by(Transfer.id)
+        )
+    ).all()
+    for t, *_keys, version, owner_id, holder_id, facility_id in offers:
+        if handshake is not None and t.id == handshake.id:
+            continue
+        kept = (animal.owner_party_id, animal.holder_party_id, animal.facility_id)
+        if (
+            animal.state == AnimalState.IN_CAPTIVITY
+            and animal.owner_party_id == t.transferor_party_id
+            and (version is None or kept == (owner_id, holder_id, facility_id))
+        ):
+            continue
+        step = TRANSFER.transition(t.state, "cancel")
+        before = t.as_audit()
+        t.state = step.target
+        # Stored, so not translated (like every record).
+        t.decision_note = (
+            f"cancelled automatically: {event} of {animal.registry_no} recorded by {actor.username}; "
+            "the animal is no longer as it was offered"
+        )
+        session.flush()
+        audit.record(
+            actor,
+            "transfer.cancel",
+            "transfer",
+            t.id,
+            before,
+            t.as_audit() | {"because": {"animal_id": animal.id, "event": event}},
+        )
 
 
 def open_events(actor: Actor, animal: Animal):

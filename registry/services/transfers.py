@@ -19,6 +19,7 @@ from registry.i18n import _
 from registry.machines import ANIMAL, TRANSFER, AnimalState, FacilityState, TransferState
 from registry.models import Animal, Facility, Transfer
 from registry.models.base import utcnow
+from registry.models.transfer import transfer_animal
 from registry.permissions import Actor, acts_for, can_see_animal, can_see_transfer, has_capability, require
 from registry.services import animals, audit
 from registry.services.context import load_locked, lock, write_transaction
@@ -56,6 +57,15 @@ def start(actor: Actor, command: commands.Offer) -> Transfer:
         if not acts_for(actor, owner):
             raise Conflict(_("only the owner can offer an animal"))
         for a in chosen:
+            if not acts_for(actor, a.holder_party_id):
+                # Custody moves only with the holder: an owner who lent the animal out cannot take it back
+                # by offering it (to itself, or to anyone).
+                raise Conflict(
+                    _(
+                        "%(animal)s is held by another keeper: it cannot be offered until it is back with its owner",
+                        animal=a.registry_no,
+                    )
+                )
             if a.state != AnimalState.IN_CAPTIVITY:
                 raise Conflict(
                     _(
@@ -96,7 +106,21 @@ def start(actor: Actor, command: commands.Offer) -> Transfer:
         )
         session.add(t)
         session.flush()
-        audit.record(actor, f"transfer.{command.EVENT}", "transfer", t.id, None, t.as_audit())
+        offered = []
+        for a in chosen:  # what the offer saw: accepting re-checks it
+            seen = {
+                "offered_version": a.version,
+                "offered_owner_party_id": a.owner_party_id,
+                "offered_holder_party_id": a.holder_party_id,
+                "offered_facility_id": a.facility_id,
+            }
+            session.execute(
+                transfer_animal.update()
+                .where(transfer_animal.c.transfer_id == t.id, transfer_animal.c.animal_id == a.id)
+                .values(**seen)
+            )
+            offered.append({"animal_id": a.id, **seen})
+        audit.record(actor, f"transfer.{command.EVENT}", "transfer", t.id, None, t.as_audit() | {"offered": offered})
     return t
 
 
@@ -127,6 +151,7 @@ def _answer(actor: Actor, command: commands.Answer, transfer_id: int | None = No
             step = TRANSFER.allowed(t.state, event, Context(actor, t, command))
         before = t.as_audit()
         if isinstance(command, commands.Accept):
+            _still_as_offered(session, t)
             # Each animal goes through its own lifecycle's transfer, so the receiving facility's
             # registration and capacity are checked for the whole batch, in this transaction.
             for animal in t.animals:
@@ -146,6 +171,32 @@ def _answer(actor: Actor, command: commands.Answer, transfer_id: int | None = No
         session.flush()
         audit.record(actor, f"transfer.{event}", "transfer", t.id, before, t.as_audit())
     return t
+
+
+def _still_as_offered(session, t: Transfer) -> None:
+    """Refuse (409, naming the animal) unless every animal is still in captivity, the transferor's,
+    and unchanged since the offer (same version, owner, holder and facility)."""
+    seen = {
+        row.animal_id: row
+        for row in session.execute(select(transfer_animal).where(transfer_animal.c.transfer_id == t.id))
+    }
+    now = session.scalars(
+        lock(select(Animal).where(Animal.id.in_(seen)).order_by(Animal.id)).execution_options(populate_existing=True)
+    ).all()
+    for a in now:
+        row = seen[a.id]
+        as_offered = row.offered_version is None or (
+            (a.version, a.owner_party_id, a.holder_party_id, a.facility_id)
+            == (row.offered_version, row.offered_owner_party_id, row.offered_holder_party_id, row.offered_facility_id)
+        )
+        if a.state != AnimalState.IN_CAPTIVITY or a.owner_party_id != t.transferor_party_id or not as_offered:
+            raise Conflict(
+                _(
+                    "%(animal)s changed since it was offered: the transfer cannot be accepted; "
+                    "the transferor may offer it again",
+                    animal=a.registry_no,
+                )
+            )
 
 
 def open_events(actor: Actor, t: Transfer) -> list:
