@@ -37,6 +37,19 @@ def test_the_owner_cannot_report_missing_what_another_keeper_holds(world, sessio
     assert snapshot(session, animal.id) == before
 
 
+def test_the_owner_cannot_report_the_death_of_what_another_keeper_holds(world, session):
+    animal = held_by_breeder(world, session)
+    before = snapshot(session, animal.id)
+    with pytest.raises(Conflict, match="only the keeper holding the animal"):
+        uses.fire(world.actor("zoo"), animal.id, "death", {"cause": "invented"})
+    assert snapshot(session, animal.id) == before
+    uses.fire(world.actor("breeder"), animal.id, "death", {"cause": "old age"})
+    burial = {"method": "burial", "handler": "h", "place": "p", "witness": "w"}
+    with pytest.raises(Conflict, match="only the keeper holding the animal"):
+        uses.fire(world.actor("zoo"), animal.id, "dispose", burial)
+    assert uses.fire(world.actor("breeder"), animal.id, "dispose", burial).state == "disposed"
+
+
 def test_the_owner_cannot_recover_into_its_own_facility(world, session):
     animal = held_by_breeder(world, session)
     uses.fire(world.actor("breeder"), animal.id, "report_missing", {"circumstances": "escaped"})

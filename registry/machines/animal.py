@@ -215,7 +215,8 @@ def _keeper_owns(ctx) -> str | None:
 
 def _keeper_holds_animal(ctx) -> str | None:
     # Custody changes only through a transfer: an owner who lent the animal out does not take it back
-    # by reporting it missing and recovering it somewhere else.
+    # by reporting it missing and recovering it somewhere else, nor end it by reporting its death;
+    # the keeper who has the animal reports what happens to it.
     if not acts_for(ctx.actor, ctx.animal.holder_party_id):
         return _("only the keeper holding the animal or an officer can record this")
     return None
@@ -337,14 +338,14 @@ ANIMAL = Machine(
             N_("Transfer ownership or custody"),
             (KEEPER_OWNS, TRANSFER_CHANGES, FACILITY_ACCEPTS),
         ),
-        Transition("death", LIVE | {S.SEIZED}, S.DEAD, "animal.death", N_("Death")),
+        Transition("death", LIVE | {S.SEIZED}, S.DEAD, "animal.death", N_("Death"), (KEEPER_HOLDS_ANIMAL,)),
         Transition(
             "dispose",
             frozenset({S.DEAD}),
             S.DISPOSED,
             "animal.dispose",
             N_("Carcass disposal"),
-            (DISPOSAL_ALLOWED, DONATION_APPROVED),
+            (KEEPER_HOLDS_ANIMAL, DISPOSAL_ALLOWED, DONATION_APPROVED),
         ),
         Transition(
             "approve_donation",
