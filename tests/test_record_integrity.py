@@ -226,3 +226,25 @@ def test_the_earlier_application_is_flagged_too(world, session):
     _submitted(world)
     session.expire_all()
     assert "ZA-1" in session.get(Permit, first.id).foreign_document_warning
+
+
+def test_customs_overrides_a_used_foreign_document_from_the_page(client, login, world, session):
+    from tests.helpers import endorse_entry
+
+    first = _submitted(world)
+    _issue(world, first.id)
+    second = _submitted(world)
+    _issue(world, second.id, override_reason="two consignments confirmed")
+    endorse_entry(world, session.get(Permit, first.id), 1)
+    login(world.users["customs"])
+    form = {"port": "ICN", "transport_doc": "AWB 3", "lines-0-quantity": "1", "lines-0-outcome": "cleared"}
+    refused = client.post(f"/customs/permits/{second.id}/endorse", data=form)
+    assert refused.status_code == 200 and 'name="override_reason"' in refused.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(Permit, second.id).state == "issued"
+    done = client.post(
+        f"/customs/permits/{second.id}/endorse", data=form | {"override_reason": "checked with the ZA CITES office"}
+    )
+    assert done.status_code == 302
+    session.expire_all()
+    assert session.get(Permit, second.id).state == "partly_used"

@@ -41,4 +41,5 @@ class EndorsementForm(FlaskForm):
     endorsed_on = DateField(_l("Date"), validators=[Optional()])
     transport_doc = StringField(_l("Air waybill or bill of lading No."))
     seizure_facility_id = SelectField(_l("Facility for seized animals"), coerce=str, validators=[Optional()])
+    override_reason = StringField(_l("Reason to accept a foreign document already used (if refused for it)"))
     lines = FieldList(FormField(EndorsedLineForm))

@@ -132,4 +132,5 @@ def _data(permit: Permit, form: EndorsementForm) -> dict:
         "endorsed_on": form.endorsed_on.data,
         "lines": lines,
         "seizure_facility_id": form.seizure_facility_id.data,
+        "override_reason": form.override_reason.data,
     }
