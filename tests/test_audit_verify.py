@@ -70,9 +70,18 @@ def test_shortened_log_names_the_rows_it_forgot(session, animals):
     """The history of one animal cut out, and the chain recomputed around the gap: the chain is sound."""
     _bypass_triggers(session)
     _rechain(session, lambda row: not (row["object_type"] == "animal" and row["object_id"] == str(animals.id)))
-    assert audit_chain.verify(audit.entry_dict(e) for e in session.scalars(select(AuditEntry))).ok
+    assert audit_chain.verify(
+        audit.entry_dict(e) for e in session.scalars(select(AuditEntry).order_by(AuditEntry.seq))
+    ).ok
     verdict = audit.verify_database()
     assert not verdict.ok and f"1 animal (first: registry number {animals.registry_no})" in verdict.problem
+
+
+def test_head_moved_back_to_zero_beside_entries_is_broken(session, animals):
+    session.execute(update(AuditHead).values(seq=0, entry_hash=audit_chain.GENESIS_HASH))
+    session.expire_all()
+    verdict = audit.verify_database()
+    assert not verdict.ok and verdict.bad_seq == 1 and "beyond the recorded chain head" in verdict.problem
 
 
 def test_intact_log_with_every_kind_of_row_verifies(session, animals):
@@ -152,7 +161,9 @@ def test_deleted_checkpoints_and_their_entries_are_missed(session, world, animal
     _bypass_checkpoint_triggers(session)
     _raw(session, "DELETE FROM audit_checkpoint")
     _rechain(session, lambda row: row["action"] != "audit.checkpoint")
-    assert audit_chain.verify(audit.entry_dict(e) for e in session.scalars(select(AuditEntry))).ok
+    assert audit_chain.verify(
+        audit.entry_dict(e) for e in session.scalars(select(AuditEntry).order_by(AuditEntry.seq))
+    ).ok
     verdict = audit.verify_database()
     assert not verdict.ok and "1 checkpoint" in verdict.problem and "missing" in verdict.problem
 
