@@ -125,6 +125,32 @@ def import_species(file: Path):
 audit_cli = click.Group("audit", help="The audit log.")
 
 
+NO_KEY = (
+    "error: no public key to check the registry's signatures with, so nothing was verified. Pass --key "
+    "PUBLIC.pem (the registry's published key, from /audit/public-key), or run where the signing key is "
+    "configured (REGISTRY_AUDIT_KEY)."
+)
+
+
+def _configured_public_pem() -> str | None:
+    """The public half of the configured signing key, or None (no key file, or no application to ask)."""
+    from flask.cli import ScriptInfo
+
+    from registry import signing
+
+    try:
+        config = (
+            current_app.config
+            if current_app
+            else click.get_current_context().ensure_object(ScriptInfo).load_app().config
+        )
+        return signing.Signer(config["AUDIT_SIGNING_KEY"]).public_pem
+    except signing.KeyMissing:
+        return None
+    except Exception:  # an auditor's machine with no configured application: --key is the way
+        return None
+
+
 @audit_cli.command("verify")
 @click.option(
     "--file",
@@ -136,28 +162,40 @@ audit_cli = click.Group("audit", help="The audit log.")
     "--key",
     "key_file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="The registry's published public key (PEM): the export must be signed with it",
+    help="The registry's published public key (PEM) the signatures must verify with "
+    "(default: the public half of the configured signing key)",
 )
 def verify_audit(export_file, key_file):
-    """Verify the chain (or an export, offline); exit 1 and name the entry on any tampering."""
-    if export_file is not None:
-        from registry import audit_export, signing
+    """Verify the chain (or an export, offline); exit 1 and name the entry on any tampering.
 
-        trusted = signing.fingerprint(key_file.read_text()) if key_file else None
+    Signatures are always checked: without --key or a configured signing key, it refuses (exit 2).
+    """
+    from registry import signing
+
+    public_pem = key_file.read_text() if key_file else _configured_public_pem()
+    if public_pem is None:
+        click.secho(NO_KEY, fg="red", err=True)
+        sys.exit(2)
+    try:
+        trusted = signing.fingerprint(public_pem)
+    except ValueError:
+        click.secho(f"error: {key_file} is not an Ed25519 public key in PEM form", fg="red", err=True)
+        sys.exit(2)
+    if export_file is not None:
+        from registry import audit_export
+
         with export_file.open(encoding="utf-8") as lines:
             verdict = audit_export.verify_export(lines, trusted)
         click.echo(str(verdict))
-        if verdict.ok and trusted is None:
-            click.echo("compare the key fingerprint above with the one the registry publishes (or pass --key)")
         sys.exit(0 if verdict.ok else 1)
-    _verify_database()
+    _verify_database(public_pem)
 
 
 @with_appcontext
-def _verify_database():
+def _verify_database(public_pem: str):
     from registry.services import audit
 
-    verdict = audit.verify_database()
+    verdict = audit.verify_database(public_pem)
     click.echo(str(verdict))
     sys.exit(0 if verdict.ok else 1)
 

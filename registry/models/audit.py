@@ -41,6 +41,10 @@ class AuditHead(Model):
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     seq: Mapped[int]
     entry_hash: Mapped[str] = mapped_column(String(64))
+    #: How many checkpoints were signed, and the entry the last one covers: written with each
+    #: checkpoint, so deleting checkpoints shows (unless the counter is rewritten too).
+    checkpoints: Mapped[int] = mapped_column(default=0, server_default="0")
+    checkpoint_seq: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class AuditCheckpoint(Model):

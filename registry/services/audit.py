@@ -5,12 +5,24 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
+from typing import Any, NamedTuple
 
-from sqlalchemy import func, select
+from sqlalchemy import String, cast, exists, func, select
 
 from registry import audit_chain, signing
 from registry.extensions import db
-from registry.models import AuditCheckpoint, AuditEntry, AuditHead
+from registry.models import (
+    Animal,
+    AuditCheckpoint,
+    AuditEntry,
+    AuditHead,
+    Endorsement,
+    Facility,
+    Party,
+    Permit,
+    Transfer,
+    User,
+)
 from registry.models.base import utcnow
 from registry.permissions import Actor
 from registry.services.context import in_write_transaction, lock, write_transaction
@@ -87,9 +99,15 @@ def entry_dict(e: AuditEntry) -> dict:
     return {name: getattr(e, name) for name in audit_chain.FIELDS} | {"entry_hash": e.entry_hash}
 
 
-def verify_database(batch: int = 2000) -> audit_chain.Verdict:
-    """Recompute the whole chain from the table, streaming so memory stays flat."""
+def verify_database(public_pem: str | None = None, batch: int = 2000) -> audit_chain.Verdict:
+    """Recompute the whole chain from the table, streaming so memory stays flat, then check it against
+    the signed checkpoints (with *public_pem*, else the configured key's public half: never without a key)
+    and against the domain rows it should describe.
+
+    Raises signing.KeyMissing when there is no key to check the checkpoints' signatures with.
+    """
     session = db.session
+    public = signing.public_key(public_pem if public_pem is not None else signer().public_pem)
     head = session.execute(select(AuditHead.seq, AuditHead.entry_hash).where(AuditHead.id == 1)).one()
 
     def rows():
@@ -111,7 +129,7 @@ def verify_database(batch: int = 2000) -> audit_chain.Verdict:
 
     verdict = audit_chain.verify(rows(), head=(head.seq, head.entry_hash))
     if verdict.ok:
-        broken = check_checkpoints()
+        broken = check_checkpoints(public)
         if broken is not None:
             return audit_chain.Verdict(False, verdict.checked, broken.bad_seq, broken.problem)
         # Every append moves the head in its own transaction, so rows beyond the head were added
@@ -122,7 +140,74 @@ def verify_database(batch: int = 2000) -> audit_chain.Verdict:
             return audit_chain.Verdict(
                 False, verdict.checked, current + 1, "entries exist beyond the recorded chain head"
             )
+        unlogged = unaudited_rows()
+        if unlogged is not None:
+            return audit_chain.Verdict(False, verdict.checked, None, unlogged)
     return verdict
+
+
+class _Audited(NamedTuple):
+    """A kind of row the application creates only through a use case that writes an entry naming it."""
+
+    model: Any  # a mapped class with an id
+    object_type: str  # the entry's object_type
+    names: tuple[str, str]  # singular, plural
+    label: str  # how the first missing row is named in the report
+    shown: Any  # its column
+    named_id: Any  # the id the entry names
+    action: str | None = None  # a LIKE pattern, when the entry is the parent's
+
+
+_AUDITED_ROWS = (
+    _Audited(Animal, "animal", ("animal", "animals"), "registry number", Animal.registry_no, Animal.id),
+    _Audited(Permit, "permit", ("permit", "permits"), "id", Permit.id, Permit.id),
+    _Audited(Transfer, "transfer", ("transfer", "transfers"), "code", Transfer.code, Transfer.id),
+    _Audited(Facility, "facility", ("facility", "facilities"), "id", Facility.id, Facility.id),
+    _Audited(Party, "party", ("party", "parties"), "id", Party.id, Party.id),
+    _Audited(User, "user", ("user", "users"), "user name", User.username, User.id),
+    # An endorsement is logged as its permit's "permit.endorse" (or "permit.endorse_final") entry.
+    _Audited(
+        Endorsement,
+        "permit",
+        ("endorsement", "endorsements"),
+        "id",
+        Endorsement.id,
+        Endorsement.permit_id,
+        "permit.endorse%",
+    ),
+    _Audited(
+        AuditCheckpoint,
+        "audit_checkpoint",
+        ("checkpoint", "checkpoints"),
+        "id",
+        AuditCheckpoint.id,
+        AuditCheckpoint.id,
+    ),
+)
+
+
+def unaudited_rows() -> str | None:
+    """Domain rows that no audit entry names: a log emptied, cut short or rewritten without them.
+
+    One anti-join per table, counted in the database; only the first row of each kind is read.
+    """
+    session = db.session
+    found, total = [], 0
+    for kind in _AUDITED_ROWS:
+        logged = exists().where(
+            AuditEntry.object_type == kind.object_type, AuditEntry.object_id == cast(kind.named_id, String)
+        )
+        if kind.action is not None:
+            logged = logged.where(AuditEntry.action.like(kind.action))
+        count = session.scalar(select(func.count()).select_from(kind.model).where(~logged))
+        if count:
+            first = session.scalar(select(kind.shown).where(~logged).order_by(kind.model.id).limit(1))
+            found.append(f"{count} {kind.names[count != 1]} (first: {kind.label} {first})")
+            total += count
+    if not found:
+        return None
+    verb = "has" if total == 1 else "have"
+    return f"{', '.join(found)} {verb} no audit entry (the log was emptied, cut short or rewritten without them)"
 
 
 def signer() -> signing.Signer:
@@ -148,6 +233,7 @@ def checkpoint(actor: Actor) -> AuditCheckpoint:
             signature=key.sign(message),
         )
         session.add(cp)
+        head.checkpoints, head.checkpoint_seq = head.checkpoints + 1, cp.seq
         session.flush()
         record(
             actor,
@@ -160,20 +246,15 @@ def checkpoint(actor: Actor) -> AuditCheckpoint:
     return cp
 
 
-def check_checkpoints() -> audit_chain.Verdict | None:
-    """Every stored checkpoint must still match the log, and its signature the registry's key."""
+def check_checkpoints(public: signing.Ed25519PublicKey) -> audit_chain.Verdict | None:
+    """Every stored checkpoint must still match the log and carry the registry's signature (checked
+    with *public*), and none may be missing: the head counts them, and the log records each one."""
     from flask import current_app
 
     session = db.session
-    try:
-        public = signing.public_key(signer().public_pem)
-    except signing.KeyMissing:
-        public = None
     origin = current_app.config["AUDIT_ORIGIN"]
     for cp in session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.id)):
-        if public is not None and not signing.valid(
-            public, signing.checkpoint_message(origin, cp.seq, cp.entry_hash), cp.signature
-        ):
+        if not signing.valid(public, signing.checkpoint_message(origin, cp.seq, cp.entry_hash), cp.signature):
             return audit_chain.Verdict(False, 0, cp.seq, f"checkpoint {cp.id} does not carry the registry's signature")
         if cp.seq == 0:
             continue
@@ -186,4 +267,29 @@ def check_checkpoints() -> audit_chain.Verdict | None:
                 f"the log no longer matches checkpoint {cp.id} signed at "
                 f"{cp.signed_at:%Y-%m-%d %H:%M} UTC: history up to entry {cp.seq} was rewritten",
             )
+    # Each checkpoint is written with an "audit.checkpoint" entry naming it: that entry's row must be there.
+    orphan = session.execute(
+        select(AuditEntry.seq, AuditEntry.object_id)
+        .where(
+            AuditEntry.action == "audit.checkpoint",
+            ~exists().where(cast(AuditCheckpoint.id, String) == AuditEntry.object_id),
+        )
+        .order_by(AuditEntry.seq)
+        .limit(1)
+    ).first()
+    if orphan is not None:
+        return audit_chain.Verdict(
+            False, 0, orphan.seq, f"checkpoint {orphan.object_id} is missing: entry {orphan.seq} records its signing"
+        )
+    head = session.execute(select(AuditHead.checkpoints, AuditHead.checkpoint_seq).where(AuditHead.id == 1)).one()
+    stored, last = session.execute(select(func.count(), func.coalesce(func.max(AuditCheckpoint.seq), 0))).one()
+    if stored < head.checkpoints or last < head.checkpoint_seq:
+        return audit_chain.Verdict(
+            False,
+            0,
+            None,
+            f"{head.checkpoints - stored} checkpoint{'' if head.checkpoints - stored == 1 else 's'} missing: "
+            f"the chain head records {head.checkpoints} signed (the last at entry {head.checkpoint_seq}), "
+            f"{stored} are stored (the last at entry {last})",
+        )
     return None

@@ -56,8 +56,17 @@ def export(fmt: str):
 @bp.route("/verify", methods=["GET", "POST"])
 @requires("audit.verify")
 def verify():
-    verdict = service.verify_database() if request.method == "POST" else None
-    return render_template("audit/verify.html", verdict=verdict, form=ConfirmForm())
+    verdict = refused = None
+    if request.method == "POST":
+        try:
+            verdict = service.verify_database()
+        except signing.KeyMissing:
+            # Never an "intact" without the signatures checked.
+            refused = _(
+                "Nothing was verified: the registry's signing key is missing, so the checkpoints' signatures "
+                "cannot be checked. Create it on the server with registry audit keygen."
+            )
+    return render_template("audit/verify.html", verdict=verdict, refused=refused, form=ConfirmForm())
 
 
 @bp.get("/public-key")
