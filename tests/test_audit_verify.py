@@ -173,3 +173,13 @@ def test_verify_page_refuses_without_the_key(app, client, login, world, monkeypa
     monkeypatch.setitem(app.config, "AUDIT_SIGNING_KEY", str(tmp_path / "absent.pem"))
     page = client.post("/audit/verify", data={}).get_data(as_text=True)
     assert "Nothing was verified" in page and "intact" not in page
+
+
+def test_the_api_says_nothing_was_verified_without_the_key(app, client, world, monkeypatch, tmp_path):
+    from registry.services import tokens
+
+    secret = tokens.create_token(world.operator, world.users["auditor"].id, "tests")[1]
+    monkeypatch.setitem(app.config, "AUDIT_SIGNING_KEY", str(tmp_path / "absent.pem"))
+    answer = client.get("/api/v1/audit/verify", headers={"Authorization": f"Bearer {secret}"})
+    assert answer.status_code == 503 and answer.mimetype == "application/problem+json"
+    assert answer.json["title"] == "Service Unavailable" and "Nothing was verified" in answer.json["detail"]

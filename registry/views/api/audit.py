@@ -1,10 +1,12 @@
-from flask import Response, jsonify, stream_with_context
+from flask import Response, abort, jsonify, stream_with_context
 
-from registry import audit_chain
+from registry import audit_chain, signing
+from registry.i18n import _
 from registry.models import AuditEntry
 from registry.services import audit, exports, history
+from registry.views.api import PROBLEM
 from registry.views.api.common import api_blueprint, page, require
-from registry.views.api.schemas import AuditEntrySchema, AuditQuery, VerdictSchema, page_of
+from registry.views.api.schemas import AuditEntrySchema, AuditQuery, ProblemSchema, VerdictSchema, page_of
 from registry.views.helpers import require_actor
 
 blp = api_blueprint("api_audit", "The hash-chained audit log")
@@ -58,10 +60,26 @@ def list_audit(args):
 
 @blp.get("/audit/verify")
 @blp.response(200, VerdictSchema)
+@blp.alt_response(
+    503,
+    schema=ProblemSchema,
+    content_type=PROBLEM,
+    description="the registry's signing key is missing: nothing was verified",
+)
 def verify_audit():
-    """Recompute the whole hash chain now."""
+    """Recompute the whole hash chain now, and check the checkpoints' signatures."""
     require("audit.verify")
-    verdict = audit.verify_database()
+    try:
+        verdict = audit.verify_database()
+    except signing.KeyMissing:
+        # A verification that cannot check signatures is not one: say so, do not answer "intact".
+        abort(
+            503,
+            description=_(
+                "Nothing was verified: the registry's signing key is missing, so the checkpoints' signatures "
+                "cannot be checked. Create it on the server with registry audit keygen."
+            ),
+        )
     return {
         "ok": verdict.ok,
         "checked": verdict.checked,
