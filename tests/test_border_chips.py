@@ -1,53 +1,11 @@
 """Record integrity at entry: every microchip typed at the border ends up on an animal or is refused."""
 
-import pytest
-
-from registry.models import Animal, AuditEntry, EndorsedLine, Identifier, Permit
-from registry.services import tokens
+from registry.models import Animal
+from tests import border
+from tests.border import chip, entry_body, exit_body, snapshot
 from tests.helpers import animal_in, declared_animal, export_permit, issued_permit
 
-
-@pytest.fixture
-def api(client, world):
-    secrets = {name: tokens.create_token(world.operator, user.id, "tests")[1] for name, user in world.users.items()}
-
-    def call(username, method, path, json=None):
-        return client.open(
-            f"/api/v1{path}", method=method, json=json, headers={"Authorization": f"Bearer {secrets[username]}"}
-        )
-
-    return call
-
-
-def snapshot(session):
-    """What a refusal must leave as it was: the audit log, the animals and their marks, the endorsements."""
-    session.expire_all()
-    return (
-        session.query(AuditEntry).count(),
-        sorted((a.id, a.state, a.owner_party_id, a.holder_party_id) for a in session.query(Animal)),
-        sorted((i.animal_id, i.value, i.active) for i in session.query(Identifier)),
-        session.query(EndorsedLine).count(),
-        sorted((p.id, p.state) for p in session.query(Permit)),
-    )
-
-
-def exit_body(*animal_ids, quantity=None):
-    line = {"line_no": 1, "quantity": quantity or len(animal_ids), "animal_ids": list(animal_ids)}
-    return {"direction": "exit", "port": "ICN", "transport_doc": "AWB 77", "lines": [line]}
-
-
-def entry_body(quantity, *described, **line):
-    return {
-        "direction": "entry",
-        "port": "ICN",
-        "transport_doc": "AWB 78",
-        "lines": [{"line_no": 1, "quantity": quantity, "animals": list(described), **line}],
-    }
-
-
-def chip(*values):
-    return {"identifiers": [{"kind": "microchip", "value": v} for v in values]}
-
+api = border.api  # the API client fixture, a bearer token per user
 
 # ------------------------------------------------------------------ entry: every chip on an animal or refused
 
