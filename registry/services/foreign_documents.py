@@ -4,7 +4,8 @@ country's permit (box 12), and how much has crossed on each.
 One foreign export permit covers one consignment. A second application citing it is flagged (the
 officer sees the warning), issuing it is refused, and so is clearing it at the border once another
 permit has cleared goods on it, unless the officer acting (the issuing ministry officer, the
-endorsing customs officer) overrides with a reason, which the ledger and the audit entry keep. Called inside the caller's write transaction.
+endorsing customs officer) overrides with a reason, which the ledger and the audit entry keep.
+Called inside the caller's write transaction.
 """
 
 from __future__ import annotations
