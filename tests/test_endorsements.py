@@ -88,7 +88,7 @@ def test_exit_exports_the_named_animals(world, session):
     uses.endorse(world.actor("customs"), permit.id, data)
     assert [session.get(Animal, b).state for b in birds] == ["exported", "exported"]
     assert session.get(Permit, permit.id).state == "partly_used"
-    assert endorsements.cleared(session, permit.lines[0].id) == 2
+    assert endorsements.cleared(session, permit)[permit.lines[0].id] == 2
 
 
 def test_a_seizure_at_exit_needs_no_rescue_facility(world, session):

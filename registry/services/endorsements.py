@@ -24,7 +24,7 @@ from registry.commands.permits import whole_number_problem
 from registry.i18n import _
 from registry.machines import PERMIT, AnimalState
 from registry.machines.animal import export_refusal
-from registry.models import Animal, EndorsedLine, Endorsement, Identifier, Permit, PermitLine
+from registry.models import Animal, EndorsedLine, Endorsement, Permit, PermitLine
 from registry.permissions import Actor, require
 from registry.services import animals, arrivals, audit, foreign_documents, identifiers
 from registry.services.context import write_transaction
@@ -35,13 +35,17 @@ from registry.services.permits import Context, locked
 LIVE = "LIV"
 
 
-def cleared(session, line_id: int) -> Decimal:
-    """What has crossed on a line so far."""
-    return session.scalar(
-        select(func.coalesce(func.sum(EndorsedLine.quantity), 0)).where(
-            EndorsedLine.line_id == line_id, EndorsedLine.outcome == Outcome.CLEARED.value
-        )
-    ) or Decimal(0)
+def cleared(session, permit: Permit) -> dict[int, Decimal]:
+    """What has crossed so far on each line of *permit*, by line id (one query)."""
+    crossed = dict(
+        session.execute(
+            select(EndorsedLine.line_id, func.sum(EndorsedLine.quantity))
+            .join(PermitLine, PermitLine.id == EndorsedLine.line_id)
+            .where(PermitLine.permit_id == permit.id, EndorsedLine.outcome == Outcome.CLEARED.value)
+            .group_by(EndorsedLine.line_id)
+        ).all()
+    )
+    return {line.id: Decimal(crossed.get(line.id) or 0) for line in permit.lines}
 
 
 @dataclass
@@ -68,7 +72,7 @@ def endorse(actor: Actor, permit_id: int, command: Endorse) -> Endorsement:
     when = command.endorsed_on or clock.today()
     with write_transaction() as session:
         permit = locked(session, actor, permit_id)
-        used = {line.id: cleared(session, line.id) for line in permit.lines}
+        used = cleared(session, permit)
         # The lifecycle first: whether this permit may be used at all, on that day, that way, is
         # what customs needs to hear before anything about its lines.
         with refusals_as_conflict():
@@ -263,13 +267,7 @@ def _entry_plan(
                 return []
             plan.append((animal, described))
             continue
-        taken = [
-            c
-            for c in scanned
-            if session.scalar(
-                select(Identifier.id).where(Identifier.kind == "microchip", Identifier.value == c, Identifier.active)
-            )
-        ]
+        taken = sorted(identifiers.active_microchips(session, scanned))
         if taken:
             errors[where] = _("microchip %(value)s is already active on another animal", value=", ".join(taken))
             return []

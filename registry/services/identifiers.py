@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 
 from sqlalchemy import select
@@ -18,13 +19,23 @@ from registry.services.errors import Conflict, NotFound
 from registry.services.keeping import load_for_update
 
 
+def active_microchips(session, values: Iterable[str]) -> set[str]:
+    """Those of *values* that are microchips active on an animal (one query)."""
+    wanted = set(values)
+    if not wanted:
+        return set()
+    return set(
+        session.scalars(
+            select(Identifier.value).where(
+                Identifier.kind == "microchip", Identifier.value.in_(wanted), Identifier.active
+            )
+        )
+    )
+
+
 def attach(session, animal: Animal, mark: NewIdentifier, applied_on: date | None = None) -> Identifier:
     """Put *mark* on *animal*; a microchip active on another animal is refused (409)."""
-    if mark.kind == "microchip" and session.scalar(
-        select(Identifier.animal_id).where(
-            Identifier.kind == "microchip", Identifier.value == mark.value, Identifier.active
-        )
-    ):
+    if mark.kind == "microchip" and active_microchips(session, [mark.value]):
         raise Conflict(
             _("microchip already in use"),
             {"identifiers": _("microchip %(value)s is already active on another animal", value=mark.value)},

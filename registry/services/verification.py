@@ -45,6 +45,7 @@ def check(number: str, token: str | None) -> dict | None:
         return None  # not an issued document
     if status in (STATUS[PermitState.ISSUED], STATUS[PermitState.PARTLY_USED]) and permit.valid_until < clock.today():
         status = STATUS[PermitState.EXPIRED]
+    used = cleared(db.session, permit)
     return {
         "authentic": True,
         "number": permit.number,
@@ -63,7 +64,7 @@ def check(number: str, token: str | None) -> dict | None:
                 "term": line.term_code,
                 "unit": line.unit_code,
                 "permitted": f"{line.quantity.normalize():f}",
-                "used": f"{cleared(db.session, line.id).normalize():f}",
+                "used": f"{used[line.id].normalize():f}",
             }
             for line in permit.lines
         ],

@@ -57,7 +57,7 @@ def endorse(permit_id: int):
             select(Facility).where(Facility.status == FacilityState.REGISTERED).order_by(Facility.name)
         )
     ]
-    used = {line.id: endorsements.cleared(db.session, line.id) for line in permit.lines}
+    used = endorsements.cleared(db.session, permit)
     if form.validate_on_submit():
         try:
             endorsement = endorsements.endorse(require_actor(), permit.id, load(EndorseSchema, _data(permit, form)))
