@@ -193,7 +193,9 @@ def permit_quantity(conn: Connection, _work: Path) -> list[str]:
 
 
 def cleared_line(conn: Connection, _work: Path) -> list[str]:
-    row = _one(conn, "SELECT e.id, l.line_id FROM endorsement e JOIN endorsed_line l ON l.endorsement_id = e.id LIMIT 1")
+    row = _one(
+        conn, "SELECT e.id, l.line_id FROM endorsement e JOIN endorsed_line l ON l.endorsement_id = e.id LIMIT 1"
+    )
     conn.execute(
         text("INSERT INTO endorsed_line (endorsement_id, line_id, quantity, outcome) VALUES (:e, :l, 5, 'cleared')"),
         {"e": row.id, "l": row.line_id},
@@ -308,9 +310,14 @@ def _build(copies: Copies) -> None:
 
     (copies.work / "public.pem").write_text(signing.Signer(copies.work / "audit-signing-key.pem").public_pem)
     with create_engine(copies.pristine).connect() as conn:
-        animal = conn.execute(
-            text("SELECT registry_no FROM animal WHERE sire_id IS NOT NULL OR dam_id IS NOT NULL ORDER BY id LIMIT 1")
-        ).scalar() or conn.execute(text("SELECT registry_no FROM animal ORDER BY id LIMIT 1")).scalar_one()
+        animal = (
+            conn.execute(
+                text(
+                    "SELECT registry_no FROM animal WHERE sire_id IS NOT NULL OR dam_id IS NOT NULL ORDER BY id LIMIT 1"
+                )
+            ).scalar()
+            or conn.execute(text("SELECT registry_no FROM animal ORDER BY id LIMIT 1")).scalar_one()
+        )
     done = _registry(
         env, "audit", "export", "--filter", f"animal={animal}", "--out", str(copies.work / "history.jsonl")
     )

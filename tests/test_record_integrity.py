@@ -1,15 +1,17 @@
 """Record integrity on the application paths: who is named on a permit, who decides, who withdraws,
 and the ledger of foreign documents that stops one foreign permit from covering two shipments."""
 
-import pytest
-from sqlalchemy import func, select
+import re
 
-from registry.models import AuditEntry, Permit
+import pytest
+from sqlalchemy import func, select, update
+
+from registry.models import AuditEntry, Inspection, Permit, Transfer
 from registry.services import tokens
 from registry.services.errors import Conflict, ValidationFailed
 from tests import uses
 from tests.conftest import import_application
-from tests.helpers import permit_in
+from tests.helpers import animal_in, permit_in
 
 
 @pytest.fixture
@@ -248,3 +250,35 @@ def test_customs_overrides_a_used_foreign_document_from_the_page(client, login, 
     assert done.status_code == 302
     session.expire_all()
     assert session.get(Permit, second.id).state == "partly_used"
+
+
+def _seen_version(page: str) -> str:
+    versions = set(re.findall(r'name="version" type="hidden" value="(\d+)"', page))
+    assert len(versions) == 1, versions  # every action form on the page carries the version shown
+    return versions.pop()
+
+
+def test_a_facility_page_loaded_before_a_change_cannot_act_on_it(client, login, world, session):
+    login(world.users["officer"])
+    seen = _seen_version(client.get(f"/facilities/{world.breeder_site}").get_data(as_text=True))
+    uses.facility_event(
+        world.actor("officer2"), world.breeder_site, "change_capacity", {"allowances": {world.parrot: 9}}
+    )
+    stale = {"version": seen, "result": "passed", "findings": "all well", "inspected_on": "2026-11-01"}
+    page = client.post(f"/facilities/{world.breeder_site}/inspect", data=stale, follow_redirects=True)
+    assert "changed" in page.get_data(as_text=True)
+    assert session.scalar(select(func.count(Inspection.id))) == 0
+    fresh = dict(stale, version=_seen_version(client.get(f"/facilities/{world.breeder_site}").get_data(as_text=True)))
+    client.post(f"/facilities/{world.breeder_site}/inspect", data=fresh)
+    assert session.scalar(select(func.count(Inspection.id))) == 1
+
+
+def test_a_transfer_page_sends_the_version_it_showed(client, login, world, session):
+    bird = animal_in(world, "in_captivity")
+    t = uses.offer(world.actor("zoo"), {"animal_ids": [bird.id], "facility_id": world.breeder_site})
+    login(world.users["breeder"])
+    seen = _seen_version(client.get(f"/transfers/{t.id}").get_data(as_text=True))
+    session.execute(update(Transfer).where(Transfer.id == t.id).values(version=Transfer.version + 1))
+    page = client.post(f"/transfers/{t.id}/accept", data={"version": seen}, follow_redirects=True)
+    assert "changed" in page.get_data(as_text=True)
+    assert session.get(Transfer, t.id).state == "pending"

@@ -1,4 +1,5 @@
 from flask_wtf import FlaskForm
+from wtforms import HiddenField
 from wtforms.fields.choices import SelectChoice
 
 
@@ -9,3 +10,9 @@ def options(pairs) -> list[SelectChoice]:
 
 class ConfirmForm(FlaskForm):
     """A form with no fields: CSRF protection for buttons that change state."""
+
+
+class VersionedForm(FlaskForm):
+    """A form that acts on a record: it carries the version the user saw, so a stale page is refused (409)."""
+
+    version = HiddenField()

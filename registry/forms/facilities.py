@@ -5,7 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, FieldList, FormField, SelectField, StringField, TextAreaField
 from wtforms.validators import Optional
 
-from registry.forms import options
+from registry.forms import VersionedForm, options
 from registry.i18n import _l
 from registry.labels import choices
 from registry.models import INSPECTION_RESULTS
@@ -28,16 +28,16 @@ class ApplyForm(FlaskForm):
     allowances = FieldList(FormField(AllowanceEntry), min_entries=4)
 
 
-class CapacityForm(FlaskForm):
+class CapacityForm(VersionedForm):
     allowances = FieldList(FormField(AllowanceEntry), min_entries=0)
 
 
-class InspectionForm(FlaskForm):
+class InspectionForm(VersionedForm):
     inspected_on = DateField(_l("Inspected on"), validators=[Optional()])
     result = SelectField(_l("Result"), choices=options(choices("inspection", INSPECTION_RESULTS)))
     findings = TextAreaField(_l("Findings"))
     next_due = DateField(_l("Next inspection due"), validators=[Optional()])
 
 
-class ReasonForm(FlaskForm):
+class ReasonForm(VersionedForm):
     reason = TextAreaField(_l("Reason or note"))

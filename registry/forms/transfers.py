@@ -5,6 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import Optional
 
+from registry.forms import VersionedForm
 from registry.i18n import _l
 
 
@@ -20,5 +21,5 @@ class AnswerForm(FlaskForm):
     code = StringField(_l("Transfer code"))
 
 
-class NoteForm(FlaskForm):
+class NoteForm(VersionedForm):
     note = TextAreaField(_l("Note"))

@@ -22,7 +22,7 @@ from registry.models import Animal, AnimalEvent, Party, PermitLine, Transfer
 from registry.models.transfer import transfer_animal
 from registry.permissions import Actor, has_capability, require
 from registry.services import audit
-from registry.services.context import lock, write_transaction
+from registry.services.context import changed, lock, write_transaction
 from registry.services.errors import NotFound, ValidationFailed, refusals_as_conflict
 from registry.services.keeping import (
     EventContext,
@@ -205,6 +205,7 @@ def record_animal_event(actor: Actor, animal_id: int, command: commands.AnimalEv
         before = animal.as_audit()
         from_state = animal.state
         animal.state = t.target
+        changed(animal)
         row = timeline(
             session, actor, animal, event, from_state, when, details, ctx.permit.id if ctx.permit is not None else None
         )

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
 from registry.database import WRITE_OPTION
@@ -80,3 +81,9 @@ def load_locked(session, actor, machine, model, can_see, where, expected_version
             )
         )
     return obj
+
+
+def changed(obj, state_attribute: str = "state") -> None:
+    """Count an action in *obj*'s version even when no column of its own row changed (capacities,
+    inspections, marks and endorsements live in other tables): a page read before it is then refused."""
+    flag_modified(obj, state_attribute)

@@ -27,7 +27,7 @@ from registry.machines.animal import export_refusal
 from registry.models import Animal, EndorsedLine, Endorsement, Permit, PermitLine
 from registry.permissions import Actor, require
 from registry.services import animals, arrivals, audit, foreign_documents, identifiers
-from registry.services.context import write_transaction
+from registry.services.context import changed, write_transaction
 from registry.services.errors import Conflict, ValidationFailed, refusals_as_conflict
 from registry.services.permits import Context, locked
 
@@ -106,6 +106,7 @@ def endorse(actor: Actor, permit_id: int, command: Endorse) -> Endorsement:
             if row.line.term_code == LIVE:
                 _move_animals(session, actor, permit, row, command, when)
         permit.state = t.target
+        changed(permit)
         session.flush()
         crossed = sum((row.given.quantity for row in rows if row.given.outcome == Outcome.CLEARED), Decimal(0))
         foreign_documents.record_cleared(session, permit, crossed)

@@ -22,7 +22,7 @@ from registry.machines import FACILITY, AnimalState
 from registry.models import Animal, Facility, FacilitySpecies, Inspection, Party, Species
 from registry.permissions import Actor, can_see_facility, has_capability, party_bound, require
 from registry.services import audit
-from registry.services.context import load_locked, write_transaction
+from registry.services.context import changed, load_locked, write_transaction
 from registry.services.errors import ValidationFailed, refusals_as_conflict
 from registry.services.numbers import next_serial
 
@@ -162,6 +162,7 @@ def record_facility_event(actor: Actor, facility_id: int, command: commands.Faci
             FACILITY.check_guards(t, facility.status, Context(actor, facility, command, _kept(session, facility.id)))
         before = facility.as_audit()
         facility.status = t.target
+        changed(facility, "status")
         if command.reason:
             facility.decision_note = command.reason
         after_extra = {}

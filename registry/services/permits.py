@@ -26,7 +26,7 @@ from registry.models import DOCUMENT_TYPES, AuditEntry, Permit
 from registry.models.base import utcnow
 from registry.permissions import Actor, can_see_permit, has_capability, require
 from registry.services import audit, documents, foreign_documents
-from registry.services.context import load_locked, write_transaction
+from registry.services.context import changed, load_locked, write_transaction
 from registry.services.errors import ValidationFailed, refusals_as_conflict
 from registry.services.numbers import permit_number
 
@@ -98,6 +98,7 @@ def record_permit_event(actor: Actor, permit_id: int, event: str, command: Permi
             ledger = {"foreign_document_warning": warning} if warning else {}
         before = permit.as_audit()
         permit.state = t.target
+        changed(permit)
         if command.reason:
             permit.decision_note = command.reason
         if t.target == PermitState.SUBMITTED:

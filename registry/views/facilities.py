@@ -73,7 +73,8 @@ def show(facility_id: int):
     f = load_visible(Facility, facility_id, can_see_facility)
     actor = require_actor()
     actions = service.open_events(actor, f)
-    capacity = CapacityForm()
+    seen = {"version": str(f.version)}
+    capacity = CapacityForm(data=seen)
     for a in f.allowances + [None, None]:
         capacity.allowances.append_entry({"species_id": str(a.species_id), "capacity": str(a.capacity)} if a else {})
     _species_choices(capacity)
@@ -85,9 +86,9 @@ def show(facility_id: int):
         own_forms=FORMS,
         with_reason=WITH_REASON,
         machine=FACILITY,
-        reason=ReasonForm(),
+        reason=ReasonForm(data=seen),
         capacity=capacity,
-        inspection=InspectionForm(),
+        inspection=InspectionForm(data=seen),
         kept=service.kept(f.id),
         files=attachments.of("facility", f.id),
         kinds=ATTACHMENT_KINDS,

@@ -82,8 +82,9 @@ def show(transfer_id: int):
     if t is None or not can_see_transfer(actor, t):
         deny("transfer.scope", 404)
     actions = service.open_events(actor, t)
+    form = NoteForm(data={"version": str(t.version)})
     return render_template(
-        "transfers/show.html", t=t, actions=actions, machine=TRANSFER, form=NoteForm(), confirm=ConfirmForm()
+        "transfers/show.html", t=t, actions=actions, machine=TRANSFER, form=form, confirm=ConfirmForm()
     )
 
 
