@@ -93,7 +93,7 @@ def _csv(rows: Iterator[dict]) -> Iterator[str]:
     writer.writeheader()
     for row in rows:
         writer.writerow(
-            {k: json.dumps(v, ensure_ascii=False, sort_keys=True) if isinstance(v, dict) else v for k, v in row.items()}
+            {k: json.dumps(v, ensure_ascii=False, sort_keys=True) if isinstance(v, (dict, list)) else v for k, v in row.items()}
         )
         if out.tell() > 64_000:
             yield out.getvalue()
