@@ -125,8 +125,8 @@ def verify_export(lines: Iterable[str], trusted_fingerprint: str | None = None) 
     seen: list[int] = []
     digest = hashlib.sha256()
     last_seq = None
-    #: Each entry's subjects (None for an entry older than subjects), by seq: the links to follow.
-    links: dict[int, list | None] = {}
+    #: Each entry's subjects (None for an entry older than subjects) and object, by seq: the links to follow.
+    links: dict[int, tuple[list | None, tuple]] = {}
     for number, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
@@ -179,7 +179,7 @@ def verify_export(lines: Iterable[str], trusted_fingerprint: str | None = None) 
         last_seq = seq
         seen.append(seq)
         if isinstance(seq, int):
-            links[seq] = line.get("subjects")
+            links[seq] = (line.get("subjects"), (line.get("object_type"), line.get("object_id")))
         digest.update(str(line.get("entry_hash")).encode())
         verdict.entries += 1
     if header is None:
@@ -206,15 +206,27 @@ def verify_export(lines: Iterable[str], trusted_fingerprint: str | None = None) 
     return verdict
 
 
-def _concerns(links: list, kind: str, ident: str):
-    """The ``prev`` the entry's *links* give for the subject, or ``...`` when they do not name it."""
+def _prev(links: list, kind: str, ident: str):
+    """The ``prev`` the entry's subject *links* give for the subject, or ``...`` when they do not name it."""
     for link in links:
         if isinstance(link, dict) and (link.get("type"), link.get("id")) == (kind, ident):
             return link.get("prev")
     return ...
 
 
-def _check_history(subjects: list, links: dict[int, list | None], verdict: ExportVerdict) -> None:
+def _resume(links: dict[int, tuple[list | None, tuple]], kind: str, ident: str, below: int) -> int | None:
+    """After a missing entry, the file's latest entry before it that concerns the subject: the check goes
+    on from there, so one missing entry is named once and the rest of the history is still checked."""
+    for seq in sorted((s for s in links if s < below), reverse=True):
+        subjects, obj = links[seq]
+        if (subjects is None and obj == (kind, ident)) or (
+            subjects is not None and _prev(subjects, kind, ident) is not ...
+        ):
+            return seq
+    return None
+
+
+def _check_history(subjects: list, links: dict[int, tuple[list | None, tuple]], verdict: ExportVerdict) -> None:
     """Follow each subject's links from its latest entry (as the signed manifest states it) back to its
     first: they must visit exactly the entries in the file. A chain that reaches an entry older than
     subject links stops there: the history is proven from that entry on, not before."""
@@ -228,12 +240,14 @@ def _check_history(subjects: list, links: dict[int, list | None], verdict: Expor
         while seq is not None:
             if seq not in links:
                 verdict.problems.append(f"entry {seq} concerning {kind} {ident} is missing: {came_from}")
-                break
+                seq, came_from = _resume(links, kind, ident, seq), "no entry in the file links to it"
+                continue
             reached.add(seq)
-            if links[seq] is None:  # older than subject links: nothing to follow from here
+            own = links[seq][0]
+            if own is None:  # older than subject links: nothing to follow from here
                 floor = seq if floor is None else max(floor, seq)
                 break
-            prev = _concerns(links[seq], kind, ident)
+            prev = _prev(own, kind, ident)
             if prev is ... or (prev is not None and (not isinstance(prev, int) or prev >= seq)):
                 verdict.problems.append(f"entry {seq} does not link back within {kind} {ident}'s history")
                 break
@@ -241,7 +255,7 @@ def _check_history(subjects: list, links: dict[int, list | None], verdict: Expor
             seq = prev
     earlier = []
     for seq in sorted(set(links) - reached):
-        if links[seq] is None and floor is not None and seq < floor:
+        if links[seq][0] is None and floor is not None and seq < floor:
             earlier.append(seq)  # older than subject links, before the proven part: cannot be proven
         else:
             verdict.problems.append(f"entry {seq}: no link of {', '.join(names)} leads to it (not in its history)")
