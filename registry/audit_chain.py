@@ -9,6 +9,11 @@ where the canonical JSON has sorted keys, no spaces, UTF-8, and the timestamp
 as ``YYYY-MM-DDTHH:MM:SS.ffffffZ``. Each entry names its predecessor's hash, so
 changing, removing, inserting or reordering any entry breaks the chain from
 that point on.
+
+``subjects`` lists every subject (animal, permit, transfer...) an entry concerns, each with the seq of
+that subject's previous entry (``prev``), so one subject's entries form a chain of their own and an
+export of its history can be proven complete. Entries written before subjects existed have none: the
+key is left out of the canonical JSON when it is None, so their hashes are unchanged.
 """
 
 from __future__ import annotations
@@ -35,8 +40,11 @@ FIELDS = (
     "after",
     "request_id",
     "client_addr",
+    "subjects",
     "prev_hash",
 )
+#: Fields left out of the canonical form when None: entries older than the field keep their hash.
+OPTIONAL = frozenset({"subjects"})
 
 
 def format_time(value: datetime) -> str:
@@ -46,7 +54,8 @@ def format_time(value: datetime) -> str:
 
 
 def canonical(entry: dict) -> bytes:
-    body = {name: entry[name] for name in FIELDS}
+    body = {name: entry[name] for name in FIELDS if name not in OPTIONAL}
+    body |= {name: entry[name] for name in OPTIONAL if entry.get(name) is not None}
     if isinstance(body["occurred_at"], datetime):
         body["occurred_at"] = format_time(body["occurred_at"])
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")

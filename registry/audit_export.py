@@ -6,6 +6,14 @@ a signed manifest: how many entries, which sequence numbers (as ranges), a diges
 and the chain head at export time. So the verifier can name a changed entry (its hash is wrong), an
 inserted one (no valid signature, or a number outside the manifest), a removed one (a number in the
 manifest that is missing), a reordered one, and an export cut short (no manifest).
+
+An export of one animal's history also proves it complete. Its manifest states, for each subject it
+follows (the animal, its identifiers), the subject's latest entry at export time; each entry names its
+subjects with the seq of the subject's previous entry (``prev``). Following those links from the latest
+entry back to ``prev: null`` must visit exactly the entries in the file, so an entry the export left
+out is named even when the manifest agrees with the file (a registry whose index lost it). Entries
+written before subjects existed carry no links: the chain stops at the first one, and the verdict says
+the history is complete from that entry on, not before.
 """
 
 from __future__ import annotations
@@ -40,8 +48,13 @@ def export_lines(
     exported_by: str,
     exported_at: str,
     head: tuple[int, str],
+    subjects: list[dict] | None = None,
 ) -> Iterator[str]:
-    """Stream the export, one line at a time: memory stays flat whatever the number of entries."""
+    """Stream the export, one line at a time: memory stays flat whatever the number of entries.
+
+    *subjects*, for an export of one subject's whole history, are ``{"type", "id", "latest"}`` for
+    each subject it follows: the manifest states them, signed.
+    """
     header = {
         "type": "header",
         "format": FORMAT,
@@ -75,6 +88,8 @@ def export_lines(
         "digest": digest.hexdigest(),
         "head": {"seq": head[0], "entry_hash": head[1]},
     }
+    if subjects is not None:
+        manifest["subjects"] = subjects
     manifest["signature"] = signer.sign(_manifest_message(header, manifest))
     yield _dumps(manifest) + "\n"
 
@@ -84,6 +99,8 @@ class ExportVerdict:
     entries: int = 0
     fingerprint: str | None = None
     problems: list[str] = field(default_factory=list)
+    #: What following the subjects' links proved (an export of one animal's history), else None.
+    history: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -91,7 +108,8 @@ class ExportVerdict:
 
     def __str__(self) -> str:
         if self.ok:
-            return f"export intact: {self.entries} entries verified, signed by key {self.fingerprint}"
+            intact = f"export intact: {self.entries} entries verified, signed by key {self.fingerprint}"
+            return intact if self.history is None else f"{intact}\n{self.history}"
         return "export BROKEN:\n" + "\n".join(f"  - {p}" for p in self.problems)
 
 
@@ -107,6 +125,8 @@ def verify_export(lines: Iterable[str], trusted_fingerprint: str | None = None) 
     seen: list[int] = []
     digest = hashlib.sha256()
     last_seq = None
+    #: Each entry's subjects (None for an entry older than subjects) and object, by seq: the links to follow.
+    links: dict[int, tuple[list | None, tuple]] = {}
     for number, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
@@ -158,6 +178,8 @@ def verify_export(lines: Iterable[str], trusted_fingerprint: str | None = None) 
             verdict.problems.append(f"entry {seq}: out of order (it follows entry {last_seq})")
         last_seq = seq
         seen.append(seq)
+        if isinstance(seq, int):
+            links[seq] = (line.get("subjects"), (line.get("object_type"), line.get("object_id")))
         digest.update(str(line.get("entry_hash")).encode())
         verdict.entries += 1
     if header is None:
@@ -179,4 +201,72 @@ def verify_export(lines: Iterable[str], trusted_fingerprint: str | None = None) 
         verdict.problems.append(f"entry {seq}: inserted (not in the signed manifest)")
     if not verdict.problems and (manifest["count"] != verdict.entries or manifest["digest"] != digest.hexdigest()):
         verdict.problems.append("the entries differ from those that were signed")
+    if manifest.get("subjects"):
+        _check_history(manifest["subjects"], links, verdict)
     return verdict
+
+
+def _prev(links: list, kind: str, ident: str):
+    """The ``prev`` the entry's subject *links* give for the subject, or ``...`` when they do not name it."""
+    for link in links:
+        if isinstance(link, dict) and (link.get("type"), link.get("id")) == (kind, ident):
+            return link.get("prev")
+    return ...
+
+
+def _resume(links: dict[int, tuple[list | None, tuple]], kind: str, ident: str, below: int) -> int | None:
+    """After a missing entry, the file's latest entry before it that concerns the subject: the check goes
+    on from there, so one missing entry is named once and the rest of the history is still checked."""
+    for seq in sorted((s for s in links if s < below), reverse=True):
+        subjects, obj = links[seq]
+        if (subjects is None and obj == (kind, ident)) or (
+            subjects is not None and _prev(subjects, kind, ident) is not ...
+        ):
+            return seq
+    return None
+
+
+def _check_history(subjects: list, links: dict[int, tuple[list | None, tuple]], verdict: ExportVerdict) -> None:
+    """Follow each subject's links from its latest entry (as the signed manifest states it) back to its
+    first: they must visit exactly the entries in the file. A chain that reaches an entry older than
+    subject links stops there: the history is proven from that entry on, not before."""
+    reached: set[int] = set()
+    floor = None  # the entry from which on the history is proven, when a chain stopped at an older one
+    names = []
+    for subject in subjects:
+        kind, ident, seq = subject.get("type"), subject.get("id"), subject.get("latest")
+        names.append(f"{kind} {ident}")
+        came_from = f"the signed manifest names it as the latest entry concerning {kind} {ident}"
+        while seq is not None:
+            if seq not in links:
+                verdict.problems.append(f"entry {seq} concerning {kind} {ident} is missing: {came_from}")
+                seq, came_from = _resume(links, kind, ident, seq), "no entry in the file links to it"
+                continue
+            reached.add(seq)
+            own = links[seq][0]
+            if own is None:  # older than subject links: nothing to follow from here
+                floor = seq if floor is None else max(floor, seq)
+                break
+            prev = _prev(own, kind, ident)
+            if prev is ... or (prev is not None and (not isinstance(prev, int) or prev >= seq)):
+                verdict.problems.append(f"entry {seq} does not link back within {kind} {ident}'s history")
+                break
+            came_from = f"entry {seq} links to it"
+            seq = prev
+    earlier = []
+    for seq in sorted(set(links) - reached):
+        if links[seq][0] is None and floor is not None and seq < floor:
+            earlier.append(seq)  # older than subject links, before the proven part: cannot be proven
+        else:
+            verdict.problems.append(f"entry {seq}: no link of {', '.join(names)} leads to it (not in its history)")
+    if verdict.problems:
+        return
+    latest = max((s.get("latest") or 0 for s in subjects), default=0)
+    if floor is None:
+        verdict.history = f"complete history of {', '.join(names)}: {len(links)} entries, latest entry {latest}"
+    else:
+        verdict.history = (
+            f"history of {', '.join(names)} complete from entry {floor} on ({len(links) - len(earlier)} entries, "
+            f"latest entry {latest}); the {len(earlier)} earlier entries predate subject links and cannot be "
+            "proven complete"
+        )

@@ -1,7 +1,7 @@
 """Every model, imported here so Alembic sees every table."""
 
 from registry.models.animal import IDENTIFIER_KINDS, SEXES, Animal, AnimalEvent, Identifier, Keeping
-from registry.models.audit import GENESIS_HASH, AuditCheckpoint, AuditEntry, AuditHead
+from registry.models.audit import GENESIS_HASH, AuditCheckpoint, AuditEntry, AuditHead, AuditSubject
 from registry.models.document import ATTACHMENT_KINDS, Attachment
 from registry.models.endorsement import EndorsedLine, Endorsement
 from registry.models.facility import INSPECTION_RESULTS, Facility, FacilitySpecies, Inspection
@@ -30,6 +30,7 @@ __all__ = [
     "AuditEntry",
     "DeadlineSetting",
     "AuditHead",
+    "AuditSubject",
     "EndorsedLine",
     "Endorsement",
     "INSPECTION_RESULTS",

@@ -28,10 +28,26 @@ class AuditEntry(Model):
     after: Mapped[dict | None] = mapped_column(_Json)
     request_id: Mapped[str | None] = mapped_column(String(64))
     client_addr: Mapped[str | None] = mapped_column(String(64))
+    #: Every subject the entry concerns, each with the seq of its previous entry:
+    #: ``[{"type": "animal", "id": "12", "prev": 340}, ...]``. None on entries older than subjects.
+    subjects: Mapped[list | None] = mapped_column(_Json)
     prev_hash: Mapped[str] = mapped_column(String(64))
     entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
 
     __table_args__ = (db.Index("ix_audit_entry_object", "object_type", "object_id"),)
+
+
+class AuditSubject(Model):
+    """Which entries concern a subject: an index over the entries' subjects, written by ``record()``.
+
+    Not hashed, so not trusted: an export of a subject's history is proven complete by the entries'
+    own ``prev`` links, whatever this table says.
+    """
+
+    __tablename__ = "audit_subject"
+    subject_type: Mapped[str] = mapped_column(String(32), primary_key=True)
+    subject_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
 
 
 class AuditHead(Model):

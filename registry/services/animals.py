@@ -203,7 +203,7 @@ def record_animal_event(actor: Actor, animal_id: int, command: commands.AnimalEv
         with refusals_as_conflict():
             ANIMAL.check_guards(t, animal.state, ctx)
         before = animal.as_audit()
-        from_state = animal.state
+        from_state, facility_before = animal.state, animal.facility_id
         animal.state = t.target
         changed(animal)
         row = timeline(
@@ -218,9 +218,26 @@ def record_animal_event(actor: Actor, animal_id: int, command: commands.AnimalEv
             animal.id,
             before,
             animal.as_audit() | {"event": row.details, "occurred_on": when},
+            subjects=_subjects(session, ctx, from_state, facility_before, handshake),
         )
         cancel_stale_offers(session, actor, animal, event, handshake)
     return animal
+
+
+def _subjects(session, ctx: EventContext, from_state, facility_before, handshake) -> list[audit.Subject]:
+    """What an event on an animal concerns besides the animal: the permit it is recorded on, the
+    import line (and its permit) while the animal is declared on it, the facility it was in and the
+    one it is in now, and the transfer it is part of."""
+    animal = ctx.animal
+    named: list[audit.Subject] = [("facility", facility_before), ("facility", animal.facility_id)]
+    if ctx.permit is not None:
+        named.append(("permit", ctx.permit.id))
+    if from_state == AnimalState.DECLARED and animal.permit_line_id is not None:
+        line = session.get(PermitLine, animal.permit_line_id)
+        named += [("permit_line", line.id), ("permit", line.permit_id)]
+    if handshake is not None:
+        named.append(("transfer", handshake.id))
+    return named
 
 
 def cancel_stale_offers(session, actor: Actor, animal: Animal, event: str, handshake=None) -> None:
@@ -262,6 +279,7 @@ def cancel_stale_offers(session, actor: Actor, animal: Animal, event: str, hands
             t.id,
             before,
             t.as_audit() | {"because": {"animal_id": animal.id, "event": event}},
+            subjects=[("animal", a.id) for a in t.animals] + [("facility", t.facility_id)],
         )
 
 

@@ -193,5 +193,6 @@ def copy_application(actor: Actor, permit_id: int, command: Copy) -> Permit:
             copy.id,
             None,
             _with_warning(copy) | {"copied_from": source.id},
+            subjects=[("permit", source.id)],
         )
     return copy

@@ -83,6 +83,8 @@ def register_birth(actor: Actor, birth: Birth) -> Animal:
             animal.id,
             None,
             animal.as_audit() | {"identifiers": _marks(birth.identifiers)},
+            # A birth is in the parents' histories too.
+            subjects=[("animal", birth.sire_id), ("animal", birth.dam_id), ("facility", facility.id)],
         )
     return animal
 
@@ -132,5 +134,6 @@ def declare(actor: Actor, permit_line_id: int, declaration: Declaration) -> Anim
             animal.id,
             None,
             animal.as_audit() | {"identifiers": _marks(declaration.identifiers)},
+            subjects=[("permit", permit.id), ("permit_line", line.id)],
         )
     return animal

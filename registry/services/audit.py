@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any, NamedTuple
 
-from sqlalchemy import String, cast, exists, func, select
+from sqlalchemy import String, and_, cast, exists, func, or_, select
 
 from registry import audit_chain, signing
 from registry.extensions import db
@@ -16,6 +17,7 @@ from registry.models import (
     AuditCheckpoint,
     AuditEntry,
     AuditHead,
+    AuditSubject,
     Endorsement,
     Facility,
     Party,
@@ -28,6 +30,9 @@ from registry.permissions import Actor
 from registry.services.context import in_write_transaction, lock, write_transaction
 
 _SECRET_KEYS = {"password", "password_hash", "security_token", "token"}
+
+#: A subject an entry concerns: its type (an object_type: "animal", "permit"...) and id.
+Subject = tuple[str, Any]
 
 
 def jsonable(value):
@@ -59,9 +64,18 @@ def diff(before: dict | None, after: dict | None) -> tuple[dict | None, dict | N
 
 
 def record(
-    actor: Actor, action: str, object_type: str, object_id, before: dict | None = None, after: dict | None = None
+    actor: Actor,
+    action: str,
+    object_type: str,
+    object_id,
+    before: dict | None = None,
+    after: dict | None = None,
+    subjects: Iterable[Subject] = (),
 ) -> AuditEntry:
-    """Append one entry to the chain, inside the caller's write transaction."""
+    """Append one entry to the chain, inside the caller's write transaction.
+
+    *subjects* are what the entry concerns besides its own object (the animals of a transfer...).
+    """
     if not in_write_transaction():
         raise RuntimeError("audit entries are written only inside a write transaction")
     session = db.session
@@ -82,11 +96,42 @@ def record(
         "client_addr": actor.client_addr,
         "prev_hash": head.entry_hash,
     }
+    # Every subject the entry concerns, each linked to its previous entry (under the head's lock).
+    fields["subjects"] = link_subjects(session, fields["seq"], [(object_type, object_id), *subjects])
     entry = AuditEntry(**fields, entry_hash=audit_chain.compute_hash(fields))
     session.add(entry)
     head.seq, head.entry_hash = entry.seq, entry.entry_hash
     session.flush()
     return entry
+
+
+def link_subjects(session, seq: int, named: Iterable[Subject]) -> list[dict]:
+    """The subjects of entry *seq*, sorted, each with the seq of its previous entry (None for its
+    first), and indexed in audit_subject. Subjects without an id are left out.
+
+    Called under the chain head's lock, so no other entry can come between the read and the write.
+    """
+    wanted = sorted({(kind, str(i)) for kind, i in named if i is not None})
+    by_type: dict[str, list[str]] = {}
+    for kind, i in wanted:
+        by_type.setdefault(kind, []).append(i)
+    latest: dict[tuple[str, str], int] = {}
+    if wanted:
+        rows = session.execute(
+            select(AuditSubject.subject_type, AuditSubject.subject_id, func.max(AuditSubject.seq))
+            .where(
+                or_(
+                    *(
+                        and_(AuditSubject.subject_type == kind, AuditSubject.subject_id.in_(ids))
+                        for kind, ids in by_type.items()
+                    )
+                )
+            )
+            .group_by(AuditSubject.subject_type, AuditSubject.subject_id)
+        )
+        latest = {(kind, i): last for kind, i, last in rows}
+    session.add_all(AuditSubject(subject_type=kind, subject_id=i, seq=seq) for kind, i in wanted)
+    return [{"type": kind, "id": i, "prev": latest.get((kind, i))} for kind, i in wanted]
 
 
 def record_alone(actor: Actor, action: str, object_type: str, object_id=None, after: dict | None = None) -> None:

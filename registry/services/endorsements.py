@@ -93,6 +93,7 @@ def endorse(actor: Actor, permit_id: int, command: Endorse) -> Endorsement:
         )
         session.add(endorsement)
         session.flush()
+        moved: list[int] = []  # the animals that entered, left, or were refused or seized
         for row in rows:
             session.add(
                 EndorsedLine(
@@ -104,7 +105,7 @@ def endorse(actor: Actor, permit_id: int, command: Endorse) -> Endorsement:
             )
             session.flush()
             if row.line.term_code == LIVE:
-                _move_animals(session, actor, permit, row, command, when)
+                moved += _move_animals(session, actor, permit, row, command, when)
         permit.state = t.target
         changed(permit)
         session.flush()
@@ -119,6 +120,8 @@ def endorse(actor: Actor, permit_id: int, command: Endorse) -> Endorsement:
             permit.as_audit()
             | {"endorsement": endorsement.as_audit()}
             | ({"foreign_document": ledger} if ledger and ledger["override_reason"] else {}),
+            # The endorsement is in the history of every animal that crossed (or was stopped).
+            subjects=[("animal", animal_id) for animal_id in moved],
         )
     return endorsement
 
@@ -300,16 +303,17 @@ def _mismatch(declared: list[str], scanned: list[str]) -> str:
     )
 
 
-def _move_animals(session, actor: Actor, permit: Permit, row: _Row, command: Endorse, when: date) -> None:
+def _move_animals(session, actor: Actor, permit: Permit, row: _Row, command: Endorse, when: date) -> list[int]:
+    """Move the line's animals across the border; returns their ids."""
     given, line = row.given, row.line
     if permit.direction == "export":
         if given.outcome != Outcome.CLEARED:
-            return  # animals stopped at exit stay where they are; the keeper's record is unchanged
+            return []  # animals stopped at exit stay where they are; the keeper's record is unchanged
         for animal_id in given.animal_ids:
             animals.record_animal_event(
                 actor, animal_id, commands.Export(permit_id=permit.id, occurred_on=when, port=command.port)
             )
-        return
+        return list(given.animal_ids)
     chosen = []
     for waiting, described in row.plan:
         if waiting is None:
@@ -319,7 +323,15 @@ def _move_animals(session, actor: Actor, permit: Permit, row: _Row, command: End
         for mark in described.identifiers if described else ():
             if (mark.kind, mark.value) not in has:  # read at the border on an animal declared without it
                 ident = identifiers.attach(session, waiting, mark, when)
-                audit.record(actor, "animal.identifier_add", "identifier", ident.id, None, ident.as_audit())
+                audit.record(
+                    actor,
+                    "animal.identifier_add",
+                    "identifier",
+                    ident.id,
+                    None,
+                    ident.as_audit(),
+                    subjects=[("animal", waiting.id), ("permit", permit.id)],
+                )
         chosen.append(waiting)
     for animal in chosen:
         event: commands.AnimalEvent
@@ -333,3 +345,4 @@ def _move_animals(session, actor: Actor, permit: Permit, row: _Row, command: End
                 facility_id=command.seizure_facility_id, reason=given.reason or "seized at the border", occurred_on=when
             )
         animals.record_animal_event(actor, animal.id, event)
+    return [animal.id for animal in chosen]

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from registry import audit_chain, audit_export
 from registry.extensions import db
 from registry.i18n import _
-from registry.models import AuditEntry, AuditHead
+from registry.models import AuditEntry, AuditHead, AuditSubject
 from registry.models.base import utcnow
 from registry.permissions import Actor, require
 from registry.services import audit, history
@@ -45,6 +45,21 @@ def _entries(filters: dict, up_to: int, limit: int | None = None) -> Iterator[di
         last = batch[-1].seq
 
 
+def _latest(filters: dict, up_to: int) -> list[dict] | None:
+    """For an export of one animal's history (the ``animal`` filter alone), each subject it follows
+    with its latest entry up to *up_to*: the signed manifest states them, so the verifier can follow
+    the entries' links back from there. None for any other query, which is no subject's whole history."""
+    if set(filters) != {"animal"}:
+        return None
+    rows = db.session.execute(
+        select(AuditSubject.subject_type, AuditSubject.subject_id, func.max(AuditSubject.seq))
+        .where(history.animal_subjects(filters["animal"]), AuditSubject.seq <= up_to)
+        .group_by(AuditSubject.subject_type, AuditSubject.subject_id)
+        .order_by(AuditSubject.subject_type, AuditSubject.subject_id)
+    ).all()
+    return [{"type": kind, "id": ident, "latest": latest} for kind, ident, latest in rows]
+
+
 def export(actor: Actor, filters: dict, fmt: str) -> tuple[Iterator[bytes | str], str, str]:
     """Record the export, then stream it: returns (chunks, media type, file name)."""
     require(actor, "audit.read")
@@ -67,6 +82,7 @@ def export(actor: Actor, filters: dict, fmt: str) -> tuple[Iterator[bytes | str]
             exported_by=actor.username,
             exported_at=stamp,
             head=(head.seq, head.entry_hash),
+            subjects=_latest(filters, head.seq),
         )
     elif fmt == "csv":
         chunks = _csv(_entries(filters, head.seq))
@@ -93,7 +109,10 @@ def _csv(rows: Iterator[dict]) -> Iterator[str]:
     writer.writeheader()
     for row in rows:
         writer.writerow(
-            {k: json.dumps(v, ensure_ascii=False, sort_keys=True) if isinstance(v, dict) else v for k, v in row.items()}
+            {
+                k: json.dumps(v, ensure_ascii=False, sort_keys=True) if isinstance(v, (dict, list)) else v
+                for k, v in row.items()
+            }
         )
         if out.tell() > 64_000:
             yield out.getvalue()

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import String, and_, cast, or_, select
 
 from registry.i18n import N_, _
-from registry.models import Animal, AuditEntry, Facility, Identifier, Permit, PermitLine
+from registry.models import Animal, AuditEntry, AuditSubject, Facility, Identifier, Permit, PermitLine
 from registry.services.errors import ValidationFailed
 
 #: The filters a search understands, and what each matches (marked for translation: the search form shows them).
@@ -55,19 +55,28 @@ def _objects(kind: str, ids_query):
     return and_(AuditEntry.object_type == kind, AuditEntry.object_id.in_(ids_query))
 
 
+def animal_subjects(value: str):
+    """The audit subjects an ``animal`` filter follows, as a condition on AuditSubject: the animals
+    it names (by registry number, or any identifier's value) and every identifier they carried."""
+    named = or_(
+        Animal.registry_no == value.upper(),
+        Animal.id.in_(select(Identifier.animal_id).where(Identifier.value == value)),
+    )
+    animals = select(cast(Animal.id, String)).where(named)
+    marks = select(cast(Identifier.id, String)).where(Identifier.animal_id.in_(select(Animal.id).where(named)))
+    return or_(
+        and_(AuditSubject.subject_type == "animal", AuditSubject.subject_id.in_(animals)),
+        and_(AuditSubject.subject_type == "identifier", AuditSubject.subject_id.in_(marks)),
+    )
+
+
 def query(filters: dict):
     """The entries matching *filters* (all of them), as a select without order."""
-    from sqlalchemy import String, cast
-
     q = select(AuditEntry)
     as_text = lambda column: cast(column, String)  # noqa: E731  (object ids are stored as text)
     if "animal" in filters:
-        v = filters["animal"]
-        named = or_(
-            Animal.registry_no == v.upper(), Animal.id.in_(select(Identifier.animal_id).where(Identifier.value == v))
-        )
-        marks = select(as_text(Identifier.id)).where(Identifier.animal_id.in_(select(Animal.id).where(named)))
-        q = q.where(or_(_objects("animal", select(as_text(Animal.id)).where(named)), _objects("identifier", marks)))
+        # Every entry that concerns the animal, whatever its object: a transfer, an endorsement, a chick's birth.
+        q = q.where(AuditEntry.seq.in_(select(AuditSubject.seq).where(animal_subjects(filters["animal"]))))
     if "permit" in filters:
         permits = select(as_text(Permit.id)).where(Permit.number == filters["permit"].upper())
         q = q.where(_objects("permit", permits))

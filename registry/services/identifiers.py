@@ -60,7 +60,15 @@ def add_identifier(actor: Actor, animal_id: int, mark: NewIdentifier) -> Identif
                 )
             )
         ident = attach(session, animal, mark)
-        audit.record(actor, "animal.identifier_add", "identifier", ident.id, None, ident.as_audit())
+        audit.record(
+            actor,
+            "animal.identifier_add",
+            "identifier",
+            ident.id,
+            None,
+            ident.as_audit(),
+            subjects=[("animal", ident.animal_id)],
+        )
     return ident
 
 
@@ -78,5 +86,13 @@ def retire_identifier(
         before = ident.as_audit()
         ident.active, ident.retired_on, ident.note = False, retired_on or clock.today(), note or ident.note
         session.flush()
-        audit.record(actor, "animal.identifier_retire", "identifier", ident.id, before, ident.as_audit())
+        audit.record(
+            actor,
+            "animal.identifier_retire",
+            "identifier",
+            ident.id,
+            before,
+            ident.as_audit(),
+            subjects=[("animal", ident.animal_id)],
+        )
     return ident

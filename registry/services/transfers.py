@@ -120,7 +120,15 @@ def start(actor: Actor, command: commands.Offer) -> Transfer:
                 .values(**seen)
             )
             offered.append({"animal_id": a.id, **seen})
-        audit.record(actor, f"transfer.{command.EVENT}", "transfer", t.id, None, t.as_audit() | {"offered": offered})
+        audit.record(
+            actor,
+            f"transfer.{command.EVENT}",
+            "transfer",
+            t.id,
+            None,
+            t.as_audit() | {"offered": offered},
+            subjects=_subjects(t),
+        )
     return t
 
 
@@ -169,8 +177,13 @@ def _answer(actor: Actor, command: commands.Answer, transfer_id: int | None = No
         if isinstance(command, commands.Acknowledge):
             t.acknowledged_at = utcnow()
         session.flush()
-        audit.record(actor, f"transfer.{event}", "transfer", t.id, before, t.as_audit())
+        audit.record(actor, f"transfer.{event}", "transfer", t.id, before, t.as_audit(), subjects=_subjects(t))
     return t
+
+
+def _subjects(t: Transfer) -> list[audit.Subject]:
+    """What a transfer's entries concern besides it: every animal in it and the receiving facility."""
+    return [("animal", a.id) for a in t.animals] + [("facility", t.facility_id)]
 
 
 def _still_as_offered(session, t: Transfer) -> None:
