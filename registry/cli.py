@@ -220,6 +220,7 @@ def _verify_against(public_pem: str, against_file: Path):
         click.secho(f"checkpoint BROKEN: {problem}", fg="red")
     verdict = audit.verify_database(public_pem)
     click.echo(str(verdict))
+    click.echo(f"entries are signed from entry {result.signed_from} on (the ones before predate signing)")
     if not result.checked:
         click.secho(f"no checkpoint in {against_file}: nothing to compare the live log with", fg="red")
     elif result.problems:

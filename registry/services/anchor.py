@@ -89,6 +89,8 @@ class Against(NamedTuple):
     checked: int
     #: One sentence per failing checkpoint, naming it and what it shows.
     problems: list[str]
+    #: The first entry that must be signed, for the auditor to note: it never moves.
+    signed_from: int
 
 
 def verify_against(lines: Iterable[str], public: signing.Ed25519PublicKey) -> Against:
@@ -97,7 +99,7 @@ def verify_against(lines: Iterable[str], public: signing.Ed25519PublicKey) -> Ag
     not end before the newest. The live chain itself is checked by verify_database."""
     session = db.session
     origin = current_app.config["AUDIT_ORIGIN"]
-    head_seq = session.execute(select(AuditHead.seq).where(AuditHead.id == 1)).scalar_one()
+    head_seq, signed_from = session.execute(select(AuditHead.seq, AuditHead.signed_from).where(AuditHead.id == 1)).one()
     checked, problems, newest = 0, [], None
     for number, raw in enumerate(lines, 1):
         if not raw.strip():
@@ -131,4 +133,4 @@ def verify_against(lines: Iterable[str], public: signing.Ed25519PublicKey) -> Ag
             f"the live log's head is entry {head_seq}, before the newest checkpoint (entry {newest}): "
             "entries were cut from its end"
         )
-    return Against(checked, problems)
+    return Against(checked, problems, signed_from)
