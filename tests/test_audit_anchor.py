@@ -328,3 +328,26 @@ def test_against_an_empty_file_proves_nothing(app, session, world, tmp_path):
     empty.write_text("")
     result = _against(app, empty)
     assert result.exit_code == 1 and "no checkpoint in" in result.output
+
+
+# ---------------------------------------------------------------- 5. entries from before signing
+
+
+@pytest.mark.slow
+def test_the_migration_excuses_only_the_entries_already_written(fresh_app):
+    from flask_migrate import downgrade, upgrade
+
+    from registry.extensions import db
+
+    with fresh_app.app_context():
+        downgrade(revision="9b8e4c2d1f07")
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE audit_head SET seq = 41")
+            conn.exec_driver_sql(
+                "INSERT INTO audit_checkpoint (seq, entry_hash, signed_at, key_fingerprint, signature) "
+                "VALUES (40, 'h', '2026-11-20 08:00:00', 'SHA256:x', 's')"
+            )
+        upgrade()
+        with db.engine.connect() as conn:
+            signed_from, checkpoint_at = conn.exec_driver_sql("SELECT signed_from, checkpoint_at FROM audit_head").one()
+        assert signed_from == 42 and str(checkpoint_at).startswith("2026-11-20 08:00:00")
