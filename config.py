@@ -51,6 +51,13 @@ class Config:
     AUDIT_SIGNING_KEY = os.environ.get("REGISTRY_AUDIT_KEY", str(INSTANCE / "audit-signing-key.pem"))
     #: Written into checkpoints and exports, so a signature cannot be replayed for another registry.
     AUDIT_ORIGIN = os.environ.get("REGISTRY_AUDIT_ORIGIN", "wildlife-registry.kr")
+    #: The write path signs a checkpoint when the log has grown this many entries past the last one...
+    AUDIT_CHECKPOINT_EVERY = int(os.environ.get("REGISTRY_AUDIT_CHECKPOINT_EVERY", "100"))
+    #: ...or when the last one is this many seconds old.
+    AUDIT_CHECKPOINT_SECONDS = int(os.environ.get("REGISTRY_AUDIT_CHECKPOINT_SECONDS", "3600"))
+    #: Append-only files each signed checkpoint is appended to after its commit, separated by the
+    #: platform's path separator (":"); put them where the database administrator cannot write.
+    AUDIT_WITNESSES = [p for p in os.environ.get("REGISTRY_AUDIT_WITNESSES", "").split(os.pathsep) if p]
     #: Where the public verification page's rate limits are counted; use Redis with several servers.
     RATELIMIT_STORAGE_URI = os.environ.get("REGISTRY_RATELIMIT_STORAGE", "memory://")
     SESSION_COOKIE_HTTPONLY = True

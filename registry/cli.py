@@ -165,7 +165,14 @@ def _configured_public_pem() -> str | None:
     help="The registry's published public key (PEM) the signatures must verify with "
     "(default: the public half of the configured signing key)",
 )
-def verify_audit(export_file, key_file):
+@click.option(
+    "--against",
+    "against_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Checkpoints you kept (JSON Lines, from a witness or the checkpoint download): the live log "
+    "must still extend every one",
+)
+def verify_audit(export_file, key_file, against_file):
     """Verify the chain (or an export, offline); exit 1 and name the entry on any tampering.
 
     Signatures are always checked: without --key or a configured signing key, it refuses (exit 2).
@@ -188,6 +195,8 @@ def verify_audit(export_file, key_file):
             verdict = audit_export.verify_export(lines, trusted)
         click.echo(str(verdict))
         sys.exit(0 if verdict.ok else 1)
+    if against_file is not None:
+        _verify_against(public_pem, against_file)
     _verify_database(public_pem)
 
 
@@ -198,6 +207,27 @@ def _verify_database(public_pem: str):
     verdict = audit.verify_database(public_pem)
     click.echo(str(verdict))
     sys.exit(0 if verdict.ok else 1)
+
+
+@with_appcontext
+def _verify_against(public_pem: str, against_file: Path):
+    from registry import signing
+    from registry.services import anchor, audit
+
+    with against_file.open(encoding="utf-8") as lines:
+        result = anchor.verify_against(lines, signing.public_key(public_pem))
+    for problem in result.problems:
+        click.secho(f"checkpoint BROKEN: {problem}", fg="red")
+    verdict = audit.verify_database(public_pem)
+    click.echo(str(verdict))
+    click.echo(f"entries are signed from entry {result.signed_from} on (the ones before predate signing)")
+    if not result.checked:
+        click.secho(f"no checkpoint in {against_file}: nothing to compare the live log with", fg="red")
+    elif result.problems:
+        click.echo(f"{result.checked} checkpoints checked: the live log does not extend {against_file}")
+    else:
+        click.echo(f"{result.checked} checkpoints checked: the live log extends every one in {against_file}")
+    sys.exit(0 if verdict.ok and result.checked and not result.problems else 1)
 
 
 @audit_cli.command("keygen")
@@ -225,6 +255,25 @@ def checkpoint():
 
     cp = audit.checkpoint(_operator())
     click.echo(f"checkpoint {cp.id}: entry {cp.seq} {cp.entry_hash} signed by {cp.key_fingerprint}")
+
+
+@audit_cli.command("publish")
+@with_appcontext
+def publish():
+    """Append to each witness (REGISTRY_AUDIT_WITNESSES) the signed checkpoints it is missing; safe to repeat."""
+    from registry.services import witnesses
+
+    paths = current_app.config["AUDIT_WITNESSES"]
+    if not paths:
+        click.secho("error: no witnesses configured (REGISTRY_AUDIT_WITNESSES)", fg="red", err=True)
+        sys.exit(2)
+    done = witnesses.catch_up(current_app.config["AUDIT_ORIGIN"], paths)
+    for path, appended in done.items():
+        if isinstance(appended, str):
+            click.secho(f"{path}: not updated: {appended}", fg="red", err=True)
+        else:
+            click.echo(f"{path}: {appended} checkpoint{'' if appended == 1 else 's'} appended")
+    sys.exit(1 if any(isinstance(appended, str) for appended in done.values()) else 0)
 
 
 @audit_cli.command("export")

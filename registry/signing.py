@@ -58,6 +58,15 @@ class Signer:
         return base64.b64encode(self._key.sign(message)).decode()
 
 
+@lru_cache(maxsize=4)
+def signer_at(path: str) -> Signer:
+    """The Signer for the key file at *path*, loaded once per process (every audit entry is signed).
+
+    A failure is not cached: a key created later (``registry audit keygen``) is picked up.
+    """
+    return Signer(path)
+
+
 def public_key(pem: str) -> Ed25519PublicKey:
     key = serialization.load_pem_public_key(pem.encode())
     if not isinstance(key, Ed25519PublicKey):

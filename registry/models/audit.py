@@ -33,6 +33,9 @@ class AuditEntry(Model):
     subjects: Mapped[list | None] = mapped_column(_Json)
     prev_hash: Mapped[str] = mapped_column(String(64))
     entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: The registry key's Ed25519 signature of ``signing.entry_message`` for this entry; outside the hash,
+    #: so the chain's canonical form is unchanged. None only on entries from before signing began.
+    signature: Mapped[str | None] = mapped_column(String(120))
 
     __table_args__ = (db.Index("ix_audit_entry_object", "object_type", "object_id"),)
 
@@ -61,6 +64,10 @@ class AuditHead(Model):
     #: checkpoint, so deleting checkpoints shows (unless the counter is rewritten too).
     checkpoints: Mapped[int] = mapped_column(default=0, server_default="0")
     checkpoint_seq: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: When the last checkpoint was signed: the write path signs another once it is old enough.
+    checkpoint_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The first entry that must carry a signature: the entries before it predate per-entry signing.
+    signed_from: Mapped[int] = mapped_column(default=1, server_default="1")
 
 
 class AuditCheckpoint(Model):

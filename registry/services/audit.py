@@ -27,6 +27,7 @@ from registry.models import (
 )
 from registry.models.base import utcnow
 from registry.permissions import Actor
+from registry.services import anchor, witnesses
 from registry.services.context import in_write_transaction, lock, write_transaction
 
 _SECRET_KEYS = {"password", "password_hash", "security_token", "token"}
@@ -101,6 +102,11 @@ def record(
     entry = AuditEntry(**fields, entry_hash=audit_chain.compute_hash(fields))
     session.add(entry)
     head.seq, head.entry_hash = entry.seq, entry.entry_hash
+    # The anchor outside the database: signed, and every so often a signed checkpoint for the witnesses.
+    entry.signature = anchor.sign_entry(entry.seq, entry.entry_hash)
+    if anchor.checkpoint_due(head, action):
+        session.flush()
+        _sign_head(session, head)
     session.flush()
     return entry
 
@@ -188,6 +194,9 @@ def verify_database(public_pem: str | None = None, batch: int = 2000) -> audit_c
         unlogged = unaudited_rows()
         if unlogged is not None:
             return audit_chain.Verdict(False, verdict.checked, None, unlogged)
+        unsigned = anchor.check_entry_signatures(public, head.seq)
+        if unsigned is not None:
+            return audit_chain.Verdict(False, verdict.checked, unsigned.bad_seq, unsigned.problem)
     return verdict
 
 
@@ -255,39 +264,42 @@ def unaudited_rows() -> str | None:
     return f"{', '.join(found)} {verb} no audit entry (the log was emptied, cut short or rewritten without them)"
 
 
-def signer() -> signing.Signer:
-    """The registry's signing key (raises signing.KeyMissing with the command to create it)."""
-    from flask import current_app
-
-    return signing.Signer(current_app.config["AUDIT_SIGNING_KEY"])
+signer = anchor.signer
 
 
 def checkpoint(actor: Actor) -> AuditCheckpoint:
     """Sign the chain's current head and keep the signature: rewriting history before it shows."""
-    from flask import current_app
-
-    key = signer()
+    signer()  # refuse before the transaction when there is no key
     with write_transaction() as session:
         head = session.execute(lock(select(AuditHead).where(AuditHead.id == 1))).scalar_one()
-        message = signing.checkpoint_message(current_app.config["AUDIT_ORIGIN"], head.seq, head.entry_hash)
-        cp = AuditCheckpoint(
-            seq=head.seq,
-            entry_hash=head.entry_hash,
-            signed_at=utcnow(),
-            key_fingerprint=key.fingerprint,
-            signature=key.sign(message),
-        )
-        session.add(cp)
-        head.checkpoints, head.checkpoint_seq = head.checkpoints + 1, cp.seq
-        session.flush()
-        record(
-            actor,
-            "audit.checkpoint",
-            "audit_checkpoint",
-            cp.id,
-            None,
-            {"seq": cp.seq, "entry_hash": cp.entry_hash, "key_fingerprint": cp.key_fingerprint},
-        )
+        return _sign_head(session, head, actor)
+
+
+def _sign_head(session, head: AuditHead, actor: Actor | None = None) -> AuditCheckpoint:
+    """Sign *head* (locked by the caller), count it on the head, queue it for the witnesses, and
+    record it with an entry naming it, so every checkpoint row has its entry (unaudited_rows)."""
+    from flask import current_app
+
+    key, origin = signer(), current_app.config["AUDIT_ORIGIN"]
+    cp = AuditCheckpoint(
+        seq=head.seq,
+        entry_hash=head.entry_hash,
+        signed_at=utcnow(),
+        key_fingerprint=key.fingerprint,
+        signature=key.sign(signing.checkpoint_message(origin, head.seq, head.entry_hash)),
+    )
+    session.add(cp)
+    head.checkpoints, head.checkpoint_seq, head.checkpoint_at = head.checkpoints + 1, cp.seq, cp.signed_at
+    session.flush()
+    witnesses.queue(session, witnesses.line(cp, origin))
+    record(
+        actor or Actor.system("checkpoint"),  # signed by the write path on its own
+        anchor.CHECKPOINT_ACTION,
+        "audit_checkpoint",
+        cp.id,
+        None,
+        {"seq": cp.seq, "entry_hash": cp.entry_hash, "key_fingerprint": cp.key_fingerprint},
+    )
     return cp
 
 

@@ -6,7 +6,7 @@ from registry.forms import ConfirmForm
 from registry.i18n import _
 from registry.models import AuditEntry
 from registry.services import audit as service
-from registry.services import exports, history
+from registry.services import exports, history, witnesses
 from registry.services.errors import DomainError
 from registry.views.helpers import apply_errors, require_actor, requires
 
@@ -50,6 +50,23 @@ def export(fmt: str):
         stream_with_context(exports.encoded(chunks)),
         mimetype=mimetype,
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@bp.get("/checkpoints.jsonl")
+@requires("audit.verify")
+def checkpoints():
+    """Every signed checkpoint, for an auditor to keep and later check with `verify --against`."""
+    return checkpoint_download()
+
+
+def checkpoint_download() -> Response:
+    origin = current_app.config["AUDIT_ORIGIN"]
+    rows = (witnesses.encode(row) for row in witnesses.all_lines(origin))
+    return Response(
+        stream_with_context(rows),
+        mimetype="application/jsonl",
+        headers={"Content-Disposition": f'attachment; filename="{origin}-checkpoints.jsonl"'},
     )
 
 

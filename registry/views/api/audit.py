@@ -7,6 +7,7 @@ from registry.services import audit, exports, history
 from registry.views.api import PROBLEM
 from registry.views.api.common import api_blueprint, page, require
 from registry.views.api.schemas import AuditEntrySchema, AuditQuery, ProblemSchema, VerdictSchema, page_of
+from registry.views.audit import checkpoint_download
 from registry.views.helpers import require_actor
 
 blp = api_blueprint("api_audit", "The hash-chained audit log")
@@ -56,6 +57,29 @@ def list_audit(args):
         mimetype=mimetype,
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
+
+
+@blp.get("/audit/checkpoints")
+@blp.doc(
+    responses={
+        "200": {
+            "description": "OK",
+            "content": {
+                "application/jsonl": {
+                    "schema": {
+                        "type": "string",
+                        "description": "one signed checkpoint per line: origin, seq, entry_hash, signed_at, "
+                        "key_fingerprint, signature",
+                    }
+                }
+            },
+        }
+    }
+)
+def list_checkpoints():
+    """Every signed checkpoint, oldest first: keep the file and check the log with `verify --against`."""
+    require("audit.verify")
+    return checkpoint_download()
 
 
 @blp.get("/audit/verify")
