@@ -199,8 +199,8 @@ def audited_changes(before: dict, after: dict) -> Counter:
     """The audit entries a committed step owes, as (object_type, object_id) -> count, from what changed:
     one per timeline event of an animal (its declaration or birth, and each event); one per transfer
     created or changed; one per permit changed or endorsed; one per facility whose row or allowances
-    changed; one per mark put on an animal that existed before (marks given with a new animal, and
-    marks freed by an event, are in that animal's entry)."""
+    changed; one per mark put on an animal or retired (marks given with a new animal, and marks
+    freed by an event, included: each mark is a row of its own)."""
     owed: Counter = Counter()
 
     def new(table):
@@ -219,9 +219,8 @@ def audited_changes(before: dict, after: dict) -> Counter:
     allowances |= {key[0] for key in changed("facility_species")}
     for facility_id in set(changed("facility")) | allowances:
         owed["facility", str(facility_id)] += 1
-    for row in new("identifier"):
-        if row[1] in before["animal"]:
-            owed["identifier", str(row[0])] += 1
+    for key in changed("identifier"):
+        owed["identifier", str(key)] += 1
     return owed
 
 
