@@ -165,13 +165,18 @@ def _configured_public_pem() -> str | None:
     help="The registry's published public key (PEM) the signatures must verify with "
     "(default: the public half of the configured signing key)",
 )
-def verify_audit(export_file, key_file):
+@click.option("--full", is_flag=True, help="Then reconcile the tables with the log (registry audit reconcile)")
+def verify_audit(export_file, key_file, full):
     """Verify the chain (or an export, offline); exit 1 and name the entry on any tampering.
 
     Signatures are always checked: without --key or a configured signing key, it refuses (exit 2).
+    With --full, the tables are then reconciled with the log, and any row that differs fails it too.
     """
     from registry import signing
 
+    if full and export_file is not None:
+        click.secho("error: --full checks the database's tables; an export has none", fg="red", err=True)
+        sys.exit(2)
     public_pem = key_file.read_text() if key_file else _configured_public_pem()
     if public_pem is None:
         click.secho(NO_KEY, fg="red", err=True)
@@ -188,16 +193,40 @@ def verify_audit(export_file, key_file):
             verdict = audit_export.verify_export(lines, trusted)
         click.echo(str(verdict))
         sys.exit(0 if verdict.ok else 1)
-    _verify_database(public_pem)
+    _verify_database(public_pem, full)
 
 
 @with_appcontext
-def _verify_database(public_pem: str):
+def _verify_database(public_pem: str, full: bool = False):
     from registry.services import audit
 
     verdict = audit.verify_database(public_pem)
     click.echo(str(verdict))
-    sys.exit(0 if verdict.ok else 1)
+    # Reconciled even when the chain is broken: which rows disagree with it helps find what happened.
+    agree = _reconcile() if full else True
+    sys.exit(0 if verdict.ok and agree else 1)
+
+
+def _reconcile() -> bool:
+    """Print every row that differs from the log, then a summary; True when there is none."""
+    from registry.services.reconcile import reconcile
+
+    found = 0
+    for difference in reconcile():
+        click.echo(str(difference))
+        found += 1
+    if found:
+        click.echo(f"tables DIFFER from the audit log: {found} difference{'' if found == 1 else 's'}")
+    else:
+        click.echo("tables reconcile with the audit log: no row differs")
+    return not found
+
+
+@audit_cli.command("reconcile")
+@with_appcontext
+def reconcile_audit():
+    """Replay the log and compare it with every domain table; exit 1 naming each row that differs."""
+    sys.exit(0 if _reconcile() else 1)
 
 
 @audit_cli.command("keygen")
