@@ -172,13 +172,18 @@ def _configured_public_pem() -> str | None:
     help="Checkpoints you kept (JSON Lines, from a witness or the checkpoint download): the live log "
     "must still extend every one",
 )
-def verify_audit(export_file, key_file, against_file):
+@click.option("--full", is_flag=True, help="Then reconcile the tables with the log (registry audit reconcile)")
+def verify_audit(export_file, key_file, against_file, full):
     """Verify the chain (or an export, offline); exit 1 and name the entry on any tampering.
 
     Signatures are always checked: without --key or a configured signing key, it refuses (exit 2).
+    With --full, the tables are then reconciled with the log, and any row that differs fails it too.
     """
     from registry import signing
 
+    if export_file is not None and (full or against_file is not None):
+        click.secho("error: --full and --against check the database; an export is checked alone", fg="red", err=True)
+        sys.exit(2)
     public_pem = key_file.read_text() if key_file else _configured_public_pem()
     if public_pem is None:
         click.secho(NO_KEY, fg="red", err=True)
@@ -195,31 +200,53 @@ def verify_audit(export_file, key_file, against_file):
             verdict = audit_export.verify_export(lines, trusted)
         click.echo(str(verdict))
         sys.exit(0 if verdict.ok else 1)
-    if against_file is not None:
-        _verify_against(public_pem, against_file)
-    _verify_database(public_pem)
+    _verify_database(public_pem, against_file, full)
 
 
 @with_appcontext
-def _verify_database(public_pem: str):
+def _verify_database(public_pem: str, against_file: Path | None, full: bool):
+    """The chain and its checks; then, if asked, the checkpoints the auditor kept and the tables."""
     from registry.services import audit
 
+    kept = _against(public_pem, against_file) if against_file is not None else True
     verdict = audit.verify_database(public_pem)
     click.echo(str(verdict))
-    sys.exit(0 if verdict.ok else 1)
+    # Reconciled even when the chain is broken: which rows disagree with it helps find what happened.
+    agree = _reconcile() if full else True
+    sys.exit(0 if verdict.ok and kept and agree else 1)
 
 
+def _reconcile() -> bool:
+    """Print every row that differs from the log, then a summary; True when there is none."""
+    from registry.services.reconcile import reconcile
+
+    found = 0
+    for difference in reconcile():
+        click.echo(str(difference))
+        found += 1
+    if found:
+        click.echo(f"tables DIFFER from the audit log: {found} difference{'' if found == 1 else 's'}")
+    else:
+        click.echo("tables reconcile with the audit log: no row differs")
+    return not found
+
+
+@audit_cli.command("reconcile")
 @with_appcontext
-def _verify_against(public_pem: str, against_file: Path):
+def reconcile_audit():
+    """Replay the log and compare it with every domain table; exit 1 naming each row that differs."""
+    sys.exit(0 if _reconcile() else 1)
+
+
+def _against(public_pem: str, against_file: Path) -> bool:
+    """Compare the live log with every checkpoint in *against_file*; True when it extends them all."""
     from registry import signing
-    from registry.services import anchor, audit
+    from registry.services import anchor
 
     with against_file.open(encoding="utf-8") as lines:
         result = anchor.verify_against(lines, signing.public_key(public_pem))
     for problem in result.problems:
         click.secho(f"checkpoint BROKEN: {problem}", fg="red")
-    verdict = audit.verify_database(public_pem)
-    click.echo(str(verdict))
     click.echo(f"entries are signed from entry {result.signed_from} on (the ones before predate signing)")
     if not result.checked:
         click.secho(f"no checkpoint in {against_file}: nothing to compare the live log with", fg="red")
@@ -227,7 +254,7 @@ def _verify_against(public_pem: str, against_file: Path):
         click.echo(f"{result.checked} checkpoints checked: the live log does not extend {against_file}")
     else:
         click.echo(f"{result.checked} checkpoints checked: the live log extends every one in {against_file}")
-    sys.exit(0 if verdict.ok and result.checked and not result.problems else 1)
+    return bool(result.checked) and not result.problems
 
 
 @audit_cli.command("keygen")

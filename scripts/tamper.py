@@ -126,10 +126,14 @@ def truncate_log(conn: Connection, _work: Path) -> list[str]:
 
 
 def rechain_all(conn: Connection, _work: Path) -> list[str]:
-    """Rewrite one death's day in the log and in the timeline, rehash everything, drop the checkpoints."""
+    """Rewrite one death's day in the log and in the timeline, rehash everything, and remove every
+    trace of the checkpoints (their rows, their entries, the head's counters)."""
     _bypass_triggers(conn)
     entries = _entries(conn)
     death = next(e for e in entries if e["action"] == "animal.death")
+    # The first witnessed checkpoint that covers the death is the first whose hash no longer matches.
+    witnessed = _one(conn, "SELECT min(seq) AS seq FROM audit_checkpoint WHERE seq >= :seq", seq=death["seq"]).seq
+    entries = [e for e in entries if e["action"] != "audit.checkpoint"]
     death["after"] = dict(death["after"], occurred_on="2020-01-01")
     conn.execute(
         text("UPDATE animal_event SET occurred_on = '2020-01-01' WHERE event = 'death' AND animal_id = :id"),
@@ -138,7 +142,7 @@ def rechain_all(conn: Connection, _work: Path) -> list[str]:
     entries = _rechain(entries)
     _write_entries(conn, entries)
     _move_head(conn, entries, forget_checkpoints=True)
-    return [f"entry {death['seq']}"]
+    return [f"checkpoint at entry {witnessed}", "rewritten"]
 
 
 def cut_tail(conn: Connection, _work: Path) -> list[str]:

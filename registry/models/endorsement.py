@@ -29,13 +29,18 @@ class Endorsement(Model):
     lines: Mapped[list["EndorsedLine"]] = relationship(back_populates="endorsement", order_by="EndorsedLine.id")
 
     def as_audit(self) -> dict:
+        # Logged inside its permit's entry, so the ids are what name this row and its lines there.
         return {
+            "id": self.id,
             "permit_id": self.permit_id,
             "direction": self.direction,
             "port": self.port,
             "endorsed_on": self.endorsed_on,
             "transport_doc": self.transport_doc,
-            "lines": [{"line_no": x.line.line_no, "quantity": x.quantity, "outcome": x.outcome} for x in self.lines],
+            "lines": [
+                {"id": x.id, "line_no": x.line.line_no, "quantity": x.quantity, "outcome": x.outcome}
+                for x in self.lines
+            ],
         }
 
 

@@ -137,7 +137,11 @@ def _marks_freed(session, ctx: EventContext, row: AnimalEvent, details: dict) ->
     """A void declaration frees its marks: the same chip may come back on a new application."""
     freed = [ident for ident in ctx.animal.identifiers if ident.active]
     for ident in freed:
+        before = ident.as_audit()
         ident.active, ident.retired_on = False, row.occurred_on
+        session.flush()
+        # Each mark is a row of its own: its entry says it was retired, as retiring it by hand does.
+        audit.record(ctx.actor, "animal.identifier_retire", "identifier", ident.id, before, ident.as_audit())
     if freed:
         row.details = {**row.details, "released_identifiers": [f"{i.kind} {i.value}" for i in freed]}
 
@@ -163,6 +167,11 @@ EVENTS: dict[type[commands.AnimalEvent], EventSpec] = {
 _CREATING = {"declare", "birth"}
 if {c.EVENT for c in EVENTS} | _CREATING != set(ANIMAL.events):  # pragma: no cover - a declaration bug
     raise RuntimeError("every animal event needs its command and spec, and only those")
+#: The events after which the animal's owner and holder periods follow its row (``place`` or
+#: ``release``): reconciling the log with ``keeping`` replays these and only these.
+REKEEPING = frozenset(
+    {"birth"} | {c.EVENT for c, spec in EVENTS.items() if spec.effect in (_move, _seized, _forfeited, _released)}
+)
 
 
 def record_animal_event(actor: Actor, animal_id: int, command: commands.AnimalEvent, handshake=None) -> Animal:
@@ -217,7 +226,7 @@ def record_animal_event(actor: Actor, animal_id: int, command: commands.AnimalEv
             "animal",
             animal.id,
             before,
-            animal.as_audit() | {"event": row.details, "occurred_on": when},
+            animal.as_audit() | {"event": row.details, "occurred_on": when, "event_id": row.id},
             subjects=_subjects(session, ctx, from_state, facility_before, handshake),
         )
         cancel_stale_offers(session, actor, animal, event, handshake)

@@ -11,7 +11,7 @@ from registry import clock
 from registry.commands.arrivals import Birth, Declaration, NewIdentifier
 from registry.i18n import _
 from registry.machines import ANIMAL
-from registry.models import Animal, PermitLine
+from registry.models import Animal, AnimalEvent, Identifier, PermitLine
 from registry.permissions import Actor, can_see_animal, can_see_permit, require
 from registry.services import audit
 from registry.services.context import write_transaction
@@ -21,17 +21,42 @@ from registry.services.keeping import Context, locked_facility, locked_permit, p
 from registry.services.numbers import registry_number
 
 
-def _new_animal(session, marks: tuple[NewIdentifier, ...], when: date, **fields) -> Animal:
+def _new_animal(session, marks: tuple[NewIdentifier, ...], when: date, **fields) -> tuple[Animal, list[Identifier]]:
     animal = Animal(registry_no=registry_number(current_app.config["ISSUING_COUNTRY"], when.year), **fields)
     session.add(animal)
     session.flush()
-    for mark in marks:
-        attach(session, animal, mark, when)
-    return animal
+    return animal, [attach(session, animal, mark, when) for mark in marks]
 
 
-def _marks(marks: tuple[NewIdentifier, ...]) -> list[list[str]]:
-    return [[m.kind, m.value] for m in marks]
+def _record_new(actor: Actor, animal: Animal, row: AnimalEvent, marks: list[Identifier], subjects: list) -> None:
+    """The animal's creation entry (also concerning *subjects*), then one per mark: each mark is a row
+    of its own, retired later by its own entry, so its creation is recorded as attaching one to a
+    known animal is."""
+    audit.record(
+        actor,
+        f"animal.{row.event}",
+        "animal",
+        animal.id,
+        None,
+        animal.as_audit()
+        | {
+            "identifiers": [[m.kind, m.value] for m in marks],
+            "event": row.details,
+            "occurred_on": row.occurred_on,
+            "event_id": row.id,
+        },
+        subjects=subjects,
+    )
+    for ident in marks:
+        audit.record(
+            actor,
+            "animal.identifier_add",
+            "identifier",
+            ident.id,
+            None,
+            ident.as_audit(),
+            subjects=[("animal", animal.id)],
+        )
 
 
 def register_birth(actor: Actor, birth: Birth) -> Animal:
@@ -57,7 +82,7 @@ def register_birth(actor: Actor, birth: Birth) -> Animal:
             t = ANIMAL.allowed(None, "birth", ctx)
         assert facility is not None  # Birth.facility_id is an id, and an unknown one was refused above
         parent = parents.get("dam") or parents.get("sire")
-        animal = _new_animal(
+        animal, marks = _new_animal(
             session,
             birth.identifiers,
             birth.birth_date,
@@ -76,15 +101,9 @@ def register_birth(actor: Actor, birth: Birth) -> Animal:
         details = {"sire_id": birth.sire_id, "dam_id": birth.dam_id, "facility_id": facility.id}
         row = timeline(session, actor, animal, "birth", None, birth.birth_date, details)
         place(session, animal, row, None, facility, birth.birth_date)
-        audit.record(
-            actor,
-            "animal.birth",
-            "animal",
-            animal.id,
-            None,
-            animal.as_audit() | {"identifiers": _marks(birth.identifiers)},
-            # A birth is in the parents' histories too.
-            subjects=[("animal", birth.sire_id), ("animal", birth.dam_id), ("facility", facility.id)],
+        # A birth is in the parents' histories too.
+        _record_new(
+            actor, animal, row, marks, [("animal", birth.sire_id), ("animal", birth.dam_id), ("facility", facility.id)]
         )
     return animal
 
@@ -112,7 +131,7 @@ def declare(actor: Actor, permit_line_id: int, declaration: Declaration) -> Anim
         ctx = Context(actor, None, declaration, today, species_id=line.species_id, permit=permit)
         with refusals_as_conflict():
             t = ANIMAL.allowed(None, "declare", ctx)
-        animal = _new_animal(
+        animal, marks = _new_animal(
             session,
             declaration.identifiers,
             today,
@@ -126,14 +145,6 @@ def declare(actor: Actor, permit_line_id: int, declaration: Declaration) -> Anim
             permit_line_id=line.id,
             owner_party_id=permit.importer_party_id or permit.applicant_party_id,
         )
-        timeline(session, actor, animal, "declare", None, today, {"permit_line_id": line.id}, permit.id)
-        audit.record(
-            actor,
-            "animal.declare",
-            "animal",
-            animal.id,
-            None,
-            animal.as_audit() | {"identifiers": _marks(declaration.identifiers)},
-            subjects=[("permit", permit.id), ("permit_line", line.id)],
-        )
+        row = timeline(session, actor, animal, "declare", None, today, {"permit_line_id": line.id}, permit.id)
+        _record_new(actor, animal, row, marks, [("permit", permit.id), ("permit_line", line.id)])
     return animal

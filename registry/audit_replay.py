@@ -1,0 +1,109 @@
+"""Replaying the audit log: what one object's entries say its row holds now.
+
+Pure functions over the entries' ``before``/``after`` dicts (already in their JSON form), with no
+database, so they can be tested alone; ``registry.services.reconcile`` feeds them the log and
+compares what they return with the tables.
+
+An entry keeps only the keys that changed (``services.audit.diff``), and a creation entry has no
+``before`` and a full ``after``: folding the ``after`` dicts in order gives the last state the log
+knows. Entries may carry keys the row's snapshot does not have (``event`` on an animal's event,
+``offered`` on a transfer offer...): they are folded too, and the comparison ignores them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+
+class Entry(NamedTuple):
+    """The part of an audit entry replaying needs."""
+
+    seq: int
+    action: str
+    before: dict | None
+    after: dict | None
+
+
+def states(entries: Iterable[Entry]) -> Iterator[tuple[Entry, dict]]:
+    """Each entry with the object's state once it is applied."""
+    state: dict = {}
+    for entry in entries:
+        if entry.before is None:
+            state = {}  # a creation entry: everything is in its after
+        state = state | (entry.after or {})
+        yield entry, state
+
+
+def fold(entries: Iterable[Entry]) -> dict:
+    """The object's state after the last of *entries* (empty when there are none)."""
+    last: dict = {}
+    for _entry, last in states(entries):  # noqa: B007 - the last one is the answer
+        continue
+    return last
+
+
+def mismatches(table: dict, log: dict, skip: Iterable[str] = ()) -> Iterator[tuple[str, Any, Any]]:
+    """(key, table value, log value) for each key of the row's snapshot *table* that the log also has
+    and that differs. Keys the log never recorded are not guessed at."""
+    skipped = set(skip)
+    for key, value in table.items():
+        if key in log and key not in skipped and log[key] != value:
+            yield key, value, log[key]
+
+
+def said(key: str, table: Any, log: Any) -> str:
+    """How one differing value is reported."""
+    return f"{key} is {_shown(table)} in the table, the log says {_shown(log)}"
+
+
+def _shown(value: Any) -> str:
+    return "empty" if value is None else str(value)
+
+
+@dataclass
+class Period:
+    """An owner or holder period (a ``keeping`` row) as the log implies it."""
+
+    relation: str
+    party_id: int
+    facility_id: int | None
+    #: None only when the entry gives no date for the event (birth entries give the birth date).
+    since: str | None
+    until: str | None
+    #: The timeline row of the event that opened it (None when the log's event has no row).
+    event_id: int | None
+
+    def as_row(self) -> dict:
+        return {"party_id": self.party_id, "facility_id": self.facility_id, "since": self.since, "until": self.until}
+
+
+class Keepers:
+    """Who owns and holds an animal over time, replayed as ``services.keeping.place``/``release`` do.
+
+    Only events that place or release the animal touch its periods: a declared or entered animal
+    has its owner on the row but no owner period until it is placed.
+    """
+
+    def __init__(self) -> None:
+        self.periods: list[Period] = []
+        self._open: dict[str, Period | None] = {"owner": None, "holder": None}
+
+    def keep(self, state: dict, since: str | None, event_id: int | None) -> None:
+        """The animal was placed or released on *since*: its periods follow the row's owner, holder
+        and facility in *state* (release leaves the owner as it is and clears the holder)."""
+        self._keep("owner", state.get("owner_party_id"), None, since, event_id)
+        self._keep("holder", state.get("holder_party_id"), state.get("facility_id"), since, event_id)
+
+    def _keep(self, relation: str, party_id: int | None, facility_id: int | None, since: str | None, event_id) -> None:
+        current = self._open[relation]
+        if current is not None:
+            if current.party_id == party_id and (relation == "owner" or current.facility_id == facility_id):
+                return
+            current.until = since
+            self._open[relation] = None
+        if party_id is not None:
+            period = Period(relation, party_id, facility_id if relation == "holder" else None, since, None, event_id)
+            self.periods.append(period)
+            self._open[relation] = period
