@@ -46,8 +46,9 @@ class Case:
     what: str
     #: Changes the copy; returns the words the check's output must contain.
     tamper: Callable[[Connection, Path], list[str]]
-    #: The command run after the tampering (defaults to the full verification against the witness).
-    check: tuple[str, ...] | None = None
+    #: The commands run after the tampering, the last one judged (default: the full verification
+    #: against the witness).
+    checks: tuple[tuple[str, ...], ...] = (("audit", "verify", "--full", "--against", "{work}/witness.jsonl"),)
     #: The exit status that means "caught".
     caught_with: int = 1
 
@@ -150,11 +151,16 @@ def cut_tail(conn: Connection, _work: Path) -> list[str]:
     _bypass_triggers(conn)
     last = _one(conn, "SELECT checkpoint_seq FROM audit_head").checkpoint_seq
     entries = [e for e in _entries(conn) if e["seq"] <= last]
-    gone = _one(conn, "SELECT min(seq) AS seq FROM audit_entry WHERE seq > :last", last=last).seq
-    gone_entry = next(e for e in _entries(conn) if e["seq"] == gone)
+    # The tables keep what the cut entries recorded: the first animal they touched no longer agrees.
+    animal = _one(
+        conn,
+        "SELECT a.registry_no FROM animal a WHERE CAST(a.id AS VARCHAR(64)) = ("
+        "SELECT object_id FROM audit_entry WHERE seq > :last AND object_type = 'animal' ORDER BY seq LIMIT 1)",
+        last=last,
+    )
     conn.execute(text("DELETE FROM audit_entry WHERE seq > :last"), {"last": last})
     _move_head(conn, entries, forget_checkpoints=False)
-    return [f"{gone_entry['object_type']}"]
+    return [f"animal {animal.registry_no}"]
 
 
 def forged_entry(conn: Connection, _work: Path) -> list[str]:
@@ -217,6 +223,30 @@ def death_rewritten(conn: Connection, _work: Path) -> list[str]:
     return [row.registry_no, "death"]
 
 
+def chip_rewritten(conn: Connection, _work: Path) -> list[str]:
+    """Swap an animal's microchip number for another, as if it had always carried it."""
+    row = _one(conn, "SELECT id FROM identifier WHERE kind = 'microchip' ORDER BY id LIMIT 1")
+    conn.execute(text("UPDATE identifier SET value = '900000000000999' WHERE id = :id"), {"id": row.id})
+    return [f"identifier {row.id}", "900000000000999"]
+
+
+def index_cut(conn: Connection, work: Path) -> list[str]:
+    """Drop the index row that leads an export to an animal's transfer: the registry itself would then
+    export a history without it, under a valid signature."""
+    row = _one(
+        conn,
+        "SELECT s.seq, s.subject_id FROM audit_subject s JOIN audit_entry e ON e.seq = s.seq "
+        "WHERE s.subject_type = 'animal' AND e.object_type = 'transfer' ORDER BY s.seq LIMIT 1",
+    )
+    conn.execute(
+        text("DELETE FROM audit_subject WHERE subject_type = 'animal' AND subject_id = :id AND seq = :seq"),
+        {"id": row.subject_id, "seq": row.seq},
+    )
+    registry_no = _one(conn, "SELECT registry_no FROM animal WHERE id = :id", id=int(row.subject_id)).registry_no
+    (work / "subject.txt").write_text(registry_no)
+    return [f"entry {row.seq} concerning animal {row.subject_id} is missing"]
+
+
 def no_key(_conn: Connection, work: Path) -> list[str]:
     return ["nothing was verified"]
 
@@ -241,12 +271,22 @@ CASES = (
     Case("permit-quantity", "a permit line's quantity raised", permit_quantity),
     Case("cleared-line", "a cleared endorsement line added", cleared_line),
     Case("death-rewritten", "a death's day rewritten in the timeline", death_rewritten),
-    Case("no-key", "verification asked for without the public key", no_key, ("audit", "verify"), caught_with=2),
+    Case("chip-rewritten", "a microchip number rewritten in the table", chip_rewritten),
+    Case("no-key", "verification asked for without the public key", no_key, (("audit", "verify"),), caught_with=2),
     Case(
         "export-cut",
         "one entry removed from an animal's exported history",
         export_cut,
-        ("audit", "verify", "--file", "{work}/history.jsonl", "--key", "{work}/public.pem"),
+        (("audit", "verify", "--file", "{work}/history.jsonl", "--key", "{work}/public.pem"),),
+    ),
+    Case(
+        "index-cut",
+        "the index that finds an animal's entries loses its transfer: its export leaves it out",
+        index_cut,
+        (
+            ("audit", "export", "--animal", "{subject}", "--out", "{work}/index-cut.jsonl"),
+            ("audit", "verify", "--file", "{work}/index-cut.jsonl", "--key", "{work}/public.pem"),
+        ),
     ),
 )
 
@@ -342,14 +382,16 @@ def run(url: str | None) -> int:
     print(f"{'case':<16} {'caught':<7} what")
     for case in CASES:
         target = copies.copy()
+        (work / "subject.txt").unlink(missing_ok=True)
         (work / "history.jsonl").write_text(pristine_history, encoding="utf-8")
         engine = create_engine(target)
         with engine.begin() as conn:
             expected = case.tamper(conn, work)
         engine.dispose()
-        check = case.check or ("audit", "verify", "--full", "--against", "{work}/witness.jsonl")
-        args = [part.format(work=work) for part in check]
-        done = _registry(_env(work, target, key=case.name != "no-key"), *args)
+        subject = (work / "subject.txt").read_text() if (work / "subject.txt").exists() else ""
+        for check in case.checks:
+            args = [part.format(work=work, subject=subject) for part in check]
+            done = _registry(_env(work, target, key=case.name != "no-key"), *args)
         said = done.stdout + done.stderr
         caught = done.returncode == case.caught_with and all(word in said for word in expected)
         missed += not caught
