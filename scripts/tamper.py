@@ -46,6 +46,8 @@ class Case:
     what: str
     #: Changes the copy; returns the words the check's output must contain.
     tamper: Callable[[Connection, Path], list[str]]
+    #: Which check catches it, for docs/audit.md.
+    caught_by: str
     #: The commands run after the tampering, the last one judged (default: the full verification
     #: against the witness).
     checks: tuple[tuple[str, ...], ...] = (("audit", "verify", "--full", "--against", "{work}/witness.jsonl"),)
@@ -262,27 +264,56 @@ def export_cut(_conn: Connection, work: Path) -> list[str]:
 
 
 CASES = (
-    Case("truncate-log", "the whole log and its checkpoints emptied", truncate_log),
-    Case("rechain-all", "a death rewritten in log and timeline, the chain rehashed, checkpoints deleted", rechain_all),
-    Case("cut-tail", "the entries newer than the last checkpoint cut, the head moved back", cut_tail),
-    Case("forged-entry", "an entry appended with a correct hash, the head moved", forged_entry),
-    Case("animal-owner", "an animal's owner changed in the table", animal_owner),
-    Case("animal-state", "a dead animal made alive in the table", animal_state),
-    Case("permit-quantity", "a permit line's quantity raised", permit_quantity),
-    Case("cleared-line", "a cleared endorsement line added", cleared_line),
-    Case("death-rewritten", "a death's day rewritten in the timeline", death_rewritten),
-    Case("chip-rewritten", "a microchip number rewritten in the table", chip_rewritten),
-    Case("no-key", "verification asked for without the public key", no_key, (("audit", "verify"),), caught_with=2),
+    Case(
+        "truncate-log",
+        "the whole log and its checkpoints emptied",
+        truncate_log,
+        "`--against` (the witnessed checkpoints are gone); every domain row has an entry",
+    ),
+    Case(
+        "rechain-all",
+        "a death rewritten in log and timeline, the chain rehashed, every trace of the checkpoints removed",
+        rechain_all,
+        "`--against`: the first witnessed checkpoint after the change no longer matches; entry signatures",
+    ),
+    Case(
+        "cut-tail",
+        "the entries newer than the last checkpoint cut, the head moved back",
+        cut_tail,
+        "reconciliation: the rows those entries changed disagree with the log; rows with no entry",
+    ),
+    Case(
+        "forged-entry",
+        "an entry appended with a correct hash, the head moved",
+        forged_entry,
+        "entry signatures: it carries none the registry's key made",
+    ),
+    Case("animal-owner", "an animal's owner changed in the table", animal_owner, "reconciliation"),
+    Case("animal-state", "a dead animal made alive in the table", animal_state, "reconciliation"),
+    Case("permit-quantity", "a permit line's quantity raised", permit_quantity, "reconciliation"),
+    Case("cleared-line", "a cleared endorsement line added", cleared_line, "reconciliation"),
+    Case("death-rewritten", "a death's day rewritten in the timeline", death_rewritten, "reconciliation"),
+    Case("chip-rewritten", "a microchip number rewritten in the table", chip_rewritten, "reconciliation"),
+    Case(
+        "no-key",
+        "verification asked for without the public key",
+        no_key,
+        "verify refuses (exit 2) instead of skipping the signatures",
+        (("audit", "verify"),),
+        caught_with=2,
+    ),
     Case(
         "export-cut",
         "one entry removed from an animal's exported history",
         export_cut,
+        "the offline verifier: the signed manifest and the subject links",
         (("audit", "verify", "--file", "{work}/history.jsonl", "--key", "{work}/public.pem"),),
     ),
     Case(
         "index-cut",
         "the index that finds an animal's entries loses its transfer: its export leaves it out",
         index_cut,
+        "the offline verifier: the subject links (the manifest agrees with the file)",
         (
             ("audit", "export", "--animal", "{subject}", "--out", "{work}/index-cut.jsonl"),
             ("audit", "verify", "--file", "{work}/index-cut.jsonl", "--key", "{work}/public.pem"),
@@ -407,7 +438,19 @@ def run(url: str | None) -> int:
     return 1 if missed else 0
 
 
+def cases_table() -> str:
+    """The cases as the Markdown table docs/audit.md shows (a test keeps the two the same)."""
+    rows = ["| Case | What the superuser does | Caught by |", "| --- | --- | --- |"]
+    rows += [f"| `{c.name}` | {c.what} | {c.caught_by} |" for c in CASES]
+    return "\n".join(rows)
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", help="a PostgreSQL URL whose database this script may drop and create")
-    sys.exit(run(parser.parse_args().database_url))
+    parser.add_argument("--cases", action="store_true", help="print the cases as a Markdown table and stop")
+    options = parser.parse_args()
+    if options.cases:
+        print(cases_table())
+        sys.exit(0)
+    sys.exit(run(options.database_url))

@@ -1,5 +1,6 @@
 """The tamper script (scripts/tamper.py) on a copy of the demo database: every case caught, by name."""
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -26,3 +27,13 @@ def test_every_tampering_is_caught(kind):
     caught, _of, total = summary[-1].split()[:3]
     assert caught == total and int(total) >= 10, report
     assert " NO " not in report, report
+
+
+def test_the_audit_page_lists_every_case(monkeypatch):
+    spec = importlib.util.spec_from_file_location("tamper", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    tamper = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "tamper", tamper)  # its dataclasses look their module up
+    spec.loader.exec_module(tamper)
+    page = (SCRIPT.parent.parent / "docs" / "audit.md").read_text(encoding="utf-8")
+    assert tamper.cases_table() in page, "docs/audit.md is stale: paste `scripts/tamper.py --cases` into it"
