@@ -196,7 +196,8 @@ def verify_audit(export_file, key_file, against_file, full):
     if export_file is not None:
         from registry import audit_export
 
-        with export_file.open(encoding="utf-8") as lines:
+        # Damaged bytes are the verifier's to report, line by line, not a decoding traceback.
+        with export_file.open(encoding="utf-8", errors="replace") as lines:
             verdict = audit_export.verify_export(lines, trusted)
         click.echo(str(verdict))
         sys.exit(0 if verdict.ok else 1)
@@ -243,7 +244,7 @@ def _against(public_pem: str, against_file: Path) -> bool:
     from registry import signing
     from registry.services import anchor
 
-    with against_file.open(encoding="utf-8") as lines:
+    with against_file.open(encoding="utf-8", errors="replace") as lines:
         result = anchor.verify_against(lines, signing.public_key(public_pem))
     for problem in result.problems:
         click.secho(f"checkpoint BROKEN: {problem}", fg="red")
@@ -425,4 +426,17 @@ def _create_app():
     return create_app()
 
 
-main = FlaskGroup(create_app=_create_app, help="Wildlife Registry administration.", set_debug_flag=False)
+class _Registry(FlaskGroup):
+    """The `registry` command: a missing signing key is an operator's error with a fix, not a traceback."""
+
+    def invoke(self, ctx):
+        from registry import signing
+
+        try:
+            return super().invoke(ctx)
+        except signing.KeyMissing as exc:
+            click.secho(f"error: {exc}", fg="red", err=True)
+            sys.exit(2)
+
+
+main = _Registry(create_app=_create_app, help="Wildlife Registry administration.", set_debug_flag=False)

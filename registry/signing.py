@@ -87,9 +87,12 @@ def valid(key: Ed25519PublicKey, message: bytes, signature: str) -> bool:
         return False
 
 
-def checkpoint_message(origin: str, seq: int, entry_hash: str) -> bytes:
-    """What a checkpoint signs: the chain's origin, its length and its head (C2SP checkpoint-like)."""
-    return f"{origin}\n{seq}\n{entry_hash}\n".encode()
+def checkpoint_message(origin: str, seq: int, entry_hash: str, signed_from: int | None = None) -> bytes:
+    """What a checkpoint signs: the chain's origin, its length and its head (C2SP checkpoint-like),
+    and the first entry that must carry a signature, so that boundary cannot be moved unseen
+    (checkpoints signed before entries were signed have none)."""
+    boundary = "" if signed_from is None else f"signed-from {signed_from}\n"
+    return f"{origin}\n{seq}\n{entry_hash}\n{boundary}".encode()
 
 
 def entry_message(origin: str, seq: int, entry_hash: str) -> bytes:

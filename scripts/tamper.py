@@ -177,6 +177,16 @@ def forged_entry(conn: Connection, _work: Path) -> list[str]:
     return [f"entry {forged['seq']}"]
 
 
+def boundary_moved(conn: Connection, work: Path) -> list[str]:
+    """Forge an entry, strip the signatures past the last checkpoint, and move the signing boundary
+    past the end, so that every unsigned entry looks older than signing."""
+    forged_entry(conn, work)
+    last = _one(conn, "SELECT checkpoint_seq, seq FROM audit_head")
+    conn.execute(text("UPDATE audit_entry SET signature = NULL WHERE seq > :last"), {"last": last.checkpoint_seq})
+    conn.execute(text("UPDATE audit_head SET signed_from = :next"), {"next": last.seq + 1})
+    return ["the boundary was moved"]
+
+
 def animal_owner(conn: Connection, _work: Path) -> list[str]:
     row = _one(
         conn,
@@ -287,6 +297,12 @@ CASES = (
         "an entry appended with a correct hash, the head moved",
         forged_entry,
         "entry signatures: it carries none the registry's key made",
+    ),
+    Case(
+        "boundary-moved",
+        "an entry forged, the signatures past the last checkpoint stripped, the signing boundary moved past them",
+        boundary_moved,
+        "every checkpoint signed the boundary: the stored ones and the witnessed ones disagree with it",
     ),
     Case("animal-owner", "an animal's owner changed in the table", animal_owner, "reconciliation"),
     Case("animal-state", "a dead animal made alive in the table", animal_state, "reconciliation"),

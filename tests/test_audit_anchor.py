@@ -59,7 +59,7 @@ def _against(app, path):
 
 
 def test_every_entry_carries_the_registry_signature(app, session, world):
-    public = signing.public_key(audit.signer().public_pem)
+    public = signing.public_key(anchor.signer().public_pem)
     entries = session.scalars(select(AuditEntry)).all()
     assert entries
     for e in entries:
@@ -175,12 +175,11 @@ def test_the_witness_gets_each_checkpoint_after_commit_and_none_rolled_back(app,
     kept = _lines(witness)
     stored = session.scalars(select(AuditCheckpoint).where(AuditCheckpoint.seq >= start)).all()
     assert [row["seq"] for row in kept] == [cp.seq for cp in stored] == [start, start + 4, start + 8, start + 12]
-    public = signing.public_key(audit.signer().public_pem)
+    public = signing.public_key(anchor.signer().public_pem)
     for row in kept:
-        assert row["origin"] == app.config["AUDIT_ORIGIN"] and row["key_fingerprint"] == audit.signer().fingerprint
-        assert signing.valid(
-            public, signing.checkpoint_message(row["origin"], row["seq"], row["entry_hash"]), row["signature"]
-        )
+        assert row["origin"] == app.config["AUDIT_ORIGIN"] and row["key_fingerprint"] == anchor.signer().fingerprint
+        message = signing.checkpoint_message(row["origin"], row["seq"], row["entry_hash"], row["signed_from"])
+        assert signing.valid(public, message, row["signature"])
     with pytest.raises(RuntimeError), write_transaction():
         audit.checkpoint(world.actor("auditor"))
         raise RuntimeError("the use case failed")
@@ -351,3 +350,66 @@ def test_the_migration_excuses_only_the_entries_already_written(fresh_app):
         with db.engine.connect() as conn:
             signed_from, checkpoint_at = conn.exec_driver_sql("SELECT signed_from, checkpoint_at FROM audit_head").one()
         assert signed_from == 42 and str(checkpoint_at).startswith("2026-11-20 08:00:00")
+
+
+# ---------------------------------------------------------------- review findings
+
+
+def _strip_and_excuse(session, world) -> int:
+    """Append an unsigned entry, strip the signatures past the last checkpoint, and move the signing
+    boundary past the end: the one UPDATE that would excuse them all."""
+    seq = _forge(session, world)
+    _bypass_triggers(session)
+    last = _head(session).checkpoint_seq
+    session.execute(text("UPDATE audit_entry SET signature = NULL WHERE seq > :last"), {"last": last})
+    session.execute(update(AuditHead).values(signed_from=seq + 1))
+    session.expire_all()
+    return seq
+
+
+def test_moving_the_signing_boundary_shows_in_the_checkpoints(app, session, world, witness, every):
+    every(5)
+    _logins(world, 12)
+    _strip_and_excuse(session, world)
+    verdict = audit.verify_database()
+    assert not verdict.ok and "the boundary was moved" in verdict.problem
+    # Deleting the checkpoints too leaves the witness's copy, which signed the boundary.
+    _bypass_checkpoint_triggers(session)
+    session.execute(delete(AuditCheckpoint))
+    session.execute(update(AuditHead).values(checkpoints=0, checkpoint_seq=0))
+    result = _against(app, witness)
+    assert result.exit_code == 1 and "the boundary was moved to excuse unsigned entries" in result.output
+
+
+def test_a_checkpoint_published_late_is_still_written(tmp_path):
+    """Two servers commit checkpoints 100 and 125 and publish them in the other order."""
+    path = str(tmp_path / "witness.jsonl")
+    assert witnesses.append(path, [{"seq": 125, "entry_hash": "b"}]) == 1
+    assert witnesses.append(path, [{"seq": 100, "entry_hash": "a"}]) == 1
+    assert witnesses.append(path, [{"seq": 100, "entry_hash": "a"}, {"seq": 125, "entry_hash": "b"}]) == 0
+    assert sorted(row["seq"] for row in _lines(tmp_path / "witness.jsonl")) == [100, 125]
+
+
+@pytest.mark.parametrize("damage", [b"\xff\xfe not text\n", b'{"seq": 1e400, "origin": "x"}\n', b"[1, 2]\n"])
+def test_a_damaged_checkpoint_file_is_named_line_by_line(app, world, tmp_path, damage):
+    path = tmp_path / "kept.jsonl"
+    path.write_bytes(damage)
+    result = _against(app, path)
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    assert "line 1 is not a checkpoint" in result.output
+
+
+def test_a_missing_signing_key_is_a_clear_refusal(app, client, login, world, monkeypatch, tmp_path):
+    from registry.services import tokens
+
+    secret = tokens.create_token(world.operator, world.users["officer"].id, "tests")[1]
+    monkeypatch.setitem(app.config, "AUDIT_SIGNING_KEY", str(tmp_path / "gone.pem"))
+    login(world.users["officer"])
+    page = client.post(f"/facilities/{world.breeder_site}/inspect", data={"result": "passed"})
+    assert page.status_code == 503 and "nothing was saved" in page.get_data(as_text=True)
+    answer = client.post(
+        f"/api/v1/facilities/{world.breeder_site}/actions/inspect",
+        json={"result": "passed"},
+        headers={"Authorization": f"Bearer {secret}"},
+    )
+    assert answer.status_code == 503 and answer.json["status"] == 503

@@ -23,6 +23,7 @@ def upgrade():
     op.add_column('audit_entry', sa.Column('signature', sa.String(length=120), nullable=True))
     op.add_column('audit_head', sa.Column('checkpoint_at', registry.models.base.UTCDateTime(timezone=True), nullable=True))
     op.add_column('audit_head', sa.Column('signed_from', sa.Integer(), server_default='1', nullable=False))
+    op.add_column('audit_checkpoint', sa.Column('signed_from', sa.Integer(), nullable=True))
     # The entries already written cannot be signed after the fact without vouching for whatever they
     # now say: signatures are required from the next entry on, and the write path signs checkpoints from then on.
     op.execute("UPDATE audit_head SET signed_from = seq + 1")
@@ -30,6 +31,7 @@ def upgrade():
 
 
 def downgrade():
+    op.drop_column('audit_checkpoint', 'signed_from')
     op.drop_column('audit_head', 'signed_from')
     op.drop_column('audit_head', 'checkpoint_at')
     op.drop_column('audit_entry', 'signature')

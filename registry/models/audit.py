@@ -78,5 +78,7 @@ class AuditCheckpoint(Model):
     seq: Mapped[int]
     entry_hash: Mapped[str] = mapped_column(String(64))
     signed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: The head's signing boundary when it was signed (signed with it); None before entries were signed.
+    signed_from: Mapped[int | None]
     key_fingerprint: Mapped[str] = mapped_column(String(80))
     signature: Mapped[str] = mapped_column(String(120))

@@ -81,6 +81,13 @@ def check_entry_signatures(public: signing.Ed25519PublicKey, head_seq: int) -> a
     return None
 
 
+def boundary_moved(signed: int, live: int) -> str:
+    return (
+        f"the head says signing began at entry {live}, but a checkpoint signed it as entry {signed}: "
+        "the boundary was moved to excuse unsigned entries"
+    )
+
+
 def _broken(seq: int, problem: str) -> audit_chain.Verdict:
     return audit_chain.Verdict(False, 0, seq, problem)
 
@@ -108,10 +115,11 @@ def verify_against(lines: Iterable[str], public: signing.Ed25519PublicKey) -> Ag
         try:
             cp = json.loads(raw)
             seq, entry_hash, signed_at = int(cp["seq"]), str(cp["entry_hash"]), cp.get("signed_at", "?")
+            boundary = None if cp.get("signed_from") is None else int(cp["signed_from"])
             name = f"checkpoint at entry {seq} signed {signed_at} (line {number})"
-            message = signing.checkpoint_message(str(cp["origin"]), seq, entry_hash)
+            message = signing.checkpoint_message(str(cp["origin"]), seq, entry_hash, boundary)
             signature = str(cp["signature"])
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, OverflowError, AttributeError):
             problems.append(f"line {number} is not a checkpoint")
             continue
         if cp["origin"] != origin:
@@ -121,6 +129,8 @@ def verify_against(lines: Iterable[str], public: signing.Ed25519PublicKey) -> Ag
             problems.append(f"{name}: not signed by the registry's key; the file proves nothing about this one")
             continue
         newest = seq if newest is None else max(newest, seq)
+        if boundary is not None and boundary != signed_from:
+            problems.append(f"{name}: {boundary_moved(boundary, signed_from)}")
         if seq == 0:
             continue
         logged = session.scalar(select(AuditEntry.entry_hash).where(AuditEntry.seq == seq))

@@ -158,7 +158,7 @@ def verify_database(public_pem: str | None = None, batch: int = 2000) -> audit_c
     Raises signing.KeyMissing when there is no key to check the checkpoints' signatures with.
     """
     session = db.session
-    public = signing.public_key(public_pem if public_pem is not None else signer().public_pem)
+    public = signing.public_key(public_pem if public_pem is not None else anchor.signer().public_pem)
     head = session.execute(select(AuditHead.seq, AuditHead.entry_hash).where(AuditHead.id == 1)).one()
 
     def rows():
@@ -264,12 +264,9 @@ def unaudited_rows() -> str | None:
     return f"{', '.join(found)} {verb} no audit entry (the log was emptied, cut short or rewritten without them)"
 
 
-signer = anchor.signer
-
-
 def checkpoint(actor: Actor) -> AuditCheckpoint:
     """Sign the chain's current head and keep the signature: rewriting history before it shows."""
-    signer()  # refuse before the transaction when there is no key
+    anchor.signer()  # refuse before the transaction when there is no key
     with write_transaction() as session:
         head = session.execute(lock(select(AuditHead).where(AuditHead.id == 1))).scalar_one()
         return _sign_head(session, head, actor)
@@ -280,13 +277,14 @@ def _sign_head(session, head: AuditHead, actor: Actor | None = None) -> AuditChe
     record it with an entry naming it, so every checkpoint row has its entry (unaudited_rows)."""
     from flask import current_app
 
-    key, origin = signer(), current_app.config["AUDIT_ORIGIN"]
+    key, origin = anchor.signer(), current_app.config["AUDIT_ORIGIN"]
     cp = AuditCheckpoint(
         seq=head.seq,
         entry_hash=head.entry_hash,
         signed_at=utcnow(),
         key_fingerprint=key.fingerprint,
-        signature=key.sign(signing.checkpoint_message(origin, head.seq, head.entry_hash)),
+        signed_from=head.signed_from,
+        signature=key.sign(signing.checkpoint_message(origin, head.seq, head.entry_hash, head.signed_from)),
     )
     session.add(cp)
     head.checkpoints, head.checkpoint_seq, head.checkpoint_at = head.checkpoints + 1, cp.seq, cp.signed_at
@@ -310,9 +308,13 @@ def check_checkpoints(public: signing.Ed25519PublicKey) -> audit_chain.Verdict |
 
     session = db.session
     origin = current_app.config["AUDIT_ORIGIN"]
+    signed_from = session.execute(select(AuditHead.signed_from).where(AuditHead.id == 1)).scalar_one()
     for cp in session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.id)):
-        if not signing.valid(public, signing.checkpoint_message(origin, cp.seq, cp.entry_hash), cp.signature):
+        message = signing.checkpoint_message(origin, cp.seq, cp.entry_hash, cp.signed_from)
+        if not signing.valid(public, message, cp.signature):
             return audit_chain.Verdict(False, 0, cp.seq, f"checkpoint {cp.id} does not carry the registry's signature")
+        if cp.signed_from is not None and cp.signed_from != signed_from:
+            return audit_chain.Verdict(False, 0, cp.seq, anchor.boundary_moved(cp.signed_from, signed_from))
         if cp.seq == 0:
             continue
         logged = session.scalar(select(AuditEntry.entry_hash).where(AuditEntry.seq == cp.seq))

@@ -16,7 +16,7 @@ from registry.i18n import _
 from registry.models import AuditEntry, AuditHead, AuditSubject
 from registry.models.base import utcnow
 from registry.permissions import Actor, require
-from registry.services import audit, history
+from registry.services import anchor, audit, history
 from registry.services.errors import ValidationFailed
 
 FORMATS = {"jsonl": "application/jsonl", "csv": "text/csv", "pdf": "application/pdf"}
@@ -66,7 +66,7 @@ def export(actor: Actor, filters: dict, fmt: str) -> tuple[Iterator[bytes | str]
     if fmt not in FORMATS:
         raise ValidationFailed(_("unknown format"), {"format": _("one of %(values)s", values=", ".join(FORMATS))})
     # Read the key before recording the export: a missing key refuses the export instead.
-    signer = audit.signer() if fmt == "jsonl" else None
+    signer = anchor.signer() if fmt == "jsonl" else None
     query = {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in filters.items()}
     audit.record_alone(actor, "audit.export", "audit_export", None, {"query": query, "format": fmt})
     head = db.session.execute(select(AuditHead.seq, AuditHead.entry_hash).where(AuditHead.id == 1)).one()

@@ -23,8 +23,6 @@ from registry.models import AuditCheckpoint
 
 log = logging.getLogger(__name__)
 _PENDING = "audit_witness_pending"
-#: Enough of a witness file's end to hold its last line (a line is about 300 bytes).
-_TAIL = 4096
 
 
 class WitnessError(RuntimeError):
@@ -33,7 +31,7 @@ class WitnessError(RuntimeError):
 
 def line(cp: AuditCheckpoint, origin: str) -> dict:
     """What a witness keeps of a checkpoint: enough to check its signature with the public key alone."""
-    return {
+    row = {
         "origin": origin,
         "seq": cp.seq,
         "entry_hash": cp.entry_hash,
@@ -41,6 +39,9 @@ def line(cp: AuditCheckpoint, origin: str) -> dict:
         "key_fingerprint": cp.key_fingerprint,
         "signature": cp.signature,
     }
+    if cp.signed_from is not None:
+        row["signed_from"] = cp.signed_from
+    return row
 
 
 def encode(row: dict) -> bytes:
@@ -53,29 +54,30 @@ def all_lines(origin: str) -> Iterable[dict]:
         yield line(cp, origin)
 
 
-def last_seq(stream) -> int:
-    """The seq of the last line of an open witness file, -1 when it is empty."""
-    stream.seek(0, os.SEEK_END)
-    size = stream.tell()
-    stream.seek(max(0, size - _TAIL))
-    tail = [row for row in stream.read().splitlines() if row.strip()]
-    if not tail:
-        return -1
-    try:
-        return int(json.loads(tail[-1])["seq"])
-    except (ValueError, KeyError, TypeError):
-        raise WitnessError(f"{stream.name}: the last line is not a checkpoint") from None
+def kept(stream) -> set[int]:
+    """The seqs of the checkpoints an open witness file already holds (a few hundred bytes each)."""
+    stream.seek(0)
+    seqs = set()
+    for number, raw in enumerate(stream, 1):
+        if not raw.strip():
+            continue
+        try:
+            seqs.add(int(json.loads(raw)["seq"]))
+        except (ValueError, KeyError, TypeError, OverflowError):
+            raise WitnessError(f"{stream.name}: line {number} is not a checkpoint") from None
+    return seqs
 
 
 def append(path: str, rows: Iterable[dict]) -> int:
-    """Append the *rows* newer than the file's last line, under an exclusive lock; returns how many.
+    """Append the *rows* the file does not hold yet, under an exclusive lock; returns how many.
 
-    Only newer ones, so publishing twice, or catching up after a failure, never writes a line twice.
+    Judged by seq, not by the file's last line: two servers commit checkpoints in one order and may
+    publish them in the other, and the earlier one must still be written (by them, or by `publish`).
     """
     with open(path, "a+b") as stream:
-        fcntl.flock(stream, fcntl.LOCK_EX)  # two servers publishing at once append whole lines in order
-        last = last_seq(stream)
-        fresh = [row for row in rows if row["seq"] > last]
+        fcntl.flock(stream, fcntl.LOCK_EX)  # two servers publishing at once append whole lines
+        present = kept(stream)
+        fresh = [row for row in rows if row["seq"] not in present]
         if fresh:
             stream.write(b"".join(encode(row) for row in fresh))
             stream.flush()

@@ -7,6 +7,7 @@ from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from registry import signing
 from registry.extensions import db
 from registry.i18n import _
 from registry.services.errors import DomainError, Forbidden
@@ -140,6 +141,17 @@ def register(app):
         if _for_api():
             return problem(exc.status, exc.message, exc.fields or None)
         return page(exc.status, _("Refused"), exc.message)
+
+    @app.errorhandler(signing.KeyMissing)
+    def _no_signing_key(exc: signing.KeyMissing):
+        # Every entry is signed as it is written: without the key nothing can be recorded. The
+        # operator's fix (the key's path, `registry audit keygen`) goes to the log, not to the user.
+        db.session.rollback()
+        app.logger.error("audit signing key unavailable: %s", exc)
+        message = _("The registry cannot sign its record just now, so nothing was saved. Try again later.")
+        if _for_api():
+            return problem(503, message)
+        return page(503, _("Not available"), message)
 
     @app.errorhandler(500)
     def _server_error(exc):
