@@ -2,7 +2,7 @@
 
 Revision ID: 3f6a9d1c7e25
 Revises: 3e7a9c1b5d20
-Create Date: 2026-11-30 09:10:00
+Create Date: 2026-11-29 16:20:00
 
 """
 from alembic import op

@@ -2,7 +2,7 @@
 
 Revision ID: 3e7a9c1b5d20
 Revises: 9b8e4c2d1f07
-Create Date: 2026-11-30 10:00:00
+Create Date: 2026-11-29 16:10:00
 
 """
 from alembic import op
