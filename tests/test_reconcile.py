@@ -11,8 +11,20 @@ from sqlalchemy import text
 
 from registry.audit_replay import Entry, Keepers, fold, mismatches
 from registry.cli import reconcile_audit, verify_audit
-from registry.models import Animal, AnimalEvent, EndorsedLine, Endorsement, Identifier, Keeping, Permit, Transfer
-from registry.services import audit
+from registry.commands.animals import Void
+from registry.models import (
+    Animal,
+    AnimalEvent,
+    AuditEntry,
+    EndorsedLine,
+    Endorsement,
+    Identifier,
+    Keeping,
+    Permit,
+    Transfer,
+)
+from registry.services import animals, arrivals, audit
+from registry.services.animals import EventSpec
 from registry.services.reconcile import reconcile
 from tests import uses
 from tests.helpers import animal_in, declared_animal, permit_in
@@ -193,6 +205,140 @@ def test_chip_given_at_declaration_reactivated(history, session):
     _sql(session, "UPDATE identifier SET active = TRUE, retired_on = NULL WHERE id = :id", id=freed.id)
     found = _found()
     assert any(f.startswith(f"identifier {freed.id} ") and "active is True" in f for f in found), found
+
+
+# ---------------------------------------------------------------- marks recorded the older way
+
+
+def _old_record_new(actor, animal, row, marks, subjects):
+    """arrivals before marks had entries of their own: the marks only in the animal's entry."""
+    audit.record(
+        actor,
+        f"animal.{row.event}",
+        "animal",
+        animal.id,
+        None,
+        animal.as_audit() | {"identifiers": [[m.kind, m.value] for m in marks]},
+    )
+
+
+def _old_marks_freed(named: bool):
+    """Voiding before marks had entries of their own: the marks freed named in the event (*named*),
+    or, older still, not at all."""
+
+    def freed(session, ctx, row, details):
+        marks = [ident for ident in ctx.animal.identifiers if ident.active]
+        for ident in marks:
+            ident.active, ident.retired_on = False, row.occurred_on
+        if marks and named:
+            row.details = {**row.details, "released_identifiers": [f"{i.kind} {i.value}" for i in marks]}
+
+    return freed
+
+
+@dataclass
+class OldMarks:
+    kept: Animal  # declared with a chip, a ring attached by hand
+    voided: Animal  # its chip freed with it
+    named: bool  # whether the void entry names the marks it freed
+
+
+@pytest.fixture(params=[True, False], ids=["named", "unnamed"])
+def old_marks(request, world, session, monkeypatch) -> OldMarks:
+    """An animal declared with a chip and a ring, and one voided with its chip, written as the
+    registry wrote them before marks had entries of their own; then the new code again."""
+    monkeypatch.setattr(arrivals, "_record_new", _old_record_new)
+    monkeypatch.setitem(animals.EVENTS, Void, EventSpec(effect=_old_marks_freed(request.param)))
+    kept = declared_animal(world, chip=CHIP)
+    uses.add_identifier(world.operator, kept.id, "closed_ring", "R-1")  # always had its entry
+    voided = animal_in(world, "void", chip="900000000000222")
+    monkeypatch.undo()
+    return OldMarks(kept, voided, request.param)
+
+
+def _marks(session, animal: Animal) -> list[Identifier]:
+    return session.query(Identifier).filter_by(animal_id=animal.id).order_by(Identifier.id).all()
+
+
+def test_marks_recorded_only_by_their_animal_reconcile(old_marks, session):
+    (chip,) = _marks(session, old_marks.voided)
+    assert not chip.active
+    assert session.query(AuditEntry).filter_by(object_type="identifier", object_id=str(chip.id)).count() == 0
+    assert _found() == []
+    assert list(reconcile(batch=1)) == []
+
+
+def test_mark_recorded_only_by_its_animal_changed(old_marks, session):
+    kept = old_marks.kept
+    chip, _ring = _marks(session, kept)
+    _sql(session, "UPDATE identifier SET value = '900000000000999' WHERE id = :id", id=chip.id)
+    assert _found() == [
+        f"identifier {chip.id} (microchip 900000000000999 of {kept.registry_no}): "
+        f"value is 900000000000999 in the table, the log says {CHIP}"
+    ]
+    _sql(session, "UPDATE identifier SET kind = 'tag', value = :v WHERE id = :id", v=CHIP, id=chip.id)
+    assert _found() == [
+        f"identifier {chip.id} (tag {CHIP} of {kept.registry_no}): kind is tag in the table, the log says microchip"
+    ]
+
+
+def test_mark_recorded_only_by_its_animal_moved(old_marks, session):
+    kept, voided = old_marks.kept, old_marks.voided
+    chip, _ring = _marks(session, kept)
+    _sql(session, "UPDATE identifier SET animal_id = :a WHERE id = :id", a=voided.id, id=chip.id)
+    found = _found()
+    assert f"microchip {CHIP} of {kept.registry_no}: the log records it (entry " in found[0]
+    assert found[0].endswith("but the table has no row")
+    assert found[1:] == [f"identifier {chip.id} (microchip {CHIP} of {voided.registry_no}): no audit entry records it"]
+
+
+def test_mark_freed_with_its_animal_reactivated(old_marks, session):
+    voided = old_marks.voided
+    (chip,) = _marks(session, voided)
+    _sql(session, "UPDATE identifier SET active = TRUE, retired_on = NULL WHERE id = :id", id=chip.id)
+    if not old_marks.named:
+        # The entry does not say whether voiding freed marks then (it did not, at first): an active mark is accepted.
+        assert _found() == []
+    else:
+        name = f"identifier {chip.id} (microchip 900000000000222 of {voided.registry_no})"
+        assert _found() == [
+            f"{name}: active is True in the table, the log says False",
+            f"{name}: retired_on is empty in the table, the log says {_void_day(session, voided)}",
+        ]
+
+
+def test_mark_freed_retired_on_changed(old_marks, session):
+    voided = old_marks.voided
+    (chip,) = _marks(session, voided)
+    _sql(session, "UPDATE identifier SET retired_on = '2020-01-01' WHERE id = :id", id=chip.id)
+    assert _found() == [
+        f"identifier {chip.id} (microchip 900000000000222 of {voided.registry_no}): "
+        f"retired_on is 2020-01-01 in the table, the log says {_void_day(session, voided)}"
+    ]
+
+
+def test_mark_no_entry_mentions(old_marks, session):
+    kept = old_marks.kept
+    _sql(
+        session,
+        "INSERT INTO identifier (animal_id, kind, value, active, recorded_at) "
+        "VALUES (:a, 'tag', 'T-9', TRUE, '2026-01-01 00:00:00')",
+        a=kept.id,
+    )
+    added = _marks(session, kept)[-1]
+    assert _found() == [f"identifier {added.id} (tag T-9 of {kept.registry_no}): no audit entry records it"]
+
+
+def test_mark_recorded_only_by_its_animal_deleted(old_marks, session):
+    kept = old_marks.kept
+    chip, _ring = _marks(session, kept)
+    _sql(session, "DELETE FROM identifier WHERE id = :id", id=chip.id)
+    (found,) = _found()
+    assert found.startswith(f"microchip {CHIP} of {kept.registry_no}: the log records it (entry ")
+
+
+def _void_day(session, animal: Animal) -> str:
+    return session.query(AnimalEvent).filter_by(animal_id=animal.id, event="void").one().occurred_on.isoformat()
 
 
 def test_transfer_state_changed(history, session):
