@@ -147,3 +147,15 @@ def listed_mark_state(entries: Iterable[Entry], kind: str, value: str, freeing: 
             if state["retired_on"] is None:
                 del state["retired_on"]  # not guessed at
     return state
+
+
+# ---------------------------------------------------------------- the subject index
+
+
+def indexed(seq: int, object_type: str, object_id: str | None, subjects: list | None) -> set[tuple[str, str]]:
+    """The (subject type, subject id) rows ``audit_subject`` must hold for entry *seq*: the subjects it
+    names, or, for an entry older than subjects, its object (as the migration that added the index
+    filled it in)."""
+    if subjects is None:
+        return set() if object_id is None else {(object_type, object_id)}
+    return {(s["type"], s["id"]) for s in subjects}

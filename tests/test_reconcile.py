@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from registry.audit_replay import Entry, Keepers, fold, mismatches
 from registry.cli import reconcile_audit, verify_audit
@@ -16,6 +16,7 @@ from registry.models import (
     Animal,
     AnimalEvent,
     AuditEntry,
+    AuditSubject,
     EndorsedLine,
     Endorsement,
     Identifier,
@@ -390,6 +391,75 @@ def test_row_inserted_without_entry(history, session, world):
         o=world.zoo,
     )
     assert _found() == ["animal KR-A-2026-999999: no audit entry records it"]
+
+
+# ---------------------------------------------------------------- the subject index
+
+
+def _birth_seq(session, animal: Animal) -> int:
+    """The birth entry of *animal*'s chick: it names the mother as a subject."""
+    chick = session.query(Animal).filter_by(dam_id=animal.id).one()
+    return session.scalar(
+        select(AuditEntry.seq).where(AuditEntry.action == "animal.birth", AuditEntry.object_id == str(chick.id))
+    )
+
+
+def test_index_row_deleted(history, session):
+    kept, seq = history.kept, _birth_seq(session, history.kept)
+    _sql(
+        session,
+        "DELETE FROM audit_subject WHERE subject_type = 'animal' AND subject_id = :a AND seq = :s",
+        a=str(kept.id),
+        s=seq,
+    )
+    assert _found() == [
+        f"audit_subject animal {kept.id} -> entry {seq}: entry {seq} names animal {kept.id} but the index lacks it"
+    ]
+
+
+def test_index_row_added(history, session):
+    dead = history.dead.id
+    seq = _birth_seq(session, history.kept)
+    head = session.scalar(select(func.max(AuditEntry.seq)))
+    for at in (seq, head + 5):
+        _sql(
+            session,
+            "INSERT INTO audit_subject (subject_type, subject_id, seq) VALUES ('animal', :a, :s)",
+            a=str(dead),
+            s=at,
+        )
+    assert _found() == [
+        f"audit_subject animal {dead} -> entry {seq}: the index has it, but entry {seq} does not name animal {dead}",
+        f"audit_subject animal {dead} -> entry {head + 5}: the index has it, but there is no entry {head + 5}",
+    ]
+    assert [str(d) for d in reconcile(batch=1)] == _found()
+
+
+def test_index_of_entries_older_than_subjects(world, session, monkeypatch):
+    """Entries written before they named subjects are indexed by their object (the migration's backfill)."""
+
+    def backfilled(session, seq, named):
+        kind, object_id = next(iter(named))
+        if object_id is not None:
+            session.add(AuditSubject(subject_type=kind, subject_id=str(object_id), seq=seq))
+        return None
+
+    monkeypatch.setattr(audit, "link_subjects", backfilled)
+    animal = declared_animal(world, chip=CHIP)
+    monkeypatch.undo()
+    uses.fire(world.operator, animal.id, "enter", {"port": "ICN"})
+    first = session.scalar(
+        select(func.min(AuditEntry.seq)).where(
+            AuditEntry.object_type == "animal", AuditEntry.object_id == str(animal.id)
+        )
+    )
+    assert session.get(AuditEntry, first).subjects is None
+    assert _found() == []
+    _sql(session, "DELETE FROM audit_subject WHERE seq = :s", s=first)
+    assert _found() == [
+        f"audit_subject animal {animal.id} -> entry {first}: entry {first} names animal {animal.id} "
+        "but the index lacks it"
+    ]
 
 
 # ---------------------------------------------------------------- the command

@@ -22,6 +22,7 @@ from registry.audit_replay import (
     Keepers,
     Period,
     fold,
+    indexed,
     listed_mark_state,
     listed_marks,
     mismatches,
@@ -33,6 +34,7 @@ from registry.models import (
     Animal,
     AnimalEvent,
     AuditEntry,
+    AuditSubject,
     Endorsement,
     Facility,
     Identifier,
@@ -78,6 +80,7 @@ def reconcile(batch: int = BATCH) -> Iterator[Difference]:
     yield from _transfers(batch)
     yield from _facilities(batch)
     yield from _unlogged(batch)
+    yield from _index(batch * 10)  # an entry is small next to an object with its rows
 
 
 # ---------------------------------------------------------------- reading the log
@@ -451,3 +454,41 @@ def _logged(column: Any, object_type: str = "animal") -> Any:
         AuditEntry.action.like(OWN_ACTIONS[object_type]),
         AuditEntry.object_id == cast(column, String),
     )
+
+
+# ---------------------------------------------------------------- the subject index
+
+
+def _index(batch: int) -> Iterator[Difference]:
+    """``audit_subject`` against the subjects the entries name, a batch of entries at a time: a row
+    missing leaves the entry out of its subjects' exports, a row too many puts a stranger's entry in."""
+    session = db.session
+    last: int | None = None
+    while True:
+        q = select(AuditEntry.seq, AuditEntry.object_type, AuditEntry.object_id, AuditEntry.subjects)
+        if last is not None:
+            q = q.where(AuditEntry.seq > last)
+        chunk = session.execute(q.order_by(AuditEntry.seq).limit(batch)).all()
+        rows = select(AuditSubject.subject_type, AuditSubject.subject_id, AuditSubject.seq)
+        if last is not None:
+            rows = rows.where(AuditSubject.seq > last)
+        if chunk:
+            rows = rows.where(AuditSubject.seq <= chunk[-1].seq)  # the last batch takes every row beyond
+        table = {(kind, i, seq) for kind, i, seq in session.execute(rows)}
+        for e in chunk:
+            for kind, i in sorted(indexed(e.seq, e.object_type, e.object_id, e.subjects)):
+                if (kind, i, e.seq) in table:
+                    table.remove((kind, i, e.seq))
+                else:
+                    yield Difference(_indexed(kind, i, e.seq), f"entry {e.seq} names {kind} {i} but the index lacks it")
+        entries = {e.seq for e in chunk}
+        for kind, i, seq in sorted(table, key=lambda r: (r[2], r[0], r[1])):
+            problem = f"entry {seq} does not name {kind} {i}" if seq in entries else f"there is no entry {seq}"
+            yield Difference(_indexed(kind, i, seq), f"the index has it, but {problem}")
+        if not chunk:
+            return
+        last = chunk[-1].seq
+
+
+def _indexed(kind: str, subject_id: str, seq: int) -> str:
+    return f"audit_subject {kind} {subject_id} -> entry {seq}"
