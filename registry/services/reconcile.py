@@ -390,7 +390,12 @@ def _transfers(batch: int) -> Iterator[Difference]:
             if row is None:
                 yield _gone(f"transfer #{transfer_id}", entries)
                 continue
-            yield from _fields(f"transfer {row.code}", row.as_audit(), fold(entries))
+            log = fold(entries)
+            if "animals" in log:
+                # In id order, as the table lists them: older offers logged them in the order the database
+                # happened to return them.
+                log["animals"] = sorted(log["animals"])
+            yield from _fields(f"transfer {row.code}", row.as_audit(), log)
 
 
 def _facilities(batch: int) -> Iterator[Difference]:
