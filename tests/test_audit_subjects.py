@@ -10,7 +10,7 @@ from sqlalchemy import delete, select
 from registry import audit_chain, audit_export
 from registry.cli import export as export_cli
 from registry.cli import verify_audit
-from registry.models import Animal, AuditEntry, AuditSubject
+from registry.models import Animal, AuditEntry, AuditSubject, Facility
 from registry.services import audit, exports
 from tests import uses
 from tests.border import entry_body, exit_body
@@ -195,3 +195,33 @@ def test_cli_exports_one_animal_and_verifies_it_offline(app, world, life, tmp_pa
     assert written.exit_code == 0, written.output
     checked = runner.invoke(verify_audit, ["--file", str(out)])
     assert checked.exit_code == 0 and f"complete history of animal {life['chick'].id}" in checked.output
+
+
+# ---------------------------------------------------------------- auditors read the subjects
+
+
+def test_api_entries_carry_their_subjects(client, world, life, api_tokens, session):
+    chick, transfer = life["chick"], life["transfer"]
+    headers = {"Authorization": f"Bearer {api_tokens['auditor']}"}
+    items = client.get("/api/v1/audit", query_string={"animal": chick.registry_no}, headers=headers).json["items"]
+    start = next(e for e in items if e["action"] == "transfer.start")
+    ringed = _seq(session, "animal.identifier_add", "identifier", life["ring"].id)  # the chick's entry before
+    assert {"type": "animal", "id": str(chick.id), "prev": ringed} in start["subjects"]
+    assert {"type": "transfer", "id": str(transfer.id), "prev": None} in start["subjects"]
+    schemas = client.get("/api/v1/openapi.json").json["components"]["schemas"]
+    subjects = schemas["AuditEntry"]["properties"]["subjects"]
+    assert subjects["type"] == ["array", "null"] and subjects["items"] == {"$ref": "#/components/schemas/AuditSubject"}
+    assert subjects["description"]
+    assert set(schemas["AuditSubject"]["properties"]) == {"type", "id", "prev"}
+
+
+def test_audit_page_names_each_entrys_subjects(client, login, world, life, session):
+    chick, transfer = life["chick"], life["transfer"]
+    login(world.users["auditor"])
+    page = client.get("/audit/", query_string={"animal": chick.registry_no}).get_data(as_text=True)
+    row = next(r for r in page.split("<tr>") if "transfer.start" in r)
+    also = row.split('<td class="small subjects">', 1)[1].split("</td>", 1)[0]
+    facility = session.get(Facility, world.breeder_site)
+    assert f'<a href="/animals/{chick.id}">animal {chick.registry_no}</a>' in also
+    assert f"facility {facility.registration_no}" in also
+    assert "transfer" not in also  # the entry's own object has its column
