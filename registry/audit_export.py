@@ -13,7 +13,8 @@ subjects with the seq of the subject's previous entry (``prev``). Following thos
 entry back to ``prev: null`` must visit exactly the entries in the file, so an entry the export left
 out is named even when the manifest agrees with the file (a registry whose index lost it). Entries
 written before subjects existed carry no links: the chain stops at the first one, and the verdict says
-the history is complete from that entry on, not before.
+the history is complete from that entry on, not before. The manifest also gives each subject's name as
+the registry knew it at export time (signed with the manifest; exports older than names give only ids).
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ def export_lines(
     """Stream the export, one line at a time: memory stays flat whatever the number of entries.
 
     *subjects*, for an export of one subject's whole history, are ``{"type", "id", "latest"}`` for
-    each subject it follows: the manifest states them, signed.
+    each subject it follows, with its ``name`` (an animal's registry number...) when it has one: the
+    manifest states them, signed, and the verdict names each subject by it.
     """
     header = {
         "type": "header",
@@ -235,11 +237,13 @@ def _check_history(subjects: list, links: dict[int, tuple[list | None, tuple]], 
     names = []
     for subject in subjects:
         kind, ident, seq = subject.get("type"), subject.get("id"), subject.get("latest")
-        names.append(f"{kind} {ident}")
-        came_from = f"the signed manifest names it as the latest entry concerning {kind} {ident}"
+        name = subject.get("name")  # exports older than names carry only the id
+        label = f"{kind} {name} (id {ident})" if isinstance(name, str) and name else f"{kind} {ident}"
+        names.append(label)
+        came_from = f"the signed manifest names it as the latest entry concerning {label}"
         while seq is not None:
             if seq not in links:
-                verdict.problems.append(f"entry {seq} concerning {kind} {ident} is missing: {came_from}")
+                verdict.problems.append(f"entry {seq} concerning {label} is missing: {came_from}")
                 seq, came_from = _resume(links, kind, ident, seq), "no entry in the file links to it"
                 continue
             reached.add(seq)
@@ -249,7 +253,7 @@ def _check_history(subjects: list, links: dict[int, tuple[list | None, tuple]], 
                 break
             prev = _prev(own, kind, ident)
             if prev is ... or (prev is not None and (not isinstance(prev, int) or prev >= seq)):
-                verdict.problems.append(f"entry {seq} does not link back within {kind} {ident}'s history")
+                verdict.problems.append(f"entry {seq} does not link back within {label}'s history")
                 break
             came_from = f"entry {seq} links to it"
             seq = prev

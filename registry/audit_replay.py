@@ -107,3 +107,55 @@ class Keepers:
             period = Period(relation, party_id, facility_id if relation == "holder" else None, since, None, event_id)
             self.periods.append(period)
             self._open[relation] = period
+
+
+# ---------------------------------------------------------------- marks recorded only by their animal
+
+
+def listed_marks(entries: Iterable[Entry]) -> tuple[Entry | None, list[tuple[str, str]]]:
+    """The animal's creation entry and the marks it lists (``identifiers``: [kind, value] pairs).
+
+    Until marks had entries of their own, this list was the only record of the marks an animal was
+    declared or born with; newer creation entries still carry it.
+    """
+    for entry in entries:
+        if entry.before is None and entry.after is not None:
+            return entry, [(kind, value) for kind, value in entry.after.get("identifiers") or []]
+    return None, []
+
+
+def listed_mark_state(entries: Iterable[Entry], kind: str, value: str, freeing: Iterable[str], active: bool) -> dict:
+    """What an animal's *entries* say of a mark its creation entry lists and that has no entry of its own.
+
+    Events in *freeing* retire the animal's active marks. Their entries name the marks they freed
+    (``released_identifiers``, "kind value") since the event details carried them; entries older than
+    that do not say, and older still the events freed nothing: for those the row's *active* is
+    taken as the answer, and only the date of a retirement is checked.
+    """
+    events = set(freeing)
+    state: dict = {"kind": kind, "value": value, "active": True, "retired_on": None}
+    for entry in entries:
+        if not state["active"] or entry.action.split(".", 1)[1] not in events:
+            continue
+        after = entry.after or {}
+        named = (after.get("event") or {}).get("released_identifiers")
+        if named is None and active:
+            continue
+        if named is None or f"{kind} {value}" in named:
+            state["active"] = False
+            state["retired_on"] = after.get("occurred_on")
+            if state["retired_on"] is None:
+                del state["retired_on"]  # not guessed at
+    return state
+
+
+# ---------------------------------------------------------------- the subject index
+
+
+def indexed(seq: int, object_type: str, object_id: str | None, subjects: list | None) -> set[tuple[str, str]]:
+    """The (subject type, subject id) rows ``audit_subject`` must hold for entry *seq*: the subjects it
+    names, or, for an entry older than subjects, its object (as the migration that added the index
+    filled it in)."""
+    if subjects is None:
+        return set() if object_id is None else {(object_type, object_id)}
+    return {(s["type"], s["id"]) for s in subjects}

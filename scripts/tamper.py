@@ -242,9 +242,8 @@ def chip_rewritten(conn: Connection, _work: Path) -> list[str]:
     return [f"identifier {row.id}", "900000000000999"]
 
 
-def index_cut(conn: Connection, work: Path) -> list[str]:
-    """Drop the index row that leads an export to an animal's transfer: the registry itself would then
-    export a history without it, under a valid signature."""
+def _cut_index(conn: Connection, work: Path):
+    """Drop the index row that leads an export to an animal's transfer; returns it (seq, subject_id)."""
     row = _one(
         conn,
         "SELECT s.seq, s.subject_id FROM audit_subject s JOIN audit_entry e ON e.seq = s.seq "
@@ -254,9 +253,22 @@ def index_cut(conn: Connection, work: Path) -> list[str]:
         text("DELETE FROM audit_subject WHERE subject_type = 'animal' AND subject_id = :id AND seq = :seq"),
         {"id": row.subject_id, "seq": row.seq},
     )
+    return row
+
+
+def index_cut(conn: Connection, work: Path) -> list[str]:
+    """Drop the index row that leads an export to an animal's transfer: the registry itself would then
+    export a history without it, under a valid signature."""
+    row = _cut_index(conn, work)
     registry_no = _one(conn, "SELECT registry_no FROM animal WHERE id = :id", id=int(row.subject_id)).registry_no
     (work / "subject.txt").write_text(registry_no)
-    return [f"entry {row.seq} concerning animal {row.subject_id} is missing"]
+    return [f"entry {row.seq} concerning animal {registry_no} (id {row.subject_id}) is missing"]
+
+
+def index_cut_live(conn: Connection, work: Path) -> list[str]:
+    """The same index row dropped: reconciling the index with the entries names it before any export."""
+    row = _cut_index(conn, work)
+    return [f"audit_subject animal {row.subject_id} -> entry {row.seq}: entry {row.seq} names animal {row.subject_id}"]
 
 
 def no_key(_conn: Connection, work: Path) -> list[str]:
@@ -334,6 +346,12 @@ CASES = (
             ("audit", "export", "--animal", "{subject}", "--out", "{work}/index-cut.jsonl"),
             ("audit", "verify", "--file", "{work}/index-cut.jsonl", "--key", "{work}/public.pem"),
         ),
+    ),
+    Case(
+        "index-cut-live",
+        "the same index row dropped, before any export",
+        index_cut_live,
+        "reconciliation: the subject index against the entries' hashed subjects",
     ),
 )
 

@@ -10,7 +10,7 @@ from sqlalchemy import delete, select
 from registry import audit_chain, audit_export
 from registry.cli import export as export_cli
 from registry.cli import verify_audit
-from registry.models import Animal, AuditEntry, AuditSubject
+from registry.models import Animal, AuditEntry, AuditHead, AuditSubject, Facility
 from registry.services import audit, exports
 from tests import uses
 from tests.border import entry_body, exit_body
@@ -87,25 +87,28 @@ def test_an_animals_export_holds_every_entry_concerning_it_and_is_proven_complet
     manifest = json.loads(lines[-1])
     latest = max(s["latest"] for s in manifest["subjects"])
     assert manifest["subjects"] == [
-        {"type": "animal", "id": str(chick.id), "latest": latest},
+        {"type": "animal", "id": str(chick.id), "latest": latest, "name": chick.registry_no},
         {
             "type": "identifier",
             "id": str(life["ring"].id),
             "latest": _seq(session, "animal.identifier_add", "identifier", life["ring"].id),
+            "name": "closed_ring R-77",
         },
     ]
     verdict = audit_export.verify_export(lines)
     assert verdict.ok, verdict.problems
     assert verdict.history == (
-        f"complete history of animal {chick.id}, identifier {life['ring'].id}: {len(entries)} entries, "
-        f"latest entry {latest}"
+        f"complete history of animal {chick.registry_no} (id {chick.id}), identifier closed_ring R-77 "
+        f"(id {life['ring'].id}): {len(entries)} entries, latest entry {latest}"
     )
     assert verdict.history in str(verdict)
     # The mother's history holds the customs endorsement she entered with, and her chick's birth.
     parent = _entries(_export(world, dam))
     assert [e["action"] for e in parent if e["object_type"] == "permit"] == ["permit.endorse"]
     assert any(e["action"] == "animal.birth" and e["object_id"] == str(chick.id) for e in parent)
-    assert audit_export.verify_export(_export(world, dam)).history.startswith(f"complete history of animal {dam.id}:")
+    assert audit_export.verify_export(_export(world, dam)).history.startswith(
+        f"complete history of animal {dam.registry_no} (id {dam.id}):"
+    )
 
 
 def test_an_entry_left_out_is_named_through_the_links(world, session, life):
@@ -123,7 +126,9 @@ def test_an_entry_left_out_is_named_through_the_links(world, session, life):
     lines = _export(world, chick)
     assert accept not in {e["seq"] for e in _entries(lines)}
     verdict = audit_export.verify_export(lines)
-    assert verdict.problems == [f"entry {accept} concerning animal {chick.id} is missing: entry {nxt} links to it"]
+    assert verdict.problems == [
+        f"entry {accept} concerning animal {chick.registry_no} (id {chick.id}) is missing: entry {nxt} links to it"
+    ]
     assert "export BROKEN" in str(verdict) and "complete history" not in str(verdict)
 
 
@@ -134,7 +139,31 @@ def test_a_line_removed_from_the_file_is_named_by_the_manifest_and_the_links(wor
     cut = [line for line in lines if json.loads(line).get("seq") != birth]
     problems = audit_export.verify_export(cut).problems
     assert f"entry {birth}: removed (the signed manifest lists it)" in problems
-    assert any(p.startswith(f"entry {birth} concerning animal {chick.id} is missing: entry ") for p in problems)
+    missing = f"entry {birth} concerning animal {chick.registry_no} (id {chick.id}) is missing: entry "
+    assert any(p.startswith(missing) for p in problems)
+
+
+def test_exports_older_than_subject_names_still_verify(app, world, session, life):
+    """An export written before manifests named their subjects: ids only, and the verdict says ids."""
+    chick = life["chick"]
+    filters = {"animal": chick.registry_no}
+    head = session.execute(select(AuditHead.seq, AuditHead.entry_hash).where(AuditHead.id == 1)).one()
+    subjects = [{k: v for k, v in s.items() if k != "name"} for s in exports._latest(filters, head.seq)]
+    lines = list(
+        audit_export.export_lines(
+            exports._entries(filters, head.seq),
+            signer=audit.signer(),
+            origin=app.config["AUDIT_ORIGIN"],
+            query=filters,
+            exported_by="auditor",
+            exported_at="20261201T000000Z",
+            head=(head.seq, head.entry_hash),
+            subjects=subjects,
+        )
+    )
+    verdict = audit_export.verify_export(lines)
+    assert verdict.ok, verdict.problems
+    assert verdict.history.startswith(f"complete history of animal {chick.id}, identifier {life['ring'].id}:")
 
 
 def test_other_queries_claim_no_completeness(world, session, life):
@@ -177,7 +206,9 @@ def test_entries_older_than_subjects_keep_their_hash_and_are_proven_only_from_th
     lines = _export(world, animal)
     verdict = audit_export.verify_export(lines)
     assert verdict.ok, verdict.problems
-    assert verdict.history.startswith(f"history of animal {animal.id} complete from entry {old[1].seq} on (3 entries")
+    assert verdict.history.startswith(
+        f"history of animal {animal.registry_no} (id {animal.id}) complete from entry {old[1].seq} on (3 entries"
+    )
     assert verdict.history.endswith("the 1 earlier entries predate subject links and cannot be proven complete")
 
 
@@ -194,4 +225,37 @@ def test_cli_exports_one_animal_and_verifies_it_offline(app, world, life, tmp_pa
     written = runner.invoke(export_cli, ["--animal", life["chick"].registry_no, "--out", str(out)])
     assert written.exit_code == 0, written.output
     checked = runner.invoke(verify_audit, ["--file", str(out)])
-    assert checked.exit_code == 0 and f"complete history of animal {life['chick'].id}" in checked.output
+    chick = life["chick"]
+    assert (
+        checked.exit_code == 0 and f"complete history of animal {chick.registry_no} (id {chick.id})" in checked.output
+    )
+
+
+# ---------------------------------------------------------------- auditors read the subjects
+
+
+def test_api_entries_carry_their_subjects(client, world, life, api_tokens, session):
+    chick, transfer = life["chick"], life["transfer"]
+    headers = {"Authorization": f"Bearer {api_tokens['auditor']}"}
+    items = client.get("/api/v1/audit", query_string={"animal": chick.registry_no}, headers=headers).json["items"]
+    start = next(e for e in items if e["action"] == "transfer.start")
+    ringed = _seq(session, "animal.identifier_add", "identifier", life["ring"].id)  # the chick's entry before
+    assert {"type": "animal", "id": str(chick.id), "prev": ringed} in start["subjects"]
+    assert {"type": "transfer", "id": str(transfer.id), "prev": None} in start["subjects"]
+    schemas = client.get("/api/v1/openapi.json").json["components"]["schemas"]
+    subjects = schemas["AuditEntry"]["properties"]["subjects"]
+    assert subjects["type"] == ["array", "null"] and subjects["items"] == {"$ref": "#/components/schemas/AuditSubject"}
+    assert subjects["description"]
+    assert set(schemas["AuditSubject"]["properties"]) == {"type", "id", "prev"}
+
+
+def test_audit_page_names_each_entrys_subjects(client, login, world, life, session):
+    chick = life["chick"]
+    login(world.users["auditor"])
+    page = client.get("/audit/", query_string={"animal": chick.registry_no}).get_data(as_text=True)
+    row = next(r for r in page.split("<tr>") if "transfer.start" in r)
+    also = row.split('<td class="small subjects">', 1)[1].split("</td>", 1)[0]
+    facility = session.get(Facility, world.breeder_site)
+    assert f'<a href="/animals/{chick.id}">animal {chick.registry_no}</a>' in also
+    assert f"facility {facility.registration_no}" in also
+    assert "transfer" not in also  # the entry's own object has its column

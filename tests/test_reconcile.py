@@ -7,12 +7,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from registry.audit_replay import Entry, Keepers, fold, mismatches
 from registry.cli import reconcile_audit, verify_audit
-from registry.models import Animal, AnimalEvent, EndorsedLine, Endorsement, Identifier, Keeping, Permit, Transfer
-from registry.services import audit
+from registry.commands.animals import Void
+from registry.models import (
+    Animal,
+    AnimalEvent,
+    AuditEntry,
+    AuditSubject,
+    EndorsedLine,
+    Endorsement,
+    Identifier,
+    Keeping,
+    Permit,
+    Transfer,
+)
+from registry.services import animals, arrivals, audit
+from registry.services.animals import EventSpec
 from registry.services.reconcile import reconcile
 from tests import uses
 from tests.helpers import animal_in, declared_animal, permit_in
@@ -195,6 +208,140 @@ def test_chip_given_at_declaration_reactivated(history, session):
     assert any(f.startswith(f"identifier {freed.id} ") and "active is True" in f for f in found), found
 
 
+# ---------------------------------------------------------------- marks recorded the older way
+
+
+def _old_record_new(actor, animal, row, marks, subjects):
+    """arrivals before marks had entries of their own: the marks only in the animal's entry."""
+    audit.record(
+        actor,
+        f"animal.{row.event}",
+        "animal",
+        animal.id,
+        None,
+        animal.as_audit() | {"identifiers": [[m.kind, m.value] for m in marks]},
+    )
+
+
+def _old_marks_freed(named: bool):
+    """Voiding before marks had entries of their own: the marks freed named in the event (*named*),
+    or, older still, not at all."""
+
+    def freed(session, ctx, row, details):
+        marks = [ident for ident in ctx.animal.identifiers if ident.active]
+        for ident in marks:
+            ident.active, ident.retired_on = False, row.occurred_on
+        if marks and named:
+            row.details = {**row.details, "released_identifiers": [f"{i.kind} {i.value}" for i in marks]}
+
+    return freed
+
+
+@dataclass
+class OldMarks:
+    kept: Animal  # declared with a chip, a ring attached by hand
+    voided: Animal  # its chip freed with it
+    named: bool  # whether the void entry names the marks it freed
+
+
+@pytest.fixture(params=[True, False], ids=["named", "unnamed"])
+def old_marks(request, world, session, monkeypatch) -> OldMarks:
+    """An animal declared with a chip and a ring, and one voided with its chip, written as the
+    registry wrote them before marks had entries of their own; then the new code again."""
+    monkeypatch.setattr(arrivals, "_record_new", _old_record_new)
+    monkeypatch.setitem(animals.EVENTS, Void, EventSpec(effect=_old_marks_freed(request.param)))
+    kept = declared_animal(world, chip=CHIP)
+    uses.add_identifier(world.operator, kept.id, "closed_ring", "R-1")  # always had its entry
+    voided = animal_in(world, "void", chip="900000000000222")
+    monkeypatch.undo()
+    return OldMarks(kept, voided, request.param)
+
+
+def _marks(session, animal: Animal) -> list[Identifier]:
+    return session.query(Identifier).filter_by(animal_id=animal.id).order_by(Identifier.id).all()
+
+
+def test_marks_recorded_only_by_their_animal_reconcile(old_marks, session):
+    (chip,) = _marks(session, old_marks.voided)
+    assert not chip.active
+    assert session.query(AuditEntry).filter_by(object_type="identifier", object_id=str(chip.id)).count() == 0
+    assert _found() == []
+    assert list(reconcile(batch=1)) == []
+
+
+def test_mark_recorded_only_by_its_animal_changed(old_marks, session):
+    kept = old_marks.kept
+    chip, _ring = _marks(session, kept)
+    _sql(session, "UPDATE identifier SET value = '900000000000999' WHERE id = :id", id=chip.id)
+    assert _found() == [
+        f"identifier {chip.id} (microchip 900000000000999 of {kept.registry_no}): "
+        f"value is 900000000000999 in the table, the log says {CHIP}"
+    ]
+    _sql(session, "UPDATE identifier SET kind = 'tag', value = :v WHERE id = :id", v=CHIP, id=chip.id)
+    assert _found() == [
+        f"identifier {chip.id} (tag {CHIP} of {kept.registry_no}): kind is tag in the table, the log says microchip"
+    ]
+
+
+def test_mark_recorded_only_by_its_animal_moved(old_marks, session):
+    kept, voided = old_marks.kept, old_marks.voided
+    chip, _ring = _marks(session, kept)
+    _sql(session, "UPDATE identifier SET animal_id = :a WHERE id = :id", a=voided.id, id=chip.id)
+    found = _found()
+    assert f"microchip {CHIP} of {kept.registry_no}: the log records it (entry " in found[0]
+    assert found[0].endswith("but the table has no row")
+    assert found[1:] == [f"identifier {chip.id} (microchip {CHIP} of {voided.registry_no}): no audit entry records it"]
+
+
+def test_mark_freed_with_its_animal_reactivated(old_marks, session):
+    voided = old_marks.voided
+    (chip,) = _marks(session, voided)
+    _sql(session, "UPDATE identifier SET active = TRUE, retired_on = NULL WHERE id = :id", id=chip.id)
+    if not old_marks.named:
+        # The entry does not say whether voiding freed marks then (it did not, at first): an active mark is accepted.
+        assert _found() == []
+    else:
+        name = f"identifier {chip.id} (microchip 900000000000222 of {voided.registry_no})"
+        assert _found() == [
+            f"{name}: active is True in the table, the log says False",
+            f"{name}: retired_on is empty in the table, the log says {_void_day(session, voided)}",
+        ]
+
+
+def test_mark_freed_retired_on_changed(old_marks, session):
+    voided = old_marks.voided
+    (chip,) = _marks(session, voided)
+    _sql(session, "UPDATE identifier SET retired_on = '2020-01-01' WHERE id = :id", id=chip.id)
+    assert _found() == [
+        f"identifier {chip.id} (microchip 900000000000222 of {voided.registry_no}): "
+        f"retired_on is 2020-01-01 in the table, the log says {_void_day(session, voided)}"
+    ]
+
+
+def test_mark_no_entry_mentions(old_marks, session):
+    kept = old_marks.kept
+    _sql(
+        session,
+        "INSERT INTO identifier (animal_id, kind, value, active, recorded_at) "
+        "VALUES (:a, 'tag', 'T-9', TRUE, '2026-01-01 00:00:00')",
+        a=kept.id,
+    )
+    added = _marks(session, kept)[-1]
+    assert _found() == [f"identifier {added.id} (tag T-9 of {kept.registry_no}): no audit entry records it"]
+
+
+def test_mark_recorded_only_by_its_animal_deleted(old_marks, session):
+    kept = old_marks.kept
+    chip, _ring = _marks(session, kept)
+    _sql(session, "DELETE FROM identifier WHERE id = :id", id=chip.id)
+    (found,) = _found()
+    assert found.startswith(f"microchip {CHIP} of {kept.registry_no}: the log records it (entry ")
+
+
+def _void_day(session, animal: Animal) -> str:
+    return session.query(AnimalEvent).filter_by(animal_id=animal.id, event="void").one().occurred_on.isoformat()
+
+
 def test_transfer_state_changed(history, session):
     _sql(session, "UPDATE transfer SET state = 'declined' WHERE id = :id", id=history.transfer.id)
     assert f"transfer {history.transfer.code}: state is declined in the table, the log says acknowledged" in _found()
@@ -244,6 +391,75 @@ def test_row_inserted_without_entry(history, session, world):
         o=world.zoo,
     )
     assert _found() == ["animal KR-A-2026-999999: no audit entry records it"]
+
+
+# ---------------------------------------------------------------- the subject index
+
+
+def _birth_seq(session, animal: Animal) -> int:
+    """The birth entry of *animal*'s chick: it names the mother as a subject."""
+    chick = session.query(Animal).filter_by(dam_id=animal.id).one()
+    return session.scalar(
+        select(AuditEntry.seq).where(AuditEntry.action == "animal.birth", AuditEntry.object_id == str(chick.id))
+    )
+
+
+def test_index_row_deleted(history, session):
+    kept, seq = history.kept, _birth_seq(session, history.kept)
+    _sql(
+        session,
+        "DELETE FROM audit_subject WHERE subject_type = 'animal' AND subject_id = :a AND seq = :s",
+        a=str(kept.id),
+        s=seq,
+    )
+    assert _found() == [
+        f"audit_subject animal {kept.id} -> entry {seq}: entry {seq} names animal {kept.id} but the index lacks it"
+    ]
+
+
+def test_index_row_added(history, session):
+    dead = history.dead.id
+    seq = _birth_seq(session, history.kept)
+    head = session.scalar(select(func.max(AuditEntry.seq)))
+    for at in (seq, head + 5):
+        _sql(
+            session,
+            "INSERT INTO audit_subject (subject_type, subject_id, seq) VALUES ('animal', :a, :s)",
+            a=str(dead),
+            s=at,
+        )
+    assert _found() == [
+        f"audit_subject animal {dead} -> entry {seq}: the index has it, but entry {seq} does not name animal {dead}",
+        f"audit_subject animal {dead} -> entry {head + 5}: the index has it, but there is no entry {head + 5}",
+    ]
+    assert [str(d) for d in reconcile(batch=1)] == _found()
+
+
+def test_index_of_entries_older_than_subjects(world, session, monkeypatch):
+    """Entries written before they named subjects are indexed by their object (the migration's backfill)."""
+
+    def backfilled(session, seq, named):
+        kind, object_id = next(iter(named))
+        if object_id is not None:
+            session.add(AuditSubject(subject_type=kind, subject_id=str(object_id), seq=seq))
+        return None
+
+    monkeypatch.setattr(audit, "link_subjects", backfilled)
+    animal = declared_animal(world, chip=CHIP)
+    monkeypatch.undo()
+    uses.fire(world.operator, animal.id, "enter", {"port": "ICN"})
+    first = session.scalar(
+        select(func.min(AuditEntry.seq)).where(
+            AuditEntry.object_type == "animal", AuditEntry.object_id == str(animal.id)
+        )
+    )
+    assert session.get(AuditEntry, first).subjects is None
+    assert _found() == []
+    _sql(session, "DELETE FROM audit_subject WHERE seq = :s", s=first)
+    assert _found() == [
+        f"audit_subject animal {animal.id} -> entry {first}: entry {first} names animal {animal.id} "
+        "but the index lacks it"
+    ]
 
 
 # ---------------------------------------------------------------- the command

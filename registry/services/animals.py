@@ -172,6 +172,9 @@ if {c.EVENT for c in EVENTS} | _CREATING != set(ANIMAL.events):  # pragma: no co
 REKEEPING = frozenset(
     {"birth"} | {c.EVENT for c, spec in EVENTS.items() if spec.effect in (_move, _seized, _forfeited, _released)}
 )
+#: The events that free the animal's active marks (``_marks_freed``): reconciling replays them for
+#: marks whose only record is the animal's own entries.
+FREEING = frozenset(c.EVENT for c, spec in EVENTS.items() if spec.effect is _marks_freed)
 
 
 def record_animal_event(actor: Actor, animal_id: int, command: commands.AnimalEvent, handshake=None) -> Animal:

@@ -48,7 +48,8 @@ def _entries(filters: dict, up_to: int, limit: int | None = None) -> Iterator[di
 def _latest(filters: dict, up_to: int) -> list[dict] | None:
     """For an export of one animal's history (the ``animal`` filter alone), each subject it follows
     with its latest entry up to *up_to*: the signed manifest states them, so the verifier can follow
-    the entries' links back from there. None for any other query, which is no subject's whole history."""
+    the entries' links back from there, and its name (``history.subject_names``), so the verdict can say
+    which animal it is. None for any other query, which is no subject's whole history."""
     if set(filters) != {"animal"}:
         return None
     rows = db.session.execute(
@@ -57,7 +58,11 @@ def _latest(filters: dict, up_to: int) -> list[dict] | None:
         .group_by(AuditSubject.subject_type, AuditSubject.subject_id)
         .order_by(AuditSubject.subject_type, AuditSubject.subject_id)
     ).all()
-    return [{"type": kind, "id": ident, "latest": latest} for kind, ident, latest in rows]
+    names = history.subject_names((kind, ident) for kind, ident, _latest in rows)
+    return [
+        {"type": kind, "id": ident, "latest": latest} | ({"name": names[kind, ident]} if (kind, ident) in names else {})
+        for kind, ident, latest in rows
+    ]
 
 
 def export(actor: Actor, filters: dict, fmt: str) -> tuple[Iterator[bytes | str], str, str]:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import String, and_, cast, or_, select
 
+from registry.extensions import db
 from registry.i18n import N_, _
-from registry.models import Animal, AuditEntry, AuditSubject, Facility, Identifier, Permit, PermitLine
+from registry.models import Animal, AuditEntry, AuditSubject, Facility, Identifier, Permit, PermitLine, Transfer
 from registry.services.errors import ValidationFailed
 
 #: The filters a search understands, and what each matches (marked for translation: the search form shows them).
@@ -117,10 +119,42 @@ def query(filters: dict):
 
 def link(entry: AuditEntry) -> tuple[str, dict] | None:
     """The page of the object an entry is about (endpoint and arguments), when it has one."""
-    if entry.object_id is None or not entry.object_id.isdigit():
+    return subject_link(entry.object_type, entry.object_id)
+
+
+def subject_link(kind: str, subject_id: str | None) -> tuple[str, dict] | None:
+    """The page of a subject (endpoint and arguments), when it has one."""
+    if subject_id is None or not subject_id.isdigit():
         return None
     pages = {"animal": ("animals.show", "animal_id"), "permit": ("permits.show", "permit_id")}
-    if entry.object_type in pages:
-        endpoint, arg = pages[entry.object_type]
-        return endpoint, {arg: int(entry.object_id)}
+    if kind in pages:
+        endpoint, arg = pages[kind]
+        return endpoint, {arg: int(subject_id)}
     return None
+
+
+#: How a subject is named to people, by type: the columns read (one query per type), then the name.
+_NAMES: dict[str, tuple[Any, tuple, Any]] = {
+    "animal": (Animal, (Animal.registry_no,), lambda r: r.registry_no),
+    "identifier": (Identifier, (Identifier.kind, Identifier.value), lambda r: f"{r.kind} {r.value}"),
+    "permit": (Permit, (Permit.number,), lambda r: r.number),
+    "transfer": (Transfer, (Transfer.code,), lambda r: r.code),
+    "facility": (Facility, (Facility.registration_no,), lambda r: r.registration_no),
+}
+
+
+def subject_names(subjects: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """The human name of each (type, id) subject that has one now: an animal's registry number, an
+    identifier's kind and value, a permit's number, a transfer's code, a facility's registration
+    number. One query per type; subjects without a row or a name (a draft permit) are left out."""
+    wanted: dict[str, set[int]] = {}
+    for kind, subject_id in subjects:
+        if kind in _NAMES and str(subject_id).isdigit():
+            wanted.setdefault(kind, set()).add(int(subject_id))
+    found = {}
+    for kind, ids in wanted.items():
+        model, columns, name = _NAMES[kind]
+        for row in db.session.execute(select(model.id, *columns).where(model.id.in_(ids))):
+            if name(row) is not None:
+                found[(kind, str(row.id))] = name(row)
+    return found

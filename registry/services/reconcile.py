@@ -17,12 +17,24 @@ from typing import Any, TypeVar
 from sqlalchemy import String, cast, exists, select
 from sqlalchemy.orm import selectinload
 
-from registry.audit_replay import Entry, Keepers, Period, fold, mismatches, said, states
+from registry.audit_replay import (
+    Entry,
+    Keepers,
+    Period,
+    fold,
+    indexed,
+    listed_mark_state,
+    listed_marks,
+    mismatches,
+    said,
+    states,
+)
 from registry.extensions import db
 from registry.models import (
     Animal,
     AnimalEvent,
     AuditEntry,
+    AuditSubject,
     Endorsement,
     Facility,
     Identifier,
@@ -30,7 +42,7 @@ from registry.models import (
     Permit,
     Transfer,
 )
-from registry.services.animals import REKEEPING
+from registry.services.animals import FREEING, REKEEPING
 from registry.services.audit import jsonable
 
 M = TypeVar("M")
@@ -68,6 +80,7 @@ def reconcile(batch: int = BATCH) -> Iterator[Difference]:
     yield from _transfers(batch)
     yield from _facilities(batch)
     yield from _unlogged(batch)
+    yield from _index(batch * 10)  # an entry is small next to an object with its rows
 
 
 # ---------------------------------------------------------------- reading the log
@@ -95,6 +108,24 @@ def _histories(object_type: str, batch: int) -> Iterator[list[tuple[int, list[En
         # An object_id that is not a number names no row of these tables: it is left to verify.
         yield [(int(i), grouped[i]) for i in ids if i.isdigit()]
         last = ids[-1]
+
+
+def _own_entries(object_type: str, ids: list[int]) -> dict[int, list[Entry]]:
+    """The entries of their own of the *object_type* objects with *ids*, by object, in order."""
+    found: dict[int, list[Entry]] = defaultdict(list)
+    if not ids:
+        return found
+    for seq, object_id, action, before, after in db.session.execute(
+        select(AuditEntry.seq, AuditEntry.object_id, AuditEntry.action, AuditEntry.before, AuditEntry.after)
+        .where(
+            AuditEntry.object_type == object_type,
+            AuditEntry.action.like(OWN_ACTIONS[object_type]),
+            AuditEntry.object_id.in_([str(i) for i in ids]),
+        )
+        .order_by(AuditEntry.seq)
+    ):
+        found[int(object_id)].append(Entry(seq, action, before, after))
+    return found
 
 
 def _rows(model: type[M], ids: Iterable[int], *options: Any) -> dict[int, M]:
@@ -135,6 +166,8 @@ def _animals(batch: int) -> Iterator[Difference]:
         animals = _rows(Animal, ids)
         events = _children(AnimalEvent, AnimalEvent.animal_id, ids)
         periods = _children(Keeping, Keeping.animal_id, ids)
+        marks = _children(Identifier, Identifier.animal_id, ids)
+        own = _own_entries("identifier", [row.id for rows in marks.values() for row in rows])
         for animal_id, entries in group:
             animal = animals.get(animal_id)
             log = fold(entries)
@@ -145,6 +178,7 @@ def _animals(batch: int) -> Iterator[Difference]:
             yield from _fields(name, animal.as_audit(), log)
             paired = yield from _timeline(animal.registry_no, entries, events[animal_id])
             yield from _keeping(animal.registry_no, entries, paired, periods[animal_id])
+            yield from _listed(animal.registry_no, entries, marks[animal_id], own)
 
 
 def _timeline(
@@ -217,6 +251,51 @@ def _period(period: Period, registry_no: str) -> str:
     return f"{period.relation} period of {registry_no} since {period.since} (party {period.party_id})"
 
 
+def _listed(
+    registry_no: str, entries: list[Entry], rows: list[Identifier], own: dict[int, list[Entry]]
+) -> Iterator[Difference]:
+    """The animal's marks with no creation entry of their own (given with the animal before marks had
+    entries) against the marks its creation entry lists: paired by kind and value, then the rest in
+    order (they were attached in the list's order). A mark with no entry at all is replayed from the
+    animal's entries; one retired by hand since has its own entries, checked with the other marks."""
+    creation, listed = listed_marks(entries)
+    unpaired = []
+    for row in rows:
+        created = next((e.after or {} for e in own.get(row.id, []) if e.before is None), None)
+        if created is None:
+            unpaired.append(row)
+            continue
+        mark = (str(created.get("kind")), str(created.get("value")))
+        if mark in listed:  # newer creation entries list the marks that have their own entries too
+            listed.remove(mark)
+    pairs = []
+    for row in list(unpaired):
+        if (row.kind, row.value) in listed:
+            listed.remove((row.kind, row.value))
+            unpaired.remove(row)
+            pairs.append((row, (row.kind, row.value)))
+    while unpaired and listed:
+        pairs.append((unpaired.pop(0), listed.pop(0)))
+    for row, (kind, value) in pairs:
+        logged = {"kind": kind, "value": value}
+        if not own.get(row.id):
+            logged = listed_mark_state(entries, kind, value, FREEING, row.active)
+        yield from _fields(_mark(row, registry_no), row.as_audit(), logged)
+    for kind, value in listed:
+        assert creation is not None  # only a creation entry lists marks
+        yield Difference(
+            f"{kind} {value} of {registry_no}", f"the log records it (entry {creation.seq}) but the table has no row"
+        )
+    for row in unpaired:
+        yield Difference(
+            _mark(row, registry_no), UNRECORDED if not own.get(row.id) else "no audit entry records it attached"
+        )
+
+
+def _mark(row: Identifier, registry_no: str) -> str:
+    return f"identifier {row.id} ({row.kind} {row.value} of {registry_no})"
+
+
 # ---------------------------------------------------------------- identifiers, permits, transfers, facilities
 
 
@@ -230,8 +309,7 @@ def _identifiers(batch: int) -> Iterator[Difference]:
             if row is None:
                 yield _gone(name, entries)
                 continue
-            name = f"identifier {row.id} ({row.kind} {row.value} of {row.animal.registry_no})"
-            yield from _fields(name, row.as_audit(), log)
+            yield from _fields(_mark(row, row.animal.registry_no), row.as_audit(), log)
 
 
 def _permits(batch: int) -> Iterator[Difference]:
@@ -312,7 +390,12 @@ def _transfers(batch: int) -> Iterator[Difference]:
             if row is None:
                 yield _gone(f"transfer #{transfer_id}", entries)
                 continue
-            yield from _fields(f"transfer {row.code}", row.as_audit(), fold(entries))
+            log = fold(entries)
+            if "animals" in log:
+                # In id order, as the table lists them: older offers logged them in the order the database
+                # happened to return them.
+                log["animals"] = sorted(log["animals"])
+            yield from _fields(f"transfer {row.code}", row.as_audit(), log)
 
 
 def _facilities(batch: int) -> Iterator[Difference]:
@@ -342,27 +425,75 @@ def _facilities(batch: int) -> Iterator[Difference]:
 
 def _unlogged(batch: int) -> Iterator[Difference]:
     """Rows of the audited tables that no entry of their own kind names (an INSERT behind the
-    application's back); rows inside a logged object (lines, periods...) are checked with it."""
+    application's back); rows inside a logged object (lines, periods...) are checked with it, and so
+    are the marks of a logged animal (``_listed``: older ones are recorded only by its entry)."""
     kinds = (
-        (Animal, "animal", lambda a: f"animal {a.registry_no}"),
-        (Identifier, "identifier", lambda i: f"identifier {i.id} ({i.kind} {i.value})"),
-        (Permit, "permit", lambda p: f"permit {p.number or f'#{p.id}'}"),
-        (Transfer, "transfer", lambda t: f"transfer {t.code}"),
-        (Facility, "facility", lambda f: f"facility {f.registration_no or f'#{f.id}'}"),
+        (Animal, "animal", lambda a: f"animal {a.registry_no}", None),
+        (Identifier, "identifier", lambda i: f"identifier {i.id} ({i.kind} {i.value})", _logged(Identifier.animal_id)),
+        (Permit, "permit", lambda p: f"permit {p.number or f'#{p.id}'}", None),
+        (Transfer, "transfer", lambda t: f"transfer {t.code}", None),
+        (Facility, "facility", lambda f: f"facility {f.registration_no or f'#{f.id}'}", None),
     )
     session = db.session
     model: Any
-    for model, object_type, named in kinds:
-        logged = exists().where(
-            AuditEntry.object_type == object_type,
-            AuditEntry.action.like(OWN_ACTIONS[object_type]),
-            AuditEntry.object_id == cast(model.id, String),
-        )
+    for model, object_type, named, checked_elsewhere in kinds:
+        unlogged = ~_logged(model.id, object_type)
+        if checked_elsewhere is not None:
+            unlogged = unlogged & ~checked_elsewhere
         last = 0
         while True:
-            chunk = session.scalars(select(model).where(~logged, model.id > last).order_by(model.id).limit(batch)).all()
+            chunk = session.scalars(
+                select(model).where(unlogged, model.id > last).order_by(model.id).limit(batch)
+            ).all()
             if not chunk:
                 break
             for row in chunk:
                 yield Difference(named(row), UNRECORDED)
             last = chunk[-1].id
+
+
+def _logged(column: Any, object_type: str = "animal") -> Any:
+    """Whether an entry of *object_type*'s own actions names the id in *column*."""
+    return exists().where(
+        AuditEntry.object_type == object_type,
+        AuditEntry.action.like(OWN_ACTIONS[object_type]),
+        AuditEntry.object_id == cast(column, String),
+    )
+
+
+# ---------------------------------------------------------------- the subject index
+
+
+def _index(batch: int) -> Iterator[Difference]:
+    """``audit_subject`` against the subjects the entries name, a batch of entries at a time: a row
+    missing leaves the entry out of its subjects' exports, a row too many puts a stranger's entry in."""
+    session = db.session
+    last: int | None = None
+    while True:
+        q = select(AuditEntry.seq, AuditEntry.object_type, AuditEntry.object_id, AuditEntry.subjects)
+        if last is not None:
+            q = q.where(AuditEntry.seq > last)
+        chunk = session.execute(q.order_by(AuditEntry.seq).limit(batch)).all()
+        rows = select(AuditSubject.subject_type, AuditSubject.subject_id, AuditSubject.seq)
+        if last is not None:
+            rows = rows.where(AuditSubject.seq > last)
+        if chunk:
+            rows = rows.where(AuditSubject.seq <= chunk[-1].seq)  # the last batch takes every row beyond
+        table = {(kind, i, seq) for kind, i, seq in session.execute(rows)}
+        for e in chunk:
+            for kind, i in sorted(indexed(e.seq, e.object_type, e.object_id, e.subjects)):
+                if (kind, i, e.seq) in table:
+                    table.remove((kind, i, e.seq))
+                else:
+                    yield Difference(_indexed(kind, i, e.seq), f"entry {e.seq} names {kind} {i} but the index lacks it")
+        entries = {e.seq for e in chunk}
+        for kind, i, seq in sorted(table, key=lambda r: (r[2], r[0], r[1])):
+            problem = f"entry {seq} does not name {kind} {i}" if seq in entries else f"there is no entry {seq}"
+            yield Difference(_indexed(kind, i, seq), f"the index has it, but {problem}")
+        if not chunk:
+            return
+        last = chunk[-1].seq
+
+
+def _indexed(kind: str, subject_id: str, seq: int) -> str:
+    return f"audit_subject {kind} {subject_id} -> entry {seq}"

@@ -47,7 +47,7 @@ def start(actor: Actor, command: commands.Offer) -> Transfer:
         if facility is None or facility.status != FacilityState.REGISTERED:
             raise ValidationFailed(refused, {"facility_id": _("the receiving facility must be a registered facility")})
         ids = command.animal_ids
-        chosen = session.scalars(lock(select(Animal).where(Animal.id.in_(ids)))).all()
+        chosen = session.scalars(lock(select(Animal).where(Animal.id.in_(ids)).order_by(Animal.id))).all()
         if len(chosen) != len(ids) or not all(can_see_animal(actor, a) for a in chosen):
             raise NotFound(_("no such animal"))
         owners = {a.owner_party_id for a in chosen}

@@ -31,12 +31,17 @@ def index():
         query = query.where(AuditEntry.seq < before)  # keyset: page 1,000 costs what page 1 costs
     rows = db.session.scalars(query.limit(PAGE)).all()
     args = {k: v for k, v in request.args.items() if k in history.FILTERS}
+    # What else each entry concerns besides its own object, by name (one query per kind for the page).
+    also = {e.seq: [s for s in e.subjects or [] if (s["type"], s["id"]) != (e.object_type, e.object_id)] for e in rows}
     return render_template(
         "audit/index.html",
         entries=rows,
         args=args,
         filters={name: _(text) for name, text in history.FILTERS.items()},
         link=history.link,
+        also=also,
+        names=history.subject_names((s["type"], s["id"]) for subjects in also.values() for s in subjects),
+        subject_link=history.subject_link,
         more=len(rows) == PAGE,
     )
 

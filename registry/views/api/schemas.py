@@ -211,6 +211,14 @@ class AnimalEventSchema(ma.Schema):
 # ---------------------------------------------------------------- audit
 
 
+class AuditSubjectSchema(ma.Schema):
+    type = ma.fields.String(metadata={"description": "what the subject is: animal, identifier, permit, transfer..."})
+    id = ma.fields.String(metadata={"description": "its database id"})
+    prev = ma.fields.Integer(
+        allow_none=True, metadata={"description": "seq of the subject's previous entry; null for its first"}
+    )
+
+
 class AuditEntrySchema(ma.Schema):
     seq = ma.fields.Integer()
     occurred_at = ma.fields.String()
@@ -224,6 +232,14 @@ class AuditEntrySchema(ma.Schema):
     after = ma.fields.Dict(allow_none=True)
     request_id = ma.fields.String(allow_none=True)
     client_addr = ma.fields.String(allow_none=True)
+    subjects = ma.fields.List(
+        ma.fields.Nested(AuditSubjectSchema),
+        allow_none=True,
+        metadata={
+            "description": "every subject the entry concerns, its object included, each linked to the subject's "
+            "previous entry (hashed with the entry); null on entries written before subjects existed"
+        },
+    )
     prev_hash = ma.fields.String()
     entry_hash = ma.fields.String()
 
