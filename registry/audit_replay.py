@@ -25,6 +25,16 @@ class Entry(NamedTuple):
     before: dict | None
     after: dict | None
 
+    @classmethod
+    def read(cls, seq: int, action: str, before, after) -> Entry:
+        """From the stored columns. The application writes objects (or nothing); anything else was
+        written behind its back (the chain check names the entry) and replays as an empty change."""
+        return cls(seq, action, _object(before), _object(after))
+
+
+def _object(value) -> dict | None:
+    return value if value is None or isinstance(value, dict) else {}
+
 
 def states(entries: Iterable[Entry]) -> Iterator[tuple[Entry, dict]]:
     """Each entry with the object's state once it is applied."""
@@ -158,4 +168,6 @@ def indexed(seq: int, object_type: str, object_id: str | None, subjects: list | 
     filled it in)."""
     if subjects is None:
         return set() if object_id is None else {(object_type, object_id)}
-    return {(s["type"], s["id"]) for s in subjects}
+    # Only what the application writes counts (anything else fails the entry's hash check anyway).
+    named = subjects if isinstance(subjects, list) else []
+    return {(str(s.get("type")), str(s.get("id"))) for s in named if isinstance(s, dict)}

@@ -11,7 +11,7 @@ from registry import audit_chain, audit_export
 from registry.cli import export as export_cli
 from registry.cli import verify_audit
 from registry.models import Animal, AuditEntry, AuditHead, AuditSubject, Facility
-from registry.services import audit, exports
+from registry.services import anchor, audit, exports
 from tests import uses
 from tests.border import entry_body, exit_body
 from tests.helpers import export_permit, issued_permit
@@ -152,7 +152,7 @@ def test_exports_older_than_subject_names_still_verify(app, world, session, life
     lines = list(
         audit_export.export_lines(
             exports._entries(filters, head.seq),
-            signer=audit.signer(),
+            signer=anchor.signer(),
             origin=app.config["AUDIT_ORIGIN"],
             query=filters,
             exported_by="auditor",

@@ -192,6 +192,22 @@ def test_keeping_period_deleted(history, session, world):
     )
 
 
+def test_keeping_period_inserted_twice(history, session, world):
+    holder = session.query(Keeping).filter_by(animal_id=history.kept.id, relation="holder").one()
+    _sql(
+        session,
+        "INSERT INTO keeping (animal_id, relation, party_id, facility_id, since, until, event_id) "
+        "SELECT animal_id, relation, party_id, facility_id, since, until, event_id FROM keeping WHERE id = :id",
+        id=holder.id,
+    )
+    copy = session.query(Keeping).filter_by(animal_id=history.kept.id, relation="holder").order_by(Keeping.id.desc())[0]
+    assert copy.id != holder.id
+    assert (
+        f"keeping {copy.id} (holder period of {history.kept.registry_no} since {copy.since}): no audit entry records it"
+        in _found()
+    )
+
+
 def test_identifier_value_changed(history, session):
     _sql(session, "UPDATE identifier SET value = 'T-2' WHERE id = :id", id=history.tag.id)
     assert (
@@ -512,3 +528,20 @@ def test_keepers_replay_place_and_release():
         ("holder", 1, 10, "2026-01-01", "2026-02-01", 1),
         ("holder", 2, 20, "2026-02-01", "2026-03-01", 2),
     ]
+
+
+def test_an_entry_the_application_never_wrote_is_named_not_a_traceback(app, history, session):
+    """A superuser's entry whose after is no object (the chain check names the entry itself)."""
+    from tests.test_audit import _bypass_triggers
+
+    _bypass_triggers(session)
+    seq = session.scalar(
+        select(func.max(AuditEntry.seq)).where(
+            AuditEntry.object_type == "animal", AuditEntry.object_id == str(history.kept.id)
+        )
+    )
+    _sql(session, "UPDATE audit_entry SET after = '[1, 2]' WHERE seq = :seq", seq=seq)
+    assert any(history.kept.registry_no in found for found in _found())
+    result = app.test_cli_runner().invoke(verify_audit, ["--full"])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    assert f"entry {seq}" in result.output

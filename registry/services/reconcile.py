@@ -104,7 +104,7 @@ def _histories(object_type: str, batch: int) -> Iterator[list[tuple[int, list[En
             .where(*own, AuditEntry.object_id.in_(ids))
             .order_by(AuditEntry.object_id, AuditEntry.seq)
         ):
-            grouped[object_id].append(Entry(seq, action, before, after))
+            grouped[object_id].append(Entry.read(seq, action, before, after))
         # An object_id that is not a number names no row of these tables: it is left to verify.
         yield [(int(i), grouped[i]) for i in ids if i.isdigit()]
         last = ids[-1]
@@ -124,7 +124,7 @@ def _own_entries(object_type: str, ids: list[int]) -> dict[int, list[Entry]]:
         )
         .order_by(AuditEntry.seq)
     ):
-        found[int(object_id)].append(Entry(seq, action, before, after))
+        found[int(object_id)].append(Entry.read(seq, action, before, after))
     return found
 
 
@@ -234,16 +234,20 @@ def _keeping(registry_no: str, entries: list[Entry], events: dict, rows: list[Ke
         if event in REKEEPING:
             since = (entry.after or {}).get("occurred_on") or state.get("birth_date")
             keepers.keep(state, since, events.get(entry.seq))
-    table: dict[tuple[str, int | None], Keeping] = {(row.relation, row.event_id): row for row in rows}
+    # Lists, not one row per key: a period inserted twice must leave its copy unmatched.
+    table: dict[tuple[str, int | None], list[Keeping]] = {}
+    for row in rows:
+        table.setdefault((row.relation, row.event_id), []).append(row)
     for period in keepers.periods:
-        row = table.pop((period.relation, period.event_id), None)
-        if row is None:
+        matching = table.get((period.relation, period.event_id))
+        if not matching:
             yield Difference(_period(period, registry_no), "the log implies it, but the table has no row")
             continue
+        row = matching.pop(0)
         name = f"keeping {row.id} ({row.relation} period of {registry_no} since {row.since})"
         ours = {"party_id": row.party_id, "facility_id": row.facility_id, "since": row.since, "until": row.until}
         yield from _fields(name, ours, period.as_row())
-    for row in table.values():
+    for row in (row for left in table.values() for row in left):
         yield Difference(f"keeping {row.id} ({row.relation} period of {registry_no} since {row.since})", UNRECORDED)
 
 
