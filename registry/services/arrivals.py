@@ -16,7 +16,7 @@ from registry.permissions import Actor, can_see_animal, can_see_permit, require
 from registry.services import audit
 from registry.services.context import write_transaction
 from registry.services.errors import NotFound, ValidationFailed, refusals_as_conflict
-from registry.services.identifiers import attach
+from registry.services.identifiers import attach, record_attached
 from registry.services.keeping import Context, locked_facility, locked_permit, place, timeline, with_facility
 from registry.services.numbers import registry_number
 
@@ -48,15 +48,7 @@ def _record_new(actor: Actor, animal: Animal, row: AnimalEvent, marks: list[Iden
         subjects=subjects,
     )
     for ident in marks:
-        audit.record(
-            actor,
-            "animal.identifier_add",
-            "identifier",
-            ident.id,
-            None,
-            ident.as_audit(),
-            subjects=[("animal", animal.id)],
-        )
+        record_attached(actor, ident)
 
 
 def register_birth(actor: Actor, birth: Birth) -> Animal:

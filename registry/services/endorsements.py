@@ -323,15 +323,7 @@ def _move_animals(session, actor: Actor, permit: Permit, row: _Row, command: End
         for mark in described.identifiers if described else ():
             if (mark.kind, mark.value) not in has:  # read at the border on an animal declared without it
                 ident = identifiers.attach(session, waiting, mark, when)
-                audit.record(
-                    actor,
-                    "animal.identifier_add",
-                    "identifier",
-                    ident.id,
-                    None,
-                    ident.as_audit(),
-                    subjects=[("animal", waiting.id), ("permit", permit.id)],
-                )
+                identifiers.record_attached(actor, ident, ("permit", permit.id))
         chosen.append(waiting)
     for animal in chosen:
         event: commands.AnimalEvent

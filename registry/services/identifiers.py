@@ -33,6 +33,19 @@ def active_microchips(session, values: Iterable[str]) -> set[str]:
     )
 
 
+def record_attached(actor: Actor, ident: Identifier, *also: tuple[str, int]) -> None:
+    """The entry of a mark put on an animal: it concerns the animal too (and whatever else *also* names)."""
+    audit.record(
+        actor,
+        "animal.identifier_add",
+        "identifier",
+        ident.id,
+        None,
+        ident.as_audit(),
+        subjects=[("animal", ident.animal_id), *also],
+    )
+
+
 def attach(session, animal: Animal, mark: NewIdentifier, applied_on: date | None = None) -> Identifier:
     """Put *mark* on *animal*; a microchip active on another animal is refused (409)."""
     if mark.kind == "microchip" and active_microchips(session, [mark.value]):
@@ -60,15 +73,7 @@ def add_identifier(actor: Actor, animal_id: int, mark: NewIdentifier) -> Identif
                 )
             )
         ident = attach(session, animal, mark)
-        audit.record(
-            actor,
-            "animal.identifier_add",
-            "identifier",
-            ident.id,
-            None,
-            ident.as_audit(),
-            subjects=[("animal", ident.animal_id)],
-        )
+        record_attached(actor, ident)
     return ident
 
 
