@@ -1,17 +1,20 @@
 """Record integrity on the application paths: who is named on a permit, who decides, who withdraws,
 and the ledger of foreign documents that stops one foreign permit from covering two shipments."""
 
+import importlib.util
 import re
+from decimal import Decimal
+from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
-from registry.models import AuditEntry, Inspection, Permit, Transfer
+from registry.models import AuditEntry, ForeignDocumentUse, Inspection, Permit, Transfer
 from registry.services import tokens
 from registry.services.errors import Conflict, ValidationFailed
 from tests import uses
 from tests.conftest import import_application
-from tests.helpers import animal_in, permit_in
+from tests.helpers import animal_in, endorse_entry, permit_in
 
 
 @pytest.fixture
@@ -282,3 +285,35 @@ def test_a_transfer_page_sends_the_version_it_showed(client, login, world, sessi
     page = client.post(f"/transfers/{t.id}/accept", data={"version": seen}, follow_redirects=True)
     assert "changed" in page.get_data(as_text=True)
     assert session.get(Transfer, t.id).state == "pending"
+
+
+def _ledger_backfill():
+    path = next(
+        (Path(__file__).parent.parent / "migrations" / "versions").glob("*_foreign_document_ledger_backfill.py")
+    )
+    spec = importlib.util.spec_from_file_location("ledger_backfill", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.backfill
+
+
+def test_permits_older_than_the_ledger_are_written_into_it(world, session):
+    """A permit issued before the ledger existed had no row: its foreign document was invisible to
+    the second-use checks. The migration gives it the row the application would have written."""
+    first = _issue(world, _submitted(world, foreign_permit_no="za 77 1").id)
+    endorse_entry(world, first, 2)
+    session.execute(text("DELETE FROM foreign_document_use"))  # as the database stood before the ledger
+    assert _ledger_backfill()(session.connection()) == 1
+    use = session.scalar(select(ForeignDocumentUse))
+    assert (use.permit_id, use.country, use.document_no, use.quantity, use.cleared) == (
+        first.id,
+        "ZA",
+        "ZA771",
+        Decimal(3),
+        Decimal(2),
+    )
+    assert _ledger_backfill()(session.connection()) == 0  # once
+    # The older permit now counts: a second application on its document is flagged.
+    second = _submitted(world, foreign_permit_no="ZA771")
+    assert first.display_number in second.foreign_document_warning
