@@ -73,7 +73,10 @@ def create_app(config: type | dict | None = None) -> Flask:
         # PostgreSQL cannot store NUL in text, and no legitimate input contains one.
         values = [request.path, *request.args.values(), *request.form.values()]
         body = request.get_data(cache=True)
-        if any("\x00" in v for v in values) or b"\x00" in body or b"\\u0000" in body.lower():
+        # In JSON a NUL is written \u0000: read the strings it holds, not the text (where the
+        # six characters \\u0000, an escaped backslash, are harmless).
+        parsed = request.get_json(silent=True, cache=True) if request.is_json else None
+        if any("\x00" in v for v in values) or b"\x00" in body or _holds_nul(parsed):
             abort(400, description="NUL characters are not accepted")
 
     @app.after_request
@@ -125,3 +128,14 @@ def create_app(config: type | dict | None = None) -> Flask:
 
     register_commands(app)
     return app
+
+
+def _holds_nul(value) -> bool:
+    """Whether a parsed JSON value holds a NUL character in any string, key or value."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False

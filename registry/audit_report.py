@@ -5,6 +5,7 @@ signed JSON Lines export; this report is for reading.)"""
 from __future__ import annotations
 
 import io
+from xml.sax.saxutils import escape
 
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
@@ -41,7 +42,10 @@ def render_history(
     story = [
         Paragraph("Audit report · 감사 보고서", h1),
         Spacer(1, 6 * mm),
-        Paragraph(f"Query · 조건: {', '.join(f'{k}={v}' for k, v in query.items()) or 'all entries · 전체'}", body),
+        # Text from the request or the log is escaped: ReportLab reads markup (an <img> would embed a server file).
+        Paragraph(
+            f"Query · 조건: {escape(', '.join(f'{k}={v}' for k, v in query.items())) or 'all entries · 전체'}", body
+        ),
         Paragraph(
             f"Entries · 건수: {total}"
             + (
@@ -50,7 +54,7 @@ def render_history(
             body,
         ),
         Paragraph(f"Chain position · 체인 위치: entry {head[0]}, hash {head[1]}", body),
-        Paragraph(f"Exported by · 내보낸 사람: {exported_by}, {exported_at}", body),
+        Paragraph(f"Exported by · 내보낸 사람: {escape(exported_by)}, {exported_at}", body),
         Paragraph(
             "Each entry's hash covers its content and its predecessor's hash; the verifiable JSON Lines "
             "export of the same query can be checked offline with `registry audit verify --file`.",
@@ -91,7 +95,7 @@ def render_history(
                 f"{row['actor_name']} ({row['actor_role']})",
                 row["action"],
                 f"{row['object_type']} {row['object_id'] or ''}",
-                Paragraph(change.replace("<", "&lt;"), cell),
+                Paragraph(escape(change), cell),
                 row["entry_hash"][:16],
             ]
         )

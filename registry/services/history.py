@@ -112,7 +112,8 @@ def query(filters: dict):
         q = q.where(AuditEntry.action.startswith(action) if action.endswith(".") else AuditEntry.action == action)
     if "since" in filters:
         q = q.where(AuditEntry.occurred_at >= datetime.combine(filters["since"], time.min, UTC))
-    if "until" in filters:
+    # The last day there is bounds nothing (and has no day after it).
+    if "until" in filters and filters["until"] < date.max:
         q = q.where(AuditEntry.occurred_at < datetime.combine(filters["until"] + timedelta(days=1), time.min, UTC))
     return q
 

@@ -121,7 +121,8 @@ def paginate(query) -> dict:
     from flask import current_app
 
     try:
-        page = max(1, int(request.args.get("page", 1)))
+        # Past a million pages there is nothing to show, and the offset would overflow the database's integers.
+        page = min(max(1, int(request.args.get("page", 1))), 10**6)
     except ValueError:
         page = 1
     size = current_app.config["PAGE_SIZE"]
