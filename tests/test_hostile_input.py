@@ -48,3 +48,44 @@ def test_an_escaped_backslash_before_u0000_is_text_not_a_nul(client, world):
     assert escaped.json["name"] == "A\\u0000B"
     nul = client.post("/api/v1/parties", data='{"kind": "organisation", "name": "A\\u0000B"}', headers=headers)
     assert nul.status_code == 400 and "NUL" in nul.get_data(as_text=True)
+
+
+def test_an_importer_file_that_is_not_utf8_is_refused_by_line(app, session, tmp_path):
+    from registry.cli import import_species
+    from tests.test_species import _checklist, _taxon
+
+    damaged = tmp_path / "index.csv"
+    damaged.write_bytes(_checklist([_taxon(1, "Furcifer pardalis")]).encode() + b"1,Animalia,\xff\xfe\n")
+    result = app.test_cli_runner().invoke(import_species, [str(damaged)])
+    assert result.exit_code == 2 and "not UTF-8 text" in result.output, result.output
+
+
+@pytest.mark.parametrize(
+    "name, problem",
+    [("Furcifer\x00pardalis", "holds a NUL character"), ("Furcifer " + "x" * 410, "longer than 200 characters")],
+)
+def test_an_importer_row_the_database_cannot_hold_is_refused(app, session, tmp_path, name, problem):
+    from registry.cli import import_species
+    from registry.models import Species
+    from tests.test_species import _checklist, _taxon
+
+    source = tmp_path / "index.csv"
+    source.write_text(_checklist([_taxon(1, name)]), encoding="utf-8")
+    result = app.test_cli_runner().invoke(import_species, [str(source)])
+    assert result.exit_code == 2 and problem in result.output, result.output
+    assert session.query(Species).filter(Species.scientific_name.like("Furcifer%")).count() == 0
+
+
+def test_spreadsheet_formulas_in_csv_cells_are_neutralised(auditor):
+    # A request id is the client's to choose, and the export that follows records it.
+    auditor.get("/audit/export.csv", headers={"X-Request-Id": "=HYPERLINK(1)"})
+    text = auditor.get("/audit/export.csv", query_string={"action": "audit.export"}).get_data(as_text=True)
+    assert ",'=HYPERLINK(1)," in text and ",=HYPERLINK" not in text
+
+
+def test_numbers_stay_numbers_in_csv_cells():
+    from decimal import Decimal
+
+    from registry.csv_cells import cell
+
+    assert [cell(v) for v in (-3, Decimal("-1.5"), "-x", "@a", "plain")] == [-3, Decimal("-1.5"), "'-x", "'@a", "plain"]

@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func
 
 from registry import clock, deadlines
+from registry.csv_cells import cell
 from registry.extensions import db
 from registry.models import Animal, Species
 from registry.permissions import (
@@ -96,14 +97,17 @@ def as_csv(found: list[deadlines.Item]) -> str:
     writer.writerow(["rule", "subject", "object", "since", "due", "overdue", "done"])
     for item in found:
         writer.writerow(
-            [
-                item.rule.code,
-                item.rule.subject,
-                label(item),
-                item.starts.isoformat(),
-                item.due.isoformat(),
-                "yes" if item.overdue(today) else "no",
-                item.done.isoformat() if item.done else "",
-            ]
+            map(
+                cell,
+                [
+                    item.rule.code,
+                    item.rule.subject,
+                    label(item),
+                    item.starts.isoformat(),
+                    item.due.isoformat(),
+                    "yes" if item.overdue(today) else "no",
+                    item.done.isoformat() if item.done else "",
+                ],
+            )
         )
     return out.getvalue()

@@ -11,6 +11,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from registry import audit_chain, audit_export
+from registry.csv_cells import cell
 from registry.extensions import db
 from registry.i18n import _
 from registry.models import AuditEntry, AuditHead, AuditSubject
@@ -115,7 +116,7 @@ def _csv(rows: Iterator[dict]) -> Iterator[str]:
     for row in rows:
         writer.writerow(
             {
-                k: json.dumps(v, ensure_ascii=False, sort_keys=True) if isinstance(v, (dict, list)) else v
+                k: json.dumps(v, ensure_ascii=False, sort_keys=True) if isinstance(v, (dict, list)) else cell(v)
                 for k, v in row.items()
             }
         )

@@ -204,26 +204,47 @@ def _checklist_row(row: dict) -> dict | None:
     for column in ("Class", "Order", "Family"):
         if not (row.get(column) or "").strip():
             raise ValueError(f"{name}: {column} is empty")
-    return {
-        "scientific_name": name,
-        "author": (row.get("AuthorYear") or "").strip() or None,
-        "taxon_class": row["Class"].strip(),
-        "taxon_order": row["Order"].strip(),
-        "family": row["Family"].strip(),
-        "appendix": _LISTINGS[listing],
-        "annotation": annotation or None,
-        "cites_taxon_id": taxon_id,
-        **({"name_en": english} if english else {}),
-    }
+    return _storable(
+        {
+            "scientific_name": name,
+            "author": (row.get("AuthorYear") or "").strip() or None,
+            "taxon_class": row["Class"].strip(),
+            "taxon_order": row["Order"].strip(),
+            "family": row["Family"].strip(),
+            "appendix": _LISTINGS[listing],
+            "annotation": annotation or None,
+            "cites_taxon_id": taxon_id,
+            **({"name_en": english} if english else {}),
+        }
+    )
+
+
+def _storable(values: dict) -> dict:
+    """Refuse text a species column cannot hold as given: a NUL, or more than the column's length
+    (PostgreSQL would fail the whole import on it, SQLite would store it)."""
+    columns = Species.__table__.c
+    for key, value in values.items():
+        if not isinstance(value, str):
+            continue
+        if "\x00" in value:
+            raise ValueError(f"{values['scientific_name']!r}: {key} holds a NUL character")
+        limit = getattr(columns[key].type, "length", None)
+        if limit is not None and len(value) > limit:
+            raise ValueError(f"{values['scientific_name'][:60]!r}: {key} is longer than {limit} characters")
+    return values
 
 
 def read_checklist(stream: io.TextIOBase) -> list[tuple[int, dict]]:
     """Rows of a CITES Checklist "Index" CSV, checked for the columns the import needs."""
     reader = csv.DictReader(stream)
-    missing = [c for c in CHECKLIST_REQUIRED if c not in (reader.fieldnames or [])]
-    if missing:
-        raise ImportRejected([RowError(1, f"missing column(s): {', '.join(missing)}")])
-    return list(enumerate(reader, start=2))
+    try:
+        missing = [c for c in CHECKLIST_REQUIRED if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ImportRejected([RowError(1, f"missing column(s): {', '.join(missing)}")])
+        return list(enumerate(reader, start=2))
+    except UnicodeDecodeError as exc:
+        line = reader.line_num + 1
+        raise ImportRejected([RowError(line, f"not UTF-8 text (byte {exc.start} of the chunk read there)")]) from None
 
 
 def import_checklist(

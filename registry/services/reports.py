@@ -18,7 +18,7 @@ from decimal import Decimal
 from flask import current_app
 from sqlalchemy import func, select
 
-from registry import codes
+from registry import codes, csv_cells
 from registry.commands.endorsements import Outcome
 from registry.extensions import db
 from registry.i18n import N_, _
@@ -112,7 +112,7 @@ def as_csv(found: list[dict], direction: str) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=header(direction), extrasaction="ignore", lineterminator="\r\n")
     writer.writeheader()
-    writer.writerows(found)
+    writer.writerows(csv_cells.row(r) for r in found)
     return out.getvalue()
 
 
