@@ -89,3 +89,23 @@ def test_numbers_stay_numbers_in_csv_cells():
     from registry.csv_cells import cell
 
     assert [cell(v) for v in (-3, Decimal("-1.5"), "-x", "@a", "plain")] == [-3, Decimal("-1.5"), "'-x", "'@a", "plain"]
+
+
+@pytest.mark.parametrize(
+    "sent, kept",
+    [
+        ("report.html", "report.pdf"),
+        ("scan.PDF", "scan.PDF"),
+        ("photo.jpeg", "photo.pdf"),
+        (".htaccess", ".htaccess.pdf"),
+    ],
+)
+def test_a_file_is_kept_and_served_under_a_name_that_ends_as_its_content(client, login, world, sent, kept):
+    from registry.services import attachments
+    from tests.helpers import animal_in
+
+    bird = animal_in(world, "in_captivity")
+    row = attachments.attach(world.actor("zoo"), "animal", bird.id, "other", sent, b"%PDF-1.7\n%x\n")
+    assert row.filename == kept
+    login(world.users["zoo"])
+    assert f'filename="{kept}"' in client.get(f"/files/{row.id}").headers["Content-Disposition"]

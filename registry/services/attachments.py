@@ -19,6 +19,8 @@ from registry.services.errors import NotFound, ValidationFailed
 
 #: What the first bytes of an accepted file must be; the name and the declared type are not trusted.
 SIGNATURES = {b"%PDF-": "application/pdf", b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png"}
+#: The file name's ending each type is kept under (the first is given when the name has another).
+EXTENSIONS = {"application/pdf": (".pdf",), "image/jpeg": (".jpg", ".jpeg"), "image/png": (".png",)}
 TARGETS = {
     "animal": (Animal, can_see_animal, "animal.identify"),
     "facility": (Facility, can_see_facility, "facility.apply"),
@@ -27,6 +29,16 @@ TARGETS = {
 
 def sniff(head: bytes) -> str | None:
     return next((media for magic, media in SIGNATURES.items() if head.startswith(magic)), None)
+
+
+def _stored_name(filename: str, media: str | None) -> str:
+    """The name a file is kept and served under: harmless characters, ending as its content is
+    (a PDF sent as report.html is served as report.pdf, never as a page)."""
+    name = re.sub(r"[^\w.\- ]", "_", os.path.basename(filename or "upload"))[:195] or "upload"
+    endings = EXTENSIONS.get(media or "", ())
+    if endings and not name.lower().endswith(endings):
+        name = f"{Path(name).stem}{endings[0]}"
+    return name
 
 
 def _path(sha256: str) -> Path:
@@ -60,7 +72,7 @@ def attach(actor: Actor, object_type: str, object_id: int, kind: str, filename: 
         errors["file"] = _("only PDF, JPEG or PNG files (checked by their content)")
     if errors:
         raise ValidationFailed(_("the file was not accepted"), errors)
-    name = re.sub(r"[^\w.\- ]", "_", os.path.basename(filename or "upload"))[:200] or "upload"
+    name = _stored_name(filename, media)
     digest = hashlib.sha256(data).hexdigest()
     with write_transaction() as session:
         _target(session, actor, object_type, object_id)
