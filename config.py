@@ -58,6 +58,10 @@ class Config:
     #: Append-only files each signed checkpoint is appended to after its commit, separated by the
     #: platform's path separator (":"); put them where the database administrator cannot write.
     AUDIT_WITNESSES = [p for p in os.environ.get("REGISTRY_AUDIT_WITNESSES", "").split(os.pathsep) if p]
+    #: How many reverse proxies (load balancer, nginx) stand in front of the app and set
+    #: X-Forwarded-For/-Proto/-Host and X-Request-Id. 0 (the default) trusts none of those headers:
+    #: a client could otherwise choose the address and the request id the audit log records.
+    TRUSTED_PROXIES = int(os.environ.get("REGISTRY_TRUSTED_PROXIES", "0"))
     #: Where the public verification page's rate limits are counted; use Redis with several servers.
     RATELIMIT_STORAGE_URI = os.environ.get("REGISTRY_RATELIMIT_STORAGE", "memory://")
     SESSION_COOKIE_HTTPONLY = True

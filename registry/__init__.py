@@ -47,6 +47,11 @@ def create_app(config: type | dict | None = None) -> Flask:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
+    if app.config["TRUSTED_PROXIES"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
@@ -66,7 +71,9 @@ def create_app(config: type | dict | None = None) -> Flask:
 
     @app.before_request
     def _request_id():
-        g.request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex
+        # A proxy's id ties the log to the proxy's own records; a client's would be its to forge.
+        given = request.headers.get("X-Request-Id", "") if app.config["TRUSTED_PROXIES"] else ""
+        g.request_id = given[:64] or uuid.uuid4().hex
 
     @app.before_request
     def _refuse_nul():

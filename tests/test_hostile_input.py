@@ -109,3 +109,26 @@ def test_a_file_is_kept_and_served_under_a_name_that_ends_as_its_content(client,
     assert row.filename == kept
     login(world.users["zoo"])
     assert f'filename="{kept}"' in client.get(f"/files/{row.id}").headers["Content-Disposition"]
+
+
+def test_a_client_does_not_choose_its_request_id_or_address(client, login, world, session):
+    from registry.models import AuditEntry
+
+    login(world.users["auditor"])
+    client.get("/audit/export.csv", headers={"X-Request-Id": "forged-id", "X-Forwarded-For": "203.0.113.9"})
+    entry = session.query(AuditEntry).filter_by(action="audit.export").one()
+    assert entry.request_id != "forged-id" and entry.client_addr != "203.0.113.9"
+
+
+def test_behind_a_trusted_proxy_its_headers_are_read(fresh_app):
+    from registry import create_app
+    from registry.extensions import db
+    from registry.models import AuditEntry
+
+    app = create_app({**fresh_app.config, "TRUSTED_PROXIES": 1})
+    headers = {"X-Request-Id": "lb-7f3a", "X-Forwarded-For": "203.0.113.9"}
+    app.test_client().post("/login", data={"username": "nobody", "password": "x" * 12}, headers=headers)
+    with app.app_context():
+        entry = db.session.query(AuditEntry).filter_by(action="auth.login_failed").one()
+        assert (entry.request_id, entry.client_addr) == ("lb-7f3a", "203.0.113.9")
+        db.session.remove()
