@@ -365,7 +365,7 @@ class Copies:
     def __init__(self, url: str | None, work: Path):
         self.work = work
         self.url = database_url(url)
-        self.pristine = url or f"sqlite:///{work / 'pristine.sqlite'}"
+        self.pristine = self.url or f"sqlite:///{work / 'pristine.sqlite'}"
 
     def _admin(self) -> Engine:
         return create_engine(make_url(self.url).set(database="postgres"), isolation_level="AUTOCOMMIT")
@@ -388,6 +388,14 @@ class Copies:
             return f"sqlite:///{target}"
         with self._admin().connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{self._name("_case")}" WITH (FORCE)'))
+            # Nothing may be connected to the template; end what a finished command left behind.
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": self._name()},
+            )
             conn.execute(text(f'CREATE DATABASE "{self._name("_case")}" TEMPLATE "{self._name()}"'))
         return str(make_url(self.url).set(database=self._name("_case")).render_as_string(hide_password=False))
 
@@ -418,7 +426,8 @@ def _build(copies: Copies) -> None:
     from registry import signing
 
     (copies.work / "public.pem").write_text(signing.Signer(copies.work / "audit-signing-key.pem").public_pem)
-    with create_engine(copies.pristine).connect() as conn:
+    pristine = create_engine(copies.pristine)
+    with pristine.connect() as conn:
         # The animal with the longest history: its export crosses transfers, the border, births.
         animal = conn.execute(
             text(
@@ -427,6 +436,7 @@ def _build(copies: Copies) -> None:
                 "ORDER BY count(*) DESC, a.registry_no LIMIT 1"
             )
         ).scalar_one()
+    pristine.dispose()  # a pooled connection to the template would stop CREATE DATABASE ... TEMPLATE
     done = _registry(
         env, "audit", "export", "--filter", f"animal={animal}", "--out", str(copies.work / "history.jsonl")
     )
