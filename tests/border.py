@@ -1,22 +1,7 @@
 """What the border tests share: an API client per user, the record a refusal must leave as it was,
 and endorsement bodies."""
 
-import pytest
-
 from registry.models import Animal, AuditEntry, EndorsedLine, Identifier, Permit
-from registry.services import tokens
-
-
-@pytest.fixture
-def api(client, world):
-    secrets = {name: tokens.create_token(world.operator, user.id, "tests")[1] for name, user in world.users.items()}
-
-    def call(username, method, path, json=None):
-        return client.open(
-            f"/api/v1{path}", method=method, json=json, headers={"Authorization": f"Bearer {secrets[username]}"}
-        )
-
-    return call
 
 
 def snapshot(session):

@@ -262,6 +262,22 @@ def login(client):
 
 
 @pytest.fixture
+def api(client, world):
+    """call(username, method, path, json=None, headers=None) with that user's bearer token."""
+    from registry.services import tokens
+
+    secrets = {name: tokens.create_token(world.operator, user.id, "tests")[1] for name, user in world.users.items()}
+
+    def call(username, method, path, json=None, headers=None):
+        all_headers = {"Authorization": f"Bearer {secrets[username]}"} if username else {}
+        all_headers.update(headers or {})
+        return client.open(f"/api/v1{path}", method=method, json=json, headers=all_headers)
+
+    call.secrets = secrets  # type: ignore[attr-defined]
+    return call
+
+
+@pytest.fixture
 def api_tokens(world) -> dict:
     """A bearer token per user of the world."""
     from registry.services import tokens

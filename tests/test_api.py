@@ -5,26 +5,11 @@ import io
 import json
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import update
 
 from registry.models import Animal, ApiToken, AuditEntry, Permit
 from registry.services import tokens
 from tests.helpers import animal_in
-
-
-@pytest.fixture
-def api(client, world):
-    """call(username, method, path, json=None, headers=None) with that user's bearer token."""
-    secrets = {name: tokens.create_token(world.operator, user.id, "tests")[1] for name, user in world.users.items()}
-
-    def call(username, method, path, json=None, headers=None):
-        all_headers = {"Authorization": f"Bearer {secrets[username]}"} if username else {}
-        all_headers.update(headers or {})
-        return client.open(f"/api/v1{path}", method=method, json=json, headers=all_headers)
-
-    call.secrets = secrets
-    return call
 
 
 def application(world, **overrides):

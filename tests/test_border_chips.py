@@ -1,11 +1,8 @@
 """Record integrity at entry: every microchip typed at the border ends up on an animal or is refused."""
 
 from registry.models import Animal
-from tests import border
 from tests.border import chip, entry_body, exit_body, snapshot
 from tests.helpers import animal_in, declared_animal, export_permit, issued_permit
-
-api = border.api  # the API client fixture, a bearer token per user
 
 # ------------------------------------------------------------------ entry: every chip on an animal or refused
 

@@ -1,11 +1,9 @@
 """Record integrity at exit: only the exporter's own animals, in captivity, leave on its permit."""
 
 from registry.models import Animal
-from tests import border, uses
+from tests import uses
 from tests.border import exit_body, snapshot
 from tests.helpers import animal_in, export_permit
-
-api = border.api  # the API client fixture, a bearer token per user
 
 # ------------------------------------------------------------------ exit: whose animals leave
 

@@ -7,10 +7,8 @@ import pytest
 from registry.models import Animal, AuditEntry, Transfer
 from registry.services import audit
 from registry.services.errors import Conflict
-from tests import test_api, uses
+from tests import uses
 from tests.helpers import animal_in, export_permit
-
-api = test_api.api  # the API client fixture, with a bearer token per user
 
 
 def held_by_breeder(world, session):

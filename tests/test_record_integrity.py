@@ -10,23 +10,10 @@ import pytest
 from sqlalchemy import func, select, text, update
 
 from registry.models import AuditEntry, ForeignDocumentUse, Inspection, Permit, Transfer
-from registry.services import tokens
 from registry.services.errors import Conflict, ValidationFailed
 from tests import uses
 from tests.conftest import import_application
 from tests.helpers import animal_in, endorse_entry, permit_in
-
-
-@pytest.fixture
-def api(client, world):
-    secrets = {name: tokens.create_token(world.operator, user.id, "tests")[1] for name, user in world.users.items()}
-
-    def call(username, method, path, json=None):
-        return client.open(
-            f"/api/v1{path}", method=method, json=json, headers={"Authorization": f"Bearer {secrets[username]}"}
-        )
-
-    return call
 
 
 def counts(session) -> tuple[int, int]:
