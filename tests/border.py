@@ -1,4 +1,4 @@
-"""What the border tests share: an API client per user, the record a refusal must leave as it was,
+"""What the border tests share: the record a refusal must leave as it was, chips,
 and endorsement bodies."""
 
 from registry.models import Animal, AuditEntry, EndorsedLine, Identifier, Permit
