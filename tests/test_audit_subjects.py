@@ -191,7 +191,9 @@ def test_entries_older_than_subjects_keep_their_hash_and_are_proven_only_from_th
         animal = uses.declare(world.operator, issued_permit(world).lines[0].id, {"sex": "F"})
         uses.fire(world.operator, animal.id, "enter", {"port": "ICN"})
     old = session.scalars(
-        select(AuditEntry).where(AuditEntry.object_type == "animal", AuditEntry.object_id == str(animal.id))
+        select(AuditEntry)
+        .where(AuditEntry.object_type == "animal", AuditEntry.object_id == str(animal.id))
+        .order_by(AuditEntry.seq)
     ).all()
     assert [e.subjects for e in old] == [None, None]
     # The hash of an entry without subjects is the one computed before the field existed.
