@@ -1,8 +1,8 @@
 """Settings, read from environment variables.
 
 ``REGISTRY_ENV`` picks the class (``development`` by default, ``production``,
-``testing``). Production refuses to start without a real ``SECRET_KEY`` and
-``DATABASE_URL``, because a default there would be a silent security hole.
+``testing``). Production has no defaults for its secrets and addresses: what a
+production start refuses, and why, is ``registry.startup`` (see docs/deploy.md).
 """
 
 import os
@@ -22,8 +22,12 @@ def database_url(raw: str | None) -> str | None:
     return raw
 
 
+#: The development key: known to everyone who has read this file, so production refuses it.
+DEV_SECRET_KEY = "dev-only-insecure-key"
+
+
 class Config:
-    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-insecure-key")
+    SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
     SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("DATABASE_URL")) or (
         f"sqlite:///{INSTANCE / 'registry.sqlite'}"
     )
@@ -66,6 +70,10 @@ class Config:
     RATELIMIT_STORAGE_URI = os.environ.get("REGISTRY_RATELIMIT_STORAGE", "memory://")
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
+    #: Sent as Strict-Transport-Security when set (production only: a development server has no TLS).
+    STRICT_TRANSPORT_SECURITY: str | None = None
+    #: Whether a missing audit signing key is created on first use (development only; see anchor.signer).
+    AUDIT_KEY_CREATE_IF_MISSING = False
     BABEL_DEFAULT_LOCALE = "en"
     LANGUAGES = ("en", "ko")
     PAGE_SIZE = 50
@@ -73,10 +81,13 @@ class Config:
 
 
 class DevelopmentConfig(Config):
+    REGISTRY_ENV = "development"
     DEBUG = False
+    AUDIT_KEY_CREATE_IF_MISSING = True
 
 
 class TestingConfig(Config):
+    REGISTRY_ENV = "testing"
     TESTING = True
     SECRET_KEY = "testing"
     WTF_CSRF_ENABLED = False
@@ -86,14 +97,26 @@ class TestingConfig(Config):
 
 
 class ProductionConfig(Config):
-    SESSION_COOKIE_SECURE = True
-    REMEMBER_COOKIE_SECURE = True
+    """No defaults for what must be the operator's own: an empty value is refused at start."""
 
-    @classmethod
-    def validate(cls) -> None:
-        missing = [n for n in ("SECRET_KEY", "DATABASE_URL") if not os.environ.get(n)]
-        if missing:
-            raise RuntimeError(f"production start-up refused: {', '.join(missing)} not set")
+    REGISTRY_ENV = "production"
+    SECRET_KEY = os.environ.get("SECRET_KEY", "")
+    PUBLIC_BASE_URL = os.environ.get("REGISTRY_PUBLIC_URL", "")
+    # In memory, so a command run without DATABASE_URL leaves no stray file; serving refuses it.
+    SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("DATABASE_URL")) or "sqlite://"
+    STRICT_TRANSPORT_SECURITY = "max-age=31536000; includeSubDomains"
+    # __Host-: the browser accepts the cookie only if Secure, Path=/ and without Domain, so a
+    # sibling subdomain cannot set or shadow it.
+    SESSION_COOKIE_NAME = "__Host-session"
+    SESSION_COOKIE_SECURE = True
+    SESSION_COOKIE_PATH = "/"
+    SESSION_COOKIE_DOMAIN = None
+    REMEMBER_COOKIE_NAME = "__Host-remember_token"
+    REMEMBER_COOKIE_SECURE = True
+    REMEMBER_COOKIE_PATH = "/"
+    REMEMBER_COOKIE_DOMAIN = None
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
 
 
 CONFIGS = {
@@ -109,6 +132,4 @@ def from_environment() -> type[Config]:
         cls = CONFIGS[name]
     except KeyError:
         raise RuntimeError(f"REGISTRY_ENV={name!r}: expected one of {', '.join(CONFIGS)}") from None
-    if hasattr(cls, "validate"):
-        cls.validate()
     return cls

@@ -27,8 +27,12 @@ def _select_locale() -> str:
     return request.accept_languages.best_match(current_app.config["LANGUAGES"]) or "en"
 
 
-def create_app(config: type | dict | None = None) -> Flask:
-    """Build the app. It never creates tables or runs migrations: that is ``registry db upgrade``."""
+def create_app(config: type | dict | None = None, *, check_start: bool = True) -> Flask:
+    """Build the app. It never creates tables or runs migrations: that is ``registry db upgrade``.
+
+    A production app with an unsafe setting is refused here (registry.startup), unless
+    *check_start* is false: the ``registry`` command checks what each of its commands needs.
+    """
     import config as settings
 
     app = Flask(
@@ -44,6 +48,10 @@ def create_app(config: type | dict | None = None) -> Flask:
         app.config.update(config)
     else:
         app.config.from_object(config)
+    if check_start:
+        from registry import startup
+
+        startup.guard(app.config)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 

@@ -423,11 +423,35 @@ def register_commands(app) -> None:
 def _create_app():
     from registry import create_app
 
-    return create_app()
+    # Not the serving check: each command is checked for what it needs (_Registry.resolve_command).
+    return create_app(check_start=False)
+
+
+#: What a command needs in production, by its name (and its subcommand's). `run` serves, so it gets
+#: every check; `audit keygen` makes the missing key and `docs` writes files, so they need nothing;
+#: every other command works on the database, so it must be the real one (never a stray SQLite file).
+_PRODUCTION_NEEDS: dict[tuple[str, ...], tuple[str, ...]] = {
+    ("run",): ("secret", "public_url", "signing_key", "database", "debug"),
+    ("audit", "keygen"): (),
+    ("docs",): (),
+}
+
+
+def _production_needs(words: list[str]) -> tuple[str, ...]:
+    for length in (2, 1):
+        if tuple(words[:length]) in _PRODUCTION_NEEDS:
+            return _PRODUCTION_NEEDS[tuple(words[:length])]
+    return ("database",)
 
 
 class _Registry(FlaskGroup):
     """The `registry` command: a missing signing key is an operator's error with a fix, not a traceback."""
+
+    def resolve_command(self, ctx, args):
+        name, command, rest = super().resolve_command(ctx, args)
+        if name and not ctx.resilient_parsing and not {"--help", "-h"} & set(rest):
+            _check_production(ctx, [name, *rest])
+        return name, command, rest
 
     def invoke(self, ctx):
         from registry import signing
@@ -437,6 +461,19 @@ class _Registry(FlaskGroup):
         except signing.KeyMissing as exc:
             click.secho(f"error: {exc}", fg="red", err=True)
             sys.exit(2)
+
+
+def _check_production(ctx, words: list[str]) -> None:
+    """In production, refuse (exit 2, one line per problem) a command whose needs are not met."""
+    from flask.cli import ScriptInfo
+
+    from registry import startup
+
+    config = ctx.ensure_object(ScriptInfo).load_app().config
+    if startup.is_production(config):
+        found = startup.problems(config, checks=_production_needs(words))
+        if found:
+            startup.refuse(found, status=2)
 
 
 main = _Registry(create_app=_create_app, help="Wildlife Registry administration.", set_debug_flag=False)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -28,8 +29,11 @@ def generate(path: Path) -> Path:
     pem = Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    path.touch(mode=0o600)
-    path.write_bytes(pem)
+    # O_EXCL: of two processes creating the key at once (development creates it on first use),
+    # one wins and the other gets FileExistsError instead of replacing a key already in use.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(pem)
     return path
 
 
@@ -39,6 +43,10 @@ def _load(path: str) -> Ed25519PrivateKey:
         key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
     except FileNotFoundError:
         raise KeyMissing(f"no signing key at {path}: run `registry audit keygen`") from None
+    except OSError as exc:  # unreadable (permissions), a directory...
+        raise KeyMissing(f"cannot read the signing key at {path}: {exc.strerror or exc}") from None
+    except (ValueError, TypeError):  # not PEM, damaged, or protected by a password
+        raise KeyMissing(f"{path} is not an unencrypted PEM private key") from None
     if not isinstance(key, Ed25519PrivateKey):
         raise KeyMissing(f"{path} is not an Ed25519 key")
     return key

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from datetime import timedelta
+from pathlib import Path
 from typing import NamedTuple
 
 from flask import current_app
@@ -28,8 +29,23 @@ CHECKPOINT_ACTION = "audit.checkpoint"
 
 
 def signer() -> signing.Signer:
-    """The registry's signing key, loaded once per process (raises signing.KeyMissing with the fix)."""
-    return signing.signer_at(current_app.config["AUDIT_SIGNING_KEY"])
+    """The registry's signing key, loaded once per process (raises signing.KeyMissing with the fix).
+
+    In development (AUDIT_KEY_CREATE_IF_MISSING) a missing key is created on first use, and the log
+    says where; production never creates one: its start refuses a missing key (registry.startup).
+    """
+    path = current_app.config["AUDIT_SIGNING_KEY"]
+    try:
+        return signing.signer_at(path)
+    except signing.KeyMissing:
+        if not current_app.config.get("AUDIT_KEY_CREATE_IF_MISSING") or Path(path).exists():
+            raise  # an unreadable or invalid key is the developer's to look at, not to replace
+    try:
+        signing.generate(Path(path))
+        current_app.logger.warning("created the audit signing key at %s (development: first use)", path)
+    except FileExistsError:  # another worker made it a moment ago
+        pass
+    return signing.signer_at(path)
 
 
 def sign_entry(seq: int, entry_hash: str) -> str:

@@ -5,8 +5,8 @@ from registry.extensions import db
 from registry.forms import ConfirmForm
 from registry.i18n import _
 from registry.models import AuditEntry
+from registry.services import anchor, exports, history, witnesses
 from registry.services import audit as service
-from registry.services import exports, history, witnesses
 from registry.services.errors import DomainError
 from registry.views.helpers import apply_errors, require_actor, requires
 
@@ -95,7 +95,7 @@ def verify():
 def public_key():
     """The registry's public key, for anyone checking an export or a checkpoint (no login)."""
     try:
-        key = signing.Signer(current_app.config["AUDIT_SIGNING_KEY"])
+        key = anchor.signer()
     except signing.KeyMissing:
         return render_template("audit/public_key.html", key=None), 404
     if request.accept_mimetypes.best_match(["text/html", "application/x-pem-file"]) == "application/x-pem-file":
