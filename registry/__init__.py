@@ -94,16 +94,9 @@ def create_app(config: type | dict | None = None, *, check_start: bool = True) -
         if any("\x00" in v for v in values) or b"\x00" in body or _holds_nul(parsed):
             abort(400, description="NUL characters are not accepted")
 
-    @app.after_request
-    def _headers(response):
-        response.headers.setdefault("X-Request-Id", g.get("request_id", ""))
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault(
-            "Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'"
-        )
-        return response
+    from registry import headers
+
+    headers.init_app(app)
 
     @app.template_filter("day")
     def _day(value):
