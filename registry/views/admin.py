@@ -8,6 +8,7 @@ from registry.forms.admin import DeadlineForm, EditUserForm, PasswordForm, Speci
 from registry.i18n import _
 from registry.models import NationalCategory, Party, Species, User
 from registry.services import admin as admin_service
+from registry.services import second_factor
 from registry.services import users as service
 from registry.services.errors import DomainError
 from registry.views.helpers import apply_errors, require_actor, requires
@@ -78,6 +79,18 @@ def reset_password(user_id: int):
         try:
             service.set_password(require_actor(), user_id, form.password.data)
             flash(_("Password reset; the user's sessions have ended."), "success")
+        except DomainError as exc:
+            apply_errors(None, exc)
+    return redirect(url_for(".user", user_id=user_id))
+
+
+@bp.post("/users/<int:user_id>/second-factor/reset")
+@requires("user.manage")
+def reset_second_factor(user_id: int):
+    if ConfirmForm().validate_on_submit():
+        try:
+            second_factor.reset(require_actor(), user_id)
+            flash(_("Second factor reset: the user sets up a new one at the next login."), "success")
         except DomainError as exc:
             apply_errors(None, exc)
     return redirect(url_for(".user", user_id=user_id))
