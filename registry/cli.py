@@ -421,6 +421,11 @@ def demo():
     click.echo("demo logins (password for all: " + demo_service.PASSWORD + "):")
     for username, role_name in demo_service.LOGINS:
         click.echo(f"  {username:<12} {role_name}")
+    click.echo(
+        "staff logins then ask for an authenticator code: add the key "
+        f"{demo_service.TOTP_SECRET} to an authenticator app (or run: python -c "
+        f"\"import pyotp; print(pyotp.TOTP('{demo_service.TOTP_SECRET}').now())\")"
+    )
 
 
 docs_cli = click.Group("docs", help="Generated documentation.")

@@ -116,7 +116,7 @@ def test_the_profile_lists_ones_sessions_and_ends_another(app, client, login, wo
     phone = app.test_client()
     assert _password_step(phone, "zoo").status_code == 302
     page = client.get("/profile/").get_data(as_text=True)
-    assert page.count("<form method=\"post\" action=\"/profile/sessions/") == 1  # not the current one
+    assert page.count('<form method="post" action="/profile/sessions/') == 1  # not the current one
     mine = sessions.open_sessions(world.users["zoo"].id)
     assert len(mine) == 2
     current = sessions.find(_sid(client))
