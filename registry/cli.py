@@ -83,6 +83,30 @@ def reset_second_factor(username):
     click.echo(f"second factor of {username} reset; their sessions have ended")
 
 
+@users_cli.command("end-sessions")
+@click.argument("username", required=False)
+@click.option("--all", "everyone", is_flag=True, help="End the sessions of every account")
+@with_appcontext
+def end_sessions(username, everyone):
+    """End USERNAME's signed-in sessions (or everyone's with --all): they log in again."""
+    from sqlalchemy import select
+
+    from registry.extensions import db
+    from registry.models import User
+    from registry.services import sessions
+
+    if bool(username) == everyone:
+        raise click.UsageError("name one USERNAME, or give --all")
+    user_id = None
+    if username:
+        user_id = db.session.scalar(select(User.id).where(User.username == username.lower()))
+        if user_id is None:
+            click.secho(f"error: no user {username!r}", fg="red", err=True)
+            sys.exit(2)
+    count = sessions.end_all(_operator(), user_id, sessions.EndReason.ADMINISTRATOR)
+    click.echo(f"{count} sessions ended")
+
+
 tokens_cli = click.Group("tokens", help="API tokens.")
 
 

@@ -306,3 +306,24 @@ def test_the_console_makes_a_read_only_token(app, world):
     assert result.exit_code == 0, result.output
     token = db.session.scalar(select(ApiToken).where(ApiToken.name == "nightly"))
     assert token.capabilities == READ_CAPABILITIES
+
+
+def test_an_administrator_ends_one_accounts_sessions(app, client, login, world):
+    zoo = app.test_client()
+    assert _password_step(zoo, "zoo").status_code == 302
+    login(world.users["admin"])
+    assert "Signed in now in 1 sessions" in client.get(f"/admin/users/{world.users['zoo'].id}").get_data(as_text=True)
+    assert client.post(f"/admin/users/{world.users['zoo'].id}/sessions/end").status_code == 302
+    assert not _signed_in(zoo) and _signed_in(client)
+    assert _entries("auth.session_end")[-1].after["reason"] == "administrator"
+
+
+def test_the_console_ends_everyones_sessions(app, client, login, world):
+    from registry.cli import end_sessions
+
+    login(world.users["zoo"])
+    runner = app.test_cli_runner()
+    assert runner.invoke(end_sessions, []).exit_code == 2  # neither a name nor --all
+    result = runner.invoke(end_sessions, ["--all"])
+    assert result.exit_code == 0 and "1 sessions ended" in result.output
+    assert not _signed_in(client)

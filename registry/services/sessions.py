@@ -20,7 +20,7 @@ from registry.extensions import db
 from registry.i18n import _
 from registry.models import User, UserSession
 from registry.models.base import utcnow
-from registry.permissions import Actor, Role, has_capability
+from registry.permissions import Actor, Role, has_capability, require
 from registry.services import audit
 from registry.services.context import write_transaction
 from registry.services.errors import NotFound
@@ -38,6 +38,7 @@ class EndReason(StrEnum):
     ROLE = "role"
     DISABLED = "disabled"
     SECOND_FACTOR = "second_factor"
+    ADMINISTRATOR = "administrator"  # ended by an administrator or the console
 
 
 def _digest(key: str) -> str:
@@ -129,16 +130,16 @@ def end(actor: Actor, session_id: int, reason: EndReason = EndReason.ENDED) -> N
     _end_rows(actor, [row.id], reason)
 
 
-def end_all(actor: Actor, user_id: int, reason: EndReason, keep: str | None = None) -> int:
-    """End every open session of *user_id* but the one *keep* names; joins the caller's transaction."""
+def end_all(actor: Actor, user_id: int | None, reason: EndReason, keep: str | None = None) -> int:
+    """End every open session of *user_id* (of everyone when None) but the one *keep* names; one's
+    own, or anyone's for an administrator. Joins the caller's transaction."""
+    if user_id is None or user_id != actor.user_id:
+        require(actor, "user.manage")
     kept = find(keep)
-    ids = [
-        s.id
-        for s in db.session.scalars(
-            select(UserSession).where(UserSession.user_id == user_id, UserSession.ended_at.is_(None))
-        )
-        if kept is None or s.id != kept.id
-    ]
+    query = select(UserSession).where(UserSession.ended_at.is_(None))
+    if user_id is not None:
+        query = query.where(UserSession.user_id == user_id)
+    ids = [s.id for s in db.session.scalars(query) if kept is None or s.id != kept.id]
     _end_rows(actor, ids, reason)
     return len(ids)
 
