@@ -68,6 +68,13 @@ class Config:
     TRUSTED_PROXIES = int(os.environ.get("REGISTRY_TRUSTED_PROXIES", "0"))
     #: Where the public verification page's rate limits are counted; use Redis with several servers.
     RATELIMIT_STORAGE_URI = os.environ.get("REGISTRY_RATELIMIT_STORAGE", "memory://")
+    #: A signed-in session ends after this long without a request (staff roles)...
+    SESSION_IDLE_MINUTES = int(os.environ.get("REGISTRY_SESSION_IDLE_MINUTES", "30"))
+    #: ...or this long for keepers, who fill in longer forms between requests...
+    SESSION_IDLE_MINUTES_KEEPER = int(os.environ.get("REGISTRY_SESSION_IDLE_MINUTES_KEEPER", "120"))
+    #: ...and in any case this long after the login.
+    SESSION_MAX_HOURS = int(os.environ.get("REGISTRY_SESSION_MAX_HOURS", "12"))
+    PERMANENT_SESSION_LIFETIME = SESSION_MAX_HOURS * 3600
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     #: Sent as Strict-Transport-Security when set (production only: a development server has no TLS).

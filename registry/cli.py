@@ -61,6 +61,52 @@ def create_user(username, role, display_name, party_id, email, password_stdin):
     click.echo(f"created {user.username} ({user.role})")
 
 
+@users_cli.command("reset-second-factor")
+@click.argument("username")
+@with_appcontext
+def reset_second_factor(username):
+    """Forget USERNAME's authenticator app and recovery codes; they set up a new one at the next login."""
+    from sqlalchemy import select
+
+    from registry.extensions import db
+    from registry.models import User
+    from registry.services import second_factor
+
+    user_id = db.session.scalar(select(User.id).where(User.username == username.lower()))
+    if user_id is None:
+        click.secho(f"error: no user {username!r}", fg="red", err=True)
+        sys.exit(2)
+    try:
+        second_factor.reset(_operator(), user_id)
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"second factor of {username} reset; their sessions have ended")
+
+
+@users_cli.command("end-sessions")
+@click.argument("username", required=False)
+@click.option("--all", "everyone", is_flag=True, help="End the sessions of every account")
+@with_appcontext
+def end_sessions(username, everyone):
+    """End USERNAME's signed-in sessions (or everyone's with --all): they log in again."""
+    from sqlalchemy import select
+
+    from registry.extensions import db
+    from registry.models import User
+    from registry.services import sessions
+
+    if bool(username) == everyone:
+        raise click.UsageError("name one USERNAME, or give --all")
+    user_id = None
+    if username:
+        user_id = db.session.scalar(select(User.id).where(User.username == username.lower()))
+        if user_id is None:
+            click.secho(f"error: no user {username!r}", fg="red", err=True)
+            sys.exit(2)
+    count = sessions.end_all(_operator(), user_id, sessions.EndReason.ADMINISTRATOR)
+    click.echo(f"{count} sessions ended")
+
+
 tokens_cli = click.Group("tokens", help="API tokens.")
 
 
@@ -68,13 +114,15 @@ tokens_cli = click.Group("tokens", help="API tokens.")
 @click.argument("username")
 @click.option("--name", default="cli", show_default=True, help="What the token is for")
 @click.option("--days", default=90, show_default=True, type=int, help="Days until it expires")
+@click.option("--read-only", is_flag=True, help="The token may read, never change anything")
 @with_appcontext
-def create_token(username, name, days):
+def create_token(username, name, days, read_only):
     """Create an API token for USERNAME and print it (it is shown only this once)."""
     from sqlalchemy import select
 
     from registry.extensions import db
     from registry.models import User
+    from registry.permissions import READ_CAPABILITIES
     from registry.services import tokens
 
     user_id = db.session.scalar(select(User.id).where(User.username == username.lower()))
@@ -82,7 +130,8 @@ def create_token(username, name, days):
         click.secho(f"error: no user {username!r}", fg="red", err=True)
         sys.exit(2)
     try:
-        token, secret = tokens.create_token(_operator(), user_id, name, days)
+        scope = READ_CAPABILITIES if read_only else None
+        token, secret = tokens.create_token(_operator(), user_id, name, days, scope=scope)
     except DomainError as exc:
         _fail(exc)
     click.echo(secret)
@@ -396,6 +445,11 @@ def demo():
     click.echo("demo logins (password for all: " + demo_service.PASSWORD + "):")
     for username, role_name in demo_service.LOGINS:
         click.echo(f"  {username:<12} {role_name}")
+    click.echo(
+        "staff logins then ask for an authenticator code: add the key "
+        f"{demo_service.TOTP_SECRET} to an authenticator app (or run: python -c "
+        f"\"import pyotp; print(pyotp.TOTP('{demo_service.TOTP_SECRET}').now())\")"
+    )
 
 
 docs_cli = click.Group("docs", help="Generated documentation.")

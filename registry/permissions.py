@@ -46,10 +46,20 @@ class Actor:
     client_addr: str | None = None
     #: A console operator (CLI); has every capability, recorded as role "system".
     is_system: bool = False
+    #: The capabilities an API token was limited to, within the role's; None: the role's all.
+    scope: frozenset[str] | None = None
 
     @classmethod
-    def for_user(cls, user, request_id: str | None = None, client_addr: str | None = None) -> Actor:
-        return cls(user.id, user.username, user.role, user.party_id, request_id or uuid.uuid4().hex, client_addr)
+    def for_user(
+        cls,
+        user,
+        request_id: str | None = None,
+        client_addr: str | None = None,
+        scope: frozenset[str] | None = None,
+    ) -> Actor:
+        return cls(
+            user.id, user.username, user.role, user.party_id, request_id or uuid.uuid4().hex, client_addr, scope=scope
+        )
 
     @classmethod
     def system(cls, name: str) -> Actor:
@@ -105,6 +115,17 @@ CAPABILITIES: dict[str, str] = {
 }
 
 _READ_ALL = {"species.read", "party.read_all", "facility.read_all", "animal.read_all", "permit.read_all"}
+
+#: What a read-only API token may use: the capabilities that change nothing.
+READ_CAPABILITIES: frozenset[str] = frozenset(
+    _READ_ALL | {"animal.read_own", "permit.read_own", "report.annual", "audit.read", "audit.verify"}
+)
+
+#: The roles whose accounts can issue documents, clear animals at the border, change accounts or
+#: read everything: their login asks for a second factor, and they enrol on their first login.
+SECOND_FACTOR_ROLES: frozenset[Role] = frozenset(
+    {Role.ADMIN, Role.MINISTRY_OFFICER, Role.CUSTOMS_OFFICER, Role.AUDITOR}
+)
 
 ROLE_CAPABILITIES: dict[Role, frozenset[str]] = {
     Role.ADMIN: frozenset(_READ_ALL | {"species.manage", "party.manage", "audit.read", "audit.verify", "user.manage"}),
@@ -206,6 +227,8 @@ def has_capability(actor: Actor | None, capability: str) -> bool:
         return False
     if actor.is_system:
         return True
+    if actor.scope is not None and capability not in actor.scope:
+        return False
     return capability in ROLE_CAPABILITIES.get(Role(actor.role), frozenset())
 
 
@@ -338,3 +361,7 @@ def offerable_animals(actor: Actor, query):
     if not _scoped(actor, "animal"):
         return query
     return query.where(Animal.owner_party_id == actor.party_id, Animal.holder_party_id == actor.party_id)
+
+
+def needs_second_factor(role: str) -> bool:
+    return role in SECOND_FACTOR_ROLES

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import pytest
+from flask import current_app
 from flask.globals import app_ctx
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
@@ -20,15 +21,18 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.orm import scoped_session, sessionmaker
 
 from config import TestingConfig, database_url
-from registry import create_app
+from registry import create_app, totp
 from registry.extensions import db
-from registry.permissions import Actor
-from registry.services import reference, users
+from registry.models.base import utcnow
+from registry.permissions import Actor, needs_second_factor
+from registry.services import reference, sessions, users
 from tests import uses
 
 PG_URL = database_url(os.environ.get("REGISTRY_TEST_DATABASE_URL"))
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 PASSWORD = "correct horse battery"
+#: The authenticator secret of every staff account in ``world`` (a test value, never a real one).
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 
 def _signing_key() -> str:
@@ -208,6 +212,11 @@ def world(session, operator) -> World:
         ("auditor", "auditor", None),
     ):
         accounts[username] = users.create_user(operator, username, PASSWORD, role, party_id=party_id)
+    with write_transaction():
+        for user in accounts.values():
+            if needs_second_factor(user.role):  # staff roles have enrolled, as they must
+                user.totp_secret = totp.seal(TOTP_SECRET, current_app.config["SECRET_KEY"])
+                user.totp_enrolled_at = utcnow()
     return World(authority, zoo, breeder, exporter, zoo_site, breeder_site, rescue, parrot, python, accounts, operator)
 
 
@@ -253,9 +262,11 @@ def login(client):
     """Log a user in by writing the session (the login form has its own test)."""
 
     def _login(user):
+        key = sessions.start(user, second_factor=True, client_addr="127.0.0.1", user_agent="tests")
         with client.session_transaction() as s:
             s["_user_id"] = user.get_id()
             s["_fresh"] = True
+            s["sid"] = key
         return client
 
     return _login

@@ -11,7 +11,7 @@ from registry.models.permit import DOCUMENT_TYPES, Permit, PermitLine, SerialCou
 from registry.models.species import APPENDICES, DeadlineSetting, NationalCategory, Species
 from registry.models.token import ApiToken, IdempotentRequest
 from registry.models.transfer import Transfer
-from registry.models.user import User
+from registry.models.user import RecoveryCode, User, UserSession
 
 __all__ = [
     "APPENDICES",
@@ -47,5 +47,7 @@ __all__ = [
     "SerialCounter",
     "Species",
     "Transfer",
+    "RecoveryCode",
     "User",
+    "UserSession",
 ]

@@ -22,13 +22,20 @@ class ApiToken(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The capabilities the token may use, space-separated, within the user's role; None: all of them.
+    scope: Mapped[str | None] = mapped_column(db.Text)
 
     user: Mapped[User] = relationship()
+
+    @property
+    def capabilities(self) -> frozenset[str] | None:
+        return frozenset(self.scope.split()) if self.scope is not None else None
 
     def as_audit(self) -> dict:
         return {
             "user_id": self.user_id,
             "name": self.name,
+            "scope": self.scope,
             "prefix": self.prefix,
             "expires_at": self.expires_at,
             "revoked_at": self.revoked_at,

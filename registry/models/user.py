@@ -1,7 +1,7 @@
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry.extensions import Model
@@ -25,6 +25,11 @@ class User(UserMixin, Model):
     session_epoch: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The authenticator's shared secret, encrypted (registry.second_factor); None until enrolled.
+    totp_secret: Mapped[str | None] = mapped_column(String(200))
+    totp_enrolled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The last 30-second step a code was accepted for: a code is good once, however quickly replayed.
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
 
     party: Mapped[Party | None] = relationship()
 
@@ -44,3 +49,34 @@ class User(UserMixin, Model):
             "party_id": self.party_id,
             "is_enabled": self.is_enabled,
         }
+
+
+class UserSession(Model):
+    """One signed-in browser: what lets the registry end a session the cookie alone would keep alive."""
+
+    __tablename__ = "user_session"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    #: SHA-256 of the random key the session cookie carries (the key is never stored).
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: When the second factor was checked in this session; None if the login did not ask for one.
+    second_factor_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    client_addr: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(200))
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: One of registry.services.sessions.EndReason.
+    ended_reason: Mapped[str | None] = mapped_column(String(32))
+
+    user: Mapped[User] = relationship()
+
+
+class RecoveryCode(Model):
+    """A single-use code that stands in for the authenticator; only its SHA-256 is stored."""
+
+    __tablename__ = "recovery_code"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -6,7 +6,7 @@ from registry import deadlines
 from registry.i18n import _
 from registry.models import DeadlineSetting, NationalCategory, Party, Species, User
 from registry.permissions import Actor, Role, may_change_role, needs_party, require
-from registry.services import audit
+from registry.services import audit, sessions
 from registry.services.context import write_transaction
 from registry.services.errors import NotFound, ValidationFailed
 
@@ -46,11 +46,14 @@ def update_user(actor: Actor, user_id: int, role: str, party_id: int | None, dis
                 _("the account cannot be changed"), {"role": _("administrators do not change their own role")}
             )
         before = user.as_audit()
-        if (user.role, user.party_id) != (role, party_id):
+        rights_changed = (user.role, user.party_id) != (role, party_id)
+        if rights_changed:
             user.session_epoch += 1  # new rights take effect at the next login
         user.role, user.party_id, user.display_name = role, party_id, display_name.strip()
         session.flush()
         audit.record(actor, "user.update", "user", user.id, before, user.as_audit())
+        if rights_changed:
+            sessions.end_all(actor, user.id, sessions.EndReason.ROLE)
     return user
 
 

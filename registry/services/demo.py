@@ -32,6 +32,9 @@ from registry.services import (
 )  # fmt: skip
 
 PASSWORD = "demo-password-2026"
+#: The demo's staff accounts share this authenticator key (printed by ``registry demo``), so that
+#: whoever tries the demo can add it to an app; real accounts each enrol their own at first login.
+TOTP_SECRET = "DEMODEMODEMODEMODEMODEMODEMODEMO"
 LOGINS = [
     ("admin", Role.ADMIN),
     ("officer", Role.MINISTRY_OFFICER),
@@ -75,6 +78,21 @@ def _animals_of(permit) -> Sequence[int]:
     return db.session.scalars(
         select(Animal.id).where(Animal.permit_line_id == permit.lines[0].id).order_by(Animal.id)
     ).all()
+
+
+def _enrol_staff() -> None:
+    from flask import current_app
+
+    from registry import totp
+    from registry.models.base import utcnow
+    from registry.permissions import needs_second_factor
+    from registry.services.context import write_transaction
+
+    with write_transaction():
+        for user in db.session.scalars(select(User)):
+            if needs_second_factor(user.role) and user.totp_enrolled_at is None:
+                user.totp_secret = totp.seal(TOTP_SECRET, current_app.config["SECRET_KEY"])
+                user.totp_enrolled_at = utcnow()
 
 
 def load(operator: Actor) -> bool:
@@ -145,6 +163,7 @@ def load(operator: Actor) -> bool:
             display_name=username.title(),
             party_id={"zoo": zoo, "breeder": breeder}.get(username),
         )
+    _enrol_staff()
     actor = {u.username: Actor.for_user(u) for u in db.session.scalars(select(User))}
 
     # Last year: two ball pythons came in and the permit was closed; another permit was never used.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -13,21 +13,28 @@ from registry.extensions import db
 from registry.i18n import _
 from registry.models import ApiToken, User
 from registry.models.base import utcnow
-from registry.permissions import Actor, has_capability, require
+from registry.permissions import CAPABILITIES, Actor, has_capability, require
 from registry.services import audit
 from registry.services.context import write_transaction
 from registry.services.errors import Conflict, NotFound, ValidationFailed
 
 PREFIX = "wr_"
 MAX_DAYS = 366
+DEFAULT_DAYS = 90
 
 
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def create_token(actor: Actor, user_id: int, name: str, days: int = 90) -> tuple[ApiToken, str]:
-    """A new token for *user_id* (one's own, or anyone's with user.manage); returns it and its secret."""
+def create_token(
+    actor: Actor, user_id: int, name: str, days: int = DEFAULT_DAYS, scope: Iterable[str] | None = None
+) -> tuple[ApiToken, str]:
+    """A new token for *user_id* (one's own, or anyone's with user.manage); returns it and its secret.
+
+    *scope* limits the token to those capabilities (within the user's role, which still applies);
+    None lets it use everything the role allows.
+    """
     if actor.user_id != user_id:
         require(actor, "user.manage")
     errors = {}
@@ -36,6 +43,10 @@ def create_token(actor: Actor, user_id: int, name: str, days: int = 90) -> tuple
         errors["name"] = _("1 to 100 characters")
     if not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
         errors["days"] = _("a whole number of days from 1 to %(max)s", max=MAX_DAYS)
+    wanted = sorted(set(scope)) if scope is not None else None
+    unknown = [c for c in wanted or () if c not in CAPABILITIES]
+    if unknown or wanted == []:
+        errors["scope"] = _("capabilities of the registry, at least one (unknown: %(names)s)", names=", ".join(unknown))
     if errors:
         raise ValidationFailed(_("the token cannot be created"), errors)
     secret = PREFIX + secrets.token_urlsafe(32)
@@ -49,6 +60,7 @@ def create_token(actor: Actor, user_id: int, name: str, days: int = 90) -> tuple
             token_hash=_digest(secret),
             prefix=secret[:10],
             expires_at=utcnow() + timedelta(days=days),
+            scope=" ".join(wanted) if wanted is not None else None,
         )
         session.add(token)
         session.flush()
@@ -70,14 +82,27 @@ def revoke_token(actor: Actor, token_id: int) -> ApiToken:
     return token
 
 
-def user_for_token(secret: str) -> User | None:
-    """The enabled user a valid, unexpired, unrevoked token acts for; None otherwise."""
+def revoke_all(actor: Actor, user_id: int) -> int:
+    """Revoke every live token of *user_id*; joins the caller's transaction. Returns how many."""
+    if actor.user_id != user_id:
+        require(actor, "user.manage")
+    with write_transaction() as session:
+        live = session.scalars(select(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))).all()
+        for token in live:
+            before = token.as_audit()
+            token.revoked_at = utcnow()
+            audit.record(actor, "token.revoke", "api_token", token.id, before, token.as_audit())
+    return len(live)
+
+
+def valid_token(secret: str) -> ApiToken | None:
+    """The valid, unexpired, unrevoked token of an enabled user *secret* is; None otherwise."""
     if not secret.startswith(PREFIX):
         return None
     token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(secret)))
     if token is None or token.revoked_at is not None or token.expires_at <= utcnow():
         return None
-    return token.user if token.user.is_enabled else None
+    return token if token.user.is_enabled else None
 
 
 def tokens_of(user_id: int) -> Sequence[ApiToken]:

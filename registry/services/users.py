@@ -13,7 +13,7 @@ from registry.i18n import _
 from registry.models import Party, User
 from registry.models.base import utcnow
 from registry.permissions import Actor, Role, needs_party, require
-from registry.services import audit
+from registry.services import audit, sessions
 from registry.services.context import write_transaction
 from registry.services.errors import Conflict, NotFound, ValidationFailed
 
@@ -122,6 +122,7 @@ def set_password(actor: Actor, user_id: int, password: str) -> None:
         user.password_hash = _hash(password)
         user.session_epoch += 1
         audit.record(actor, "user.set_password", "user", user.id, {"password": "old"}, {"password": "new"})
+        sessions.end_all(actor, user.id, sessions.EndReason.PASSWORD)
 
 
 def set_enabled(actor: Actor, user_id: int, enabled: bool) -> None:
@@ -134,6 +135,8 @@ def set_enabled(actor: Actor, user_id: int, enabled: bool) -> None:
         user.is_enabled = enabled
         user.session_epoch += 1
         audit.record(actor, "user.enable" if enabled else "user.disable", "user", user.id, before, user.as_audit())
+        if not enabled:
+            sessions.end_all(actor, user.id, sessions.EndReason.DISABLED)
 
 
 def load_session_user(user_key: str) -> User | None:

@@ -8,6 +8,7 @@ from registry.forms.admin import DeadlineForm, EditUserForm, PasswordForm, Speci
 from registry.i18n import _
 from registry.models import NationalCategory, Party, Species, User
 from registry.services import admin as admin_service
+from registry.services import second_factor, sessions
 from registry.services import users as service
 from registry.services.errors import DomainError
 from registry.views.helpers import apply_errors, require_actor, requires
@@ -66,7 +67,12 @@ def user(user_id: int):
             flash(_("Account saved."), "success")
             return redirect(url_for(".user", user_id=account.id))
     return render_template(
-        "admin/user.html", account=account, form=form, password=PasswordForm(), confirm=ConfirmForm()
+        "admin/user.html",
+        account=account,
+        form=form,
+        password=PasswordForm(),
+        confirm=ConfirmForm(),
+        open_sessions=sessions.open_sessions(account.id),
     )
 
 
@@ -80,6 +86,27 @@ def reset_password(user_id: int):
             flash(_("Password reset; the user's sessions have ended."), "success")
         except DomainError as exc:
             apply_errors(None, exc)
+    return redirect(url_for(".user", user_id=user_id))
+
+
+@bp.post("/users/<int:user_id>/second-factor/reset")
+@requires("user.manage")
+def reset_second_factor(user_id: int):
+    if ConfirmForm().validate_on_submit():
+        try:
+            second_factor.reset(require_actor(), user_id)
+            flash(_("Second factor reset: the user sets up a new one at the next login."), "success")
+        except DomainError as exc:
+            apply_errors(None, exc)
+    return redirect(url_for(".user", user_id=user_id))
+
+
+@bp.post("/users/<int:user_id>/sessions/end")
+@requires("user.manage")
+def end_sessions(user_id: int):
+    if ConfirmForm().validate_on_submit():
+        count = sessions.end_all(require_actor(), user_id, sessions.EndReason.ADMINISTRATOR)
+        flash(_("%(count)s sessions ended.", count=count), "success")
     return redirect(url_for(".user", user_id=user_id))
 
 

@@ -4,19 +4,49 @@ from flask import Blueprint, current_app, flash, g, redirect, render_template, r
 from flask_login import current_user, login_required, login_user, logout_user
 
 from registry.extensions import login_manager
-from registry.forms.auth import LoginForm
+from registry.forms.auth import CodeForm, LoginForm
 from registry.i18n import _
-from registry.services import audit, users
+from registry.models import User
+from registry.models.base import utcnow
+from registry.permissions import Actor, needs_second_factor
+from registry.services import audit, second_factor, sessions, users
 from registry.views.helpers import require_actor
 
 bp = Blueprint("auth", __name__)
-login_manager.user_loader(users.load_session_user)
+#: A password checked, a code not yet: how long the code step waits, and how many tries it allows
+#: before the password must be typed again.
+PENDING_SECONDS = 300
+PENDING_TRIES = 5
+#: What a signed-in user who still has to set up a second factor may reach.
+ENROLMENT_OPEN = {"auth.logout", "auth.set_locale", "profile.second_factor_page", "static"}
+
+
+@login_manager.user_loader
+def _load_user(user_key: str):
+    user = users.load_session_user(user_key)
+    if user is None:
+        return None
+    if sessions.resume(session.get("sid"), user) is None:
+        return None
+    return user
 
 
 def _safe_next(target: str | None) -> str:
     if target and not urlsplit(target).netloc and not urlsplit(target).scheme and target.startswith("/"):
         return target
     return url_for("main.home")
+
+
+def sign_in(user: User, *, second_factor_checked: bool) -> None:
+    """A fresh session (no fixation), known to the server so it can be ended."""
+    session.clear()
+    session["sid"] = sessions.start(
+        user,
+        second_factor=second_factor_checked,
+        client_addr=request.remote_addr,
+        user_agent=request.user_agent.string,
+    )
+    login_user(user)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -27,17 +57,58 @@ def login():
     if form.validate_on_submit():
         user = users.authenticate(form.username.data, form.password.data, g.request_id, request.remote_addr)
         if user is not None:
-            session.clear()  # a fresh session on login: no fixation
-            login_user(user)
-            return redirect(_safe_next(request.args.get("next")))
+            target = _safe_next(request.args.get("next"))
+            if user.totp_enrolled_at is not None:
+                session.clear()
+                session["pending"] = {"user": user.get_id(), "at": utcnow().timestamp(), "tries": 0, "next": target}
+                return redirect(url_for(".code"))
+            sign_in(user, second_factor_checked=False)
+            return redirect(target)
         form.password.errors.append(_("Unknown user name or wrong password."))
     return render_template("auth/login.html", form=form)
+
+
+def _pending_user() -> User | None:
+    pending = session.get("pending")
+    if not isinstance(pending, dict) or utcnow().timestamp() - pending.get("at", 0) > PENDING_SECONDS:
+        return None
+    return users.load_session_user(str(pending.get("user", "")))
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+def code():
+    """The second step of a login: the authenticator's code, or a recovery code."""
+    user = _pending_user()
+    if user is None:
+        session.pop("pending", None)
+        flash(_("Log in again: the code step has expired."), "error")
+        return redirect(url_for(".login"))
+    form = CodeForm()
+    if form.validate_on_submit():
+        actor = Actor.for_user(user, g.request_id, request.remote_addr)
+        if second_factor.check(actor, form.code.data):
+            target = session["pending"]["next"]
+            sign_in(user, second_factor_checked=True)
+            return redirect(_safe_next(target))
+        pending = session["pending"] | {"tries": session["pending"].get("tries", 0) + 1}
+        if pending["tries"] >= PENDING_TRIES:
+            session.pop("pending", None)
+            flash(_("Too many wrong codes: log in again."), "error")
+            return redirect(url_for(".login"))
+        session["pending"] = pending
+        form.code.errors.append(_("Wrong or already used code."))
+    return render_template("auth/code.html", form=form)
 
 
 @bp.post("/logout")
 @login_required
 def logout():
-    audit.record_alone(require_actor(), "auth.logout", "user", current_user.id)
+    actor = require_actor()
+    row = sessions.find(session.get("sid"))
+    if row is not None:
+        sessions.end(actor, row.id, sessions.EndReason.LOGOUT)
+    else:
+        audit.record_alone(actor, "auth.logout", "user", current_user.id)
     logout_user()
     session.clear()
     return redirect(url_for("auth.login"))
@@ -50,3 +121,15 @@ def set_locale(code: str):
     else:
         flash(_("Unknown language."), "error")
     return redirect(_safe_next(request.form.get("next")))
+
+
+@bp.before_app_request
+def _second_factor_gate():
+    """Accounts of the roles that need a second factor set one up before anything else."""
+    if request.blueprint == "api" or request.path.startswith("/api/"):
+        return None
+    if not current_user.is_authenticated or request.endpoint in ENROLMENT_OPEN:
+        return None
+    if needs_second_factor(current_user.role) and current_user.totp_enrolled_at is None:
+        return redirect(url_for("profile.second_factor_page"))
+    return None

@@ -12,21 +12,25 @@ from webargs.flaskparser import FlaskParser, is_json_request
 from registry.extensions import db
 from registry.i18n import _
 from registry.models import IdempotentRequest
-from registry.permissions import Actor, has_capability
+from registry.permissions import READ_CAPABILITIES, Actor, has_capability
 from registry.services import tokens
 from registry.services.context import write_transaction
 from registry.services.errors import Conflict, ValidationFailed
 from registry.views.helpers import deny, require_actor
+
+SAFE = {"GET", "HEAD", "OPTIONS"}
 
 
 def authenticate() -> None:
     """Every API request carries a bearer token; sessions and cookies are not used here."""
     header = request.headers.get("Authorization", "")
     scheme, _space, secret = header.partition(" ")
-    user = tokens.user_for_token(secret.strip()) if scheme.lower() == "bearer" else None
-    if user is None:
+    token = tokens.valid_token(secret.strip()) if scheme.lower() == "bearer" else None
+    if token is None:
         abort(401, description=_("a valid bearer token is required (Authorization: Bearer <token>)"))
-    g.actor = Actor.for_user(user, g.get("request_id"), request.remote_addr)
+    g.actor = Actor.for_user(token.user, g.get("request_id"), request.remote_addr, scope=token.capabilities)
+    if token.capabilities is not None and token.capabilities <= READ_CAPABILITIES and request.method not in SAFE:
+        deny("token.read_only")  # a read-only token changes nothing, whatever an endpoint checks
 
 
 class JsonBodyParser(FlaskParser):
