@@ -134,11 +134,11 @@ def _signing_key(path) -> str | None:
 
 
 def _database(uri, environ: Mapping[str, str]) -> str | None:
-    if not environ.get("DATABASE_URL"):
-        return "DATABASE_URL is not set: production needs PostgreSQL (postgresql://user@host/database)"
-    if str(uri).startswith("sqlite"):
-        return "DATABASE_URL is SQLite: production needs PostgreSQL (postgresql://user@host/database)"
-    return None
+    if not str(uri).startswith("sqlite"):
+        return None
+    # Without DATABASE_URL, ProductionConfig falls back to an in-memory SQLite: say what is missing.
+    state = "is SQLite" if environ.get("DATABASE_URL") else "is not set"
+    return f"DATABASE_URL {state}: production needs PostgreSQL (postgresql://user@host/database)"
 
 
 def _debug(config: Mapping, environ: Mapping[str, str]) -> str | None:

@@ -225,6 +225,11 @@ def test_debug_in_the_configuration_or_environment_is_refused():
     assert startup._debug({"DEBUG": False}, {"FLASK_DEBUG": "0"}) is None
 
 
+def test_a_database_given_in_the_configuration_is_enough():
+    assert startup._database("postgresql+psycopg://registry@db/registry", {}) is None
+    assert startup._database("sqlite://", {}).startswith("DATABASE_URL is not set")
+
+
 def test_other_environments_are_not_checked():
     startup.guard({"REGISTRY_ENV": "development", "SECRET_KEY": "x"}, environ={})
 
