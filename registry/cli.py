@@ -14,6 +14,7 @@ import click
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
+from registry import startup
 from registry.permissions import Actor
 from registry.services.errors import DomainError
 
@@ -485,7 +486,7 @@ def _create_app():
 #: every check; `audit keygen` makes the missing key and `docs` writes files, so they need nothing;
 #: every other command works on the database, so it must be the real one (never a stray SQLite file).
 _PRODUCTION_NEEDS: dict[tuple[str, ...], tuple[str, ...]] = {
-    ("run",): ("secret", "public_url", "signing_key", "database", "debug"),
+    ("run",): startup.ALL,
     ("audit", "keygen"): (),
     ("docs",): (),
 }
@@ -495,7 +496,7 @@ def _production_needs(words: list[str]) -> tuple[str, ...]:
     for length in (2, 1):
         if tuple(words[:length]) in _PRODUCTION_NEEDS:
             return _PRODUCTION_NEEDS[tuple(words[:length])]
-    return ("database",)
+    return (startup.DATABASE,)
 
 
 class _Registry(FlaskGroup):
@@ -520,8 +521,6 @@ class _Registry(FlaskGroup):
 def _check_production(ctx, words: list[str]) -> None:
     """In production, refuse (exit 2, one line per problem) a command whose needs are not met."""
     from flask.cli import ScriptInfo
-
-    from registry import startup
 
     config = ctx.ensure_object(ScriptInfo).load_app().config
     if startup.is_production(config):
