@@ -45,20 +45,49 @@ users_cli = click.Group("users", help="Manage accounts.")
 @click.option("--party", "party_id", type=int, help="Party id a keeper acts for")
 @click.option("--email")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input")
+@click.option("--temporary", is_flag=True, help="The user must choose a new password at the first login")
 @with_appcontext
-def create_user(username, role, display_name, party_id, email, password_stdin):
+def create_user(username, role, display_name, party_id, email, password_stdin, temporary):
     """Create a user; the password is prompted for, or read from stdin."""
     from registry.services import users
 
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    password = _read_password(password_stdin)
     try:
-        user = users.create_user(_operator(), username, password, role, display_name, party_id, email)
+        user = users.create_user(
+            _operator(), username, password, role, display_name, party_id, email, must_change_password=temporary
+        )
     except DomainError as exc:
         _fail(exc)
     click.echo(f"created {user.username} ({user.role})")
+
+
+@users_cli.command("set-password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input")
+@with_appcontext
+def set_password(username, password_stdin):
+    """Reset USERNAME's password: their sessions and API tokens end, and they must choose a new one."""
+    from sqlalchemy import select
+
+    from registry.extensions import db
+    from registry.models import User
+    from registry.services import users
+
+    user_id = db.session.scalar(select(User.id).where(User.username == username.lower()))
+    if user_id is None:
+        click.secho(f"error: no user {username!r}", fg="red", err=True)
+        sys.exit(2)
+    try:
+        users.set_password(_operator(), user_id, _read_password(password_stdin))
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"password of {username.lower()} reset; they must choose a new one at their next login")
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
 tokens_cli = click.Group("tokens", help="API tokens.")

@@ -7,7 +7,9 @@ from registry.extensions import login_manager
 from registry.forms.auth import LoginForm
 from registry.i18n import _
 from registry.services import audit, users
+from registry.throttle import LoginRefused
 from registry.views.helpers import require_actor
+from registry.views.passwords import after_login
 
 bp = Blueprint("auth", __name__)
 login_manager.user_loader(users.load_session_user)
@@ -25,11 +27,15 @@ def login():
         return redirect(url_for("main.home"))
     form = LoginForm()
     if form.validate_on_submit():
-        user = users.authenticate(form.username.data, form.password.data, g.request_id, request.remote_addr)
+        try:
+            user = users.authenticate(form.username.data, form.password.data, g.request_id, request.remote_addr)
+        except LoginRefused as exc:  # throttled (429), or the throttle cannot count (503)
+            form.password.errors.append(exc.message)
+            return render_template("auth/login.html", form=form), exc.status, {"Retry-After": str(exc.retry_after)}
         if user is not None:
             session.clear()  # a fresh session on login: no fixation
             login_user(user)
-            return redirect(_safe_next(request.args.get("next")))
+            return after_login(user) or redirect(_safe_next(request.args.get("next")))
         form.password.errors.append(_("Unknown user name or wrong password."))
     return render_template("auth/login.html", form=form)
 
