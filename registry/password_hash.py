@@ -43,7 +43,10 @@ def verify(stored: str, password: str) -> bool:
         except (VerificationError, InvalidHashError):
             return False
     # Werkzeug hashed the text as typed: no normalisation for these.
-    return check_password_hash(stored, password)
+    try:
+        return check_password_hash(stored, password)
+    except ValueError:  # not a hash Werkzeug knows: nothing matches it
+        return False
 
 
 def needs_rehash(stored: str) -> bool:

@@ -238,3 +238,9 @@ def test_cli_resets_a_password_and_creates_temporary_accounts(app, session, worl
 def test_only_administrators_reset_passwords(world):
     with pytest.raises(Forbidden):
         users.set_password(world.actor("zoo"), world.users["zoo"].id, NEW)
+
+
+@pytest.mark.parametrize("stored", ["", "garbage", "md5$a$b", "pbkdf2:nosuchdigest$a$b", "$argon2id$broken"])
+def test_an_unreadable_stored_hash_matches_nothing(app, stored):
+    with app.app_context():
+        assert not hashing.verify(stored, PASSWORD)

@@ -3,6 +3,7 @@ else until its user has chosen one."""
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user
+from werkzeug.wrappers import Response
 
 from registry.forms.passwords import ChangePasswordForm
 from registry.i18n import _
@@ -44,7 +45,7 @@ def change():
     return render_template("auth/change_password.html", form=form, min_length=MIN_LENGTH)
 
 
-def after_login(user) -> object | None:
+def after_login(user) -> Response | None:
     """What a fresh login says before going on: attempts on the account since the previous login,
     and, when an administrator chose the password, the page to choose one's own (else None)."""
     notice = users.login_notice(user.id)
