@@ -84,6 +84,20 @@ def set_password(username, password_stdin):
     click.echo(f"password of {username.lower()} reset; they must choose a new one at their next login")
 
 
+@users_cli.command("unlock")
+@click.argument("username")
+@with_appcontext
+def unlock(username):
+    """End USERNAME's login delays and lock now (failed attempts counted against the account are forgotten)."""
+    from registry.services import users
+
+    try:
+        users.unlock(_operator(), username)
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"{username.lower()} may log in again")
+
+
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\n")

@@ -207,3 +207,18 @@ def test_an_unreachable_redis_refuses_logins_cleanly(app, client, world, session
     assert page.status_code == 503 and "not possible just now" in page.get_data(as_text=True)
     assert client.get("/").status_code == 302
     app.extensions.pop("login_throttle", None)
+
+
+def test_an_operator_unlocks_an_account(app, client, world, session, clock):
+    from registry.cli import unlock
+
+    for _ in range(10):
+        attempt(client, "zoo", "not the password")
+        clock.now += 60
+    assert attempt(client, "zoo", PASSWORD).status_code == 429
+    runner = app.test_cli_runner()
+    assert runner.invoke(unlock, ["nobody"]).exit_code == 2
+    result = runner.invoke(unlock, ["ZOO"])
+    assert result.exit_code == 0, result.output
+    assert session.query(AuditEntry).filter_by(action="auth.unlock", object_id=str(world.users["zoo"].id)).count() == 1
+    assert attempt(client, "zoo", PASSWORD).status_code == 302

@@ -78,8 +78,9 @@ def authenticate(
 ) -> User | None:
     """Check a password; every attempt, good, bad or refused by the throttle, is audited.
 
-    :raises throttle.Throttled: too many failed attempts for the account or the address; the
-        password is not even looked at.
+    :raises throttle.LoginRefused: too many failed attempts for the account or the address
+        (``Throttled``), or the counters cannot be reached (``CountersUnavailable``); the password
+        is not even looked at.
     """
     username = (username or "").strip().lower()
     user = db.session.scalar(select(User).where(User.username == username))
@@ -132,6 +133,20 @@ def _count_failure(anon: Actor, user: User | None, username: str, client_addr: s
             (user.id if user else None) if on_account else lock.key,
             {"bucket": lock.bucket, "failures": lock.failures, "seconds": lock.retry_after},
         )
+
+
+def unlock(actor: Actor, username: str) -> None:
+    """Forget the failed attempts counted against an account (its delays and lock end at once).
+
+    The address a lock came from keeps its own count.
+    """
+    require(actor, "user.manage")
+    username = (username or "").strip().lower()
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(_("no such user"))
+    throttle.for_app().succeeded(username)
+    audit.record_alone(actor, "auth.unlock", "user", user.id)
 
 
 @dataclass(frozen=True)
