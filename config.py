@@ -34,8 +34,22 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     #: ISO country code of the registry's own Management Authority.
     ISSUING_COUNTRY = os.environ.get("REGISTRY_ISSUING_COUNTRY", "KR")
-    #: Werkzeug hash method; scrypt is the default and right for production.
-    PASSWORD_HASH_METHOD = "scrypt"
+    #: argon2id parameters for new password hashes (OWASP: 19 MiB, 2 passes, 1 lane). A hash made
+    #: with other parameters, or by an earlier release (Werkzeug scrypt/pbkdf2), is replaced at login.
+    PASSWORD_HASH = {"memory_cost": 19456, "time_cost": 2, "parallelism": 1}
+    #: Redis (``redis://host:6379/0``) where the login throttle counts failed attempts, shared by every
+    #: worker and server; without it each worker process counts on its own, in memory.
+    REDIS_URL = os.environ.get("REGISTRY_REDIS_URL") or None
+    #: Login throttling, per account (the user name tried) and per client address. After ``free``
+    #: failures each further one doubles the wait before the next attempt (2 s, 4 s... up to
+    #: ``max_delay``); at ``lock_after`` failures the account or address is refused for ``lock_seconds``,
+    #: even with the right password. A failure older than ``lock_seconds`` is forgotten.
+    LOGIN_THROTTLE = {
+        "account": {"free": 3, "lock_after": 10},
+        "address": {"free": 20, "lock_after": 50},
+        "max_delay": 60,
+        "lock_seconds": 900,
+    }
     #: Where the public verification page is reached; printed in every permit's QR code.
     PUBLIC_BASE_URL = os.environ.get("REGISTRY_PUBLIC_URL", "http://127.0.0.1:5000")
     #: The Management Authority as printed in box 6 and box 13.
@@ -99,7 +113,7 @@ class TestingConfig(Config):
     SECRET_KEY = "testing"
     WTF_CSRF_ENABLED = False
     # Hashing cost is irrelevant to what the tests check and would dominate their run time.
-    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
+    PASSWORD_HASH = {"memory_cost": 8, "time_cost": 1, "parallelism": 1}
     SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("REGISTRY_TEST_DATABASE_URL")) or "sqlite://"
 
 

@@ -46,20 +46,64 @@ users_cli = click.Group("users", help="Manage accounts.")
 @click.option("--party", "party_id", type=int, help="Party id a keeper acts for")
 @click.option("--email")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input")
+@click.option("--temporary", is_flag=True, help="The user must choose a new password at the first login")
 @with_appcontext
-def create_user(username, role, display_name, party_id, email, password_stdin):
+def create_user(username, role, display_name, party_id, email, password_stdin, temporary):
     """Create a user; the password is prompted for, or read from stdin."""
     from registry.services import users
 
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    password = _read_password(password_stdin)
     try:
-        user = users.create_user(_operator(), username, password, role, display_name, party_id, email)
+        user = users.create_user(
+            _operator(), username, password, role, display_name, party_id, email, must_change_password=temporary
+        )
     except DomainError as exc:
         _fail(exc)
     click.echo(f"created {user.username} ({user.role})")
+
+
+def _user_id(username: str) -> int:
+    """The id of the account named *username*; exit 2 when there is none."""
+    from sqlalchemy import select
+
+    from registry.extensions import db
+    from registry.models import User
+
+    user_id = db.session.scalar(select(User.id).where(User.username == username.lower()))
+    if user_id is None:
+        click.secho(f"error: no user {username!r}", fg="red", err=True)
+        sys.exit(2)
+    return user_id
+
+
+@users_cli.command("set-password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input")
+@with_appcontext
+def set_password(username, password_stdin):
+    """Reset USERNAME's password: their sessions and API tokens end, and they must choose a new one."""
+    from registry.services import users
+
+    user_id = _user_id(username)
+    try:
+        users.set_password(_operator(), user_id, _read_password(password_stdin))
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"password of {username.lower()} reset; they must choose a new one at their next login")
+
+
+@users_cli.command("unlock")
+@click.argument("username")
+@with_appcontext
+def unlock(username):
+    """End USERNAME's login delays and lock now (failed attempts counted against the account are forgotten)."""
+    from registry.services import users
+
+    try:
+        users.unlock(_operator(), username)
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"{username.lower()} may log in again")
 
 
 @users_cli.command("reset-second-factor")
@@ -67,16 +111,9 @@ def create_user(username, role, display_name, party_id, email, password_stdin):
 @with_appcontext
 def reset_second_factor(username):
     """Forget USERNAME's authenticator app and recovery codes; they set up a new one at the next login."""
-    from sqlalchemy import select
-
-    from registry.extensions import db
-    from registry.models import User
     from registry.services import second_factor
 
-    user_id = db.session.scalar(select(User.id).where(User.username == username.lower()))
-    if user_id is None:
-        click.secho(f"error: no user {username!r}", fg="red", err=True)
-        sys.exit(2)
+    user_id = _user_id(username)
     try:
         second_factor.reset(_operator(), user_id)
     except DomainError as exc:
@@ -90,22 +127,19 @@ def reset_second_factor(username):
 @with_appcontext
 def end_sessions(username, everyone):
     """End USERNAME's signed-in sessions (or everyone's with --all): they log in again."""
-    from sqlalchemy import select
-
-    from registry.extensions import db
-    from registry.models import User
     from registry.services import sessions
 
     if bool(username) == everyone:
         raise click.UsageError("name one USERNAME, or give --all")
-    user_id = None
-    if username:
-        user_id = db.session.scalar(select(User.id).where(User.username == username.lower()))
-        if user_id is None:
-            click.secho(f"error: no user {username!r}", fg="red", err=True)
-            sys.exit(2)
+    user_id = _user_id(username) if username else None
     count = sessions.end_all(_operator(), user_id, sessions.EndReason.ADMINISTRATOR)
     click.echo(f"{count} sessions ended")
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
 tokens_cli = click.Group("tokens", help="API tokens.")
@@ -119,17 +153,10 @@ tokens_cli = click.Group("tokens", help="API tokens.")
 @with_appcontext
 def create_token(username, name, days, read_only):
     """Create an API token for USERNAME and print it (it is shown only this once)."""
-    from sqlalchemy import select
-
-    from registry.extensions import db
-    from registry.models import User
     from registry.permissions import READ_CAPABILITIES
     from registry.services import tokens
 
-    user_id = db.session.scalar(select(User.id).where(User.username == username.lower()))
-    if user_id is None:
-        click.secho(f"error: no user {username!r}", fg="red", err=True)
-        sys.exit(2)
+    user_id = _user_id(username)
     try:
         scope = READ_CAPABILITIES if read_only else None
         token, secret = tokens.create_token(_operator(), user_id, name, days, scope=scope)

@@ -122,6 +122,8 @@ def fresh_app(backend, tmp_path):
 @pytest.fixture
 def session(app):
     """Each test in one outer transaction that is rolled back: services' commits become savepoints."""
+    # Failed logins counted by one test must not throttle the next (the counters live in the app).
+    app.extensions.pop("login_throttle", None)
     with app.app_context():
         conn = db.engine.connect()
         outer = conn.begin()

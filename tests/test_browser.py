@@ -228,7 +228,16 @@ def test_keepers_and_officers_in_the_browser(browser, live, backend, lang):
 #: Pages each role works in, for the tablet, label and contrast checks (ids from the demo data).
 PAGES = {
     "customs": ["/", "/customs/", "/customs/permits/6/endorse", "/permits/1"],
-    "zoo": ["/", "/animals/", "/animals/1", "/animals/births/new", "/transfers/new", "/deadlines/", "/facilities/"],
+    "zoo": [
+        "/",
+        "/animals/",
+        "/animals/1",
+        "/animals/births/new",
+        "/transfers/new",
+        "/deadlines/",
+        "/facilities/",
+        "/profile/password",
+    ],
     "officer": ["/", "/deadlines/", "/facilities/1", "/permits/", "/transfers/"],
 }
 

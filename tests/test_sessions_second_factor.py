@@ -9,7 +9,7 @@ import pyotp
 import pytest
 from sqlalchemy import func, select, update
 
-from registry import totp
+from registry import throttle, totp
 from registry.cli import create_token as create_token_cli
 from registry.cli import reset_second_factor as reset_cli
 from registry.extensions import db
@@ -173,14 +173,30 @@ def test_a_code_is_good_once(app, client, world):
     assert _entries("auth.second_factor_failed")
 
 
-def test_wrong_codes_send_one_back_to_the_password(client, world):
+def test_wrong_codes_send_one_back_to_the_password(client, world, monkeypatch):
+    monkeypatch.setattr(throttle, "clock", lambda: 0.0)  # frozen: the delays below are the throttle's
     _password_step(client, "auditor")
-    for _ in range(4):
+    for wrong in range(4):
+        monkeypatch.setattr(throttle, "clock", lambda w=wrong: 1000.0 * (w + 1))  # past any delay
         assert client.post("/login/code", data={"code": "000000"}).status_code == 200
+    monkeypatch.setattr(throttle, "clock", lambda: 5000.0)
     answer = client.post("/login/code", data={"code": "000000"})
     assert answer.status_code == 302 and answer.location.endswith("/login")
     assert client.post("/login/code", data={"code": _code()}).location.endswith("/login")  # the step is gone
     assert len(_entries("auth.second_factor_failed")) == 5
+
+
+def test_wrong_codes_are_throttled_like_wrong_passwords_and_a_password_does_not_clear_them(client, world, monkeypatch):
+    monkeypatch.setattr(throttle, "clock", lambda: 1000.0)
+    _password_step(client, "auditor")
+    for _ in range(3):  # the throttle's free failures
+        assert client.post("/login/code", data={"code": "000000"}).status_code == 200
+    assert _password_step(client, "auditor").location.endswith("/login/code")  # the password is right...
+    assert client.post("/login/code", data={"code": "000000"}).status_code == 200  # ...the 4th wrong code
+    refused = client.post("/login/code", data={"code": _code()})  # now even the right code waits
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    assert _password_step(client, "auditor").status_code == 429  # and the password step too
+    assert _entries("auth.throttled")
 
 
 def test_the_code_step_does_not_wait_forever(client, world, monkeypatch):

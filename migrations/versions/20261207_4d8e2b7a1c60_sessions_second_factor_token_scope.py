@@ -1,7 +1,7 @@
 """server-side sessions, the second factor (authenticator and recovery codes), token scopes
 
 Revision ID: 4d8e2b7a1c60
-Revises: 8c4f2a6e1b93
+Revises: a7d3c5e9f214
 Create Date: 2026-12-07 07:00:00
 
 """
@@ -13,7 +13,7 @@ from registry.models.base import UTCDateTime
 
 # revision identifiers, used by Alembic.
 revision = '4d8e2b7a1c60'
-down_revision = '8c4f2a6e1b93'
+down_revision = 'a7d3c5e9f214'
 branch_labels = None
 depends_on = None
 

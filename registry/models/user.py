@@ -1,7 +1,7 @@
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import ForeignKey, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry.extensions import Model
@@ -23,6 +23,8 @@ class User(UserMixin, Model):
     is_enabled: Mapped[bool] = mapped_column(default=True)
     #: Bumped to revoke every session of the user (signed cookies cannot be revoked otherwise).
     session_epoch: Mapped[int] = mapped_column(default=0)
+    #: Set when an administrator chose the password: the user must choose their own before anything else.
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: The authenticator's shared secret, encrypted (registry.second_factor); None until enrolled.
@@ -48,6 +50,7 @@ class User(UserMixin, Model):
             "role": self.role,
             "party_id": self.party_id,
             "is_enabled": self.is_enabled,
+            "must_change_password": self.must_change_password,
         }
 
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 from flask import current_app
 from sqlalchemy import delete, func, select
 
-from registry import totp
+from registry import throttle, totp
 from registry.extensions import db
 from registry.i18n import _
 from registry.models import RecoveryCode, User
 from registry.models.base import utcnow
 from registry.permissions import Actor, require
-from registry.services import audit, sessions
+from registry.services import audit, sessions, users
 from registry.services.context import lock, write_transaction
 from registry.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
 
@@ -59,7 +59,24 @@ def enrol(actor: Actor, secret: str, code: str, keep_session: str | None) -> lis
 
 def check(actor: Actor, code: str) -> bool:
     """Whether *code* is the account's current authenticator code or an unused recovery code; each is
-    good once. Every answer is audited."""
+    good once. Every answer is audited, and wrong codes count against the account like wrong
+    passwords (the same delays and lock).
+
+    :raises throttle.LoginRefused: too many failed attempts on the account or from the address.
+    """
+    user = db.session.get(User, actor.user_id)
+    if user is None:
+        raise NotFound(_("no such user"))
+    users.check_throttle(actor, user, user.username, actor.client_addr)
+    if _matches(actor, code):
+        throttle.for_app().succeeded(user.username)
+        return True
+    audit.record_alone(actor, "auth.second_factor_failed", "user", actor.user_id)
+    users.count_failure(actor, user, user.username, actor.client_addr)
+    return False
+
+
+def _matches(actor: Actor, code: str) -> bool:
     with write_transaction() as session:
         user = _load(session, actor.user_id)
         secret = totp.unseal(user.totp_secret, _secret_key()) if user.totp_secret else None
@@ -81,7 +98,6 @@ def check(actor: Actor, code: str) -> bool:
             left = recovery_codes_left(user.id)
             audit.record(actor, "auth.second_factor", "user", user.id, None, {"method": "recovery_code", "left": left})
             return True
-    audit.record_alone(actor, "auth.second_factor_failed", "user", actor.user_id)
     return False
 
 

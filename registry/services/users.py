@@ -3,43 +3,26 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-from flask import current_app
 from sqlalchemy import func, select
-from werkzeug.security import check_password_hash, generate_password_hash
 
+from registry import password_hash as hashing
+from registry import passwords, throttle
 from registry.extensions import db
 from registry.i18n import _
-from registry.models import Party, User
+from registry.models import AuditEntry, Party, User
 from registry.models.base import utcnow
 from registry.permissions import Actor, Role, needs_party, require
-from registry.services import audit, sessions
+from registry.services import audit, sessions, tokens
 from registry.services.context import write_transaction
 from registry.services.errors import Conflict, NotFound, ValidationFailed
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
-MIN_PASSWORD = 10
-_dummy_hashes: dict[str, str] = {}
 
 
-def _dummy_hash() -> str:
-    """A hash of the configured cost to check against when the user does not exist, so the time a
-    failed login takes does not reveal whether the username exists."""
-    method = current_app.config["PASSWORD_HASH_METHOD"]
-    if method not in _dummy_hashes:
-        _dummy_hashes[method] = generate_password_hash("not-a-real-password", method=method)
-    return _dummy_hashes[method]
-
-
-def _hash(password: str) -> str:
-    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
-
-
-def _check_password(password: str) -> None:
-    if len(password) < MIN_PASSWORD:
-        raise ValidationFailed(
-            _("password too short"), {"password": _("at least %(count)s characters", count=MIN_PASSWORD)}
-        )
+def _password_refusal(password: str, username: str, display_name: str | None, email: str | None) -> str | None:
+    return passwords.refusal(password, (username, display_name, email))
 
 
 def create_user(
@@ -50,8 +33,12 @@ def create_user(
     display_name: str | None = None,
     party_id: int | None = None,
     email: str | None = None,
+    must_change_password: bool = False,
 ) -> User:
-    """Create an account. A keeper must be linked to the party they act for."""
+    """Create an account. A keeper must be linked to the party they act for.
+
+    *must_change_password* when the person creating it chose the password for someone else.
+    """
     require(actor, "user.manage")
     username = (username or "").strip().lower()
     errors = {}
@@ -61,8 +48,9 @@ def create_user(
         errors["role"] = _("one of %(values)s", values=", ".join(r.value for r in Role))
     if needs_party(role) and party_id is None:
         errors["party_id"] = _("a keeper must be linked to their party")
-    if len(password or "") < MIN_PASSWORD:
-        errors["password"] = _("at least %(count)s characters", count=MIN_PASSWORD)
+    refusal = _password_refusal(password, username, display_name, email)
+    if refusal:
+        errors["password"] = refusal
     if errors:
         raise ValidationFailed(_("the account cannot be created"), errors)
     with write_transaction() as session:
@@ -74,9 +62,10 @@ def create_user(
             username=username,
             display_name=display_name or username,
             email=email,
-            password_hash=_hash(password),
+            password_hash=hashing.hash_password(password),
             role=role,
             party_id=party_id,
+            must_change_password=must_change_password,
         )
         session.add(user)
         session.flush()
@@ -87,42 +76,176 @@ def create_user(
 def authenticate(
     username: str, password: str, request_id: str | None = None, client_addr: str | None = None
 ) -> User | None:
-    """Check a password; every attempt, good or bad, is audited."""
+    """Check a password; every attempt, good, bad or refused by the throttle, is audited.
+
+    :raises throttle.LoginRefused: too many failed attempts for the account or the address
+        (``Throttled``), or the counters cannot be reached (``CountersUnavailable``); the password
+        is not even looked at.
+    """
     username = (username or "").strip().lower()
     user = db.session.scalar(select(User).where(User.username == username))
-    ok = check_password_hash(user.password_hash if user else _dummy_hash(), password or "")
+    anon = Actor(
+        user.id if user else None,
+        username or "(blank)",
+        user.role if user else "anonymous",
+        request_id=request_id or "",
+        client_addr=client_addr,
+    )
+    check_throttle(anon, user, username, client_addr)
+    ok = hashing.verify(user.password_hash if user else hashing.dummy_hash(), password or "")
     if user is None or not ok or not user.is_enabled:
         reason = "unknown user" if user is None else ("disabled" if ok else "wrong password")
-        anon = Actor(
-            user.id if user else None,
-            username or "(blank)",
-            user.role if user else "anonymous",
-            request_id=request_id or "",
-            client_addr=client_addr,
-        )
         audit.record_alone(anon, "auth.login_failed", "user", user.id if user else None, {"reason": reason})
+        count_failure(anon, user, username, client_addr)
         return None
+    if user.totp_enrolled_at is None:
+        # With a second factor the attempt succeeds only when the code does: a password alone must
+        # not wipe the failed codes counted against the account.
+        throttle.for_app().succeeded(username)
     actor = Actor.for_user(user, request_id, client_addr)
     with write_transaction() as session:
         user = session.get(User, user.id)
         user.last_login_at = utcnow()
-        audit.record(actor, "auth.login", "user", user.id)
+        rehash = hashing.needs_rehash(user.password_hash)
+        if rehash:  # an earlier scheme or cost: the password is at hand, so store today's hash
+            user.password_hash = hashing.hash_password(password)
+        audit.record(actor, "auth.login", "user", user.id, None, {"rehashed": True} if rehash else None)
     return user
 
 
+def check_throttle(anon: Actor, user: User | None, username: str, client_addr: str | None) -> None:
+    refusal = throttle.for_app().refusal(username, client_addr)
+    if refusal is not None:
+        audit.record_alone(
+            anon,
+            "auth.throttled",
+            "user",
+            user.id if user else None,
+            {"bucket": refusal.bucket, "retry_after": refusal.retry_after, "locked": refusal.locked},
+        )
+        raise throttle.Throttled(throttle.wait_text(refusal.retry_after), refusal.retry_after)
+
+
+def count_failure(anon: Actor, user: User | None, username: str, client_addr: str | None) -> None:
+    for lock in throttle.for_app().failed(username, client_addr):
+        on_account = lock.bucket == throttle.ACCOUNT
+        audit.record_alone(
+            anon,
+            "auth.locked",
+            "user" if on_account else "address",
+            (user.id if user else None) if on_account else lock.key,
+            {"bucket": lock.bucket, "failures": lock.failures, "seconds": lock.retry_after},
+        )
+
+
+def unlock(actor: Actor, username: str) -> None:
+    """Forget the failed attempts counted against an account (its delays and lock end at once).
+
+    The address a lock came from keeps its own count.
+    """
+    require(actor, "user.manage")
+    username = (username or "").strip().lower()
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(_("no such user"))
+    throttle.for_app().succeeded(username)
+    audit.record_alone(actor, "auth.unlock", "user", user.id)
+
+
+@dataclass(frozen=True)
+class LoginNotice:
+    """What happened to the account since the user's previous login."""
+
+    failed_attempts: int
+    locked: bool
+
+
+def login_notice(user_id: int) -> LoginNotice | None:
+    """Failed and refused attempts on the account since the login before the one just recorded
+    (call it after ``authenticate``); None when there were none."""
+    key = (AuditEntry.object_type == "user") & (AuditEntry.object_id == str(user_id))
+    previous = db.session.scalar(
+        select(AuditEntry.seq).where(key, AuditEntry.action == "auth.login").order_by(AuditEntry.seq.desc()).offset(1)
+    )
+    since = key & (AuditEntry.seq > (previous or 0))
+    counts = dict(
+        db.session.execute(
+            select(AuditEntry.action, func.count())
+            .where(since, AuditEntry.action.in_(("auth.login_failed", "auth.throttled", "auth.locked")))
+            .group_by(AuditEntry.action)
+        ).all()
+    )
+    failed = counts.get("auth.login_failed", 0) + counts.get("auth.throttled", 0)
+    if not failed:
+        return None
+    return LoginNotice(failed, bool(counts.get("auth.locked")))
+
+
 def set_password(actor: Actor, user_id: int, password: str) -> None:
-    """Set a new password and end every session of that user."""
-    if actor.user_id != user_id:
-        require(actor, "user.manage")
-    _check_password(password)
+    """An administrator sets someone's password: the user must choose their own at the next login,
+    and every session and API token of theirs ends (whoever asked for the reset may hold them)."""
+    require(actor, "user.manage")
     with write_transaction() as session:
         user = session.get(User, user_id)
         if user is None:
             raise NotFound(_("no such user"))
-        user.password_hash = _hash(password)
+        refusal = _password_refusal(password, user.username, user.display_name, user.email)
+        if refusal:
+            raise ValidationFailed(_("the password cannot be used"), {"password": refusal})
+        user.password_hash = hashing.hash_password(password)
+        user.must_change_password = True
         user.session_epoch += 1
-        audit.record(actor, "user.set_password", "user", user.id, {"password": "old"}, {"password": "new"})
+        revoked = tokens.revoke_all(actor, user.id)
+        audit.record(
+            actor,
+            "user.set_password",
+            "user",
+            user.id,
+            {"password": "old"},
+            {"password": "new", "must_change_password": True, "tokens_revoked": revoked},
+        )
         sessions.end_all(actor, user.id, sessions.EndReason.PASSWORD)
+
+
+def change_password(actor: Actor, current: str, new: str, keep_session: str | None = None) -> User:
+    """Users change their own password, proving the current one (throttled like a login). Every
+    other session of theirs ends (all but *keep_session*, the key of the one asking); their API
+    tokens stay (they asked for this themselves).
+
+    Returns the user, whose new session epoch the caller's own session must take on.
+    """
+    if actor.user_id is None:
+        raise NotFound(_("no such user"))
+    user = db.session.get(User, actor.user_id)
+    if user is None:
+        raise NotFound(_("no such user"))
+    check_throttle(actor, user, user.username, actor.client_addr)
+    if not hashing.verify(user.password_hash, current or ""):
+        audit.record_alone(actor, "auth.login_failed", "user", user.id, {"reason": "wrong current password"})
+        count_failure(actor, user, user.username, actor.client_addr)
+        raise ValidationFailed(_("the password was not changed"), {"current": _("this is not your current password")})
+    refusal = _password_refusal(new, user.username, user.display_name, user.email)
+    if refusal is None and hashing.verify(user.password_hash, new):
+        refusal = _("the new password must differ from the current one")
+    if refusal:
+        raise ValidationFailed(_("the password was not changed"), {"new": refusal})
+    throttle.for_app().succeeded(user.username)
+    with write_transaction() as session:
+        user = session.get(User, actor.user_id)
+        user.password_hash = hashing.hash_password(new)
+        was_forced = user.must_change_password
+        user.must_change_password = False
+        user.session_epoch += 1
+        audit.record(
+            actor,
+            "user.change_password",
+            "user",
+            user.id,
+            {"password": "old", "must_change_password": was_forced},
+            {"password": "new", "must_change_password": False},
+        )
+        sessions.end_all(actor, user.id, sessions.EndReason.PASSWORD, keep=keep_session)
+    return user
 
 
 def set_enabled(actor: Actor, user_id: int, enabled: bool) -> None:

@@ -14,6 +14,7 @@ def register_blueprints(app):
         facilities,
         files,
         main,
+        passwords,
         permits,
         profile,
         public,
@@ -38,6 +39,7 @@ def register_blueprints(app):
         dashboard,
         admin,
         profile,
+        passwords,
         public,
     ):
         app.register_blueprint(module.bp)

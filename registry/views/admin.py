@@ -34,6 +34,7 @@ def users():
                 form.role.data,
                 form.display_name.data,
                 int(form.party_id.data) if form.party_id.data else None,
+                must_change_password=True,  # the administrator knows it: the user chooses their own
             )
         except DomainError as exc:
             apply_errors(form, exc)
@@ -83,7 +84,13 @@ def reset_password(user_id: int):
     if form.validate_on_submit():
         try:
             service.set_password(require_actor(), user_id, form.password.data)
-            flash(_("Password reset; the user's sessions have ended."), "success")
+            flash(
+                _(
+                    "Password reset. The user's sessions and API tokens have ended; "
+                    "they must choose a new password at their next login."
+                ),
+                "success",
+            )
         except DomainError as exc:
             apply_errors(None, exc)
     return redirect(url_for(".user", user_id=user_id))

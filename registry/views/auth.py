@@ -10,15 +10,17 @@ from registry.models import User
 from registry.models.base import utcnow
 from registry.permissions import Actor, needs_second_factor
 from registry.services import audit, second_factor, sessions, users
+from registry.throttle import LoginRefused
 from registry.views.helpers import require_actor
+from registry.views.passwords import after_login
 
 bp = Blueprint("auth", __name__)
 #: A password checked, a code not yet: how long the code step waits, and how many tries it allows
 #: before the password must be typed again.
 PENDING_SECONDS = 300
 PENDING_TRIES = 5
-#: What a signed-in user who still has to set up a second factor may reach.
-ENROLMENT_OPEN = {"auth.logout", "auth.set_locale", "profile.second_factor_page", "static"}
+#: What a signed-in account that still has something to do first (``_account_gate``) may reach.
+ALWAYS_OPEN = {"auth.logout", "auth.set_locale", "static"}
 
 
 @login_manager.user_loader
@@ -55,7 +57,11 @@ def login():
         return redirect(url_for("main.home"))
     form = LoginForm()
     if form.validate_on_submit():
-        user = users.authenticate(form.username.data, form.password.data, g.request_id, request.remote_addr)
+        try:
+            user = users.authenticate(form.username.data, form.password.data, g.request_id, request.remote_addr)
+        except LoginRefused as exc:  # throttled (429), or the throttle cannot count (503)
+            form.password.errors.append(exc.message)
+            return render_template("auth/login.html", form=form), exc.status, {"Retry-After": str(exc.retry_after)}
         if user is not None:
             target = _safe_next(request.args.get("next"))
             if user.totp_enrolled_at is not None:
@@ -63,7 +69,7 @@ def login():
                 session["pending"] = {"user": user.get_id(), "at": utcnow().timestamp(), "tries": 0, "next": target}
                 return redirect(url_for(".code"))
             sign_in(user, second_factor_checked=False)
-            return redirect(target)
+            return after_login(user) or redirect(target)
         form.password.errors.append(_("Unknown user name or wrong password."))
     return render_template("auth/login.html", form=form)
 
@@ -86,10 +92,15 @@ def code():
     form = CodeForm()
     if form.validate_on_submit():
         actor = Actor.for_user(user, g.request_id, request.remote_addr)
-        if second_factor.check(actor, form.code.data):
+        try:
+            accepted = second_factor.check(actor, form.code.data)
+        except LoginRefused as exc:
+            form.code.errors.append(exc.message)
+            return render_template("auth/code.html", form=form), exc.status, {"Retry-After": str(exc.retry_after)}
+        if accepted:
             target = session["pending"]["next"]
             sign_in(user, second_factor_checked=True)
-            return redirect(_safe_next(target))
+            return after_login(user) or redirect(_safe_next(target))
         pending = session["pending"] | {"tries": session["pending"].get("tries", 0) + 1}
         if pending["tries"] >= PENDING_TRIES:
             session.pop("pending", None)
@@ -124,12 +135,16 @@ def set_locale(code: str):
 
 
 @bp.before_app_request
-def _second_factor_gate():
-    """Accounts of the roles that need a second factor set one up before anything else."""
-    if request.blueprint == "api" or request.path.startswith("/api/"):
+def _account_gate():
+    """What a signed-in account must do before anything else, in this order: choose its own password
+    when an administrator chose it, then set up a second factor when its role needs one."""
+    if request.path.startswith("/api/") or not current_user.is_authenticated:
+        return None  # the API authenticates by token; tokens of a reset account were revoked
+    if request.endpoint in ALWAYS_OPEN:
         return None
-    if not current_user.is_authenticated or request.endpoint in ENROLMENT_OPEN:
-        return None
+    if current_user.must_change_password:
+        return None if request.endpoint == "passwords.change" else redirect(url_for("passwords.change"))
     if needs_second_factor(current_user.role) and current_user.totp_enrolled_at is None:
-        return redirect(url_for("profile.second_factor_page"))
+        page = "profile.second_factor_page"
+        return None if request.endpoint == page else redirect(url_for(page))
     return None
