@@ -93,20 +93,34 @@ def test_a_view_keeps_its_stricter_policy(client, login, world):
     assert served.headers.get_all("Cache-Control") == ["private, no-store"]
 
 
+def _app_as(app, base: type, **settings):
+    """An app on the test database with another environment's configuration (its start check is tested elsewhere)."""
+    values = {"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"], "AUDIT_SIGNING_KEY": _signing_key()}
+    return create_app(type(base.__name__, (base,), values | settings), check_start=False)
+
+
+@pytest.fixture
+def development_client(app):
+    development = _app_as(app, config.DevelopmentConfig)
+    yield development.test_client()
+    with development.app_context():
+        db.engine.dispose()
+
+
+def test_development_sends_the_same_headers_but_no_hsts(development_client):
+    page = development_client.get("/login")
+    assert page.status_code == 200 and set(DIRECTIVES) <= _directives(page)
+    assert page.headers["Cache-Control"] == "no-store" and "Strict-Transport-Security" not in page.headers
+    # Plain http://127.0.0.1 in development: a Secure or __Host- cookie would never come back.
+    assert page.headers["Set-Cookie"].startswith("session=") and "Secure" not in page.headers["Set-Cookie"]
+
+
 @pytest.fixture
 def production_client(app):
     """The test database served with the production configuration (its start check has its own tests)."""
-    settings = type(
-        "Production",
-        (config.ProductionConfig,),
-        {
-            "SECRET_KEY": "a" * 16 + "b" * 16 + "0123456789",
-            "PUBLIC_BASE_URL": "https://registry.example.kr",
-            "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
-            "AUDIT_SIGNING_KEY": _signing_key(),
-        },
+    production = _app_as(
+        app, config.ProductionConfig, SECRET_KEY="a" * 16 + "b" * 16 + "0123456789", PUBLIC_BASE_URL="https://x.kr"
     )
-    production = create_app(settings, check_start=False)
     yield production.test_client()
     with production.app_context():
         db.engine.dispose()
