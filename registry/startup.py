@@ -134,10 +134,10 @@ def _signing_key(path) -> str | None:
 
 
 def _database(uri, environ: Mapping[str, str]) -> str | None:
-    if not str(uri).startswith("sqlite"):
+    if uri and not str(uri).startswith("sqlite"):
         return None
     # Without DATABASE_URL, ProductionConfig falls back to an in-memory SQLite: say what is missing.
-    state = "is SQLite" if environ.get("DATABASE_URL") else "is not set"
+    state = "is SQLite" if uri and environ.get("DATABASE_URL") else "is not set"
     return f"DATABASE_URL {state}: production needs PostgreSQL (postgresql://user@host/database)"
 
 

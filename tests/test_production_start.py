@@ -230,6 +230,23 @@ def test_a_database_given_in_the_configuration_is_enough():
     assert startup._database("sqlite://", {}).startswith("DATABASE_URL is not set")
 
 
+def test_the_refusal_is_one_line_each_then_an_exit(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        startup.guard({"REGISTRY_ENV": "production", "SECRET_KEY": "x", "PUBLIC_BASE_URL": "http://a.kr"}, environ={})
+    assert stopped.value.code == startup.REFUSED
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 5 and lines[-1] == "not started: fix the 4 settings above"  # the key and database too
+
+
+def test_each_command_is_checked_for_what_it_needs():
+    from registry.cli import _production_needs
+
+    assert _production_needs(["run", "--port", "8000"]) == startup.ALL
+    assert _production_needs(["audit", "keygen", "--if-missing"]) == ()
+    assert _production_needs(["docs", "diagrams"]) == ()
+    assert _production_needs(["audit", "verify"]) == _production_needs(["db", "upgrade"]) == (startup.DATABASE,)
+
+
 def test_other_environments_are_not_checked():
     startup.guard({"REGISTRY_ENV": "development", "SECRET_KEY": "x"}, environ={})
 
