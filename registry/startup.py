@@ -13,6 +13,7 @@ import ipaddress
 import os
 import sys
 from collections.abc import Iterable, Mapping
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 import config as settings
@@ -72,7 +73,7 @@ def problems(config: Mapping, environ: Mapping[str, str] = os.environ, checks: I
     return [line for line in found if line]
 
 
-def refuse(lines: list[str], status: int = REFUSED) -> None:
+def refuse(lines: list[str], status: int = REFUSED) -> NoReturn:
     """Print each problem on its own line, then exit with *status* (no traceback: it is not a bug)."""
     for line in lines:
         print(f"unsafe production setting: {line}", file=sys.stderr)

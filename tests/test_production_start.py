@@ -238,6 +238,14 @@ def test_the_refusal_is_one_line_each_then_an_exit(capsys):
     assert len(lines) == 5 and lines[-1] == "not started: fix the 4 settings above"  # the key and database too
 
 
+def test_the_factory_refuses_an_unsafe_production_app(capsys):
+    from registry import create_app
+
+    with pytest.raises(SystemExit):
+        create_app(type("Production", (config.ProductionConfig,), {"SECRET_KEY": "x"}))
+    assert "SECRET_KEY is a well-known value" in capsys.readouterr().err
+
+
 def test_each_command_is_checked_for_what_it_needs():
     from registry.cli import _production_needs
 
