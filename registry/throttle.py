@@ -32,7 +32,7 @@ ADDRESS = "address"
 class LoginRefused(DomainError):
     """A login attempt refused before the password is looked at; the next may come in ``retry_after`` seconds."""
 
-    def __init__(self, message: str, retry_after: int):
+    def __init__(self, message: str, retry_after: int = 60):
         super().__init__(message)
         self.retry_after = retry_after
 

@@ -5,7 +5,7 @@ from wtforms import IntegerField, RadioField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange
 
 from registry import totp
-from registry.forms import ConfirmForm
+from registry.forms import ConfirmForm, options
 from registry.forms.auth import CodeForm
 from registry.i18n import _, _l
 from registry.permissions import READ_CAPABILITIES
@@ -21,7 +21,7 @@ class TokenForm(FlaskForm):
     days = IntegerField(_l("Valid for (days)"), default=90, validators=[NumberRange(1, tokens.MAX_DAYS)])
     access = RadioField(
         _l("What it may do"),
-        choices=[("read", _l("Read only")), ("full", _l("Everything my role allows"))],
+        choices=options([("read", _l("Read only")), ("full", _l("Everything my role allows"))]),
         default="read",
     )
 
