@@ -80,8 +80,9 @@ class Config:
     #: X-Forwarded-For/-Proto/-Host and X-Request-Id. 0 (the default) trusts none of those headers:
     #: a client could otherwise choose the address and the request id the audit log records.
     TRUSTED_PROXIES = int(os.environ.get("REGISTRY_TRUSTED_PROXIES", "0"))
-    #: Where the public verification page's rate limits are counted; use Redis with several servers.
-    RATELIMIT_STORAGE_URI = os.environ.get("REGISTRY_RATELIMIT_STORAGE", "memory://")
+    #: Where the public verification page's rate limits are counted: the login throttle's Redis when
+    #: there is one (every worker and server then shares one count), else this process's memory.
+    RATELIMIT_STORAGE_URI = os.environ.get("REGISTRY_RATELIMIT_STORAGE") or REDIS_URL or "memory://"
     #: A signed-in session ends after this long without a request (staff roles)...
     SESSION_IDLE_MINUTES = int(os.environ.get("REGISTRY_SESSION_IDLE_MINUTES", "30"))
     #: ...or this long for keepers, who fill in longer forms between requests...

@@ -42,7 +42,12 @@ def create_app(config: type | dict | None = None, *, check_start: bool = True) -
         instance_path=str(settings.INSTANCE),
     )
     if config is None:
-        app.config.from_object(settings.from_environment())
+        try:
+            app.config.from_object(settings.from_environment())
+        except RuntimeError as exc:  # a misspelt REGISTRY_ENV: one line, not a traceback
+            from registry import startup
+
+            startup.refuse([str(exc)])
     elif isinstance(config, dict):
         app.config.from_object(settings.Config)
         app.config.update(config)

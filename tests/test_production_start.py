@@ -99,6 +99,14 @@ def test_each_unsafe_setting_alone_refuses_the_start(tmp_path, key_file, changed
     assert "Traceback" not in result.stderr
 
 
+def test_a_misspelt_environment_is_one_line_not_a_traceback(tmp_path, key_file):
+    result = _start(_safe(tmp_path, key_file, REGISTRY_ENV="prodution"))
+    assert result.returncode == startup.REFUSED and "Traceback" not in result.stderr
+    assert _refusals(result) == [
+        "unsafe production setting: REGISTRY_ENV='prodution': expected one of development, testing, production"
+    ]
+
+
 def test_a_missing_signing_key_refuses_the_start(tmp_path, key_file):
     missing = tmp_path / "nowhere.pem"
     result = _start(_safe(tmp_path, key_file, REGISTRY_AUDIT_KEY=str(missing)))

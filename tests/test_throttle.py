@@ -4,10 +4,13 @@ refusal audited, a notice at the next login; counted in memory, or in Redis shar
 Time is the throttle's clock, moved by the tests: nothing here waits.
 """
 
+import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 import redis
@@ -222,3 +225,31 @@ def test_an_operator_unlocks_an_account(app, client, world, session, clock):
     assert result.exit_code == 0, result.output
     assert session.query(AuditEntry).filter_by(action="auth.unlock", object_id=str(world.users["zoo"].id)).count() == 1
     assert attempt(client, "zoo", PASSWORD).status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("environment", "storage"),
+    [
+        ({"REGISTRY_REDIS_URL": "redis://redis.internal:6379/0"}, "redis://redis.internal:6379/0"),
+        (
+            {
+                "REGISTRY_REDIS_URL": "redis://redis.internal:6379/0",
+                "REGISTRY_RATELIMIT_STORAGE": "memcached://m:11211",
+            },
+            "memcached://m:11211",
+        ),
+        ({}, "memory://"),
+    ],
+)
+def test_the_rate_limits_count_in_the_throttles_redis(environment, storage):
+    """Behind a load balancer each server would otherwise give every visitor a limit of its own."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")} | environment
+    printed = subprocess.run(
+        [sys.executable, "-c", "import config; print(config.Config.RATELIMIT_STORAGE_URI)"],
+        env=env,
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert printed.stdout.strip() == storage
