@@ -239,7 +239,9 @@ def test_staff_without_a_second_factor_set_one_up_before_anything_else(client, w
     page = client.get("/profile/second-factor").get_data(as_text=True)
     assert "<svg" in page and 'type="text" value=""' in page  # the QR code inline; the code field empty
     with client.session_transaction() as s:
-        secret = s["enrolling"]
+        sealed = s["enrolling"]
+    secret = totp.unseal(sealed, client.application.config["SECRET_KEY"])
+    assert secret and secret not in sealed  # the cookie does not carry the secret in the clear
     wrong = client.post("/profile/second-factor", data={"code": "123456"})
     assert wrong.status_code == 200 and db.session.get(User, user.id).totp_enrolled_at is None
     right = client.post("/profile/second-factor", data={"code": pyotp.TOTP(secret).now()})

@@ -138,9 +138,9 @@ def set_locale(code: str):
 def _account_gate():
     """What a signed-in account must do before anything else, in this order: choose its own password
     when an administrator chose it, then set up a second factor when its role needs one."""
-    if request.path.startswith("/api/") or not current_user.is_authenticated:
+    if request.path.startswith("/api/") or request.endpoint in ALWAYS_OPEN:
         return None  # the API authenticates by token; tokens of a reset account were revoked
-    if request.endpoint in ALWAYS_OPEN:
+    if not current_user.is_authenticated:
         return None
     if current_user.must_change_password:
         return None if request.endpoint == "passwords.change" else redirect(url_for("passwords.change"))

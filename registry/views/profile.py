@@ -1,4 +1,4 @@
-from flask import Blueprint, flash, redirect, render_template, session, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, session, url_for
 from flask_login import current_user, login_required, logout_user
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, RadioField, StringField
@@ -100,9 +100,13 @@ def second_factor_page():
     if current_user.totp_enrolled_at is not None:
         return redirect(url_for(".index"))
     form = CodeForm()
-    secret = session.get("enrolling")
-    if not isinstance(secret, str) or not form.is_submitted():
-        secret = session["enrolling"] = totp.new_secret()
+    # The secret waits in the cookie until confirmed, sealed: a copy of the cookie must not yield it.
+    key = current_app.config["SECRET_KEY"]
+    sealed = session.get("enrolling")
+    secret = totp.unseal(sealed, key) if isinstance(sealed, str) and form.is_submitted() else None
+    if secret is None:
+        secret = totp.new_secret()
+        session["enrolling"] = totp.seal(secret, key)
     if form.validate_on_submit():
         try:
             codes = second_factor.enrol(require_actor(), secret, form.code.data, keep_session=session.get("sid"))
