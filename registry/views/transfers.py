@@ -98,8 +98,6 @@ def act(transfer_id: int, action: str):
             service.record_transfer_event(require_actor(), transfer_id, command)
         except DomainError as exc:
             apply_errors(None, exc)
-            if exc.status == 404:
-                deny("transfer.scope", 404)
         else:
             flash(_("%(action)s: done.", action=_(TRANSFER.transitions[action].label)), "success")
     return redirect(url_for(".show", transfer_id=transfer_id))
