@@ -91,3 +91,23 @@ def _zoo_line(world) -> int:
     from tests.helpers import issued_permit
 
     return issued_permit(world).lines[0].id
+
+
+def test_application_ids_do_not_count_other_parties_applications(api, world):
+    """Ids are drawn at random: a keeper's two drafts do not tell how many came in between."""
+    from tests.conftest import import_application
+
+    def draft(user: str, party: int) -> int:
+        body = import_application(world, importer_party_id=party)
+        answer = api(user, "POST", "/permits", json=body)
+        assert answer.status_code == 201, answer.get_json()
+        return answer.get_json()["id"]
+
+    ids = []
+    for _ in range(4):
+        ids.append(draft("zoo", world.zoo))
+        ids.append(draft("breeder", world.breeder))
+    assert ids != list(range(ids[0], ids[0] + len(ids)))  # sequential ids would be ids[0], ids[0] + 1...
+    assert len(set(ids)) == len(ids) and all(0 < i < 2**31 for i in ids)
+    assert api("zoo", "GET", f"/permits/{ids[0]}").status_code == 200  # a random id is an ordinary id
+    assert api("zoo", "GET", f"/permits/{ids[1]}").status_code == 404
