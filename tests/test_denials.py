@@ -85,3 +85,11 @@ def test_the_denial_outlives_the_refused_requests_rollback(fresh_app):
     with fresh_app.app_context():
         db.session.remove()
         assert db.session.query(AuditEntry).filter_by(action="access.denied").count() == 1
+
+
+def test_a_404_about_a_routes_object_is_audited_but_not_a_url_that_names_no_route(client, login, world, session):
+    login(world.users["admin"])
+    assert client.get("/admin/users/999999").status_code == 404  # get_or_404
+    assert client.get("/no/such/page").status_code == 404
+    [entry] = denials(session)
+    assert entry.object_id == "admin.user" and entry.after["object"] == {"user_id": "999999"}

@@ -129,7 +129,10 @@ def register(app):
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
-        if exc.code == 403 or hasattr(exc, "capability"):  # registry.views.helpers.deny, or any other 403
+        # registry.views.helpers.deny, any other 403, and a 404 about a route's object (get_or_404):
+        # not a URL that names no route, nor a missing static file.
+        named = exc.code == 404 and request.url_rule is not None and request.endpoint != "static"
+        if exc.code == 403 or hasattr(exc, "capability") or named:
             audit_denial(getattr(exc, "capability", None), exc.code or 403)
         if not _for_api():
             if exc.code == 403:
