@@ -352,6 +352,19 @@ def can_see_transfer(actor: Actor, transfer) -> bool:
     )
 
 
+def sees_transferee(actor: Actor | None, transfer) -> bool:
+    """Whether *actor* is told who receives a transfer. A keeper who offers learns it only once the
+    transferee has accepted: otherwise offering to any facility id, then cancelling, would tell
+    who holds each facility (a facility oracle)."""
+    from registry.machines import TransferState
+
+    if actor is None:
+        return False
+    if not party_bound(actor) or actor.party_id == transfer.transferee_party_id:
+        return True
+    return transfer.state in (TransferState.ACCEPTED, TransferState.ACKNOWLEDGED)
+
+
 def offerable_animals(actor: Actor, query):
     """Animals an actor may offer in a transfer: any visible one for officers, the ones a keeper owns
     and holds (one it lent out moves only with its holder)."""

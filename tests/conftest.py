@@ -259,12 +259,22 @@ def client(app, session):
     return app.test_client()
 
 
+def open_session(user, second_factor: bool = True) -> str:
+    """A signed-in session of *user*; returns its cookie's key. Added in the test's own transaction,
+    not through the service's write transaction, which would first roll back whatever earlier
+    requests of the test wrote."""
+    row, key = sessions.new_session(user, second_factor=second_factor, client_addr="127.0.0.1", user_agent="tests")
+    db.session.add(row)
+    db.session.flush()
+    return key
+
+
 @pytest.fixture
 def login(client):
     """Log a user in by writing the session (the login form has its own test)."""
 
     def _login(user):
-        key = sessions.start(user, second_factor=True, client_addr="127.0.0.1", user_agent="tests")
+        key = open_session(user)
         with client.session_transaction() as s:
             s["_user_id"] = user.get_id()
             s["_fresh"] = True

@@ -2,6 +2,7 @@
 
 import io
 import json
+import re
 import tracemalloc
 from datetime import date, timedelta
 
@@ -82,14 +83,14 @@ def test_search_page_and_links(client, login, world, story):
 def test_exports_are_recorded_and_complete(client, login, world, session, story):
     login(world.users["auditor"])
     before = session.query(AuditEntry).count()
-    jsonl = client.get("/audit/export.jsonl", query_string={"actor": "zoo"}).get_data(as_text=True).splitlines()
+    jsonl = client.post("/audit/export.jsonl", data={"actor": "zoo"}).get_data(as_text=True).splitlines()
     recorded = session.query(AuditEntry).filter_by(action="audit.export").one()
     assert recorded.actor_name == "auditor" and recorded.after == {"format": "jsonl", "query": {"actor": "zoo"}}
     verdict = audit_export.verify_export(jsonl)
     assert verdict.ok and verdict.entries == len(_seqs({"actor": "zoo"}))
-    csv_rows = client.get("/audit/export.csv").get_data(as_text=True).strip().splitlines()
+    csv_rows = client.post("/audit/export.csv").get_data(as_text=True).strip().splitlines()
     assert len(csv_rows) - 1 == before + 2  # every entry, including both exports' own records
-    report = client.get("/audit/export.pdf", query_string={"action": "animal."})
+    report = client.post("/audit/export.pdf", data={"action": "animal."})
     text_ = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(report.data)).pages)
     assert "Audit report" in text_ and "감사 보고서" in text_ and "action=animal." in text_
     assert f"Entries · 건수: {len(_seqs({'action': 'animal.'}))}" in text_ and "animal.death" in text_
@@ -249,3 +250,23 @@ def test_export_of_100000_entries_streams_with_bounded_memory(world, session):
     tracemalloc.stop()
     assert lines == 100_000 + 2
     assert peak < 64 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB"
+
+
+def test_an_export_is_a_post_with_the_forms_csrf_token(app, client, login, world, session, monkeypatch):
+    """An export writes an audit entry: no other site may make an auditor's browser do it."""
+    login(world.users["auditor"])
+    before = session.query(AuditEntry).count()
+    assert client.get("/audit/export.csv").status_code == 405
+    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
+    assert client.post("/audit/export.csv", data={"action": "animal."}).status_code == 400
+    assert session.query(AuditEntry).count() == before
+    page = client.get("/audit/", query_string={"action": "animal."}).get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    assert 'formaction="/audit/export.csv"' in page and 'name="action" value="animal."' in page
+    answer = client.post("/audit/export.csv", data={"csrf_token": token, "action": "animal."})
+    assert (
+        answer.status_code == 200
+        and answer.mimetype == "text/csv"
+        and "audit.export" not in answer.get_data(as_text=True)
+    )
+    assert session.query(AuditEntry).filter_by(action="audit.export").one().after["query"] == {"action": "animal."}

@@ -11,9 +11,9 @@ def auditor(client, login, world):
     return client
 
 
-@pytest.mark.parametrize("path", ["/audit/?until=9999-12-31", "/audit/export.csv?until=9999-12-31"])
-def test_the_last_day_there_is_is_a_day_like_another(auditor, path):
-    assert auditor.get(path).status_code == 200
+def test_the_last_day_there_is_is_a_day_like_another(auditor):
+    assert auditor.get("/audit/?until=9999-12-31").status_code == 200
+    assert auditor.post("/audit/export.csv", data={"until": "9999-12-31"}).status_code == 200
 
 
 def test_the_last_day_through_the_api(client, world):
@@ -35,7 +35,7 @@ def test_entries_before_a_number_past_any_sequence_are_all_of_them(auditor):
 
 def test_filter_text_is_not_read_as_markup_in_the_pdf(auditor, tmp_path):
     for actor in ("a<b", '<img src="/etc/hostname"/>', "x & y"):
-        answer = auditor.get("/audit/export.pdf", query_string={"actor": actor})
+        answer = auditor.post("/audit/export.pdf", data={"actor": actor})
         assert answer.status_code == 200 and answer.data.startswith(b"%PDF"), actor
         assert b"/Subtype /Image" not in answer.data  # no server file embedded
 
@@ -79,8 +79,8 @@ def test_an_importer_row_the_database_cannot_hold_is_refused(app, session, tmp_p
 def test_spreadsheet_formulas_in_csv_cells_are_neutralised(app, auditor, monkeypatch):
     # A request id is the proxy's to choose (a client's, behind a careless proxy), and the export records it.
     monkeypatch.setitem(app.config, "TRUSTED_PROXIES", 1)
-    auditor.get("/audit/export.csv", headers={"X-Request-Id": "=HYPERLINK(1)"})
-    text = auditor.get("/audit/export.csv", query_string={"action": "audit.export"}).get_data(as_text=True)
+    auditor.post("/audit/export.csv", headers={"X-Request-Id": "=HYPERLINK(1)"})
+    text = auditor.post("/audit/export.csv", data={"action": "audit.export"}).get_data(as_text=True)
     assert ",'=HYPERLINK(1)," in text and ",=HYPERLINK" not in text
 
 
@@ -116,7 +116,7 @@ def test_a_client_does_not_choose_its_request_id_or_address(client, login, world
     from registry.models import AuditEntry
 
     login(world.users["auditor"])
-    client.get("/audit/export.csv", headers={"X-Request-Id": "forged-id", "X-Forwarded-For": "203.0.113.9"})
+    client.post("/audit/export.csv", headers={"X-Request-Id": "forged-id", "X-Forwarded-For": "203.0.113.9"})
     entry = session.query(AuditEntry).filter_by(action="audit.export").one()
     assert entry.request_id != "forged-id" and entry.client_addr != "203.0.113.9"
 

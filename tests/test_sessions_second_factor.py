@@ -19,7 +19,7 @@ from registry.permissions import READ_CAPABILITIES
 from registry.services import admin as admin_service
 from registry.services import second_factor, sessions, tokens, users
 from registry.services.errors import ValidationFailed
-from tests.conftest import PASSWORD, TOTP_SECRET
+from tests.conftest import PASSWORD, TOTP_SECRET, open_session
 
 
 def _entries(action: str) -> list[AuditEntry]:
@@ -95,7 +95,7 @@ def test_an_administrators_change_ends_every_session_of_the_user(app, client, lo
     other = app.test_client()
     with other.session_transaction() as s:
         s["_user_id"] = world.users["customs"].get_id()
-        s["sid"] = sessions.start(world.users["customs"], second_factor=True, client_addr=None, user_agent="b")
+        s["sid"] = open_session(world.users["customs"])
     assert _signed_in(client) and _signed_in(other)
     admin, customs = world.actor("admin"), world.users["customs"].id
     if change == "password":
@@ -132,17 +132,17 @@ def _sid(client) -> str:
 
 def test_nobody_ends_another_users_session(client, login, world):
     login(world.users["zoo"])
-    theirs = sessions.start(world.users["breeder"], second_factor=False, client_addr=None, user_agent=None)
+    theirs = open_session(world.users["breeder"], second_factor=False)
     row = sessions.find(theirs)
     client.post(f"/profile/sessions/{row.id}/end")
     assert sessions.find(theirs).ended_at is None
 
 
 def test_end_all_signs_out_everywhere_and_revokes_every_token(app, client, login, world):
+    secret = tokens.create_token(world.actor("zoo"), world.users["zoo"].id, "script")[1]
     login(world.users["zoo"])
     elsewhere = app.test_client()
     assert _password_step(elsewhere, "zoo").status_code == 302
-    secret = tokens.create_token(world.actor("zoo"), world.users["zoo"].id, "script")[1]
     bearer = {"Authorization": f"Bearer {secret}"}
     assert client.get("/api/v1/animals", headers=bearer).status_code == 200
     assert client.post("/profile/end-all").status_code == 302

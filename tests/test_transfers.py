@@ -5,7 +5,7 @@ import pytest
 from registry.machines import TRANSFER
 from registry.models import Animal, AuditEntry, Keeping, Transfer
 from registry.services import audit, transfers
-from registry.services.errors import Conflict, Forbidden, NotFound
+from registry.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from tests import uses
 from tests.helpers import animal_in
 
@@ -55,7 +55,9 @@ def test_over_capacity_refused_at_acceptance_and_nothing_moves(world, session):
 def test_unregistered_facility_and_species_are_refused_at_start(world, operator):
     bird = animal_in(world, "in_captivity").id
     snakes_only = uses.register_facility(operator, "F-SNK", "Snakes", world.breeder, "x", {world.python: 3}).id
-    with pytest.raises(Conflict, match="not registered for the species"):
+    with pytest.raises(Conflict, match="not registered for the species"):  # an officer is told which
+        uses.offer(world.actor("officer"), {"animal_ids": [bird], "facility_id": snakes_only})
+    with pytest.raises(ValidationFailed, match="cannot be started"):  # a keeper, not (tests/test_oracles.py)
         uses.offer(world.actor("zoo"), {"animal_ids": [bird], "facility_id": snakes_only})
 
 

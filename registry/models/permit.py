@@ -1,8 +1,9 @@
+import secrets
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Numeric, String, Text, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry.extensions import Model
@@ -13,6 +14,21 @@ from registry.models.species import Species
 
 if TYPE_CHECKING:
     from registry.models.ledger import ForeignDocumentUse
+
+#: Permit ids are drawn at random below this bound (the API's and the URLs' largest id), so that a
+#: keeper who drafts two applications cannot tell from their ids how many others came in between.
+PERMIT_ID_LIMIT = 2**31 - 1
+
+
+def random_permit_id(context) -> int:
+    """An unused id for a new permit, drawn at random (ids of older permits stay as they were)."""
+    table = Permit.__table__
+    for _attempt in range(8):
+        candidate = secrets.randbelow(PERMIT_ID_LIMIT - 1) + 1
+        if context.connection.execute(select(table.c.id).where(table.c.id == candidate)).first() is None:
+            return candidate
+    raise RuntimeError("no free permit id found")  # 8 collisions in a row: the id space is nearly full
+
 
 #: Document types this registry issues, and their validity in months (cites-standards.md §1.3).
 DOCUMENT_TYPES = {
@@ -30,7 +46,7 @@ class Permit(Model):
 
     __tablename__ = "permit"
     __table_args__ = (UniqueConstraint("issuing_country", "number"),)
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True, default=random_permit_id)
     doc_type: Mapped[str] = mapped_column(String(32))
     state: Mapped[str] = mapped_column(String(32), index=True)
     #: Assigned at issue, e.g. KR/2026/000123; never reused within an issuing country.

@@ -21,11 +21,13 @@ from registry.services.keeping import Context, locked_facility, locked_permit, p
 from registry.services.numbers import registry_number
 
 
-def _new_animal(session, marks: tuple[NewIdentifier, ...], when: date, **fields) -> tuple[Animal, list[Identifier]]:
+def _new_animal(
+    session, actor: Actor, marks: tuple[NewIdentifier, ...], when: date, **fields
+) -> tuple[Animal, list[Identifier]]:
     animal = Animal(registry_no=registry_number(current_app.config["ISSUING_COUNTRY"], when.year), **fields)
     session.add(animal)
     session.flush()
-    return animal, [attach(session, animal, mark, when) for mark in marks]
+    return animal, [attach(session, animal, mark, when, actor) for mark in marks]
 
 
 def _record_new(actor: Actor, animal: Animal, row: AnimalEvent, marks: list[Identifier], subjects: list) -> None:
@@ -76,6 +78,7 @@ def register_birth(actor: Actor, birth: Birth) -> Animal:
         parent = parents.get("dam") or parents.get("sire")
         animal, marks = _new_animal(
             session,
+            actor,
             birth.identifiers,
             birth.birth_date,
             species_id=birth.species_id,
@@ -125,6 +128,7 @@ def declare(actor: Actor, permit_line_id: int, declaration: Declaration) -> Anim
             t = ANIMAL.allowed(None, "declare", ctx)
         animal, marks = _new_animal(
             session,
+            actor,
             declaration.identifiers,
             today,
             species_id=line.species_id,

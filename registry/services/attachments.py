@@ -10,6 +10,7 @@ from pathlib import Path
 
 from flask import current_app
 
+from registry.extensions import db
 from registry.i18n import _
 from registry.models import ATTACHMENT_KINDS, Animal, Attachment, Facility
 from registry.permissions import Actor, can_see_animal, can_see_facility, require
@@ -59,6 +60,7 @@ def attach(actor: Actor, object_type: str, object_id: int, kind: str, filename: 
     """Keep *data* (PDF, JPEG or PNG, at most MAX_UPLOAD_BYTES) and attach it to the record."""
     if object_type in TARGETS:
         require(actor, TARGETS[object_type][2], "facility.manage")
+    _target(db.session, actor, object_type, object_id)  # scope before the file: 404 tells nothing of it
     errors = {}
     if kind not in ATTACHMENT_KINDS:
         errors["kind"] = _("one of %(values)s", values=", ".join(ATTACHMENT_KINDS))

@@ -19,20 +19,29 @@ class ValidationFailed(DomainError):
     status = 422
 
 
-class NotFound(DomainError):
+class Denial(DomainError):
+    """A refused access: the web and the API answer it 403 or 404 (never a form message and a
+    redirect) and the error handler audits it once, whoever raised it (registry.views.errors)."""
+
+    #: What was asked for (a capability, or "<object>.scope"): the denial's audit entry names it.
+    capability: str | None = None
+
+
+class NotFound(Denial):
     """The object does not exist, or is outside the actor's scope: the two are indistinguishable (404)."""
 
     status = 404
+    capability = "scope"
 
 
-class Forbidden(DomainError):
+class Forbidden(Denial):
     """The actor's role lacks the capability (403)."""
 
     status = 403
 
     def __init__(self, message: str, capability: str | None = None):
         super().__init__(message)
-        self.capability = capability  # what was asked for: the denial's audit entry names it
+        self.capability = capability
 
 
 class Conflict(DomainError):

@@ -46,13 +46,30 @@ def record_attached(actor: Actor, ident: Identifier, *also: tuple[str, int]) -> 
     )
 
 
-def attach(session, animal: Animal, mark: NewIdentifier, applied_on: date | None = None) -> Identifier:
-    """Put *mark* on *animal*; a microchip active on another animal is refused (409)."""
-    if mark.kind == "microchip" and active_microchips(session, [mark.value]):
-        raise Conflict(
-            _("microchip already in use"),
-            {"identifiers": _("microchip %(value)s is already active on another animal", value=mark.value)},
-        )
+def attach(
+    session, animal: Animal, mark: NewIdentifier, applied_on: date | None = None, actor: Actor | None = None
+) -> Identifier:
+    """Put *mark* on *animal*; a microchip active on another animal is refused (409).
+
+    The refusal names the other animal's chip only to an *actor* who may see that animal (officers,
+    its keeper): anyone else is told the number cannot be recorded, not that a chip of that number
+    exists elsewhere (no chip oracle for keepers)."""
+    if mark.kind == "microchip":
+        holders = session.scalars(
+            select(Animal)
+            .join(Identifier)
+            .where(Identifier.kind == "microchip", Identifier.value == mark.value, Identifier.active)
+        ).all()
+        if holders and (actor is None or all(can_see_animal(actor, a) for a in holders)):
+            raise Conflict(
+                _("microchip already in use"),
+                {"identifiers": _("microchip %(value)s is already active on another animal", value=mark.value)},
+            )
+        if holders:
+            raise Conflict(
+                _("the microchip cannot be recorded"),
+                {"identifiers": _("microchip %(value)s cannot be recorded: ask the regional office", value=mark.value)},
+            )
     ident = Identifier(
         animal_id=animal.id, kind=mark.kind, value=mark.value, applied_on=mark.applied_on or applied_on, note=mark.note
     )
@@ -72,7 +89,7 @@ def add_identifier(actor: Actor, animal_id: int, mark: NewIdentifier) -> Identif
                     state=ANIMAL.label(animal.state),
                 )
             )
-        ident = attach(session, animal, mark)
+        ident = attach(session, animal, mark, actor=actor)
         record_attached(actor, ident)
     return ident
 

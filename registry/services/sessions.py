@@ -58,21 +58,28 @@ def lifetime() -> timedelta:
 
 def start(user: User, *, second_factor: bool, client_addr: str | None, user_agent: str | None) -> str:
     """A new session for *user*; returns the key its cookie carries."""
+    row, key = new_session(user, second_factor=second_factor, client_addr=client_addr, user_agent=user_agent)
+    with write_transaction() as session:
+        session.add(row)
+    return key
+
+
+def new_session(
+    user: User, *, second_factor: bool, client_addr: str | None, user_agent: str | None
+) -> tuple[UserSession, str]:
+    """The row of a new session, not yet added, and the key its cookie carries."""
     key = secrets.token_urlsafe(32)
     now = utcnow()
-    with write_transaction() as session:
-        session.add(
-            UserSession(
-                user_id=user.id,
-                key_hash=_digest(key),
-                created_at=now,
-                last_seen_at=now,
-                second_factor_at=now if second_factor else None,
-                client_addr=(client_addr or "")[:64] or None,
-                user_agent=(user_agent or "")[:200] or None,
-            )
-        )
-    return key
+    row = UserSession(
+        user_id=user.id,
+        key_hash=_digest(key),
+        created_at=now,
+        last_seen_at=now,
+        second_factor_at=now if second_factor else None,
+        client_addr=(client_addr or "")[:64] or None,
+        user_agent=(user_agent or "")[:200] or None,
+    )
+    return row, key
 
 
 def find(key: str | None) -> UserSession | None:

@@ -20,7 +20,15 @@ from registry.machines import ANIMAL, TRANSFER, AnimalState, FacilityState, Tran
 from registry.models import Animal, Facility, Transfer
 from registry.models.base import utcnow
 from registry.models.transfer import transfer_animal
-from registry.permissions import Actor, acts_for, can_see_animal, can_see_transfer, has_capability, require
+from registry.permissions import (
+    Actor,
+    acts_for,
+    can_see_animal,
+    can_see_transfer,
+    has_capability,
+    party_bound,
+    require,
+)
 from registry.services import animals, audit
 from registry.services.context import load_locked, lock, write_transaction
 from registry.services.errors import Conflict, NotFound, ValidationFailed, refusals_as_conflict
@@ -40,11 +48,19 @@ def start(actor: Actor, command: commands.Offer) -> Transfer:
     """Offer animals to another keeper's registered facility; the transferee then accepts or declines."""
     require(actor, TRANSFER.transitions[command.EVENT].capability)
     refused = _("the transfer cannot be started")
+    # A keeper is told one thing whatever is wrong with the facility named (none of that id, not
+    # registered, not for the species): no facility oracle. Officers are told which.
+    unfit = ValidationFailed(
+        refused, {"facility_id": _("the receiving facility must be a registered facility for these species")}
+    )
+    hide = party_bound(actor)
     with write_transaction() as session:
         with refusals_as_conflict():
             step = TRANSFER.transition(None, command.EVENT)
         facility = session.execute(lock(select(Facility).where(Facility.id == command.facility_id))).scalar()
         if facility is None or facility.status != FacilityState.REGISTERED:
+            if hide:
+                raise unfit
             raise ValidationFailed(refused, {"facility_id": _("the receiving facility must be a registered facility")})
         ids = command.animal_ids
         chosen = session.scalars(lock(select(Animal).where(Animal.id.in_(ids)).order_by(Animal.id))).all()
@@ -75,6 +91,8 @@ def start(actor: Actor, command: commands.Offer) -> Transfer:
                     )
                 )
             if facility.allowance_for(a.species_id) is None:
+                if hide:
+                    raise unfit
                 raise Conflict(
                     _(
                         "facility %(facility)s is not registered for the species of %(animal)s",

@@ -230,6 +230,4 @@ def retire_identifier(identifier_id: int):
             flash(_("Identifier retired."), "success")
         except DomainError as exc:
             apply_errors(None, exc)
-            if exc.status == 404:
-                return render_template("error.html", status=404, title=_("Not found")), 404
     return redirect(url_for(".show", animal_id=animal_id))

@@ -1,4 +1,4 @@
-from flask import Blueprint, Response, current_app, render_template, request, stream_with_context
+from flask import Blueprint, Response, abort, current_app, render_template, request, stream_with_context
 
 from registry import signing
 from registry.extensions import db
@@ -43,13 +43,18 @@ def index():
         names=history.subject_names((s["type"], s["id"]) for subjects in also.values() for s in subjects),
         subject_link=history.subject_link,
         more=len(rows) == PAGE,
+        export_form=ConfirmForm(),
     )
 
 
-@bp.get("/export.<fmt>")
+@bp.post("/export.<fmt>")
 @requires("audit.read")
 def export(fmt: str):
-    filters = history.parse(request.args)
+    """The search's result as a file. A POST with the form's CSRF token: an export is itself an audit
+    entry, so no other site may make an auditor's browser write one (a GET answers 405)."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    filters = history.parse(request.form)
     chunks, mimetype, name = exports.export(require_actor(), filters, fmt)
     return Response(
         stream_with_context(exports.encoded(chunks)),

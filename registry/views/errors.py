@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException
 from registry import signing
 from registry.extensions import db
 from registry.i18n import _
-from registry.services.errors import DomainError, Forbidden
+from registry.services.errors import Denial, DomainError
 
 #: The one title of each status, for every problem document whatever raised it (werkzeug, webargs,
 #: the services, the rate limiter). Titles stay English whatever the reader's language: clients match
@@ -95,12 +95,45 @@ def _flatten(messages, prefix: str = "") -> dict[str, str]:
     return flat
 
 
+def audit_denial(capability: str | None, status: int) -> None:
+    """The one audit entry of a refused request by a known user (web session or API token): who
+    asked for what, where, about which object. Anonymous requests are not denials: the web sends
+    them to the login page, the API answers 401.
+
+    Written in a transaction of its own after the request's work was rolled back, so it stays.
+    """
+    from registry.services import audit
+    from registry.views.helpers import current_actor
+
+    actor = current_actor()
+    if actor is None:
+        return
+    audit.record_alone(
+        actor,
+        "access.denied",
+        "endpoint",
+        request.endpoint,
+        {
+            "capability": capability or "",
+            "method": request.method,
+            "path": request.path[:200],
+            "status": status,
+            "object": {k: str(v)[:100] for k, v in (request.view_args or {}).items()},
+        },
+    )
+
+
 def register(app):
     def page(status: int, title: str, message: str | None = None):
         return render_template("error.html", status=status, title=title, message=message), status
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
+        # registry.views.helpers.deny, any other 403, and a 404 about a route's object (get_or_404):
+        # not a URL that names no route, nor a missing static file.
+        named = exc.code == 404 and request.url_rule is not None and request.endpoint != "static"
+        if exc.code == 403 or hasattr(exc, "capability") or named:
+            audit_denial(getattr(exc, "capability", None), exc.code or 403)
         if not _for_api():
             if exc.code == 403:
                 return page(403, _("Not allowed"), _("Your role does not allow this."))
@@ -134,10 +167,8 @@ def register(app):
 
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError):
-        if isinstance(exc, Forbidden):
-            from registry.views.helpers import record_denial
-
-            record_denial(exc.capability or "", exc.status)
+        if isinstance(exc, Denial):
+            audit_denial(exc.capability, exc.status)
         if _for_api():
             return problem(exc.status, exc.message, exc.fields or None)
         return page(exc.status, _("Refused"), exc.message)

@@ -13,7 +13,7 @@ from registry.permissions import can_see_facility, has_capability, visible_facil
 from registry.services import attachments
 from registry.services import facilities as service
 from registry.services.errors import DomainError
-from registry.views.helpers import apply_errors, form_data, form_problems, load_visible, require_actor, requires
+from registry.views.helpers import apply_errors, deny, form_data, form_problems, load_visible, require_actor, requires
 
 bp = Blueprint("facilities", __name__, url_prefix="/facilities")
 #: Actions with a form of their own; every other action is a button with a reason.
@@ -100,6 +100,10 @@ def show(facility_id: int):
 @requires("facility.apply", "facility.manage")
 def act(facility_id: int, action: str):
     load_visible(Facility, facility_id, can_see_facility)
+    if action not in FACILITY.transitions:
+        deny("facility.action", 404)
+    if not has_capability(require_actor(), FACILITY.transitions[action].capability):
+        deny(FACILITY.transitions[action].capability)  # before the form: a denial, not a form's error
     form = FORMS.get(action, ReasonForm)()
     if hasattr(form, "allowances"):
         _species_choices(form)

@@ -26,8 +26,9 @@ def upload(object_type: str, object_id: int):
             (upload.filename or "") if upload else "",
             upload.read() if upload else b"",
         )
-    except NotFound:
-        deny("attachment.scope", 404)
+    except NotFound as exc:
+        exc.capability = "attachment.scope"
+        raise
     except DomainError as exc:
         apply_errors(None, exc)
     else:

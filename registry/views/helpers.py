@@ -8,11 +8,11 @@ from typing import NoReturn
 
 from flask import abort, flash, g, request
 from flask_login import current_user, login_required
+from werkzeug.exceptions import Forbidden, HTTPException, NotFound
 
 from registry.extensions import db
 from registry.permissions import Actor, has_capability
-from registry.services import audit
-from registry.services.errors import DomainError
+from registry.services.errors import Denial, DomainError
 
 
 def current_actor() -> Actor | None:
@@ -35,22 +35,11 @@ def require_actor() -> Actor:
 
 
 def deny(capability: str, status: int = 403) -> NoReturn:
-    """Record the denied access, then answer *status*."""
-    record_denial(capability, status)
-    abort(status)
-
-
-def record_denial(capability: str, status: int) -> None:
-    """An audit entry for a refused request: who asked for what, where."""
-    actor = current_actor()
-    if actor is not None:
-        audit.record_alone(
-            actor,
-            "access.denied",
-            "endpoint",
-            request.endpoint,
-            {"capability": capability, "method": request.method, "path": request.path[:200], "status": status},
-        )
+    """Refuse with *status* (403, or 404 where even existence is not to be told); the error handler
+    audits it (registry.views.errors), as it does the services' refusals."""
+    exc: HTTPException = Forbidden() if status == 403 else NotFound()
+    exc.capability = capability  # type: ignore[attr-defined]
+    raise exc
 
 
 def requires(*capabilities: str) -> Callable:
@@ -81,7 +70,11 @@ def load_visible(model, object_id: int, can_see: Callable):
 
 
 def apply_errors(form, exc: DomainError) -> None:
-    """Show a service's refusal next to the fields it names, and as a message otherwise."""
+    """Show a service's refusal next to the fields it names, and as a message otherwise.
+
+    A denial is not a form's problem: it goes on to the error handler (403/404, audited)."""
+    if isinstance(exc, Denial):
+        raise exc
     unplaced = []
     for name, message in exc.fields.items():
         field = getattr(form, name.split(".")[0], None) if form is not None else None

@@ -22,7 +22,7 @@ bp = Blueprint("permits", __name__, url_prefix="/permits")
 @requires("permit.read_all", "permit.read_own")
 def index():
     state = request.args.get("state") or ""
-    query = visible_permits(require_actor(), select(Permit)).order_by(Permit.id.desc())
+    query = visible_permits(require_actor(), select(Permit)).order_by(Permit.created_at.desc(), Permit.id.desc())
     if state in PermitState.__members__.values():
         query = query.where(Permit.state == state)
     return render_template("permits/index.html", **paginate(query), state=state, machine=PERMIT)

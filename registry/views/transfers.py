@@ -1,3 +1,5 @@
+from functools import partial
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
@@ -9,7 +11,7 @@ from registry.forms.transfers import AnswerForm, NoteForm, TransferForm
 from registry.i18n import _
 from registry.machines import TRANSFER, AnimalState, FacilityState
 from registry.models import Animal, Facility, Transfer
-from registry.permissions import can_see_transfer, offerable_animals, visible_transfers
+from registry.permissions import can_see_transfer, offerable_animals, sees_transferee, visible_transfers
 from registry.services import transfers as service
 from registry.services.errors import DomainError
 from registry.views.helpers import apply_errors, deny, form_data, require_actor, requires
@@ -23,7 +25,12 @@ def index():
     actor = require_actor()
     rows = db.session.scalars(visible_transfers(actor, select(Transfer)).order_by(Transfer.id.desc()).limit(100)).all()
     return render_template(
-        "transfers/index.html", rows=rows, waiting=service.pending_for(actor), machine=TRANSFER, answer=AnswerForm()
+        "transfers/index.html",
+        rows=rows,
+        waiting=service.pending_for(actor),
+        machine=TRANSFER,
+        answer=AnswerForm(),
+        sees_transferee=partial(sees_transferee, actor),
     )
 
 
@@ -84,7 +91,13 @@ def show(transfer_id: int):
     actions = service.open_events(actor, t)
     form = NoteForm(data={"version": str(t.version)})
     return render_template(
-        "transfers/show.html", t=t, actions=actions, machine=TRANSFER, form=form, confirm=ConfirmForm()
+        "transfers/show.html",
+        t=t,
+        actions=actions,
+        machine=TRANSFER,
+        form=form,
+        confirm=ConfirmForm(),
+        sees_transferee=sees_transferee(actor, t),
     )
 
 
@@ -98,8 +111,6 @@ def act(transfer_id: int, action: str):
             service.record_transfer_event(require_actor(), transfer_id, command)
         except DomainError as exc:
             apply_errors(None, exc)
-            if exc.status == 404:
-                deny("transfer.scope", 404)
         else:
             flash(_("%(action)s: done.", action=_(TRANSFER.transitions[action].label)), "success")
     return redirect(url_for(".show", transfer_id=transfer_id))

@@ -10,7 +10,7 @@ from registry.models import Animal, AnimalEvent, Identifier
 from registry.permissions import can_see_animal, visible_animals
 from registry.services import animals, arrivals, identifiers
 from registry.services.errors import NotFound, ValidationFailed
-from registry.views.api.common import api_blueprint, idempotent, json_body, one, page, require
+from registry.views.api.common import access_first, api_blueprint, idempotent, json_body, one, page, require
 from registry.views.api.schemas import (
     AnimalEventSchema,
     AnimalQuery,
@@ -125,6 +125,7 @@ def record_event(animal_id: int):
 
 
 @blp.post("/animals/<int(min=1, max=2147483647):animal_id>/identifiers")
+@access_first("animal.identify", model=Animal, can_see=can_see_animal, key="animal_id")
 @idempotent
 @blp.arguments(arrival.NewIdentifierSchema)
 @blp.response(201, IdentifierSchema)

@@ -1,10 +1,11 @@
 from sqlalchemy import select
 
 from registry.commands import facilities as commands
+from registry.machines import FACILITY
 from registry.models import Facility
 from registry.permissions import can_see_facility, visible_facilities
 from registry.services import facilities
-from registry.views.api.common import api_blueprint, idempotent, one, page, require
+from registry.views.api.common import access_first, api_blueprint, idempotent, one, page, require
 from registry.views.api.schemas import FacilitySchema, PageQuery, page_of
 from registry.views.helpers import require_actor
 
@@ -63,6 +64,8 @@ def _action_endpoint(event: str, schema: type[commands.FacilityActionSchema]) ->
     act_on_facility.__doc__ = ACTION_DOCS[schema.command]
     view = blp.response(200, FacilitySchema)(act_on_facility)
     view = idempotent(blp.arguments(schema)(view))
+    capability = FACILITY.transitions[event].capability
+    view = access_first(capability, model=Facility, can_see=can_see_facility, key="facility_id")(view)
     path = f"/facilities/<int(min=1, max=2147483647):facility_id>/actions/{event.replace('_', '-')}"
     blp.post(path)(view)
 

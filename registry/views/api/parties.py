@@ -3,7 +3,7 @@ from sqlalchemy import select
 from registry.extensions import db
 from registry.models import Party
 from registry.services import reference
-from registry.views.api.common import api_blueprint, idempotent, page, require
+from registry.views.api.common import access_first, api_blueprint, idempotent, page, require
 from registry.views.api.schemas import PageQuery, PartySchema, page_of
 from registry.views.helpers import require_actor
 
@@ -20,6 +20,7 @@ def list_parties(args):
 
 
 @blp.post("/parties")
+@access_first("party.manage")
 @idempotent
 @blp.arguments(PartySchema)
 @blp.response(201, PartySchema)

@@ -10,7 +10,7 @@ from registry.models import Permit
 from registry.permissions import can_see_permit, visible_permits
 from registry.services import applications, arrivals, documents, endorsements, permits
 from registry.services.errors import NotFound
-from registry.views.api.common import api_blueprint, idempotent, one, page, require
+from registry.views.api.common import access_first, api_blueprint, idempotent, one, page, require
 from registry.views.api.schemas import AnimalSchema, EndorsementSchema, PermitQuery, PermitSchema, page_of
 from registry.views.helpers import require_actor
 
@@ -31,6 +31,7 @@ def list_permits(args):
 
 
 @blp.post("/permits")
+@access_first("permit.apply")
 @idempotent
 @blp.arguments(commands.ApplicationSchema)
 @blp.response(201, PermitSchema)
@@ -49,6 +50,7 @@ def get_permit(permit_id: int):
 
 
 @blp.put("/permits/<int(min=1, max=2147483647):permit_id>")
+@access_first("permit.apply", model=Permit, can_see=can_see_permit, key="permit_id")
 @blp.arguments(commands.ApplicationSchema)
 @blp.response(200, PermitSchema)
 def update_permit(application, permit_id: int):
@@ -71,6 +73,9 @@ def _action_endpoint(event: str) -> None:
     act_on_permit.__doc__ = f"{PERMIT.transitions[event].label}: move the permit along its workflow."
     view = blp.response(200, PermitSchema)(act_on_permit)
     view = idempotent(blp.arguments(commands.action_schema(event))(view))
+    view = access_first(PERMIT.transitions[event].capability, model=Permit, can_see=can_see_permit, key="permit_id")(
+        view
+    )
     blp.post(f"/permits/<int(min=1, max=2147483647):permit_id>/actions/{event.replace('_', '-')}")(view)
 
 
@@ -79,6 +84,7 @@ for _event in commands.ACTIONS:
 
 
 @blp.post("/permits/<int(min=1, max=2147483647):permit_id>/copy")
+@access_first("permit.apply", model=Permit, can_see=can_see_permit, key="permit_id")
 @idempotent
 @blp.arguments(commands.CopySchema, location="query")
 @blp.response(201, PermitSchema)
@@ -106,6 +112,7 @@ def permit_pdf(permit_id: int):
 
 
 @blp.post("/permits/<int(min=1, max=2147483647):permit_id>/endorsements")
+@access_first("permit.endorse", model=Permit, can_see=can_see_permit, key="permit_id")
 @idempotent
 @blp.arguments(crossing.EndorseSchema)
 @blp.response(201, EndorsementSchema)
@@ -117,6 +124,7 @@ def endorse_permit(command, permit_id: int):
 
 
 @blp.post("/permits/<int(min=1, max=2147483647):permit_id>/lines/<int(min=1, max=2147483647):line_no>/animals")
+@access_first("animal.declare", model=Permit, can_see=can_see_permit, key="permit_id")
 @idempotent
 @blp.arguments(DeclarationSchema)
 @blp.response(201, AnimalSchema)

@@ -6,7 +6,7 @@ from marshmallow import validate
 from registry.commands.endorsements import Outcome
 from registry.machines import ANIMAL, PERMIT, FacilityState, TransferState
 from registry.models import APPENDICES, DOCUMENT_TYPES, IDENTIFIER_KINDS, PARTY_KINDS, SEXES
-from registry.permissions import has_capability
+from registry.permissions import has_capability, sees_transferee
 
 MAX_PAGE = 100
 #: Ids are 32-bit on PostgreSQL; larger numbers name nothing.
@@ -359,7 +359,12 @@ class TransferSchema(Strict):
     code = ma.fields.String(dump_only=True, metadata={"description": "the handshake code for the transferee"})
     state = ma.fields.String(dump_only=True)
     transferor_party_id = ma.fields.Integer(dump_only=True)
-    transferee_party_id = ma.fields.Integer(dump_only=True)
+    transferee_party_id = ma.fields.Method(
+        "dump_transferee",
+        dump_only=True,
+        allow_none=True,
+        metadata={"type": "integer", "description": "null for a keeper's offer until the transferee accepts"},
+    )
     animal_ids = Shaped(
         ma.fields.List(Id(), validate=validate.Length(1, 500)), "dump_animals", "load_animals", required=True
     )
@@ -372,6 +377,11 @@ class TransferSchema(Strict):
 
     def dump_animals(self, obj):
         return [a.id for a in obj.animals]
+
+    def dump_transferee(self, obj):
+        from registry.views.helpers import current_actor
+
+        return obj.transferee_party_id if sees_transferee(current_actor(), obj) else None
 
     def load_animals(self, value):
         field = self.fields["animal_ids"]

@@ -3,11 +3,12 @@ from sqlalchemy import select
 from registry.commands import transfers as commands
 from registry.extensions import db
 from registry.i18n import _
+from registry.machines import TRANSFER
 from registry.models import Transfer
 from registry.permissions import can_see_transfer, visible_transfers
 from registry.services import transfers
 from registry.services.errors import NotFound
-from registry.views.api.common import api_blueprint, idempotent, page, require
+from registry.views.api.common import access_first, api_blueprint, idempotent, page, require
 from registry.views.api.schemas import TransferQuery, TransferSchema, page_of
 from registry.views.helpers import require_actor
 
@@ -36,6 +37,7 @@ def list_transfers(args):
 
 
 @blp.post("/transfers")
+@access_first("transfer.start")
 @idempotent
 @blp.arguments(commands.TransferOfferSchema)
 @blp.response(201, TransferSchema)
@@ -74,6 +76,8 @@ def _answer_endpoint(event: str, schema: type[commands.TransferAnswerSchema]) ->
     act_on_transfer.__doc__ = ANSWER_DOCS[schema.command]
     view = blp.response(200, TransferSchema)(act_on_transfer)
     view = idempotent(blp.arguments(schema)(view))
+    capability = TRANSFER.transitions[event].capability
+    view = access_first(capability, model=Transfer, can_see=can_see_transfer, key="transfer_id")(view)
     blp.post(f"/transfers/<int(min=1, max=2147483647):transfer_id>/actions/{event}")(view)
 
 
