@@ -260,12 +260,12 @@ def client(app, session):
 
 
 def open_session(user, second_factor: bool = True) -> str:
-    """A signed-in session of *user*; returns its cookie's key. Added in the test's own transaction,
-    not through the service's write transaction, which would first roll back whatever earlier
-    requests of the test wrote."""
+    """A signed-in session of *user*; returns its cookie's key. Committed by the test's own session
+    (a savepoint released into the test's transaction), not through the service's write transaction,
+    which would first roll back whatever earlier requests of the test wrote."""
     row, key = sessions.new_session(user, second_factor=second_factor, client_addr="127.0.0.1", user_agent="tests")
     db.session.add(row)
-    db.session.flush()
+    db.session.commit()
     return key
 
 

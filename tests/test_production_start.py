@@ -277,7 +277,7 @@ def test_development_creates_the_signing_key_on_first_use(app, client, login, wo
     # Alembic's fileConfig (the fixtures migrate in this process) disables loggers that existed then.
     monkeypatch.setattr(app.logger, "disabled", False)
     login(world.users["auditor"])
-    answer = client.get("/audit/export.jsonl")
+    answer = client.post("/audit/export.jsonl")
     assert answer.status_code == 200 and '"type":"manifest"' in answer.get_data(as_text=True)
     assert key.exists() and f"created the audit signing key at {key}" in caplog.text
 
@@ -287,7 +287,7 @@ def test_production_and_tests_never_create_the_key(app, client, login, world, mo
     key = tmp_path / "absent.pem"
     monkeypatch.setitem(app.config, "AUDIT_SIGNING_KEY", str(key))
     login(world.users["auditor"])
-    assert client.get("/audit/export.jsonl").status_code == 503 and not key.exists()
+    assert client.post("/audit/export.jsonl").status_code == 503 and not key.exists()
 
 
 # ---------------------------------------------------------------- serving
