@@ -1,0 +1,59 @@
+"""ASVS 5.0 level 2 items that docs/security.md claims and no other test proved (issue #12, part 6)."""
+
+from __future__ import annotations
+
+import pyotp
+
+from registry import totp
+from tests.conftest import TOTP_SECRET
+
+NEW = "a fresh and long passphrase"
+
+
+def test_an_administrators_password_reset_does_not_bypass_the_second_factor(app, client, login, world):
+    """6.4.3: the reset password alone still does not sign an officer in; the code is still asked."""
+    officer = world.users["officer"]
+    login(world.users["admin"])
+    assert client.post(f"/admin/users/{officer.id}/password", data={"password": NEW}).status_code == 302
+    other = app.test_client()
+    answer = other.post("/login", data={"username": "officer", "password": NEW})
+    assert answer.status_code == 302 and answer.location.endswith("/login/code")
+    assert other.get("/profile/").status_code == 302  # not signed in on the password alone
+    code = pyotp.TOTP(TOTP_SECRET).at(totp.current_step() * totp.STEP)
+    assert other.post("/login/code", data={"code": code}).status_code == 302
+    assert other.get("/profile/password").status_code == 200  # in, and sent to choose a new password
+
+
+def test_every_signed_in_page_offers_the_logout(client, login, world):
+    """7.4.4: the logout button is on every page a signed-in user sees (it is in the base template)."""
+    login(world.users["officer"])
+    for path in ("/", "/animals/", "/permits/", "/profile/", "/audit/"):
+        answer = client.get(path)
+        if answer.status_code == 200:
+            assert 'action="/logout"' in answer.get_data(as_text=True), path
+    login(world.users["zoo"])
+    assert 'action="/logout"' in client.get("/animals/").get_data(as_text=True)
+
+
+def test_the_api_grants_no_cross_origin_access(api):
+    """3.4.2 / 4.x: no CORS header, whatever Origin a page of another site sends."""
+    answer = api("zoo", "GET", "/me", headers={"Origin": "https://evil.example"})
+    assert answer.status_code == 200
+    assert not [name for name, _value in answer.headers.items() if name.lower().startswith("access-control-")]
+
+
+def test_an_unexpected_error_is_a_generic_answer(app, client, login, world, monkeypatch):
+    """16.5.1: a 500 says nothing of the code, the query or the stack; the API answers problem+json."""
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("SELECT secret_column FROM internal_table")
+
+    monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)
+    from registry.views import profile
+
+    monkeypatch.setattr(profile, "render_template", boom)
+    login(world.users["zoo"])
+    answer = client.get("/profile/")
+    text = answer.get_data(as_text=True)
+    assert answer.status_code == 500 and "Nothing was saved" in text
+    assert "secret_column" not in text and "Traceback" not in text and "RuntimeError" not in text
