@@ -57,3 +57,30 @@ def test_an_unexpected_error_is_a_generic_answer(app, client, login, world, monk
     text = answer.get_data(as_text=True)
     assert answer.status_code == 500 and "Nothing was saved" in text
     assert "secret_column" not in text and "Traceback" not in text and "RuntimeError" not in text
+
+
+def test_every_form_needs_its_csrf_token(app, client, login, world, session, monkeypatch):
+    """3.5.1: the protection is global, not the export's alone: a post without the token changes nothing."""
+    from registry.models import ApiToken, UserSession
+
+    login(world.users["zoo"])
+    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
+    tokens_before = session.query(ApiToken).count()
+    assert client.post("/profile/", data={"name": "forged", "days": "30"}).status_code == 400
+    assert client.post("/profile/end-all").status_code == 400
+    assert client.post("/logout").status_code == 400
+    session.expire_all()
+    assert session.query(ApiToken).count() == tokens_before
+    assert session.query(UserSession).filter_by(user_id=world.users["zoo"].id, ended_at=None).count() == 1
+
+
+def test_the_api_does_not_accept_the_session_cookie(client, login, world, session):
+    """3.5.1 / 4.x: the API is exempt from CSRF tokens because it reads only a bearer token: a signed-in
+    browser's cookie alone is 401, so another site cannot act through it."""
+    from registry.models import Party
+
+    login(world.users["admin"])
+    assert client.get("/profile/").status_code == 200
+    assert client.get("/api/v1/me").status_code == 401
+    assert client.post("/api/v1/parties", json={"kind": "organisation", "name": "Forged"}).status_code == 401
+    assert session.query(Party).filter_by(name="Forged").count() == 0
