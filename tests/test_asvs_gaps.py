@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pyotp
+import pytest
 
 from registry import totp
 from tests.conftest import TOTP_SECRET
@@ -84,3 +85,14 @@ def test_the_api_does_not_accept_the_session_cookie(client, login, world, sessio
     assert client.get("/api/v1/me").status_code == 401
     assert client.post("/api/v1/parties", json={"kind": "organisation", "name": "Forged"}).status_code == 401
     assert session.query(Party).filter_by(name="Forged").count() == 0
+
+
+def test_an_unknown_capability_fails_closed(world):
+    """(4.0.3 4.1.5, 16.5.3): a misspelt capability in a check is an error, never a silent yes or no."""
+    from registry.permissions import has_capability, require
+
+    for actor in (world.actor("admin"), world.actor("zoo"), world.operator):
+        with pytest.raises(ValueError):
+            has_capability(actor, "permit.forge")
+        with pytest.raises(ValueError):
+            require(actor, "permit.forge")
