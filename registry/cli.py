@@ -467,6 +467,14 @@ def demo():
     """Load demo data: species, parties, facilities, users, permits and animals (idempotent)."""
     from registry.services import demo as demo_service
 
+    if startup.is_production(current_app.config):
+        click.secho(
+            "error: the demo's accounts have a published password and authenticator key; "
+            "registry demo never runs in production",
+            fg="red",
+            err=True,
+        )
+        sys.exit(2)
     created = demo_service.load(_operator())
     if not created:
         click.echo("demo data already present; nothing changed")

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import pyotp
 import pytest
+from werkzeug.http import parse_options_header
 
 from registry import totp
+from registry.services import attachments
 from tests.conftest import TOTP_SECRET
+from tests.helpers import animal_in
+from tests.test_attachments import PNG
 
 NEW = "a fresh and long passphrase"
 
@@ -95,3 +99,28 @@ def test_an_unknown_capability_fails_closed(world):
             has_capability(actor, "permit.forge")
         with pytest.raises(ValueError):
             require(actor, "permit.forge")
+
+
+def test_an_uploaded_files_name_is_served_encoded(client, login, world):
+    """5.4.2: the download names the file in an RFC 6266 header, whatever letters the name has."""
+    bird = animal_in(world, "in_captivity")
+    row = attachments.attach(world.actor("zoo"), "animal", bird.id, "photo", '사진 "x";.png', PNG)
+    login(world.users["zoo"])
+    answer = client.get(f"/files/{row.id}")
+    assert answer.status_code == 200 and answer.data == PNG
+    disposition = answer.headers["Content-Disposition"]
+    assert disposition.startswith("attachment")
+    assert disposition.count('"') in (0, 2)  # a quote in the name cannot end the parameter early
+    disposition.encode("latin-1")  # PEP 3333: a WSGI server sends headers as Latin-1 or fails with 500
+    assert parse_options_header(disposition)[1]["filename"] == row.filename  # the browser gets the name back
+
+
+def test_the_demo_accounts_are_never_created_in_production(app, session, monkeypatch):
+    """6.3.2: `registry demo` creates an administrator with a published password and TOTP secret."""
+    from registry.cli import demo
+    from registry.models import User
+
+    monkeypatch.setitem(app.config, "REGISTRY_ENV", "production")
+    result = app.test_cli_runner().invoke(demo, [])
+    assert result.exit_code != 0
+    assert session.query(User).filter_by(username="admin").count() == 0

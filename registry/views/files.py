@@ -1,4 +1,6 @@
+import unicodedata
 from typing import Any
+from urllib.parse import quote
 
 from flask import Blueprint, Response, flash, redirect, request, url_for
 
@@ -45,12 +47,22 @@ def download(attachment_id: int):
         row, data = attachments.read(require_actor(), attachment_id)
     except NotFound:
         deny("attachment.scope", 404)
-    return Response(
+    response = Response(
         data,
         mimetype=row.media_type,
-        headers={
-            "Content-Disposition": f'attachment; filename="{row.filename}"',
-            "Content-Security-Policy": "default-src 'none'",
-            "Cache-Control": "private, no-store",
-        },
+        headers={"Content-Security-Policy": "default-src 'none'", "Cache-Control": "private, no-store"},
     )
+    response.headers.set("Content-Disposition", "attachment", **_download_name(row.filename))
+    return response
+
+
+def _download_name(name: str) -> dict[str, str]:
+    """RFC 6266 parameters for *name*: a WSGI server sends headers as Latin-1, so a Korean name goes
+    in ``filename*`` (UTF-8, percent-encoded) with an ASCII ``filename`` for older clients; Werkzeug
+    quotes both, so a quote in the name cannot end the parameter early."""
+    try:
+        name.encode("ascii")
+    except UnicodeEncodeError:
+        simple = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii").strip() or "file"
+        return {"filename": simple, "filename*": "UTF-8''" + quote(name, safe="!#$&+^`|~")}
+    return {"filename": name}
