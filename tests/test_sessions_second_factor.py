@@ -313,10 +313,19 @@ def test_a_scope_names_real_capabilities(world):
 
 def test_the_profile_makes_read_only_tokens_by_default(client, login, world):
     login(world.users["zoo"])
-    client.post("/profile/", data={"name": "spreadsheet", "days": "30"})
+    client.post("/profile/", data={"name": "spreadsheet", "days": "30", "password": PASSWORD})
     token = db.session.scalar(select(ApiToken).where(ApiToken.name == "spreadsheet"))
     assert token.capabilities == READ_CAPABILITIES
     assert (token.expires_at - utcnow()).days in (29, 30)
+
+
+def test_a_new_token_needs_the_password_typed_again(client, login, world):
+    """A copied session cookie must not be enough to mint a credential that outlives it (7.5.1)."""
+    login(world.users["zoo"])
+    page = client.post("/profile/", data={"name": "thief", "days": "366", "access": "full", "password": "guess"})
+    assert page.status_code == 200 and "this is not your current password" in page.get_data(as_text=True)
+    assert db.session.scalar(select(ApiToken).where(ApiToken.name == "thief")) is None
+    assert _entries("auth.login_failed")[-1].after == {"reason": "wrong current password"}
 
 
 def test_the_console_makes_a_read_only_token(app, world):

@@ -207,12 +207,11 @@ def set_password(actor: Actor, user_id: int, password: str) -> None:
         sessions.end_all(actor, user.id, sessions.EndReason.PASSWORD)
 
 
-def change_password(actor: Actor, current: str, new: str, keep_session: str | None = None) -> User:
-    """Users change their own password, proving the current one (throttled like a login). Every
-    other session of theirs ends (all but *keep_session*, the key of the one asking); their API
-    tokens stay (they asked for this themselves).
+def prove_password(actor: Actor, password: str, field: str = "password", refused: str | None = None) -> User:
+    """The actor's account, once *password* proves it is still its user at the keyboard (before a
+    credential is made or changed: ASVS 7.5.1). Throttled and audited like a login.
 
-    Returns the user, whose new session epoch the caller's own session must take on.
+    :raises ValidationFailed: on *field*, with *refused* as the message, when the password is wrong.
     """
     if actor.user_id is None:
         raise NotFound(_("no such user"))
@@ -220,10 +219,21 @@ def change_password(actor: Actor, current: str, new: str, keep_session: str | No
     if user is None:
         raise NotFound(_("no such user"))
     check_throttle(actor, user, user.username, actor.client_addr)
-    if not hashing.verify(user.password_hash, current or ""):
+    if not hashing.verify(user.password_hash, password or ""):
         audit.record_alone(actor, "auth.login_failed", "user", user.id, {"reason": "wrong current password"})
         count_failure(actor, user, user.username, actor.client_addr)
-        raise ValidationFailed(_("the password was not changed"), {"current": _("this is not your current password")})
+        raise ValidationFailed(refused or _("not done"), {field: _("this is not your current password")})
+    return user
+
+
+def change_password(actor: Actor, current: str, new: str, keep_session: str | None = None) -> User:
+    """Users change their own password, proving the current one (throttled like a login). Every
+    other session of theirs ends (all but *keep_session*, the key of the one asking); their API
+    tokens stay (they asked for this themselves).
+
+    Returns the user, whose new session epoch the caller's own session must take on.
+    """
+    user = prove_password(actor, current, "current", _("the password was not changed"))
     refusal = _password_refusal(new, user.username, user.display_name, user.email)
     if refusal is None and hashing.verify(user.password_hash, new):
         refusal = _("the new password must differ from the current one")

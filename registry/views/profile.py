@@ -1,7 +1,7 @@
 from flask import Blueprint, current_app, flash, redirect, render_template, session, url_for
 from flask_login import current_user, login_required, logout_user
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, RadioField, StringField
+from wtforms import IntegerField, PasswordField, RadioField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange
 
 from registry import totp
@@ -9,8 +9,9 @@ from registry.forms import ConfirmForm, options
 from registry.forms.auth import CodeForm
 from registry.i18n import _, _l
 from registry.permissions import READ_CAPABILITIES
-from registry.services import second_factor, sessions, tokens
+from registry.services import second_factor, sessions, tokens, users
 from registry.services.errors import DomainError
+from registry.throttle import LoginRefused
 from registry.views.helpers import apply_errors, require_actor
 
 bp = Blueprint("profile", __name__, url_prefix="/profile")
@@ -19,6 +20,11 @@ bp = Blueprint("profile", __name__, url_prefix="/profile")
 class TokenForm(FlaskForm):
     name = StringField(_l("What the token is for"), validators=[DataRequired(), Length(max=100)])
     days = IntegerField(_l("Valid for (days)"), default=90, validators=[NumberRange(1, tokens.MAX_DAYS)])
+    password = PasswordField(
+        _l("Your password"),
+        validators=[DataRequired(), Length(max=200)],
+        render_kw={"autocomplete": "current-password"},
+    )
     access = RadioField(
         _l("What it may do"),
         choices=options([("read", _l("Read only")), ("full", _l("Everything my role allows"))]),
@@ -34,9 +40,13 @@ def index():
     if form.validate_on_submit():
         scope = READ_CAPABILITIES if form.access.data == "read" else None
         try:
+            # A token is a new credential: the password proves the owner is at the keyboard.
+            users.prove_password(require_actor(), form.password.data, refused=_("the token was not created"))
             _token, secret = tokens.create_token(
                 require_actor(), current_user.id, form.name.data, form.days.data, scope=scope
             )
+        except LoginRefused as exc:
+            form.password.errors.append(exc.message)
         except DomainError as exc:
             apply_errors(form, exc)
     current = sessions.find(session.get("sid"))
