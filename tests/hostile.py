@@ -104,10 +104,10 @@ def raw_bytes() -> st.SearchStrategy[bytes]:
 
 def query_value() -> st.SearchStrategy[bytes]:
     """A query-string value as the bytes that go on the wire (before percent-encoding)."""
-    return st.one_of(text().map(_utf8), raw_bytes())
+    return st.one_of(text().map(utf8), raw_bytes())
 
 
-def _utf8(value: str) -> bytes:
+def utf8(value: str) -> bytes:
     # A lone surrogate cannot be sent as UTF-8; a client that tries sends these bytes.
     return value.encode("utf-8", "surrogatepass")
 

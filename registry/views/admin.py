@@ -10,7 +10,7 @@ from registry.models import NationalCategory, Party, Species, User
 from registry.services import admin as admin_service
 from registry.services import users as service
 from registry.services.errors import DomainError
-from registry.views.helpers import apply_errors, require_actor, requires
+from registry.views.helpers import apply_errors, form_problems, require_actor, requires
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -128,4 +128,6 @@ def deadline_rules():
         except DomainError as exc:
             apply_errors(None, exc)
         return redirect(url_for(".deadline_rules"))
+    if request.method == "POST":  # each rule's form is one number without room for an error beside it
+        flash(_("Not saved: %(problems)s", problems=form_problems(form)), "error")
     return render_template("admin/deadlines.html", rules=deadlines.RULES, days=admin_service.deadline_days(), form=form)
