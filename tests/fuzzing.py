@@ -31,7 +31,7 @@ def row_counts() -> dict[str, int]:
     """The number of rows in every table, in one round trip."""
     tables = db.metadata.sorted_tables
     counts = union_all(*(select(literal(t.name).label("t"), func.count().label("n")).select_from(t) for t in tables))
-    return {name: n for name, n in db.session.execute(counts)}
+    return dict(db.session.execute(counts).all())
 
 
 def written(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:

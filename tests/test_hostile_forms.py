@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
 import pytest
-from markupsafe import escape
 from hypothesis import example, given
 from hypothesis import strategies as st
-from sqlalchemy import String, Text, func, or_, select
+from markupsafe import escape
+from sqlalchemy import func, select
 
 from registry.extensions import db, limiter
 from registry.models import AuditEntry
@@ -280,7 +280,7 @@ def _fuzz(forms, client, login, world, rolled_back, settings):
         @settings
         @given(field_name=st.sampled_from(fields), value=hostile.text())
         @example(field_name=fields[0], value="x" * 100_000)
-        def run(field_name, value):
+        def run(field_name, value, form=form, data=data):
             rolled_back(lambda: post(client, login, world, form, data, field_name, value))
 
         try:
@@ -318,7 +318,7 @@ def _sweep(forms, client, login, world, rolled_back, values) -> None:
             for value in values(i):
                 i += 1
                 try:
-                    rolled_back(lambda: post(client, login, world, form, data, field_name, value))
+                    rolled_back(lambda f=form, d=data, n=field_name, v=value: post(client, login, world, f, d, n, v))
                 except Exception as exc:
                     exc.add_note(f"form: {name} ({form.action}), field {field_name}, value {value!r}")
                     raise

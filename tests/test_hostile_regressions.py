@@ -1,0 +1,97 @@
+"""What the hostile-input fuzzing found, each in the minimal form Hypothesis reduced it to."""
+
+import pytest
+
+from registry.models import Animal, AuditEntry, DeadlineSetting, Permit
+from tests import fuzzing
+from tests.helpers import issued_permit
+
+
+def test_a_declaration_refused_by_its_form_says_so(client, login, world, session):
+    # Was: a redirect to the permit with nothing written and nothing said.
+    permit = issued_permit(world)
+    login(world.users["officer"])
+    before = fuzzing.row_counts()
+    answer = client.post(f"/permits/{permit.id}/lines/1/animals", data={"sex": "<script>alert(1)</script>"})
+    assert answer.status_code == 302 and fuzzing.row_counts() == before
+    page = client.get(answer.headers["Location"]).get_data(as_text=True)
+    assert 'class="flash error"' in page and "Not declared" in page and "Not a valid choice" in page
+
+
+def test_a_declaration_on_a_line_the_permit_does_not_have_is_not_found(client, login, world, session):
+    permit = issued_permit(world)
+    login(world.users["officer"])
+    assert client.post(f"/permits/{permit.id}/lines/9/animals", data={"sex": "F"}).status_code == 404
+    assert session.query(Animal).filter(Animal.permit_line_id.in_([line.id for line in permit.lines])).count() == 0
+
+
+def test_a_deadline_refused_by_its_form_says_so(client, login, world, session):
+    # Was: the page again, unchanged, with no error anywhere on it.
+    login(world.users["admin"])
+    page = client.post("/admin/deadlines", data={"code": "carcass_disposal", "days": "<script>alert(1)</script>"})
+    assert page.status_code == 200 and 'class="flash error"' in page.get_data(as_text=True)
+    assert session.get(DeadlineSetting, "carcass_disposal") is None
+
+
+@pytest.mark.parametrize("quantity", [str(10**30), "1" * 29, "1e40"])
+def test_a_quantity_past_decimal_precision_is_refused_as_too_large(client, login, world, session, quantity):
+    # Was: decimal.InvalidOperation from quantize, a 500 (from the form and the API alike).
+    from registry.commands import load
+    from registry.commands.permits import ApplicationSchema
+    from registry.services.errors import ValidationFailed
+    from tests.conftest import import_application
+
+    data = import_application(world, lines=[{"species_id": world.parrot, "term_code": "LIV", "quantity": quantity}])
+    with pytest.raises(ValidationFailed) as refused:
+        load(ApplicationSchema, data)
+    assert "lines.0.quantity" in refused.value.fields
+    login(world.users["zoo"])
+    form = {
+        "doc_type": "import",
+        "exporter_party_id": str(world.exporter),
+        "import_country": "KR",
+        "export_country": "ZA",
+        "purpose_code": "Z",
+        "source_code": "C",
+        "foreign_permit_no": "za-1",
+        "lines-0-species_id": str(world.parrot),
+        "lines-0-term_code": "LIV",
+        "lines-0-quantity": quantity,
+    }
+    page = client.post("/permits/new", data=form)
+    assert page.status_code == 200 and "at most 3 decimals" in page.get_data(as_text=True)
+    assert session.query(Permit).count() == 0
+
+
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        ("/animals/?q=caf%E9", None),  # Latin-1, not UTF-8
+        ("/permits/?state=%ED%A0%80", None),  # a lone surrogate, as UTF-8 cannot write it
+        ("/profile/", b"name=caf%E9&days=30"),
+        ("/profile/", b"name=caf\xe9&days=30"),
+    ],
+)
+def test_text_that_is_not_utf8_is_refused_not_stored_as_replacement_characters(client, login, world, path, body):
+    # Was: read as U+FFFD and stored, a value nobody typed.
+    login(world.users["zoo"])
+    before = fuzzing.row_counts()
+    if body is None:
+        answer = client.get(path)
+    else:
+        answer = client.post(path, data=body, content_type="application/x-www-form-urlencoded")
+    assert answer.status_code == 400 and "not valid UTF-8" in answer.get_data(as_text=True)
+    assert fuzzing.row_counts() == before
+
+
+def test_text_that_is_not_utf8_is_a_problem_in_the_api(client, world, api_tokens):
+    answer = client.get("/api/v1/animals?q=%FF", headers={"Authorization": f"Bearer {api_tokens['officer']}"})
+    assert answer.status_code == 400 and answer.mimetype == "application/problem+json"
+    assert "UTF-8" in answer.json["detail"]
+
+
+def test_an_audit_page_before_a_number_past_the_database_integer_is_every_entry(client, login, world, session):
+    # Was: on PostgreSQL, "integer out of range" (the bound let everything below 2**62 through).
+    login(world.users["auditor"])
+    assert session.query(AuditEntry).count() > 1
+    assert client.get("/audit/?before=2147483648").status_code == 200
