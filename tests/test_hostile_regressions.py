@@ -95,3 +95,44 @@ def test_an_audit_page_before_a_number_past_the_database_integer_is_every_entry(
     login(world.users["auditor"])
     assert session.query(AuditEntry).count() > 1
     assert client.get("/audit/?before=2147483648").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "body, problem",
+    [
+        (b"[" * 5000 + b"]" * 5000, "nested too deeply"),
+        (b'{"a":' * 40 + b"1" + b"}" * 40, "nested too deeply"),  # parses, but past any body the API takes
+        (b'{"name": ' + b"1" * 5000 + b"}", "not valid JSON"),  # past Python's 4,300 digits
+    ],
+)
+def test_json_past_what_the_parser_survives_is_a_problem_not_a_500(client, world, api_tokens, body, problem):
+    # Was: RecursionError and ValueError out of the parser, each a 500.
+    headers = {"Authorization": f"Bearer {api_tokens['officer']}", "Content-Type": "application/json"}
+    before = fuzzing.row_counts()
+    answer = client.post("/api/v1/parties", data=body, headers=headers)
+    assert answer.status_code == 400 and answer.mimetype == "application/problem+json", answer.status_code
+    assert problem in answer.json["detail"] and fuzzing.row_counts() == before
+
+
+def test_an_importer_field_past_the_csv_limit_is_refused_by_line(app, session, tmp_path):
+    # Was: _csv.Error "field larger than field limit (131072)" as a traceback.
+    from registry.cli import import_species
+    from registry.models import Species
+    from tests.test_species import _checklist, _taxon
+
+    source = tmp_path / "index.csv"
+    source.write_text(_checklist([_taxon(1, "Furcifer pardalis")]) + '"' + "x" * 140_000 + '"\n', encoding="utf-8")
+    before = session.query(Species).count()
+    result = app.test_cli_runner().invoke(import_species, [str(source)])
+    assert result.exit_code == 2 and "not a CSV file the import can read" in result.output, result.output
+    assert session.query(Species).count() == before
+
+
+def test_a_public_key_file_that_is_not_text_is_refused_in_words(app, session, tmp_path):
+    # Was: UnicodeDecodeError as a traceback from `registry audit verify --key`.
+    from registry.cli import verify_audit
+
+    key = tmp_path / "key.pem"
+    key.write_bytes(b"\xff")
+    result = app.test_cli_runner().invoke(verify_audit, ["--key", str(key)])
+    assert result.exit_code == 2 and "is not an Ed25519 public key in PEM form" in result.output, result.output
