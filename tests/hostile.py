@@ -96,6 +96,12 @@ def text() -> st.SearchStrategy[str]:
     )
 
 
+def short_text() -> st.SearchStrategy[str]:
+    """Hostile text within the usual length limits: what is stored, when it is valid."""
+    special = st.sampled_from(SPECIAL)
+    return st.one_of(special, st.tuples(special, special).map("".join), any_text)
+
+
 def raw_bytes() -> st.SearchStrategy[bytes]:
     """Bytes that are not (all) UTF-8: a lone continuation byte, an overlong NUL, a surrogate's encoding."""
     broken = st.sampled_from([b"\xff", b"\xfe\xff", b"\xc0\x80", b"\xed\xa0\x80", b"\x80", b"caf\xe9", b"\xe2\x82"])
