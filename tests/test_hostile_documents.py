@@ -34,3 +34,32 @@ def test_a_permit_prints_whatever_text_it_holds(app, session, world):
 
     run()
     assert printed  # not every example refused before it reached the PDF
+
+
+def test_stored_formulas_leave_every_csv_export_as_text(app, client, login, session, world):
+    # The values come from the database here, not the query string (tests/test_hostile_queries.py).
+    from registry import clock
+    from registry.services import reference
+    from tests.helpers import endorse_entry
+
+    formulas = iter(hostile.FORMULAS * 2)
+    party = reference.create_party(world.operator, "organisation", next(formulas), country="ZA")
+    for formula in hostile.FORMULAS[:3]:
+        line = {"species_id": world.parrot, "term_code": "LIV", "quantity": "1", "description": formula}
+        data = import_application(world, lines=[line], exporter_party_id=party.id, foreign_permit_no=formula)
+        permit = uses.create_application(world.actor("zoo"), data)
+        uses.permit_event(world.actor("zoo"), permit.id, "submit")
+        uses.permit_event(world.actor("officer"), permit.id, "approve")
+        permit = uses.permit_event(world.actor("officer2"), permit.id, "issue", {"special_conditions": formula})
+        endorse_entry(world, permit, 1)
+    login(world.users["officer"])
+    year = clock.today().year
+    for path in (f"/reports/annual.csv?year={year}&direction=import", "/deadlines/export.csv"):
+        answer = client.get(path)
+        assert answer.status_code == 200 and answer.mimetype == "text/csv", path
+        fuzzing.assert_well_formed_file(answer)
+    login(world.users["auditor"])
+    answer = fuzzing.audit_export(client, "csv")
+    assert answer.status_code == 200
+    fuzzing.assert_well_formed_file(answer)
+    assert "'=1+1" in client.get(f"/reports/annual.csv?year={year}&direction=import").get_data(as_text=True)
