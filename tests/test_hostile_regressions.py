@@ -136,3 +136,16 @@ def test_a_public_key_file_that_is_not_text_is_refused_in_words(app, session, tm
     key.write_bytes(b"\xff")
     result = app.test_cli_runner().invoke(verify_audit, ["--key", str(key)])
     assert result.exit_code == 2 and "is not an Ed25519 public key in PEM form" in result.output, result.output
+
+
+@pytest.mark.parametrize("party", [" ", "\t"])
+def test_a_party_of_spaces_is_no_party(client, login, world, session, party):
+    # Was: int(" ") in the view, a 500 (the Optional validator lets blank choices through unchecked).
+    from registry.models import User
+
+    login(world.users["admin"])
+    data = {"username": "clerk", "role": "auditor", "password": "a long enough passphrase 7", "party_id": party}
+    assert client.post("/admin/users", data=data).status_code == 302
+    assert session.query(User).filter_by(username="clerk").one().party_id is None
+    edited = {"display_name": "Audit Kim", "role": "auditor", "party_id": party}
+    assert client.post(f"/admin/users/{world.users['auditor'].id}", data=edited).status_code == 302

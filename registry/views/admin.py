@@ -19,6 +19,12 @@ def _parties():
     return [("", "-")] + [(str(p.id), p.name) for p in db.session.scalars(select(Party).order_by(Party.name))]
 
 
+def _party_id(form) -> int | None:
+    """The chosen party; blank (or spaces, which the Optional validator lets by unchecked) is none."""
+    chosen = (form.party_id.data or "").strip()
+    return int(chosen) if chosen else None
+
+
 @bp.route("/users", methods=["GET", "POST"])
 @requires("user.manage")
 def users():
@@ -32,7 +38,7 @@ def users():
                 form.password.data,
                 form.role.data,
                 form.display_name.data,
-                int(form.party_id.data) if form.party_id.data else None,
+                _party_id(form),
             )
         except DomainError as exc:
             apply_errors(form, exc)
@@ -57,7 +63,7 @@ def user(user_id: int):
                 require_actor(),
                 account.id,
                 form.role.data,
-                int(form.party_id.data) if form.party_id.data else None,
+                _party_id(form),
                 form.display_name.data,
             )
         except DomainError as exc:
