@@ -88,6 +88,11 @@ def create_app(config: type | dict | None = None, *, check_start: bool = True) -
         given = request.headers.get("X-Request-Id", "") if app.config["TRUSTED_PROXIES"] else ""
         g.request_id = given[:64] or uuid.uuid4().hex
 
+    from registry.request_checks import refuse_bad_encoding, refuse_unreadable_json
+
+    app.before_request(refuse_bad_encoding)
+    app.before_request(refuse_unreadable_json)
+
     @app.before_request
     def _refuse_nul():
         # PostgreSQL cannot store NUL in text, and no legitimate input contains one.

@@ -261,7 +261,10 @@ def verify_audit(export_file, key_file, against_file, full):
     if export_file is not None and (full or against_file is not None):
         click.secho("error: --full and --against check the database; an export is checked alone", fg="red", err=True)
         sys.exit(2)
-    public_pem = key_file.read_text() if key_file else _configured_public_pem()
+    try:
+        public_pem = key_file.read_text(encoding="ascii") if key_file else _configured_public_pem()
+    except UnicodeDecodeError:  # a PEM file is ASCII; anything else is the wrong file
+        public_pem = ""
     if public_pem is None:
         click.secho(NO_KEY, fg="red", err=True)
         sys.exit(2)

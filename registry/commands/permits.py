@@ -87,8 +87,9 @@ class Quantity(ma.fields.String):
         if (
             not quantity.is_finite()
             or quantity <= 0
-            or quantity != quantity.quantize(Decimal("0.001"))
+            # Before quantize: past 28 digits it raises instead of answering.
             or quantity >= 10**QUANTITY_DIGITS
+            or quantity != quantity.quantize(Decimal("0.001"))
         ):
             raise ma.ValidationError(self._invalid())
         return quantity

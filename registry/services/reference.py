@@ -245,6 +245,8 @@ def read_checklist(stream: io.TextIOBase) -> list[tuple[int, dict]]:
     except UnicodeDecodeError as exc:
         line = reader.line_num + 1
         raise ImportRejected([RowError(line, f"not UTF-8 text (byte {exc.start} of the chunk read there)")]) from None
+    except csv.Error as exc:  # a field past the csv module's limit, a NUL in Python < 3.11, a stray quote
+        raise ImportRejected([RowError(reader.line_num, f"not a CSV file the import can read: {exc}")]) from None
 
 
 def import_checklist(

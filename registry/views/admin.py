@@ -11,13 +11,19 @@ from registry.services import admin as admin_service
 from registry.services import second_factor, sessions
 from registry.services import users as service
 from registry.services.errors import DomainError
-from registry.views.helpers import apply_errors, require_actor, requires
+from registry.views.helpers import apply_errors, form_problems, require_actor, requires
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
 def _parties():
     return [("", "-")] + [(str(p.id), p.name) for p in db.session.scalars(select(Party).order_by(Party.name))]
+
+
+def _party_id(form) -> int | None:
+    """The chosen party; blank (or spaces, which the Optional validator lets by unchecked) is none."""
+    chosen = (form.party_id.data or "").strip()
+    return int(chosen) if chosen else None
 
 
 @bp.route("/users", methods=["GET", "POST"])
@@ -33,7 +39,7 @@ def users():
                 form.password.data,
                 form.role.data,
                 form.display_name.data,
-                int(form.party_id.data) if form.party_id.data else None,
+                _party_id(form),
                 must_change_password=True,  # the administrator knows it: the user chooses their own
             )
         except DomainError as exc:
@@ -59,7 +65,7 @@ def user(user_id: int):
                 require_actor(),
                 account.id,
                 form.role.data,
-                int(form.party_id.data) if form.party_id.data else None,
+                _party_id(form),
                 form.display_name.data,
             )
         except DomainError as exc:
@@ -162,4 +168,6 @@ def deadline_rules():
         except DomainError as exc:
             apply_errors(None, exc)
         return redirect(url_for(".deadline_rules"))
+    if request.method == "POST":  # each rule's form is one number without room for an error beside it
+        flash(_("Not saved: %(problems)s", problems=form_problems(form)), "error")
     return render_template("admin/deadlines.html", rules=deadlines.RULES, days=admin_service.deadline_days(), form=form)

@@ -27,7 +27,8 @@ def index():
         before = int(request.args.get("before", 0))
     except ValueError:
         before = 0
-    if 0 < before < 2**62:  # beyond any sequence number it bounds nothing (and overflows the database's integers)
+    # Beyond any sequence number it bounds nothing (and overflows PostgreSQL's 32-bit integer column).
+    if 0 < before < 2**31:
         query = query.where(AuditEntry.seq < before)  # keyset: page 1,000 costs what page 1 costs
     rows = db.session.scalars(query.limit(PAGE)).all()
     args = {k: v for k, v in request.args.items() if k in history.FILTERS}

@@ -1,4 +1,4 @@
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from registry import codes
@@ -13,7 +13,16 @@ from registry.models import Animal, AuditEntry, Endorsement, Party, Permit, Spec
 from registry.permissions import can_see_permit, has_capability, visible_parties, visible_permits
 from registry.services import applications, arrivals, documents, permits
 from registry.services.errors import DomainError
-from registry.views.helpers import apply_errors, deny, form_data, load_visible, paginate, require_actor, requires
+from registry.views.helpers import (
+    apply_errors,
+    deny,
+    form_data,
+    form_problems,
+    load_visible,
+    paginate,
+    require_actor,
+    requires,
+)
 
 bp = Blueprint("permits", __name__, url_prefix="/permits")
 
@@ -144,8 +153,12 @@ def copy(permit_id: int):
 def declare(permit_id: int, line_no: int):
     permit = load_visible(Permit, permit_id, can_see_permit)
     line = next((line for line in permit.lines if line.line_no == line_no), None)
+    if line is None:
+        abort(404)
     form = DeclareForm()
-    if line is not None and form.validate_on_submit():
+    if not form.validate_on_submit():
+        flash(_("Not declared: %(problems)s", problems=form_problems(form)), "error")
+    else:
         marks = [{"kind": "microchip", "value": form.microchip.data.strip()}] if form.microchip.data else []
         try:
             declaration = load(arrival.DeclarationSchema, {"sex": form.sex.data, "identifiers": marks})
