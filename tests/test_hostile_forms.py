@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from registry.extensions import db, limiter
 from registry.models import AuditEntry
 from tests import fuzzing, hostile, uses
+from tests.conftest import PASSWORD
 from tests.helpers import animal_in, issued_permit, permit_in
 
 
@@ -183,7 +184,9 @@ def _forms(w, objects) -> dict[str, Form]:
             ("name_en", "name_ko", "annotation"),
         ),
         "deadline": Form("admin", "/admin/deadlines", "/admin/deadlines", {"code": "carcass_disposal", "days": "5"}),
-        "token": Form("zoo", "/profile/", "/profile/", {"name": "scanner", "days": "30"}, ("name",)),
+        "token": Form(
+            "zoo", "/profile/", "/profile/", {"name": "scanner", "days": "30", "password": PASSWORD}, ("name",)
+        ),
     }
 
 
