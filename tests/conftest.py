@@ -18,7 +18,7 @@ from flask.globals import app_ctx
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, text
-from sqlalchemy.orm import Session, scoped_session, sessionmaker
+from sqlalchemy.orm import scoped_session, sessionmaker
 
 from config import TestingConfig, database_url
 from registry import create_app, totp
@@ -262,13 +262,13 @@ def client(app, session):
 def open_session(user, second_factor: bool = True) -> str:
     """A signed-in session of *user*; returns its cookie's key.
 
-    Written by a session of its own on the test's connection, as a request's would be: the test's
-    session would have to roll back (a service's write transaction does) or commit (releasing any
-    savepoint a test opened since) to write it."""
+    Committed by the test's own session, not through the service's write transaction, which would
+    first roll back whatever earlier requests of the test wrote. Committing releases the test
+    session's savepoint, and with it any savepoint a test opened after it: log in before opening one.
+    """
     row, key = sessions.new_session(user, second_factor=second_factor, client_addr="127.0.0.1", user_agent="tests")
-    with Session(bind=db.session.get_bind(), join_transaction_mode="create_savepoint") as own:
-        own.add(row)
-        own.commit()
+    db.session.add(row)
+    db.session.commit()
     return key
 
 

@@ -247,8 +247,7 @@ def _accepted(changed: dict, since: int) -> bool:
     )
 
 
-def post(client, login, world, form: Form, data: dict, field_name: str, value: str) -> None:
-    login(world.users[form.role])
+def post(client, world, form: Form, data: dict, field_name: str, value: str) -> None:
     before, since = fuzzing.row_counts(), _last_seq()
     # Sent as bytes: a lone surrogate cannot be encoded, so a browser's bytes for it go instead.
     body = hostile.as_query({k: hostile.utf8(v) for k, v in (data | {field_name: value}).items()})
@@ -283,7 +282,8 @@ def _runner(client, login, world, rolled_back, settings, form, data):
     @given(field_name=st.sampled_from(fields), value=hostile.text())
     @example(field_name=fields[0], value="x" * 100_000)
     def run(field_name, value):
-        rolled_back(lambda: post(client, login, world, form, data, field_name, value))
+        login(world.users[form.role])  # before the savepoint: logging in commits the test's session
+        rolled_back(lambda: post(client, world, form, data, field_name, value))
 
     return run
 
@@ -302,12 +302,12 @@ def test_every_form_is_accepted_as_completed(forms, client, login, world, rolled
     for name, (form, data) in forms.items():
 
         def send(form=form, data=data):
-            login(world.users[form.role])
             before, since = fuzzing.row_counts(), _last_seq()
             response = client.post(form.action, data=data)
             changed = fuzzing.written(before, fuzzing.row_counts())
             return response, changed, _accepted(changed, since)
 
+        login(world.users[form.role])
         response, changed, accepted = rolled_back(send)
         problems = re.findall(r'class="(?:error|flash[^"]*)"[^>]*>([^<]*)', response.get_data(as_text=True))
         assert response.status_code in (200, 302) and accepted, (name, response.status_code, changed, problems, data)
@@ -325,7 +325,8 @@ def _sweep(forms, client, login, world, rolled_back, values) -> None:
             for value in values(i):
                 i += 1
                 try:
-                    rolled_back(lambda f=form, d=data, n=field_name, v=value: post(client, login, world, f, d, n, v))
+                    login(world.users[form.role])
+                    rolled_back(lambda f=form, d=data, n=field_name, v=value: post(client, world, f, d, n, v))
                 except Exception as exc:
                     exc.add_note(f"form: {name} ({form.action}), field {field_name}, value {value!r}")
                     raise

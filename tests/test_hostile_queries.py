@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from registry.extensions import limiter
 from registry.services.history import FILTERS
 from tests import fuzzing, hostile
+from tests.conftest import open_session
 from tests.helpers import animal_in, issued_permit
 
 #: Every name a page or the API reads from the query string (read off the views and the OpenAPI
@@ -30,6 +31,7 @@ ARGUMENTS = {
 #: schemathesis run, scope by the access tests) and reads nothing from the query string.
 LEFT_OUT = {
     "static": "files from disk",
+    "auth.code": "the login's second step, reached only after a password (tests/test_sessions_second_factor.py)",
     "animals.show": "one object",
     "animals.record_event": "a form (tests/test_hostile_forms.py)",
     "admin.species": "a form",
@@ -74,11 +76,22 @@ def pages(app, client, login, world, api_tokens, monkeypatch):
     permit = issued_permit(world)
     arguments = ARGUMENTS | {"public.verify": [{"number": permit.number}]}
 
+    keys: dict[str, str] = {}
+
+    def signed_in(role: str) -> None:
+        # One session per role, opened once: a login per request would write a row each time.
+        user = world.users[role]
+        if role not in keys:
+            keys[role] = open_session(user)
+        with client.session_transaction() as s:
+            s.clear()
+            s.update({"_user_id": user.get_id(), "_fresh": True, "sid": keys[role]})
+
     def as_role(role):
         def send(method, path, query="", data=None):
             headers = {"Authorization": f"Bearer {api_tokens[role]}"} if role and path.startswith("/api/") else {}
             if role and not path.startswith("/api/"):
-                login(world.users[role])
+                signed_in(role)
             elif role is None:
                 client.cookie_jar.clear() if hasattr(client, "cookie_jar") else None
                 with client.session_transaction() as s:
