@@ -354,3 +354,64 @@ def test_the_console_ends_everyones_sessions(app, client, login, world):
     result = runner.invoke(end_sessions, ["--all"])
     assert result.exit_code == 0 and "1 sessions ended" in result.output
     assert not _signed_in(client)
+
+
+# ---------------------------------------------------------------- review findings
+
+
+def test_a_role_change_or_a_reset_second_factor_takes_the_api_tokens_with_it(client, world):
+    """A keeper's full token must not become a customs officer's without the second factor."""
+    zoo = world.users["zoo"]
+    secret = tokens.create_token(world.actor("zoo"), zoo.id, "script")[1]
+    bearer = {"Authorization": f"Bearer {secret}"}
+    admin_service.update_user(world.actor("admin"), zoo.id, "customs_officer", None, "Zoo")
+    assert client.get("/api/v1/me", headers=bearer).status_code == 401
+    customs = world.users["customs"].id
+    theirs = tokens.create_token(world.operator, customs, "script")[1]
+    second_factor.reset(world.actor("admin"), customs)
+    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {theirs}"}).status_code == 401
+
+
+def test_a_staff_token_does_nothing_until_its_account_has_a_second_factor(client, world):
+    officer = db.session.get(User, world.users["officer"].id)
+    secret = tokens.create_token(world.operator, officer.id, "from before the second factor")[1]
+    officer.totp_secret = officer.totp_enrolled_at = None
+    db.session.commit()
+    answer = client.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"})
+    assert answer.status_code == 403 and _entries("access.denied")[-1].after["capability"] == "second_factor.enrol"
+
+
+def test_disabling_an_account_revokes_its_tokens_for_good(client, world):
+    secret = tokens.create_token(world.operator, world.users["zoo"].id, "script")[1]
+    users.set_enabled(world.actor("admin"), world.users["zoo"].id, False)
+    users.set_enabled(world.actor("admin"), world.users["zoo"].id, True)
+    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
+
+
+def test_a_password_without_its_code_is_not_a_login_and_the_owner_hears_of_wrong_codes(app, client, world):
+    for _ in range(3):  # someone with the officer's password, but not the phone
+        attacker = app.test_client()
+        _password_step(attacker, "officer")
+        attacker.post("/login/code", data={"code": "000000"})
+    assert [e.action for e in _entries("auth.login") if e.object_id == str(world.users["officer"].id)] == []
+    assert len(_entries("auth.password_ok")) == 3
+    _password_step(client, "officer")
+    page = client.post("/login/code", data={"code": _code()}, follow_redirects=True).get_data(as_text=True)
+    assert "Failed attempts to log in to your account since your last login: 3" in page
+    assert db.session.get(User, world.users["officer"].id).last_login_at is not None
+
+
+def test_guessing_codes_for_new_recovery_codes_is_throttled_and_audited(client, login, world):
+    login(world.users["auditor"])
+    for _ in range(4):
+        client.post("/profile/recovery-codes", data={"code": "000000"})
+    assert len(_entries("auth.second_factor_failed")) == 4
+    refused = client.post("/profile/recovery-codes", data={"code": _code()}, follow_redirects=True)
+    assert "Try again in" in refused.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(RecoveryCode)) == 0  # none were issued
+
+
+def test_a_name_no_account_has_is_not_kept_verbatim(client, world):
+    _password_step(client, "my secret passphrase typed in the wrong box")
+    entry = _entries("auth.login_failed")[-1]
+    assert "passphrase" not in entry.actor_name and entry.actor_name.startswith("(unknown ")

@@ -6,7 +6,7 @@ from registry import deadlines
 from registry.i18n import _
 from registry.models import DeadlineSetting, NationalCategory, Party, Species, User
 from registry.permissions import Actor, Role, may_change_role, needs_party, require
-from registry.services import audit, sessions
+from registry.services import audit, sessions, tokens
 from registry.services.context import write_transaction
 from registry.services.errors import NotFound, ValidationFailed
 
@@ -52,8 +52,9 @@ def update_user(actor: Actor, user_id: int, role: str, party_id: int | None, dis
         user.role, user.party_id, user.display_name = role, party_id, display_name.strip()
         session.flush()
         audit.record(actor, "user.update", "user", user.id, before, user.as_audit())
-        if rights_changed:
+        if rights_changed:  # new rights are used only after a new login, and new tokens
             sessions.end_all(actor, user.id, sessions.EndReason.ROLE)
+            tokens.revoke_all(actor, user.id)
     return user
 
 

@@ -12,7 +12,7 @@ from registry.i18n import _
 from registry.models import RecoveryCode, User
 from registry.models.base import utcnow
 from registry.permissions import Actor, require
-from registry.services import audit, sessions, users
+from registry.services import audit, sessions, tokens, users
 from registry.services.context import lock, write_transaction
 from registry.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
 
@@ -70,10 +70,15 @@ def check(actor: Actor, code: str) -> bool:
     users.check_throttle(actor, user, user.username, actor.client_addr)
     if _matches(actor, code):
         throttle.for_app().succeeded(user.username)
+        users.record_login(actor, user)
         return True
-    audit.record_alone(actor, "auth.second_factor_failed", "user", actor.user_id)
-    users.count_failure(actor, user, user.username, actor.client_addr)
+    _failed(actor, user)
     return False
+
+
+def _failed(actor: Actor, user: User) -> None:
+    audit.record_alone(actor, "auth.second_factor_failed", "user", user.id)
+    users.count_failure(actor, user, user.username, actor.client_addr)
 
 
 def _matches(actor: Actor, code: str) -> bool:
@@ -102,16 +107,24 @@ def _matches(actor: Actor, code: str) -> bool:
 
 
 def new_recovery_codes(actor: Actor, code: str) -> list[str]:
-    """Replace the actor's recovery codes, after a current authenticator code proves the phone."""
+    """Replace the actor's recovery codes, after a current authenticator code proves the phone.
+    A wrong code is throttled and audited like one at login (a stolen session must not guess)."""
+    user = db.session.get(User, actor.user_id)
+    if user is None:
+        raise NotFound(_("no such user"))
+    users.check_throttle(actor, user, user.username, actor.client_addr)
+    codes: list[str] = []
     with write_transaction() as session:
         user = _load(session, actor.user_id)
         secret = totp.unseal(user.totp_secret, _secret_key()) if user.totp_secret else None
         step = totp.matching_step(secret, code or "", user.totp_last_step) if secret else None
-        if step is None:
-            raise ValidationFailed(_("the code does not match"), {"code": _("the 6-digit code the app shows now")})
-        user.totp_last_step = step
-        codes = _fresh_codes(session, user)
-        audit.record(actor, "user.recovery_codes", "user", user.id, None, {"recovery_codes": len(codes)})
+        if step is not None:
+            user.totp_last_step = step
+            codes = _fresh_codes(session, user)
+            audit.record(actor, "user.recovery_codes", "user", user.id, None, {"recovery_codes": len(codes)})
+    if not codes:
+        _failed(actor, user)
+        raise ValidationFailed(_("the code does not match"), {"code": _("the 6-digit code the app shows now")})
     return codes
 
 
@@ -129,6 +142,7 @@ def reset(actor: Actor, user_id: int) -> None:
         session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
         audit.record(actor, "user.second_factor_reset", "user", user.id, {"second_factor": "enrolled"}, None)
         sessions.end_all(actor, user.id, sessions.EndReason.SECOND_FACTOR)
+        tokens.revoke_all(actor, user.id)  # made behind the lost phone's codes: they go with it
 
 
 def recovery_codes_left(user_id: int) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -86,7 +87,7 @@ def authenticate(
     user = db.session.scalar(select(User).where(User.username == username))
     anon = Actor(
         user.id if user else None,
-        username or "(blank)",
+        username if user else _unknown_name(username),
         user.role if user else "anonymous",
         request_id=request_id or "",
         client_addr=client_addr,
@@ -105,12 +106,31 @@ def authenticate(
     actor = Actor.for_user(user, request_id, client_addr)
     with write_transaction() as session:
         user = session.get(User, user.id)
-        user.last_login_at = utcnow()
         rehash = hashing.needs_rehash(user.password_hash)
         if rehash:  # an earlier scheme or cost: the password is at hand, so store today's hash
             user.password_hash = hashing.hash_password(password)
-        audit.record(actor, "auth.login", "user", user.id, None, {"rehashed": True} if rehash else None)
+        detail = {"rehashed": True} if rehash else None
+        if user.totp_enrolled_at is None:
+            record_login(actor, user, detail)
+        else:  # not logged in yet: the code step records the login (second_factor.check)
+            audit.record(actor, "auth.password_ok", "user", user.id, None, detail)
     return user
+
+
+def _unknown_name(typed: str) -> str:
+    """What the audit log keeps of a name no account has: a password typed into the name field must
+    not stay in a log nobody can edit. A digest still shows the same name tried again and again."""
+    if not typed:
+        return "(blank)"
+    return "(unknown " + hashlib.sha256(typed.encode("utf-8")).hexdigest()[:12] + ")"
+
+
+def record_login(actor: Actor, user: User, detail: dict | None = None) -> None:
+    """The account is signed in: both factors, where it has two, were right. Joins the caller's
+    transaction."""
+    with write_transaction():
+        user.last_login_at = utcnow()
+        audit.record(actor, "auth.login", "user", user.id, None, detail)
 
 
 def check_throttle(anon: Actor, user: User | None, username: str, client_addr: str | None) -> None:
@@ -171,11 +191,16 @@ def login_notice(user_id: int) -> LoginNotice | None:
     counts = dict(
         db.session.execute(
             select(AuditEntry.action, func.count())
-            .where(since, AuditEntry.action.in_(("auth.login_failed", "auth.throttled", "auth.locked")))
+            .where(
+                since,
+                AuditEntry.action.in_(
+                    ("auth.login_failed", "auth.second_factor_failed", "auth.throttled", "auth.locked")
+                ),
+            )
             .group_by(AuditEntry.action)
         ).all()
     )
-    failed = counts.get("auth.login_failed", 0) + counts.get("auth.throttled", 0)
+    failed = sum(counts.get(a, 0) for a in ("auth.login_failed", "auth.second_factor_failed", "auth.throttled"))
     if not failed:
         return None
     return LoginNotice(failed, bool(counts.get("auth.locked")))
@@ -268,8 +293,9 @@ def set_enabled(actor: Actor, user_id: int, enabled: bool) -> None:
         user.is_enabled = enabled
         user.session_epoch += 1
         audit.record(actor, "user.enable" if enabled else "user.disable", "user", user.id, before, user.as_audit())
-        if not enabled:
+        if not enabled:  # enabling again must not bring old credentials back
             sessions.end_all(actor, user.id, sessions.EndReason.DISABLED)
+            tokens.revoke_all(actor, user.id)
 
 
 def load_session_user(user_key: str) -> User | None:

@@ -10,6 +10,7 @@ from registry.forms.auth import CodeForm
 from registry.i18n import _, _l
 from registry.permissions import READ_CAPABILITIES
 from registry.services import second_factor, sessions, tokens, users
+from registry.services.context import write_transaction
 from registry.services.errors import DomainError
 from registry.throttle import LoginRefused
 from registry.views.helpers import apply_errors, require_actor
@@ -94,8 +95,9 @@ def end_all():
     """Sign out everywhere, this browser included, and revoke every API token."""
     if ConfirmForm().validate_on_submit():
         actor = require_actor()
-        sessions.end_all(actor, current_user.id, sessions.EndReason.ENDED)
-        tokens.revoke_all(actor, current_user.id)
+        with write_transaction():  # both or neither
+            sessions.end_all(actor, current_user.id, sessions.EndReason.ENDED)
+            tokens.revoke_all(actor, current_user.id)
         logout_user()
         session.clear()
         flash(_("Every session has ended and every token is revoked."), "success")

@@ -12,7 +12,7 @@ from webargs.flaskparser import FlaskParser, is_json_request
 from registry.extensions import db
 from registry.i18n import _
 from registry.models import IdempotentRequest
-from registry.permissions import READ_CAPABILITIES, Actor, has_capability
+from registry.permissions import READ_CAPABILITIES, Actor, has_capability, needs_second_factor
 from registry.services import tokens
 from registry.services.context import write_transaction
 from registry.services.errors import Conflict, ValidationFailed
@@ -29,6 +29,8 @@ def authenticate() -> None:
     if token is None:
         abort(401, description=_("a valid bearer token is required (Authorization: Bearer <token>)"))
     g.actor = Actor.for_user(token.user, g.get("request_id"), request.remote_addr, scope=token.capabilities)
+    if needs_second_factor(token.user.role) and token.user.totp_enrolled_at is None:
+        deny("second_factor.enrol")  # a staff account reaches nothing before it has set one up
     if token.capabilities is not None and token.capabilities <= READ_CAPABILITIES and request.method not in SAFE:
         deny("token.read_only")  # a read-only token changes nothing, whatever an endpoint checks
 
