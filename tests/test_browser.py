@@ -321,7 +321,9 @@ def test_a_keyboard_alone_logs_in_and_skips_to_the_content(browser, live):
     page.keyboard.type(demo.PASSWORD)
     with page.expect_navigation():
         page.keyboard.press("Enter")
-    assert page.evaluate("document.activeElement.id") == "code"  # the second step waits for the code
+    # The second step waits for the code, the cursor in its field (autofocus lands once it has rendered).
+    assert page.url.endswith("/login/code"), page.url
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'code'", timeout=5000)
     page.keyboard.type(_authenticator_code("customs"))
     with page.expect_navigation():
         page.keyboard.press("Enter")
