@@ -64,16 +64,33 @@ def check(actor: Actor, code: str) -> bool:
 
     :raises throttle.LoginRefused: too many failed attempts on the account or from the address.
     """
-    user = db.session.get(User, actor.user_id)
-    if user is None:
-        raise NotFound(_("no such user"))
-    users.check_throttle(actor, user, user.username, actor.client_addr)
+    user = _unthrottled(actor)
     if _matches(actor, code):
         throttle.for_app().succeeded(user.username)
         users.record_login(actor, user)
         return True
     _failed(actor, user)
     return False
+
+
+def _unthrottled(actor: Actor) -> User:
+    """The actor's account, unless the login throttle refuses it another attempt now."""
+    user = db.session.get(User, actor.user_id)
+    if user is None:
+        raise NotFound(_("no such user"))
+    users.check_throttle(actor, user, user.username, actor.client_addr)
+    return user
+
+
+def _take_step(user: User, code: str) -> bool:
+    """Whether *code* is the account's authenticator code for a step not used yet; if so, that step
+    is used up (the caller holds the row lock)."""
+    secret = totp.unseal(user.totp_secret, _secret_key()) if user.totp_secret else None
+    step = totp.matching_step(secret, code or "", user.totp_last_step) if secret else None
+    if step is None:
+        return False
+    user.totp_last_step = step
+    return True
 
 
 def _failed(actor: Actor, user: User) -> None:
@@ -84,10 +101,7 @@ def _failed(actor: Actor, user: User) -> None:
 def _matches(actor: Actor, code: str) -> bool:
     with write_transaction() as session:
         user = _load(session, actor.user_id)
-        secret = totp.unseal(user.totp_secret, _secret_key()) if user.totp_secret else None
-        step = totp.matching_step(secret, code or "", user.totp_last_step) if secret else None
-        if step is not None:
-            user.totp_last_step = step
+        if _take_step(user, code):
             audit.record(actor, "auth.second_factor", "user", user.id, None, {"method": "authenticator"})
             return True
         spare = session.scalar(
@@ -109,17 +123,11 @@ def _matches(actor: Actor, code: str) -> bool:
 def new_recovery_codes(actor: Actor, code: str) -> list[str]:
     """Replace the actor's recovery codes, after a current authenticator code proves the phone.
     A wrong code is throttled and audited like one at login (a stolen session must not guess)."""
-    user = db.session.get(User, actor.user_id)
-    if user is None:
-        raise NotFound(_("no such user"))
-    users.check_throttle(actor, user, user.username, actor.client_addr)
+    user = _unthrottled(actor)
     codes: list[str] = []
     with write_transaction() as session:
         user = _load(session, actor.user_id)
-        secret = totp.unseal(user.totp_secret, _secret_key()) if user.totp_secret else None
-        step = totp.matching_step(secret, code or "", user.totp_last_step) if secret else None
-        if step is not None:
-            user.totp_last_step = step
+        if _take_step(user, code):
             codes = _fresh_codes(session, user)
             audit.record(actor, "user.recovery_codes", "user", user.id, None, {"recovery_codes": len(codes)})
     if not codes:
