@@ -31,3 +31,19 @@ def _on_begin(conn):
     if conn.dialect.name == "sqlite":
         immediate = conn.get_execution_options().get(WRITE_OPTION)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def engine_options(config) -> dict:
+    """The engine's options: the configured ones, plus the pool's sizes for a server database.
+
+    SQLite gets none of them: Flask-SQLAlchemy gives an in-memory database a ``StaticPool``, which
+    takes no sizes, and a file has no server whose connections need counting.
+    """
+    options = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    options.setdefault("pool_pre_ping", True)
+    if not str(config["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite"):
+        options.setdefault("pool_size", config.get("DB_POOL_SIZE", 5))
+        options.setdefault("max_overflow", config.get("DB_MAX_OVERFLOW", 10))
+        options.setdefault("pool_timeout", config.get("DB_POOL_TIMEOUT", 30))
+        options.setdefault("pool_recycle", config.get("DB_POOL_RECYCLE", 1800))
+    return options
