@@ -9,7 +9,7 @@ from flask import Flask, abort, g, request, session
 from flask_babel import format_date
 from flask_login import current_user
 
-from registry import database  # noqa: F401  (engine event hooks)
+from registry import database  # its engine event hooks, and the engine options
 from registry.extensions import babel, csrf, db, limiter, login_manager, migrate
 from registry.i18n import reader_locale
 

@@ -19,7 +19,9 @@ def _setting(name: str, **environ: str) -> str:
     """A setting of config.Config as a fresh process reads it from *environ*."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")} | environ
     code = f"import config; print(config.Config.{name})"
-    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True).stdout.strip()
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def test_pool_size_follows_the_threads_unless_set():
