@@ -7,11 +7,15 @@ BEGIN from the driver so that write transactions can start with
 once with SQLITE_BUSY under a concurrent writer, whatever the busy timeout.
 """
 
+from flask import g
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, scoped_session
 
 #: Execution option a write transaction sets on its connection before BEGIN.
 WRITE_OPTION = "registry_write"
+#: The bind key of the read replica's engine (REGISTRY_REPLICA_DATABASE_URL).
+REPLICA = "replica"
 
 
 @event.listens_for(Engine, "connect")
@@ -47,3 +51,40 @@ def engine_options(config) -> dict:
         options.setdefault("pool_timeout", config.get("DB_POOL_TIMEOUT", 30))
         options.setdefault("pool_recycle", config.get("DB_POOL_RECYCLE", 1800))
     return options
+
+
+def replica_binds(config) -> dict:
+    """``SQLALCHEMY_BINDS`` with the read replica's engine when one is configured (its own pool)."""
+    binds = dict(config.get("SQLALCHEMY_BINDS") or {})
+    url = config.get("REPLICA_DATABASE_URL")
+    if url:
+        options = dict(config) | {"SQLALCHEMY_DATABASE_URI": url}
+        binds[REPLICA] = {"url": url, **engine_options(options)}
+    return binds
+
+
+def reader() -> Session | scoped_session:
+    """The session for the long read-only paths (audit exports, the annual report).
+
+    On the read replica when one is configured: one session per application context, which a
+    streamed export keeps open until its last line (``stream_with_context``), closed at teardown.
+    On PostgreSQL it reads in one REPEATABLE READ snapshot, so every batch of an export sees the
+    same replica state. Without a replica, the application's own session.
+    """
+    from registry.extensions import db
+
+    engine = db.engines.get(REPLICA)
+    if engine is None:
+        return db.session
+    session = g.get("replica_session")
+    if session is None:
+        if engine.dialect.name == "postgresql":
+            engine = engine.execution_options(isolation_level="REPEATABLE READ")
+        session = g.replica_session = Session(engine)
+    return session
+
+
+def close_reader(_exc=None) -> None:
+    session = g.pop("replica_session", None)
+    if session is not None:
+        session.close()

@@ -8,6 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from sqlalchemy.exc import OperationalError
+
 from registry import create_app
 from registry.extensions import db
 
@@ -63,3 +66,70 @@ def test_gunicorn_settings(monkeypatch):
     # A request may stream for minutes: gunicorn must not cut it before nginx does.
     assert settings["graceful_timeout"] >= 60
     assert "x-request-id" in settings["access_log_format"]
+
+
+def test_exports_read_the_replica_when_one_is_configured(tmp_path):
+    """A replica that lags (here: a backup taken before the last writes) bounds what an export holds;
+    the export's own audit entry is still written to the primary."""
+    from flask_migrate import upgrade
+    from sqlalchemy import select
+
+    from registry import backup
+    from registry.models import AuditHead
+    from registry.permissions import Actor
+    from registry.services import exports, reference, reports
+    from tests.conftest import _config
+
+    operator = Actor.system("tests")
+    primary_url, replica_path = f"sqlite:///{tmp_path / 'primary.sqlite'}", tmp_path / "replica.sqlite"
+
+    def head(app) -> int:
+        with app.app_context():
+            seq = db.session.scalar(select(AuditHead.seq))
+            db.session.remove()
+        return seq
+
+    def parties(app, count: int) -> None:
+        with app.app_context():
+            for i in range(count):
+                reference.create_party(operator, "organisation", f"Party {i}")
+            db.session.remove()
+
+    def exported(app) -> int:
+        with app.app_context():
+            chunks, _, _ = exports.export(operator, {}, "csv")
+            lines = "".join(chunks).strip().splitlines()
+            db.session.remove()
+        return len(lines) - 1  # the header
+
+    primary = create_app(_config(primary_url))
+    with primary.app_context():
+        upgrade()
+    parties(primary, 3)
+    with primary.app_context():
+        backup.backup(db.engine.url, replica_path)  # the replica, as of now
+    parties(primary, 4)
+    replicated = backup.sqlite_head(replica_path)
+    assert head(primary) == replicated + 4
+
+    both = create_app(
+        type("WithReplica", (_config(primary_url),), {"REPLICA_DATABASE_URL": f"sqlite:///{replica_path}"})
+    )
+    assert exported(both) == replicated  # the replica's entries only
+    assert head(both) == replicated + 5  # the export itself was recorded on the primary
+    assert backup.sqlite_head(replica_path) == replicated
+    assert exported(primary) == replicated + 6  # without a replica: the primary, up to its own entry
+
+    # The annual report reads the replica too: one without the tables makes that visible.
+    empty = create_app(
+        type("EmptyReplica", (_config(primary_url),), {"REPLICA_DATABASE_URL": f"sqlite:///{tmp_path / 'e'}"})
+    )
+    with primary.app_context():
+        assert reports.rows(operator, 2026, "export") == []
+    with empty.app_context(), pytest.raises(OperationalError, match="no such table"):
+        reports.rows(operator, 2026, "export")
+    for app in (primary, both, empty):
+        with app.app_context():
+            db.session.remove()
+            for engine in db.engines.values():
+                engine.dispose()
