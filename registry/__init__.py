@@ -65,8 +65,9 @@ def create_app(config: type | dict | None = None, *, check_start: bool = True) -
 
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
-    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = database.engine_options(app.config)
+    # The replica's options first: from the configured ones, not the primary's pool sizes.
     app.config["SQLALCHEMY_BINDS"] = database.replica_binds(app.config)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = database.engine_options(app.config)
     db.init_app(app)
     app.teardown_appcontext(database.close_reader)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
