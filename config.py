@@ -32,6 +32,20 @@ class Config:
         f"sqlite:///{INSTANCE / 'registry.sqlite'}"
     )
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    #: Each worker process keeps its own pool of PostgreSQL connections (not used for SQLite). A
+    #: request holds at most one, so one per gunicorn thread (REGISTRY_THREADS) is enough; the
+    #: overflow covers the CLI and the odd extra. Every server then opens at most
+    #: workers x (pool size + overflow): keep the sum over all servers under max_connections.
+    DB_POOL_SIZE = int(os.environ.get("REGISTRY_DB_POOL_SIZE") or os.environ.get("REGISTRY_THREADS") or "4")
+    DB_MAX_OVERFLOW = int(os.environ.get("REGISTRY_DB_MAX_OVERFLOW", "2"))
+    #: Seconds a request waits for a free connection before it fails (well under gunicorn's timeout).
+    DB_POOL_TIMEOUT = int(os.environ.get("REGISTRY_DB_POOL_TIMEOUT", "10"))
+    #: Connections older than this are replaced (a firewall or pgbouncer may drop idle ones silently).
+    DB_POOL_RECYCLE = int(os.environ.get("REGISTRY_DB_POOL_RECYCLE", "1800"))
+    #: A streaming replica of the database (PostgreSQL hot standby) for the long reads: audit exports
+    #: and the annual report. They then lag the primary by the replica's delay; everything else, and
+    #: every write (an export's own audit entry too), stays on DATABASE_URL. Unset: all on the primary.
+    REPLICA_DATABASE_URL = database_url(os.environ.get("REGISTRY_REPLICA_DATABASE_URL")) or None
     #: ISO country code of the registry's own Management Authority.
     ISSUING_COUNTRY = os.environ.get("REGISTRY_ISSUING_COUNTRY", "KR")
     #: argon2id parameters for new password hashes (OWASP: 19 MiB, 2 passes, 1 lane). A hash made
@@ -116,6 +130,9 @@ class TestingConfig(Config):
     # Hashing cost is irrelevant to what the tests check and would dominate their run time.
     PASSWORD_HASH = {"memory_cost": 8, "time_cost": 1, "parallelism": 1}
     SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("REGISTRY_TEST_DATABASE_URL")) or "sqlite://"
+    # The concurrency tests run more threads against one app than a gunicorn worker does.
+    DB_POOL_SIZE = 5
+    DB_MAX_OVERFLOW = 10
 
 
 class ProductionConfig(Config):

@@ -9,7 +9,7 @@ from flask import Flask, abort, g, request, session
 from flask_babel import format_date
 from flask_login import current_user
 
-from registry import database  # noqa: F401  (engine event hooks)
+from registry import database  # its engine event hooks, and the engine options
 from registry.extensions import babel, csrf, db, limiter, login_manager, migrate
 from registry.i18n import reader_locale
 
@@ -65,7 +65,11 @@ def create_app(config: type | dict | None = None, *, check_start: bool = True) -
 
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+    # The replica's options first: from the configured ones, not the primary's pool sizes.
+    app.config["SQLALCHEMY_BINDS"] = database.replica_binds(app.config)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = database.engine_options(app.config)
     db.init_app(app)
+    app.teardown_appcontext(database.close_reader)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
     babel.init_app(app, locale_selector=_select_locale)

@@ -491,6 +491,46 @@ def demo():
     )
 
 
+@click.command("backup")
+@click.argument("dest", type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+def backup_command(dest: Path):
+    """Write a consistent copy of the database to DEST while the registry keeps serving.
+
+    SQLite: the online backup API (the WAL's commits included; never copy the file). PostgreSQL:
+    pg_dump -Fc (restore with `registry restore`, or pg_restore). DEST must not exist.
+    """
+    from registry import backup
+    from registry.extensions import db
+
+    try:
+        done = backup.backup(db.engine.url, dest)
+    except backup.BackupError as exc:
+        click.secho(f"error: {exc}", fg="red", err=True)
+        sys.exit(2)
+    held = f"; audit entries up to {done.head_seq}" if done.head_seq is not None else ""
+    click.echo(f"wrote {done.path}{held}")
+
+
+@click.command("restore")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_appcontext
+def restore_command(source: Path):
+    """Load a backup made by `registry backup` into the configured database, which must be empty.
+
+    Then check it: `registry audit verify --full` (docs/deploy.md, "Restore drill").
+    """
+    from registry import backup
+    from registry.extensions import db
+
+    try:
+        backup.restore(source, db.engine.url, db.engine)
+    except backup.BackupError as exc:
+        click.secho(f"error: {exc}", fg="red", err=True)
+        sys.exit(2)
+    click.echo(f"restored {source}; now run: registry audit verify --full")
+
+
 docs_cli = click.Group("docs", help="Generated documentation.")
 
 
@@ -509,7 +549,18 @@ def diagrams(out: Path):
 
 
 def register_commands(app) -> None:
-    for command in (users_cli, tokens_cli, report_cli, species_cli, audit_cli, permits_cli, demo, docs_cli):
+    for command in (
+        users_cli,
+        tokens_cli,
+        report_cli,
+        species_cli,
+        audit_cli,
+        permits_cli,
+        demo,
+        docs_cli,
+        backup_command,
+        restore_command,
+    ):
         app.cli.add_command(command)
 
 

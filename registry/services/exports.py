@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from registry import audit_chain, audit_export
 from registry.csv_cells import cell
-from registry.extensions import db
+from registry.database import reader
 from registry.i18n import _
 from registry.models import AuditEntry, AuditHead, AuditSubject
 from registry.models.base import utcnow
@@ -33,7 +33,7 @@ def _entries(filters: dict, up_to: int, limit: int | None = None) -> Iterator[di
     base = history.query(filters).where(AuditEntry.seq <= up_to).with_only_columns(*columns)
     last, sent = 0, 0
     while True:
-        batch = db.session.execute(base.where(AuditEntry.seq > last).order_by(AuditEntry.seq).limit(BATCH)).all()
+        batch = reader().execute(base.where(AuditEntry.seq > last).order_by(AuditEntry.seq).limit(BATCH)).all()
         if not batch:
             return
         for record in batch:
@@ -53,12 +53,16 @@ def _latest(filters: dict, up_to: int) -> list[dict] | None:
     which animal it is. None for any other query, which is no subject's whole history."""
     if set(filters) != {"animal"}:
         return None
-    rows = db.session.execute(
-        select(AuditSubject.subject_type, AuditSubject.subject_id, func.max(AuditSubject.seq))
-        .where(history.animal_subjects(filters["animal"]), AuditSubject.seq <= up_to)
-        .group_by(AuditSubject.subject_type, AuditSubject.subject_id)
-        .order_by(AuditSubject.subject_type, AuditSubject.subject_id)
-    ).all()
+    rows = (
+        reader()
+        .execute(
+            select(AuditSubject.subject_type, AuditSubject.subject_id, func.max(AuditSubject.seq))
+            .where(history.animal_subjects(filters["animal"]), AuditSubject.seq <= up_to)
+            .group_by(AuditSubject.subject_type, AuditSubject.subject_id)
+            .order_by(AuditSubject.subject_type, AuditSubject.subject_id)
+        )
+        .all()
+    )
     names = history.subject_names((kind, ident) for kind, ident, _latest in rows)
     return [
         {"type": kind, "id": ident, "latest": latest} | ({"name": names[kind, ident]} if (kind, ident) in names else {})
@@ -75,7 +79,9 @@ def export(actor: Actor, filters: dict, fmt: str) -> tuple[Iterator[bytes | str]
     signer = anchor.signer() if fmt == "jsonl" else None
     query = {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in filters.items()}
     audit.record_alone(actor, "audit.export", "audit_export", None, {"query": query, "format": fmt})
-    head = db.session.execute(select(AuditHead.seq, AuditHead.entry_hash).where(AuditHead.id == 1)).one()
+    # The export's rows come from the replica when there is one: its head, not the primary's, bounds
+    # them (a replica a few seconds behind may not hold the audit.export entry just recorded).
+    head = reader().execute(select(AuditHead.seq, AuditHead.entry_hash).where(AuditHead.id == 1)).one()
     stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
     name = f"audit-{stamp}.{fmt}"
     chunks: Iterator[bytes | str]
@@ -94,7 +100,7 @@ def export(actor: Actor, filters: dict, fmt: str) -> tuple[Iterator[bytes | str]
         chunks = _csv(_entries(filters, head.seq))
     else:
         total = (
-            db.session.scalar(
+            reader().scalar(
                 select(func.count()).select_from(history.query(filters).where(AuditEntry.seq <= head.seq).subquery())
             )
             or 0

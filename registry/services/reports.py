@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 
 from registry import codes, csv_cells
 from registry.commands.endorsements import Outcome
-from registry.extensions import db
+from registry.database import reader
 from registry.i18n import N_, _
 from registry.models import EndorsedLine, Endorsement, Permit, PermitLine, Species
 from registry.permissions import Actor, require
@@ -78,7 +78,7 @@ def rows(actor: Actor, year: int, direction: str) -> list[dict]:
     )
     own = current_app.config["ISSUING_COUNTRY"]
     result = []
-    for line, permit, species, quantity in db.session.execute(query):
+    for line, permit, species, quantity in reader().execute(query):
         row = {
             "Appendix": line.appendix,
             "SpeciesName": species.scientific_name,

@@ -1,0 +1,72 @@
+"""scripts/two-servers: two gunicorns behind nginx, one database, one Redis; a login, a rate limit
+and a permit each shared by both servers, shown over HTTP (docs/deploy.md)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+
+from tests.conftest import BACKENDS, make_database
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def redis_url():
+    """A Redis of the test's own on a free port, stopped afterwards (nothing shared is flushed)."""
+    binary = shutil.which("redis-server")
+    assert binary, "redis-server is needed (apt-get install redis-server)"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            assert server.poll() is None and time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.05)
+    yield url
+    client.close()
+    server.terminate()
+    server.wait(timeout=10)
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_two_servers_share_sessions_limits_and_permits(kind, redis_url, tmp_path):
+    if not (shutil.which("nginx") or Path("/usr/sbin/nginx").exists()):
+        pytest.fail("nginx is not installed, so two servers cannot be put behind it: apt-get install nginx")
+    url, cleanup = make_database(kind, tmp_path) if kind == "postgresql" else (None, lambda: None)
+    try:
+        argv = [sys.executable, "scripts/two-servers", "--redis-url", redis_url]
+        if url:
+            argv += ["--database-url", url.replace("postgresql+psycopg://", "postgresql://")]
+        done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    finally:
+        cleanup()
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    for shown in (
+        "server B (:",  # a login on A holds on B
+        "server A refuses the old cookie",  # the logout on B ended the session row both read
+        "the next one is refused on B too (429)",  # the limit was counted across both
+        "B prints the issued permit (PDF)",
+        "all checks passed; everything started was stopped",
+    ):
+        assert shown in output
+    assert ("production settings" if kind == "postgresql" else "development settings") in output
