@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import re
 import shutil
 import socket
@@ -22,8 +23,8 @@ from bench.measure import Sample
 from bench.target import ROOT, Target
 
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
-#: The production configuration's worker class: gthread beat sync workers on every route here.
-WORKERS, THREADS = 2, 4
+#: deploy/gunicorn.conf.py's defaults on this machine: 2 workers per core, 4 threads each.
+WORKERS, THREADS = 2 * (os.cpu_count() or 1), 4
 CONNECTIONS = 4
 
 
@@ -36,10 +37,19 @@ def _free_port() -> int:
 @contextmanager
 def served(target: Target, factory: str):
     port = _free_port()
+    # The production settings (deploy/gunicorn.conf.py) for both apps: same workers, threads and pools.
+    # Not preloaded: that config's post-fork step knows only the registry's own app.
+    env = target.env() | {
+        "REGISTRY_BIND": f"127.0.0.1:{port}",
+        "REGISTRY_WORKERS": str(WORKERS),
+        "REGISTRY_THREADS": str(THREADS),
+        "REGISTRY_PRELOAD": "0",
+        "REGISTRY_ACCESS_LOG": os.devnull,
+    }
     proc = subprocess.Popen(
-        [GUNICORN, "-k", "gthread", "-w", str(WORKERS), "--threads", str(THREADS), "-b", f"127.0.0.1:{port}",
-         "--timeout", "120", "--log-level", "warning", f"bench.wsgi:{factory}()"],
-        env=target.env(), cwd=ROOT,
+        [GUNICORN, "-c", str(ROOT / "deploy" / "gunicorn.conf.py"), "--log-level", "warning",
+         f"bench.wsgi:{factory}()"],
+        env=env, cwd=ROOT,
     )  # fmt: skip
     try:
         # The port opens before the workers have loaded the app: wait for answers, from every worker.
