@@ -46,10 +46,8 @@ FIELDS = (
 #: Fields left out of the canonical form when None: entries older than the field keep their hash.
 OPTIONAL = frozenset({"subjects"})
 _REQUIRED = tuple(name for name in FIELDS if name not in OPTIONAL)
-#: What json.dumps itself uses (ensure_ascii=False): the C string encoder, and the error for other types.
-_encode_string = json.encoder.encode_basestring
-_DEFAULT = json.JSONEncoder().default
-_c_make_encoder = json.encoder.c_make_encoder
+#: One encoder with the canonical options: ``json.dumps`` with options builds a new one per call.
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def format_time(value: datetime) -> str:
@@ -61,10 +59,9 @@ def format_time(value: datetime) -> str:
 def canonical(entry: dict) -> bytes:
     """The hashed bytes: the fields as JSON with sorted keys, no spaces, UTF-8, the time as text.
 
-    Defined by ``canonical_reference`` (``json.dumps``), and equal to it byte for byte
-    (tests/test_audit_canonical.py). This one calls the C encoder ``json.dumps`` ends in directly:
-    ``json.dumps`` with options builds a new encoder per call, which was most of the cost of checking a
-    chain of a million entries.
+    Defined by ``canonical_reference`` and equal to it byte for byte (tests/test_audit_canonical.py),
+    without its per-call costs (a new encoder per ``json.dumps`` with options, the extra dict merges):
+    the chain is rechecked whole, a million entries and more.
     """
     body = {name: entry[name] for name in _REQUIRED}
     for name in OPTIONAL:
@@ -74,11 +71,7 @@ def canonical(entry: dict) -> bytes:
     when = body["occurred_at"]
     if isinstance(when, datetime):
         body["occurred_at"] = format_time(when)
-    if _c_make_encoder is None:  # an interpreter without the C accelerator
-        return canonical_reference(entry)
-    # A new markers dict each time, as json.dumps has: the encoder may leave marks behind when it raises.
-    encode = _c_make_encoder({}, _DEFAULT, _encode_string, None, ":", ",", True, False, False)
-    return "".join(encode(body, 0)).encode("utf-8")
+    return _ENCODER.encode(body).encode("utf-8")
 
 
 def canonical_reference(entry: dict) -> bytes:

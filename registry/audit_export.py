@@ -30,8 +30,9 @@ from registry import audit_chain, signing
 FORMAT = "wildlife-registry-audit-export/1"
 
 
-def _dumps(obj: dict) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+#: What ``json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`` writes, with one
+#: encoder for the whole export instead of a new one per line.
+_dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 
 
 def _manifest_message(header: dict, manifest: dict) -> bytes:
@@ -72,9 +73,10 @@ def export_lines(
     ranges: list[list[int]] = []
     digest = hashlib.sha256()
     count = 0
+    sign, message = signer.sign, signing.entry_message
     for entry in entries:
         seq, entry_hash = entry["seq"], entry["entry_hash"]
-        line = dict(entry, type="entry", sig=signer.sign(signing.entry_message(origin, seq, entry_hash)))
+        line = dict(entry, type="entry", sig=sign(message(origin, seq, entry_hash)))
         if not isinstance(line["occurred_at"], str):
             line["occurred_at"] = audit_chain.format_time(line["occurred_at"])
         yield _dumps(line) + "\n"

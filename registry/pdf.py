@@ -13,9 +13,7 @@ import importlib.util
 import io
 from pathlib import Path
 
-from reportlab.graphics import renderPDF
-from reportlab.graphics.barcode.qr import QrCodeWidget
-from reportlab.graphics.shapes import Drawing
+import segno
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
@@ -49,6 +47,43 @@ def register_fonts() -> None:
 
 def verification_url(base: str, permit) -> str:
     return f"{base.rstrip('/')}/verify/{permit.number}?t={permit.security_token}"
+
+
+#: Modules of light margin around the code, which readers need (the QR standard's quiet zone).
+QR_BORDER = 4
+
+
+def qr_runs(data: str) -> tuple[int, list[tuple[int, int, int]]]:
+    """*data* as a QR code (error correction level M), from segno: its side in modules, the quiet zone
+    included, and each horizontal run of dark modules as (row from the top, first column, length)."""
+    code = segno.make(data, error="m", boost_error=False, micro=False)
+    runs, size = [], 0
+    for row, modules in enumerate(code.matrix_iter(border=QR_BORDER)):
+        size, start = row + 1, None
+        for column, dark in enumerate((*modules, 0)):
+            if dark and start is None:
+                start = column
+            elif not dark and start is not None:
+                runs.append((row, start, column - start))
+                start = None
+    return size, runs
+
+
+def draw_qr(canvas: Canvas, data: str, x: float, y: float, side: float) -> None:
+    """The QR code of *data* as one filled vector path, *side* wide with its lower left corner at (x, y).
+
+    ReportLab's QR widget drew each module as a shape of its own and took ~50 ms a permit; one path
+    of the runs of dark modules draws the same code in a fraction of a millisecond.
+    """
+    size, runs = qr_runs(data)
+    unit = side / size
+    path = canvas.beginPath()
+    for row, column, length in runs:
+        path.rect(x + column * unit, y + side - (row + 1) * unit, length * unit, unit)
+    canvas.saveState()
+    canvas.setFillColorRGB(0, 0, 0)
+    canvas.drawPath(path, stroke=0, fill=1)
+    canvas.restoreState()
 
 
 class _Sheet:
@@ -281,12 +316,7 @@ def render_permit(permit, authority: dict, base_url: str) -> bytes:
         "수출 확인 · 선하증권/항공화물운송장 번호",
         [""],
     )
-    qr = QrCodeWidget(verification_url(base_url, permit), barLevel="M")
-    x0, y0, x1, y1 = qr.getBounds()
-    side = 60 * mm
-    drawing = Drawing(side, side, transform=[side / (x1 - x0), 0, 0, side / (y1 - y0), 0, 0])
-    drawing.add(qr)
-    renderPDF.draw(drawing, canvas, 135 * mm, 10 * mm)
+    draw_qr(canvas, verification_url(base_url, permit), 135 * mm, 10 * mm, 60 * mm)
     canvas.setFont(FONT, 6.5)
     canvas.drawCentredString(165 * mm, 8 * mm, "Verify · 진위 확인")
     canvas.showPage()
