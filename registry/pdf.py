@@ -3,7 +3,9 @@
 The Korean text is set in NanumGothic, embedded (subset) in the file so that any reader shows it;
 the font comes from the koreanize-matplotlib package, located without importing it. Files are
 rendered with ``invariant=1``: the same permit always gives the same bytes, so the SHA-256 taken
-at issue identifies the document.
+at issue identifies the document. Changing how anything is drawn changes those bytes for permits
+already issued (the QR code drawn as one path, issue #13, did): the file handed out still matches
+its record, a new rendering of an old permit does not.
 """
 
 from __future__ import annotations

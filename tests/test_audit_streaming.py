@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from sqlalchemy import event, insert, select, update
 
 from registry import audit_chain, audit_export, signing
+from registry.cli import verify_audit
 from registry.csv_cells import cell
 from registry.extensions import db
 from registry.models import AuditEntry, AuditHead
@@ -238,3 +239,15 @@ def test_range_difference_is_set_difference(a, b):
     numbers = lambda ranges: {n for start, end in ranges for n in range(start, end + 1)}  # noqa: E731
     got = list(audit_export._minus(audit_export._merged(ranges_a), audit_export._merged(ranges_b)))
     assert got == sorted(numbers(ranges_a) - numbers(ranges_b))
+
+
+def test_cli_checks_every_signature_when_asked(app, bulk, world, tmp_path):
+    path = _export_file(app, bulk, world, tmp_path)
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[2] = json.dumps(dict(json.loads(lines[2]), sig="AAAA"), ensure_ascii=False) + "\n"
+    path.write_text("".join(lines), encoding="utf-8")
+    runner = app.test_cli_runner()
+    assert runner.invoke(verify_audit, ["--file", str(path)]).exit_code == 0
+    strict = runner.invoke(verify_audit, ["--file", str(path), "--every-signature"])
+    assert strict.exit_code == 1 and "not signed by the registry" in strict.output
+    assert runner.invoke(verify_audit, ["--every-signature"]).exit_code == 2
