@@ -151,11 +151,10 @@ class _Rewind:
     """Reading the lines a second time, when they can be: a list, or a file that can seek."""
 
     def __init__(self, lines: Iterable[str]):
-        self.lines: Any = lines
-        self.start = None
-        if not isinstance(lines, Sequence):
-            seekable = getattr(lines, "seekable", None)
-            self.start = self.lines.tell() if seekable is not None and seekable() else None
+        stream: Any = lines  # a file, when it has seekable()
+        self.lines, self.start = stream, None
+        if not isinstance(lines, Sequence) and getattr(stream, "seekable", lambda: False)():
+            self.start = stream.tell()
 
     @property
     def possible(self) -> bool:
