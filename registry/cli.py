@@ -250,7 +250,12 @@ def _configured_public_pem() -> str | None:
     "must still extend every one",
 )
 @click.option("--full", is_flag=True, help="Then reconcile the tables with the log (registry audit reconcile)")
-def verify_audit(export_file, key_file, against_file, full):
+@click.option(
+    "--every-signature",
+    is_flag=True,
+    help="With --file: check each entry's own signature even when the signed manifest accounts for the file",
+)
+def verify_audit(export_file, key_file, against_file, full, every_signature):
     """Verify the chain (or an export, offline); exit 1 and name the entry on any tampering.
 
     Signatures are always checked: without --key or a configured signing key, it refuses (exit 2).
@@ -260,6 +265,9 @@ def verify_audit(export_file, key_file, against_file, full):
 
     if export_file is not None and (full or against_file is not None):
         click.secho("error: --full and --against check the database; an export is checked alone", fg="red", err=True)
+        sys.exit(2)
+    if every_signature and export_file is None:
+        click.secho("error: --every-signature is for an export (--file)", fg="red", err=True)
         sys.exit(2)
     try:
         public_pem = key_file.read_text(encoding="ascii") if key_file else _configured_public_pem()
@@ -278,7 +286,7 @@ def verify_audit(export_file, key_file, against_file, full):
 
         # Damaged bytes are the verifier's to report, line by line, not a decoding traceback.
         with export_file.open(encoding="utf-8", errors="replace") as lines:
-            verdict = audit_export.verify_export(lines, trusted)
+            verdict = audit_export.verify_export(lines, trusted, every_signature=every_signature)
         click.echo(str(verdict))
         sys.exit(0 if verdict.ok else 1)
     _verify_database(public_pem, against_file, full)

@@ -190,3 +190,26 @@ def test_api_pdf_and_endorsement(api_tokens, client, world):
     again = client.post(f"/api/v1/permits/{permit.id}/endorsements", json=body, headers=headers)
     # The permit lifecycle's own refusal (the endorsement no longer words it by hand).
     assert again.status_code == 409 and "it is now 'Fully used'" in again.json["detail"]
+
+
+def test_qr_is_segnos_encoding_drawn_as_one_path(world, monkeypatch):
+    """The code drawn is segno's for the verification URL, module for module, as a single filled path
+    (ReportLab's widget drew every module on its own and was most of a permit's rendering time)."""
+    import segno
+    from reportlab.pdfgen.canvas import Canvas
+
+    permit = issued_permit(world)
+    url = pdf.verification_url("https://registry.example", permit)
+    size, runs = pdf.qr_runs(url)
+    code = segno.make(url, error="m", boost_error=False, micro=False, mask=pdf.QR_MASK)
+    expected = {
+        (r, c) for r, row in enumerate(code.matrix_iter(border=pdf.QR_BORDER)) for c, dark in enumerate(row) if dark
+    }
+    drawn = {(r, c + i) for r, c, length in runs for i in range(length)}
+    assert size == code.symbol_size(border=pdf.QR_BORDER)[0] and drawn == expected
+    assert sum(length for _, _, length in runs) == len(drawn)  # no module drawn twice
+    paths = []
+    original = Canvas.drawPath
+    monkeypatch.setattr(Canvas, "drawPath", lambda self, path, **kw: paths.append(path) or original(self, path, **kw))
+    data = documents.permit_pdf(permit)
+    assert len(paths) == 1 and _qr(data).endswith(f"/verify/{permit.number}?t={permit.security_token}")

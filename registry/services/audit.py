@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -150,7 +150,31 @@ def entry_dict(e: AuditEntry) -> dict:
     return {name: getattr(e, name) for name in audit_chain.FIELDS} | {"entry_hash": e.entry_hash}
 
 
-def verify_database(public_pem: str | None = None, batch: int = 2000) -> audit_chain.Verdict:
+#: The columns the chain is checked on, in the order entry_rows gives them.
+_CHAIN_NAMES = (*audit_chain.FIELDS, "entry_hash")
+#: Rows fetched from the database at a time (a server-side cursor on PostgreSQL).
+CHUNK = 5_000
+
+
+def entry_rows(statement, names: tuple[str, ...] = _CHAIN_NAMES, session=None) -> Iterator[dict]:
+    """The entries *statement* selects (over ``audit_entry``), as plain dicts of *names*, streamed
+    on *session* (default: the application's own; exports pass the replica's reader).
+
+    Core rows, no ORM objects: nothing is kept in the session, and memory stays flat however long
+    the log (``yield_per`` fetches CHUNK rows at a time, through a server-side cursor on PostgreSQL).
+    """
+    table = AuditEntry.__table__
+    statement = statement.with_only_columns(*(table.c[name] for name in names)).execution_options(yield_per=CHUNK)
+    # On the session's connection (its transaction), past the ORM layer.
+    result = (session or db.session).connection().execute(statement)
+    try:
+        for row in result:
+            yield dict(zip(names, row, strict=True))
+    finally:  # a verdict found early leaves the rest unread: free the cursor now
+        result.close()
+
+
+def verify_database(public_pem: str | None = None) -> audit_chain.Verdict:
     """Recompute the whole chain from the table, streaming so memory stays flat, then check it against
     the signed checkpoints (with *public_pem*, else the configured key's public half: never without a key)
     and against the domain rows it should describe.
@@ -160,25 +184,9 @@ def verify_database(public_pem: str | None = None, batch: int = 2000) -> audit_c
     session = db.session
     public = signing.public_key(public_pem if public_pem is not None else anchor.signer().public_pem)
     head = session.execute(select(AuditHead.seq, AuditHead.entry_hash).where(AuditHead.id == 1)).one()
-
-    def rows():
-        last = 0
-        while True:
-            # Entries past the head read above were committed after it: the next run checks them.
-            chunk = session.scalars(
-                select(AuditEntry)
-                .where(AuditEntry.seq > last, AuditEntry.seq <= head.seq)
-                .order_by(AuditEntry.seq)
-                .limit(batch)
-            ).all()
-            if not chunk:
-                return
-            for e in chunk:
-                yield entry_dict(e)
-                session.expunge(e)
-            last = chunk[-1].seq
-
-    verdict = audit_chain.verify(rows(), head=(head.seq, head.entry_hash))
+    # Entries past the head read above were committed after it: the next run checks them.
+    rows = entry_rows(select(AuditEntry.seq).where(AuditEntry.seq <= head.seq).order_by(AuditEntry.seq))
+    verdict = audit_chain.verify(rows, head=(head.seq, head.entry_hash))
     if verdict.ok:
         broken = check_checkpoints(public)
         if broken is not None:

@@ -23,27 +23,17 @@ from registry.services.errors import ValidationFailed
 FORMATS = {"jsonl": "application/jsonl", "csv": "text/csv", "pdf": "application/pdf"}
 #: A PDF is for reading; past this many entries, the report says to narrow the query or use CSV.
 PDF_LIMIT = 20_000
-BATCH = 2_000
 
 
 def _entries(filters: dict, up_to: int, limit: int | None = None) -> Iterator[dict]:
-    """Matching entries in chain order, fetched in batches so memory stays flat."""
-    columns = [AuditEntry.__table__.c[name] for name in (*audit_chain.FIELDS, "entry_hash")]
-    # Plain rows, not ORM objects: nothing accumulates in the session however long the export.
-    base = history.query(filters).where(AuditEntry.seq <= up_to).with_only_columns(*columns)
-    last, sent = 0, 0
-    while True:
-        batch = reader().execute(base.where(AuditEntry.seq > last).order_by(AuditEntry.seq).limit(BATCH)).all()
-        if not batch:
-            return
-        for record in batch:
-            row = dict(record._mapping)
-            row["occurred_at"] = audit_chain.format_time(row["occurred_at"])
-            yield row
-            sent += 1
-            if limit is not None and sent >= limit:
-                return
-        last = batch[-1].seq
+    """Matching entries in chain order, streamed (Core rows, fetched in chunks) so memory stays flat."""
+    statement = history.query(filters).where(AuditEntry.seq <= up_to).order_by(AuditEntry.seq)
+    if limit is not None:
+        statement = statement.limit(limit)
+    format_time = audit_chain.format_time
+    for row in audit.entry_rows(statement, session=reader()):
+        row["occurred_at"] = format_time(row["occurred_at"])
+        yield row
 
 
 def _latest(filters: dict, up_to: int) -> list[dict] | None:
@@ -115,16 +105,23 @@ def encoded(chunks: Iterator[bytes | str]) -> Iterator[bytes]:
         yield chunk.encode("utf-8") if isinstance(chunk, str) else chunk
 
 
+#: The columns of the CSV export, in order.
+CSV_COLUMNS = (*audit_chain.FIELDS, "entry_hash")
+#: What ``json.dumps(value, ensure_ascii=False, sort_keys=True)`` writes, without a new encoder per cell.
+_json_cell = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
+
+
 def _csv(rows: Iterator[dict]) -> Iterator[str]:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=[*audit_chain.FIELDS, "entry_hash"])
-    writer.writeheader()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
     for row in rows:
+        # cell() leaves anything but text alone: numbers and None skip the call.
         writer.writerow(
-            {
-                k: json.dumps(v, ensure_ascii=False, sort_keys=True) if isinstance(v, (dict, list)) else cell(v)
-                for k, v in row.items()
-            }
+            [
+                cell(v) if isinstance(v, str) else _json_cell(v) if isinstance(v, (dict, list)) else v
+                for v in map(row.__getitem__, CSV_COLUMNS)
+            ]
         )
         if out.tell() > 64_000:
             yield out.getvalue()
