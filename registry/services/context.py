@@ -61,7 +61,7 @@ def write_transaction():
 
 
 def append_queued_entries(session) -> None:
-    from registry.services import audit  # audit writes through this module: imported when first used
+    from registry.services import audit  # at call time: audit imports this module (a cycle at load)
 
     audit.append_queued(session)
 
