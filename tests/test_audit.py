@@ -180,3 +180,29 @@ def test_canonical_form_is_stable():
 
 def test_secrets_are_masked():
     assert audit.jsonable({"password": "hunter2", "name": "x"}) == {"password": "***", "name": "x"}
+
+
+def test_entries_take_their_place_at_commit_and_vanish_with_a_rollback(world, session):
+    """record() only queues: the head is neither read nor moved before the commit (so not locked);
+    a transaction that rolls back leaves no entry and no gap in seq."""
+    from registry.models import AuditHead
+    from registry.permissions import Actor
+    from registry.services.context import write_transaction
+
+    def head():
+        return session.execute(text("SELECT seq, entry_hash FROM audit_head WHERE id = 1")).one()
+
+    actor, start = Actor.system("tests"), head()
+    with pytest.raises(RuntimeError, match="changed my mind"), write_transaction():
+        for n in range(3):
+            audit.record(actor, "animal.note", "animal", 1, None, {"n": n})
+        raise RuntimeError("changed my mind")
+    assert head() == start and session.query(AuditEntry).count() == start.seq
+    with write_transaction():
+        entry = audit.record(actor, "animal.note", "animal", 1, None, {"n": "kept"})
+        assert (entry.seq, entry.entry_hash, entry.signature) == (None, None, None)
+        assert head() == start
+    assert entry.seq == start.seq + 1 and entry.prev_hash == start.entry_hash
+    assert session.get(AuditHead, 1).seq == entry.seq
+    assert session.get(AuditEntry, entry.seq).after == {"n": "kept"}
+    assert audit.verify_database().ok

@@ -176,11 +176,10 @@ def test_other_queries_claim_no_completeness(world, session, life):
     assert verdict.ok and verdict.history is None and len(_entries(lines)) == 3
 
 
-def _as_before_subjects(session, seq: int, named):
+def _as_before_subjects(entry, named, latest):
     """What entries looked like before subjects existed: none hashed, the migration indexed the object."""
-    kind, ident = next(iter(named))
-    session.add(AuditSubject(subject_type=kind, subject_id=str(ident), seq=seq))
-    return None
+    entry.subjects = None
+    return [(entry.object_type, entry.object_id)]
 
 
 def test_entries_older_than_subjects_keep_their_hash_and_are_proven_only_from_then_on(

@@ -16,7 +16,6 @@ from registry.models import (
     Animal,
     AnimalEvent,
     AuditEntry,
-    AuditSubject,
     EndorsedLine,
     Endorsement,
     Identifier,
@@ -454,11 +453,9 @@ def test_index_row_added(history, session):
 def test_index_of_entries_older_than_subjects(world, session, monkeypatch):
     """Entries written before they named subjects are indexed by their object (the migration's backfill)."""
 
-    def backfilled(session, seq, named):
-        kind, object_id = next(iter(named))
-        if object_id is not None:
-            session.add(AuditSubject(subject_type=kind, subject_id=str(object_id), seq=seq))
-        return None
+    def backfilled(entry, named, latest):
+        entry.subjects = None
+        return [] if entry.object_id is None else [(entry.object_type, entry.object_id)]
 
     monkeypatch.setattr(audit, "link_subjects", backfilled)
     animal = declared_animal(world, chip=CHIP)

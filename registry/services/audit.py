@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any, NamedTuple
 
-from sqlalchemy import String, and_, cast, exists, func, or_, select
+from sqlalchemy import String, and_, cast, event, exists, func, insert, or_, select
+from sqlalchemy.orm import Session
 
 from registry import audit_chain, signing
 from registry.extensions import db
@@ -64,6 +66,15 @@ def diff(before: dict | None, after: dict | None) -> tuple[dict | None, dict | N
     return {k: b.get(k) for k in keys}, {k: a.get(k) for k in keys}
 
 
+#: The entries a write transaction recorded, appended to the chain only when it commits.
+_QUEUE = "registry_audit_queue"
+
+
+class _Queued(NamedTuple):
+    entry: AuditEntry  # every field but its place in the chain, filled by append_queued
+    subjects: list[tuple[str, str]]  # what it concerns (its own object too), sorted
+
+
 def record(
     actor: Actor,
     action: str,
@@ -73,56 +84,104 @@ def record(
     after: dict | None = None,
     subjects: Iterable[Subject] = (),
 ) -> AuditEntry:
-    """Append one entry to the chain, inside the caller's write transaction.
+    """Queue one entry, inside the caller's write transaction, for the chain: it is appended when the
+    transaction commits (``append_queued``) and vanishes with it when it rolls back.
 
     *subjects* are what the entry concerns besides its own object (the animals of a transfer...).
+    The entry returned gets its place (seq, hashes, subject links, signature, time) at the commit;
+    until then those are None. What it says is fixed now: later changes to the objects do not reach it.
     """
     if not in_write_transaction():
         raise RuntimeError("audit entries are written only inside a write transaction")
-    session = db.session
-    head = session.execute(lock(select(AuditHead).where(AuditHead.id == 1))).scalar_one()
+    queued = _entry(actor, action, object_type, object_id, before, after, subjects)
+    db.session.info.setdefault(_QUEUE, []).append(queued)
+    return queued.entry
+
+
+def _entry(actor: Actor, action: str, object_type: str, object_id, before, after, subjects) -> _Queued:
     before, after = diff(before, after)
-    fields = {
-        "seq": head.seq + 1,
-        "occurred_at": utcnow(),
-        "actor_id": actor.user_id,
-        "actor_name": actor.username,
-        "actor_role": actor.role,
-        "action": action,
-        "object_type": object_type,
-        "object_id": None if object_id is None else str(object_id),
-        "before": before,
-        "after": after,
-        "request_id": actor.request_id,
-        "client_addr": actor.client_addr,
-        "prev_hash": head.entry_hash,
-    }
-    # Every subject the entry concerns, each linked to its previous entry (under the head's lock).
-    fields["subjects"] = link_subjects(session, fields["seq"], [(object_type, object_id), *subjects])
-    entry = AuditEntry(**fields, entry_hash=audit_chain.compute_hash(fields))
-    session.add(entry)
-    head.seq, head.entry_hash = entry.seq, entry.entry_hash
-    # The anchor outside the database: signed, and every so often a signed checkpoint for the witnesses.
-    entry.signature = anchor.sign_entry(entry.seq, entry.entry_hash)
-    if anchor.checkpoint_due(head, action):
-        session.flush()
-        _sign_head(session, head)
-    session.flush()
-    return entry
+    entry = AuditEntry(
+        actor_id=actor.user_id,
+        actor_name=actor.username,
+        actor_role=actor.role,
+        action=action,
+        object_type=object_type,
+        object_id=None if object_id is None else str(object_id),
+        before=before,
+        after=after,
+        request_id=actor.request_id,
+        client_addr=actor.client_addr,
+    )
+    # Subjects without an id are left out.
+    named = sorted({(kind, str(i)) for kind, i in [(object_type, object_id), *subjects] if i is not None})
+    return _Queued(entry, named)
 
 
-def link_subjects(session, seq: int, named: Iterable[Subject]) -> list[dict]:
-    """The subjects of entry *seq*, sorted, each with the seq of its previous entry (None for its
-    first), and indexed in audit_subject. Subjects without an id are left out.
+def append_queued(session) -> None:
+    """Append the entries the transaction queued to the chain: the write path's one point of order.
 
-    Called under the chain head's lock, so no other entry can come between the read and the write.
+    Called by ``write_transaction`` just before it commits. The head's row lock is taken here, so it
+    is held only from this step to the commit, whatever the use case did before: a long endorsement
+    no longer holds up every other writer while it works. Under the lock, in one step: each entry
+    gets the next seq, the head's hash as its prev_hash, each subject's previous entry as its
+    ``prev``, its hash and signature; the entries and their index rows are inserted in bulk, the head
+    moves, and a checkpoint is signed when one is due. On SQLite the transaction's BEGIN IMMEDIATE
+    already serialises writers; the step is the same.
     """
-    wanted = sorted({(kind, str(i)) for kind, i in named if i is not None})
+    queue = session.info.pop(_QUEUE, None)
+    if not queue:
+        return
+    # The use case's own rows first, outside the lock: their errors come before it, and the
+    # statements that follow under it only insert audit rows, so they wait for no other writer.
+    session.flush()
+    head = session.execute(
+        lock(select(AuditHead).where(AuditHead.id == 1)).execution_options(populate_existing=True)
+    ).scalar_one()
+    latest = _latest_entries(session, {subject for q in queue for subject in q.subjects})
+    # Read after the lock: the previous append committed before it, so time never runs back along seq.
+    now = utcnow()
+    entries: list[dict] = []
+    index: list[dict] = []
+    todo = deque(queue)
+    while todo:
+        entry, named = todo.popleft()
+        missing = {s for s in named if s not in latest}
+        if missing:  # only a checkpoint's entry, queued below, names a subject not looked up yet
+            latest |= _latest_entries(session, missing)
+        entry.seq, entry.occurred_at, entry.prev_hash = head.seq + 1, now, head.entry_hash
+        indexed = link_subjects(entry, named, latest)
+        fields = {name: getattr(entry, name) for name in audit_chain.FIELDS}
+        entry.entry_hash = audit_chain.compute_hash(fields)
+        # The anchor outside the database: every entry signed.
+        entry.signature = anchor.sign_entry(entry.seq, entry.entry_hash)
+        entries.append(fields | {"entry_hash": entry.entry_hash, "signature": entry.signature})
+        index.extend({"subject_type": kind, "subject_id": i, "seq": entry.seq} for kind, i in indexed)
+        latest.update(dict.fromkeys(indexed, entry.seq))
+        head.seq, head.entry_hash = entry.seq, entry.entry_hash
+        if anchor.checkpoint_due(head, entry.action):
+            # Every so often a signed checkpoint of the head for the witnesses, recorded next.
+            todo.appendleft(_checkpoint_entry(_sign_head(session, head)))
+    session.execute(insert(AuditEntry), entries)
+    if index:
+        session.execute(insert(AuditSubject), index)
+    session.flush()  # the head
+
+
+def link_subjects(entry: AuditEntry, named: list[tuple[str, str]], latest: dict) -> list[tuple[str, str]]:
+    """Name in *entry* each subject it concerns with that subject's previous entry from *latest* (None
+    for its first); returns the subjects to index under its seq in audit_subject."""
+    entry.subjects = [{"type": kind, "id": i, "prev": latest[(kind, i)]} for kind, i in named]
+    return named
+
+
+def _latest_entries(session, wanted: set[tuple[str, str]]) -> dict[tuple[str, str], int | None]:
+    """Each subject's latest entry in the chain (None when it has none yet): read under the head's
+    lock, so no other entry can come between the read and the append."""
+    latest: dict[tuple[str, str], int | None] = dict.fromkeys(wanted)
     by_type: dict[str, list[str]] = {}
-    for kind, i in wanted:
+    for kind, i in sorted(wanted):
         by_type.setdefault(kind, []).append(i)
-    latest: dict[tuple[str, str], int] = {}
-    if wanted:
+    if by_type:
         rows = session.execute(
             select(AuditSubject.subject_type, AuditSubject.subject_id, func.max(AuditSubject.seq))
             .where(
@@ -135,9 +194,16 @@ def link_subjects(session, seq: int, named: Iterable[Subject]) -> list[dict]:
             )
             .group_by(AuditSubject.subject_type, AuditSubject.subject_id)
         )
-        latest = {(kind, i): last for kind, i, last in rows}
-    session.add_all(AuditSubject(subject_type=kind, subject_id=i, seq=seq) for kind, i in wanted)
-    return [{"type": kind, "id": i, "prev": latest.get((kind, i))} for kind, i in wanted]
+        latest.update({(kind, i): last for kind, i, last in rows})
+    return latest
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_queue(session: Session, transaction) -> None:
+    """Entries queued by a transaction that ended without appending them (rolled back) vanish with it:
+    the chain never has a gap for them."""
+    if transaction.parent is None:
+        session.info.pop(_QUEUE, None)
 
 
 def record_alone(actor: Actor, action: str, object_type: str, object_id=None, after: dict | None = None) -> None:
@@ -273,16 +339,25 @@ def unaudited_rows() -> str | None:
 
 
 def checkpoint(actor: Actor) -> AuditCheckpoint:
-    """Sign the chain's current head and keep the signature: rewriting history before it shows."""
+    """Sign the chain's current head and keep the signature: rewriting history before it shows.
+
+    The head stays locked from here to the commit (a short transaction), so the entry recording the
+    checkpoint is the next one appended.
+    """
     anchor.signer()  # refuse before the transaction when there is no key
     with write_transaction() as session:
-        head = session.execute(lock(select(AuditHead).where(AuditHead.id == 1))).scalar_one()
-        return _sign_head(session, head, actor)
+        session.flush()
+        head = session.execute(
+            lock(select(AuditHead).where(AuditHead.id == 1)).execution_options(populate_existing=True)
+        ).scalar_one()
+        cp = _sign_head(session, head)
+        session.info.setdefault(_QUEUE, []).append(_checkpoint_entry(cp, actor))
+        return cp
 
 
-def _sign_head(session, head: AuditHead, actor: Actor | None = None) -> AuditCheckpoint:
-    """Sign *head* (locked by the caller), count it on the head, queue it for the witnesses, and
-    record it with an entry naming it, so every checkpoint row has its entry (unaudited_rows)."""
+def _sign_head(session, head: AuditHead) -> AuditCheckpoint:
+    """Sign *head* (locked by the caller), count it on the head and queue it for the witnesses. The
+    caller appends its entry (``_checkpoint_entry``), so every checkpoint row has one (unaudited_rows)."""
     from flask import current_app
 
     key, origin = anchor.signer(), current_app.config["AUDIT_ORIGIN"]
@@ -298,15 +373,19 @@ def _sign_head(session, head: AuditHead, actor: Actor | None = None) -> AuditChe
     head.checkpoints, head.checkpoint_seq, head.checkpoint_at = head.checkpoints + 1, cp.seq, cp.signed_at
     session.flush()
     witnesses.queue(session, witnesses.line(cp, origin))
-    record(
+    return cp
+
+
+def _checkpoint_entry(cp: AuditCheckpoint, actor: Actor | None = None) -> _Queued:
+    return _entry(
         actor or Actor.system("checkpoint"),  # signed by the write path on its own
         anchor.CHECKPOINT_ACTION,
         "audit_checkpoint",
         cp.id,
         None,
         {"seq": cp.seq, "entry_hash": cp.entry_hash, "key_fingerprint": cp.key_fingerprint},
+        (),
     )
-    return cp
 
 
 def check_checkpoints(public: signing.Ed25519PublicKey) -> audit_chain.Verdict | None:

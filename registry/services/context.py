@@ -42,6 +42,8 @@ def write_transaction():
     try:
         session.connection(execution_options={WRITE_OPTION: True})
         yield session
+        # The audit chain's one point of order: its lock is held only from here to the commit.
+        append_queued_entries(session)
         session.commit()
     except StaleDataError:
         session.rollback()
@@ -56,6 +58,12 @@ def write_transaction():
         raise
     finally:
         _in_write.reset(token)
+
+
+def append_queued_entries(session) -> None:
+    from registry.services import audit  # at call time: audit imports this module (a cycle at load)
+
+    audit.append_queued(session)
 
 
 def lock(query):
