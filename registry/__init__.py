@@ -9,7 +9,7 @@ from flask import Flask, abort, g, request, session
 from flask_babel import format_date
 from flask_login import current_user
 
-from registry import database  # noqa: F401  (engine event hooks)
+from registry import database  # also installs the engine event hooks
 from registry.extensions import babel, csrf, db, limiter, login_manager, migrate
 from registry.i18n import reader_locale
 
@@ -65,6 +65,7 @@ def create_app(config: type | dict | None = None, *, check_start: bool = True) -
 
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = database.engine_options(app.config)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
@@ -87,6 +88,8 @@ def create_app(config: type | dict | None = None, *, check_start: bool = True) -
         # A proxy's id ties the log to the proxy's own records; a client's would be its to forge.
         given = request.headers.get("X-Request-Id", "") if app.config["TRUSTED_PROXIES"] else ""
         g.request_id = given[:64] or uuid.uuid4().hex
+        # An outage later in the request is told apart: did one of its changes reach COMMIT?
+        g.commits_at_start = database.commits_sent()
 
     from registry.request_checks import refuse_bad_encoding, refuse_unreadable_json
 

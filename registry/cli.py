@@ -432,6 +432,18 @@ def expire_permits():
         click.echo(f"expired {number}")
 
 
+idempotency_cli = click.Group("idempotency", help="The API's Idempotency-Key answers.")
+
+
+@idempotency_cli.command("purge")
+@with_appcontext
+def purge_idempotency_keys():
+    """Delete the Idempotency-Key answers older than IDEMPOTENCY_KEY_HOURS (run daily)."""
+    from registry.services import idempotency
+
+    click.echo(f"deleted {idempotency.purge()} expired Idempotency-Key answers")
+
+
 report_cli = click.Group("report", help="Reports.")
 
 
@@ -509,7 +521,17 @@ def diagrams(out: Path):
 
 
 def register_commands(app) -> None:
-    for command in (users_cli, tokens_cli, report_cli, species_cli, audit_cli, permits_cli, demo, docs_cli):
+    for command in (
+        users_cli,
+        tokens_cli,
+        report_cli,
+        species_cli,
+        audit_cli,
+        permits_cli,
+        idempotency_cli,
+        demo,
+        docs_cli,
+    ):
         app.cli.add_command(command)
 
 

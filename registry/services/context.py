@@ -7,14 +7,15 @@ import logging
 from contextlib import contextmanager
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
-from registry.database import WRITE_OPTION
+from registry import database
+from registry.database import WRITE_OPTION, Fault
 from registry.extensions import db
 from registry.i18n import _
-from registry.services.errors import Conflict, NotFound
+from registry.services.errors import Conflict, NotFound, Unavailable
 
 log = logging.getLogger(__name__)
 _in_write = contextvars.ContextVar("registry_in_write", default=False)
@@ -39,6 +40,7 @@ def write_transaction():
     if session.in_transaction():
         session.rollback()
     token = _in_write.set(True)
+    commits_before = database.commits_sent()
     try:
         session.connection(execution_options={WRITE_OPTION: True})
         yield session
@@ -51,11 +53,46 @@ def write_transaction():
         # The database's own words name tables and constraints: log them, do not show them.
         log.warning("integrity error, rolled back: %s", exc.orig)
         raise Conflict(_("the change conflicts with data recorded at the same time; reload and try again")) from None
+    except (DBAPIError, DisconnectionError) as exc:
+        _rollback(session)
+        found = database.fault(exc)
+        if found is None:
+            raise
+        log.warning("database %s, rolled back: %s", found.value, exc.orig if isinstance(exc, DBAPIError) else exc)
+        raise unavailable(found, database.commits_sent() > commits_before) from exc
     except BaseException:
         session.rollback()
         raise
     finally:
         _in_write.reset(token)
+
+
+def _rollback(session) -> None:
+    """Roll back; on a connection already lost the rollback may fail too, and changes nothing."""
+    try:
+        session.rollback()
+    except (DBAPIError, DisconnectionError):
+        log.warning("rollback failed on a lost connection", exc_info=True)
+
+
+#: Seconds a client is told to wait (Retry-After) when the database was busy, or out of reach.
+RETRY_AFTER = {Fault.BUSY: 2, Fault.UNREACHABLE: 10}
+
+
+def unavailable(found: Fault, commit_sent: bool = False) -> Unavailable:
+    """The 503 for a database fault. "Nothing was saved" only when it is true: a connection lost
+    after COMMIT was sent leaves the outcome unknown, and the reader is told to check first."""
+    if found is Fault.BUSY:
+        message = _("the registry was busy with other changes to the same records, so nothing was saved; try again")
+    elif commit_sent:
+        message = _(
+            "the connection to the database was lost while the change was being saved: it may or may not have "
+            "been saved. Check the record before trying again (an API request may be retried with the same "
+            "Idempotency-Key)"
+        )
+    else:
+        message = _("the registry's database cannot be reached just now, so nothing was saved; try again shortly")
+    return Unavailable(message, RETRY_AFTER[found])
 
 
 def lock(query):
