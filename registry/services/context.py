@@ -95,9 +95,34 @@ def unavailable(found: Fault, commit_sent: bool = False) -> Unavailable:
     return Unavailable(message, RETRY_AFTER[found])
 
 
+#: The one order in which every use case takes its row locks (PostgreSQL; SQLite serialises writers
+#: with BEGIN IMMEDIATE). Two transactions that lock the same rows in different orders can each
+#: wait for the other: a deadlock. A use case that needs rows of several kinds takes them in this
+#: order, rows of one kind by id in one statement (``lock_ids``); one that moves several animals
+#: locks them all before the first audit entry. A use case that finds a row through another one (a
+#: transfer's animals, an animal's permit) reads the way there first without locking, then locks in
+#: order (see docs/architecture.md, Concurrency).
+LOCK_ORDER = (
+    "permit",  # a permit before the animals it covers (endorsements, exports, entries)
+    "animal",  # the animals a use case moves, by id
+    "facility",  # the facility they go to (its occupancy is counted under this lock)
+    "transfer",  # the transfer being answered, and any pending offer an event makes stale
+    "serial_counter",  # the numbers a use case allocates, and other rows of their own (users)
+    "audit_head",  # last: audit.record, once per entry, under this lock until commit
+)
+
+
 def lock(query):
     """Row lock on PostgreSQL; on SQLite, BEGIN IMMEDIATE already serialises writers."""
     return query.with_for_update()
+
+
+def lock_ids(session, model, ids) -> list:
+    """The rows of *model* with *ids*, locked in id order (``LOCK_ORDER``), fresh from the database."""
+    if not ids:
+        return []
+    query = lock(select(model).where(model.id.in_(sorted(set(ids)))).order_by(model.id))
+    return list(session.scalars(query.execution_options(populate_existing=True)))
 
 
 def load_locked(session, actor, machine, model, can_see, where, expected_version: int | None = None):
