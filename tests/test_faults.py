@@ -114,6 +114,46 @@ def _until(condition, seconds: float = 20) -> None:
         time.sleep(0.05)
 
 
+def _race(app, url, hold: str, params: dict, first, second) -> dict:
+    """Run *first*, then *second*, each in its own thread and session, both queued behind a row a
+    third connection holds (*hold*, a SELECT ... FOR UPDATE), so that they meet in the worst order;
+    then let them go. Returns each one's result, refusal (a DomainError) or ("unhandled", exc)."""
+    watcher = create_engine(conftest.database_url(url))
+    blocker = watcher.connect()
+    blocker.begin()
+    blocker.execute(text(hold), params)
+    outcomes: dict[str, object] = {}
+
+    def run(name, work):
+        with app.app_context():
+            try:
+                outcomes[name] = work()
+            except DomainError as exc:  # a refusal is an answer
+                outcomes[name] = exc
+            except Exception as exc:  # anything else would be a 500
+                outcomes[name] = ("unhandled", exc)
+            finally:
+                db.session.remove()
+
+    threads = [
+        threading.Thread(target=run, args=("first", first)),
+        threading.Thread(target=run, args=("second", second)),
+    ]
+    try:
+        threads[0].start()
+        _until(lambda: _waiting_on_locks(watcher) >= 1)
+        threads[1].start()
+        _until(lambda: _waiting_on_locks(watcher) >= 2)
+    finally:
+        blocker.rollback()
+        blocker.close()
+        for t in threads:
+            t.join(60)
+        watcher.dispose()
+    assert not any(isinstance(o, tuple) for o in outcomes.values()), outcomes
+    return outcomes
+
+
 @pytest.mark.slow
 def test_accepting_and_offering_at_once_never_deadlock(backend, tmp_path):
     """Accepting a transfer locked the transfer, its animal, then the receiving facility; offering
@@ -124,49 +164,54 @@ def test_accepting_and_offering_at_once_never_deadlock(backend, tmp_path):
     app, url, cleanup = _app(backend, tmp_path)
     try:
         keepers, bird, breeder_site, offer = _keepers_and_a_bird(app)
-        watcher = create_engine(conftest.database_url(url))
-        blocker = watcher.connect()
-        blocker.begin()
-        blocker.execute(text("SELECT id FROM animal WHERE id = :id FOR UPDATE"), {"id": bird})
-        outcomes: dict[str, object] = {}
-
-        def run(name, work):
-            with app.app_context():
-                try:
-                    outcomes[name] = work()
-                except DomainError as exc:  # a refusal is an answer
-                    outcomes[name] = exc
-                except Exception as exc:  # anything else would be a 500
-                    outcomes[name] = ("unhandled", exc)
-                finally:
-                    db.session.remove()
-
-        accept = threading.Thread(
-            target=run, args=("accept", lambda: uses.transfer_event(keepers["breeder"], "accept", offer).state)
+        outcomes = _race(
+            app,
+            url,
+            "SELECT id FROM animal WHERE id = :id FOR UPDATE",
+            {"id": bird},
+            lambda: uses.transfer_event(keepers["breeder"], "accept", offer).state,
+            lambda: uses.offer(keepers["zoo"], {"animal_ids": [bird], "facility_id": breeder_site}),
         )
-        again = threading.Thread(
-            target=run,
-            args=("offer", lambda: uses.offer(keepers["zoo"], {"animal_ids": [bird], "facility_id": breeder_site})),
-        )
-        accept.start()
-        _until(lambda: _waiting_on_locks(watcher) >= 1)
-        again.start()
-        _until(lambda: _waiting_on_locks(watcher) >= 2)
-        blocker.rollback()
-        blocker.close()
-        accept.join(60)
-        again.join(60)
-        assert not any(isinstance(o, tuple) for o in outcomes.values()), outcomes
-        assert outcomes["accept"] == "accepted", outcomes
+        assert outcomes["first"] == "accepted", outcomes
         # Refused for what it is (the animal is no longer the zoo's), not as a deadlock's victim (503).
-        assert isinstance(outcomes["offer"], DomainError) and outcomes["offer"].status in (404, 409, 422)
+        assert isinstance(outcomes["second"], DomainError) and outcomes["second"].status in (404, 409, 422)
         with app.app_context():
             animal = db.session.get(Animal, bird)
             assert animal.facility_id == breeder_site
             assert db.session.scalar(select(func.count()).select_from(Transfer)) == 1
             assert audit.verify_database().ok
             db.session.remove()
-        watcher.dispose()
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+        cleanup()
+
+
+@pytest.mark.slow
+def test_an_event_and_an_answer_on_its_offer_at_once_never_deadlock(backend, tmp_path):
+    """A death locked the animal, wrote its audit entry (the audit head), then cancelled the pending
+    offer (its transfer); declining the offer locked the transfer, then the audit head: a deadlock.
+    The event now locks the offers it may cancel before its audit entry."""
+    if backend != "postgresql":
+        pytest.skip("row locks and deadlocks are PostgreSQL's (SQLite serialises writers)")
+    app, url, cleanup = _app(backend, tmp_path)
+    try:
+        keepers, bird, _site, offer = _keepers_and_a_bird(app)
+        outcomes = _race(
+            app,
+            url,
+            "SELECT id FROM audit_head FOR UPDATE",
+            {},
+            lambda: uses.fire(keepers["zoo"], bird, "death", {"cause": "old age"}).state,
+            lambda: uses.transfer_event(keepers["breeder"], "decline", offer).state,
+        )
+        assert outcomes["first"] == "dead", outcomes
+        # The offer was cancelled with the death: declining it is refused for that, not as a deadlock's victim.
+        assert isinstance(outcomes["second"], DomainError) and outcomes["second"].status == 409, outcomes
+        with app.app_context():
+            assert db.session.get(Transfer, offer).state == "cancelled"
+            assert audit.verify_database().ok
+            db.session.remove()
     finally:
         with app.app_context():
             db.engine.dispose()
