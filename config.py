@@ -31,6 +31,8 @@ class Config:
     SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("DATABASE_URL")) or (
         f"sqlite:///{INSTANCE / 'registry.sqlite'}"
     )
+    #: pool_pre_ping: a connection the database dropped (restart, failover, network) is replaced
+    #: before use, so the app recovers by itself once the database is back.
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     #: Each worker process keeps its own pool of PostgreSQL connections (not used for SQLite). A
     #: request holds at most one, so one per gunicorn thread (REGISTRY_THREADS) is enough; the
@@ -46,6 +48,13 @@ class Config:
     #: and the annual report. They then lag the primary by the replica's delay; everything else, and
     #: every write (an export's own audit entry too), stays on DATABASE_URL. Unset: all on the primary.
     REPLICA_DATABASE_URL = database_url(os.environ.get("REGISTRY_REPLICA_DATABASE_URL")) or None
+    #: How long a SQLite writer waits for another's write lock before it is answered 503 with
+    #: Retry-After. Well under a web worker's timeout (gunicorn: 30 s), and longer than any write
+    #: transaction should last (they are kept short; reports and exports only read).
+    SQLITE_BUSY_TIMEOUT_MS = int(os.environ.get("REGISTRY_SQLITE_BUSY_TIMEOUT_MS", "5000"))
+    #: How long an Idempotency-Key's answer is replayed; a retry after that runs afresh, and
+    #: `registry idempotency purge` (daily) deletes older keys.
+    IDEMPOTENCY_KEY_HOURS = int(os.environ.get("REGISTRY_IDEMPOTENCY_KEY_HOURS", "24"))
     #: ISO country code of the registry's own Management Authority.
     ISSUING_COUNTRY = os.environ.get("REGISTRY_ISSUING_COUNTRY", "KR")
     #: argon2id parameters for new password hashes (OWASP: 19 MiB, 2 passes, 1 lane). A hash made

@@ -91,6 +91,8 @@ def create_app(config: type | dict | None = None, *, check_start: bool = True) -
         # A proxy's id ties the log to the proxy's own records; a client's would be its to forge.
         given = request.headers.get("X-Request-Id", "") if app.config["TRUSTED_PROXIES"] else ""
         g.request_id = given[:64] or uuid.uuid4().hex
+        # An outage later in the request is told apart: did one of its changes reach COMMIT?
+        g.commits_at_start = database.commits_sent()
 
     from registry.request_checks import refuse_bad_encoding, refuse_unreadable_json
 

@@ -440,6 +440,18 @@ def expire_permits():
         click.echo(f"expired {number}")
 
 
+idempotency_cli = click.Group("idempotency", help="The API's Idempotency-Key answers.")
+
+
+@idempotency_cli.command("purge")
+@with_appcontext
+def purge_idempotency_keys():
+    """Delete the Idempotency-Key answers older than IDEMPOTENCY_KEY_HOURS (run daily)."""
+    from registry.services import idempotency
+
+    click.echo(f"deleted {idempotency.purge()} expired Idempotency-Key answers")
+
+
 report_cli = click.Group("report", help="Reports.")
 
 
@@ -564,6 +576,7 @@ def register_commands(app) -> None:
         species_cli,
         audit_cli,
         permits_cli,
+        idempotency_cli,
         demo,
         docs_cli,
         backup_command,

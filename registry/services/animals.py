@@ -46,10 +46,29 @@ def _nothing(*args: object) -> None:
     return None
 
 
+#: first(session, animal_id, command): lock what the one lock order (context.LOCK_ORDER) puts
+#: before the animal: the permit an export or an entry is recorded on.
+First = Callable[[object, int, commands.AnimalEvent], None]
+
+
 @dataclass(frozen=True)
 class EventSpec:
     prepare: Prepare = _nothing
     effect: Effect = _nothing
+    first: First = _nothing
+
+
+def _permit_named(session, animal_id: int, command) -> None:
+    locked_permit(session, command.permit_id)
+
+
+def _permit_declared_on(session, animal_id: int, command) -> None:
+    """The permit of the line the animal was declared on (read unlocked: it never changes)."""
+    permit_id = session.scalar(
+        select(PermitLine.permit_id).join(Animal, Animal.permit_line_id == PermitLine.id).where(Animal.id == animal_id)
+    )
+    if permit_id is not None:
+        locked_permit(session, permit_id)
 
 
 def _target_facility(session, ctx: EventContext, details: dict, errors: dict) -> None:
@@ -148,14 +167,14 @@ def _marks_freed(session, ctx: EventContext, row: AnimalEvent, details: dict) ->
 
 C = commands
 EVENTS: dict[type[commands.AnimalEvent], EventSpec] = {
-    C.Enter: EventSpec(_permit_of_declaration),
+    C.Enter: EventSpec(_permit_of_declaration, first=_permit_declared_on),
     C.RefuseEntry: EventSpec(effect=_marks_freed),
     C.Void: EventSpec(effect=_marks_freed),
     C.Register: EventSpec(_target_facility, _move),
     C.Transfer: EventSpec(_new_keeper, _move),
     C.Death: EventSpec(),
     C.Dispose: EventSpec(_death_on_record, _released),
-    C.Export: EventSpec(_export_permit, _released),
+    C.Export: EventSpec(_export_permit, _released, first=_permit_named),
     C.ReportMissing: EventSpec(),
     C.Recover: EventSpec(_target_facility, _move),
     C.DeclareDead: EventSpec(),
@@ -199,6 +218,7 @@ def record_animal_event(actor: Actor, animal_id: int, command: commands.AnimalEv
     with write_transaction() as session:
         if handshake is not None and animal_id not in {a.id for a in handshake.animals}:
             raise NotFound(_("no such animal"))
+        spec.first(session, animal_id, command)
         animal = load_for_update(session, actor, animal_id, command.version, scoped=handshake is None)
         with refusals_as_conflict():
             t = ANIMAL.transition(animal.state, event)
@@ -214,6 +234,8 @@ def record_animal_event(actor: Actor, animal_id: int, command: commands.AnimalEv
             raise ValidationFailed(_("the event cannot be recorded"), errors)
         with refusals_as_conflict():
             ANIMAL.check_guards(t, animal.state, ctx)
+        # The offers the event may make stale, locked before the audit head (context.LOCK_ORDER).
+        _pending_offers(session, animal.id)
         before = animal.as_audit()
         from_state, facility_before = animal.state, animal.facility_id
         animal.state = t.target
@@ -252,19 +274,24 @@ def _subjects(session, ctx: EventContext, from_state, facility_before, handshake
     return named
 
 
+def _pending_offers(session, animal_id: int) -> list:
+    """The pending transfers of the animal with their offered values, locked, oldest first."""
+    return session.execute(
+        lock(
+            select(Transfer, transfer_animal)
+            .join(transfer_animal, transfer_animal.c.transfer_id == Transfer.id)
+            .where(transfer_animal.c.animal_id == animal_id, Transfer.state == TransferState.PENDING)
+            .order_by(Transfer.id)
+        )
+    ).all()
+
+
 def cancel_stale_offers(session, actor: Actor, animal: Animal, event: str, handshake=None) -> None:
     """Cancel the pending transfer offers of *animal* that *event* made stale: the animal is no longer
     in captivity, no longer the transferor's, or no longer held where the offer saw it. Each
     cancellation is audited in the event's transaction, by the one who recorded the event
     (*handshake*, the transfer being accepted, is not one of them)."""
-    offers = session.execute(
-        lock(
-            select(Transfer, transfer_animal)
-            .join(transfer_animal, transfer_animal.c.transfer_id == Transfer.id)
-            .where(transfer_animal.c.animal_id == animal.id, Transfer.state == TransferState.PENDING)
-            .order_by(Transfer.id)
-        )
-    ).all()
+    offers = _pending_offers(session, animal.id)
     for t, *_keys, version, owner_id, holder_id, facility_id in offers:
         if handshake is not None and t.id == handshake.id:
             continue

@@ -59,6 +59,15 @@ def register_birth(actor: Actor, birth: Birth) -> Animal:
     require(actor, ANIMAL.transitions["birth"].capability)
     errors: dict[str, str] = {}
     with write_transaction() as session:
+        # The new row refers to its parents: take the key-share lock that insert would take, before
+        # the facility's (context.LOCK_ORDER: animals, then facility).
+        parent_ids = sorted(i for i in (birth.sire_id, birth.dam_id) if i is not None)
+        session.execute(
+            select(Animal.id)
+            .where(Animal.id.in_(parent_ids))
+            .order_by(Animal.id)
+            .with_for_update(read=True, key_share=True)
+        )
         facility = locked_facility(session, birth.facility_id, errors)
         parents = {}
         for word, parent_id in (("sire", birth.sire_id), ("dam", birth.dam_id)):

@@ -7,14 +7,15 @@ import logging
 from contextlib import contextmanager
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
-from registry.database import WRITE_OPTION
+from registry import database
+from registry.database import WRITE_OPTION, Fault
 from registry.extensions import db
 from registry.i18n import _
-from registry.services.errors import Conflict, NotFound
+from registry.services.errors import Conflict, NotFound, Unavailable
 
 log = logging.getLogger(__name__)
 _in_write = contextvars.ContextVar("registry_in_write", default=False)
@@ -39,6 +40,7 @@ def write_transaction():
     if session.in_transaction():
         session.rollback()
     token = _in_write.set(True)
+    commits_before = database.commits_sent()
     try:
         session.connection(execution_options={WRITE_OPTION: True})
         yield session
@@ -53,6 +55,13 @@ def write_transaction():
         # The database's own words name tables and constraints: log them, do not show them.
         log.warning("integrity error, rolled back: %s", exc.orig)
         raise Conflict(_("the change conflicts with data recorded at the same time; reload and try again")) from None
+    except (DBAPIError, DisconnectionError) as exc:
+        _rollback(session)
+        found = database.fault(exc)
+        if found is None:
+            raise
+        log.warning("database %s, rolled back: %s", found.value, exc.orig if isinstance(exc, DBAPIError) else exc)
+        raise unavailable(found, database.commits_sent() > commits_before) from exc
     except BaseException:
         session.rollback()
         raise
@@ -66,9 +75,62 @@ def append_queued_entries(session) -> None:
     audit.append_queued(session)
 
 
+def _rollback(session) -> None:
+    """Roll back; on a connection already lost the rollback may fail too, and changes nothing."""
+    try:
+        session.rollback()
+    except (DBAPIError, DisconnectionError):
+        log.warning("rollback failed on a lost connection", exc_info=True)
+
+
+#: Seconds a client is told to wait (Retry-After) when the database was busy, or out of reach.
+RETRY_AFTER = {Fault.BUSY: 2, Fault.UNREACHABLE: 10}
+
+
+def unavailable(found: Fault, commit_sent: bool = False) -> Unavailable:
+    """The 503 for a database fault. "Nothing was saved" only when it is true: a connection lost
+    after COMMIT was sent leaves the outcome unknown, and the reader is told to check first."""
+    if found is Fault.BUSY:
+        message = _("the registry was busy with other changes to the same records, so nothing was saved; try again")
+    elif commit_sent:
+        message = _(
+            "the connection to the database was lost while the change was being saved: it may or may not have "
+            "been saved. Check the record before trying again (an API request may be retried with the same "
+            "Idempotency-Key)"
+        )
+    else:
+        message = _("the registry's database cannot be reached just now, so nothing was saved; try again shortly")
+    return Unavailable(message, RETRY_AFTER[found])
+
+
+#: The one order in which every use case takes its row locks (PostgreSQL; SQLite serialises writers
+#: with BEGIN IMMEDIATE). Two transactions that lock the same rows in different orders can each
+#: wait for the other: a deadlock. A use case that needs rows of several kinds takes them in this
+#: order, rows of one kind by id in one statement (``lock_ids``); one that moves several animals
+#: locks them all before the first audit entry. A use case that finds a row through another one (a
+#: transfer's animals, an animal's permit) reads the way there first without locking, then locks in
+#: order (see docs/architecture.md, Concurrency).
+LOCK_ORDER = (
+    "permit",  # a permit before the animals it covers (endorsements, exports, entries)
+    "animal",  # the animals a use case moves, by id
+    "facility",  # the facility they go to (its occupancy is counted under this lock)
+    "transfer",  # the transfer being answered, and any pending offer an event makes stale
+    "serial_counter",  # the numbers a use case allocates, and other rows of their own (users)
+    "audit_head",  # last: at commit (audit.append_queued), held only from that step to the commit
+)
+
+
 def lock(query):
     """Row lock on PostgreSQL; on SQLite, BEGIN IMMEDIATE already serialises writers."""
     return query.with_for_update()
+
+
+def lock_ids(session, model, ids) -> list:
+    """The rows of *model* with *ids*, locked in id order (``LOCK_ORDER``), fresh from the database."""
+    if not ids:
+        return []
+    query = lock(select(model).where(model.id.in_(sorted(set(ids)))).order_by(model.id))
+    return list(session.scalars(query.execution_options(populate_existing=True)))
 
 
 def load_locked(session, actor, machine, model, can_see, where, expected_version: int | None = None):

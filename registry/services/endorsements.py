@@ -24,10 +24,10 @@ from registry.commands.permits import whole_number_problem
 from registry.i18n import _
 from registry.machines import PERMIT, AnimalState
 from registry.machines.animal import export_refusal
-from registry.models import Animal, EndorsedLine, Endorsement, Permit, PermitLine
+from registry.models import Animal, EndorsedLine, Endorsement, Facility, Permit, PermitLine
 from registry.permissions import Actor, require
-from registry.services import animals, arrivals, audit, foreign_documents, identifiers
-from registry.services.context import changed, write_transaction
+from registry.services import animals, arrivals, audit, foreign_documents, identifiers, numbers
+from registry.services.context import changed, lock_ids, write_transaction
 from registry.services.errors import Conflict, ValidationFailed, refusals_as_conflict
 from registry.services.permits import Context, locked
 
@@ -79,6 +79,7 @@ def endorse(actor: Actor, permit_id: int, command: Endorse) -> Endorsement:
             t = PERMIT.transition(permit.state, _event(permit, command, used))
             PERMIT.check_guards(t, permit.state, Context(actor, permit, command, when))
         rows = _rows(session, permit, command, used)
+        _lock_what_moves(session, rows, command)
         # The ledger of foreign documents: one used up by another permit's clearances is refused.
         ledger = foreign_documents.check_border(session, actor, permit, command.override_reason)
         before = permit.as_audit()
@@ -124,6 +125,19 @@ def endorse(actor: Actor, permit_id: int, command: Endorse) -> Endorsement:
             subjects=[("animal", animal_id) for animal_id in moved],
         )
     return endorsement
+
+
+def _lock_what_moves(session, rows: list[_Row], command: Endorse) -> None:
+    """Every animal the endorsement moves, the facility seized animals go to and the registry
+    numbers of new animals, locked after the permit and before the first animal's audit entry, in
+    the one lock order (context.LOCK_ORDER): moving them one by one would take them after it."""
+    ids = [i for row in rows if row.given.outcome == Outcome.CLEARED for i in row.given.animal_ids]
+    ids += [animal.id for row in rows for animal, _d in row.plan if animal is not None]
+    lock_ids(session, Animal, ids)
+    if command.seizure_facility_id is not None and any(row.given.outcome == Outcome.SEIZED for row in rows):
+        lock_ids(session, Facility, [command.seizure_facility_id])
+    if any(animal is None for row in rows for animal, _d in row.plan):
+        numbers.reserve("animal", clock.today().year)
 
 
 def _event(permit: Permit, command: Endorse, used: dict[int, Decimal]) -> str:

@@ -50,6 +50,17 @@ class Conflict(DomainError):
     status = 409
 
 
+class Unavailable(DomainError):
+    """The database was busy or out of reach (503): the client is told when to retry (Retry-After)
+    and, in ``message``, whether anything was saved."""
+
+    status = 503
+
+    def __init__(self, message: str, retry_after: int = 10):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 @contextmanager
 def refusals_as_conflict() -> Iterator[None]:
     """A lifecycle's refusal (IllegalTransition) becomes a Conflict (409) with the machine's reason,

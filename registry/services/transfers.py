@@ -30,7 +30,7 @@ from registry.permissions import (
     require,
 )
 from registry.services import animals, audit
-from registry.services.context import load_locked, lock, write_transaction
+from registry.services.context import load_locked, lock, lock_ids, write_transaction
 from registry.services.errors import Conflict, NotFound, ValidationFailed, refusals_as_conflict
 
 
@@ -57,13 +57,14 @@ def start(actor: Actor, command: commands.Offer) -> Transfer:
     with write_transaction() as session:
         with refusals_as_conflict():
             step = TRANSFER.transition(None, command.EVENT)
+        ids = command.animal_ids
+        # Lock order (context.LOCK_ORDER): the animals, then the facility they go to.
+        chosen = lock_ids(session, Animal, ids)
         facility = session.execute(lock(select(Facility).where(Facility.id == command.facility_id))).scalar()
         if facility is None or facility.status != FacilityState.REGISTERED:
             if hide:
                 raise unfit
             raise ValidationFailed(refused, {"facility_id": _("the receiving facility must be a registered facility")})
-        ids = command.animal_ids
-        chosen = session.scalars(lock(select(Animal).where(Animal.id.in_(ids)).order_by(Animal.id))).all()
         if len(chosen) != len(ids) or not all(can_see_animal(actor, a) for a in chosen):
             raise NotFound(_("no such animal"))
         owners = {a.owner_party_id for a in chosen}
@@ -172,6 +173,8 @@ def _answer(actor: Actor, command: commands.Answer, transfer_id: int | None = No
     require(actor, TRANSFER.transitions[event].capability)
     with write_transaction() as session:
         which = Transfer.id == transfer_id if code is None else Transfer.code == code
+        if isinstance(command, commands.Accept):
+            _lock_what_moves(session, which)
         t = load_locked(session, actor, TRANSFER, Transfer, can_see_transfer, which, command.version)
         with refusals_as_conflict():
             step = TRANSFER.allowed(t.state, event, Context(actor, t, command))
@@ -197,6 +200,21 @@ def _answer(actor: Actor, command: commands.Answer, transfer_id: int | None = No
         session.flush()
         audit.record(actor, f"transfer.{event}", "transfer", t.id, before, t.as_audit(), subjects=_subjects(t))
     return t
+
+
+def _lock_what_moves(session, which) -> None:
+    """Accepting moves the transfer's animals into its facility: lock them before the transfer, in
+    the one lock order (context.LOCK_ORDER: animals, facility, transfer). The way there is read
+    unlocked: a transfer's animals and facility never change once offered."""
+    found = session.execute(select(Transfer.id, Transfer.facility_id).where(which)).first()
+    if found is None:
+        return  # load_locked answers 404
+    lock_ids(
+        session,
+        Animal,
+        session.scalars(select(transfer_animal.c.animal_id).where(transfer_animal.c.transfer_id == found.id)),
+    )
+    lock_ids(session, Facility, [found.facility_id])
 
 
 def _subjects(t: Transfer) -> list[audit.Subject]:

@@ -1,16 +1,18 @@
 """Errors: HTML pages for people, RFC 9457 problem documents under /api/."""
 
+import contextlib
 import http
 
-from flask import jsonify, render_template, request
+from flask import g, jsonify, render_template, request
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from werkzeug.exceptions import HTTPException
 
-from registry import signing
+from registry import database, signing
 from registry.extensions import db
 from registry.i18n import _
-from registry.services.errors import Denial, DomainError
+from registry.services.errors import Denial, DomainError, Unavailable
 
 #: The one title of each status, for every problem document whatever raised it (werkzeug, webargs,
 #: the services, the rate limiter). Titles stay English whatever the reader's language: clients match
@@ -123,6 +125,20 @@ def audit_denial(capability: str | None, status: int) -> None:
     )
 
 
+def _rollback() -> None:
+    with contextlib.suppress(DBAPIError, DisconnectionError):  # a lost connection: the pool replaces it
+        db.session.rollback()
+
+
+def _maybe_saved() -> bool:
+    """Whether a change of this request may have been saved: it asked for one (not a GET) and a
+    COMMIT went out since it started. "Nothing was saved" is said only when it is true; a session's
+    own bookkeeping commit makes this err on the side of "check first"."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return False
+    return database.commits_sent() > g.get("commits_at_start", database.commits_sent())
+
+
 def register(app):
     def page(status: int, title: str, message: str | None = None):
         return render_template("error.html", status=status, title=title, message=message), status
@@ -169,9 +185,34 @@ def register(app):
     def _domain(exc: DomainError):
         if isinstance(exc, Denial):
             audit_denial(exc.capability, exc.status)
+        if isinstance(exc, Unavailable):
+            return _unavailable(exc)
         if _for_api():
             return problem(exc.status, exc.message, exc.fields or None)
         return page(exc.status, _("Refused"), exc.message)
+
+    def _unavailable(exc: Unavailable):
+        """503 with Retry-After: the database was busy or out of reach (a write transaction said
+        which, and whether its COMMIT had gone out)."""
+        headers = {"Retry-After": str(exc.retry_after)}
+        if _for_api():
+            return problem(503, exc.message, headers=headers)
+        body, status = page(503, _("Not available"), exc.message)
+        return body, status, headers
+
+    @app.errorhandler(DBAPIError)
+    @app.errorhandler(DisconnectionError)
+    def _database(exc):
+        """A database fault outside a write transaction (reading a page, checking a token): 503
+        when the database was busy or out of reach, a 500 for anything else."""
+        from registry.services.context import unavailable
+
+        found = database.fault(exc)
+        _rollback()
+        if found is None:
+            raise exc
+        app.logger.warning("database %s: %s", found.value, exc)
+        return _unavailable(unavailable(found, _maybe_saved()))
 
     @app.errorhandler(signing.KeyMissing)
     def _no_signing_key(exc: signing.KeyMissing):
@@ -186,7 +227,15 @@ def register(app):
 
     @app.errorhandler(500)
     def _server_error(exc):
-        db.session.rollback()
+        _rollback()
+        if _maybe_saved():
+            if _for_api():
+                return problem(500, _("the change may have been saved before the error; check before retrying"))
+            return page(
+                500,
+                _("Something went wrong"),
+                _("Your change may have been saved before the error. Check before trying again."),
+            )
         if _for_api():
             return problem(500, _("nothing was saved; the error has been logged"))
         return page(500, _("Something went wrong"), _("Nothing was saved. The error has been logged."))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from functools import wraps
 
 from flask import Response, abort, g, make_response, request
@@ -11,11 +10,10 @@ from webargs.flaskparser import FlaskParser, is_json_request
 
 from registry.extensions import db
 from registry.i18n import _
-from registry.models import IdempotentRequest
 from registry.permissions import READ_CAPABILITIES, Actor, has_capability, needs_second_factor
-from registry.services import tokens
+from registry.services import idempotency, tokens
 from registry.services.context import write_transaction
-from registry.services.errors import Conflict, ValidationFailed
+from registry.services.errors import ValidationFailed
 from registry.views.helpers import deny, require_actor
 
 SAFE = {"GET", "HEAD", "OPTIONS"}
@@ -113,11 +111,20 @@ def page(query, key, args: dict) -> dict:
     return {"items": rows, "next_cursor": last if more else None}
 
 
+class _Refused(Exception):
+    """A view answered an error without raising: its transaction, key included, is rolled back."""
+
+    def __init__(self, response: Response):
+        self.response = response
+
+
 def idempotent(view):
     """Replay the first answer to a POST retried with the same Idempotency-Key.
 
-    The key is reserved before the work starts, so two concurrent retries cannot both act; a key
-    reused for a different request is refused. Failed requests free their key.
+    The key, the view's change (its service joins this transaction) and the answer to replay are
+    committed together (registry.services.idempotency): a crash or an outage leaves all or none, so
+    a retry gets the stored answer or runs afresh. A concurrent twin waits for the first, then
+    replays it. A key reused for a different request is refused; a refused request (4xx) keeps no key.
     """
 
     @wraps(view)
@@ -128,42 +135,24 @@ def idempotent(view):
         if not 1 <= len(key) <= 200:
             raise ValidationFailed(_("bad Idempotency-Key"), {"Idempotency-Key": _("1 to 200 characters")})
         user_id = require_actor().user_id
-        fingerprint = hashlib.sha256(
-            b"\n".join([request.method.encode(), request.path.encode(), request.get_data()])
-        ).hexdigest()
-        seen = db.session.get(IdempotentRequest, (user_id, key))
-        if seen is None:
-            with write_transaction() as session:  # a concurrent twin fails here, with a 409
-                session.add(IdempotentRequest(user_id=user_id, key=key, fingerprint=fingerprint))
-        else:
-            if seen.fingerprint != fingerprint:
-                raise ValidationFailed(
-                    _("Idempotency-Key reused"), {"Idempotency-Key": _("already used for a different request")}
-                )
-            if seen.status is None:
-                raise Conflict(_("a request with this Idempotency-Key is still being processed"))
-            replay = Response(seen.body, status=seen.status, mimetype="application/json")
-            replay.headers["Idempotent-Replayed"] = "true"
-            return replay
         assert user_id is not None  # the API authenticates users by token, never the console
+        digest = idempotency.fingerprint(request.method, request.path, request.get_data())
         try:
-            response = make_response(view(*args, **kwargs))
-        except BaseException:
-            _release(user_id, key)
-            raise
-        with write_transaction() as session:
-            row = session.get(IdempotentRequest, (user_id, key))
-            row.status, row.body = response.status_code, response.get_data(as_text=True)
+            with write_transaction() as session:
+                seen = idempotency.claim(session, user_id, key, digest)
+                if seen is not None:
+                    replay = Response(seen.body, status=seen.status, mimetype="application/json")
+                    replay.headers["Idempotent-Replayed"] = "true"
+                    return replay
+                response = make_response(view(*args, **kwargs))
+                if response.status_code >= 400:
+                    raise _Refused(response)
+                idempotency.answer(session, user_id, key, response.status_code, response.get_data(as_text=True))
+        except _Refused as refused:
+            return refused.response
         return response
 
     return wrapper
-
-
-def _release(user_id: int, key: str) -> None:
-    with write_transaction() as session:
-        row = session.get(IdempotentRequest, (user_id, key))
-        if row is not None:
-            session.delete(row)
 
 
 def one(model, object_id: int, can_see):
