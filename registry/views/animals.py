@@ -1,5 +1,6 @@
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import or_, select
+from sqlalchemy.orm import joinedload, selectinload
 
 from registry.commands import animals as commands
 from registry.commands import arrivals as arrival
@@ -53,7 +54,12 @@ def index():
     actor = require_actor()
     q = (request.args.get("q") or "").strip()
     state = request.args.get("state") or ""
-    query = visible_animals(actor, select(Animal)).order_by(Animal.id.desc())
+    # What the rows show, loaded for the whole page at once (not one query per row).
+    query = (
+        visible_animals(actor, select(Animal))
+        .options(selectinload(Animal.species), selectinload(Animal.holder))
+        .order_by(Animal.id.desc())
+    )
     if q:
         query = query.where(
             or_(
@@ -75,18 +81,51 @@ def index():
     return render_template("animals/index.html", **paginate(query), q=q, state=state, machine=ANIMAL)
 
 
+#: The timeline details that name a row, and its model: shown by name (``|detail``).
+DETAIL_LOOKUPS = {
+    "facility_id": Facility,
+    "previous_facility_id": Facility,
+    "owner_party_id": Party,
+    "permit_id": Permit,
+    "permit_line_id": PermitLine,
+    "sire_id": Animal,
+    "dam_id": Animal,
+}
+
+#: What the animal page reads of the animal: loaded with it, not one lazy load at a time.
+PAGE_LOADS = (
+    joinedload(Animal.species),
+    joinedload(Animal.owner),
+    joinedload(Animal.holder),
+    joinedload(Animal.facility),
+    joinedload(Animal.sire),
+    joinedload(Animal.dam),
+    joinedload(Animal.permit_line).joinedload(PermitLine.permit),
+    selectinload(Animal.identifiers),
+    selectinload(Animal.events),
+)
+
+
+def prefetch_details(events) -> None:
+    """Load every row the timeline's details name, one query per model, so that ``|detail`` finds
+    them in the session instead of asking the database once per detail."""
+    wanted: dict[type, set[int]] = {}
+    for e in events:
+        for key, value in (e.details or {}).items():
+            model = DETAIL_LOOKUPS.get(key)
+            if model is not None and isinstance(value, int) and not isinstance(value, bool):
+                wanted.setdefault(model, set()).add(value)
+    for model, ids in wanted.items():
+        query = select(model).where(model.id.in_(ids))
+        if model is PermitLine:  # shown as the permit it is a line of
+            query = query.options(joinedload(PermitLine.permit))
+        db.session.scalars(query).all()
+
+
 @bp.app_template_filter("detail")
 def detail(value, key: str):
     """An event detail for people: names instead of the ids the timeline stores."""
-    lookups = {
-        "facility_id": Facility,
-        "previous_facility_id": Facility,
-        "owner_party_id": Party,
-        "permit_id": Permit,
-        "permit_line_id": PermitLine,
-        "sire_id": Animal,
-        "dam_id": Animal,
-    }
+    lookups = DETAIL_LOOKUPS
     if isinstance(value, bool):
         return _("yes") if value else _("no")
     if isinstance(value, list):
@@ -105,10 +144,16 @@ def detail(value, key: str):
 @bp.get("/<int:animal_id>")
 @requires("animal.read_all", "animal.read_own")
 def show(animal_id: int):
-    animal = load_visible(Animal, animal_id, can_see_animal)
+    animal = load_visible(Animal, animal_id, can_see_animal, options=PAGE_LOADS)
     actor = require_actor()
     events = service.open_events(actor, animal)
-    keeping = db.session.scalars(select(Keeping).where(Keeping.animal_id == animal.id).order_by(Keeping.id)).all()
+    keeping = db.session.scalars(
+        select(Keeping)
+        .where(Keeping.animal_id == animal.id)
+        .options(selectinload(Keeping.party), selectinload(Keeping.facility))
+        .order_by(Keeping.id)
+    ).all()
+    prefetch_details(animal.events)
     offspring = db.session.scalars(
         select(Animal).where(or_(Animal.sire_id == animal.id, Animal.dam_id == animal.id))
     ).all()

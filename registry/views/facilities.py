@@ -1,6 +1,7 @@
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from registry.commands import facilities as commands
 from registry.commands import load
@@ -38,7 +39,8 @@ def _species_choices(form):
 @bp.get("/")
 @requires("facility.apply", "facility.read_all")
 def index():
-    rows = db.session.scalars(visible_facilities(require_actor(), select(Facility)).order_by(Facility.id.desc())).all()
+    query = visible_facilities(require_actor(), select(Facility)).options(selectinload(Facility.holder))
+    rows = db.session.scalars(query.order_by(Facility.id.desc())).all()
     return render_template("facilities/index.html", rows=rows, machine=FACILITY)
 
 

@@ -1,5 +1,6 @@
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from registry import codes
 from registry.commands import arrivals as arrival
@@ -31,7 +32,11 @@ bp = Blueprint("permits", __name__, url_prefix="/permits")
 @requires("permit.read_all", "permit.read_own")
 def index():
     state = request.args.get("state") or ""
-    query = visible_permits(require_actor(), select(Permit)).order_by(Permit.created_at.desc(), Permit.id.desc())
+    query = (
+        visible_permits(require_actor(), select(Permit))
+        .options(selectinload(Permit.applicant))
+        .order_by(Permit.created_at.desc(), Permit.id.desc())
+    )
     if state in PermitState.__members__.values():
         query = query.where(Permit.state == state)
     return render_template("permits/index.html", **paginate(query), state=state, machine=PERMIT)

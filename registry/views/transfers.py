@@ -2,6 +2,7 @@ from functools import partial
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from registry.commands import load
 from registry.commands import transfers as commands
@@ -23,7 +24,9 @@ bp = Blueprint("transfers", __name__, url_prefix="/transfers")
 @requires("transfer.start", "transfer.answer", "transfer.acknowledge", "animal.read_all")
 def index():
     actor = require_actor()
-    rows = db.session.scalars(visible_transfers(actor, select(Transfer)).order_by(Transfer.id.desc()).limit(100)).all()
+    shown = (Transfer.transferor, Transfer.transferee, Transfer.facility, Transfer.animals)
+    query = visible_transfers(actor, select(Transfer)).options(*(selectinload(r) for r in shown))
+    rows = db.session.scalars(query.order_by(Transfer.id.desc()).limit(100)).all()
     return render_template(
         "transfers/index.html",
         rows=rows,
