@@ -1,3 +1,5 @@
+from typing import Any
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload, selectinload
@@ -82,7 +84,7 @@ def index():
 
 
 #: The timeline details that name a row, and its model: shown by name (``|detail``).
-DETAIL_LOOKUPS = {
+DETAIL_LOOKUPS: dict[str, Any] = {
     "facility_id": Facility,
     "previous_facility_id": Facility,
     "owner_party_id": Party,
@@ -109,12 +111,12 @@ PAGE_LOADS = (
 def prefetch_details(events) -> None:
     """Load every row the timeline's details name, one query per model, so that ``|detail`` finds
     them in the session instead of asking the database once per detail."""
-    wanted: dict[type, set[int]] = {}
+    wanted: dict[Any, set[int]] = {}
     for e in events:
         for key, value in (e.details or {}).items():
-            model = DETAIL_LOOKUPS.get(key)
-            if model is not None and isinstance(value, int) and not isinstance(value, bool):
-                wanted.setdefault(model, set()).add(value)
+            named = DETAIL_LOOKUPS.get(key)
+            if named is not None and isinstance(value, int) and not isinstance(value, bool):
+                wanted.setdefault(named, set()).add(value)
     for model, ids in wanted.items():
         query = select(model).where(model.id.in_(ids))
         if model is PermitLine:  # shown as the permit it is a line of
