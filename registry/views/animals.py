@@ -108,6 +108,11 @@ PAGE_LOADS = (
 )
 
 
+def offspring_of(animal_id: int):
+    """The animals whose sire or dam it is (read by ix_animal_sire_id and ix_animal_dam_id)."""
+    return select(Animal).where(or_(Animal.sire_id == animal_id, Animal.dam_id == animal_id)).order_by(Animal.id)
+
+
 def prefetch_details(events) -> None:
     """Load every row the timeline's details name, one query per model, so that ``|detail`` finds
     them in the session instead of asking the database once per detail."""
@@ -156,9 +161,7 @@ def show(animal_id: int):
         .order_by(Keeping.id)
     ).all()
     prefetch_details(animal.events)
-    offspring = db.session.scalars(
-        select(Animal).where(or_(Animal.sire_id == animal.id, Animal.dam_id == animal.id))
-    ).all()
+    offspring = db.session.scalars(offspring_of(animal.id)).all()
     return render_template(
         "animals/show.html",
         animal=animal,
