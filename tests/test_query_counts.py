@@ -237,3 +237,19 @@ def test_transfers_list_and_api(client, login, api, world):
     same_count(client, "/api/v1/transfers?limit=50", lambda: add_transfers(world, 8), headers)
     login(world.users["officer"])
     same_count(client, "/transfers/", lambda: add_transfers(world, 8))
+
+
+def test_animal_search_matches_marks_by_key_and_beginning(client, login, world):
+    """A mark is found typed with spaces or dashes, or by its beginning, through identifier.value_key;
+    a registry number whole or by its beginning; neither by a substring scan of every animal."""
+    (animal,) = add_animals(world, 1)
+    a = db.session.get(Animal, animal)
+    chip = a.identifiers[0].value
+    login(world.users["officer"])
+    spaced = " ".join(chip[i : i + 3] for i in range(0, len(chip), 3))
+    for q in (chip, spaced, chip[:8], a.registry_no, a.registry_no[:12].lower(), "Species"):
+        with count_statements(db.engine) as seen:
+            page = client.get("/animals/", query_string={"q": q}).get_data(as_text=True)
+        assert a.registry_no in page, q
+        assert not any("lower(animal.registry_no)" in s or "registry_no ILIKE" in s for s in seen.queries), q
+    assert a.registry_no not in client.get("/animals/", query_string={"q": chip[4:]}).get_data(as_text=True)

@@ -1,4 +1,4 @@
-"""The audit search by animal and the offspring query read indexes, not whole tables.
+"""The audit search by animal, the animal search and the offspring query read indexes, not whole tables.
 
 The shape test runs everywhere: the animal filter's condition names the subjects as values, so no
 subquery hides them from the planner. The plan tests run on PostgreSQL only (when
@@ -9,12 +9,12 @@ for with the planner's ordinary settings (no enable_seqscan tricks).
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from registry.extensions import db
-from registry.models import AuditEntry
+from registry.models import Animal, AuditEntry
 from registry.services import history
-from registry.views.animals import offspring_of
+from registry.views.animals import offspring_of, search
 from tests.helpers import animal_in
 
 ROWS = 20000
@@ -89,3 +89,29 @@ def test_postgresql_offspring_are_read_by_the_parent_indexes(world, postgresql):
     plan = _plan(offspring_of(dam.id))
     assert "ix_animal_sire_id" in plan and "ix_animal_dam_id" in plan, plan
     assert "Seq Scan" not in plan, plan
+
+
+def test_postgresql_animal_search_by_microchip_reads_indexes(world, postgresql, client):
+    bird = animal_in(world, "in_captivity", chip="410000000000321")
+    postgresql.execute(
+        text(
+            "INSERT INTO animal (registry_no, species_id, state, sex, birth_date_estimated, source_code, created_at,"
+            " version) SELECT 'KR-P-' || g, :species, 'in_captivity', 'F', false, 'C', now(), 1"
+            " FROM generate_series(1, :n) g"
+        ),
+        {"n": ROWS, "species": world.python},
+    )
+    postgresql.execute(
+        text(
+            "INSERT INTO identifier (animal_id, kind, value, value_key, active, recorded_at)"
+            " SELECT id, 'microchip', '9' || id, '9' || id, true, now() FROM animal WHERE registry_no LIKE 'KR-P-%'"
+        )
+    )
+    postgresql.execute(text("ANALYZE animal"))
+    postgresql.execute(text("ANALYZE identifier"))
+    with client.application.test_request_context():
+        for q in ("410 000 000 000 321", "41000000"):
+            query = select(Animal).where(search(q)).order_by(Animal.id.desc()).limit(51)
+            plan = _plan(query)
+            assert "Seq Scan on animal" not in plan and "Seq Scan on identifier" not in plan, plan
+            assert postgresql.scalars(query).all() == [bird]

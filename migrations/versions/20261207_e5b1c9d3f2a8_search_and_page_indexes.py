@@ -5,6 +5,8 @@ Revises: 4d8e2b7a1c60
 Create Date: 2026-12-07 10:00:00
 
 - animal.sire_id, animal.dam_id: the animal page lists offspring by them (was a scan of every animal);
+- animal.registry_no with varchar_pattern_ops (PostgreSQL; a plain index elsewhere): the search
+  matches a registry number by its beginning;
 - identifier.value_key: each mark's value upper-cased without spaces or separators, indexed (with
   varchar_pattern_ops on PostgreSQL, so a prefix LIKE uses it): the animal search matches it
   exactly or by its beginning instead of a substring scan. Filled in here for existing rows;
@@ -31,6 +33,8 @@ def upgrade():
     with op.batch_alter_table('animal', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_animal_sire_id'), ['sire_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_animal_dam_id'), ['dam_id'], unique=False)
+        batch_op.create_index('ix_animal_registry_no_prefix', ['registry_no'], unique=False,
+                              postgresql_ops={'registry_no': 'varchar_pattern_ops'})
     with op.batch_alter_table('animal_event', schema=None) as batch_op:
         batch_op.create_index('ix_animal_event_event_occurred_on', ['event', 'occurred_on'], unique=False)
         batch_op.create_index('ix_animal_event_event_recorded_at', ['event', 'recorded_at'], unique=False)
@@ -67,5 +71,6 @@ def downgrade():
         batch_op.drop_index('ix_animal_event_event_recorded_at')
         batch_op.drop_index('ix_animal_event_event_occurred_on')
     with op.batch_alter_table('animal', schema=None) as batch_op:
+        batch_op.drop_index('ix_animal_registry_no_prefix')
         batch_op.drop_index(batch_op.f('ix_animal_dam_id'))
         batch_op.drop_index(batch_op.f('ix_animal_sire_id'))

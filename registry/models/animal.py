@@ -28,6 +28,11 @@ class Animal(Model):
     """One live specimen, followed from declaration to disposal under a permanent registry number."""
 
     __tablename__ = "animal"
+    __table_args__ = (
+        # The animal search matches a registry number by its beginning (LIKE 'KR-A-2026%'); the unique
+        # index's ordinary operator class cannot serve a LIKE under a non-C collation, pattern_ops can.
+        Index("ix_animal_registry_no_prefix", "registry_no", postgresql_ops={"registry_no": "varchar_pattern_ops"}),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     #: Permanent across owners, e.g. KR-A-2026-000042.
     registry_no: Mapped[str] = mapped_column(String(32), unique=True)

@@ -25,6 +25,7 @@ from registry.models import (
     PermitLine,
     Species,
 )
+from registry.models.animal import identifier_key
 from registry.permissions import (
     can_see_animal,
     has_capability,
@@ -50,6 +51,39 @@ from registry.views.helpers import (
 bp = Blueprint("animals", __name__, url_prefix="/animals")
 
 
+#: A search this long or longer also matches registry numbers and marks that begin with it.
+PREFIX_FROM = 4
+#: Up to this many matches, a branch of the search is handed to the animal query as values.
+AS_VALUES = 1000
+
+
+def _values_or_query(query):
+    """The ids *query* finds as a list when there are few (the planner then reads them by index,
+    and knows how few they are), else the query itself (they are many: any plan finds a page fast)."""
+    found = db.session.scalars(query.limit(AS_VALUES + 1)).all()
+    return found if len(found) <= AS_VALUES else query
+
+
+def search(q: str):
+    """The condition on Animal for a search: a registry number or a mark (microchip, ring...),
+    whole or by its beginning, written with or without spaces and dashes; or any part of a species'
+    name. Each branch reads an index (the registry number's, ``identifier.value_key``, the species
+    table), so the search does not grow with the register. A registry number or a mark is not
+    searched by its middle."""
+    key = identifier_key(q) or ""
+    registry_no = Animal.registry_no == q.upper()
+    mark = Identifier.value_key == key
+    if len(key) >= PREFIX_FROM:
+        registry_no = or_(registry_no, Animal.registry_no.startswith(q.upper(), autoescape=True))
+        mark = or_(mark, Identifier.value_key.startswith(key, autoescape=True))
+    like = f"%{q}%"
+    named = select(Animal.id).where(registry_no).union(select(Identifier.animal_id).where(mark))
+    species = select(Species.id).where(
+        or_(Species.scientific_name.ilike(like), Species.name_en.ilike(like), Species.name_ko.ilike(like))
+    )
+    return or_(Animal.id.in_(_values_or_query(named)), Animal.species_id.in_(_values_or_query(species)))
+
+
 @bp.get("/")
 @requires("animal.read_all", "animal.read_own")
 def index():
@@ -63,21 +97,7 @@ def index():
         .order_by(Animal.id.desc())
     )
     if q:
-        query = query.where(
-            or_(
-                Animal.registry_no.ilike(f"%{q}%"),
-                Animal.id.in_(select(Identifier.animal_id).where(Identifier.value == q)),
-                Animal.species_id.in_(
-                    select(Species.id).where(
-                        or_(
-                            Species.scientific_name.ilike(f"%{q}%"),
-                            Species.name_en.ilike(f"%{q}%"),
-                            Species.name_ko.ilike(f"%{q}%"),
-                        )
-                    )
-                ),
-            )
-        )
+        query = query.where(search(q))
     if state in AnimalState.__members__.values():
         query = query.where(Animal.state == state)
     return render_template("animals/index.html", **paginate(query), q=q, state=state, machine=ANIMAL)
