@@ -8,10 +8,13 @@ counts must be equal. A warm-up request first, so per-process caches do not coun
 from __future__ import annotations
 
 import itertools
-from datetime import date
+import re
+from contextlib import contextmanager
+from datetime import date, timedelta
 
 import pytest
 
+from registry import clock
 from registry.extensions import db
 from registry.models import (
     Animal,
@@ -253,3 +256,62 @@ def test_animal_search_matches_marks_by_key_and_beginning(client, login, world):
         assert a.registry_no in page, q
         assert not any("lower(animal.registry_no)" in s or "registry_no ILIKE" in s for s in seen.queries), q
     assert a.registry_no not in client.get("/animals/", query_string={"q": chip[4:]}).get_data(as_text=True)
+
+
+@contextmanager
+def count_translations(monkeypatch):
+    """Counts the translation look-ups (``gettext``, in code and templates) of a block."""
+    import flask_babel
+
+    seen = []
+    original = flask_babel.Domain.gettext
+
+    def counting(self, string, **variables):
+        seen.append(string)
+        return original(self, string, **variables)
+
+    monkeypatch.setattr(flask_babel.Domain, "gettext", counting)
+    try:
+        yield seen
+    finally:
+        monkeypatch.setattr(flask_babel.Domain, "gettext", original)
+
+
+def add_dead(w, n: int) -> None:
+    """*n* animals dead since yesterday: each an open carcass-disposal item."""
+    ids = add_animals(w, n, identifiers=0, state="dead")
+    with write_transaction():
+        for animal_id in ids:
+            db.session.add(
+                AnimalEvent(
+                    animal_id=animal_id,
+                    event="death",
+                    from_state="in_captivity",
+                    to_state="dead",
+                    occurred_on=clock.today() - timedelta(days=1),
+                    actor_name="tests",
+                    details={},
+                )
+            )
+
+
+def test_deadlines_page_is_paged_and_translated_once_per_rule(app, client, login, world, monkeypatch):
+    login(world.users["officer"])
+    add_dead(world, 3)
+    size = app.config["PAGE_SIZE"]
+
+    def page(n: int = 1):
+        with count_statements(db.engine) as seen, count_translations(monkeypatch) as words:
+            html = client.get("/deadlines/", query_string={"rule": "carcass_disposal", "page": n}).get_data(True)
+        return html, seen.count, len(words)
+
+    page()  # warm-up
+    html, statements_few, words_few = page()
+    assert len(re.findall(r'href="/animals/\d+"', html)) == 3
+    add_dead(world, size + 7)
+    html, statements_many, words_many = page()
+    assert len(re.findall(r'href="/animals/\d+"', html)) == size and "page=2" in html
+    assert statements_many == statements_few
+    assert words_many == words_few, "translations looked up per row"
+    html, *_ = page(2)
+    assert len(re.findall(r'href="/animals/\d+"', html)) == 10 and "page=3" not in html

@@ -11,7 +11,8 @@ Create Date: 2026-12-07 10:00:00
   varchar_pattern_ops on PostgreSQL, so a prefix LIKE uses it): the animal search matches it
   exactly or by its beginning instead of a substring scan. Filled in here for existing rows;
 - animal_event (event, occurred_on) and (event, recorded_at): the dashboard's monthly counts and
-  the late-death rule start from the events of one kind.
+  the late-death rule start from the events of one kind; (to_state, animal_id, occurred_on): the
+  follow-up deadline rules read when each animal entered its state from the index alone.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -38,6 +39,7 @@ def upgrade():
     with op.batch_alter_table('animal_event', schema=None) as batch_op:
         batch_op.create_index('ix_animal_event_event_occurred_on', ['event', 'occurred_on'], unique=False)
         batch_op.create_index('ix_animal_event_event_recorded_at', ['event', 'recorded_at'], unique=False)
+        batch_op.create_index('ix_animal_event_to_state', ['to_state', 'animal_id', 'occurred_on'], unique=False)
 
     with op.batch_alter_table('identifier', schema=None) as batch_op:
         batch_op.add_column(sa.Column('value_key', sa.String(length=150), nullable=True))
@@ -68,6 +70,7 @@ def downgrade():
         batch_op.drop_index('ix_identifier_value_key')
         batch_op.drop_column('value_key')
     with op.batch_alter_table('animal_event', schema=None) as batch_op:
+        batch_op.drop_index('ix_animal_event_to_state')
         batch_op.drop_index('ix_animal_event_event_recorded_at')
         batch_op.drop_index('ix_animal_event_event_occurred_on')
     with op.batch_alter_table('animal', schema=None) as batch_op:

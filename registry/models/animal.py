@@ -137,6 +137,9 @@ class AnimalEvent(Model):
         # recorded lately: both start from the few events of one kind, not from every animal.
         Index("ix_animal_event_event_occurred_on", "event", "occurred_on"),
         Index("ix_animal_event_event_recorded_at", "event", "recorded_at"),
+        # The follow-up rules (carcass disposal, registration after entry, missing animals) read when
+        # the animals now in a state entered it: an index-only scan of that state's events.
+        Index("ix_animal_event_to_state", "to_state", "animal_id", "occurred_on"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     animal_id: Mapped[int] = mapped_column(ForeignKey("animal.id"), index=True)
