@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from datetime import date, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from registry import clock
 from registry.extensions import db
@@ -335,3 +336,81 @@ def test_deadlines_page_is_paged_and_translated_once_per_rule(app, client, login
     assert len(re.findall(r'href="/animals/\d+"', html)) == size and "page=2" in html
     html, *_ = page(2)
     assert len(re.findall(r'href="/animals/\d+"', html)) == 10 and "page=3" not in html
+
+
+def test_permit_page(client, login, world):
+    """A permit of five lines, each of its own species with an animal declared, costs what one line does."""
+    with write_transaction():
+        p = Permit(
+            doc_type="import",
+            state="draft",
+            issuing_country="KR",
+            applicant_party_id=world.zoo,
+            import_country="KR",
+            export_country="ZA",
+            purpose_code="Z",
+            source_code="C",
+        )
+        db.session.add(p)
+        db.session.flush()
+        permit_id = p.id
+
+    def lines(n: int) -> None:
+        with write_transaction():
+            for _ in range(n):
+                k = next(_N)
+                line = PermitLine(
+                    permit_id=permit_id, line_no=k, species_id=species(f"Line {k}"), term_code="LIV", quantity=1
+                )
+                line.appendix = "II"
+                db.session.add(line)
+                db.session.flush()
+                add_animals_to = Animal(
+                    registry_no=f"KR-L-{k:06d}",
+                    species_id=line.species_id,
+                    state="declared",
+                    sex="U",
+                    source_code="C",
+                    permit_line_id=line.id,
+                )
+                db.session.add(add_animals_to)
+
+    login(world.users["officer"])
+    lines(1)
+    same_count(client, f"/permits/{permit_id}", lambda: lines(4))
+
+
+def test_audit_page_and_api(client, login, api, world):
+    from registry.services import reference
+
+    def parties(n: int) -> None:
+        for _ in range(n):
+            reference.create_party(world.operator, "organisation", f"Audited {next(_N)}")
+
+    headers = {"Authorization": f"Bearer {api.secrets['auditor']}"}
+    same_count(client, "/api/v1/audit?limit=50", lambda: parties(10), headers)
+    login(world.users["auditor"])
+    same_count(client, "/audit/", lambda: parties(10))
+
+
+def test_transfer_and_facility_pages(client, login, world):
+    login(world.users["officer"])
+    add_transfers(world, 1)
+    transfer = db.session.scalars(select(Transfer).order_by(Transfer.id.desc())).first()
+
+    def more_animals(n: int) -> None:
+        ids = add_animals(world, n)
+        with write_transaction():
+            t = db.session.get(Transfer, transfer.id)
+            t.animals = t.animals + [db.session.get(Animal, i) for i in ids]
+
+    same_count(client, f"/transfers/{transfer.id}", lambda: more_animals(9))
+
+    def more_allowances(n: int) -> None:
+        with write_transaction():
+            for _ in range(n):
+                db.session.add(
+                    FacilitySpecies(facility_id=world.rescue, species_id=species(f"Allowed {next(_N)}"), capacity=1)
+                )
+
+    same_count(client, f"/facilities/{world.rescue}", lambda: more_allowances(5))

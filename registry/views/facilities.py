@@ -9,7 +9,7 @@ from registry.extensions import db
 from registry.forms.facilities import ApplyForm, CapacityForm, InspectionForm, ReasonForm
 from registry.i18n import _
 from registry.machines import FACILITY
-from registry.models import ATTACHMENT_KINDS, Facility, Party, Species
+from registry.models import ATTACHMENT_KINDS, Facility, FacilitySpecies, Party, Species
 from registry.permissions import can_see_facility, has_capability, visible_facilities
 from registry.services import attachments
 from registry.services import facilities as service
@@ -72,7 +72,12 @@ def apply():
 @bp.get("/<int:facility_id>")
 @requires("facility.apply", "facility.read_all")
 def show(facility_id: int):
-    f = load_visible(Facility, facility_id, can_see_facility)
+    shown = (
+        selectinload(Facility.holder),
+        selectinload(Facility.allowances).selectinload(FacilitySpecies.species),
+        selectinload(Facility.inspections),
+    )
+    f = load_visible(Facility, facility_id, can_see_facility, options=shown)
     actor = require_actor()
     actions = service.open_events(actor, f)
     seen = {"version": str(f.version)}

@@ -88,7 +88,14 @@ def new():
 @requires("transfer.start", "transfer.answer", "transfer.acknowledge", "animal.read_all")
 def show(transfer_id: int):
     actor = require_actor()
-    t = db.session.get(Transfer, transfer_id)
+    # The page lists the animals with their species: loaded with the transfer, not one by one.
+    shown = (
+        selectinload(Transfer.transferor),
+        selectinload(Transfer.transferee),
+        selectinload(Transfer.facility),
+        selectinload(Transfer.animals).selectinload(Animal.species),
+    )
+    t = db.session.get(Transfer, transfer_id, options=shown)
     if t is None or not can_see_transfer(actor, t):
         deny("transfer.scope", 404)
     actions = service.open_events(actor, t)
