@@ -29,6 +29,7 @@ from registry.models import (
     PermitLine,
     Transfer,
 )
+from registry.services import reference
 from registry.services.context import write_transaction
 from tests.conftest import species
 from tests.querycount import count_statements
@@ -381,8 +382,6 @@ def test_permit_page(client, login, world):
 
 
 def test_audit_page_and_api(client, login, api, world):
-    from registry.services import reference
-
     def parties(n: int) -> None:
         for _ in range(n):
             reference.create_party(world.operator, "organisation", f"Audited {next(_N)}")
@@ -414,3 +413,15 @@ def test_transfer_and_facility_pages(client, login, world):
                 )
 
     same_count(client, f"/facilities/{world.rescue}", lambda: more_allowances(5))
+
+
+def test_accounts_list(client, login, world):
+    from registry.services import users
+
+    def accounts(n: int) -> None:
+        for _ in range(n):
+            party = reference.create_party(world.operator, "organisation", f"Keeper {next(_N)}").id
+            users.create_user(world.operator, f"keeper{next(_N)}", "correct horse battery", "keeper", party_id=party)
+
+    login(world.users["admin"])
+    same_count(client, "/admin/users", lambda: accounts(5))
