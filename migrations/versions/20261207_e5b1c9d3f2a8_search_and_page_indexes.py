@@ -60,7 +60,6 @@ def upgrade():
         )
         last = rows[-1].id
     with op.batch_alter_table('identifier', schema=None) as batch_op:
-        batch_op.alter_column('value_key', existing_type=sa.String(length=150), nullable=False)
         batch_op.create_index('ix_identifier_value_key', ['value_key'], unique=False,
                               postgresql_ops={'value_key': 'varchar_pattern_ops'})
 

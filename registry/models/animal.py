@@ -113,7 +113,8 @@ class Identifier(Model):
     kind: Mapped[str] = mapped_column(String(16))
     value: Mapped[str] = mapped_column(String(150), index=True)
     #: ``identifier_key(value)``, written with the row (the value never changes): what searches match.
-    value_key: Mapped[str] = mapped_column(String(150), default=_value_key)
+    #: Nullable: a row written by plain SQL without it is still a mark; searches also match ``value``.
+    value_key: Mapped[str | None] = mapped_column(String(150), default=_value_key)
     active: Mapped[bool] = mapped_column(default=True)
     applied_on: Mapped[date | None]
     retired_on: Mapped[date | None]

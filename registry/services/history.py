@@ -69,7 +69,11 @@ def animal_subjects(value: str):
     named = db.session.scalars(
         select(Animal.id)
         .where(Animal.registry_no == value.upper())
-        .union(select(Identifier.animal_id).where(Identifier.value_key == identifier_key(value)))
+        .union(
+            select(Identifier.animal_id).where(
+                or_(Identifier.value == value, Identifier.value_key == identifier_key(value))
+            )
+        )
     ).all()
     marks = db.session.scalars(select(Identifier.id).where(Identifier.animal_id.in_(named))).all() if named else []
     return or_(

@@ -72,7 +72,7 @@ def search(q: str):
     searched by its middle."""
     key = identifier_key(q) or ""
     registry_no = Animal.registry_no == q.upper()
-    mark = Identifier.value_key == key
+    mark = or_(Identifier.value == q, Identifier.value_key == key)
     if len(key) >= PREFIX_FROM:
         registry_no = or_(registry_no, Animal.registry_no.startswith(q.upper(), autoescape=True))
         mark = or_(mark, Identifier.value_key.startswith(key, autoescape=True))
