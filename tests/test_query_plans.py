@@ -115,3 +115,31 @@ def test_postgresql_animal_search_by_microchip_reads_indexes(world, postgresql, 
             plan = _plan(query)
             assert "Seq Scan on animal" not in plan and "Seq Scan on identifier" not in plan, plan
             assert postgresql.scalars(query).all() == [bird]
+
+
+def test_postgresql_late_death_rule_starts_from_recent_deaths(world, postgresql):
+    """The late-death rule reads the deaths recorded lately by (event, recorded_at), not every
+    animal's events one animal at a time."""
+    from registry import deadlines as rules
+    from registry.services import deadlines
+
+    postgresql.execute(
+        text(
+            "INSERT INTO animal (registry_no, species_id, state, sex, birth_date_estimated, source_code, created_at,"
+            " version) SELECT 'KR-D-' || g, :species, 'in_captivity', 'F', false, 'C', now(), 1"
+            " FROM generate_series(1, :n) g"
+        ),
+        {"n": ROWS, "species": world.parrot},
+    )
+    postgresql.execute(
+        text(
+            "INSERT INTO animal_event (animal_id, event, from_state, to_state, occurred_on, recorded_at, actor_name,"
+            " details) SELECT id, CASE WHEN id % 50 = 0 THEN 'death' ELSE 'enter' END, 'declared', 'entered',"
+            " date '2020-01-01', timestamptz '2020-01-02', 'x', '{}' FROM animal WHERE registry_no LIKE 'KR-D-%'"
+        )
+    )
+    postgresql.execute(text("ANALYZE animal"))
+    postgresql.execute(text("ANALYZE animal_event"))
+    plan = _plan(deadlines.rule_query(world.actor("officer"), rules.BY_CODE["death_report"]))
+    assert "ix_animal_event_event_recorded_at" in plan, plan
+    assert "Seq Scan on animal_event" not in plan and "Seq Scan on animal " not in plan, plan
