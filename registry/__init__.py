@@ -9,7 +9,10 @@ from flask import Flask, abort, g, request, session
 from flask_babel import format_date
 from flask_login import current_user
 
-from registry import database  # its engine event hooks, and the engine options
+from registry import (
+    database,  # its engine event hooks, and the engine options
+    i18n,
+)
 from registry.extensions import babel, csrf, db, limiter, login_manager, migrate
 from registry.i18n import reader_locale
 
@@ -73,6 +76,7 @@ def create_app(config: type | dict | None = None, *, check_start: bool = True) -
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
     babel.init_app(app, locale_selector=_select_locale)
+    i18n.install(app)
     login_manager.init_app(app)
     limiter.init_app(app)
     login_manager.login_view = "auth.login"
@@ -122,12 +126,10 @@ def create_app(config: type | dict | None = None, *, check_start: bool = True) -
     @app.template_filter("label")
     def _label(value, kind: str):
         """A coded value in the reader's language: {{ animal.sex|label('sex') }}."""
-        from flask_babel import gettext
-
         from registry.labels import label
 
         text = label(value, kind)
-        return gettext(text) if text else ""
+        return i18n.page_gettext(text) if text else ""
 
     @app.template_filter("state")
     def _state(value, machine: str):

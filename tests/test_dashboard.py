@@ -37,3 +37,21 @@ def test_dashboard_page_by_role(client, login, world):
         assert response.status_code == status, username
         if status == 200:
             assert response.get_data(as_text=True).count("<svg") == 6
+
+
+def test_figures_are_counted_by_the_database(world, session):
+    """Months are counted with GROUP BY and overdue disposals chosen by the database: no statement
+    reads events or permits one row each into Python, however many there are."""
+    from registry.extensions import db
+    from tests.querycount import count_statements
+
+    dead = animal_in(world, "in_captivity")
+    uses.fire(world.actor("zoo"), dead.id, "death", {"cause": "age"})
+    with count_statements(db.engine) as seen:
+        f = dashboard.figures()
+    assert dict(f["deaths_by_month"])[clock.today().strftime("%Y-%m")] == 1
+    # (The lapsed permits are listed one by one: a list to act on, not a count.)
+    reads = [
+        s for s in seen.queries if "animal_event ON" in s or "FROM animal_event" in s or "WHERE permit.valid_from" in s
+    ]
+    assert reads and all("GROUP BY" in s or "count(" in s for s in reads), "\n\n".join(reads)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import date, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import String, func, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from registry import clock
 from registry.extensions import db
@@ -15,6 +16,29 @@ from registry.models import Animal, AnimalEvent, Permit, Species
 
 #: Carcasses should be disposed of within this many days of the death (a deadline rule of thumb).
 DISPOSAL_DAYS = 30
+
+
+class month_of(FunctionElement):
+    """A date's month as ``YYYY-MM``, computed by the database (so months are counted with GROUP BY)."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(month_of)
+def _month_sqlite(element, compiler, **kw):
+    return f"strftime('%Y-%m', {compiler.process(element.clauses, **kw)})"
+
+
+@compiles(month_of, "postgresql")
+def _month_postgresql(element, compiler, **kw):
+    return f"to_char({compiler.process(element.clauses, **kw)}, 'YYYY-MM')"
+
+
+def _per_month(query, column) -> dict[str, int]:
+    """{month: count} of *query*'s rows by the month of *column*: counted by the database."""
+    month = month_of(column)
+    return dict(db.session.execute(query.with_only_columns(month, func.count()).group_by(month)).all())
 
 
 def _months(today: date) -> list[str]:
@@ -42,25 +66,19 @@ def figures() -> dict:
         .limit(12)
     ).all()
     permit_states = dict(db.session.execute(select(Permit.state, func.count()).group_by(Permit.state)).all())
-    issued = Counter(
-        d.strftime("%Y-%m")
-        for d in db.session.scalars(select(Permit.valid_from).where(Permit.valid_from >= since))
-        if d is not None  # never, given the filter; the column itself is nullable
-    )
-    events = db.session.execute(
-        select(AnimalEvent.event, AnimalEvent.occurred_on).where(
-            AnimalEvent.event.in_(("transfer", "death", "declare_dead")), AnimalEvent.occurred_on >= since
-        )
-    ).all()
-    transfers = Counter(d.strftime("%Y-%m") for e, d in events if e == "transfer")
-    deaths = Counter(d.strftime("%Y-%m") for e, d in events if e != "transfer")
-    waiting = db.session.execute(
+    issued = _per_month(select(Permit).where(Permit.valid_from >= since), Permit.valid_from)
+    recent = select(AnimalEvent).where(AnimalEvent.occurred_on >= since)  # read by (event, occurred_on)
+    transfers = _per_month(recent.where(AnimalEvent.event == "transfer"), AnimalEvent.occurred_on)
+    deaths = _per_month(recent.where(AnimalEvent.event.in_(("death", "declare_dead"))), AnimalEvent.occurred_on)
+    # Dead animals whose death is older than the disposal days, chosen by the database.
+    overdue = db.session.execute(
         select(Animal, func.max(AnimalEvent.occurred_on))
         .join(AnimalEvent, AnimalEvent.animal_id == Animal.id)
         .where(Animal.state == AnimalState.DEAD, AnimalEvent.to_state == AnimalState.DEAD)
         .group_by(Animal.id)
+        .having(func.max(AnimalEvent.occurred_on) < today - timedelta(days=DISPOSAL_DAYS))
+        .order_by(Animal.id)
     ).all()
-    overdue = [(a, d) for a, d in waiting if (today - d).days > DISPOSAL_DAYS]
     lapsed = db.session.scalars(
         select(Permit).where(Permit.state.in_(sorted(PERMITS_IN_USE)), Permit.valid_until < today)
     ).all()

@@ -44,14 +44,7 @@ def items(
     for rule in deadlines.RULES:
         if (rule_code and rule.code != rule_code) or not has_capability(actor, _done_by(rule)):
             continue
-        query = SCOPES[rule.subject](actor, rule.open_items())
-        if rule.reported_at is not None:  # only reports of the look-back window (a day more for time zones)
-            query = query.where(rule.reported_at >= clock.now() - timedelta(days=horizon_days + 1))
-        if rule.categories is not None:  # only animals of these national categories
-            query = query.join(Species, Species.id == Animal.species_id).where(
-                func.coalesce(Species.national_category_code, "CITES").in_(rule.categories)
-            )
-        for subject, starts, *done in db.session.execute(query).all():
+        for subject, starts, *done in db.session.execute(rule_query(actor, rule, horizon_days)).all():
             if starts is None:
                 continue
             item = deadlines.Item(
@@ -67,6 +60,19 @@ def items(
             elif item.overdue(today) or (not overdue_only and (item.due - today).days <= horizon_days):
                 found.append(item)
     return sorted(found, key=lambda i: i.due)
+
+
+def rule_query(actor: Actor, rule: deadlines.Rule, horizon_days: int = 30):
+    """One rule's open items in the actor's scope, as one query (a report rule: its look-back window)."""
+    query = SCOPES[rule.subject](actor, rule.open_items())
+    if rule.reported_at is not None:  # only reports of the look-back window (a day more for time zones)
+        # Read by ix_animal_event_event_recorded_at: the deaths recorded lately, not every animal's events.
+        query = query.where(rule.reported_at >= clock.now() - timedelta(days=horizon_days + 1))
+    if rule.categories is not None:  # only animals of these national categories
+        query = query.join(Species, Species.id == Animal.species_id).where(
+            func.coalesce(Species.national_category_code, "CITES").in_(rule.categories)
+        )
+    return query
 
 
 def _done_by(rule: deadlines.Rule) -> str:

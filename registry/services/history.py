@@ -11,6 +11,7 @@ from sqlalchemy import String, and_, cast, or_, select
 from registry.extensions import db
 from registry.i18n import N_, _
 from registry.models import Animal, AuditEntry, AuditSubject, Facility, Identifier, Permit, PermitLine, Transfer
+from registry.models.animal import identifier_key
 from registry.services.errors import ValidationFailed
 
 #: The filters a search understands, and what each matches (marked for translation: the search form shows them).
@@ -59,16 +60,25 @@ def _objects(kind: str, ids_query):
 
 def animal_subjects(value: str):
     """The audit subjects an ``animal`` filter follows, as a condition on AuditSubject: the animals
-    it names (by registry number, or any identifier's value) and every identifier they carried."""
-    named = or_(
-        Animal.registry_no == value.upper(),
-        Animal.id.in_(select(Identifier.animal_id).where(Identifier.value == value)),
-    )
-    animals = select(cast(Animal.id, String)).where(named)
-    marks = select(cast(Identifier.id, String)).where(Identifier.animal_id.in_(select(Animal.id).where(named)))
+    it names (by registry number, or any identifier's value) and every identifier they carried.
+
+    The animals and their marks are looked up first (a handful of rows, by index) and the condition
+    names them as values: a condition holding subqueries made PostgreSQL scan the whole subject
+    index, and walk the whole log, instead of reading this animal's few entries by
+    (subject_type, subject_id, seq)."""
+    named = db.session.scalars(
+        select(Animal.id)
+        .where(Animal.registry_no == value.upper())
+        .union(
+            select(Identifier.animal_id).where(
+                or_(Identifier.value == value, Identifier.value_key == identifier_key(value))
+            )
+        )
+    ).all()
+    marks = db.session.scalars(select(Identifier.id).where(Identifier.animal_id.in_(named))).all() if named else []
     return or_(
-        and_(AuditSubject.subject_type == "animal", AuditSubject.subject_id.in_(animals)),
-        and_(AuditSubject.subject_type == "identifier", AuditSubject.subject_id.in_(marks)),
+        and_(AuditSubject.subject_type == "animal", AuditSubject.subject_id.in_(sorted(str(i) for i in named))),
+        and_(AuditSubject.subject_type == "identifier", AuditSubject.subject_id.in_(sorted(str(i) for i in marks))),
     )
 
 

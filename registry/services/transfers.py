@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from registry import clock
 from registry.commands import animals as animal_commands
@@ -268,4 +269,6 @@ def pending_for(actor: Actor) -> list[Transfer]:
         q = select(Transfer).where(
             Transfer.state == TransferState.PENDING, Transfer.transferee_party_id == actor.party_id
         )
-    return list(db.session.scalars(q.order_by(Transfer.id)))
+    # The page lists each with its parties, facility and animals: loaded at once, not per row.
+    shown = (Transfer.transferor, Transfer.transferee, Transfer.facility, Transfer.animals)
+    return list(db.session.scalars(q.options(*(selectinload(r) for r in shown)).order_by(Transfer.id)))

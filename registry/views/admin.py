@@ -1,5 +1,6 @@
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from registry import deadlines
 from registry.extensions import db
@@ -47,7 +48,7 @@ def users():
         else:
             flash(_("Account %(name)s created.", name=user.username), "success")
             return redirect(url_for(".users"))
-    accounts = db.session.scalars(select(User).order_by(User.username)).all()
+    accounts = db.session.scalars(select(User).options(selectinload(User.party)).order_by(User.username)).all()
     return render_template("admin/users.html", form=form, accounts=accounts)
 
 

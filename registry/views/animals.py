@@ -1,5 +1,8 @@
+from typing import Any
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import or_, select
+from sqlalchemy.orm import joinedload, selectinload
 
 from registry.commands import animals as commands
 from registry.commands import arrivals as arrival
@@ -22,6 +25,7 @@ from registry.models import (
     PermitLine,
     Species,
 )
+from registry.models.animal import identifier_key
 from registry.permissions import (
     can_see_animal,
     has_capability,
@@ -47,46 +51,108 @@ from registry.views.helpers import (
 bp = Blueprint("animals", __name__, url_prefix="/animals")
 
 
+#: A search this long or longer also matches registry numbers and marks that begin with it.
+PREFIX_FROM = 4
+#: Up to this many matches, a branch of the search is handed to the animal query as values.
+AS_VALUES = 1000
+
+
+def _values_or_query(query):
+    """The ids *query* finds as a list when there are few (the planner then reads them by index,
+    and knows how few they are), else the query itself (they are many: any plan finds a page fast)."""
+    found = db.session.scalars(query.limit(AS_VALUES + 1)).all()
+    return found if len(found) <= AS_VALUES else query
+
+
+def search(q: str):
+    """The condition on Animal for a search: a registry number or a mark (microchip, ring...),
+    whole or by its beginning, written with or without spaces and dashes; or any part of a species'
+    name. Each branch reads an index (the registry number's, ``identifier.value_key``, the species
+    table), so the search does not grow with the register. A registry number or a mark is not
+    searched by its middle."""
+    key = identifier_key(q) or ""
+    registry_no = Animal.registry_no == q.upper()
+    mark = or_(Identifier.value == q, Identifier.value_key == key)
+    if len(key) >= PREFIX_FROM:
+        registry_no = or_(registry_no, Animal.registry_no.startswith(q.upper(), autoescape=True))
+        mark = or_(mark, Identifier.value_key.startswith(key, autoescape=True))
+    like = f"%{q}%"
+    named = select(Animal.id).where(registry_no).union(select(Identifier.animal_id).where(mark))
+    species = select(Species.id).where(
+        or_(Species.scientific_name.ilike(like), Species.name_en.ilike(like), Species.name_ko.ilike(like))
+    )
+    return or_(Animal.id.in_(_values_or_query(named)), Animal.species_id.in_(_values_or_query(species)))
+
+
 @bp.get("/")
 @requires("animal.read_all", "animal.read_own")
 def index():
     actor = require_actor()
     q = (request.args.get("q") or "").strip()
     state = request.args.get("state") or ""
-    query = visible_animals(actor, select(Animal)).order_by(Animal.id.desc())
+    # What the rows show, loaded for the whole page at once (not one query per row).
+    query = (
+        visible_animals(actor, select(Animal))
+        .options(selectinload(Animal.species), selectinload(Animal.holder))
+        .order_by(Animal.id.desc())
+    )
     if q:
-        query = query.where(
-            or_(
-                Animal.registry_no.ilike(f"%{q}%"),
-                Animal.id.in_(select(Identifier.animal_id).where(Identifier.value == q)),
-                Animal.species_id.in_(
-                    select(Species.id).where(
-                        or_(
-                            Species.scientific_name.ilike(f"%{q}%"),
-                            Species.name_en.ilike(f"%{q}%"),
-                            Species.name_ko.ilike(f"%{q}%"),
-                        )
-                    )
-                ),
-            )
-        )
+        query = query.where(search(q))
     if state in AnimalState.__members__.values():
         query = query.where(Animal.state == state)
     return render_template("animals/index.html", **paginate(query), q=q, state=state, machine=ANIMAL)
 
 
+#: The timeline details that name a row, and its model: shown by name (``|detail``).
+DETAIL_LOOKUPS: dict[str, Any] = {
+    "facility_id": Facility,
+    "previous_facility_id": Facility,
+    "owner_party_id": Party,
+    "permit_id": Permit,
+    "permit_line_id": PermitLine,
+    "sire_id": Animal,
+    "dam_id": Animal,
+}
+
+#: What the animal page reads of the animal: loaded with it, not one lazy load at a time.
+PAGE_LOADS = (
+    joinedload(Animal.species),
+    joinedload(Animal.owner),
+    joinedload(Animal.holder),
+    joinedload(Animal.facility),
+    joinedload(Animal.sire),
+    joinedload(Animal.dam),
+    joinedload(Animal.permit_line).joinedload(PermitLine.permit),
+    selectinload(Animal.identifiers),
+    selectinload(Animal.events),
+)
+
+
+def offspring_of(animal_id: int):
+    """The animals whose sire or dam it is (read by ix_animal_sire_id and ix_animal_dam_id)."""
+    return select(Animal).where(or_(Animal.sire_id == animal_id, Animal.dam_id == animal_id)).order_by(Animal.id)
+
+
+def prefetch_details(events) -> None:
+    """Load every row the timeline's details name, one query per model, so that ``|detail`` finds
+    them in the session instead of asking the database once per detail."""
+    wanted: dict[Any, set[int]] = {}
+    for e in events:
+        for key, value in (e.details or {}).items():
+            named = DETAIL_LOOKUPS.get(key)
+            if named is not None and isinstance(value, int) and not isinstance(value, bool):
+                wanted.setdefault(named, set()).add(value)
+    for model, ids in wanted.items():
+        query = select(model).where(model.id.in_(ids))
+        if model is PermitLine:  # shown as the permit it is a line of
+            query = query.options(joinedload(PermitLine.permit))
+        db.session.scalars(query).all()
+
+
 @bp.app_template_filter("detail")
 def detail(value, key: str):
     """An event detail for people: names instead of the ids the timeline stores."""
-    lookups = {
-        "facility_id": Facility,
-        "previous_facility_id": Facility,
-        "owner_party_id": Party,
-        "permit_id": Permit,
-        "permit_line_id": PermitLine,
-        "sire_id": Animal,
-        "dam_id": Animal,
-    }
+    lookups = DETAIL_LOOKUPS
     if isinstance(value, bool):
         return _("yes") if value else _("no")
     if isinstance(value, list):
@@ -105,13 +171,17 @@ def detail(value, key: str):
 @bp.get("/<int:animal_id>")
 @requires("animal.read_all", "animal.read_own")
 def show(animal_id: int):
-    animal = load_visible(Animal, animal_id, can_see_animal)
+    animal = load_visible(Animal, animal_id, can_see_animal, options=PAGE_LOADS)
     actor = require_actor()
     events = service.open_events(actor, animal)
-    keeping = db.session.scalars(select(Keeping).where(Keeping.animal_id == animal.id).order_by(Keeping.id)).all()
-    offspring = db.session.scalars(
-        select(Animal).where(or_(Animal.sire_id == animal.id, Animal.dam_id == animal.id))
+    keeping = db.session.scalars(
+        select(Keeping)
+        .where(Keeping.animal_id == animal.id)
+        .options(selectinload(Keeping.party), selectinload(Keeping.facility))
+        .order_by(Keeping.id)
     ).all()
+    prefetch_details(animal.events)
+    offspring = db.session.scalars(offspring_of(animal.id)).all()
     return render_template(
         "animals/show.html",
         animal=animal,

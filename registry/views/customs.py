@@ -4,6 +4,7 @@ from urllib.parse import unquote, urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from registry.commands import load
 from registry.commands.endorsements import Direction, EndorseSchema
@@ -11,7 +12,7 @@ from registry.extensions import db
 from registry.forms.customs import EndorsementForm, FindForm
 from registry.i18n import _
 from registry.machines import FacilityState
-from registry.models import Animal, Facility, Permit
+from registry.models import Animal, Facility, Permit, PermitLine
 from registry.permissions import can_see_permit
 from registry.services import endorsements
 from registry.services.errors import DomainError, ValidationFailed
@@ -47,7 +48,9 @@ def find():
 @bp.route("/permits/<int:permit_id>/endorse", methods=["GET", "POST"])
 @requires("permit.endorse")
 def endorse(permit_id: int):
-    permit = load_visible(Permit, permit_id, can_see_permit)
+    # Each line is shown with its species: loaded with the permit, not one line at a time.
+    lines = selectinload(Permit.lines).selectinload(PermitLine.species)
+    permit = load_visible(Permit, permit_id, can_see_permit, options=(lines,))
     form = EndorsementForm()
     while len(form.lines) < len(permit.lines):
         form.lines.append_entry()

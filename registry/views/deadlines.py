@@ -1,6 +1,7 @@
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, current_app, render_template, request
 
 from registry import clock, deadlines
+from registry.i18n import _
 from registry.services import deadlines as service
 from registry.views.helpers import require_actor, requires
 
@@ -22,9 +23,21 @@ def _found():
 @requires("animal.read_all", "animal.read_own")
 def index():
     found, rule = _found()
+    try:
+        # Past a million pages there is nothing to show.
+        page = min(max(1, int(request.args.get("page", 1))), 10**6)
+    except ValueError:
+        page = 1
+    size = current_app.config["PAGE_SIZE"]
     return render_template(
         "deadlines.html",
-        items=found,
+        # One page of the open items: a register with thousands of them rendered every one.
+        items=found[(page - 1) * size : page * size],
+        total=len(found),
+        page=page,
+        has_next=len(found) > page * size,
+        # Each rule's words translated once for the page, not once per row.
+        words={r.code: (_(r.title), _(r.description)) for r in deadlines.RULES},
         rules=deadlines.RULES,
         rule=rule,
         today=clock.today(),

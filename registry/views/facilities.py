@@ -1,6 +1,7 @@
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from registry.commands import facilities as commands
 from registry.commands import load
@@ -8,7 +9,7 @@ from registry.extensions import db
 from registry.forms.facilities import ApplyForm, CapacityForm, InspectionForm, ReasonForm
 from registry.i18n import _
 from registry.machines import FACILITY
-from registry.models import ATTACHMENT_KINDS, Facility, Party, Species
+from registry.models import ATTACHMENT_KINDS, Facility, FacilitySpecies, Party, Species
 from registry.permissions import can_see_facility, has_capability, visible_facilities
 from registry.services import attachments
 from registry.services import facilities as service
@@ -38,7 +39,8 @@ def _species_choices(form):
 @bp.get("/")
 @requires("facility.apply", "facility.read_all")
 def index():
-    rows = db.session.scalars(visible_facilities(require_actor(), select(Facility)).order_by(Facility.id.desc())).all()
+    query = visible_facilities(require_actor(), select(Facility)).options(selectinload(Facility.holder))
+    rows = db.session.scalars(query.order_by(Facility.id.desc())).all()
     return render_template("facilities/index.html", rows=rows, machine=FACILITY)
 
 
@@ -70,7 +72,12 @@ def apply():
 @bp.get("/<int:facility_id>")
 @requires("facility.apply", "facility.read_all")
 def show(facility_id: int):
-    f = load_visible(Facility, facility_id, can_see_facility)
+    shown = (
+        selectinload(Facility.holder),
+        selectinload(Facility.allowances).selectinload(FacilitySpecies.species),
+        selectinload(Facility.inspections),
+    )
+    f = load_visible(Facility, facility_id, can_see_facility, options=shown)
     actor = require_actor()
     actions = service.open_events(actor, f)
     seen = {"version": str(f.version)}

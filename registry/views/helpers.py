@@ -61,9 +61,11 @@ def requires(*capabilities: str) -> Callable:
     return decorator
 
 
-def load_visible(model, object_id: int, can_see: Callable):
-    """The object, or 404 when it does not exist or is outside the actor's scope (indistinguishable)."""
-    obj = db.session.get(model, object_id)
+def load_visible(model, object_id: int, can_see: Callable, options: tuple = ()):
+    """The object, or 404 when it does not exist or is outside the actor's scope (indistinguishable).
+
+    *options* are loader options (``joinedload``...) for what the page will read of it."""
+    obj = db.session.get(model, object_id, options=options)
     if obj is None or not can_see(current_actor(), obj):
         deny(f"{model.__tablename__}.scope", 404)
     return obj

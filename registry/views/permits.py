@@ -1,5 +1,6 @@
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from registry import codes
 from registry.commands import arrivals as arrival
@@ -9,7 +10,7 @@ from registry.extensions import db
 from registry.forms.permits import ApplicationForm, DecisionForm, DeclareForm
 from registry.i18n import _
 from registry.machines import PERMIT, PermitState
-from registry.models import Animal, AuditEntry, Endorsement, Party, Permit, Species
+from registry.models import Animal, AuditEntry, Endorsement, Party, Permit, PermitLine, Species
 from registry.permissions import can_see_permit, has_capability, visible_parties, visible_permits
 from registry.services import applications, arrivals, documents, permits
 from registry.services.errors import DomainError
@@ -31,7 +32,11 @@ bp = Blueprint("permits", __name__, url_prefix="/permits")
 @requires("permit.read_all", "permit.read_own")
 def index():
     state = request.args.get("state") or ""
-    query = visible_permits(require_actor(), select(Permit)).order_by(Permit.created_at.desc(), Permit.id.desc())
+    query = (
+        visible_permits(require_actor(), select(Permit))
+        .options(selectinload(Permit.applicant))
+        .order_by(Permit.created_at.desc(), Permit.id.desc())
+    )
     if state in PermitState.__members__.values():
         query = query.where(Permit.state == state)
     return render_template("permits/index.html", **paginate(query), state=state, machine=PERMIT)
@@ -100,7 +105,13 @@ def edit(permit_id: int):
 @bp.get("/<int:permit_id>")
 @requires("permit.read_all", "permit.read_own")
 def show(permit_id: int):
-    permit = load_visible(Permit, permit_id, can_see_permit)
+    shown = (
+        selectinload(Permit.lines).selectinload(PermitLine.species),
+        selectinload(Permit.applicant),
+        selectinload(Permit.importer),
+        selectinload(Permit.exporter),
+    )
+    permit = load_visible(Permit, permit_id, can_see_permit, options=shown)
     actor = require_actor()
     actions = permits.available_actions(actor, permit)
     history = db.session.scalars(
@@ -112,10 +123,12 @@ def show(permit_id: int):
     done = db.session.scalars(
         select(Endorsement).where(Endorsement.permit_id == permit.id).order_by(Endorsement.id)
     ).all()
-    declared = {
-        line.id: db.session.scalars(select(Animal).where(Animal.permit_line_id == line.id).order_by(Animal.id)).all()
-        for line in permit.lines
-    }
+    # The animals declared on each line, in one query for all the lines.
+    declared: dict[int | None, list[Animal]] = {line.id: [] for line in permit.lines}
+    for animal in db.session.scalars(
+        select(Animal).where(Animal.permit_line_id.in_(list(declared))).order_by(Animal.id)
+    ):
+        declared[animal.permit_line_id].append(animal)
     return render_template(
         "permits/show.html",
         permit=permit,

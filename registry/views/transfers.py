@@ -2,6 +2,7 @@ from functools import partial
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from registry.commands import load
 from registry.commands import transfers as commands
@@ -23,7 +24,9 @@ bp = Blueprint("transfers", __name__, url_prefix="/transfers")
 @requires("transfer.start", "transfer.answer", "transfer.acknowledge", "animal.read_all")
 def index():
     actor = require_actor()
-    rows = db.session.scalars(visible_transfers(actor, select(Transfer)).order_by(Transfer.id.desc()).limit(100)).all()
+    shown = (Transfer.transferor, Transfer.transferee, Transfer.facility, Transfer.animals)
+    query = visible_transfers(actor, select(Transfer)).options(*(selectinload(r) for r in shown))
+    rows = db.session.scalars(query.order_by(Transfer.id.desc()).limit(100)).all()
     return render_template(
         "transfers/index.html",
         rows=rows,
@@ -85,7 +88,14 @@ def new():
 @requires("transfer.start", "transfer.answer", "transfer.acknowledge", "animal.read_all")
 def show(transfer_id: int):
     actor = require_actor()
-    t = db.session.get(Transfer, transfer_id)
+    # The page lists the animals with their species: loaded with the transfer, not one by one.
+    shown = (
+        selectinload(Transfer.transferor),
+        selectinload(Transfer.transferee),
+        selectinload(Transfer.facility),
+        selectinload(Transfer.animals).selectinload(Animal.species),
+    )
+    t = db.session.get(Transfer, transfer_id, options=shown)
     if t is None or not can_see_transfer(actor, t):
         deny("transfer.scope", 404)
     actions = service.open_events(actor, t)

@@ -1,5 +1,6 @@
 import marshmallow as ma
 from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
 
 from registry.commands import animals as commands
 from registry.commands import arrivals as arrival
@@ -31,7 +32,7 @@ READ = ("animal.read_all", "animal.read_own")
 def list_animals(args):
     """Animals in the caller's scope, newest first, filtered by state, species, identifier or keeper."""
     require(*READ)
-    query = visible_animals(require_actor(), select(Animal))
+    query = visible_animals(require_actor(), select(Animal)).options(selectinload(Animal.identifiers))
     if args["state"]:
         query = query.where(Animal.state == args["state"])
     if args["species"] is not None:

@@ -1,4 +1,5 @@
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from registry.commands import facilities as commands
 from registry.machines import FACILITY
@@ -17,7 +18,8 @@ blp = api_blueprint("api_facilities", "Keeping facilities and the species and nu
 @blp.response(200, page_of(FacilitySchema))
 def list_facilities(args):
     """Facilities in the caller's scope (a keeper's own; every facility for officers)."""
-    return page(visible_facilities(require_actor(), select(Facility)), Facility.id, args)
+    query = visible_facilities(require_actor(), select(Facility)).options(selectinload(Facility.allowances))
+    return page(query, Facility.id, args)
 
 
 @blp.post("/facilities")

@@ -1,5 +1,6 @@
 from flask import Response
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from registry.commands import endorsements as crossing
 from registry.commands import permits as commands
@@ -24,7 +25,10 @@ READ = ("permit.read_all", "permit.read_own")
 def list_permits(args):
     """Permits and applications in the caller's scope, newest first."""
     require(*READ)
-    query = visible_permits(require_actor(), select(Permit))
+    # What PermitSchema reads of each permit, for the whole page at once.
+    query = visible_permits(require_actor(), select(Permit)).options(
+        selectinload(Permit.lines), selectinload(Permit.foreign_document)
+    )
     if args["state"]:
         query = query.where(Permit.state == args["state"])
     return page(query, Permit.id, args)

@@ -1,4 +1,5 @@
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from registry.commands import transfers as commands
 from registry.extensions import db
@@ -29,7 +30,7 @@ def _visible(transfer_id: int) -> Transfer:
 def list_transfers(args):
     """Transfers the caller is party to (every transfer for officers), newest first."""
     require(*READ)
-    query = visible_transfers(require_actor(), select(Transfer))
+    query = visible_transfers(require_actor(), select(Transfer)).options(selectinload(Transfer.animals))
     state = args.pop("state")
     if state:
         query = query.where(Transfer.state == state)
