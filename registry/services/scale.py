@@ -34,9 +34,9 @@ from sqlalchemy.engine import Connection
 
 from registry import clock
 from registry.commands import animals as commands
-from registry.database import WRITE_OPTION
 from registry.extensions import db
-from registry.machines import ANIMAL, FACILITY, PERMIT, TRANSFER, AnimalState, FacilityState, PermitState
+from registry.machines import ANIMAL, FACILITY, PERMIT, TRANSFER, AnimalState, PermitState
+from registry.machines.permit import IN_USE as PERMITS_IN_USE
 from registry.models import (
     DOCUMENT_TYPES,
     Animal,
@@ -59,6 +59,7 @@ from registry.models import (
 from registry.models.transfer import transfer_animal
 from registry.permissions import Actor, Role
 from registry.services import audit
+from registry.services.context import write_transaction
 from registry.services.facilities import OCCUPYING
 from registry.services.permits import add_months
 from registry.services.scale_log import BulkLog, Serials
@@ -83,8 +84,10 @@ TABLES = (
     EndorsedLine,
     Transfer,
 )
-SEQUENCED = ("party", "user_account", "facility", "inspection", "permit_line", "foreign_document_use", "animal")
-SEQUENCED += ("identifier", "animal_event", "keeping", "endorsement", "endorsed_line", "transfer")
+SEQUENCED = (
+    *("party", "user_account", "facility", "inspection", "permit_line", "foreign_document_use", "animal"),
+    *("identifier", "animal_event", "keeping", "endorsement", "endorsed_line", "transfer"),
+)
 FOREIGN = (
     ("ZA", "Afrika Aviaries"),
     ("DE", "Vogelpark Süd"),
@@ -164,7 +167,18 @@ class Generator:
         #: Picks that come first, so that even a small registry shows every state.
         self.forced: dict[str, list[str]] = {
             "unit": ["import", "recent", "pending", "void", "applications", "import", "applications"],
-            "fate": ["death", "missing", "seize", "export", "transfer", "death", "missing", "seize", "missing", "seize"],
+            "fate": [
+                "death",
+                "missing",
+                "seize",
+                "export",
+                "transfer",
+                "death",
+                "missing",
+                "seize",
+                "missing",
+                "seize",
+            ],
             "after_death": ["stay", "dispose"],
             "after_missing": ["stay", "recover", "declare_dead"],
             "after_seize": ["stay", "return", "forfeit"],
@@ -173,18 +187,18 @@ class Generator:
             "register": ["wait"],
             "application": ["draft", "submitted", "changes_requested", "approved", "refused", "withdrawn", "issued"],
         }
-        with db.engine.connect() as conn:
-            self.permit_ids = set(conn.execute(select(Permit.id)).scalars())
-            self.codes = set(conn.execute(select(Transfer.code)).scalars())
-            self.password_hash = conn.execute(
-                select(User.password_hash).where(User.role == Role.KEEPER).order_by(User.id).limit(1)
-            ).scalar()
-            staff = {u.username: u for u in conn.execute(select(User)).all()}
-            species = conn.execute(
-                select(Species.id, Species.appendix, Species.taxon_class)
-                .where(Species.taxon_class.in_(("Aves", "Reptilia", "Mammalia", "Amphibia")))
-                .order_by(Species.id)
-            ).all()
+        conn = db.session.connection()
+        self.permit_ids = set(conn.execute(select(Permit.id)).scalars())
+        self.codes = set(conn.execute(select(Transfer.code)).scalars())
+        self.password_hash = conn.execute(
+            select(User.password_hash).where(User.role == Role.KEEPER).order_by(User.id).limit(1)
+        ).scalar()
+        staff = {u.username: u for u in conn.execute(select(User)).all()}
+        species = conn.execute(
+            select(Species.id, Species.appendix, Species.taxon_class)
+            .where(Species.taxon_class.in_(("Aves", "Reptilia", "Mammalia", "Amphibia")))
+            .order_by(Species.id)
+        ).all()
         if self.password_hash is None or not {"officer", "officer2", "customs"} <= set(staff):
             raise RuntimeError("the generator builds on the demo's core: run it through `registry demo`")
         self.staff = {name: staff[name] for name in ("officer", "officer2", "customs")}
@@ -193,48 +207,47 @@ class Generator:
     # ---------------------------------------------------------------- batches
 
     def run(self) -> int:
-        """Write everything; returns the number of entries written."""
-        self._begin()
-        self._setup()
-        while self.made < self.target:
-            self._unit()
-            if len(self.log.entries) >= BATCH:
-                self._commit()
-                self._begin()
-        self._commit()
+        """Write everything, a batch per write transaction; returns the number of entries written."""
+        first = True
+        while first or self.made < self.target:
+            try:
+                with write_transaction() as session:
+                    self._begin(session.connection())
+                    if first:
+                        self._setup()
+                        first = False
+                    while self.made < self.target and len(self.log.entries) < BATCH:
+                        self._unit()
+                    self._flush()
+            except BaseException:
+                self.log.rolled_back()
+                raise
+            self._forget()
         return self.log.count
 
-    def _begin(self) -> None:
-        db.session.remove()  # the core's session must not hold SQLite's write lock
-        self.conn = db.engine.connect().execution_options(**{WRITE_OPTION: True})
-        self.tx = self.conn.begin()
-        self.log.begin(self.conn)
+    def _begin(self, conn: Connection) -> None:
+        self.conn = conn
+        self.log.begin(conn)
         years = range(self.today.year - 4, self.today.year + 1)
-        self.serials.begin(self.conn, [(n, y) for y in years for n in ("animal", f"permit:{self.country}")])
-        self.ids.begin(self.conn)
+        self.serials.begin(conn, [(n, y) for y in years for n in ("animal", f"permit:{self.country}")])
+        self.ids.begin(conn)
 
-    def _commit(self) -> None:
-        try:
-            for model in TABLES:
-                objects = self.rows.pop(model, [])
-                if objects:
-                    columns = [c.key for c in model.__table__.columns]
-                    self.conn.execute(insert(model), [{c: getattr(o, c) for c in columns} for o in objects])
-            if self.links:
-                self.conn.execute(insert(transfer_animal), self.links)
-            self.serials.flush(self.conn)
-            self.log.flush()
-            self.tx.commit()
-        except BaseException:
-            self.tx.rollback()
-            self.log.rolled_back()
-            raise
-        finally:
-            self.conn.close()
-        self.log.committed()
+    def _flush(self) -> None:
+        """Write the batch's rows, then its entries and the head; the write transaction commits them."""
+        for model in TABLES:
+            objects = self.rows.pop(model, [])
+            if objects:
+                columns = [c.key for c in model.__table__.columns]
+                self.conn.execute(insert(model), [{c: getattr(o, c) for c in columns} for o in objects])
+        if self.links:
+            self.conn.execute(insert(transfer_animal), self.links)
+        self.serials.flush(self.conn)
+        self.log.flush()
+
+    def _forget(self) -> None:
+        """After a batch: what only its stories needed (no later story reaches back into it)."""
         self.rows.clear()
         self.links = []
-        # Periods still open stay open in the table; later stories never reach back into a batch gone.
         for kept in (self.open_periods, self.marks, self.last_day, self.seized_from, self.line_permit, self.ledger):
             kept.clear()
 
@@ -271,8 +284,10 @@ class Generator:
             for i, (code, name) in enumerate(FOREIGN)
         ]
         authority = self._party(operator, "organisation", "National Institute of Ecology", self.country, "GOV-NIE")
-        allowances = {species: 100_000 for species in self.species}
-        self.rescue = self._facility(officer, "KR-FAC-GOV-0100", "NIE rescue and quarantine centre", authority, allowances)
+        allowances = dict.fromkeys(self.species, 100000)
+        self.rescue = self._facility(
+            officer, "KR-FAC-GOV-0100", "NIE rescue and quarantine centre", authority, allowances
+        )
         self.keepers: list[tuple[Party, User]] = []
         self.facilities: list[Facility] = []
         self.by_species: dict[int, list[Facility]] = defaultdict(list)
@@ -341,7 +356,9 @@ class Generator:
             status=FACILITY.transition(None, event).target,
             created_at=_day_time(self.today),
             version=1,
-            allowances=[FacilitySpecies(facility_id=facility_id, species_id=s, capacity=c) for s, c in capacities.items()],
+            allowances=[
+                FacilitySpecies(facility_id=facility_id, species_id=s, capacity=c) for s, c in capacities.items()
+            ],
         )
         facility.allowances.sort(key=lambda a: a.species_id)
         self._add(facility)
@@ -354,7 +371,7 @@ class Generator:
 
     def _apply_facility(self, actor: Actor, party: Party) -> None:
         chosen = self.rng.sample(sorted(self.species), 2)
-        self._facility(actor, None, f"{party.name}, new site", party, {s: 20 for s in chosen}, event="apply")
+        self._facility(actor, None, f"{party.name}, new site", party, dict.fromkeys(chosen, 20), event="apply")
 
     def _inspections(self, facility: Facility) -> None:
         officer = self._staff("officer")
@@ -375,7 +392,12 @@ class Generator:
             )
             facility.version += 1
             self._record(
-                officer, "facility.inspect", "facility", facility.id, before, facility.as_audit() | {"inspection": inspection}
+                officer,
+                "facility.inspect",
+                "facility",
+                facility.id,
+                before,
+                facility.as_audit() | {"inspection": inspection},
             )
             day += timedelta(days=self.rng.randint(300, 420))
 
@@ -487,14 +509,20 @@ class Generator:
             return
         self._permit_event(keeper, permit, "submit", day + timedelta(days=1))
         if step == "changes_requested":
-            self._permit_event(officer, permit, "request_changes", day + timedelta(days=2), "Add the exporter's address.")
+            self._permit_event(
+                officer, permit, "request_changes", day + timedelta(days=2), "Add the exporter's address."
+            )
         elif step == "refused":
-            self._permit_event(officer, permit, "refuse", day + timedelta(days=2), "The purpose does not fit the appendix.")
+            self._permit_event(
+                officer, permit, "refuse", day + timedelta(days=2), "The purpose does not fit the appendix."
+            )
         elif step in ("approved", "issued"):
             self._permit_event(officer, permit, "approve", day + timedelta(days=3))
             if step == "issued":
                 self._permit_event(self._staff("officer2"), permit, "issue", day + timedelta(days=5))
-                if permit.valid_until < self.today:  # what the daily `registry permits expire` does
+                if (
+                    permit.valid_until is not None and permit.valid_until < self.today
+                ):  # what the daily `registry permits expire` does
                     self._permit_event(self.operator, permit, "expire", self.today)
 
     # ---------------------------------------------------------------- animals
@@ -620,7 +648,7 @@ class Generator:
         details = {k: v for k, v in dataclasses.asdict(command).items() if k not in ("occurred_on", "version")}
         facility = None
         if name in ("register", "transfer", "recover", "seize"):
-            facility = self.facility_by_id[details.get("facility_id") or animal.facility_id]
+            facility = self.facility_by_id[int(details.get("facility_id") or animal.facility_id or 0)]
         before = animal.as_audit()
         from_state, facility_before = animal.state, animal.facility_id
         if name == "return":
@@ -718,7 +746,7 @@ class Generator:
         self._fates(keeper, party, facility, species, live)
         if permit.state == PermitState.USED and self.rng.random() < 0.6:
             self._permit_event(self._staff("officer"), permit, "close", min(crossed + timedelta(days=20), self.today))
-        elif permit.state in (PermitState.ISSUED, PermitState.PARTLY_USED) and permit.valid_until < self.today:
+        elif permit.state in PERMITS_IN_USE and (permit.valid_until or self.today) < self.today:
             self._permit_event(self.operator, permit, "expire", self.today)
 
     def _home(self) -> tuple[int, Facility]:
@@ -831,7 +859,9 @@ class Generator:
             row = self._timeline(keeper, chick, "birth", None, born, details)
             self._place(chick, row, None, facility, born)
             self.kept[(facility.id, species)] += 1
-            self._record_new(keeper, chick, row, idents, [("animal", sire.id), ("animal", dam.id), ("facility", facility.id)])
+            self._record_new(
+                keeper, chick, row, idents, [("animal", sire.id), ("animal", dam.id), ("facility", facility.id)]
+            )
             young.append(chick)
         return young
 
@@ -845,9 +875,7 @@ class Generator:
         for animal in animals:
             if self.rng.random() < 0.3 and (day := self._later(animal, 1, 60)):  # a photo for the file
                 self._photo(keeper, animal, day)
-            fate = self.choose(
-                "fate", {"stay": 55, "transfer": 14, "death": 14, "missing": 5, "seize": 3, "export": 9}
-            )
+            fate = self.choose("fate", {"stay": 55, "transfer": 14, "death": 14, "missing": 5, "seize": 3, "export": 9})
             if fate == "transfer":
                 moving.append(animal)
             elif fate == "export":
@@ -863,15 +891,21 @@ class Generator:
                 ):
                     self._dispose(keeper, officer, animal, sick, when)
             elif fate == "missing" and (day := self._later(animal, 30, 700)):
-                self.event(keeper, animal, commands.ReportMissing(circumstances="Enclosure found open.", occurred_on=day))
+                self.event(
+                    keeper, animal, commands.ReportMissing(circumstances="Enclosure found open.", occurred_on=day)
+                )
                 after = self.choose("after_missing", {"recover": 4, "declare_dead": 3, "stay": 3})
                 when = self._later(animal, 3, 120)
                 if after == "recover" and when and self.room(facility, species):
                     self.event(keeper, animal, commands.Recover(occurred_on=when))
                 elif after == "declare_dead" and when:
-                    self.event(officer, animal, commands.DeclareDead(reason="Not found after search.", occurred_on=when))
+                    self.event(
+                        officer, animal, commands.DeclareDead(reason="Not found after search.", occurred_on=when)
+                    )
             elif fate == "seize" and (day := self._later(animal, 30, 700)):
-                seize = commands.Seize(facility_id=self.rescue.id, reason="Kept without the required permit.", occurred_on=day)
+                seize = commands.Seize(
+                    facility_id=self.rescue.id, reason="Kept without the required permit.", occurred_on=day
+                )
                 self.event(officer, animal, seize)
                 after = self.choose("after_seize", {"return": 5, "forfeit": 3, "stay": 2})
                 when = self._later(animal, 10, 120)
@@ -899,7 +933,9 @@ class Generator:
             )
         )
         self.marks[animal.id].append(ident)
-        self._record(keeper, "animal.identifier_add", "identifier", ident.id, None, ident.as_audit(), [("animal", animal.id)])
+        self._record(
+            keeper, "animal.identifier_add", "identifier", ident.id, None, ident.as_audit(), [("animal", animal.id)]
+        )
 
     def _dispose(self, keeper: Actor, officer: Actor, animal: Animal, sick: bool, day: date) -> None:
         methods = commands.SAFE_METHODS if sick else tuple(commands.DisposalMethod)
@@ -918,7 +954,9 @@ class Generator:
 
     def _transfer(self, keeper: Actor, party: Party, facility: Facility, species: int, animals: list[Animal]) -> None:
         """The owner offers the animals to another keeper, who answers; an officer acknowledges."""
-        targets = [f for f in self.by_species[species] if f.holder_party_id != party.id and self.room(f, species, len(animals))]
+        targets = [
+            f for f in self.by_species[species] if f.holder_party_id != party.id and self.room(f, species, len(animals))
+        ]
         if not targets:
             return
         target = self.rng.choice(targets)
@@ -960,8 +998,18 @@ class Generator:
             self.links.append({"transfer_id": transfer.id, "animal_id": a.id, **seen})
             offered.append({"animal_id": a.id, **seen})
         subjects = [("animal", a.id) for a in transfer.animals] + [("facility", target.id)]
-        self._record(keeper, "transfer.start", "transfer", transfer.id, None, transfer.as_audit() | {"offered": offered}, subjects)
-        answer = self.choose("transfer", {"acknowledged": 12, "accepted": 1, "pending": 1, "declined": 1, "cancelled": 1})
+        self._record(
+            keeper,
+            "transfer.start",
+            "transfer",
+            transfer.id,
+            None,
+            transfer.as_audit() | {"offered": offered},
+            subjects,
+        )
+        answer = self.choose(
+            "transfer", {"acknowledged": 12, "accepted": 1, "pending": 1, "declined": 1, "cancelled": 1}
+        )
         when = day + timedelta(days=self.rng.randint(1, 7))
         if answer == "pending" or when > self.today:
             return
@@ -991,7 +1039,9 @@ class Generator:
             transfer.state = TRANSFER.transition(transfer.state, "acknowledge").target
             transfer.version += 1
             transfer.acknowledged_at = _day_time(acknowledged)
-            self._record(officer, "transfer.acknowledge", "transfer", transfer.id, before, transfer.as_audit(), subjects)
+            self._record(
+                officer, "transfer.acknowledge", "transfer", transfer.id, before, transfer.as_audit(), subjects
+            )
 
     def _export(self, keeper: Actor, party: Party, species: int, animals: list[Animal]) -> None:
         """An export permit for the animals, and customs endorsing their exit."""

@@ -3,11 +3,12 @@
 ``services.audit.record`` appends one entry per use case; a generator of a million entries cannot
 afford a flush per entry, so this writes the same rows (``audit_entry`` with its hash and signature,
 ``audit_subject`` with each subject's ``prev`` link, ``audit_checkpoint`` when one is due, and the
-head) a batch at a time, with SQLAlchemy Core, in one transaction per batch that holds the head's
-lock from its first entry to its commit. What it stores is built by the same functions the write
-path uses (``audit.diff``, ``audit_chain.compute_hash``, ``anchor.sign_entry``,
-``anchor.checkpoint_due``, ``signing.checkpoint_message``), so ``registry audit verify`` and
-``registry audit reconcile`` cannot tell the two apart.
+head) a batch at a time, with SQLAlchemy Core, in one write transaction per batch
+(``services.context.write_transaction``) that holds the head's lock from its first entry to its
+commit. What it stores is built by the same functions the write path uses (``audit.diff``,
+``audit_chain.compute_hash``, the registry key over ``signing.entry_message`` as
+``anchor.sign_entry`` signs, ``anchor.checkpoint_due``, ``signing.checkpoint_message``), so
+``registry audit verify`` and ``registry audit reconcile`` cannot tell the two apart.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from registry import audit_chain, signing
+from registry.extensions import db
 from registry.models import AuditCheckpoint, AuditEntry, AuditHead, AuditSubject, SerialCounter
 from registry.models.base import utcnow
 from registry.permissions import Actor
@@ -52,7 +54,6 @@ class BulkLog:
         self.known = 0
         self.entries: list[dict] = []
         self.subjects: list[dict] = []
-        self.published: list[dict] = []
         self.count = 0
         self._origin = current_app.config["AUDIT_ORIGIN"]
         self._key = anchor.signer()
@@ -142,7 +143,8 @@ class BulkLog:
         cp_id = conn.execute(insert(AuditCheckpoint).values(**values).returning(AuditCheckpoint.id)).scalar_one()
         head.checkpoints, head.checkpoint_seq, head.checkpoint_at = head.checkpoints + 1, head.seq, signed_at
         cp = AuditCheckpoint(id=cp_id, **values)
-        self.published.append(witnesses.line(cp, self._origin))
+        # Published to the witnesses once the batch commits (services.witnesses), as the write path does.
+        witnesses.queue(db.session(), witnesses.line(cp, self._origin))
         self.record(
             Actor.system("checkpoint"),
             anchor.CHECKPOINT_ACTION,
@@ -174,14 +176,8 @@ class BulkLog:
         self.known = head.seq
         self.entries, self.subjects = [], []
 
-    def committed(self) -> None:
-        """After the batch's commit: give the witnesses its checkpoints (as the write path does)."""
-        rows, self.published = self.published, []
-        if rows:
-            witnesses.publish(rows, current_app.config["AUDIT_WITNESSES"])
-
     def rolled_back(self) -> None:
-        self.entries, self.subjects, self.published = [], [], []
+        self.entries, self.subjects = [], []
         self.head = None
 
 
