@@ -498,7 +498,9 @@ def demo(animals, seed):
         with click.progressbar(length=wanted, label="generating animals", file=sys.stderr) as bar:
             bar.update(demo_service.count_animals())
             written = scale.generate(operator, wanted, seed, progress=bar.update)
-        click.echo(f"generated {wanted} animals ({written} audit entries written in bulk)")
+        click.echo(f"{demo_service.count_animals()} animals ({written} audit entries generated in bulk)")
+        if written:
+            click.echo("generated keepers: keeper00001, keeper00002... (keepers; the same password)")
     click.echo("demo logins (password for all: " + demo_service.PASSWORD + "):")
     for username, role_name in demo_service.LOGINS:
         click.echo(f"  {username:<12} {role_name}")

@@ -38,7 +38,7 @@ def test_scale_builds_a_registry_that_verifies_reconciles_and_shows_every_state(
     runner = app.test_cli_runner()
     result = runner.invoke(demo, ["--scale", "400"])
     assert result.exit_code == 0, result.output
-    assert "generated 400 animals" in result.output
+    assert "400 animals" in result.output and "keeper00001" in result.output
     assert session.scalar(select(func.count()).select_from(Animal)) == 400
     checked = runner.invoke(verify_audit, ["--full"])
     assert checked.exit_code == 0, checked.output

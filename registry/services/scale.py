@@ -238,7 +238,8 @@ class Generator:
             objects = self.rows.pop(model, [])
             if objects:
                 columns = [c.key for c in model.__table__.columns]
-                self.conn.execute(insert(model), [{c: getattr(o, c) for c in columns} for o in objects])
+                # The instance's own values (an attribute never set is NULL, as getattr would say).
+                self.conn.execute(insert(model), [{c: o.__dict__.get(c) for c in columns} for o in objects])
         if self.links:
             self.conn.execute(insert(transfer_animal), self.links)
         self.serials.flush(self.conn)
