@@ -485,10 +485,21 @@ def annual_report(year, direction, out):
 
 
 @click.command("demo")
+@click.option(
+    "--scale",
+    "animals",
+    type=click.IntRange(min=1, max=10_000_000),
+    help="Generate a registry of this many animals (e.g. 100000), with their permits, keepers and history",
+)
+@click.option("--seed", type=int, default=2026, show_default=True, help="The generator's seed (same seed, same data)")
 @with_appcontext
-def demo():
-    """Load demo data: species, parties, facilities, users, permits and animals (idempotent)."""
+def demo(animals, seed):
+    """Load demo data: species, parties, facilities, users, permits and animals (idempotent).
+
+    Without --scale, a few hundred animals in every state; with it, as many as asked.
+    """
     from registry.services import demo as demo_service
+    from registry.services import scale
 
     if startup.is_production(current_app.config):
         click.secho(
@@ -498,9 +509,18 @@ def demo():
             err=True,
         )
         sys.exit(2)
-    created = demo_service.load(_operator())
+    operator = _operator()
+    created = demo_service.load(operator)
     if not created:
         click.echo("demo data already present; nothing changed")
+    else:
+        wanted = animals or demo_service.ANIMALS
+        with click.progressbar(length=wanted, label="generating animals", file=sys.stderr) as bar:
+            bar.update(demo_service.count_animals())
+            written = scale.generate(operator, wanted, seed, progress=bar.update)
+        click.echo(f"{demo_service.count_animals()} animals ({written} audit entries generated in bulk)")
+        if written:
+            click.echo("generated keepers: keeper00001, keeper00002... (keepers; the same password)")
     click.echo("demo logins (password for all: " + demo_service.PASSWORD + "):")
     for username, role_name in demo_service.LOGINS:
         click.echo(f"  {username:<12} {role_name}")

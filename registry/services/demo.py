@@ -32,6 +32,8 @@ from registry.services import (
 )  # fmt: skip
 
 PASSWORD = "demo-password-2026"
+#: Animals in the default demo: enough for every state of every lifecycle (``services.scale``).
+ANIMALS = 300
 #: The demo's staff accounts share this authenticator key (printed by ``registry demo``), so that
 #: whoever tries the demo can add it to an app; real accounts each enrol their own at first login.
 TOTP_SECRET = "DEMODEMODEMODEMODEMODEMODEMODEMO"
@@ -299,3 +301,11 @@ def load(operator: Actor) -> bool:
     _act(actor["officer2"], cancelled.id, "issue")
     _act(actor["officer2"], cancelled.id, "cancel", reason="Exporter withdrew the shipment.")
     return True
+
+
+def count_animals() -> int:
+    from sqlalchemy import func
+
+    from registry.models import Animal
+
+    return db.session.scalar(select(func.count()).select_from(Animal)) or 0
