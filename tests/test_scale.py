@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 from registry.cli import demo, verify_audit
 from registry.extensions import db
 from registry.machines import AnimalState, PermitState, TransferState
-from registry.models import Animal, AuditEntry, AuditHead, Permit, Transfer, User
+from registry.models import Animal, AuditEntry, AuditHead, Identifier, Permit, Transfer, User
+from registry.models.animal import identifier_key
 from registry.permissions import Actor
 from registry.services import deadlines, scale
 from registry.services import demo as demo_service
@@ -51,6 +52,9 @@ def test_scale_builds_a_registry_that_verifies_reconciles_and_shows_every_state(
         assert chick.dam_id is not None
         assert chick.sire.species_id == chick.dam.species_id == chick.species_id
         assert chick.sire.sex in "MU" and chick.dam.sex in "FU"
+    # Generated marks are searchable like any other: their search key is written with them.
+    marks = session.execute(select(Identifier.value, Identifier.value_key)).all()
+    assert marks and all(key == identifier_key(value) for value, key in marks)
     # Things left undone are overdue on the officers' list.
     officer = session.scalar(select(User).where(User.username == "officer"))
     overdue = {item.rule.code for item in deadlines.items(Actor.for_user(officer), overdue_only=True)}

@@ -56,6 +56,7 @@ from registry.models import (
     Transfer,
     User,
 )
+from registry.models.animal import identifier_key
 from registry.models.transfer import transfer_animal
 from registry.permissions import Actor, Role
 from registry.services import audit
@@ -552,6 +553,7 @@ class Generator:
                     animal_id=animal.id,
                     kind=kind,
                     value=value,
+                    value_key=identifier_key(value),
                     active=True,
                     applied_on=day,
                     retired_on=None,
@@ -926,6 +928,7 @@ class Generator:
                 animal_id=animal.id,
                 kind="photo",
                 value=f"photo {animal.registry_no} {day.isoformat()}",
+                value_key=identifier_key(f"photo {animal.registry_no} {day.isoformat()}"),
                 active=True,
                 applied_on=None,
                 retired_on=None,
