@@ -100,10 +100,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=5.0, help="per measurement")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.md")
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / ".work")
+    parser.add_argument(
+        "--append", action="store_true", help="add this run's sections to --out (e.g. another backend at another size)"
+    )
     args = parser.parse_args(argv)
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     started = datetime.now(UTC)
-    lines = [
+    header = [
         "# Benchmark results",
         "",
         f"Written by `bench/run` on {started:%Y-%m-%d %H:%M} UTC: {_machine()}.",
@@ -111,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
         "Ours and the limit of each pair ran one after the other in this run. Ratio = ours / limit.",
         "",
     ]
+    if args.append and args.out.exists():
+        lines = [args.out.read_text().rstrip("\n"), "", *header[2:]]
+    else:
+        lines = header
     for backend in backends:
         if backend == "sqlite":
             target = Target.sqlite(args.work / "sqlite")

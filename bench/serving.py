@@ -87,7 +87,7 @@ def wrk(url: str, seconds: float, headers: dict[str, str]) -> Sample:
     for name, value in headers.items():
         args += ["-H", f"{name}: {value}"]
     # Warm first (templates compiled, pools filled, every worker thread has served): not measured.
-    warm = [*args[:3], "-d2s", *args[4:]]
+    warm = [*args[:3], f"-d{max(2, round(seconds))}s", *args[4:]]
     subprocess.run([*warm, url], capture_output=True, text=True, check=True)
     out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
     if "Non-2xx" in out or "Socket errors" in out:
