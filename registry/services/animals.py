@@ -235,7 +235,7 @@ def record_animal_event(actor: Actor, animal_id: int, command: commands.AnimalEv
         with refusals_as_conflict():
             ANIMAL.check_guards(t, animal.state, ctx)
         # The offers the event may make stale, locked before the audit head (context.LOCK_ORDER).
-        _pending_offers(session, animal.id)
+        offers = _pending_offers(session, animal.id)
         before = animal.as_audit()
         from_state, facility_before = animal.state, animal.facility_id
         animal.state = t.target
@@ -254,7 +254,7 @@ def record_animal_event(actor: Actor, animal_id: int, command: commands.AnimalEv
             animal.as_audit() | {"event": row.details, "occurred_on": when, "event_id": row.id},
             subjects=_subjects(session, ctx, from_state, facility_before, handshake),
         )
-        cancel_stale_offers(session, actor, animal, event, handshake)
+        cancel_stale_offers(session, actor, animal, event, offers, handshake)
     return animal
 
 
@@ -286,12 +286,12 @@ def _pending_offers(session, animal_id: int) -> list:
     ).all()
 
 
-def cancel_stale_offers(session, actor: Actor, animal: Animal, event: str, handshake=None) -> None:
-    """Cancel the pending transfer offers of *animal* that *event* made stale: the animal is no longer
-    in captivity, no longer the transferor's, or no longer held where the offer saw it. Each
-    cancellation is audited in the event's transaction, by the one who recorded the event
-    (*handshake*, the transfer being accepted, is not one of them)."""
-    offers = _pending_offers(session, animal.id)
+def cancel_stale_offers(session, actor: Actor, animal: Animal, event: str, offers: list, handshake=None) -> None:
+    """Cancel the pending transfer *offers* of *animal* (``_pending_offers``, locked before the event
+    changed anything) that *event* made stale: the animal is no longer in captivity, no longer the
+    transferor's, or no longer held where the offer saw it. Each cancellation is audited in the
+    event's transaction, by the one who recorded the event (*handshake*, the transfer being
+    accepted, is not one of them)."""
     for t, *_keys, version, owner_id, holder_id, facility_id in offers:
         if handshake is not None and t.id == handshake.id:
             continue
