@@ -47,9 +47,14 @@ def _ids() -> dict:
 
     # The most recent of each: a record that a busy registry's users open.
     animal = db.session.scalars(
-        select(Animal).join(Identifier, Identifier.animal_id == Animal.id).order_by(Animal.id.desc())
+        select(Animal)
+        .join(Identifier, Identifier.animal_id == Animal.id)
+        .where(Identifier.kind == "microchip")
+        .order_by(Animal.id.desc())
     ).first()
-    chip = db.session.scalars(select(Identifier.value).where(Identifier.animal_id == animal.id)).first()
+    chip = db.session.scalars(
+        select(Identifier.value).where(Identifier.animal_id == animal.id, Identifier.kind == "microchip")
+    ).first()
     permit = db.session.scalars(
         select(Permit).where(Permit.state == PermitState.ISSUED).order_by(Permit.id.desc())
     ).first()

@@ -492,3 +492,16 @@ def test_a_lost_database_is_503_and_the_app_recovers_by_itself(backend, tmp_path
         with app.app_context():
             db.engine.dispose()
         cleanup()
+
+
+def test_a_busy_database_after_a_commit_does_not_claim_nothing_was_saved(app):
+    """A request that committed a change and then met a busy database (a lock or statement timeout
+    in a later step) must not be told "nothing was saved": a retry would record the change twice."""
+    from registry.database import Fault
+    from registry.services.context import unavailable
+
+    with app.test_request_context():
+        after_commit = str(unavailable(Fault.BUSY, commit_sent=True))
+        before_commit = str(unavailable(Fault.BUSY, commit_sent=False))
+    assert "nothing was saved" not in after_commit and "may or may not" in after_commit
+    assert "nothing was saved" in before_commit

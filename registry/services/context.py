@@ -90,14 +90,14 @@ RETRY_AFTER = {Fault.BUSY: 2, Fault.UNREACHABLE: 10}
 def unavailable(found: Fault, commit_sent: bool = False) -> Unavailable:
     """The 503 for a database fault. "Nothing was saved" only when it is true: a connection lost
     after COMMIT was sent leaves the outcome unknown, and the reader is told to check first."""
-    if found is Fault.BUSY:
-        message = _("the registry was busy with other changes to the same records, so nothing was saved; try again")
-    elif commit_sent:
+    if commit_sent:  # whatever failed after it: what the COMMIT saved stays saved
         message = _(
             "the connection to the database was lost while the change was being saved: it may or may not have "
             "been saved. Check the record before trying again (an API request may be retried with the same "
             "Idempotency-Key)"
         )
+    elif found is Fault.BUSY:
+        message = _("the registry was busy with other changes to the same records, so nothing was saved; try again")
     else:
         message = _("the registry's database cannot be reached just now, so nothing was saved; try again shortly")
     return Unavailable(message, RETRY_AFTER[found])

@@ -228,9 +228,10 @@ class Generator:
 
     def _begin(self, conn: Connection) -> None:
         self.conn = conn
-        self.log.begin(conn)
+        # context.LOCK_ORDER: the serial counters before the audit head, as every use case takes them.
         years = range(self.today.year - 4, self.today.year + 1)
         self.serials.begin(conn, [(n, y) for y in years for n in ("animal", f"permit:{self.country}")])
+        self.log.begin(conn)
         self.ids.begin(conn)
 
     def _flush(self) -> None:
