@@ -30,9 +30,14 @@ def _pairs(target: Target, seconds: float) -> list[Pair]:
         _log(f"{s}: transitions, {writers} writer(s)")
         ours = transitions.run(target, writers, seconds, by_hand=False)
         limit = transitions.run(target, writers, seconds, by_hand=True)
-        pairs.append(
-            Pair("transitions", f"lifecycle event + audit entry, {writers} writer(s)", "events/s", ours, limit)
-        )
+        note = ""
+        if ours.refused or limit.refused:
+            note = (
+                f"refused busy (SQLite's write lock not had within the busy timeout, a 503): ours {ours.refused}, "
+                f"limit {limit.refused}"
+            )
+        name = f"lifecycle event + audit entry, {writers} writer(s)"
+        pairs.append(Pair("transitions", name, "events/s", ours, limit, note=note))
     pairs += _http(target, seconds)
     count = offline.entries(target)
     for fmt in ("csv", "jsonl"):

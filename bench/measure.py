@@ -16,6 +16,8 @@ class Sample:
     seconds: float
     latencies: list[float] = field(default_factory=list)
     peak_mb: float | None = None
+    #: Operations refused because the database was busy (SQLite's write lock not had in time): not counted.
+    refused: int = 0
 
     @property
     def rate(self) -> float:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import queue
+import sqlite3
 import time
 from datetime import UTC, date, datetime
 
@@ -50,24 +51,30 @@ def _service_writer(config, animal_id, seconds, barrier, out):
     from registry.models import User
     from registry.permissions import Actor
     from registry.services import animals
+    from registry.services.errors import Unavailable
 
     app = create_app(config, check_start=False)
     with app.app_context():
         officer = db.session.query(User).filter_by(username="officer").one()
         actor = Actor.for_user(officer)
         db.session.remove()
-        missing = False
-        latencies = []
+        missing, busy = False, 0
+        latencies: list[float] = []
         barrier.wait()
         start = time.perf_counter()
         while time.perf_counter() - start < seconds:
             t0 = time.perf_counter()
             command = Recover() if missing else ReportMissing(circumstances="benchmark")
-            animals.record_animal_event(actor, animal_id, command)
-            db.session.remove()  # each request starts with a fresh session
+            try:
+                animals.record_animal_event(actor, animal_id, command)
+            except Unavailable:  # SQLite: the write lock not had within the busy timeout (a 503)
+                busy += 1
+                continue
+            finally:
+                db.session.remove()  # each request starts with a fresh session
             latencies.append(time.perf_counter() - t0)
             missing = not missing
-        out.put((latencies, time.perf_counter() - start))
+        out.put((latencies, time.perf_counter() - start, busy))
 
 
 def _sql_writer(config, animal_id, seconds, barrier, out):
@@ -93,15 +100,19 @@ def _sql_writer(config, animal_id, seconds, barrier, out):
             from json import dumps as json_param
         else:
             from psycopg.types.json import Json as json_param  # type: ignore[assignment]
-        missing = False
-        latencies = []
+        missing, busy = False, 0
+        latencies: list[float] = []
         barrier.wait()
         start = time.perf_counter()
         while time.perf_counter() - start < seconds:
             t0 = time.perf_counter()
             cur = raw.cursor()
             if sqlite:
-                cur.execute("BEGIN IMMEDIATE")
+                try:
+                    cur.execute("BEGIN IMMEDIATE")
+                except sqlite3.OperationalError:  # busy past the timeout, as the service's 503
+                    busy += 1
+                    continue
             cur.execute(
                 q(f"SELECT {', '.join(_ANIMAL_COLUMNS)}, version FROM animal WHERE id = %s{lock}"), (animal_id,)
             )
@@ -163,7 +174,7 @@ def _sql_writer(config, animal_id, seconds, barrier, out):
             raw.commit()
             latencies.append(time.perf_counter() - t0)
             missing = not missing
-        out.put((latencies, time.perf_counter() - start))
+        out.put((latencies, time.perf_counter() - start, busy))
         raw.close()
 
 
@@ -191,5 +202,7 @@ def run(target: Target, writers: int, seconds: float, by_hand: bool) -> Sample:
         p.join()
         if p.exitcode:
             raise RuntimeError(f"a benchmark writer failed (exit {p.exitcode})")
-    latencies = [x for lat, _ in results for x in lat]
-    return Sample(len(latencies), max(elapsed for _, elapsed in results), latencies)
+    latencies = [x for lat, _, _ in results for x in lat]
+    sample = Sample(len(latencies), max(elapsed for _, elapsed, _ in results), latencies)
+    sample.refused = sum(busy for _, _, busy in results)
+    return sample
