@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -45,6 +46,8 @@ def served(target: Target, factory: str):
         "REGISTRY_THREADS": str(THREADS),
         "REGISTRY_PRELOAD": "0",
         "REGISTRY_ACCESS_LOG": os.devnull,
+        # A worker recycled mid-run drops its keep-alive connections: wrk would count read errors.
+        "REGISTRY_MAX_REQUESTS": "0",
     }
     proc = subprocess.Popen(
         [GUNICORN, "-c", str(ROOT / "deploy" / "gunicorn.conf.py"), "--log-level", "warning",
@@ -67,8 +70,12 @@ def served(target: Target, factory: str):
                 time.sleep(0.2)
         yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        proc.send_signal(signal.SIGINT)  # quick shutdown: the graceful one waits for idle keep-alives
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 _UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
