@@ -425,3 +425,14 @@ def test_accounts_list(client, login, world):
 
     login(world.users["admin"])
     same_count(client, "/admin/users", lambda: accounts(5))
+
+
+def test_facilities_page_is_paged(app, client, login, world):
+    """A country's facilities are thousands: the list shows one page of them, with a link to the next."""
+    login(world.users["officer"])
+    size = app.config["PAGE_SIZE"]
+    add_facilities(size + 2)
+    html = client.get("/facilities/").get_data(True)
+    assert len(re.findall(r'href="/facilities/\d+"', html)) == size and "page=2" in html
+    html = client.get("/facilities/", query_string={"page": 2}).get_data(True)
+    assert 2 <= len(re.findall(r'href="/facilities/\d+"', html)) < size and "page=3" not in html

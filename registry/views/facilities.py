@@ -14,7 +14,16 @@ from registry.permissions import can_see_facility, has_capability, visible_facil
 from registry.services import attachments
 from registry.services import facilities as service
 from registry.services.errors import DomainError
-from registry.views.helpers import apply_errors, deny, form_data, form_problems, load_visible, require_actor, requires
+from registry.views.helpers import (
+    apply_errors,
+    deny,
+    form_data,
+    form_problems,
+    load_visible,
+    paginate,
+    require_actor,
+    requires,
+)
 
 bp = Blueprint("facilities", __name__, url_prefix="/facilities")
 #: Actions with a form of their own; every other action is a button with a reason.
@@ -40,8 +49,7 @@ def _species_choices(form):
 @requires("facility.apply", "facility.read_all")
 def index():
     query = visible_facilities(require_actor(), select(Facility)).options(selectinload(Facility.holder))
-    rows = db.session.scalars(query.order_by(Facility.id.desc())).all()
-    return render_template("facilities/index.html", rows=rows, machine=FACILITY)
+    return render_template("facilities/index.html", **paginate(query.order_by(Facility.id.desc())), machine=FACILITY)
 
 
 @bp.route("/apply", methods=["GET", "POST"])
