@@ -55,3 +55,19 @@ def test_figures_are_counted_by_the_database(world, session):
         s for s in seen.queries if "animal_event ON" in s or "FROM animal_event" in s or "WHERE permit.valid_from" in s
     ]
     assert reads and all("GROUP BY" in s or "count(" in s for s in reads), "\n\n".join(reads)
+
+
+def test_overdue_lists_name_a_few_and_count_them_all(client, login, world):
+    """A national register has thousands of carcasses awaiting disposal: the dashboard counts them
+    all, names the longest overdue, and sends the reader to the deadlines page for the rest."""
+    from tests.test_query_counts import add_dead
+
+    add_dead(world, dashboard.LISTED + 3)
+    login(world.users["officer"])
+    with clock.on(clock.today() + timedelta(days=dashboard.DISPOSAL_DAYS + 2)):
+        f = dashboard.figures()
+        html = client.get("/dashboard/").get_data(True)
+    assert f["overdue_disposals_count"] == dashboard.LISTED + 3
+    assert len(f["overdue_disposals"]) == dashboard.LISTED
+    assert f"All {dashboard.LISTED + 3} on the deadlines page" in html
+    assert "rule=carcass_disposal" in html

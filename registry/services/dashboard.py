@@ -50,6 +50,14 @@ def _months(today: date) -> list[str]:
     return months[::-1]
 
 
+#: How many overdue carcasses and lapsed permits the dashboard names; it counts them all.
+LISTED = 20
+
+
+def _count(query) -> int:
+    return db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+
+
 def figures() -> dict:
     today = clock.today()
     months = _months(today)
@@ -70,18 +78,17 @@ def figures() -> dict:
     recent = select(AnimalEvent).where(AnimalEvent.occurred_on >= since)  # read by (event, occurred_on)
     transfers = _per_month(recent.where(AnimalEvent.event == "transfer"), AnimalEvent.occurred_on)
     deaths = _per_month(recent.where(AnimalEvent.event.in_(("death", "declare_dead"))), AnimalEvent.occurred_on)
-    # Dead animals whose death is older than the disposal days, chosen by the database.
-    overdue = db.session.execute(
-        select(Animal, func.max(AnimalEvent.occurred_on))
+    # Dead animals whose death is older than the disposal days, chosen by the database: how many, and
+    # the longest overdue first (a national register has thousands; the deadlines page lists them all).
+    died = func.max(AnimalEvent.occurred_on)
+    overdue = (
+        select(Animal, died)
         .join(AnimalEvent, AnimalEvent.animal_id == Animal.id)
         .where(Animal.state == AnimalState.DEAD, AnimalEvent.to_state == AnimalState.DEAD)
         .group_by(Animal.id)
-        .having(func.max(AnimalEvent.occurred_on) < today - timedelta(days=DISPOSAL_DAYS))
-        .order_by(Animal.id)
-    ).all()
-    lapsed = db.session.scalars(
-        select(Permit).where(Permit.state.in_(sorted(PERMITS_IN_USE)), Permit.valid_until < today)
-    ).all()
+        .having(died < today - timedelta(days=DISPOSAL_DAYS))
+    )
+    lapsed = select(Permit).where(Permit.state.in_(sorted(PERMITS_IN_USE)), Permit.valid_until < today)
     return {
         "animals_by_state": [(ANIMAL.label(s), by_state.get(s.value, 0)) for s in ANIMAL.states],
         "animals_by_species": [(name, n) for name, n in by_species],
@@ -89,6 +96,8 @@ def figures() -> dict:
         "permits_issued_by_month": [(m, issued.get(m, 0)) for m in months],
         "transfers_by_month": [(m, transfers.get(m, 0)) for m in months],
         "deaths_by_month": [(m, deaths.get(m, 0)) for m in months],
-        "overdue_disposals": overdue,
-        "lapsed_permits": lapsed,
+        "overdue_disposals": db.session.execute(overdue.order_by(died, Animal.id).limit(LISTED)).all(),
+        "overdue_disposals_count": _count(overdue),
+        "lapsed_permits": db.session.scalars(lapsed.order_by(Permit.valid_until, Permit.id).limit(LISTED)).all(),
+        "lapsed_permits_count": _count(lapsed),
     }
