@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -24,15 +23,27 @@ _COLUMNS = (
 )
 
 
+#: Runs the command and prints its peak memory. Linux keeps a process's peak RSS across fork and exec,
+#: so a command started straight from this (large) benchmark process would report this one's: started
+#: from a small interpreter, it reports its own.
+_PEAK = (
+    "import resource, subprocess, sys\n"
+    "code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode\n"
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    "sys.exit(code)"
+)
+
+
 def _process(args: list[str], env: dict) -> tuple[float, float]:
     """Run a command; its wall seconds and peak resident memory (MB)."""
     start = time.perf_counter()
-    proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
+    done = subprocess.run(
+        [sys.executable, "-c", _PEAK, *args], env=env, cwd=ROOT, capture_output=True, text=True, check=False
+    )
     elapsed = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{' '.join(args[:4])}... failed: {proc.stderr.read().decode()[-1500:]}")
-    return elapsed, usage.ru_maxrss / 1024
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(args[:4])}... failed: {done.stderr[-1500:]}")
+    return elapsed, int(done.stdout.split()[-1]) / 1024
 
 
 def entries(target: Target) -> int:

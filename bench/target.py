@@ -21,6 +21,9 @@ class Target:
     backend: str  # "sqlite" or "postgresql"
     url: str  # SQLAlchemy URL
     work: Path  # instance folder: signing key, uploads, exports
+    #: Each reset writes a new signing key, at a path of its own: this process keeps the keys it has
+    #: loaded (one per path), and must not sign the next registry's entries with the last one's.
+    resets: int = 0
 
     @classmethod
     def sqlite(cls, work: Path) -> Target:
@@ -32,6 +35,10 @@ class Target:
         return cls("postgresql", f"{base}/{name}".replace("postgresql://", "postgresql+psycopg://", 1), work)
 
     @property
+    def key(self) -> Path:
+        return self.work / f"audit-signing-key-{self.resets}.pem"
+
+    @property
     def libpq_url(self) -> str:
         return self.url.replace("postgresql+psycopg://", "postgresql://", 1)
 
@@ -40,7 +47,7 @@ class Target:
             "DATABASE_URL": self.url,
             "REGISTRY_ENV": "development",
             "REGISTRY_INSTANCE_PATH": str(self.work),
-            "REGISTRY_AUDIT_KEY": str(self.work / "audit-signing-key.pem"),
+            "REGISTRY_AUDIT_KEY": str(self.key),
             "REGISTRY_UPLOAD_DIR": str(self.work / "uploads"),
             "SECRET_KEY": SECRET_KEY,
         }
@@ -49,7 +56,7 @@ class Target:
         """The in-process app's settings: the same database and key as the CLI's."""
         return {
             "SQLALCHEMY_DATABASE_URI": self.url,
-            "AUDIT_SIGNING_KEY": str(self.work / "audit-signing-key.pem"),
+            "AUDIT_SIGNING_KEY": str(self.key),
             "UPLOAD_DIR": str(self.work / "uploads"),
             "SECRET_KEY": SECRET_KEY,
             # One load generator on one address would be answered 429 by the limits a real client meets.
@@ -76,6 +83,7 @@ class Target:
             for sql in (f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'):
                 subprocess.run(["psql", admin, "-qc", sql], check=True, capture_output=True)
         self.cli("db", "upgrade")
+        self.resets += 1
         self.cli("audit", "keygen", "--if-missing")
 
     def populate(self, animals: int) -> float:
