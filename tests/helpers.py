@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
+
+import redis
 
 from registry import clock
 from registry.extensions import db
@@ -149,3 +157,33 @@ def permit_in(w, state: str) -> Permit:
         p = expired(w, p)
     assert p.state == state
     return p
+
+
+@contextmanager
+def redis_server() -> Iterator[str]:
+    """A Redis of the test's own on a free port (its URL), stopped afterwards: nothing shared is flushed."""
+    binary = shutil.which("redis-server")
+    assert binary, "redis-server is needed (apt-get install redis-server)"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            assert server.poll() is None and time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.05)
+    try:
+        yield url
+    finally:
+        client.close()
+        server.terminate()
+        server.wait(timeout=10)

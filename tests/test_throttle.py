@@ -5,11 +5,9 @@ Time is the throttle's clock, moved by the tests: nothing here waits.
 """
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +16,7 @@ import redis
 from registry import create_app, throttle
 from registry.models import AuditEntry
 from tests.conftest import PASSWORD
+from tests.helpers import redis_server
 
 
 class Clock:
@@ -140,27 +139,8 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def redis_url():
-    binary = shutil.which("redis-server")
-    assert binary, "redis-server is needed to test the Redis counters (apt-get install redis-server)"
-    port = _free_port()
-    server = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            assert server.poll() is None and time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.05)
-    yield url
-    client.close()
-    server.terminate()
-    server.wait(timeout=10)
+    with redis_server() as url:
+        yield url
 
 
 @pytest.fixture

@@ -4,16 +4,14 @@ and a permit each shared by both servers, shown over HTTP (docs/deploy.md)."""
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-import redis
 
 from tests.conftest import BACKENDS, make_database
+from tests.helpers import redis_server
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,29 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture
 def redis_url():
     """A Redis of the test's own on a free port, stopped afterwards (nothing shared is flushed)."""
-    binary = shutil.which("redis-server")
-    assert binary, "redis-server is needed (apt-get install redis-server)"
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            assert server.poll() is None and time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.05)
-    yield url
-    client.close()
-    server.terminate()
-    server.wait(timeout=10)
+    with redis_server() as url:
+        yield url
 
 
 @pytest.mark.parametrize("kind", BACKENDS)
