@@ -83,6 +83,11 @@ class Config:
         "place": "Sejong, Republic of Korea",
         "customs": "Korea Customs Service · 관세청",
     }
+    #: The authority's document-signing key and certificates (the signing one first, then its
+    #: issuers): they sign the permit PDF (PAdES) and the e-permit XML. ``registry permits dev-ca``
+    #: makes a development pair; production configures the authority's own.
+    DOCUMENT_SIGNING_KEY = os.environ.get("REGISTRY_DOCUMENT_KEY", str(INSTANCE / "document-signing" / "key.pem"))
+    DOCUMENT_SIGNING_CERT = os.environ.get("REGISTRY_DOCUMENT_CERT", str(INSTANCE / "document-signing" / "chain.pem"))
     #: Uploaded files, by SHA-256; outside the web root, served only through the registry's checks.
     UPLOAD_DIR = os.environ.get("REGISTRY_UPLOAD_DIR", str(INSTANCE / "uploads"))
     MAX_UPLOAD_BYTES = 10 * 1024 * 1024

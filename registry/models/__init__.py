@@ -8,7 +8,7 @@ from registry.models.facility import INSPECTION_RESULTS, Facility, FacilitySpeci
 from registry.models.ledger import ForeignDocumentUse
 from registry.models.party import PARTY_KINDS, Party
 from registry.models.permit import DOCUMENT_TYPES, Permit, PermitLine, SerialCounter
-from registry.models.species import APPENDICES, DeadlineSetting, NationalCategory, Species
+from registry.models.species import APPENDICES, DeadlineSetting, NationalCategory, Species, SpeciesPopulation
 from registry.models.token import ApiToken, IdempotentRequest
 from registry.models.transfer import Transfer
 from registry.models.user import RecoveryCode, User, UserSession
@@ -46,6 +46,7 @@ __all__ = [
     "PermitLine",
     "SerialCounter",
     "Species",
+    "SpeciesPopulation",
     "Transfer",
     "RecoveryCode",
     "User",

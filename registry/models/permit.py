@@ -60,8 +60,23 @@ class Permit(Model):
     origin_country: Mapped[str | None] = mapped_column(String(2))
     purpose_code: Mapped[str] = mapped_column(String(1))
     source_code: Mapped[str] = mapped_column(String(1))
-    #: Number of the exporting country's permit (Box 12), required for imports.
+    #: The other side's document: on an import, the exporting (or re-exporting) country's export
+    #: permit, re-export certificate or certificate of origin; on an export or re-export, the importing
+    #: country's import permit (Appendix I, Art. III.2(d)). An Appendix I import is granted first and
+    #: learns its foreign document at the border (Art. III.3).
     foreign_permit_no: Mapped[str | None] = mapped_column(String(70))
+    foreign_permit_date: Mapped[date | None]
+    #: Box 12 on a re-export: the country of origin's permit and its date (the country is origin_country).
+    origin_permit_no: Mapped[str | None] = mapped_column(String(70))
+    origin_permit_date: Mapped[date | None]
+    #: Box 12a: the country of last re-export, its certificate and date.
+    reexport_country: Mapped[str | None] = mapped_column(String(2))
+    reexport_permit_no: Mapped[str | None] = mapped_column(String(70))
+    reexport_permit_date: Mapped[date | None]
+    #: Box 6/13: the regional office that issued the document (registry.offices), and who signed it.
+    issuing_office: Mapped[str | None] = mapped_column(String(32))
+    signatory_name: Mapped[str | None] = mapped_column(String(200))
+    signatory_title: Mapped[str | None] = mapped_column(String(200))
     special_conditions: Mapped[str | None] = mapped_column(Text)
     valid_from: Mapped[date | None]
     valid_until: Mapped[date | None]
@@ -120,6 +135,15 @@ class Permit(Model):
                 "purpose_code",
                 "source_code",
                 "foreign_permit_no",
+                "foreign_permit_date",
+                "origin_permit_no",
+                "origin_permit_date",
+                "reexport_country",
+                "reexport_permit_no",
+                "reexport_permit_date",
+                "issuing_office",
+                "signatory_name",
+                "signatory_title",
                 "special_conditions",
                 "valid_from",
                 "valid_until",
@@ -147,9 +171,30 @@ class PermitLine(Model):
     #: Blank means number of specimens (cites-standards.md §2.4).
     unit_code: Mapped[str | None] = mapped_column(String(3))
     description: Mapped[str | None] = mapped_column(Text)
+    #: Box 10 and 5a per line, box 12's country per line; None: the permit's own (``source``,
+    #: ``purpose``, ``origin`` give the value that applies).
+    source_code: Mapped[str | None] = mapped_column(String(1))
+    purpose_code: Mapped[str | None] = mapped_column(String(1))
+    origin_country: Mapped[str | None] = mapped_column(String(2))
+    #: Box 12b: the registered captive-breeding operation (source D), or the date of acquisition
+    #: of a pre-Convention specimen (source O).
+    operation_no: Mapped[str | None] = mapped_column(String(70))
+    acquired_on: Mapped[date | None]
 
     permit: Mapped[Permit] = relationship(back_populates="lines")
     species: Mapped[Species] = relationship()
+
+    @property
+    def source(self) -> str:
+        return self.source_code or self.permit.source_code
+
+    @property
+    def purpose(self) -> str:
+        return self.purpose_code or self.permit.purpose_code
+
+    @property
+    def origin(self) -> str | None:
+        return self.origin_country or self.permit.origin_country
 
     def as_audit(self) -> dict:
         return {
@@ -160,6 +205,11 @@ class PermitLine(Model):
             "quantity": self.quantity,
             "unit_code": self.unit_code,
             "description": self.description,
+            "source_code": self.source_code,
+            "purpose_code": self.purpose_code,
+            "origin_country": self.origin_country,
+            "operation_no": self.operation_no,
+            "acquired_on": self.acquired_on,
         }
 
 

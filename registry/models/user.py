@@ -20,6 +20,8 @@ class User(UserMixin, Model):
     role: Mapped[str] = mapped_column(String(32))
     #: The party a keeper acts for; their scope of animals, facilities and permits.
     party_id: Mapped[int | None] = mapped_column(ForeignKey("party.id"))
+    #: An officer's regional office (registry.offices): the office that issues what they issue.
+    office_code: Mapped[str | None] = mapped_column(String(32))
     is_enabled: Mapped[bool] = mapped_column(default=True)
     #: Bumped to revoke every session of the user (signed cookies cannot be revoked otherwise).
     session_epoch: Mapped[int] = mapped_column(default=0)
