@@ -11,6 +11,7 @@ the content. Screenshots of each step are kept in test-artifacts/screenshots.
 import re
 import threading
 import time
+from datetime import date
 from pathlib import Path
 
 import pyotp
@@ -335,4 +336,53 @@ def test_a_keyboard_alone_logs_in_and_skips_to_the_content(browser, live):
     # Focus is visible: the focused control draws an outline.
     page.keyboard.press("Tab")
     assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"
+    context.close()
+
+
+def _qr_permit():
+    """What offline_qr.content reads of a permit, without a database."""
+    from decimal import Decimal
+    from types import SimpleNamespace as NS
+
+    species = NS(scientific_name="Psittacus erithacus")
+    holder = NS(name="Seoul Grand Park Zoo")
+    return NS(
+        issuing_country="KR",
+        number="KR/2026/000777",
+        doc_type="import",
+        direction="import",
+        importer=holder,
+        exporter=None,
+        applicant=holder,
+        import_country="KR",
+        export_country="ZA",
+        valid_from=date(2026, 12, 1),
+        valid_until=date(2027, 11, 30),
+        lines=[NS(species=species, term_code="LIV", quantity=Decimal("4"), unit_code=None, appendix="I", source="C")],
+    )
+
+
+def test_the_saved_offline_page_checks_a_qr_payload_without_the_server(browser, live):
+    """The page checks the signature in the browser: it still answers after the network is cut."""
+    from registry import offline_qr, signing
+    from tests.conftest import _signing_key
+
+    text = offline_qr.payload(_qr_permit(), signing.Signer(_signing_key()))
+    context = browser.new_context(locale="en-US")
+    page = context.new_page()
+    page.goto(f"{live}/verify-offline")
+    context.set_offline(True)
+    page.fill("#qr-text", f"{live}/verify/KR/2026/000777?t=secret#{text}")
+    page.click("#offline-verify button[type=submit]")
+    page.wait_for_selector("#offline-facts:not([hidden])")
+    assert "Signature valid" in page.inner_text("#offline-result")
+    assert page.inner_text('[data-field="n"]') == "KR/2026/000777"
+    assert "Psittacus erithacus" in page.inner_text("#offline-lines")
+    # One changed character of the signed content: refused.
+    prefix, body, signature = text.split(".")
+    page.fill("#qr-text", ".".join((prefix, body[:-2] + ("A" if body[-2] != "A" else "B") + body[-1], signature)))
+    page.click("#offline-verify button[type=submit]")
+    page.wait_for_function("document.querySelector('#offline-result').className.includes('error')")
+    assert "Not valid" in page.inner_text("#offline-result")
+    assert page.is_hidden("#offline-facts")
     context.close()

@@ -14,6 +14,7 @@ def register_blueprints(app):
         facilities,
         files,
         main,
+        offline_verify,
         passwords,
         permits,
         profile,
@@ -41,6 +42,7 @@ def register_blueprints(app):
         profile,
         passwords,
         public,
+        offline_verify,
     ):
         app.register_blueprint(module.bp)
     errors.register(app)
