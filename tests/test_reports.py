@@ -366,6 +366,18 @@ def test_distribution_is_the_species_on_record(world):
     assert _warnings(reports.rows(world.actor("auditor"), YEAR, "import")[0]) == []
 
 
+def test_appendix_is_checked_against_the_population_listed(world):
+    from registry.models import SpeciesPopulation
+
+    permit = issued_permit(world, export_country="GH", purpose_code="Z")
+    _set(permit.lines[0], appendix="II")
+    with write_transaction() as session:
+        session.add(SpeciesPopulation(species_id=world.parrot, countries="GH CI", appendix="II"))
+    _endorse(world, permit, 1)
+    [row] = reports.rows(world.actor("auditor"), YEAR, "import")
+    assert row["Appendix"] == "II" and _warnings(row) == []
+
+
 def test_exporter_origin_importer_and_kingdom_warn():
     assert _warnings(_row(CountryOfOrigin="KR")) == ["the country of origin is the exporter"]
     assert _warnings(_row(_importer="KR", TradingPartner="KR")) == ["the exporter is the importer"]

@@ -127,7 +127,8 @@ def rows(actor: Actor, year: int, direction: str) -> list[dict]:
                 "Year": str(year),
                 "_exporter": exporter,
                 "_importer": own if direction == "import" else permit.import_country,
-                "_current_appendix": species.appendix_for(part.origin),
+                # A split listing: the appendix of the population the specimen came from.
+                "_current_appendix": species.appendix_for(part.origin or exporter),
                 "_distribution": species.distribution or "",
             }
             result.append(row)
