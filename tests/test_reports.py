@@ -153,6 +153,13 @@ def test_report_pages(client, login, world, api_tokens):
         headers={"Authorization": f"Bearer {api_tokens['auditor']}"},
     ).json
     assert api["rows"][0]["Quantity"] == "1" and api["findings"] == []
+    upload = client.get(
+        f"/api/v1/reports/annual/{YEAR}?direction=import",
+        headers={"Authorization": f"Bearer {api_tokens['auditor']}"},
+    )
+    assert upload.data == download.data
+    assert f"cites-annual-report-KR-{YEAR}-import.csv" in upload.headers["Content-Disposition"]
+    assert download.headers["Content-Disposition"] == upload.headers["Content-Disposition"]
 
 
 # ---------------------------------------------------------------- issue #14: the report's content
@@ -248,6 +255,29 @@ def test_an_imported_animal_leaves_with_its_own_origin_and_source(world):
     _endorse(world, permit, 2, direction="exit", animal_ids=[wild.id, bred.id])
     found = {(r["SourceCode"], r["CountryOfOrigin"], r["OriginPermit"], r["Quantity"]) for r in _export_rows(world)}
     assert found == {("W", "GH", "GH-EXP-1", "1"), ("C", "ZA", "ZA-EXP-2", "1")}
+
+
+def test_each_animal_is_reported_on_the_line_it_left_on(world):
+    wild, _ = _imported_bird(world, export_country="GH", source_code="W", foreign_permit_no="GH-EXP-4")
+    bred, _ = _imported_bird(world, foreign_permit_no="ZA-EXP-5")
+    parrot = {"species_id": world.parrot, "term_code": "LIV", "quantity": "1"}
+    permit = _outgoing(world, lines=[parrot, parrot], foreign_permit_no="ZA-IMP-3")
+    _set(permit.lines[1], purpose_code="Z")
+    uses.endorse(
+        world.actor("customs"),
+        permit.id,
+        {
+            "direction": "exit",
+            "port": "ICN",
+            "transport_doc": "AWB 3",
+            "lines": [
+                {"line_no": 1, "quantity": "1", "outcome": "cleared", "animal_ids": [bred.id]},
+                {"line_no": 2, "quantity": "1", "outcome": "cleared", "animal_ids": [wild.id]},
+            ],
+        },
+    )
+    found = {(r["PurposeCode"], r["SourceCode"], r["CountryOfOrigin"]) for r in _export_rows(world)}
+    assert found == {("T", "C", "ZA"), ("Z", "W", "GH")}
 
 
 def test_an_export_line_without_animals_keeps_the_lines_source_and_origin(world):
