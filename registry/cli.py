@@ -458,30 +458,42 @@ report_cli = click.Group("report", help="Reports.")
 @report_cli.command("annual")
 @click.argument("year", type=int)
 @click.option("--direction", type=click.Choice(["export", "import"]), default="export", show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the CSV here (default: stdout)")
+@click.option(
+    "--out",
+    "--output",
+    "out",
+    type=click.Path(path_type=Path),
+    help="Write the upload file here; a directory gets the file under its standard name (default: stdout)",
+)
 @with_appcontext
 def annual_report(year, direction, out):
-    """The CITES annual report for YEAR as a Trade Database upload CSV; problems are listed on stderr."""
+    """The CITES annual report for YEAR as the Trade Database's upload file.
+
+    Refused (nothing written, exit 1) while a row breaks a primary rule; the errors and the
+    warnings are listed on stderr.
+    """
     from registry.services import reports
 
     try:
         found = reports.rows(_operator(), year, direction)
     except DomainError as exc:
         _fail(exc)
-    text = reports.as_csv(found, direction)
-    if out:
-        out.write_text(text, encoding="utf-8", newline="")
-    else:
-        click.echo(text, nl=False)
     findings = reports.check(found)
     for finding in findings:
         click.echo(str(finding), err=True)
-    click.echo(
-        f"{len(found)} rows, {sum(f.level == 'error' for f in findings)} errors, "
-        f"{sum(f.level == 'warning' for f in findings)} warnings",
-        err=True,
-    )
-    sys.exit(1 if any(f.level == "error" for f in findings) else 0)
+    errors = sum(f.level == "error" for f in findings)
+    click.echo(f"{len(found)} rows, {errors} errors, {len(findings) - errors} warnings", err=True)
+    try:
+        made = reports.upload(found, year, direction)
+    except DomainError as exc:
+        click.secho(f"no upload file made: {exc.message}", fg="red", err=True)
+        sys.exit(1)
+    if out is None:
+        click.echo(made.text, nl=False)
+        return
+    target = out / made.filename if out.is_dir() else out
+    target.write_text(made.text, encoding="utf-8", newline="")
+    click.echo(f"wrote {target}", err=True)
 
 
 @click.command("demo")

@@ -61,6 +61,7 @@ LABELS: dict[str, dict[str, str]] = {
         "owner_party_id": N_("Owner"),
         "permit_id": N_("Permit"),
         "permit_line_id": N_("Permit"),
+        "line_no": N_("Permit line"),
         "sire_id": N_("Sire"),
         "dam_id": N_("Dam"),
         "port": N_("Port"),

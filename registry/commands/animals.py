@@ -105,6 +105,9 @@ class Export(AnimalEvent):
     EVENT = "export"
     permit_id: int
     port: str | None = None
+    #: The permit line the animal left on, when customs endorsed the exit: the annual report takes
+    #: the exported specimen's source and origin from the animals of each line.
+    line_no: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

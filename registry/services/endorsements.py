@@ -325,7 +325,9 @@ def _move_animals(session, actor: Actor, permit: Permit, row: _Row, command: End
             return []  # animals stopped at exit stay where they are; the keeper's record is unchanged
         for animal_id in given.animal_ids:
             animals.record_animal_event(
-                actor, animal_id, commands.Export(permit_id=permit.id, occurred_on=when, port=command.port)
+                actor,
+                animal_id,
+                commands.Export(permit_id=permit.id, occurred_on=when, port=command.port, line_no=line.line_no),
             )
         return list(given.animal_ids)
     chosen = []

@@ -1,6 +1,6 @@
 from datetime import date
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, redirect, render_template, request, url_for
 
 from registry.services import reports
 from registry.services.errors import DomainError
@@ -39,10 +39,15 @@ def annual():
 @bp.get("/annual.csv")
 @requires("report.annual")
 def annual_csv():
+    """The upload file; while a row would be rejected, back to the report with the errors."""
     year, direction = _args()
-    text = reports.as_csv(reports.rows(require_actor(), year, direction), direction)
+    try:
+        made = reports.submission(require_actor(), year, direction)
+    except DomainError as exc:
+        apply_errors(None, exc)
+        return redirect(url_for("reports.annual", year=year, direction=direction))
     return Response(
-        text,
+        made.text,
         mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="cites-{direction}-{year}.csv"'},
+        headers={"Content-Disposition": f'attachment; filename="{made.filename}"'},
     )

@@ -15,7 +15,10 @@ class AnnualQuery(Strict):
     format = ma.fields.String(
         load_default="csv",
         validate=validate.OneOf(("csv", "json")),
-        metadata={"description": "csv: the Trade Database upload file; json: rows and findings"},
+        metadata={
+            "description": "csv: the Trade Database upload file (422 with the errors while a row would be "
+            "rejected); json: rows and findings"
+        },
     )
 
 
@@ -46,9 +49,14 @@ class AnnualQuery(Strict):
 def annual(args, year: int):
     """The export or import report for a year, from the quantities endorsed at the border."""
     require("report.annual")
-    found = reports.rows(require_actor(), year, args["direction"])
     if args["format"] == "csv":
-        return Response(reports.as_csv(found, args["direction"]), mimetype="text/csv")
+        made = reports.submission(require_actor(), year, args["direction"])
+        return Response(
+            made.text,
+            mimetype="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{made.filename}"'},
+        )
+    found = reports.rows(require_actor(), year, args["direction"])
     columns = reports.header(args["direction"])
     return jsonify(
         {
