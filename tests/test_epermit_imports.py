@@ -233,3 +233,28 @@ def test_api_and_web_serve_the_signed_xml_of_an_issued_permit(client, api, world
     assert f"/permits/{permit.id}/epermit.xml".encode() in page.data
     web = client.get(f"/permits/{permit.id}/epermit.xml")
     assert web.status_code == 200 and epermit.verify_xml(web.data, root)["number"] == permit.number
+
+
+def test_cli_exports_and_imports_xml(app, world, tmp_path):
+    from registry import epermit
+    from registry.cli import export_permit_xml, import_permit_xml
+    from tests.helpers import issued_permit
+
+    runner = app.test_cli_runner()
+    permit = issued_permit(world)
+    out = tmp_path / "permit.xml"
+    done = runner.invoke(export_permit_xml, [permit.number, "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    root = document_keys.load(app.config).chain_pems[-1]
+    assert epermit.verify_xml(out.read_bytes(), root)["number"] == permit.number
+    assert runner.invoke(export_permit_xml, ["KR/1900/000000"]).exit_code != 0
+
+    application = _application(world)
+    theirs = tmp_path / "theirs.xml"
+    theirs.write_bytes(partner_document(application, import_country="JP"))
+    refused = runner.invoke(import_permit_xml, [str(application.id), str(theirs)])
+    assert refused.exit_code == 2 and "consignee.country" in refused.output
+    theirs.write_bytes(partner_document(application))
+    done = runner.invoke(import_permit_xml, [str(application.id), str(theirs)])
+    assert done.exit_code == 0, done.output
+    assert application.foreign_permit_no in done.output
