@@ -464,7 +464,7 @@ def export_permit_xml(number, out, non_final, unsigned):
     except document_keys.KeysMissing as exc:
         raise click.ClickException(str(exc)) from None
     if out is None:
-        click.get_binary_stream("stdout").write(data)
+        sys.stdout.buffer.write(data)
     else:
         out.write_bytes(data)
         click.echo(f"wrote {out}")
