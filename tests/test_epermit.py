@@ -286,3 +286,23 @@ def clock_today() -> str:
     from registry import clock
 
     return clock.today().isoformat()
+
+
+def test_block_letters_go_on_past_z():
+    from registry.epermit.names import item_id
+
+    assert [item_id(n) for n in (1, 2, 26, 27, 52, 53)] == ["A", "B", "Z", "AA", "AZ", "BA"]
+
+
+def test_verify_refuses_a_document_that_fails_the_schema(world, signing):
+    from tests.helpers import issued_permit
+
+    data = epermit.document(issued_permit(world)).replace(b">LIV<", b">LIVE<")
+    with pytest.raises(epermit.InvalidDocument) as caught:
+        epermit.verify_xml(data, signing)
+    assert caught.value.reasons[0].startswith("schema, line ")
+
+
+def test_a_twelve_line_permit_has_twelve_items():
+    got = epermit.read(_xml(paper_permit("export", lines=12)))
+    assert [line.item_id for line in got.lines] == list("ABCDEFGHIJKL")

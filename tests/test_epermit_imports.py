@@ -248,6 +248,8 @@ def test_cli_exports_and_imports_xml(app, world, tmp_path):
     root = document_keys.load(app.config).chain_pems[-1]
     assert epermit.verify_xml(out.read_bytes(), root)["number"] == permit.number
     assert runner.invoke(export_permit_xml, ["KR/1900/000000"]).exit_code != 0
+    printed = runner.invoke(export_permit_xml, [permit.number, "--non-final", "--unsigned"])
+    assert printed.exit_code == 0 and epermit.read(printed.stdout_bytes).number == permit.number
 
     application = _application(world)
     theirs = tmp_path / "theirs.xml"

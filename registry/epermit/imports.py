@@ -16,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from flask import current_app
+from lxml import etree
 
 from registry import clock
 from registry.epermit import reader, schema, signature
@@ -55,22 +56,32 @@ def partner_root(country: str) -> bytes | None:
     return path.read_bytes() if path.is_file() else None
 
 
-def load(data: bytes, trust_pem: bytes | None) -> Checked:
-    """Parse, validate and (with *trust_pem*) verify the signature of a partner's document.
+def parse(data: bytes) -> etree._ElementTree:
+    """Parse (hardened) and validate a partner's document.
 
-    :raises ValidationFailed: with one reason per line of the XML or the schema, or the signature's
+    :raises ValidationFailed: with one reason per XML or schema error, each with its line
     """
     try:
         tree = schema.parse(data)
         schema.validate(tree)
-        if trust_pem is None:
-            return Checked(reader.from_element(tree.getroot()), None)
-        signed, certificate = signature.verify(tree, trust_pem)
     except schema.InvalidDocument as exc:
         raise ValidationFailed(
             _("the document is not a valid CITES e-permit"),
             {f"document.{i}": reason for i, reason in enumerate(exc.reasons, 1)},
         ) from None
+    return tree
+
+
+def authenticate(tree: etree._ElementTree, trust_pem: bytes | None) -> Checked:
+    """What the document says; with *trust_pem*, only once its signature is shown to come from a
+    certificate that root issued, and only what the signature covers.
+
+    :raises ValidationFailed: the signature is missing, does not match, or is not from the root
+    """
+    if trust_pem is None:
+        return Checked(reader.from_element(tree.getroot()), None)
+    try:
+        signed, certificate = signature.verify(tree, trust_pem)
     except signature.SignatureInvalid as exc:
         raise ValidationFailed(_("the document's signature is not valid"), {"signature": str(exc)}) from None
     return Checked(reader.from_element(signed), certificate.subject.rfc4514_string())
@@ -199,12 +210,13 @@ def record(
     :raises Conflict: the application no longer takes a foreign document, or changed since *version*
     """
     require(actor, CAPABILITY)
+    tree = parse(data)  # before the transaction: a malformed document holds no lock
     with write_transaction() as session:
         permit = locked(session, actor, permit_id, version)
         if not _open(permit):
             raise Conflict(_("this application no longer takes a foreign document"))
         partner = permit.export_country if permit.direction == "import" else permit.import_country
-        checked = load(data, trust_pem if trust_pem is not None else partner_root(partner))
+        checked = authenticate(tree, trust_pem if trust_pem is not None else partner_root(partner))
         reasons = check(permit, checked.document, clock.today())
         if reasons:
             raise ValidationFailed(_("the document does not match the application"), reasons)
