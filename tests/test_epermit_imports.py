@@ -260,3 +260,13 @@ def test_cli_exports_and_imports_xml(app, world, tmp_path):
     done = runner.invoke(import_permit_xml, [str(application.id), str(theirs)])
     assert done.exit_code == 0, done.output
     assert application.foreign_permit_no in done.output
+
+
+def test_an_issued_import_learns_its_export_permit_at_the_border(world):
+    from tests.helpers import issued_permit
+
+    permit = issued_permit(world)
+    assert permit.foreign_permit_date is None
+    recorded = imports.record(world.actor("officer"), permit.id, partner_document(permit))
+    assert recorded.foreign_permit_date == clock.today() - timedelta(days=3)
+    assert recorded.foreign_document is not None and recorded.foreign_document.document_no == permit.foreign_permit_no
