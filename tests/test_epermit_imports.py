@@ -270,3 +270,22 @@ def test_an_issued_import_learns_its_export_permit_at_the_border(world):
     recorded = imports.record(world.actor("officer"), permit.id, partner_document(permit))
     assert recorded.foreign_permit_date == clock.today() - timedelta(days=3)
     assert recorded.foreign_document is not None and recorded.foreign_document.document_no == permit.foreign_permit_no
+
+
+def test_the_recorded_document_reconciles_with_the_audit_log(world):
+    from registry.services import audit as audit_service
+    from registry.services.reconcile import reconcile
+
+    application = _application(world)
+    imports.record(world.actor("officer"), application.id, partner_document(application))
+    assert audit_service.verify_database().ok
+    assert [str(d) for d in reconcile() if f"#{application.id}" in str(d)] == []
+
+
+def test_a_document_over_the_size_limit_is_refused_unread(world):
+    from registry.epermit import schema
+
+    application = _application(world)
+    with pytest.raises(ValidationFailed) as caught:
+        imports.record(world.actor("officer"), application.id, b" " * (schema.MAX_BYTES + 1))
+    assert "larger than" in caught.value.fields["document.1"]
