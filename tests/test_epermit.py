@@ -306,3 +306,12 @@ def test_verify_refuses_a_document_that_fails_the_schema(world, signing):
 def test_a_twelve_line_permit_has_twelve_items():
     got = epermit.read(_xml(paper_permit("export", lines=12)))
     assert [line.item_id for line in got.lines] == list("ABCDEFGHIJKL")
+
+
+def test_box_9_carries_the_marks_of_the_animals_declared_on_a_line(world, signing):
+    from tests.helpers import declared_animal, issued_permit
+
+    permit = issued_permit(world)
+    declared_animal(world, chip="900000000000077", permit=permit)
+    got = epermit.verify_xml(epermit.document(permit), signing)
+    assert got["lines"][0]["marks"] == ["microchip 900000000000077"]
