@@ -315,3 +315,11 @@ def test_box_9_carries_the_marks_of_the_animals_declared_on_a_line(world, signin
     declared_animal(world, chip="900000000000077", permit=permit)
     got = epermit.verify_xml(epermit.document(permit), signing)
     assert got["lines"][0]["marks"] == ["microchip 900000000000077"]
+
+
+def test_text_that_xml_cannot_carry_is_replaced_not_fatal():
+    permit = paper_permit("export", lines=1, special_conditions="keep <dry> & cool\x0bno \x01 chars")
+    permit.importer.name = "O'Brien & Sons <Ltd>"
+    got = epermit.read(_xml(permit))
+    assert got.special_conditions == "keep <dry> & cool\ufffdno \ufffd chars"
+    assert got.consignee.name == "O'Brien & Sons <Ltd>"

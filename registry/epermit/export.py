@@ -8,6 +8,7 @@ the endorsements, signs and serialises.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
@@ -39,6 +40,11 @@ APPLICATION_SCHEME = "application"
 CLEARED = "cleared"
 
 
+#: Characters XML 1.0 cannot carry (most C0 controls, lone surrogates, U+FFFE/FFFF): a form may
+#: have let one into a name or a condition, and lxml refuses the whole document for it.
+_NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
 def security_stamp(permit) -> str:
     """Box 5b: printed on the PDF and carried in the XML; derived from the QR secret, never the secret."""
     return hashlib.sha256(permit.security_token.encode()).hexdigest()[:12].upper()
@@ -62,7 +68,7 @@ def _format(value) -> str:
         return value.isoformat()
     if isinstance(value, Decimal):
         return f"{value.normalize():f}"
-    return str(value)
+    return _NOT_XML.sub("\ufffd", str(value))
 
 
 def _country(parent, name: str, code: str | None) -> None:
