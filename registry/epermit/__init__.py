@@ -36,9 +36,6 @@ __all__ = [
     "verify_xml",
 ]
 
-MIMETYPE = "application/xml"
-
-
 def _endorsements(permit: Permit) -> list[Endorsement]:
     return list(
         db.session.scalars(
