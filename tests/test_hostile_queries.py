@@ -43,6 +43,7 @@ LEFT_OUT = {
     "permits.edit": "a form",
     "permits.pdf": "one document",
     "permits.receipt": "one document",
+    "permits.epermit_xml": "one document",
     "transfers.show": "one object",
 }
 #: Exports write one audit entry each (who took a copy of what), and nothing else.
