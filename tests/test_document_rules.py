@@ -259,3 +259,25 @@ def test_the_application_form_takes_the_new_boxes_and_line_fields(client, login,
     assert "Z / F / ZA" in shown
     bad = client.post("/permits/new", data=form | {"foreign_permit_date": ""})
     assert bad.status_code == 200 and 'id="foreign_permit_date-err"' in bad.get_data(as_text=True)
+
+
+def test_the_api_takes_and_shows_the_new_boxes_and_line_fields(api, world):
+    body = import_application(world, lines=[{"species_id": world.parrot, "quantity": "1", "operation_no": "A-KR-1"}])
+    body |= {"reexport_country": "SG", "reexport_permit_no": "SG-9", "reexport_permit_date": "2025-06-01"}
+    created = api("zoo", "POST", "/permits", body)
+    assert created.status_code == 201, created.json
+    shown = api("zoo", "GET", f"/permits/{created.json['id']}").json
+    assert (shown["foreign_permit_date"], shown["reexport_country"], shown["reexport_permit_no"]) == (
+        FOREIGN_DATE.isoformat(),
+        "SG",
+        "SG-9",
+    )
+    line = shown["lines"][0]
+    assert (line["source_code"], line["purpose_code"], line["origin_country"], line["operation_no"]) == (
+        "C",
+        "Z",
+        None,
+        "A-KR-1",
+    )
+    refused = api("zoo", "POST", "/permits", body | {"import_country": "KR", "export_country": "KR"})
+    assert refused.status_code == 422 and "export_country" in refused.json["errors"]
