@@ -45,17 +45,26 @@ users_cli = click.Group("users", help="Manage accounts.")
 @click.option("--name", "display_name", help="Full name shown in the interface")
 @click.option("--party", "party_id", type=int, help="Party id a keeper acts for")
 @click.option("--email")
+@click.option("--office", "office_code", help="Officers: the regional office that issues their permits (box 6)")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input")
 @click.option("--temporary", is_flag=True, help="The user must choose a new password at the first login")
 @with_appcontext
-def create_user(username, role, display_name, party_id, email, password_stdin, temporary):
+def create_user(username, role, display_name, party_id, email, office_code, password_stdin, temporary):
     """Create a user; the password is prompted for, or read from stdin."""
     from registry.services import users
 
     password = _read_password(password_stdin)
     try:
         user = users.create_user(
-            _operator(), username, password, role, display_name, party_id, email, must_change_password=temporary
+            _operator(),
+            username,
+            password,
+            role,
+            display_name,
+            party_id,
+            email,
+            must_change_password=temporary,
+            office_code=office_code,
         )
     except DomainError as exc:
         _fail(exc)

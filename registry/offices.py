@@ -81,5 +81,14 @@ def get(code: str | None) -> Office | None:
     return OFFICES.get(code) if code else None
 
 
+def refusal(code: str | None) -> str | None:
+    """Why *code* is not an office's code (None or empty: no office, allowed), or None."""
+    from registry.i18n import _
+
+    if code and code not in OFFICES:
+        return _("one of %(values)s", values=", ".join(OFFICES))
+    return None
+
+
 def choices() -> list[tuple[str, str]]:
     return [(office.code, f"{office.name_en} ({office.name_ko})") for office in OFFICES.values()]

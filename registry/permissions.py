@@ -33,6 +33,12 @@ ROLE_LABELS = {
     Role.AUDITOR: N_("Auditor"),
 }
 
+#: The title box 13 gives the signatory of a document, by role (stored in English, translated when shown).
+SIGNATORY_TITLES = {
+    Role.MINISTRY_OFFICER: N_("CITES permit officer"),
+    Role.ADMIN: N_("CITES Management Authority"),
+}
+
 
 @dataclass(frozen=True)
 class Actor:

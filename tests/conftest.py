@@ -10,7 +10,7 @@ import itertools
 import os
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from flask import current_app
@@ -184,9 +184,10 @@ class World:
         return Actor.for_user(self.users[username])
 
 
-def species(name: str, appendix: str = "II") -> int:
-    """A species row, inside the caller's write transaction."""
-    from registry.models import Species
+def species(name: str, appendix: str = "II", populations: tuple = (), **fields) -> int:
+    """A species row, inside the caller's write transaction; *populations*: (countries, appendix)
+    pairs of a split listing; *fields*: listed_on, listing_countries, distribution."""
+    from registry.models import Species, SpeciesPopulation
 
     sp = Species(
         scientific_name=name,
@@ -196,6 +197,8 @@ def species(name: str, appendix: str = "II") -> int:
         appendix=appendix,
         name_en=name,
         national_category_code=None,
+        populations=[SpeciesPopulation(countries=c, appendix=a) for c, a in populations],
+        **fields,
     )
     db.session.add(sp)
     db.session.flush()
@@ -220,17 +223,20 @@ def world(session, operator) -> World:
         operator, "F-RES", "Rescue centre", authority, "Seocheon", {parrot: 50, python: 50}
     ).id
     accounts = {}
-    for username, role, party_id in (
-        ("admin", "admin", None),
-        ("officer", "ministry_officer", None),
-        ("officer2", "ministry_officer", None),
-        ("officer3", "ministry_officer", None),  # four eyes: drafter, approver and issuer can all differ
-        ("customs", "customs_officer", None),
-        ("zoo", "keeper", zoo),
-        ("breeder", "keeper", breeder),
-        ("auditor", "auditor", None),
+    # Ministry officers work in a regional office, which issues their permits (box 6).
+    for username, role, party_id, office in (
+        ("admin", "admin", None, None),
+        ("officer", "ministry_officer", None, "han-river"),
+        ("officer2", "ministry_officer", None, "geum-river"),
+        ("officer3", "ministry_officer", None, "han-river"),  # four eyes: drafter, approver, issuer differ
+        ("customs", "customs_officer", None, None),
+        ("zoo", "keeper", zoo, None),
+        ("breeder", "keeper", breeder, None),
+        ("auditor", "auditor", None, None),
     ):
-        accounts[username] = users.create_user(operator, username, PASSWORD, role, party_id=party_id)
+        accounts[username] = users.create_user(
+            operator, username, PASSWORD, role, party_id=party_id, office_code=office
+        )
     with write_transaction():
         for user in accounts.values():
             if needs_second_factor(user.role):  # staff roles have enrolled, as they must
@@ -240,6 +246,8 @@ def world(session, operator) -> World:
 
 
 TODAY = date.today()
+#: The date of the foreign documents applications cite: before any day a test sets the clock to.
+FOREIGN_DATE = TODAY - timedelta(days=1000)
 
 
 #: Each application cites a foreign permit of its own: the ledger refuses a second use of one.
@@ -256,6 +264,7 @@ def import_application(w: World, **overrides) -> dict:
         "purpose_code": "Z",
         "source_code": "C",
         "foreign_permit_no": f"ZA-{next(_FOREIGN_NUMBERS)}",
+        "foreign_permit_date": FOREIGN_DATE.isoformat(),
         "lines": [{"species_id": w.parrot, "term_code": "LIV", "quantity": "3"}],
     }
     data.update(overrides)

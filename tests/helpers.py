@@ -40,6 +40,7 @@ def export_permit(w) -> Permit:
             "purpose_code": "T",
             "source_code": "C",
             "foreign_permit_no": "ZA-IMP-1",
+            "foreign_permit_date": "2025-01-02",
             "lines": [{"species_id": w.parrot, "term_code": "LIV", "quantity": "5"}],
         },
     )

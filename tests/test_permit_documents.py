@@ -33,16 +33,21 @@ def _export(world, doc_type="export", **fields):
     return uses.create_application(world.actor("officer"), data)
 
 
+# What each rule refuses is tested rule by rule in test_document_rules.py. Changed for issue #14:
+# an Appendix I import no longer needs the exporting country's permit (Art. III: the import permit
+# comes first), rules on a line are reported on the line, a re-export fills box 12 (the origin's
+# permit) where it used to put its import permit, and a certificate of origin needs a species that
+# another State listed in Appendix III.
 @pytest.mark.parametrize(
     "fields, field, words",
     [
         ({"foreign_permit_no": ""}, "foreign_permit_no", "exporting country's export permit"),
-        ({"purpose_code": "T"}, "purpose_code", "primarily commercial"),
+        ({"foreign_permit_date": ""}, "foreign_permit_date", "date of the exporting country's document"),
     ],
 )
 def test_import_rules(world, fields, field, words):
     with pytest.raises(ValidationFailed) as exc:
-        _apply(world, **fields)
+        _apply(world, lines=[{"species_id": world.python, "quantity": "1"}], **fields)
     assert words in exc.value.fields[field]
 
 
@@ -54,32 +59,49 @@ def test_appendix_i_export_needs_the_import_permit_number(world):
     with pytest.raises(ValidationFailed) as exc:
         _export(world, lines=[{"species_id": world.parrot, "quantity": "1"}])
     assert "importing country's import permit" in exc.value.fields["foreign_permit_no"]
-    assert _export(world, lines=[{"species_id": world.parrot, "quantity": "1"}], foreign_permit_no="ZA-I-1").id
+    assert _export(
+        world,
+        lines=[{"species_id": world.parrot, "quantity": "1"}],
+        foreign_permit_no="ZA-I-1",
+        foreign_permit_date="2026-01-02",
+    ).id
 
 
 def test_appendix_ii_export_needs_nothing_more(world):
     assert _export(world).state == "draft"
 
 
+BOX_12 = {"origin_country": "ID", "origin_permit_no": "ID-1", "origin_permit_date": "2025-01-02"}
+
+
 def test_reexport_needs_origin_and_previous_permit(world):
     with pytest.raises(ValidationFailed) as exc:
         _export(world, "reexport")
-    assert set(exc.value.fields) == {"foreign_permit_no", "origin_country"}
-    assert _export(world, "reexport", foreign_permit_no="KR/2025/000001", origin_country="ID").id
+    assert set(exc.value.fields) == {"origin_country", "origin_permit_no", "origin_permit_date"}
+    assert _export(world, "reexport", **BOX_12).id
 
 
 def test_certificate_of_origin_is_for_appendix_iii_only(world):
     with pytest.raises(ValidationFailed) as exc:
         _export(world, "origin")
-    assert "Appendix III" in exc.value.fields["lines"]
+    assert "Appendix III" in exc.value.fields["lines.0.species_id"]
+
+
+def _listed_species() -> int:
+    from registry.services.context import write_transaction
+    from tests.conftest import species
+
+    with write_transaction():
+        return species("Testudo graeca", "II", listed_on=date(1975, 7, 1))
 
 
 @pytest.mark.parametrize("doc_type, bad, good", [("captive_breeding", "W", "C"), ("pre_convention", "C", "O")])
 def test_certificates_match_their_source(world, doc_type, bad, good):
+    lines = [{"species_id": _listed_species(), "quantity": "1", "acquired_on": "1970-01-01"}]
     with pytest.raises(ValidationFailed) as exc:
-        _export(world, doc_type, source_code=bad)
-    assert "source" in exc.value.fields["source_code"]
-    assert _export(world, doc_type, source_code=good).id
+        _export(world, doc_type, source_code=bad, lines=lines)
+    assert "source" in exc.value.fields["lines.0.source_code"]
+    assert _export(world, doc_type, source_code=good, lines=lines).id
 
 
 @pytest.mark.parametrize("doc_type", list(DOCUMENT_TYPES))
@@ -92,10 +114,13 @@ def test_validity_by_document_type(world, doc_type):
         from tests.conftest import species
 
         with write_transaction():
-            turtle = species("Mauremys reevesii", "III")
+            turtle = species("Mauremys reevesii", "III", listing_countries="CN")
         p = _export(world, "origin", lines=[{"species_id": turtle, "quantity": "1"}], **fields)
     elif doc_type == "reexport":
-        p = _export(world, "reexport", foreign_permit_no="X-1", origin_country="ID", **fields)
+        p = _export(world, "reexport", **BOX_12, **fields)
+    elif doc_type == "pre_convention":
+        lines = [{"species_id": _listed_species(), "quantity": "1", "acquired_on": "1970-01-01"}]
+        p = _export(world, doc_type, lines=lines, **fields)
     else:
         p = _export(world, doc_type, **fields)
     uses.permit_event(world.actor("officer"), p.id, "submit")

@@ -62,6 +62,10 @@ class Endorse:
     seizure_facility_id: int | None = None
     #: Why goods may clear on a foreign document another permit has already used up at the border.
     override_reason: str | None = None
+    #: Entry on an Appendix I import permit issued first (Art. III): the exporting country's export
+    #: permit, which customs sees with the consignment and records here.
+    foreign_permit_no: str | None = None
+    foreign_permit_date: date | None = None
 
 
 class EndorseLineSchema(CommandSchema):
@@ -128,6 +132,13 @@ class EndorseSchema(CommandSchema):
         allow_none=True,
         metadata={"description": "why goods may clear on a foreign document already used up (the ledger keeps it)"},
     )
+    foreign_permit_no = String(
+        limit=70,
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "entry: the exporting country's permit, when the import permit does not quote it"},
+    )
+    foreign_permit_date = Day(past=True, load_default=None, allow_none=True, metadata={"description": "its date"})
     lines = Lines(EndorseLineSchema, limit=200, required=True)
 
     @ma.validates_schema
@@ -150,4 +161,12 @@ class EndorseSchema(CommandSchema):
 
     @ma.post_load
     def _build(self, data: dict, **kwargs: Any) -> Any:
-        return Endorse(**{**data, "direction": Direction(data["direction"]), "lines": tuple(data["lines"])})
+        number = data.get("foreign_permit_no")
+        return Endorse(
+            **{
+                **data,
+                "direction": Direction(data["direction"]),
+                "lines": tuple(data["lines"]),
+                "foreign_permit_no": number and number.upper(),
+            }
+        )

@@ -8,13 +8,14 @@ CITES document rules, who may apply for whom) stay in ``registry.services.applic
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import marshmallow as ma
 
 from registry import codes
-from registry.commands import Choice, CommandSchema, Flag, Id, String
+from registry.commands import Choice, CommandSchema, Day, Flag, Id, String
 from registry.i18n import _
 from registry.machines import PERMIT
 from registry.models import DOCUMENT_TYPES
@@ -40,7 +41,8 @@ class Country(String):
     """An ISO 3166-1 alpha-2 country code, typed in either case."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(limit=2, metadata={"minLength": 2, "maxLength": 2}, **kwargs)
+        kwargs["metadata"] = {"minLength": 2, "maxLength": 2, **kwargs.get("metadata", {})}
+        super().__init__(limit=2, **kwargs)
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
         if value is None and not self.required:
@@ -132,6 +134,13 @@ class ApplicationLine:
     term_code: str = "LIV"
     unit_code: str | None = None
     description: str | None = None
+    #: The line's own source, purpose and country of origin; None: the application's.
+    source_code: str | None = None
+    purpose_code: str | None = None
+    origin_country: str | None = None
+    #: Box 12b: the registered operation's number (source D) or the date of acquisition (source O).
+    operation_no: str | None = None
+    acquired_on: date | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -148,7 +157,17 @@ class Application:
     importer_party_id: int | None = None
     exporter_party_id: int | None = None
     origin_country: str | None = None
+    #: The other side's document: on an import, the exporting country's; on an export or a
+    #: re-export, the importing country's import permit (Appendix I).
     foreign_permit_no: str | None = None
+    foreign_permit_date: date | None = None
+    #: Box 12 of a re-export: the country of origin's export permit (the country is origin_country).
+    origin_permit_no: str | None = None
+    origin_permit_date: date | None = None
+    #: Box 12a: the country of last re-export, its certificate and date.
+    reexport_country: str | None = None
+    reexport_permit_no: str | None = None
+    reexport_permit_date: date | None = None
     #: The permit's version the user read (editing only); a stale one is refused.
     version: int | None = None
 
@@ -160,6 +179,19 @@ class ApplicationLineSchema(CommandSchema):
     quantity = Quantity(required=True)
     unit_code = Code([k for k in codes.UNITS if k], load_default=None, allow_none=True)
     description = String(limit=500, load_default=None, allow_none=True)
+    source_code = Code(
+        codes.SOURCES, load_default=None, allow_none=True, metadata={"description": "default: the application's"}
+    )
+    purpose_code = Code(
+        codes.PURPOSES, load_default=None, allow_none=True, metadata={"description": "default: the application's"}
+    )
+    origin_country = Country(load_default=None, allow_none=True, metadata={"description": "default: the application's"})
+    operation_no = String(
+        limit=70, load_default=None, allow_none=True, metadata={"description": "box 12b: registered operation number"}
+    )
+    acquired_on = Day(
+        past=True, load_default=None, allow_none=True, metadata={"description": "box 12b: date of acquisition"}
+    )
 
     @ma.validates_schema
     def _counted(self, data: dict, **kwargs: Any) -> None:
@@ -191,7 +223,18 @@ class ApplicationSchema(CommandSchema):
     origin_country = Country(load_default=None, allow_none=True)
     purpose_code = Code(codes.PURPOSES, required=True)
     source_code = Code(codes.SOURCES, required=True)
-    foreign_permit_no = String(limit=70, load_default=None, allow_none=True)
+    foreign_permit_no = String(
+        limit=70,
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "import: the exporting country's document; export: the importing country's permit"},
+    )
+    foreign_permit_date = Day(past=True, load_default=None, allow_none=True)
+    origin_permit_no = String(limit=70, load_default=None, allow_none=True, metadata={"description": "box 12"})
+    origin_permit_date = Day(past=True, load_default=None, allow_none=True, metadata={"description": "box 12"})
+    reexport_country = Country(load_default=None, allow_none=True, metadata={"description": "box 12a"})
+    reexport_permit_no = String(limit=70, load_default=None, allow_none=True, metadata={"description": "box 12a"})
+    reexport_permit_date = Day(past=True, load_default=None, allow_none=True, metadata={"description": "box 12a"})
     lines = Lines(ApplicationLineSchema, limit=200, required=True)
     version = Id(
         load_default=None, allow_none=True, metadata={"description": "the version you read; a stale one is 409"}
@@ -205,8 +248,9 @@ class ApplicationSchema(CommandSchema):
 
     @ma.post_load
     def _build(self, data: dict, **kwargs: Any) -> Any:
-        number = data.get("foreign_permit_no")
-        return Application(**{**data, "lines": tuple(data["lines"]), "foreign_permit_no": number and number.upper()})
+        numbers = {name: data.get(name) for name in ("foreign_permit_no", "origin_permit_no", "reexport_permit_no")}
+        upper = {name: number and number.upper() for name, number in numbers.items()}
+        return Application(**{**data, "lines": tuple(data["lines"]), **upper})
 
 
 # ---------------------------------------------------------------- the workflow

@@ -42,4 +42,7 @@ class EndorsementForm(FlaskForm):
     transport_doc = StringField(_l("Air waybill or bill of lading No."))
     seizure_facility_id = SelectField(_l("Facility for seized animals"), coerce=str, validators=[Optional()])
     override_reason = StringField(_l("Reason to accept a foreign document already used (if refused for it)"))
+    # Entry on an import permit issued before the exporting country's permit (Appendix I).
+    foreign_permit_no = StringField(_l("Exporting country's permit no. (if the permit quotes none)"))
+    foreign_permit_date = StringField(_l("Its date"), render_kw={"type": "date"})
     lines = FieldList(FormField(EndorsedLineForm))

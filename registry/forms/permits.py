@@ -22,6 +22,20 @@ class LineForm(FlaskForm):
         _l("Unit"), choices=options([(k, f"{k or '-'} {v}") for k, v in codes.UNITS.items()]), default=""
     )
     description = StringField(_l("Description, marks"))
+    # A line's own codes and origin; left empty, the application's apply.
+    source_code = SelectField(
+        _l("Source (if not the application's)"),
+        choices=options([("", "-")] + [(k, f"{k} - {v}") for k, v in codes.SOURCES.items()]),
+        default="",
+    )
+    purpose_code = SelectField(
+        _l("Purpose (if not the application's)"),
+        choices=options([("", "-")] + [(k, f"{k} - {v}") for k, v in codes.PURPOSES.items()]),
+        default="",
+    )
+    origin_country = SelectField(_l("Origin (if not the application's)"), coerce=str, validators=[Optional()])
+    operation_no = StringField(_l("Registered operation no. (box 12b)"))
+    acquired_on = StringField(_l("Date of acquisition (box 12b)"), render_kw={"type": "date"})
 
 
 class ApplicationForm(FlaskForm):
@@ -38,6 +52,12 @@ class ApplicationForm(FlaskForm):
     purpose_code = SelectField(_l("Purpose"), choices=options([(k, f"{k} - {v}") for k, v in codes.PURPOSES.items()]))
     source_code = SelectField(_l("Source"), choices=options([(k, f"{k} - {v}") for k, v in codes.SOURCES.items()]))
     foreign_permit_no = StringField(_l("Exporting country's permit no."))
+    foreign_permit_date = StringField(_l("Its date"), render_kw={"type": "date"})
+    origin_permit_no = StringField(_l("Country of origin's permit no. (box 12)"))
+    origin_permit_date = StringField(_l("Its date (box 12)"), render_kw={"type": "date"})
+    reexport_country = SelectField(_l("Country of last re-export (box 12a)"), coerce=str, validators=[Optional()])
+    reexport_permit_no = StringField(_l("Its re-export certificate no. (box 12a)"))
+    reexport_permit_date = StringField(_l("Its date (box 12a)"), render_kw={"type": "date"})
     lines = FieldList(FormField(LineForm), min_entries=5)
     version = StringField(render_kw={"hidden": True})
 

@@ -51,6 +51,7 @@ class User(UserMixin, Model):
             "email": self.email,
             "role": self.role,
             "party_id": self.party_id,
+            "office_code": self.office_code,
             "is_enabled": self.is_enabled,
             "must_change_password": self.must_change_password,
         }

@@ -37,6 +37,27 @@ COPIED = (
     "purpose_code",
     "source_code",
     "foreign_permit_no",
+    "foreign_permit_date",
+    "origin_permit_no",
+    "origin_permit_date",
+    "reexport_country",
+    "reexport_permit_no",
+    "reexport_permit_date",
+)
+#: What a copy takes over from each line of its source.
+COPIED_LINE = (
+    "line_no",
+    "species_id",
+    "appendix",
+    "term_code",
+    "quantity",
+    "unit_code",
+    "description",
+    "source_code",
+    "purpose_code",
+    "origin_country",
+    "operation_no",
+    "acquired_on",
 )
 
 
@@ -67,28 +88,75 @@ def _content(session, actor: Actor, application: Application) -> tuple[dict, lis
         errors["import_country"] = _("an import permit of this registry is for imports into %(country)s", country=own)
     if application.doc_type != "import" and application.export_country != own:
         errors["export_country"] = _("this registry issues export-side documents for %(country)s only", country=own)
-    lines = []
+    lines, facts = [], []
     for i, line in enumerate(application.lines):
         species = session.get(Species, line.species_id)
         if species is None:
             errors[f"lines.{i}.species_id"] = _("no such species")
             continue
+        # The population's appendix (split listings): of the specimen's origin, or, for an import
+        # whose origin is not given, of the country it comes from.
+        origin = line.origin_country or application.origin_country
+        if origin is None and application.doc_type == "import":
+            origin = application.export_country
+        appendix = species.appendix_for(origin)
         lines.append(
             PermitLine(
                 line_no=i + 1,
                 species_id=species.id,
-                appendix=species.appendix,
+                appendix=appendix,
                 term_code=line.term_code,
                 quantity=line.quantity,
                 unit_code=line.unit_code,
                 description=line.description,
+                # Stored only where the line differs from the application: None reads the application's.
+                source_code=_own(line.source_code, application.source_code),
+                purpose_code=_own(line.purpose_code, application.purpose_code),
+                origin_country=_own(line.origin_country, application.origin_country),
+                operation_no=line.operation_no,
+                acquired_on=line.acquired_on,
+            )
+        )
+        facts.append(
+            document_rules.Line(
+                appendix=appendix,
+                source=line.source_code or application.source_code,
+                purpose=line.purpose_code or application.purpose_code,
+                acquired_on=line.acquired_on,
+                listed_on=species.listed_on,
+                listed_by_us=species.listed_by(own),
             )
         )
     if not errors:
-        errors.update(document_rules.problems(fields, {line.appendix for line in lines}))
+        errors.update(document_rules.problems(_facts(application, parties, tuple(facts))))
     if errors:
         raise ValidationFailed(_("the application has errors"), errors)
     return fields | {"issuing_country": own}, lines
+
+
+def _own(value: str | None, default: str | None) -> str | None:
+    """A line's own code, or None when it is the application's."""
+    return None if value == default else value
+
+
+def _facts(application: Application, parties: dict, lines: tuple) -> document_rules.Application:
+    """What the document rules read: the application's boxes, the parties' countries, the lines."""
+    boxes = {
+        f.name: getattr(application, f.name)
+        for f in dataclasses.fields(document_rules.Application)
+        if f.name != "lines" and hasattr(application, f.name)
+    }
+
+    def country(name: str) -> str | None:
+        party = parties.get(name)
+        return party.country if party is not None else None
+
+    return document_rules.Application(
+        **boxes,
+        lines=lines,
+        importer_country=country("importer_party_id"),
+        exporter_country=country("exporter_party_id"),
+    )
 
 
 def _sides(actor: Actor, doc_type: str, fields: dict, parties: dict, own: str) -> dict[str, str]:
@@ -168,18 +236,7 @@ def copy_application(actor: Actor, permit_id: int, command: Copy) -> Permit:
             issuing_country=source.issuing_country,
             **{name: getattr(source, name) for name in COPIED},
         )
-        copy.lines = [
-            PermitLine(
-                line_no=line.line_no,
-                species_id=line.species_id,
-                appendix=line.appendix,
-                term_code=line.term_code,
-                quantity=line.quantity,
-                unit_code=line.unit_code,
-                description=line.description,
-            )
-            for line in source.lines
-        ]
+        copy.lines = [PermitLine(**{name: getattr(line, name) for name in COPIED_LINE}) for line in source.lines]
         if command.replace:
             copy.replaces_id = source.id
             copy.special_conditions = f"Replaces {source.number}, cancelled: {source.decision_note}"

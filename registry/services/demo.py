@@ -37,6 +37,8 @@ ANIMALS = 300
 #: The demo's staff accounts share this authenticator key (printed by ``registry demo``), so that
 #: whoever tries the demo can add it to an app; real accounts each enrol their own at first login.
 TOTP_SECRET = "DEMODEMODEMODEMODEMODEMODEMODEMO"
+#: The regional office of each demo officer.
+OFFICES = {"officer": "han-river", "officer2": "geum-river"}
 LOGINS = [
     ("admin", Role.ADMIN),
     ("officer", Role.MINISTRY_OFFICER),
@@ -164,6 +166,8 @@ def load(operator: Actor) -> bool:
             role_name,
             display_name=username.title(),
             party_id={"zoo": zoo, "breeder": breeder}.get(username),
+            # The officers issue for their regional office (box 6).
+            office_code=OFFICES.get(username),
         )
     _enrol_staff()
     actor = {u.username: Actor.for_user(u) for u in db.session.scalars(select(User))}
@@ -179,6 +183,7 @@ def load(operator: Actor) -> bool:
         purpose_code="Z",
         source_code="C",
         foreign_permit_no="ZA-EXP-2025-00412",
+        foreign_permit_date=year_ago - timedelta(days=21),
         lines=_line(python, 2),
     )
     airport = "Incheon International Airport (KRICN)"
@@ -197,7 +202,7 @@ def load(operator: Actor) -> bool:
             animals.record_animal_event(actor["zoo"], snake, commands.Register(facility_id=zoo_site))
         _act(actor["officer"], old.id, "close")
     with clock.on(year_ago + timedelta(days=20)):
-        _issued(actor, replace(snakes, foreign_permit_no="ZA-EXP-2025-00533"))
+        _issued(actor, replace(snakes, foreign_permit_no="ZA-EXP-2025-00533", foreign_permit_date=year_ago))
     with clock.on(year_ago + timedelta(days=60)):
         # One python died and nobody recorded the disposal of its carcass: overdue ever since.
         animals.record_animal_event(actor["zoo"], _animals_of(old)[1], commands.Death(cause="Respiratory infection"))
@@ -214,6 +219,7 @@ def load(operator: Actor) -> bool:
         purpose_code="Z",
         source_code="C",
         foreign_permit_no="ZA-EXP-2026-00871",
+        foreign_permit_date=date.today() - timedelta(days=12),
         lines=_line(parrot, 3, "3 live, ringed"),
     )
     imp = _issued(actor, application, special_conditions="Transport under the IATA Live Animals Regulations.")

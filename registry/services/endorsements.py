@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from registry import clock
 from registry.commands import animals as commands
 from registry.commands import arrivals as arrival
-from registry.commands.endorsements import Endorse, EndorseLine, Outcome
+from registry.commands.endorsements import Direction, Endorse, EndorseLine, Outcome
 from registry.commands.permits import whole_number_problem
 from registry.i18n import _
 from registry.machines import PERMIT, AnimalState
@@ -80,9 +80,10 @@ def endorse(actor: Actor, permit_id: int, command: Endorse) -> Endorsement:
             PERMIT.check_guards(t, permit.state, Context(actor, permit, command, when))
         rows = _rows(session, permit, command, used)
         _lock_what_moves(session, rows, command)
+        before = permit.as_audit()
+        _record_foreign_document(session, permit, command, rows)
         # The ledger of foreign documents: one used up by another permit's clearances is refused.
         ledger = foreign_documents.check_border(session, actor, permit, command.override_reason)
-        before = permit.as_audit()
         endorsement = Endorsement(
             permit_id=permit.id,
             direction=command.direction.value,
@@ -125,6 +126,41 @@ def endorse(actor: Actor, permit_id: int, command: Endorse) -> Endorsement:
             subjects=[("animal", animal_id) for animal_id in moved],
         )
     return endorsement
+
+
+def _record_foreign_document(session, permit: Permit, command: Endorse, rows: list[_Row]) -> None:
+    """At entry, an import permit that does not quote the exporting country's document (an
+    Appendix I import permit, granted first: Art. III.3) clears goods only once customs records
+    that document's number and date, seen with the consignment: on the permit and in the ledger."""
+    if permit.doc_type != "import" or command.direction != Direction.ENTRY:
+        return
+    if permit.foreign_permit_no is not None:
+        given = foreign_documents.normalise(command.foreign_permit_no)
+        if given is not None and given != foreign_documents.normalise(permit.foreign_permit_no):
+            raise ValidationFailed(
+                _("the permit quotes the exporting country's permit %(number)s", number=permit.foreign_permit_no),
+                {
+                    "foreign_permit_no": _(
+                        "not the document the permit quotes (%(number)s)", number=permit.foreign_permit_no
+                    )
+                },
+            )
+        return
+    if not any(row.given.outcome == Outcome.CLEARED for row in rows):
+        return  # nothing enters: refused or seized goods need no export permit on record
+    errors = {}
+    if not command.foreign_permit_no:
+        errors["foreign_permit_no"] = _("enter the exporting country's export permit that came with the consignment")
+    if command.foreign_permit_date is None:
+        errors["foreign_permit_date"] = _("enter the date of the exporting country's export permit")
+    if errors:
+        raise ValidationFailed(
+            _("the import permit does not quote the exporting country's permit: record it to clear the goods"),
+            errors,
+        )
+    permit.foreign_permit_no, permit.foreign_permit_date = command.foreign_permit_no, command.foreign_permit_date
+    session.flush()
+    foreign_documents.note(session, permit)
 
 
 def _lock_what_moves(session, rows: list[_Row], command: Endorse) -> None:

@@ -22,12 +22,12 @@ from registry.commands.permits import ACTIONS, PermitAction
 from registry.extensions import db
 from registry.i18n import _
 from registry.machines import PERMIT, PermitState
-from registry.models import DOCUMENT_TYPES, AuditEntry, Permit
+from registry.models import DOCUMENT_TYPES, AuditEntry, Permit, User
 from registry.models.base import utcnow
-from registry.permissions import Actor, can_see_permit, has_capability, require
+from registry.permissions import ROLE_LABELS, SIGNATORY_TITLES, Actor, Role, can_see_permit, has_capability, require
 from registry.services import audit, documents, foreign_documents
 from registry.services.context import changed, load_locked, write_transaction
-from registry.services.errors import ValidationFailed, refusals_as_conflict
+from registry.services.errors import Conflict, ValidationFailed, refusals_as_conflict
 from registry.services.numbers import permit_number
 
 
@@ -106,7 +106,7 @@ def record_permit_event(actor: Actor, permit_id: int, event: str, command: Permi
         elif t.target == PermitState.APPROVED:
             permit.approved_by_id = actor.user_id
         elif t.target == PermitState.ISSUED:
-            _issue(permit, actor, command, today)
+            _issue(permit, _signatory(session, actor), command, today)
         session.flush()
         after = permit.as_audit()
         if t.target == PermitState.ISSUED:
@@ -117,12 +117,27 @@ def record_permit_event(actor: Actor, permit_id: int, event: str, command: Permi
     return permit
 
 
-def _issue(permit: Permit, actor: Actor, command: PermitAction, today: date) -> None:
+def _signatory(session, actor: Actor) -> User:
+    """The officer who issues: box 6 names their office and box 13 them; Conflict when they have no
+    office (the Ministry's permits are issued by its regional offices)."""
+    user = session.get(User, actor.user_id) if actor.user_id is not None else None
+    if user is None or not user.office_code:
+        raise Conflict(
+            _("an officer without an office cannot issue: the administrator assigns the office first (box 6)"),
+            {"issuing_office": _("your account has no office")},
+        )
+    return user
+
+
+def _issue(permit: Permit, officer: User, command: PermitAction, today: date) -> None:
+    permit.issuing_office = officer.office_code
+    permit.signatory_name = officer.display_name
+    permit.signatory_title = SIGNATORY_TITLES.get(Role(officer.role), ROLE_LABELS.get(Role(officer.role)))
     permit.number = permit_number(permit.issuing_country, today.year)
     permit.security_token = secrets.token_urlsafe(24)
     permit.valid_from = today
     permit.valid_until = add_months(today, DOCUMENT_TYPES[permit.doc_type]) - timedelta(days=1)
-    permit.issued_by_id, permit.issued_at = actor.user_id, utcnow()
+    permit.issued_by_id, permit.issued_at = officer.id, utcnow()
     if command.special_conditions:
         permit.special_conditions = command.special_conditions
 

@@ -6,12 +6,14 @@ import csv
 import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import date
 from importlib import resources
 
 from sqlalchemy import select
 
+from registry import codes
 from registry.i18n import _
-from registry.models import APPENDICES, PARTY_KINDS, NationalCategory, Party, Species
+from registry.models import APPENDICES, PARTY_KINDS, NationalCategory, Party, Species, SpeciesPopulation
 from registry.permissions import Actor, require
 from registry.services import audit
 from registry.services.context import write_transaction
@@ -35,6 +37,12 @@ CURATED_COLUMNS = [
     "annotation",
     "name_en",
     "name_ko",
+    # Optional (a list without them loads as before): the first listing, the Appendix III listing
+    # States, the range States, and the populations of a split listing ("BW NA ZA ZW:II; IN:I").
+    "listed_on",
+    "listing_countries",
+    "distribution",
+    "populations",
 ]
 CHECKLIST_REQUIRED = [
     "TaxonId",
@@ -88,8 +96,11 @@ def ensure_national_categories(actor: Actor) -> int:
 def _upsert_species(actor: Actor, session, values: dict) -> str:
     """Create or update one species by scientific name; returns 'created', 'updated' or 'unchanged'."""
     existing = session.scalar(select(Species).where(Species.scientific_name == values["scientific_name"]))
+    values = dict(values)
+    populations = values.pop("populations", None)
     if existing is None:
         sp = Species(**values)
+        set_populations(sp, populations or [])
         session.add(sp)
         session.flush()
         audit.record(actor, "species.create", "species", sp.id, None, sp.as_audit())
@@ -97,6 +108,8 @@ def _upsert_species(actor: Actor, session, values: dict) -> str:
     before = existing.as_audit()
     for key, value in values.items():
         setattr(existing, key, value)
+    if populations is not None:  # the checklist import says nothing of populations: kept
+        set_populations(existing, populations)
     if existing.as_audit() == before:
         return "unchanged"
     session.flush()
@@ -163,7 +176,54 @@ def _curated_row(row: dict) -> dict:
         "name_en": row.get("name_en") or None,
         "name_ko": row.get("name_ko") or None,
         "national_category_code": "CITES",
+        "listed_on": read_day(name, row.get("listed_on")),
+        "listing_countries": read_countries(name, row.get("listing_countries")),
+        "distribution": read_countries(name, row.get("distribution")),
+        "populations": parse_populations(name, row.get("populations")),
     }
+
+
+def read_day(name: str, text: str | None) -> date | None:
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{name}: {text!r} is not a date as YYYY-MM-DD") from None
+
+
+def read_countries(name: str, text: str | None) -> str | None:
+    """Space-separated ISO codes, each checked; None when empty."""
+    found = (text or "").upper().split()
+    for code in found:
+        if codes.country_name(code) is None:
+            raise ValueError(f"{name}: {code!r} is not an ISO 3166-1 alpha-2 country code")
+    return " ".join(found) or None
+
+
+def parse_populations(name: str, text: str | None) -> list[tuple[str, str]]:
+    """A split listing written "BW NA ZA ZW:II; IN:I" as [(countries, appendix)]."""
+    populations = []
+    for part in (text or "").split(";"):
+        if not part.strip():
+            continue
+        countries, _sep, appendix = part.rpartition(":")
+        appendix = appendix.strip().upper()
+        if appendix not in APPENDICES or not countries.strip():
+            raise ValueError(f"{name}: population {part.strip()!r} is not written as 'BW NA ZA ZW:II'")
+        populations.append((read_countries(name, countries) or "", appendix))
+    return populations
+
+
+def format_populations(species: Species) -> str:
+    return "; ".join(f"{p.countries}:{p.appendix}" for p in species.populations)
+
+
+def set_populations(species: Species, populations: list[tuple[str, str]]) -> None:
+    """Replace *species*' split listing, leaving the rows alone when nothing changed."""
+    if [(p.countries, p.appendix) for p in species.populations] != populations:
+        species.populations = [SpeciesPopulation(countries=c, appendix=a) for c, a in populations]
 
 
 def load_curated_species(actor: Actor, progress: Callable[[int], None] | None = None) -> dict[str, int]:

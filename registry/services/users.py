@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
+from registry import offices, passwords, throttle
 from registry import password_hash as hashing
-from registry import passwords, throttle
 from registry.extensions import db
 from registry.i18n import _
 from registry.models import AuditEntry, Party, User
@@ -35,8 +35,10 @@ def create_user(
     party_id: int | None = None,
     email: str | None = None,
     must_change_password: bool = False,
+    office_code: str | None = None,
 ) -> User:
-    """Create an account. A keeper must be linked to the party they act for.
+    """Create an account. A keeper must be linked to the party they act for; an officer who
+    issues permits works in a regional office (*office_code*, registry.offices), box 6.
 
     *must_change_password* when the person creating it chose the password for someone else.
     """
@@ -49,6 +51,9 @@ def create_user(
         errors["role"] = _("one of %(values)s", values=", ".join(r.value for r in Role))
     if needs_party(role) and party_id is None:
         errors["party_id"] = _("a keeper must be linked to their party")
+    office_problem = offices.refusal(office_code)
+    if office_problem:
+        errors["office_code"] = office_problem
     refusal = _password_refusal(password, username, display_name, email)
     if refusal:
         errors["password"] = refusal
@@ -67,6 +72,7 @@ def create_user(
             role=role,
             party_id=party_id,
             must_change_password=must_change_password,
+            office_code=office_code or None,
         )
         session.add(user)
         session.flush()

@@ -9,7 +9,7 @@ from registry.forms.admin import DeadlineForm, EditUserForm, PasswordForm, Speci
 from registry.i18n import _
 from registry.models import NationalCategory, Party, Species, User
 from registry.services import admin as admin_service
-from registry.services import second_factor, sessions
+from registry.services import reference, second_factor, sessions
 from registry.services import users as service
 from registry.services.errors import DomainError
 from registry.views.helpers import apply_errors, form_problems, require_actor, requires
@@ -41,7 +41,8 @@ def users():
                 form.role.data,
                 form.display_name.data,
                 _party_id(form),
-                must_change_password=True,  # the administrator knows it: the user chooses their own
+                must_change_password=True,
+                office_code=form.office_code.data or None,  # the administrator knows it: the user chooses their own
             )
         except DomainError as exc:
             apply_errors(form, exc)
@@ -60,6 +61,7 @@ def user(user_id: int):
     form.party_id.choices = _parties()
     if request.method == "GET":
         form.party_id.data = str(account.party_id or "")
+        form.office_code.data = account.office_code or ""
     if form.validate_on_submit():
         try:
             admin_service.update_user(
@@ -68,6 +70,7 @@ def user(user_id: int):
                 form.role.data,
                 _party_id(form),
                 form.display_name.data,
+                form.office_code.data or None,
             )
         except DomainError as exc:
             apply_errors(form, exc)
@@ -141,6 +144,9 @@ def enable(user_id: int, what: str):
 def species(species_id: int):
     sp = db.get_or_404(Species, species_id)
     form = SpeciesForm(obj=sp if request.method == "GET" else None)
+    if request.method == "GET":
+        form.populations.data = reference.format_populations(sp)
+        form.listed_on.data = sp.listed_on.isoformat() if sp.listed_on else ""
     form.national_category_code.choices = [("", "-")] + [
         (c.code, f"{c.name_en} · {c.name_ko}") for c in db.session.scalars(select(NationalCategory))
     ]

@@ -136,4 +136,6 @@ def _data(permit: Permit, form: EndorsementForm) -> dict:
         "lines": lines,
         "seizure_facility_id": form.seizure_facility_id.data,
         "override_reason": form.override_reason.data,
+        "foreign_permit_no": form.foreign_permit_no.data,
+        "foreign_permit_date": form.foreign_permit_date.data,
     }

@@ -2,7 +2,7 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from registry import codes
+from registry import codes, offices
 from registry.commands import arrivals as arrival
 from registry.commands import load
 from registry.commands.permits import ACTIONS, ApplicationSchema, Copy, action_schema
@@ -51,9 +51,11 @@ def _form_choices(form):
     form.import_country.choices = countries
     form.export_country.choices = countries
     form.origin_country.choices = [("", "-")] + countries
+    form.reexport_country.choices = [("", "-")] + countries
     species = db.session.scalars(select(Species).order_by(Species.scientific_name)).all()
     for line in form.lines:
         line.species_id.choices = [("", "-")] + [(str(s.id), s.label()) for s in species]
+        line.origin_country.choices = [("", "-")] + countries
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -87,7 +89,18 @@ def edit(permit_id: int):
             entry.form.quantity.data = f"{line.quantity.normalize():f}"
             entry.form.unit_code.data = line.unit_code or ""
             entry.form.description.data = line.description
-        for name in ("applicant_party_id", "importer_party_id", "exporter_party_id", "origin_country"):
+            entry.form.source_code.data = line.source_code or ""
+            entry.form.purpose_code.data = line.purpose_code or ""
+            entry.form.origin_country.data = line.origin_country or ""
+            entry.form.operation_no.data = line.operation_no
+            entry.form.acquired_on.data = line.acquired_on.isoformat() if line.acquired_on else ""
+        for name in (
+            "applicant_party_id",
+            "importer_party_id",
+            "exporter_party_id",
+            "origin_country",
+            "reexport_country",
+        ):
             value = getattr(permit, name)
             getattr(form, name).data = "" if value is None else str(value)
     _form_choices(form)
@@ -138,6 +151,7 @@ def show(permit_id: int):
         endorsements=done,
         declared=declared,
         declare_form=DeclareForm(),
+        offices=offices,
         replaced_by=db.session.scalar(select(Permit).where(Permit.replaces_id == permit.id)),
         machine=PERMIT,
         editable=permit.state in applications.EDITABLE,

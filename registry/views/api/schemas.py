@@ -63,6 +63,13 @@ def page_of(item_schema):
 # ---------------------------------------------------------------- species and parties
 
 
+class SpeciesPopulationSchema(ma.Schema):
+    """A population listed apart from its species (split listing)."""
+
+    countries = ma.fields.String(metadata={"description": "ISO codes, space separated"})
+    appendix = ma.fields.String(validate=validate.OneOf(APPENDICES))
+
+
 class SpeciesSchema(ma.Schema):
     id = ma.fields.Integer()
     scientific_name = ma.fields.String()
@@ -75,6 +82,10 @@ class SpeciesSchema(ma.Schema):
     name_en = ma.fields.String(allow_none=True)
     name_ko = ma.fields.String(allow_none=True)
     national_category_code = ma.fields.String(allow_none=True)
+    listed_on = ma.fields.Date(allow_none=True, metadata={"description": "first listing (pre-Convention cut-off)"})
+    listing_countries = ma.fields.String(allow_none=True, metadata={"description": "Appendix III: the listing States"})
+    distribution = ma.fields.String(allow_none=True, metadata={"description": "range States, ISO codes"})
+    populations = ma.fields.List(ma.fields.Nested(SpeciesPopulationSchema))
 
 
 class SpeciesQuery(PageQuery):
@@ -109,6 +120,17 @@ class PermitLineSchema(ma.Schema):
     quantity = ma.fields.String(metadata={"description": "a decimal with 3 decimals, as a string"})
     unit_code = ma.fields.String(allow_none=True)
     description = ma.fields.String(allow_none=True)
+    source_code = ma.fields.String(
+        attribute="source", metadata={"description": "the line's source (its own, else the permit's)"}
+    )
+    purpose_code = ma.fields.String(
+        attribute="purpose", metadata={"description": "the line's purpose (its own, else the permit's)"}
+    )
+    origin_country = ma.fields.String(
+        attribute="origin", allow_none=True, metadata={"description": "the line's origin (its own, else the permit's)"}
+    )
+    operation_no = ma.fields.String(allow_none=True, metadata={"description": "box 12b"})
+    acquired_on = ma.fields.Date(allow_none=True, metadata={"description": "box 12b"})
 
 
 class PermitSchema(ma.Schema):
@@ -126,6 +148,15 @@ class PermitSchema(ma.Schema):
     purpose_code = ma.fields.String()
     source_code = ma.fields.String()
     foreign_permit_no = ma.fields.String(allow_none=True)
+    foreign_permit_date = ma.fields.Date(allow_none=True)
+    origin_permit_no = ma.fields.String(allow_none=True, metadata={"description": "box 12"})
+    origin_permit_date = ma.fields.Date(allow_none=True, metadata={"description": "box 12"})
+    reexport_country = ma.fields.String(allow_none=True, metadata={"description": "box 12a"})
+    reexport_permit_no = ma.fields.String(allow_none=True, metadata={"description": "box 12a"})
+    reexport_permit_date = ma.fields.Date(allow_none=True, metadata={"description": "box 12a"})
+    issuing_office = ma.fields.String(allow_none=True, metadata={"description": "box 6: the issuing office's code"})
+    signatory_name = ma.fields.String(allow_none=True, metadata={"description": "box 13"})
+    signatory_title = ma.fields.String(allow_none=True, metadata={"description": "box 13"})
     foreign_document_warning = ma.fields.Method(
         "dump_warning",
         dump_only=True,

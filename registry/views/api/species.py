@@ -1,4 +1,5 @@
 from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
 
 from registry.extensions import db
 from registry.models import Species
@@ -14,7 +15,7 @@ blp = api_blueprint("api_species", "The species reference list")
 def list_species(args):
     """Search species by scientific, English or Korean name, and by appendix."""
     require("species.read")
-    query = select(Species)
+    query = select(Species).options(selectinload(Species.populations))
     if args["q"]:
         like = f"%{args['q']}%"
         query = query.where(
