@@ -107,10 +107,13 @@ def test_a_matching_document_is_recorded_with_an_audit_entry(world):
 )
 def test_a_mismatching_document_is_refused_with_its_reason(world, changes, reason):
     application = _application(world)
+    before = (application.foreign_permit_no, application.foreign_permit_date, application.version)
     with pytest.raises(ValidationFailed) as caught:
         imports.record(world.actor("officer"), application.id, partner_document(application, **changes))
     assert reason in caught.value.fields
-    assert db.session.get(Permit, application.id).foreign_permit_date is None
+    db.session.expire_all()
+    after = db.session.get(Permit, application.id)
+    assert (after.foreign_permit_no, after.foreign_permit_date, after.version) == before
 
 
 def test_a_document_for_another_species_is_refused(world):
@@ -265,11 +268,12 @@ def test_cli_exports_and_imports_xml(app, world, tmp_path):
 def test_an_issued_import_learns_its_export_permit_at_the_border(world):
     from tests.helpers import issued_permit
 
-    permit = issued_permit(world)
-    assert permit.foreign_permit_date is None
-    recorded = imports.record(world.actor("officer"), permit.id, partner_document(permit))
-    assert recorded.foreign_permit_date == clock.today() - timedelta(days=3)
-    assert recorded.foreign_document is not None and recorded.foreign_document.document_no == permit.foreign_permit_no
+    # Appendix I: the import permit is issued first, before the exporting country's permit exists.
+    permit = issued_permit(world, foreign_permit_no=None, foreign_permit_date=None)
+    assert permit.lines[0].appendix == "I" and permit.foreign_permit_no is None
+    recorded = imports.record(world.actor("officer"), permit.id, partner_document(permit, number="ZA-EXP-777"))
+    assert (recorded.foreign_permit_no, recorded.foreign_permit_date) == ("ZA-EXP-777", clock.today() - timedelta(days=3))
+    assert recorded.foreign_document is not None and recorded.foreign_document.document_no == "ZA-EXP-777"
 
 
 def test_the_recorded_document_reconciles_with_the_audit_log(world):

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from registry import codes
 from registry.cli import annual_report
 from registry.extensions import db
-from registry.models import Animal, PermitLine, Species
+from registry.models import Animal, Party, PermitLine, Species
 from registry.services import reports
 from registry.services.context import write_transaction
 from registry.services.errors import ValidationFailed
@@ -211,8 +211,14 @@ def _export_rows(world):
 
 def test_reexport_reports_the_origin_permit_of_box_12_not_the_import_permit(world):
     # foreign_permit_no on a re-export is South Africa's import permit: never an origin permit.
-    permit = _outgoing(world, "reexport", foreign_permit_no="ZA-IMP-7", origin_country="ID")
-    _set(permit, origin_permit_no="ID-EXP-9")
+    permit = _outgoing(
+        world,
+        "reexport",
+        foreign_permit_no="ZA-IMP-7",
+        origin_country="ID",
+        origin_permit_no="ID-EXP-9",
+        origin_permit_date="2025-11-03",
+    )
     _endorse(world, permit, 100, direction="exit")
     [row] = _export_rows(world)
     assert (row["CountryOfOrigin"], row["OriginPermit"], row["ExportPermit"]) == ("ID", "ID-EXP-9", permit.number)
@@ -220,7 +226,14 @@ def test_reexport_reports_the_origin_permit_of_box_12_not_the_import_permit(worl
 
 
 def test_reexport_line_with_its_own_origin(world):
-    permit = _outgoing(world, "reexport", foreign_permit_no="ZA-IMP-8", origin_country="ID")
+    permit = _outgoing(
+        world,
+        "reexport",
+        foreign_permit_no="ZA-IMP-8",
+        origin_country="ID",
+        origin_permit_no="ID-EXP-8",
+        origin_permit_date="2025-11-03",
+    )
     _set(permit.lines[0], origin_country="MY")
     _endorse(world, permit, 40, direction="exit")
     [row] = _export_rows(world)
@@ -235,8 +248,18 @@ def test_source_and_purpose_are_the_lines_not_the_applications(world):
     assert (row["SourceCode"], row["PurposeCode"]) == ("F", "S")
 
 
+def _ghanaian_exporter() -> int:
+    with write_transaction() as session:
+        party = Party(kind="organisation", name="Accra Aviaries", country="GH")
+        session.add(party)
+        session.flush()
+        return party.id
+
+
 def _imported_bird(world, **application):
     """A parrot imported on its own permit, now kept at the zoo."""
+    if application.get("export_country") == "GH":
+        application["exporter_party_id"] = _ghanaian_exporter()
     permit = issued_permit(world, **application)
     endorse_entry(world, permit, 1)
     bird = db.session.scalars(
@@ -261,7 +284,7 @@ def test_each_animal_is_reported_on_the_line_it_left_on(world):
     wild, _ = _imported_bird(world, export_country="GH", source_code="W", foreign_permit_no="GH-EXP-4")
     bred, _ = _imported_bird(world, foreign_permit_no="ZA-EXP-5")
     parrot = {"species_id": world.parrot, "term_code": "LIV", "quantity": "1"}
-    permit = _outgoing(world, lines=[parrot, parrot], foreign_permit_no="ZA-IMP-3")
+    permit = _outgoing(world, lines=[parrot, parrot], foreign_permit_no="ZA-IMP-3", foreign_permit_date="2026-10-01")
     _set(permit.lines[1], purpose_code="Z")
     uses.endorse(
         world.actor("customs"),
@@ -387,7 +410,7 @@ def test_wild_specimens_come_from_the_species_distribution():
 
 
 def test_distribution_is_the_species_on_record(world):
-    permit = issued_permit(world, export_country="GH", source_code="W")
+    permit = issued_permit(world, export_country="GH", exporter_party_id=_ghanaian_exporter(), source_code="W")
     _set(db.session.get(Species, world.parrot), distribution="CI LR")
     _endorse(world, permit, 1)
     found = reports.rows(world.actor("auditor"), YEAR, "import")
@@ -399,7 +422,7 @@ def test_distribution_is_the_species_on_record(world):
 def test_appendix_is_checked_against_the_population_listed(world):
     from registry.models import SpeciesPopulation
 
-    permit = issued_permit(world, export_country="GH", purpose_code="Z")
+    permit = issued_permit(world, export_country="GH", exporter_party_id=_ghanaian_exporter(), purpose_code="Z")
     _set(permit.lines[0], appendix="II")
     with write_transaction() as session:
         session.add(SpeciesPopulation(species_id=world.parrot, countries="GH CI", appendix="II"))
@@ -418,8 +441,14 @@ def test_exporter_origin_importer_and_kingdom_warn():
 
 
 def test_upload_file_has_the_template_columns_and_reads_back(app, world):
-    permit = _outgoing(world, "reexport", foreign_permit_no="ZA-IMP-9", origin_country="ID")
-    _set(permit, origin_permit_no="ID-EXP-3")
+    permit = _outgoing(
+        world,
+        "reexport",
+        foreign_permit_no="ZA-IMP-9",
+        origin_country="ID",
+        origin_permit_no="ID-EXP-3",
+        origin_permit_date="2025-11-03",
+    )
     _endorse(world, permit, 100, direction="exit")
     _endorse(world, issued_permit(world), 1)
     for direction in ("import", "export"):
