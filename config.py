@@ -111,6 +111,8 @@ class Config:
     #: Where the public verification page's rate limits are counted: the login throttle's Redis when
     #: there is one (every worker and server then shares one count), else this process's memory.
     RATELIMIT_STORAGE_URI = os.environ.get("REGISTRY_RATELIMIT_STORAGE") or REDIS_URL or "memory://"
+    #: How often each partner authority may call the exchange (/api/v1/exchange), counted per partner.
+    EXCHANGE_RATE_LIMIT = os.environ.get("REGISTRY_EXCHANGE_RATE_LIMIT", "60 per minute; 1000 per hour")
     #: A signed-in session ends after this long without a request (staff roles)...
     SESSION_IDLE_MINUTES = int(os.environ.get("REGISTRY_SESSION_IDLE_MINUTES", "30"))
     #: ...or this long for keepers, who fill in longer forms between requests...

@@ -84,6 +84,7 @@ def init_api(app) -> None:
         animals,
         audit,
         docs,
+        exchange,
         facilities,
         meta,
         parties,
@@ -112,7 +113,7 @@ def init_api(app) -> None:
     api.ma_plugin.converter.add_attribute_function(_shaped)
     app.extensions["registry_api"] = api
     app.register_blueprint(docs.bp)
-    for module in (species, parties, facilities, permits, animals, transfers, audit, reports, meta):
+    for module in (species, parties, facilities, permits, animals, transfers, audit, reports, meta, exchange):
         csrf.exempt(module.blp)
         api.register_blueprint(module.blp, url_prefix="/api/v1")
     animals.document_events(api.spec)
