@@ -1,0 +1,86 @@
+"""UN/CEFACT CITES e-permit XML (CITESEPermit v2, as exchanged through EPIX): export of our
+permits, signed per UN/CEFACT Recommendation 14, and the reading and checking of a partner
+authority's documents. Box-to-element mapping: docs/epermit.md.
+
+Final and non-final follow EPIX's two "get" operations. A **final** document is an issued
+permit as it stands, with what crossed the border (box 14, 15) and signed. A **non-final**
+document is the permit without the border record: for an application not yet issued, it is
+what was applied for (header ID = the application's id, scheme "application", no security stamp,
+no box 13) and never signed, since the authority has not issued it.
+"""
+
+from __future__ import annotations
+
+from flask import current_app
+from lxml import etree
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from registry import document_keys
+from registry.epermit import export, reader, schema, signature
+from registry.epermit.reader import ForeignDocument, ForeignLine, read
+from registry.epermit.schema import InvalidDocument
+from registry.epermit.signature import SignatureInvalid
+from registry.extensions import db
+from registry.i18n import _
+from registry.models import Endorsement, Permit
+from registry.services.errors import Conflict
+
+__all__ = [
+    "ForeignDocument",
+    "ForeignLine",
+    "InvalidDocument",
+    "SignatureInvalid",
+    "document",
+    "read",
+    "verify_xml",
+]
+
+MIMETYPE = "application/xml"
+
+
+def _endorsements(permit: Permit) -> list[Endorsement]:
+    return list(
+        db.session.scalars(
+            select(Endorsement)
+            .where(Endorsement.permit_id == permit.id)
+            .options(selectinload(Endorsement.lines))
+            .order_by(Endorsement.id)
+        )
+    )
+
+
+def document(permit: Permit, *, final: bool = True, signed: bool = True) -> bytes:
+    """*permit* as CITESEPermit XML (UTF-8, with declaration), valid against the schema.
+
+    ``final``: with the border record (box 14/15); only an issued permit has a final document
+    (Conflict otherwise). ``signed``: with the authority's XML signature; an application not yet
+    issued is never signed, whatever ``signed`` says.
+    """
+    if final and permit.number is None:
+        raise Conflict(_("only an issued permit has a document"))
+    config = current_app.config
+    root = export.build(
+        permit,
+        authority=config["AUTHORITY"],
+        issuing_country=config["ISSUING_COUNTRY"],
+        endorsements=_endorsements(permit) if final else (),
+    )
+    if signed and permit.number is not None:
+        root = signature.sign(root, document_keys.load(config))
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def verify_xml(data: bytes, trust_cert_pem: bytes) -> dict:
+    """Check a signed e-permit offline: well-formed, valid against the schema, signed by a
+    certificate that *trust_cert_pem* (a root) issued, unchanged since. Returns what it says
+    (``registry.epermit.reader.ForeignDocument.as_dict``) and who signed it.
+
+    :raises InvalidDocument: malformed or failing the schema (with line numbers)
+    :raises SignatureInvalid: no signature, a changed document, or a certificate not from the root
+    """
+    tree = schema.parse(data)
+    schema.validate(tree)
+    signed, certificate = signature.verify(tree, trust_cert_pem)
+    content = reader.from_element(signed)
+    return content.as_dict() | {"signed_by": certificate.subject.rfc4514_string()}

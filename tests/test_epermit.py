@@ -1,0 +1,262 @@
+"""The UN/CEFACT CITES e-permit XML: every document type exported valid against the schema kept
+in the repository, signed per Rec. 14, and read back to the same content."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+from lxml import etree
+
+from registry import document_keys, epermit
+from registry.epermit import export, schema
+from registry.epermit.names import RAM, RSM, TITLES, TYPE_CODES
+from registry.models import Party, Permit, PermitLine, Species
+from registry.models.permit import DOCUMENT_TYPES
+
+NS = {"rsm": RSM, "ram": RAM}
+AUTHORITY = {"name_en": "Ministry", "name_ko": "부", "address": "Sejong", "place": "Sejong, Republic of Korea"}
+
+
+@pytest.fixture(scope="module")
+def dev_ca(tmp_path_factory):
+    """A development root and signing certificate for this module's tests."""
+    folder = tmp_path_factory.mktemp("document-signing")
+    key, chain = folder / "key.pem", folder / "chain.pem"
+    document_keys.create_dev_ca(key, chain, organisation="Test Authority")
+    return key, chain
+
+
+@pytest.fixture
+def signing(app, dev_ca, monkeypatch):
+    """The app signs with the module's development CA; returns the root's PEM (the trust anchor)."""
+    key, chain = dev_ca
+    monkeypatch.setitem(app.config, "DOCUMENT_SIGNING_KEY", str(key))
+    monkeypatch.setitem(app.config, "DOCUMENT_SIGNING_CERT", str(chain))
+    return document_keys.load(app.config).chain_pems[-1]
+
+
+def _species(name: str, appendix: str, **more) -> Species:
+    return Species(
+        scientific_name=name,
+        taxon_class="Aves",
+        taxon_order="Psittaciformes",
+        family="Psittacidae",
+        appendix=appendix,
+        name_en=f"{name} (common)",
+        name_ko="앵무",
+        **more,
+    )
+
+
+def paper_permit(doc_type: str, lines: int = 3, **overrides) -> Permit:
+    """An issued permit of *doc_type* built in memory (the export is a function of the permit)."""
+    exporter = Party(kind="organisation", name="Foreign Exporter Ltd", country="ZA", address="1 Long St\nCape Town")
+    importer = Party(kind="organisation", name="City Zoo", country="KR", address="Seoul")
+    fields = {
+        "id": 4242,
+        "doc_type": doc_type,
+        "state": "issued",
+        "number": f"KR/2026/{len(doc_type):06d}",
+        "issuing_country": "KR",
+        "applicant": importer if doc_type == "import" else exporter,
+        "importer": importer if doc_type == "import" else exporter,
+        "exporter": exporter if doc_type == "import" else importer,
+        "import_country": "KR" if doc_type == "import" else "ZA",
+        "export_country": "ZA" if doc_type == "import" else "KR",
+        "origin_country": "TZ",
+        "purpose_code": "Z",
+        "source_code": "C",
+        "foreign_permit_no": "ZA-2026-77",
+        "foreign_permit_date": date(2026, 3, 1),
+        "origin_permit_no": "TZ-0042" if doc_type == "reexport" else None,
+        "origin_permit_date": date(2025, 1, 2) if doc_type == "reexport" else None,
+        "reexport_country": "NL" if doc_type == "reexport" else None,
+        "reexport_permit_no": "NL-R-9" if doc_type == "reexport" else None,
+        "reexport_permit_date": date(2025, 6, 7) if doc_type == "reexport" else None,
+        "issuing_office": "han-river",
+        "signatory_name": "Lee Officer",
+        "signatory_title": "Director, CITES section",
+        "special_conditions": "Live animals per the IATA Live Animals Regulations.\nSecond condition.",
+        "valid_from": date(2026, 3, 10),
+        "valid_until": date(2026, 9, 9),
+        "security_token": "s3cret-token",
+        "issued_at": datetime(2026, 3, 10, 9, 30, tzinfo=UTC),
+    }
+    fields.update(overrides)
+    permit = Permit(**fields)
+    species = [_species("Psittacus erithacus", "I"), _species("Python regius", "II"), _species("Testudo graeca", "II")]
+    for n in range(1, lines + 1):
+        permit.lines.append(
+            PermitLine(
+                id=n,
+                line_no=n,
+                species=species[(n - 1) % 3],
+                appendix=species[(n - 1) % 3].appendix,
+                term_code="LIV" if n % 2 else "SKI",
+                quantity=Decimal(n) + Decimal("0.5") * (n % 2 == 0),
+                unit_code=None if n % 2 else "KGM",
+                description=f"line {n}",
+                source_code="D" if n == 2 else None,
+                purpose_code="S" if n == 3 else None,
+                origin_country="VN" if n == 3 else None,
+                operation_no="A-KR-501" if n == 2 else None,
+                acquired_on=date(1970, 1, 1) if doc_type == "pre_convention" else None,
+            )
+        )
+    return permit
+
+
+def _xml(permit, **kwargs) -> bytes:
+    root = export.build(permit, authority=AUTHORITY, issuing_country="KR", **kwargs)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+@pytest.mark.parametrize("doc_type", sorted(DOCUMENT_TYPES))
+def test_every_document_type_validates_against_the_schema(doc_type):
+    data = _xml(paper_permit(doc_type, lines=5))
+    tree = schema.parse(data)
+    schema.validate(tree)
+    root = tree.getroot()
+    assert root.findtext("rsm:HeaderExchangedDocument/ram:TypeCode", namespaces=NS) == TYPE_CODES[doc_type]
+    assert root.findtext("rsm:HeaderExchangedDocument/ram:Name", namespaces=NS) == TITLES[doc_type]
+    items = root.findall("rsm:SpecifiedSupplyChainConsignment/ram:IncludedSupplyChainConsignmentItem", NS)
+    assert [i.findtext("ram:ID", namespaces=NS) for i in items] == ["A", "B", "C", "D", "E"]
+
+
+@pytest.mark.parametrize("doc_type", sorted(DOCUMENT_TYPES))
+def test_read_back_gives_the_permits_own_fields(doc_type):
+    permit = paper_permit(doc_type, lines=4)
+    got = epermit.read(_xml(permit))
+    assert got.number == permit.number and not got.is_application
+    assert got.doc_type == doc_type
+    assert got.issued_on == permit.issued_at.date()
+    assert (got.valid_from, got.valid_until) == (permit.valid_from, permit.valid_until)
+    assert got.purpose_codes[0] == permit.purpose_code
+    assert got.special_conditions == permit.special_conditions
+    importer = permit.importer
+    exporter = permit.exporter
+    assert (got.consignee.name, got.consignee.address, got.consignee.country) == (
+        importer.name,
+        importer.address,
+        permit.import_country,
+    )
+    assert (got.consignor.name, got.consignor.address, got.consignor.country) == (
+        exporter.name,
+        exporter.address,
+        permit.export_country,
+    )
+    assert [(r.number, r.issued_on) for r in got.references] == [(permit.foreign_permit_no, permit.foreign_permit_date)]
+    assert got.signatory_name == permit.signatory_name and got.signatory_title == permit.signatory_title
+    assert got.security_stamp == export.security_stamp(permit)
+    assert len(got.lines) == len(permit.lines)
+    for line, read in zip(permit.lines, got.lines, strict=True):
+        assert (read.scientific_name, read.term_code, read.quantity, read.unit_code) == (
+            line.species.scientific_name,
+            line.term_code,
+            line.quantity,
+            line.unit_code,
+        )
+        assert (read.appendix, read.source, read.origin_country) == (line.appendix, line.source, line.origin)
+        assert (read.origin_permit_no, read.origin_permit_date) == (permit.origin_permit_no, permit.origin_permit_date)
+        assert (read.reexport_country, read.reexport_permit_no, read.reexport_permit_date) == (
+            permit.reexport_country,
+            permit.reexport_permit_no,
+            permit.reexport_permit_date,
+        )
+        assert (read.operation_no, read.acquired_on) == (line.operation_no, line.acquired_on)
+
+
+def test_foreign_document_kind_follows_the_direction():
+    assert export.foreign_document_code(paper_permit("import")) == "811"
+    assert export.foreign_document_code(paper_permit("export")) == "911"
+    permit = paper_permit("import", lines=1)
+    permit.lines[0].appendix = "III"  # an Appendix III species ZA did not list: a certificate of origin
+    assert export.foreign_document_code(permit) == "861"
+
+
+def test_schema_refuses_an_unknown_code_with_its_line():
+    data = _xml(paper_permit("export")).replace(b">II</ram:TypeCode>", b">IV</ram:TypeCode>", 1)
+    with pytest.raises(schema.InvalidDocument) as caught:
+        epermit.read(data)
+    assert any("line" in reason and "IV" in reason for reason in caught.value.reasons)
+
+
+def test_parser_refuses_entities_and_dtds(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP SECRET")
+    xxe = (
+        f'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file://{secret}">]>'
+        f'<rsm:CITESEPermit xmlns:rsm="{RSM}">&x;</rsm:CITESEPermit>'
+    ).encode()
+    with pytest.raises(schema.InvalidDocument) as caught:
+        epermit.read(xxe)
+    assert "TOP SECRET" not in str(caught.value)
+    laughs = b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;">]><r>&b;</r>'
+    with pytest.raises(schema.InvalidDocument):
+        epermit.read(laughs)
+
+
+def test_malformed_xml_is_refused_with_the_line():
+    with pytest.raises(schema.InvalidDocument) as caught:
+        epermit.read(b"<?xml version='1.0'?>\n<a>\n<b></a>")
+    assert caught.value.reasons[0].startswith("XML syntax, line")
+
+
+def test_issued_permit_signed_and_verified(world, signing):
+    from tests.helpers import issued_permit
+
+    permit = issued_permit(world)
+    data = epermit.document(permit)
+    result = epermit.verify_xml(data, signing)
+    assert result["number"] == permit.number
+    assert result["lines"][0]["scientific_name"] == "Psittacus erithacus"
+    assert "Test Authority" in result["signed_by"]
+    assert b"RSA-SHA256".lower() in data.lower() or b"rsa-sha256" in data
+    assert b"http://www.w3.org/2001/10/xml-exc-c14n#" in data
+    assert b"X509Certificate" in data
+
+
+def test_a_changed_byte_is_rejected(world, signing):
+    from tests.helpers import issued_permit
+
+    permit = issued_permit(world)
+    data = epermit.document(permit)
+    changed = data.replace(b">3</ram:ItemQuantity>", b">4</ram:ItemQuantity>")
+    assert changed != data
+    with pytest.raises(epermit.SignatureInvalid):
+        epermit.verify_xml(changed, signing)
+
+
+def test_a_certificate_from_another_root_is_rejected(world, signing, tmp_path):
+    from tests.helpers import issued_permit
+
+    other_key, other_chain = tmp_path / "k.pem", tmp_path / "c.pem"
+    document_keys.create_dev_ca(other_key, other_chain, organisation="Someone Else")
+    other_root = document_keys._split_pem(other_chain.read_bytes())[-1]
+    data = epermit.document(issued_permit(world))
+    with pytest.raises(epermit.SignatureInvalid, match="not issued by the trusted root"):
+        epermit.verify_xml(data, other_root)
+
+
+def test_unsigned_document_is_not_verified(world, signing):
+    from tests.helpers import issued_permit
+
+    data = epermit.document(issued_permit(world), signed=False)
+    with pytest.raises(epermit.SignatureInvalid):
+        epermit.verify_xml(data, signing)
+
+
+def test_non_final_application_is_unsigned_and_names_the_application(world, signing):
+    from tests import uses
+    from tests.conftest import import_application
+
+    application = uses.create_application(world.actor("zoo"), import_application(world))
+    with pytest.raises(Exception, match="only an issued permit"):
+        epermit.document(application)
+    data = epermit.document(application, final=False)
+    assert b"Signature" not in data
+    got = epermit.read(data)
+    assert got.is_application and got.number == str(application.id)
+    assert got.security_stamp is None
