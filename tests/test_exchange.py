@@ -205,6 +205,50 @@ def test_final_document_is_not_an_application(call, world):
     assert call("za_ma", "GET", "/final-document", query=query).status_code == 404
 
 
+@pytest.fixture
+def signing(app, tmp_path, monkeypatch):
+    """The app signs documents with a development CA; returns its root's PEM (the partner's trust anchor)."""
+    from registry import document_keys
+
+    key, chain = tmp_path / "key.pem", tmp_path / "chain.pem"
+    document_keys.create_dev_ca(key, chain, organisation="Test Authority")
+    monkeypatch.setitem(app.config, "DOCUMENT_SIGNING_KEY", str(key))
+    monkeypatch.setitem(app.config, "DOCUMENT_SIGNING_CERT", str(chain))
+    return document_keys.load(app.config).chain_pems[-1]
+
+
+def test_final_document_as_signed_xml(call, world, signing, session):
+    from registry import epermit
+
+    permit = issued_permit(world)
+    call("kr_customs", "POST", "/confirmed-quantities", json=confirmation(permit, ("A", 1)))
+    session.expire_all()
+    response = call("za_ma", "GET", "/final-document", query=final_query(permit), headers={"Accept": "application/xml"})
+    assert response.status_code == 200 and response.mimetype == "application/xml"
+    read = epermit.verify_xml(response.data, signing)  # valid against the schema, signed by our authority
+    assert read["number"] == permit.number and read["is_application"] is False
+    assert read["lines"][0]["scientific_name"] == "Psittacus erithacus"
+    assert entries("exchange.final_document")[-1].after["format"] == "xml"
+    # A wrong token is the same 404 in XML as in JSON, as a problem document.
+    wrong = final_query(permit, TokenId="wrong")
+    refused = call("za_ma", "GET", "/final-document", query=wrong, headers={"Accept": "application/xml"})
+    assert refused.status_code == 404 and refused.mimetype == PROBLEM
+
+
+def test_non_final_document_as_xml_is_the_application_unsigned(call, world):
+    from registry.epermit import reader, schema
+
+    application = permit_in(world, "submitted")
+    query = {"CertificateNumber": str(application.id), "IsoCountryCode": "KR"}
+    response = call("za_ma", "GET", "/non-final-document", query=query, headers={"Accept": "application/xml"})
+    assert response.status_code == 200 and response.mimetype == "application/xml"
+    tree = schema.parse(response.data)
+    schema.validate(tree)
+    assert b"Signature" not in response.data
+    read = reader.from_element(tree.getroot()).as_dict()
+    assert read["is_application"] is True and read["number"] == str(application.id)
+
+
 def test_final_document_query_is_checked(call, world):
     refused = call("za_ma", "GET", "/final-document", query={"CertificateNumber": "KR/2026/1"})
     assert refused.status_code == 422 and {"TokenId", "IsoCountryCode"} <= set(refused.json["errors"])
@@ -452,3 +496,20 @@ def test_partner_access_matrix(call, world, who, session):
         call(who, "GET", "/service-state", query={"IsoCountryCode": "KR"}).status_code,
     )
     assert got == expected
+
+
+def test_the_operations_are_in_the_openapi_document(client):
+    spec = client.get("/api/v1/openapi.json").json
+    paths = {p: item for p, item in spec["paths"].items() if p.startswith(BASE)}
+    assert set(paths) == {
+        f"{BASE}/{name}" for name in ("final-document", "non-final-document", "confirmed-quantities", "service-state")
+    }
+    for name in ("final-document", "non-final-document"):
+        answer = paths[f"{BASE}/{name}"]["get"]["responses"]["200"]["content"]
+        assert set(answer) == {"application/json", "application/xml"}
+    confirm = paths[f"{BASE}/confirmed-quantities"]["post"]
+    assert {"201", "401", "403", "404", "409", "415", "422", "429"} <= set(confirm["responses"])
+    body = confirm["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    assert {"CertificateNumber", "TokenId", "IsoCountryCode", "ConfirmedQuantities"} <= set(
+        spec["components"]["schemas"][body]["properties"]
+    )

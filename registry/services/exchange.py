@@ -215,7 +215,7 @@ def other_side(permit: Permit) -> str:
     return permit.export_country if permit.direction == "import" else permit.import_country
 
 
-def non_final_document(actor: Actor, reference: str, country: str) -> Permit:
+def non_final_document(actor: Actor, reference: str, country: str, fmt: str = "json") -> Permit:
     """GetNonFinalCitesCertificate: an application under way, for the Management Authority of the
     country on its other side (which may have to issue or check its own permit first)."""
     require(actor, "permit.read_all")
@@ -232,7 +232,9 @@ def non_final_document(actor: Actor, reference: str, country: str) -> Permit:
     ):
         raise NotFound(_("no application with this reference for your country"))
     with write_transaction():
-        audit.record(actor, "exchange.non_final_document", "permit", permit.id, None, {"state": permit.state})
+        audit.record(
+            actor, "exchange.non_final_document", "permit", permit.id, None, {"state": permit.state, "format": fmt}
+        )
     return permit
 
 

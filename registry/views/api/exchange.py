@@ -12,6 +12,7 @@ import marshmallow as ma
 from flask import Response, abort, current_app, g, request
 from marshmallow import validate
 
+from registry import epermit
 from registry.commands.exchange import ConfirmQuantitiesSchema
 from registry.extensions import db, limiter
 from registry.i18n import _
@@ -229,6 +230,17 @@ def content(permit: Permit, final: bool) -> dict:
     }
 
 
+def both(xml: str) -> dict:
+    """A document's answer, documented in both forms (flask-smorest documents one per status)."""
+    return {
+        "description": "OK",
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/Document"}},
+            XML: {"schema": {"type": "string", "description": f"{xml} (ask with Accept: application/xml)"}},
+        },
+    }
+
+
 def _wants_xml() -> bool:
     return request.accept_mimetypes.best_match(["application/json", XML]) == XML
 
@@ -240,14 +252,12 @@ def _wants_xml() -> bool:
 @limited
 @blp.arguments(FinalQuery, location="query")
 @blp.response(200, DocumentSchema)
-@blp.alt_response(200, content_type=XML, description="the UN/CEFACT CITES e-permit (Accept: application/xml)")
+@blp.doc(responses={"200": both("CITESEPermit XML, signed by the authority")})
 def get_final_document(args):
     """GetFinalCitesCertificate: one of our issued documents, by its number and security token."""
     fmt = "xml" if _wants_xml() else "json"
     permit = exchange.final_document(require_actor(), args["number"], args["token"], args["country"], fmt)
     if fmt == "xml":
-        from registry import epermit
-
         return Response(epermit.document(permit, final=True), mimetype=XML)
     return content(permit, final=True)
 
@@ -256,10 +266,14 @@ def get_final_document(args):
 @limited
 @blp.arguments(NonFinalQuery, location="query")
 @blp.response(200, DocumentSchema)
+@blp.doc(responses={"200": both("CITESEPermit XML as applied for, unsigned")})
 def get_non_final_document(args):
     """GetNonFinalCitesCertificate: an application submitted or approved, not yet issued, for the
     Management Authority of the country on its other side."""
-    permit = exchange.non_final_document(require_actor(), args["reference"], args["country"])
+    fmt = "xml" if _wants_xml() else "json"
+    permit = exchange.non_final_document(require_actor(), args["reference"], args["country"], fmt)
+    if fmt == "xml":
+        return Response(epermit.document(permit, final=False), mimetype=XML)
     return content(permit, final=False)
 
 
