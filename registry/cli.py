@@ -199,7 +199,8 @@ def list_partners():
     now = utcnow()
     for partner in exchange.partners():
         state = "enabled" if partner.enabled else "disabled"
-        click.echo(f"{partner.id}\t{partner.country}\t{partner.role}\t{state}\t{partner.name}")
+        certificate = f"certificate {partner.cert_fingerprint}" if partner.cert_fingerprint else "no certificate"
+        click.echo(f"{partner.id}\t{partner.country}\t{partner.role}\t{state}\t{partner.name}\t{certificate}")
         for token in exchange.tokens_of(partner.id):
             if token.revoked_at is None and token.expires_at > now:
                 click.echo(f"\ttoken {token.id}\t{token.prefix}...\t{token.name}\texpires {token.expires_at:%Y-%m-%d}")
@@ -217,6 +218,23 @@ def disable_partner(partner_id):
     except DomainError as exc:
         _fail(exc)
     click.echo(f"partner {partner_id} disabled")
+
+
+@partner_cli.command("certificate")
+@click.argument("partner_id", type=int)
+@click.argument("fingerprint", required=False)
+@with_appcontext
+def partner_certificate(partner_id, fingerprint):
+    """Set the SHA-1 FINGERPRINT of the partner's TLS client certificate (none: clear it).
+
+    Get it with ``openssl x509 -noout -fingerprint -sha1 -in partner.crt``."""
+    from registry.services import exchange
+
+    try:
+        partner = exchange.set_certificate(_operator(), partner_id, fingerprint)
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"partner {partner.id} certificate {partner.cert_fingerprint or 'cleared'}")
 
 
 @partner_token_cli.command("issue")

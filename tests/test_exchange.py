@@ -153,6 +153,47 @@ def test_revoked_expired_unknown_and_disabled_partners_tokens_are_401(call, worl
     assert db.session.query(Endorsement).count() == 0
 
 
+@pytest.fixture
+def certified(world, partners, session):
+    """South Africa's authority with a client certificate; returns its fingerprint as nginx writes it."""
+    given = "AB:CD:" + ":".join(["0F"] * 18)
+    exchange.set_certificate(world.operator, partners["za_ma"][0].id, given)
+    return given.replace(":", "")
+
+
+def test_a_client_certificate_counts_only_behind_a_trusted_proxy(client, app, world, certified, monkeypatch):
+    permit = issued_permit(world)
+    header = app.config["EXCHANGE_CERT_HEADER"]
+
+    def get(fingerprint: str, **headers):
+        return client.get(
+            f"{BASE}/final-document", query_string=final_query(permit), headers={header: fingerprint, **headers}
+        )
+
+    assert get(certified).status_code == 401  # a client could send the header itself
+    monkeypatch.setitem(app.config, "TRUSTED_PROXIES", 1)
+    seen = get(certified.lower())
+    assert seen.status_code == 200 and seen.json["number"] == permit.number
+    assert entries("exchange.final_document")[-1].actor_name == "partner:ZA:za_ma office"
+    assert get("00" * 20).status_code == 401
+    # A token given is the one that counts: a wrong one is not saved by the certificate.
+    assert get(certified, Authorization="Bearer wrx_wrong").status_code == 401
+    za = exchange.partner_by_certificate(certified)
+    exchange.disable_partner(world.operator, za.id)
+    assert get(certified).status_code == 401
+
+
+def test_certificates_are_audited_checked_and_one_partner_each(world, partners, certified):
+    (entry,) = entries("exchange_partner.certificate")
+    assert entry.before == {"cert_fingerprint": None} and entry.after == {"cert_fingerprint": certified.lower()}
+    with pytest.raises(ValidationFailed):
+        exchange.set_certificate(world.operator, partners["fr_ma"][0].id, "not-a-fingerprint")
+    with pytest.raises(Conflict):
+        exchange.set_certificate(world.operator, partners["fr_ma"][0].id, certified)
+    exchange.set_certificate(world.operator, partners["za_ma"][0].id, None)
+    assert exchange.partner_by_certificate(certified) is None
+
+
 # ---------------------------------------------------------------- final documents
 
 
@@ -457,16 +498,20 @@ def test_cli_adds_lists_disables_partners_and_issues_and_revokes_tokens(app, wor
     token_id = exchange.tokens_of(partner_id)[0].id
     assert runner.invoke(exchange_cli, ["token", "revoke", str(token_id)]).exit_code == 0
     assert exchange.valid_token(issued.stdout.strip()) is None
+    fingerprint = "ab" * 20
+    assert runner.invoke(exchange_cli, ["partner", "certificate", str(partner_id), fingerprint]).exit_code == 0
+    assert fingerprint in runner.invoke(exchange_cli, ["partner", "list"]).output
     assert runner.invoke(exchange_cli, ["partner", "disable", str(partner_id)]).exit_code == 0
     again = runner.invoke(exchange_cli, ["partner", "disable", str(partner_id)])
     assert again.exit_code == 2 and "already disabled" in again.output
     refused = runner.invoke(exchange_cli, ["partner", "add", "CH", "x", "--role", "pilot"])
     assert refused.exit_code == 2
     actions = [e.action for e in db.session.query(AuditEntry).filter(AuditEntry.actor_name.like("system:cli:%"))]
-    assert actions[-4:] == [
+    assert actions[-5:] == [
         "exchange_partner.create",
         "exchange_token.create",
         "exchange_token.revoke",
+        "exchange_partner.certificate",
         "exchange_partner.disable",
     ]
 

@@ -5,7 +5,8 @@ Revises: b3f1e7a9c5d2
 Create Date: 2026-12-07 14:00:00
 
 - exchange_partner: a partner authority (a country's CITES Management Authority or customs) that
-  reads our documents and confirms inspected quantities through /api/v1/exchange;
+  reads our documents and confirms inspected quantities through /api/v1/exchange, with the
+  fingerprint of its TLS client certificate when it authenticates by one;
 - exchange_token: its bearer tokens, stored as SHA-256, expiring and revocable.
 """
 from alembic import op
@@ -28,8 +29,10 @@ def upgrade():
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('role', sa.String(length=32), nullable=False),
     sa.Column('enabled', sa.Boolean(), nullable=False),
+    sa.Column('cert_fingerprint', sa.String(length=40), nullable=True),
     sa.Column('created_at', registry.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_exchange_partner')),
+    sa.UniqueConstraint('cert_fingerprint', name=op.f('uq_exchange_partner_cert_fingerprint')),
     sa.UniqueConstraint('country', 'role', name=op.f('uq_exchange_partner_country_role'))
     )
     op.create_table('exchange_token',

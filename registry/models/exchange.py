@@ -23,10 +23,19 @@ class ExchangePartner(Model):
     #: registry.permissions.PartnerRole: what the partner may do.
     role: Mapped[str] = mapped_column(String(32))
     enabled: Mapped[bool] = mapped_column(default=True)
+    #: SHA-1 of its TLS client certificate (nginx's ``$ssl_client_fingerprint``: 40 hex digits),
+    #: the second way a partner authenticates, as in EPIX; read only behind a trusted proxy.
+    cert_fingerprint: Mapped[str | None] = mapped_column(String(40), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     def as_audit(self) -> dict:
-        return {"country": self.country, "name": self.name, "role": self.role, "enabled": self.enabled}
+        return {
+            "country": self.country,
+            "name": self.name,
+            "role": self.role,
+            "enabled": self.enabled,
+            "cert_fingerprint": self.cert_fingerprint,
+        }
 
 
 class ExchangeToken(Model):

@@ -104,6 +104,44 @@ def disable_partner(actor: Actor, partner_id: int) -> ExchangePartner:
     return partner
 
 
+def fingerprint(text: str | None) -> str | None:
+    """A certificate's SHA-1 fingerprint as nginx gives it (40 hex digits), colons and case aside;
+    None when *text* is not one."""
+    hexdigits = (text or "").replace(":", "").strip().lower()
+    return hexdigits if len(hexdigits) == 40 and all(c in "0123456789abcdef" for c in hexdigits) else None
+
+
+def set_certificate(actor: Actor, partner_id: int, given: str | None) -> ExchangePartner:
+    """Set (or, with None, clear) the fingerprint of the partner's TLS client certificate."""
+    require(actor, "user.manage")
+    value = fingerprint(given) if given is not None else None
+    if given is not None and value is None:
+        raise ValidationFailed(
+            _("the certificate cannot be set"), {"cert_fingerprint": _("a SHA-1 fingerprint: 40 hex digits")}
+        )
+    with write_transaction() as session:
+        partner = session.get(ExchangePartner, partner_id)
+        if partner is None:
+            raise NotFound(_("no such partner"))
+        holder = session.scalar(select(ExchangePartner).where(ExchangePartner.cert_fingerprint == value))
+        if value is not None and holder is not None and holder.id != partner.id:
+            raise Conflict(_("another partner has this certificate"), {"cert_fingerprint": holder.name})
+        before = partner.as_audit()
+        partner.cert_fingerprint = value
+        session.flush()
+        audit.record(actor, "exchange_partner.certificate", "exchange_partner", partner.id, before, partner.as_audit())
+    return partner
+
+
+def partner_by_certificate(given: str) -> ExchangePartner | None:
+    """The enabled partner whose client certificate a trusted proxy verified and named."""
+    value = fingerprint(given)
+    if value is None:
+        return None
+    partner = db.session.scalar(select(ExchangePartner).where(ExchangePartner.cert_fingerprint == value))
+    return partner if partner is not None and partner.enabled else None
+
+
 def partners() -> Sequence[ExchangePartner]:
     return db.session.scalars(select(ExchangePartner).order_by(ExchangePartner.country, ExchangePartner.role)).all()
 

@@ -105,7 +105,14 @@ def init_api(app) -> None:
                 "description": "The national CITES register: permits, animals and the audit log. "
                 "Authenticate with `Authorization: Bearer <token>`."
             },
-            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+            "components": {
+                "securitySchemes": {
+                    "bearer": {"type": "http", "scheme": "bearer"},
+                    # The exchange's second way in: a partner's TLS client certificate, verified by
+                    # the proxy in front of the application (docs/deploy.md).
+                    "partnerCertificate": {"type": "mutualTLS"},
+                }
+            },
             "security": [{"bearer": []}],
         },
     )

@@ -36,13 +36,28 @@ XML = "application/xml"
 
 @blp.before_request
 def authenticate_partner() -> None:
-    """A partner's exchange token, and nothing else, opens these endpoints."""
+    """A partner's exchange token, or its TLS client certificate as verified by our proxy, and
+    nothing else, opens these endpoints."""
     header = request.headers.get("Authorization", "")
     scheme, _space, secret = header.partition(" ")
-    token = exchange.valid_token(secret.strip()) if scheme.lower() == "bearer" else None
-    if token is None:
+    if header:
+        token = exchange.valid_token(secret.strip()) if scheme.lower() == "bearer" else None
+        partner = token.partner if token is not None else None
+    else:
+        partner = _by_certificate()
+    if partner is None:
         abort(401, description=_("a valid exchange token of a partner authority is required"))
-    g.actor = Actor.for_partner(token.partner, g.get("request_id"), request.remote_addr)
+    g.actor = Actor.for_partner(partner, g.get("request_id"), request.remote_addr)
+
+
+def _by_certificate():
+    """The partner whose client certificate the proxy verified, named in a header the proxy sets.
+
+    Read only behind a trusted proxy (REGISTRY_TRUSTED_PROXIES): without one, any client could
+    send the header (docs/deploy.md shows the nginx configuration that sets and overwrites it)."""
+    name = current_app.config["EXCHANGE_CERT_HEADER"]
+    given = request.headers.get(name) if current_app.config["TRUSTED_PROXIES"] and name else None
+    return exchange.partner_by_certificate(given) if given else None
 
 
 def _partner_key() -> str:
@@ -56,9 +71,10 @@ def _rate() -> str:
 
 def limited(view):
     """Rate-limited per partner, and documented so: a 429 and a 404 on every operation (a document
-    or an application is named by the query, not the path)."""
+    or an application is named by the query, not the path), a partner token or certificate."""
     view = limiter.limit(_rate, key_func=_partner_key)(view)
     view = blp.alt_response(429, response="TOO_MANY_REQUESTS")(view)
+    view = blp.doc(security=[{"bearer": []}, {"partnerCertificate": []}])(view)
     return blp.alt_response(404, response="NOT_FOUND")(view)
 
 
