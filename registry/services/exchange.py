@@ -67,7 +67,7 @@ def add_partner(actor: Actor, country: str, name: str, role: str) -> ExchangePar
     require(actor, "user.manage")
     country, name = (country or "").strip().upper(), (name or "").strip()
     errors = {}
-    if pycountry.countries.get(alpha_2=country) is None if len(country) == 2 else True:
+    if len(country) != 2 or pycountry.countries.get(alpha_2=country) is None:
         errors["country"] = _("an ISO 3166 country code of two letters")
     if not 1 <= len(name) <= 200:
         errors["name"] = _("1 to 200 characters")
