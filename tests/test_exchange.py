@@ -312,6 +312,9 @@ def test_non_final_only_for_the_authority_on_the_other_side(call, world):
         assert call(who, "GET", "/non-final-document", query=query).status_code == 404, who
     wrong_country = {"CertificateNumber": str(application.id), "IsoCountryCode": "ZA"}
     assert call("za_ma", "GET", "/non-final-document", query=wrong_country).status_code == 404
+    for reference in ("9999999999", "0", "-1", "1e3", "A"):  # past the 32-bit ids too: one 404
+        query = {"CertificateNumber": reference, "IsoCountryCode": "KR"}
+        assert call("za_ma", "GET", "/non-final-document", query=query).status_code == 404, reference
 
 
 @pytest.mark.parametrize("state", ["draft", "withdrawn", "refused", "issued"])

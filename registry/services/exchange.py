@@ -35,6 +35,7 @@ from registry.i18n import _
 from registry.machines import PermitState
 from registry.models import Endorsement, ExchangePartner, ExchangeToken, Permit
 from registry.models.base import utcnow
+from registry.models.permit import PERMIT_ID_LIMIT
 from registry.permissions import Actor, PartnerRole, require
 from registry.services import audit, endorsements
 from registry.services.context import write_transaction
@@ -260,7 +261,8 @@ def non_final_document(actor: Actor, reference: str, country: str, fmt: str = "j
     partner = _partner(actor)
     permit = None
     reference = (reference or "").strip()
-    if reference.isdigit() and len(reference) <= 10 and (country or "").strip().upper() == _ours():
+    # Ids are 32-bit: a larger number names nothing (and PostgreSQL would refuse to compare it).
+    if reference.isdigit() and int(reference) <= PERMIT_ID_LIMIT and (country or "").strip().upper() == _ours():
         permit = db.session.get(Permit, int(reference))
     if (
         permit is None
