@@ -32,11 +32,6 @@ class PartnerRole(StrEnum):
     CUSTOMS = "customs"
 
 
-PARTNER_ROLE_LABELS = {
-    PartnerRole.MANAGEMENT_AUTHORITY: N_("CITES Management Authority"),
-    PartnerRole.CUSTOMS: N_("Customs"),
-}
-
 ROLE_LABELS = {
     Role.ADMIN: N_("Administrator"),
     Role.MINISTRY_OFFICER: N_("Ministry officer"),
