@@ -88,6 +88,10 @@ class Config:
     #: makes a development pair; production configures the authority's own.
     DOCUMENT_SIGNING_KEY = os.environ.get("REGISTRY_DOCUMENT_KEY", str(INSTANCE / "document-signing" / "key.pem"))
     DOCUMENT_SIGNING_CERT = os.environ.get("REGISTRY_DOCUMENT_CERT", str(INSTANCE / "document-signing" / "chain.pem"))
+    #: Partner authorities' trusted roots for their e-permit XML signatures, one file per country
+    #: (``<ISO code>.pem``). A partner's document is checked against its country's root when one is
+    #: here; without one its signature is not checked, and the audit entry says so.
+    EPERMIT_PARTNER_ROOTS = os.environ.get("REGISTRY_EPERMIT_PARTNER_ROOTS", str(INSTANCE / "partner-roots"))
     #: Uploaded files, by SHA-256; outside the web root, served only through the registry's checks.
     UPLOAD_DIR = os.environ.get("REGISTRY_UPLOAD_DIR", str(INSTANCE / "uploads"))
     MAX_UPLOAD_BYTES = 10 * 1024 * 1024

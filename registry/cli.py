@@ -542,6 +542,59 @@ def expire_permits():
         click.echo(f"expired {number}")
 
 
+@permits_cli.command("export-xml")
+@click.argument("number")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the XML here (default: stdout)")
+@click.option("--non-final", is_flag=True, help="Without the border record (EPIX's non-final document)")
+@click.option("--unsigned", is_flag=True, help="Without the XML signature")
+@with_appcontext
+def export_permit_xml(number, out, non_final, unsigned):
+    """Write issued permit NUMBER as UN/CEFACT CITES e-permit XML, signed by the authority."""
+    from sqlalchemy import select
+
+    from registry import document_keys, epermit
+    from registry.extensions import db
+    from registry.models import Permit
+
+    permit = db.session.scalar(
+        select(Permit).where(Permit.issuing_country == current_app.config["ISSUING_COUNTRY"], Permit.number == number)
+    )
+    if permit is None:
+        raise click.ClickException(f"no issued permit {number}")
+    try:
+        data = epermit.document(permit, final=not non_final, signed=not unsigned)
+    except document_keys.KeysMissing as exc:
+        raise click.ClickException(str(exc)) from None
+    if out is None:
+        sys.stdout.buffer.write(data)
+    else:
+        out.write_bytes(data)
+        click.echo(f"wrote {out}")
+
+
+@permits_cli.command("import-xml")
+@click.argument("permit_id", type=int)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--trust",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The partner authority's root certificate (PEM); default: EPERMIT_PARTNER_ROOTS/<country>.pem",
+)
+@with_appcontext
+def import_permit_xml(permit_id, file, trust):
+    """Check a partner authority's e-permit XML FILE against application PERMIT_ID and record it
+    as the application's foreign document; every mismatch is listed when it is refused."""
+    from registry.epermit import imports
+
+    try:
+        permit = imports.record(
+            _operator(), permit_id, file.read_bytes(), trust_pem=trust.read_bytes() if trust else None
+        )
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"recorded {permit.foreign_permit_no} ({permit.foreign_permit_date}) on {permit.display_number}")
+
+
 idempotency_cli = click.Group("idempotency", help="The API's Idempotency-Key answers.")
 
 

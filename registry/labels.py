@@ -43,6 +43,7 @@ LABELS: dict[str, dict[str, str]] = {
         "permit.update": N_("Application edited"),
         "permit.copy": N_("Copied as a new application"),
         "permit.replace": N_("Replacement application drafted"),
+        "permit.foreign_document": N_("Partner authority's document recorded"),
     },
     "audit_filter": {
         "animal": N_("Animal"),

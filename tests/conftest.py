@@ -48,6 +48,21 @@ def _signing_key() -> str:
     return str(path)
 
 
+def _document_keys() -> tuple[str, str]:
+    """One development CA for the whole test run (the document-signing key and chain), outside
+    the repository, so that every signed document (PDF, e-permit XML) can be made."""
+    import tempfile
+    from pathlib import Path
+
+    from registry import document_keys
+
+    folder = Path(tempfile.gettempdir()) / f"registry-test-document-keys-{os.getpid()}"
+    key, chain = folder / "key.pem", folder / "chain.pem"
+    if not key.exists():
+        document_keys.create_dev_ca(key, chain, organisation="Wildlife Registry tests")
+    return str(key), str(chain)
+
+
 def _config(url: str):
     import tempfile
 
@@ -57,6 +72,8 @@ def _config(url: str):
         {
             "SQLALCHEMY_DATABASE_URI": url,
             "AUDIT_SIGNING_KEY": _signing_key(),
+            "DOCUMENT_SIGNING_KEY": _document_keys()[0],
+            "DOCUMENT_SIGNING_CERT": _document_keys()[1],
             "UPLOAD_DIR": tempfile.mkdtemp(prefix="registry-uploads-"),
         },
     )

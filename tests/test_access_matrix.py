@@ -105,6 +105,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("permits.index", "GET"): Access(PERMIT_READ),
     ("permits.show", "GET"): Access(PERMIT_READ, "permit"),
     ("permits.pdf", "GET"): Access(PERMIT_READ, "permit"),
+    ("permits.epermit_xml", "GET"): Access(PERMIT_READ, "permit"),
     ("permits.receipt", "GET"): Access(PERMIT_READ, "receipt"),
     ("permits.new", "GET"): Access(("permit.apply",)),
     ("permits.new", "POST"): Access(("permit.apply",)),
@@ -169,6 +170,8 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("api_permits.list_permits", "GET"): Access(PERMIT_READ),
     ("api_permits.get_permit", "GET"): Access(PERMIT_READ, "permit"),
     ("api_permits.permit_pdf", "GET"): Access(PERMIT_READ, "permit"),
+    ("api_permits.permit_epermit_xml", "GET"): Access(PERMIT_READ, "permit"),
+    ("api_permits.record_foreign_document", "POST"): Access(("permit.review",), "permit", body={}),
     ("api_permits.create_permit", "POST"): Access(("permit.apply",), body="application"),  # type: ignore[arg-type]
     ("api_permits.update_permit", "PUT"): Access(("permit.apply",), "permit", body="application"),  # type: ignore[arg-type]
     ("api_permits.copy_permit", "POST"): Access(("permit.apply",), "permit", body={}),

@@ -23,7 +23,7 @@ from registry.epermit.schema import InvalidDocument
 from registry.epermit.signature import SignatureInvalid
 from registry.extensions import db
 from registry.i18n import _
-from registry.models import Endorsement, Permit
+from registry.models import Animal, Endorsement, Identifier, Permit
 from registry.services.errors import Conflict
 
 __all__ = [
@@ -36,9 +36,6 @@ __all__ = [
     "verify_xml",
 ]
 
-MIMETYPE = "application/xml"
-
-
 def _endorsements(permit: Permit) -> list[Endorsement]:
     return list(
         db.session.scalars(
@@ -48,6 +45,21 @@ def _endorsements(permit: Permit) -> list[Endorsement]:
             .order_by(Endorsement.id)
         )
     )
+
+
+def _marks(permit: Permit) -> dict[int, list[str]]:
+    """Box 9: the active marks of the animals declared on each line (imports declare them)."""
+    marks: dict[int, list[str]] = {}
+    rows = db.session.execute(
+        select(Animal.permit_line_id, Identifier.kind, Identifier.value)
+        .join(Identifier, Identifier.animal_id == Animal.id)
+        .where(Animal.permit_line_id.in_([line.id for line in permit.lines]), Identifier.active.is_(True))
+        .order_by(Animal.id, Identifier.id)
+    )
+    for line_id, kind, value in rows:
+        if line_id is not None:
+            marks.setdefault(line_id, []).append(f"{kind} {value}")
+    return marks
 
 
 def document(permit: Permit, *, final: bool = True, signed: bool = True) -> bytes:
@@ -65,6 +77,7 @@ def document(permit: Permit, *, final: bool = True, signed: bool = True) -> byte
         authority=config["AUTHORITY"],
         issuing_country=config["ISSUING_COUNTRY"],
         endorsements=_endorsements(permit) if final else (),
+        marks=_marks(permit),
     )
     if signed and permit.number is not None:
         root = signature.sign(root, document_keys.load(config))

@@ -8,7 +8,8 @@ the endorsements, signs and serialises.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -39,6 +40,11 @@ APPLICATION_SCHEME = "application"
 CLEARED = "cleared"
 
 
+#: Characters XML 1.0 cannot carry (most C0 controls, lone surrogates, U+FFFE/FFFF): a form may
+#: have let one into a name or a condition, and lxml refuses the whole document for it.
+_NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
 def security_stamp(permit) -> str:
     """Box 5b: printed on the PDF and carried in the XML; derived from the QR secret, never the secret."""
     return hashlib.sha256(permit.security_token.encode()).hexdigest()[:12].upper()
@@ -62,7 +68,7 @@ def _format(value) -> str:
         return value.isoformat()
     if isinstance(value, Decimal):
         return f"{value.normalize():f}"
-    return str(value)
+    return _NOT_XML.sub("\ufffd", str(value))
 
 
 def _country(parent, name: str, code: str | None) -> None:
@@ -222,9 +228,15 @@ def _quantity(parent, name: str, quantity: Decimal, unit: str | None) -> None:
     _text(parent, name, quantity, unitCode=unit or None)
 
 
-def _item(consignment, permit, line, crossed: list) -> None:
+def _item(consignment, permit, line, crossed: list, marks: Iterable[str]) -> None:
     item = etree.SubElement(consignment, ram("IncludedSupplyChainConsignmentItem"))
     _text(item, "ID", item_id(line.line_no))
+    # Box 9: the identifying marks of the animals declared on the line
+    marks = list(marks)
+    if marks:
+        shipping = etree.SubElement(item, ram("PhysicalLogisticsShippingMarks"))
+        for mark in marks:
+            _text(shipping, "Marking", mark, languageID=LANG)
     # Box 12 (country of origin) and 12a (country of last re-export)
     _country(item, "OriginTradeCountry", line.origin)
     _country(item, "ExportTradeCountry", permit.reexport_country)
@@ -273,7 +285,7 @@ def _item(consignment, permit, line, crossed: list) -> None:
             _text(previous, "Name", "Registered captive-breeding or propagation operation", languageID=LANG)
 
 
-def _consignment(root, permit, endorsements: Iterable) -> None:
+def _consignment(root, permit, endorsements: Iterable, marks: Mapping[int, list[str]]) -> None:
     consignment = etree.SubElement(root, rsm("SpecifiedSupplyChainConsignment"))
     importer = permit.importer or (permit.applicant if permit.direction == "import" else None)
     exporter = permit.exporter or (permit.applicant if permit.direction == "export" else None)
@@ -291,15 +303,23 @@ def _consignment(root, permit, endorsements: Iterable) -> None:
             for endorsed in endorsement.lines
             if endorsed.line_id == line.id and endorsed.outcome == CLEARED
         ]
-        _item(consignment, permit, line, crossed)
+        _item(consignment, permit, line, crossed, marks.get(line.id, ()))
 
 
-def build(permit, *, authority: dict, issuing_country: str, endorsements: Iterable = ()) -> etree._Element:
-    """The CITESEPermit element of *permit* (unsigned); *endorsements* fill box 14 and 15."""
+def build(
+    permit,
+    *,
+    authority: dict,
+    issuing_country: str,
+    endorsements: Iterable = (),
+    marks: Mapping[int, list[str]] | None = None,
+) -> etree._Element:
+    """The CITESEPermit element of *permit* (unsigned); *endorsements* fill box 14 and 15, *marks*
+    (per line id, e.g. ``"microchip 900000000000001"``) box 9's identifying marks."""
     root = etree.Element(rsm("CITESEPermit"), nsmap=NSMAP)
     context = etree.SubElement(root, rsm("SpecifiedExchangedDocumentContext"))
     parameter = etree.SubElement(context, ram("BusinessProcessSpecifiedDocumentContextParameter"))
     _text(parameter, "Value", BUSINESS_PROCESS, languageID=LANG)
     _header(root, permit, authority, issuing_country)
-    _consignment(root, permit, endorsements)
+    _consignment(root, permit, endorsements, marks or {})
     return root

@@ -71,6 +71,8 @@ class ForeignLine:
     operation_no: str | None
     acquired_on: date | None
     crossings: tuple[Crossing, ...] = ()
+    #: Box 9's identifying marks.
+    marks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -213,6 +215,9 @@ def _line(item: etree._Element) -> ForeignLine:
         operation_no=_text(procedure, "PreviousReferencedDocument/ID"),
         acquired_on=_date(procedure, "AcquisitionDateTime"),
         crossings=tuple(crossings),
+        marks=tuple(
+            m.text.strip() for m in item.findall(f"{ram('PhysicalLogisticsShippingMarks')}/{ram('Marking')}") if m.text
+        ),
     )
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import current_app
 
-from registry import pdf
+from registry import document_keys, epermit, pdf
 from registry.i18n import _
 from registry.models import Endorsement, Permit
-from registry.services.errors import Conflict
+from registry.services.errors import Conflict, Unavailable
 
 
 def permit_pdf(permit: Permit) -> bytes:
@@ -20,3 +20,16 @@ def permit_pdf(permit: Permit) -> bytes:
 def receipt_pdf(endorsement: Endorsement) -> bytes:
     """The printable receipt of one endorsement."""
     return pdf.render_receipt(endorsement, current_app.config["AUTHORITY"], current_app.config["PUBLIC_BASE_URL"])
+
+
+def permit_xml(permit: Permit) -> bytes:
+    """The issued permit as signed UN/CEFACT e-permit XML (registry.epermit), box 14 included.
+
+    :raises Conflict: the permit is not issued
+    :raises Unavailable: the document-signing key is missing (the operator's fix goes to the log)
+    """
+    try:
+        return epermit.document(permit)
+    except document_keys.KeysMissing as exc:
+        current_app.logger.error("document signing key unavailable: %s", exc)
+        raise Unavailable(_("the registry cannot sign documents just now; try again later")) from None

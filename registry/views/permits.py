@@ -1,4 +1,4 @@
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -188,6 +188,19 @@ def declare(permit_id: int, line_no: int):
 def pdf(permit_id: int):
     permit = load_visible(Permit, permit_id, can_see_permit)
     return _pdf(documents.permit_pdf(permit), f"{permit.number.replace('/', '-')}.pdf")
+
+
+@bp.get("/<int:permit_id>/epermit.xml")
+@requires("permit.read_all", "permit.read_own")
+def epermit_xml(permit_id: int):
+    """The issued permit as signed UN/CEFACT e-permit XML, for a partner authority or customs."""
+    permit = load_visible(Permit, permit_id, can_see_permit)
+    data = documents.permit_xml(permit)
+    return Response(
+        data,
+        mimetype="application/xml",
+        headers={"Content-Disposition": f'attachment; filename="{permit.number.replace("/", "-")}.xml"'},
+    )
 
 
 @bp.get("/<int:permit_id>/endorsements/<int:endorsement_id>/receipt.pdf")

@@ -1,10 +1,11 @@
-from flask import Response
+from flask import Response, abort, request
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from registry.commands import endorsements as crossing
 from registry.commands import permits as commands
 from registry.commands.arrivals import DeclarationSchema
+from registry.epermit import imports as epermit_imports
 from registry.i18n import _
 from registry.machines import PERMIT
 from registry.models import Permit
@@ -113,6 +114,50 @@ def permit_pdf(permit_id: int):
     require(*READ)
     permit = one(Permit, permit_id, can_see_permit)
     return Response(documents.permit_pdf(permit), mimetype="application/pdf")
+
+
+XML_TYPES = ("application/xml", "text/xml")
+XML_DOCUMENT = {"schema": {"type": "string", "format": "binary"}}
+
+
+@blp.get("/permits/<int(min=1, max=2147483647):permit_id>/epermit.xml")
+@blp.doc(
+    responses={
+        "200": {
+            "description": "The issued permit as signed UN/CEFACT CITES e-permit XML (CITESEPermit v2)",
+            "content": {"application/xml": XML_DOCUMENT},
+        }
+    }
+)
+def permit_epermit_xml(permit_id: int):
+    """The issued document as CITESEPermit XML with the authority's XML signature (docs/epermit.md)."""
+    require(*READ)
+    permit = one(Permit, permit_id, can_see_permit)
+    filename = f"{permit.number.replace('/', '-')}.xml" if permit.number else "permit.xml"
+    return Response(
+        documents.permit_xml(permit),
+        mimetype="application/xml",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@blp.post("/permits/<int(min=1, max=2147483647):permit_id>/foreign-document")
+@access_first(epermit_imports.CAPABILITY, model=Permit, can_see=can_see_permit, key="permit_id")
+@blp.doc(
+    requestBody={
+        "required": True,
+        "description": "A partner authority's CITESEPermit v2 XML document",
+        "content": dict.fromkeys(XML_TYPES, XML_DOCUMENT),
+    }
+)
+@blp.response(200, PermitSchema)
+def record_foreign_document(permit_id: int):
+    """Check a partner authority's e-permit XML against this application and record it as the
+    foreign document; refused (422) with a reason per mismatch, XML or schema error."""
+    require(epermit_imports.CAPABILITY)
+    if request.mimetype not in XML_TYPES:
+        abort(415)
+    return epermit_imports.record(require_actor(), permit_id, request.get_data())
 
 
 @blp.post("/permits/<int(min=1, max=2147483647):permit_id>/endorsements")
