@@ -115,6 +115,11 @@ class Config:
     #: Where the public verification page's rate limits are counted: the login throttle's Redis when
     #: there is one (every worker and server then shares one count), else this process's memory.
     RATELIMIT_STORAGE_URI = os.environ.get("REGISTRY_RATELIMIT_STORAGE") or REDIS_URL or "memory://"
+    #: How often each partner authority may call the exchange (/api/v1/exchange), counted per partner.
+    EXCHANGE_RATE_LIMIT = os.environ.get("REGISTRY_EXCHANGE_RATE_LIMIT", "60 per minute; 1000 per hour")
+    #: The header in which the trusted proxy names the partner's verified TLS client certificate
+    #: (nginx: its $ssl_client_fingerprint); read only when TRUSTED_PROXIES > 0. Empty: not used.
+    EXCHANGE_CERT_HEADER = os.environ.get("REGISTRY_EXCHANGE_CERT_HEADER", "X-Client-Cert-Fingerprint")
     #: A signed-in session ends after this long without a request (staff roles)...
     SESSION_IDLE_MINUTES = int(os.environ.get("REGISTRY_SESSION_IDLE_MINUTES", "30"))
     #: ...or this long for keepers, who fill in longer forms between requests...

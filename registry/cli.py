@@ -175,6 +175,108 @@ def create_token(username, name, days, read_only):
     click.echo(f"expires {token.expires_at:%Y-%m-%d}", err=True)
 
 
+exchange_cli = click.Group("exchange", help="Partner authorities of the exchange (/api/v1/exchange) and their tokens.")
+partner_cli = click.Group("partner", help="Partner authorities: a country's Management Authority or customs.")
+partner_token_cli = click.Group("token", help="A partner's tokens for the exchange.")
+exchange_cli.add_command(partner_cli)
+exchange_cli.add_command(partner_token_cli)
+
+
+@partner_cli.command("add")
+@click.argument("country")
+@click.argument("name")
+@click.option("--role", required=True, help="management_authority or customs")
+@with_appcontext
+def add_partner(country, name, role):
+    """Add the partner NAME of COUNTRY (ISO code); prints its id."""
+    from registry.services import exchange
+
+    try:
+        partner = exchange.add_partner(_operator(), country, name, role)
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"partner {partner.id} {partner.country} {partner.role} {partner.name}")
+
+
+@partner_cli.command("list")
+@with_appcontext
+def list_partners():
+    """Every partner, with its live tokens."""
+    from registry.models.base import utcnow
+    from registry.services import exchange
+
+    now = utcnow()
+    for partner in exchange.partners():
+        state = "enabled" if partner.enabled else "disabled"
+        certificate = f"certificate {partner.cert_fingerprint}" if partner.cert_fingerprint else "no certificate"
+        click.echo(f"{partner.id}\t{partner.country}\t{partner.role}\t{state}\t{partner.name}\t{certificate}")
+        for token in exchange.tokens_of(partner.id):
+            if token.revoked_at is None and token.expires_at > now:
+                click.echo(f"\ttoken {token.id}\t{token.prefix}...\t{token.name}\texpires {token.expires_at:%Y-%m-%d}")
+
+
+@partner_cli.command("disable")
+@click.argument("partner_id", type=int)
+@with_appcontext
+def disable_partner(partner_id):
+    """Disable a partner: its tokens stop working at once."""
+    from registry.services import exchange
+
+    try:
+        exchange.disable_partner(_operator(), partner_id)
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"partner {partner_id} disabled")
+
+
+@partner_cli.command("certificate")
+@click.argument("partner_id", type=int)
+@click.argument("fingerprint", required=False)
+@with_appcontext
+def partner_certificate(partner_id, fingerprint):
+    """Set the SHA-1 FINGERPRINT of the partner's TLS client certificate (none: clear it).
+
+    Get it with ``openssl x509 -noout -fingerprint -sha1 -in partner.crt``."""
+    from registry.services import exchange
+
+    try:
+        partner = exchange.set_certificate(_operator(), partner_id, fingerprint)
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"partner {partner.id} certificate {partner.cert_fingerprint or 'cleared'}")
+
+
+@partner_token_cli.command("issue")
+@click.argument("partner_id", type=int)
+@click.option("--name", default="adapter", show_default=True, help="What the token is for")
+@click.option("--days", default=365, show_default=True, type=int, help="Days until it expires")
+@with_appcontext
+def issue_partner_token(partner_id, name, days):
+    """Issue a token for PARTNER_ID and print it (it is shown only this once): hand it over securely."""
+    from registry.services import exchange
+
+    try:
+        token, secret = exchange.issue_token(_operator(), partner_id, name, days)
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(secret)
+    click.echo(f"token {token.id}, expires {token.expires_at:%Y-%m-%d}", err=True)
+
+
+@partner_token_cli.command("revoke")
+@click.argument("token_id", type=int)
+@with_appcontext
+def revoke_partner_token(token_id):
+    """Revoke a partner's token (see ``exchange partner list`` for the ids)."""
+    from registry.services import exchange
+
+    try:
+        exchange.revoke_token(_operator(), token_id)
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"token {token_id} revoked")
+
+
 species_cli = click.Group("species", help="Species reference data.")
 
 
@@ -666,6 +768,7 @@ def register_commands(app) -> None:
     for command in (
         users_cli,
         tokens_cli,
+        exchange_cli,
         report_cli,
         species_cli,
         audit_cli,

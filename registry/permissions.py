@@ -25,6 +25,13 @@ class Role(StrEnum):
     AUDITOR = "auditor"
 
 
+class PartnerRole(StrEnum):
+    """A partner authority's role in the exchange (EPIX's "CITES MA" and "Customs")."""
+
+    MANAGEMENT_AUTHORITY = "management_authority"
+    CUSTOMS = "customs"
+
+
 ROLE_LABELS = {
     Role.ADMIN: N_("Administrator"),
     Role.MINISTRY_OFFICER: N_("Ministry officer"),
@@ -54,6 +61,10 @@ class Actor:
     is_system: bool = False
     #: The capabilities an API token was limited to, within the role's; None: the role's all.
     scope: frozenset[str] | None = None
+    #: A partner authority calling the exchange (registry.services.exchange): no user, and only
+    #: what PARTNER_CAPABILITIES gives its role.
+    partner_id: int | None = None
+    partner_role: str | None = None
 
     @classmethod
     def for_user(
@@ -65,6 +76,20 @@ class Actor:
     ) -> Actor:
         return cls(
             user.id, user.username, user.role, user.party_id, request_id or uuid.uuid4().hex, client_addr, scope=scope
+        )
+
+    @classmethod
+    def for_partner(cls, partner, request_id: str | None = None, client_addr: str | None = None) -> Actor:
+        """A partner authority, recorded in the audit log as ``partner:<country>:<name>`` with the role
+        ``partner:<its role>``."""
+        return cls(
+            None,
+            f"partner:{partner.country}:{partner.name}"[:200],
+            f"partner:{partner.role}",
+            request_id=request_id or uuid.uuid4().hex,
+            client_addr=client_addr,
+            partner_id=partner.id,
+            partner_role=partner.role,
         )
 
     @classmethod
@@ -207,6 +232,19 @@ ROLE_CAPABILITIES: dict[Role, frozenset[str]] = {
 #: what its party owns or holds, and its account cannot exist without a party.
 PARTY_BOUND: frozenset[Role] = frozenset({Role.KEEPER})
 
+#: What a partner authority may do through the exchange, and nothing else (its token opens no other
+#: endpoint). Both read the documents they are shown (registry.services.exchange decides which);
+#: only customs confirms inspected quantities, which the endorsement service records as any
+#: endorsement: it sees the permit it endorses, and live animals cleared at entry are declared and
+#: entered on the way (the services find them in the partner's scope). No exchange endpoint shows
+#: an animal.
+PARTNER_CAPABILITIES: dict[PartnerRole, frozenset[str]] = {
+    PartnerRole.MANAGEMENT_AUTHORITY: frozenset({"permit.read_all"}),
+    PartnerRole.CUSTOMS: frozenset(
+        {"permit.read_all", "permit.endorse", "animal.read_all", "animal.declare", "animal.enter"}
+    ),
+}
+
 
 def _check_table() -> None:
     for role, caps in ROLE_CAPABILITIES.items():
@@ -235,6 +273,8 @@ def has_capability(actor: Actor | None, capability: str) -> bool:
         return True
     if actor.scope is not None and capability not in actor.scope:
         return False
+    if actor.partner_role is not None:
+        return capability in PARTNER_CAPABILITIES[PartnerRole(actor.partner_role)]
     return capability in ROLE_CAPABILITIES.get(Role(actor.role), frozenset())
 
 
@@ -253,14 +293,14 @@ def needs_party(role: str) -> bool:
 
 def acts_for(actor: Actor, party_id: int | None) -> bool:
     """True when *actor* may act for *party_id*: any party, unless the role is bound to its own."""
-    if actor.is_system or Role(actor.role) not in PARTY_BOUND:
+    if actor.is_system or actor.role not in PARTY_BOUND:  # a partner's role is no Role
         return True
     return actor.party_id is not None and actor.party_id == party_id
 
 
 def party_bound(actor: Actor) -> bool:
     """True when *actor* acts only for its own party (a keeper)."""
-    return not actor.is_system and Role(actor.role) in PARTY_BOUND
+    return not actor.is_system and actor.role in PARTY_BOUND
 
 
 def may_change_role(actor: Actor, user, new_role: str) -> bool:

@@ -32,6 +32,9 @@ from tests.conftest import import_application
 from tests.helpers import endorse_entry, issued_permit, payload
 
 PUBLIC, LOGIN = "public", "login"
+#: Only a partner authority's exchange token opens the route: every user's API token is 401, as no
+#: token is (tests/test_exchange.py has the partners' own matrix).
+PARTNER = "partner"
 ANIMAL_READ = ("animal.read_all", "animal.read_own")
 PERMIT_READ = ("permit.read_all", "permit.read_own")
 TRANSFER_READ = ("transfer.start", "transfer.answer", "transfer.acknowledge", "animal.read_all")
@@ -204,6 +207,10 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("api_audit.list_audit", "GET"): Access(("audit.read",)),
     ("api_audit.list_checkpoints", "GET"): Access(("audit.verify",)),
     ("api_audit.verify_audit", "GET"): Access(("audit.verify",)),
+    ("api_exchange.get_final_document", "GET"): Access(PARTNER),
+    ("api_exchange.get_non_final_document", "GET"): Access(PARTNER),
+    ("api_exchange.confirm_quantities", "POST"): Access(PARTNER),
+    ("api_exchange.service_state", "GET"): Access(PARTNER),
 }
 
 #: The user who plays each role; own objects are the zoo's, the other party's are the breeder's.
@@ -317,7 +324,7 @@ def _expected(access: Access, role: Role | None, variant: str) -> set[int] | Non
     """The denial's statuses, or None when the request is allowed."""
     if access.caps == PUBLIC:
         return None
-    if role is None:
+    if role is None or access.caps == PARTNER:
         return set()  # anonymous: checked on its own
     allowed = access.caps == LOGIN or any(c in ROLE_CAPABILITIES[role] for c in access.caps)
     visible = _visible(access.kind, role, variant)
@@ -403,6 +410,9 @@ def test_access_matrix(app, client, login, world, objects, session, role):
                     problems.append(f"{where}: refused although allowed")
                 elif method == "GET" and (status not in (200, 302) or new or changed):
                     problems.append(f"{where}: a read answered so, or wrote {[e.action for e in new]} {changed}")
+            elif access.caps == PARTNER:
+                if status != 401 or new or changed:
+                    problems.append(f"{where}: a user's token (or none) opened a partner's route, or wrote")
             elif role is None:
                 if api:
                     ok = status == 401

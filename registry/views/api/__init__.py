@@ -84,6 +84,7 @@ def init_api(app) -> None:
         animals,
         audit,
         docs,
+        exchange,
         facilities,
         meta,
         parties,
@@ -104,7 +105,14 @@ def init_api(app) -> None:
                 "description": "The national CITES register: permits, animals and the audit log. "
                 "Authenticate with `Authorization: Bearer <token>`."
             },
-            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+            "components": {
+                "securitySchemes": {
+                    "bearer": {"type": "http", "scheme": "bearer"},
+                    # The exchange's second way in: a partner's TLS client certificate, verified by
+                    # the proxy in front of the application (docs/deploy.md).
+                    "partnerCertificate": {"type": "mutualTLS"},
+                }
+            },
             "security": [{"bearer": []}],
         },
     )
@@ -112,7 +120,7 @@ def init_api(app) -> None:
     api.ma_plugin.converter.add_attribute_function(_shaped)
     app.extensions["registry_api"] = api
     app.register_blueprint(docs.bp)
-    for module in (species, parties, facilities, permits, animals, transfers, audit, reports, meta):
+    for module in (species, parties, facilities, permits, animals, transfers, audit, reports, meta, exchange):
         csrf.exempt(module.blp)
         api.register_blueprint(module.blp, url_prefix="/api/v1")
     animals.document_events(api.spec)
