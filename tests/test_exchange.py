@@ -89,6 +89,7 @@ def export_with_feathers(w) -> Permit:
             "purpose_code": "T",
             "source_code": "C",
             "foreign_permit_no": "ZA-IMP-77",
+            "foreign_permit_date": "2026-10-01",
             "lines": [
                 {"species_id": w.parrot, "term_code": "FEA", "quantity": "10"},
                 {"species_id": w.python, "term_code": "LIV", "quantity": "1"},
