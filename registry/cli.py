@@ -530,8 +530,10 @@ def verify_document(file, qr_text, trust_file, key_file):
             roots = document_verify.trust_roots(Path(trust_path).read_bytes())
             # The configured chain ends with its root; a file given with --trust is trusted whole.
             roots = roots if trust_file else roots[-1:]
-        except (OSError, ValueError) as exc:
-            _unchecked(f"cannot read a PEM certificate from {trust_path}: {exc}")
+        except OSError as exc:
+            _unchecked(f"no certificate at {trust_path} ({exc.strerror or exc}): pass --trust AUTHORITY.pem")
+        except ValueError:
+            _unchecked(f"{trust_path} holds no PEM certificate")
         try:
             data = file.read_bytes()
         except OSError as exc:

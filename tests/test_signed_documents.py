@@ -147,12 +147,14 @@ def test_verify_rejects_an_unsigned_pdf(world, verify):
     assert result.exit_code == 1 and "carries no signature" in result.stderr
 
 
-def test_verify_cannot_read_a_truncated_or_unknown_file(world, verify):
+def test_verify_cannot_read_a_truncated_or_unknown_file(world, verify, tmp_path):
     signed = documents.permit_pdf(issued_permit(world))
     truncated = verify(signed[: len(signed) // 2])
     assert truncated.exit_code == 2 and "not a readable PDF" in truncated.stderr
     assert verify(b"PK\x03\x04 a zip file").exit_code == 2
     assert verify(None).exit_code == 2  # neither a file nor --qr
+    no_anchor = verify(signed, "--trust", str(tmp_path / "absent.pem"))
+    assert no_anchor.exit_code == 2 and "pass --trust AUTHORITY.pem" in no_anchor.stderr
 
 
 def test_verify_xml_is_dispatched_to_the_epermit_module(verify):
