@@ -510,8 +510,12 @@ def verify_document(file, qr_text, trust_file, key_file):
     Exit 0: valid; 1: not valid (the reason on stderr); 2: nothing was checked (unreadable file,
     unknown format, no certificate or key to check with).
     """
+    import logging
+
     from registry import document_verify
 
+    # pyHanko logs a damaged signature with a traceback; the verdict below names the problem.
+    logging.getLogger("pyhanko").setLevel(logging.CRITICAL)
     if (file is None) == (qr_text is None):
         _unchecked("give a FILE or --qr TEXT (one of them)")
     if qr_text is not None:

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 
+from asn1crypto import parser as asn1_parser
 from asn1crypto import pem as asn1_pem
 from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives import serialization
@@ -38,6 +40,8 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 from registry.document_keys import DocumentKeys
 
 FIELD_NAME = "Signature1"
+#: What the signed byte range leaves out: the signature's container, as one hex string.
+_HEX_STRING = re.compile(rb"<[0-9A-Fa-f]*>")
 #: The Info title the permit renderer writes ("CITES <number>"), read back by the verifier.
 TITLE_PREFIX = "CITES "
 
@@ -85,7 +89,12 @@ class _Signer(signers.SimpleSigner):
         super().__init__(
             signing_cert=chain[0],
             signing_key=load_private_key_from_pemder_data(keys.key_pem, passphrase=None),
-            cert_registry=SimpleCertificateStore.from_certs(chain),
+            # The issuers only: pyHanko adds the signing certificate itself, and a second copy
+            # would be an unsigned blob in the container that could be changed unnoticed.
+            cert_registry=SimpleCertificateStore.from_certs(chain[1:]),
+            # Without the root, the signature's container holds no certificate a verifier takes
+            # on trust: the root comes from the verifier's own copy, as it must.
+            embed_roots=False,
         )
 
     def sign_raw(self, data: bytes, digest_algorithm: str) -> bytes:
@@ -165,6 +174,8 @@ def verify(data: bytes, trust_roots: list[bytes]) -> Verdict:
         return Verdict(False, "the PDF carries no signature")
     if len(embedded) > 1:
         return Verdict(False, f"the PDF carries {len(embedded)} signatures; a permit has one")
+    if not _container_exact(data, embedded[0]):
+        return Verdict(False, "the signature field holds more than the signature: it was changed")
     context = ValidationContext(
         trust_roots=[_asn1_cert(pem) for pem in trust_roots],
         allow_fetching=False,  # offline: no OCSP or CRL is fetched
@@ -172,11 +183,14 @@ def verify(data: bytes, trust_roots: list[bytes]) -> Verdict:
     )
     try:
         status = validate_pdf_signature(embedded[0], signer_validation_context=context)
-    except (SignatureValidationError, PdfError, ValueError) as exc:
+        who = status.signing_cert.subject.human_friendly
+        when = status.signer_reported_dt
+        number = _permit_number(reader)
+    except PdfError as exc:
+        raise Unreadable(f"not a readable PDF ({exc})") from None
+    # A damaged signature container fails in the parser in many ways; each means the same here.
+    except (SignatureValidationError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
         return Verdict(False, f"the signature cannot be checked: {exc}")
-    who = status.signing_cert.subject.human_friendly
-    when = status.signer_reported_dt
-    number = _permit_number(reader)
     problem = ""
     if not status.intact:
         problem = "the document was changed after it was signed (its digest does not match)"
@@ -187,6 +201,29 @@ def verify(data: bytes, trust_roots: list[bytes]) -> Verdict:
     elif status.coverage != SignatureCoverageLevel.ENTIRE_FILE or status.modification_level != ModificationLevel.NONE:
         problem = "the file was updated after it was signed: the signature does not cover all of it"
     return Verdict(not problem, problem, who, when, number)
+
+
+def _container_exact(data: bytes, embedded) -> bool:
+    """Whether the gap the signature leaves unsigned holds one hex string: the CMS container, then
+    zeros, nothing else.
+
+    The gap is outside the signed byte range, a PDF hex string may hold whitespace, and the
+    container's parser stops at its end: without this a byte changed there (a space in the hex, a
+    digit of the padding) would go unnoticed, and the file would no longer be the one issued.
+    """
+    try:
+        _, signed_end, resumed, _ = (int(n) for n in embedded.byte_range)
+    except (TypeError, ValueError):
+        return True  # no usable byte range: the signature check names that
+    if not _HEX_STRING.fullmatch(data[signed_end:resumed]):
+        return False
+    contents = embedded.pkcs7_content
+    try:
+        parsed = asn1_parser.parse(contents)
+    except ValueError:
+        return True  # not DER at all: the signature check names that
+    end = len(parsed[3]) + len(parsed[4]) + len(parsed[5])
+    return not contents[end:].strip(b"\x00")
 
 
 def _permit_number(reader: PdfFileReader) -> str | None:

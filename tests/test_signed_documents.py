@@ -114,6 +114,24 @@ def test_verify_rejects_one_changed_byte(world, verify):
     assert "NOT VALID: the document was changed after it was signed" in result.stderr
 
 
+@pytest.mark.slow
+def test_every_changed_byte_is_refused_even_in_the_unsigned_gap(world):
+    """The signature's own field lies outside the signed range: a byte changed there (a digit of
+    the padding, a space in the hex string, a certificate in the container) must fail too."""
+    signed = documents.permit_pdf(issued_permit(world))
+    roots = [document_signing.keys().chain_pems[-1]]
+    gap = re.search(rb"/ByteRange \[\s*0 (\d+) (\d+)", signed)
+    start, end = int(gap[1]), int(gap[2])
+    positions = [*range(0, len(signed), len(signed) // 40), *range(start, end, (end - start) // 40)]
+    for at in positions:
+        for byte in (b"0", b"A", b" "):
+            if signed[at : at + 1] == byte:
+                continue
+            changed = signed[:at] + byte + signed[at + 1 :]
+            found = document_verify.verify_file(changed, roots)
+            assert found.status != document_verify.Status.VALID, (at, byte)
+
+
 def test_verify_rejects_a_permit_signed_by_another_authority(world, verify, tmp_path):
     permit = issued_permit(world)
     other = tmp_path / "other-ca"
