@@ -29,6 +29,7 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
+from pyhanko.sign.ades.report import AdESIndeterminate, AdESSubIndic
 from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.general import get_pyca_cryptography_hash
 from pyhanko.sign.validation import validate_pdf_signature
@@ -159,11 +160,12 @@ class Verdict:
     permit_number: str | None = None
 
 
-def verify(data: bytes, trust_roots: list[bytes]) -> Verdict:
+def verify(data: bytes, trust_roots: list[bytes], at: datetime | None = None) -> Verdict:
     """Check the one signature of a permit PDF against *trust_roots* (PEM certificates), offline.
 
-    Valid means: the signature verifies, its certificate chains to a trusted root, and it covers the
-    whole file (nothing was appended after signing). Raises Unreadable for bytes that are no PDF.
+    Valid means: the signature verifies, its certificate chains to a trusted root and is valid *at*
+    (default: now; a B-B signature carries no timestamp that proves an earlier time), and it covers
+    the whole file (nothing was appended after signing). Raises Unreadable for bytes that are no PDF.
     """
     try:
         reader = PdfFileReader(io.BytesIO(data))
@@ -180,6 +182,7 @@ def verify(data: bytes, trust_roots: list[bytes]) -> Verdict:
         trust_roots=[_asn1_cert(pem) for pem in trust_roots],
         allow_fetching=False,  # offline: no OCSP or CRL is fetched
         revocation_mode="soft-fail",
+        moment=at,
     )
     try:
         status = validate_pdf_signature(embedded[0], signer_validation_context=context)
@@ -197,10 +200,31 @@ def verify(data: bytes, trust_roots: list[bytes]) -> Verdict:
     elif not status.valid:
         problem = "the signature does not verify with the signer's certificate"
     elif not status.trusted:
-        problem = f"the signer ({who}) is not certified by the trusted authority certificate"
+        problem = _untrusted(who, status.trust_problem_indic)
     elif status.coverage != SignatureCoverageLevel.ENTIRE_FILE or status.modification_level != ModificationLevel.NONE:
         problem = "the file was updated after it was signed: the signature does not cover all of it"
     return Verdict(not problem, problem, who, when, number)
+
+
+def _untrusted(who: str, why: AdESSubIndic | None) -> str:
+    if why in _OUT_OF_DATE:
+        return (
+            f"the signer's certificate ({who}) is not valid now (expired, or not yet valid): "
+            "this signature carries no timestamp proving it was made while it was"
+        )
+    if why in (AdESIndeterminate.REVOKED_NO_POE, AdESIndeterminate.REVOKED_CA_NO_POE):
+        return f"the signer's certificate ({who}) was revoked"
+    return f"the signer ({who}) is not certified by the trusted authority certificate"
+
+
+_OUT_OF_DATE = frozenset(
+    {
+        AdESIndeterminate.EXPIRED,
+        AdESIndeterminate.NOT_YET_VALID,
+        AdESIndeterminate.OUT_OF_BOUNDS_NO_POE,
+        AdESIndeterminate.OUT_OF_BOUNDS_NOT_REVOKED,
+    }
+)
 
 
 def _container_exact(data: bytes, embedded) -> bool:

@@ -7,6 +7,7 @@ import io
 import re
 import shutil
 import subprocess
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -147,6 +148,16 @@ def test_verify_rejects_a_permit_signed_by_another_authority(world, verify, tmp_
     assert result.exit_code == 1 and "is not certified by the trusted authority certificate" in result.stderr
     # ...and trusting the forger's root instead accepts it: the answer is the trust anchor's.
     assert verify(forged, "--trust", str(other / "chain.pem")).exit_code == 0
+
+
+def test_a_signature_checked_after_its_certificate_expired_says_so(world):
+    signed = documents.permit_pdf(issued_permit(world))
+    keys = document_signing.keys()
+    expiry = keys.certificate.not_valid_after_utc
+    roots = [keys.chain_pems[-1]]
+    assert pdf_signature.verify(signed, roots, at=expiry - timedelta(days=1)).valid
+    late = pdf_signature.verify(signed, roots, at=expiry + timedelta(days=1))
+    assert not late.valid and "is not valid now (expired, or not yet valid)" in late.reason
 
 
 def test_verify_rejects_an_update_appended_after_signing(world, verify):
