@@ -71,18 +71,44 @@ def verify_pdf(data: bytes, roots: list[bytes]) -> Result:
 
 
 def verify_xml(data: bytes, roots: list[bytes]) -> Result:
-    """The e-permit XML's signature, by registry.epermit when this build has it."""
+    """The e-permit XML's signature, by registry.epermit when this build has it (imported lazily:
+    ``verify_xml(data, root_pem)`` returns what the document says, and raises
+    ``InvalidDocument`` for a malformed or schema-invalid one, another ValueError for a signature
+    that fails)."""
     try:
         epermit = importlib.import_module("registry.epermit")
         check = epermit.verify_xml
     except (ImportError, AttributeError):
         return Result(Status.UNCHECKED, "XML verification not available")
+    unreadable = getattr(epermit, "InvalidDocument", ())
     try:
-        outcome = check(data, roots[-1])
+        content = check(data, roots[-1])
+    except unreadable as exc:
+        return Result(Status.UNCHECKED, f"not a readable e-permit: {exc}")
     except ValueError as exc:
         return Result(Status.INVALID, str(exc))
-    valid = bool(getattr(outcome, "valid", getattr(outcome, "ok", outcome)))
-    return Result(Status.VALID if valid else Status.INVALID, "" if valid else str(getattr(outcome, "reason", outcome)))
+    return Result(Status.VALID, "", _xml_facts(content if isinstance(content, dict) else {}))
+
+
+#: What a line of an e-permit says, in the order the QR payload prints it.
+_XML_LINE = ("scientific_name", "term_code", "quantity", "unit_code", "appendix", "source")
+
+
+def _xml_facts(content: dict) -> list[str]:
+    names = {
+        "signed_by": "signed by",
+        "number": "permit",
+        "doc_type": "type",
+        "issuer_country": "issued by",
+        "valid_from": "valid from",
+        "valid_until": "valid until",
+    }
+    facts = [f"{label}: {content[key]}" for key, label in names.items() if content.get(key)]
+    for n, line in enumerate(content.get("lines") or (), 1):
+        if isinstance(line, dict):
+            said = (line.get(key) for key in _XML_LINE)
+            facts.append(f"line {n}: {' '.join(str(v) for v in said if v)}")
+    return facts
 
 
 def verify_qr(text: str, public_pem: str) -> Result:

@@ -7,10 +7,13 @@ import io
 import re
 import shutil
 import subprocess
+import sys
+import types
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
@@ -186,15 +189,39 @@ def test_verify_cannot_read_a_truncated_or_unknown_file(world, verify, tmp_path)
     assert no_anchor.exit_code == 2 and "pass --trust AUTHORITY.pem" in no_anchor.stderr
 
 
-def test_verify_xml_is_dispatched_to_the_epermit_module(verify):
-    try:
-        from registry import epermit  # noqa: F401  (the e-permit XML, when this build has it)
-
-        pytest.skip("registry.epermit exists: its own tests cover verify_xml")
-    except ImportError:
-        pass
+def test_verify_says_when_xml_verification_is_not_in_this_build(verify, monkeypatch):
+    monkeypatch.setitem(sys.modules, "registry.epermit", None)  # importing it raises ImportError
     result = verify(b"<?xml version='1.0'?><CITESEPermit/>")
     assert result.exit_code == 2 and "XML verification not available" in result.stderr
+
+
+def test_verify_hands_xml_to_the_epermit_module(app, verify, monkeypatch):
+    """registry.epermit.verify_xml(data, root_pem) answers what the document says, or raises
+    InvalidDocument (unreadable: exit 2) or another ValueError (a failed signature: exit 1)."""
+
+    class InvalidDocument(ValueError):
+        pass
+
+    seen = []
+
+    def verify_xml(data, root_pem):
+        seen.append(root_pem)
+        if b"broken" in data:
+            raise InvalidDocument("line 1: not well-formed")
+        if b"changed" in data:
+            raise ValueError("the document was changed after it was signed")
+        return {"number": "KR/2026/000001", "signed_by": "CN=Document signing", "lines": [{"term_code": "LIV"}]}
+
+    stub = types.SimpleNamespace(verify_xml=verify_xml, InvalidDocument=InvalidDocument)
+    monkeypatch.setitem(sys.modules, "registry.epermit", stub)
+    good = verify(b"<CITESEPermit>signed</CITESEPermit>")
+    assert good.exit_code == 0 and "permit: KR/2026/000001" in good.stdout and "line 1: LIV" in good.stdout
+    # The configured chain's root, as PEM.
+    assert [x509.load_pem_x509_certificate(pem) for pem in seen] == [document_keys.load(app.config).root]
+    changed = verify(b"<CITESEPermit>changed</CITESEPermit>")
+    assert changed.exit_code == 1 and "NOT VALID: the document was changed" in changed.stderr
+    broken = verify(b"<CITESEPermit>broken")
+    assert broken.exit_code == 2 and "not a readable e-permit: line 1" in broken.stderr
 
 
 def test_verify_accepts_the_qr_payload_and_rejects_a_changed_one(world, verify):
