@@ -17,8 +17,9 @@ from cryptography import x509
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
-from registry import document_keys, document_verify, offline_qr, pdf_signature
+from registry import document_keys, document_verify, offline_qr, pdf, pdf_signature
 from registry.cli import dev_ca, verify_document
+from registry.models import AuditEntry, Permit
 from registry.services import anchor, document_signing, documents
 from tests.helpers import issued_permit
 
@@ -49,6 +50,16 @@ def test_the_served_permit_is_signed_at_its_issue_time(world):
     assert verdict.signed_at == pdf_signature.signing_time(permit.issued_at)
     assert verdict.permit_number == permit.number
     assert "Test Management Authority" in verdict.signer
+
+
+def test_the_fingerprint_on_record_is_the_served_file_after_a_reload(world, session):
+    """A later request loads the permit afresh: its issue time read back from the database must
+    sign to the bytes whose SHA-256 was recorded at issue."""
+    permit = issued_permit(world)
+    session.expire_all()
+    served = documents.permit_pdf(session.get(Permit, permit.id))
+    issued = session.query(AuditEntry).filter_by(action="permit.issue", object_id=str(permit.id)).one()
+    assert issued.after["pdf_sha256"] == pdf.sha256(served)
 
 
 def test_signing_again_gives_the_same_bytes(world):
