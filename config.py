@@ -133,6 +133,9 @@ class Config:
     STRICT_TRANSPORT_SECURITY: str | None = None
     #: Whether a missing audit signing key is created on first use (development only; see anchor.signer).
     AUDIT_KEY_CREATE_IF_MISSING = False
+    #: Whether a missing document-signing key and certificate are created on first use, as a
+    #: development CA (development only; see services/document_signing.keys).
+    DOCUMENT_KEY_CREATE_IF_MISSING = False
     BABEL_DEFAULT_LOCALE = "en"
     LANGUAGES = ("en", "ko")
     PAGE_SIZE = 50
@@ -143,6 +146,7 @@ class DevelopmentConfig(Config):
     REGISTRY_ENV = "development"
     DEBUG = False
     AUDIT_KEY_CREATE_IF_MISSING = True
+    DOCUMENT_KEY_CREATE_IF_MISSING = True
 
 
 class TestingConfig(Config):

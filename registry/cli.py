@@ -9,6 +9,7 @@ from __future__ import annotations
 import getpass
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 from flask import current_app
@@ -604,6 +605,119 @@ def import_permit_xml(permit_id, file, trust):
     click.echo(f"recorded {permit.foreign_permit_no} ({permit.foreign_permit_date}) on {permit.display_number}")
 
 
+@permits_cli.command("dev-ca")
+@with_appcontext
+def dev_ca():
+    """Create a development CA and document-signing certificate (never for production)."""
+    from registry import document_verify
+    from registry.services import document_signing
+
+    if startup.is_production(current_app.config):
+        click.secho(
+            "error: a development CA is trusted by no one; production configures the authority's own "
+            "key and certificate (REGISTRY_DOCUMENT_KEY, REGISTRY_DOCUMENT_CERT)",
+            fg="red",
+            err=True,
+        )
+        sys.exit(2)
+    key = Path(current_app.config["DOCUMENT_SIGNING_KEY"])
+    chain = Path(current_app.config["DOCUMENT_SIGNING_CERT"])
+    try:
+        document_signing.create_dev_ca(key, chain)
+    except FileExistsError as exc:
+        click.secho(f"error: {exc}", fg="red", err=True)
+        sys.exit(2)
+    root = document_verify.trust_roots(chain.read_bytes())[-1]
+    click.echo(f"wrote the key to {key} and the certificates to {chain}")
+    click.echo(f"root certificate SHA-256 fingerprint {document_verify.fingerprint(root)}")
+
+
+def _configured(name: str) -> str | None:
+    """A setting of the configured application, or None on a machine without one (offline checks)."""
+    from flask.cli import ScriptInfo
+
+    try:
+        config = (
+            current_app.config
+            if current_app
+            else click.get_current_context().ensure_object(ScriptInfo).load_app().config
+        )
+        return config[name]
+    except Exception:  # an officer's laptop with no configured application: --trust/--key are the way
+        return None
+
+
+def _unchecked(message: str) -> NoReturn:
+    click.secho(f"error: {message}", fg="red", err=True)
+    sys.exit(2)
+
+
+@permits_cli.command("verify")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--qr", "qr_text", metavar="TEXT", help="Check a permit's QR code text instead of a file")
+@click.option(
+    "--trust",
+    "trust_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The authority's certificate (PEM) a document's signature must chain to "
+    "(default: the root of the configured REGISTRY_DOCUMENT_CERT)",
+)
+@click.option(
+    "--key",
+    "key_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="With --qr: the registry's published public key (PEM; default: the configured signing key's)",
+)
+def verify_document(file, qr_text, trust_file, key_file):
+    """Check a permit offline: a signed PDF or e-permit XML (FILE), or a QR code's text (--qr).
+
+    Exit 0: valid; 1: not valid (the reason on stderr); 2: nothing was checked (unreadable file,
+    unknown format, no certificate or key to check with).
+    """
+    import logging
+
+    from registry import document_verify
+
+    # pyHanko logs a damaged signature with a traceback; the verdict below names the problem.
+    logging.getLogger("pyhanko").setLevel(logging.CRITICAL)
+    if (file is None) == (qr_text is None):
+        _unchecked("give a FILE or --qr TEXT (one of them)")
+    if qr_text is not None:
+        try:
+            public_pem = key_file.read_text(encoding="ascii") if key_file else _configured_public_pem()
+        except (OSError, UnicodeDecodeError) as exc:
+            _unchecked(f"cannot read the public key {key_file}: {exc}")
+        if public_pem is None:
+            _unchecked("no public key to check the QR code with: pass --key PUBLIC.pem (the registry's published key)")
+        result = document_verify.verify_qr(qr_text, public_pem)
+    else:
+        trust_path = trust_file or _configured("DOCUMENT_SIGNING_CERT")
+        if trust_path is None:
+            _unchecked("no certificate to check the signature with: pass --trust AUTHORITY.pem")
+        try:
+            roots = document_verify.trust_roots(Path(trust_path).read_bytes())
+            # The configured chain ends with its root; a file given with --trust is trusted whole.
+            roots = roots if trust_file else roots[-1:]
+        except OSError as exc:
+            _unchecked(f"no certificate at {trust_path} ({exc.strerror or exc}): pass --trust AUTHORITY.pem")
+        except ValueError:
+            _unchecked(f"{trust_path} holds no PEM certificate")
+        try:
+            data = file.read_bytes()
+        except OSError as exc:
+            _unchecked(f"cannot read {file}: {exc.strerror or exc}")
+        result = document_verify.verify_file(data, roots)
+    for fact in result.facts:
+        click.echo(fact)
+    if result.status == document_verify.Status.VALID:
+        click.echo("VALID")
+    elif result.status == document_verify.Status.INVALID:
+        click.secho(f"NOT VALID: {result.reason}", fg="red", err=True)
+    else:
+        click.secho(f"error: {result.reason}", fg="red", err=True)
+    sys.exit(int(result.status))
+
+
 idempotency_cli = click.Group("idempotency", help="The API's Idempotency-Key answers.")
 
 
@@ -795,6 +909,8 @@ def _create_app():
 _PRODUCTION_NEEDS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("run",): startup.ALL,
     ("audit", "keygen"): (),
+    ("permits", "dev-ca"): (),
+    ("permits", "verify"): (),
     ("docs",): (),
 }
 
@@ -816,11 +932,11 @@ class _Registry(FlaskGroup):
         return name, command, rest
 
     def invoke(self, ctx):
-        from registry import signing
+        from registry import document_keys, signing
 
         try:
             return super().invoke(ctx)
-        except signing.KeyMissing as exc:
+        except (signing.KeyMissing, document_keys.KeysMissing) as exc:
             click.secho(f"error: {exc}", fg="red", err=True)
             sys.exit(2)
 

@@ -73,10 +73,11 @@ def load(config) -> DocumentKeys:
 
 
 def _name(common: str, country: str, organisation: str) -> x509.Name:
+    # X.520 caps a name attribute at 64 characters: the authority's full name may be longer.
     return x509.Name(
         [
             x509.NameAttribute(NameOID.COUNTRY_NAME, country),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation[:64]),
             x509.NameAttribute(NameOID.COMMON_NAME, common),
         ]
     )
@@ -92,7 +93,7 @@ def create_dev_ca(key_path: Path, cert_path: Path, *, country: str = "KR", organ
             raise FileExistsError(f"{path} exists; refusing to replace it")
     now = datetime.now(UTC).replace(microsecond=0)
     root_key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
-    root_name = _name(f"{organisation} development root (not for production)", country, organisation)
+    root_name = _name("Development root (not for production)", country, organisation)
     root = (
         x509.CertificateBuilder()
         .subject_name(root_name)
@@ -109,7 +110,7 @@ def create_dev_ca(key_path: Path, cert_path: Path, *, country: str = "KR", organ
     key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
     leaf = (
         x509.CertificateBuilder()
-        .subject_name(_name(f"{organisation} document signing (development)", country, organisation))
+        .subject_name(_name("Document signing (development)", country, organisation))
         .issuer_name(root_name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())

@@ -13,11 +13,14 @@ import ipaddress
 import os
 import sys
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from typing import NoReturn
 from urllib.parse import urlsplit
 
+from cryptography.hazmat.primitives.asymmetric import rsa
+
 import config as settings
-from registry import signing
+from registry import document_keys, signing
 
 #: Flask signs the session with it: shorter, or a value others know, and sessions can be forged.
 MIN_SECRET_BYTES = 32
@@ -49,7 +52,8 @@ KNOWN_SECRETS = frozenset(
 
 #: Every check, by name. The CLI asks for the ones a command needs (registry.cli).
 SECRET, PUBLIC_URL, SIGNING_KEY, DATABASE, DEBUG = "secret", "public_url", "signing_key", "database", "debug"
-ALL = (SECRET, PUBLIC_URL, SIGNING_KEY, DATABASE, DEBUG)
+DOCUMENT_KEY = "document_key"
+ALL = (SECRET, PUBLIC_URL, SIGNING_KEY, DOCUMENT_KEY, DATABASE, DEBUG)
 
 #: The exit status of a refused start. Gunicorn stops (instead of starting the worker again and
 #: again) when a worker exits with 4, its "App failed to load".
@@ -67,6 +71,7 @@ def problems(config: Mapping, environ: Mapping[str, str] = os.environ, checks: I
         _secret(config.get("SECRET_KEY")) if SECRET in wanted else None,
         _public_url(config.get("PUBLIC_BASE_URL")) if PUBLIC_URL in wanted else None,
         _signing_key(config.get("AUDIT_SIGNING_KEY")) if SIGNING_KEY in wanted else None,
+        _document_key(config) if DOCUMENT_KEY in wanted else None,
         _database(config.get("SQLALCHEMY_DATABASE_URI"), environ) if DATABASE in wanted else None,
         _debug(config, environ) if DEBUG in wanted else None,
     ]
@@ -131,6 +136,24 @@ def _signing_key(path) -> str | None:
     except signing.KeyMissing as exc:
         # Every audit entry is signed as it is written: without the key, no write can succeed.
         return f"REGISTRY_AUDIT_KEY: {exc}"
+    return None
+
+
+def _document_key(config: Mapping) -> str | None:
+    name = "REGISTRY_DOCUMENT_KEY/REGISTRY_DOCUMENT_CERT"
+    if not config.get("DOCUMENT_SIGNING_KEY") or not config.get("DOCUMENT_SIGNING_CERT"):
+        return f"{name} is not set: point them at the authority's document-signing key and certificates"
+    try:
+        keys = document_keys.load(config)
+    except document_keys.KeysMissing as exc:
+        # Every permit is signed as it is issued: without the key, no permit can be issued or printed.
+        return f"{name}: {exc}"
+    if not isinstance(keys.certificate.public_key(), rsa.RSAPublicKey):
+        # An ECDSA signature differs each time: the PDF fingerprint recorded at issue would not hold.
+        return f"{name}: the document-signing key must be RSA (a signed permit must sign to the same bytes)"
+    expiry = keys.certificate.not_valid_after_utc
+    if expiry <= datetime.now(UTC):
+        return f"{name}: the document-signing certificate expired on {expiry:%Y-%m-%d}: configure its renewal"
     return None
 
 

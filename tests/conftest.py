@@ -48,32 +48,33 @@ def _signing_key() -> str:
     return str(path)
 
 
-def _document_keys() -> tuple[str, str]:
-    """One development CA for the whole test run (the document-signing key and chain), outside
-    the repository, so that every signed document (PDF, e-permit XML) can be made."""
+def document_keys_paths() -> tuple[str, str]:
+    """One development CA (document-signing key and chain) for the whole test run, outside the
+    repository: RSA-3072 keys take a moment to make."""
     import tempfile
     from pathlib import Path
 
     from registry import document_keys
 
-    folder = Path(tempfile.gettempdir()) / f"registry-test-document-keys-{os.getpid()}"
+    folder = Path(tempfile.gettempdir()) / f"registry-test-ca-{os.getpid()}"
     key, chain = folder / "key.pem", folder / "chain.pem"
-    if not key.exists():
-        document_keys.create_dev_ca(key, chain, organisation="Wildlife Registry tests")
+    if not chain.exists():
+        document_keys.create_dev_ca(key, chain, organisation="Test Management Authority")
     return str(key), str(chain)
 
 
 def _config(url: str):
     import tempfile
 
+    key, chain = document_keys_paths()
     return type(
         "TestConfig",
         (TestingConfig,),
         {
             "SQLALCHEMY_DATABASE_URI": url,
             "AUDIT_SIGNING_KEY": _signing_key(),
-            "DOCUMENT_SIGNING_KEY": _document_keys()[0],
-            "DOCUMENT_SIGNING_CERT": _document_keys()[1],
+            "DOCUMENT_SIGNING_KEY": key,
+            "DOCUMENT_SIGNING_CERT": chain,
             "UPLOAD_DIR": tempfile.mkdtemp(prefix="registry-uploads-"),
         },
     )

@@ -13,19 +13,31 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 import config
-from registry import signing, startup
-from tests.conftest import make_database
+from registry import document_keys, signing, startup
+from tests.conftest import document_keys_paths, make_database
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Settings a production start reads; each test starts from none of them.
-SETTINGS = ("SECRET_KEY", "REGISTRY_PUBLIC_URL", "REGISTRY_AUDIT_KEY", "DATABASE_URL", "FLASK_DEBUG", "DEBUG")
+SETTINGS = (
+    "SECRET_KEY",
+    "REGISTRY_PUBLIC_URL",
+    "REGISTRY_AUDIT_KEY",
+    "REGISTRY_DOCUMENT_KEY",
+    "REGISTRY_DOCUMENT_CERT",
+    "DATABASE_URL",
+    "FLASK_DEBUG",
+    "DEBUG",
+)
 REGISTRY = "from registry.cli import main; main()"
 
 
@@ -53,6 +65,7 @@ def _safe(tmp_path, key_file: Path, **changed: str | None) -> dict[str, str]:
         "REGISTRY_AUDIT_KEY": str(key_file),
         "DATABASE_URL": "postgresql://registry@db.example.kr/registry",  # not connected to at start
     }
+    settings["REGISTRY_DOCUMENT_KEY"], settings["REGISTRY_DOCUMENT_CERT"] = document_keys_paths()
     settings.update(changed)
     return _environment(tmp_path, **settings)
 
@@ -117,6 +130,18 @@ def test_a_missing_signing_key_refuses_the_start(tmp_path, key_file):
     assert not missing.exists()  # production never makes one by itself
 
 
+def test_a_missing_document_key_refuses_the_start(tmp_path, key_file):
+    missing = tmp_path / "nowhere"
+    result = _start(
+        _safe(tmp_path, key_file, REGISTRY_DOCUMENT_KEY=str(missing / "key.pem"), REGISTRY_DOCUMENT_CERT=None)
+    )
+    assert result.returncode == startup.REFUSED, result.stderr
+    refused = _refusals(result)
+    assert len(refused) == 1 and "REGISTRY_DOCUMENT_KEY/REGISTRY_DOCUMENT_CERT: no document-signing key" in refused[0]
+    assert "registry permits dev-ca" in refused[0]
+    assert not missing.exists()  # production never makes one by itself
+
+
 def test_every_problem_is_listed_at_once(tmp_path):
     result = _start(
         _environment(
@@ -133,10 +158,11 @@ def test_every_problem_is_listed_at_once(tmp_path):
         "SECRET_KEY",
         "REGISTRY_PUBLIC_URL",
         "REGISTRY_AUDIT_KEY",
+        "REGISTRY_DOCUMENT_KEY/REGISTRY_DOCUMENT_CERT",
         "DATABASE_URL",
         "FLASK_DEBUG",
     ]
-    assert result.stderr.strip().splitlines()[-1] == "not started: fix the 5 settings above"
+    assert result.stderr.strip().splitlines()[-1] == "not started: fix the 6 settings above"
 
 
 def test_safe_settings_start(tmp_path, key_file):
@@ -227,6 +253,45 @@ def test_an_unreadable_or_invalid_key_is_refused(tmp_path):
     assert startup._signing_key(str(other)) == f"REGISTRY_AUDIT_KEY: {other} is not an Ed25519 key"
 
 
+def test_an_invalid_document_key_is_refused(tmp_path):
+    key, chain = document_keys_paths()
+    assert startup._document_key({"DOCUMENT_SIGNING_KEY": key, "DOCUMENT_SIGNING_CERT": chain}) is None
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not a key")
+    found = startup._document_key({"DOCUMENT_SIGNING_KEY": str(garbage), "DOCUMENT_SIGNING_CERT": chain})
+    assert "not an unencrypted PEM key and PEM certificates" in found
+    other = tmp_path / "other"
+    document_keys.create_dev_ca(other / "key.pem", other / "chain.pem", organisation="Another")
+    found = startup._document_key({"DOCUMENT_SIGNING_KEY": str(other / "key.pem"), "DOCUMENT_SIGNING_CERT": chain})
+    assert "is not the key's" in found
+    assert "is not set" in startup._document_key({"DOCUMENT_SIGNING_KEY": key})
+
+
+def test_a_document_key_that_signs_differently_each_time_is_refused(tmp_path):
+    """An ECDSA signature is random: a permit would not sign to the bytes whose fingerprint is on record."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "EC signer")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    (tmp_path / "key.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    (tmp_path / "chain.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    found = startup._document_key(
+        {"DOCUMENT_SIGNING_KEY": str(tmp_path / "key.pem"), "DOCUMENT_SIGNING_CERT": str(tmp_path / "chain.pem")}
+    )
+    assert "must be RSA" in found
+
+
 def test_debug_in_the_configuration_or_environment_is_refused():
     assert "DEBUG is on" in startup._debug({"DEBUG": True}, {})
     assert "DEBUG=true" in startup._debug({}, {"DEBUG": "true"})
@@ -243,7 +308,8 @@ def test_the_refusal_is_one_line_each_then_an_exit(capsys):
         startup.guard({"REGISTRY_ENV": "production", "SECRET_KEY": "x", "PUBLIC_BASE_URL": "http://a.kr"}, environ={})
     assert stopped.value.code == startup.REFUSED
     lines = capsys.readouterr().err.splitlines()
-    assert len(lines) == 5 and lines[-1] == "not started: fix the 4 settings above"  # the key and database too
+    # The keys and the database too.
+    assert len(lines) == 6 and lines[-1] == "not started: fix the 5 settings above"
 
 
 def test_the_factory_refuses_an_unsafe_production_app(capsys):
@@ -260,6 +326,7 @@ def test_each_command_is_checked_for_what_it_needs():
     assert _production_needs(["run", "--port", "8000"]) == startup.ALL
     assert _production_needs(["audit", "keygen", "--if-missing"]) == ()
     assert _production_needs(["docs", "diagrams"]) == ()
+    assert _production_needs(["permits", "verify", "permit.pdf"]) == _production_needs(["permits", "dev-ca"]) == ()
     assert _production_needs(["audit", "verify"]) == _production_needs(["db", "upgrade"]) == (startup.DATABASE,)
 
 

@@ -16,7 +16,6 @@ from lxml import etree
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from registry import document_keys
 from registry.epermit import export, reader, schema, signature
 from registry.epermit.reader import ForeignDocument, ForeignLine, read
 from registry.epermit.schema import InvalidDocument
@@ -35,6 +34,7 @@ __all__ = [
     "read",
     "verify_xml",
 ]
+
 
 def _endorsements(permit: Permit) -> list[Endorsement]:
     return list(
@@ -80,7 +80,10 @@ def document(permit: Permit, *, final: bool = True, signed: bool = True) -> byte
         marks=_marks(permit),
     )
     if signed and permit.number is not None:
-        root = signature.sign(root, document_keys.load(config))
+        # The application's keys: in development, the CA is made on first use (as for the PDF).
+        from registry.services import document_signing
+
+        root = signature.sign(root, document_signing.keys())
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 

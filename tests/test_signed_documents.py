@@ -1,0 +1,289 @@
+"""The permit PDF's signature (PAdES), checked by poppler's pdfsig as an independent reader and by
+`registry permits verify` offline; the QR payload checked by the same command."""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+import subprocess
+import sys
+import types
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+from registry import document_keys, document_verify, offline_qr, pdf, pdf_signature
+from registry.cli import dev_ca, verify_document
+from registry.models import AuditEntry, Permit
+from registry.services import anchor, document_signing, documents
+from tests.helpers import issued_permit
+
+PDFSIG = shutil.which("pdfsig")
+
+
+def _tamper(data: bytes) -> bytes:
+    """*data* with one byte changed inside the signed range: a letter of the document's title."""
+    at = data.index(b"(CITES ") + 1
+    return data[:at] + b"X" + data[at + 1 :]
+
+
+def _pdfsig(data: bytes, tmp_path: Path) -> dict[str, str]:
+    """pdfsig's report on the (one) signature of *data*, as its "- Name: value" lines."""
+    path = tmp_path / "permit.pdf"
+    path.write_bytes(data)
+    result = subprocess.run([PDFSIG, str(path)], capture_output=True, text=True, timeout=60)
+    return dict(re.findall(r"^\s*- ([^:\n]+): (.*)$", result.stdout, re.MULTILINE))
+
+
+# ---------------------------------------------------------------- the signature on the served file
+
+
+def test_the_served_permit_is_signed_at_its_issue_time(world):
+    permit = issued_permit(world)
+    verdict = pdf_signature.verify(documents.permit_pdf(permit), [document_signing.keys().chain_pems[-1]])
+    assert verdict.valid, verdict.reason
+    assert verdict.signed_at == pdf_signature.signing_time(permit.issued_at)
+    assert verdict.permit_number == permit.number
+    assert "Test Management Authority" in verdict.signer
+
+
+def test_the_fingerprint_on_record_is_the_served_file_after_a_reload(world, session):
+    """A later request loads the permit afresh: its issue time read back from the database must
+    sign to the bytes whose SHA-256 was recorded at issue."""
+    permit = issued_permit(world)
+    session.expire_all()
+    served = documents.permit_pdf(session.get(Permit, permit.id))
+    issued = session.query(AuditEntry).filter_by(action="permit.issue", object_id=str(permit.id)).one()
+    assert issued.after["pdf_sha256"] == pdf.sha256(served)
+
+
+def test_signing_again_gives_the_same_bytes(world):
+    """The fingerprint recorded at issue must stay the fingerprint of every copy served later."""
+    permit = issued_permit(world)
+    keys = document_signing.keys()
+    unsigned = documents.pdf.render_permit(permit, _authority(), "https://r.kr")
+    first = pdf_signature.sign(unsigned, keys, signed_at=permit.issued_at, reason="r", location="l")
+    second = pdf_signature.sign(unsigned, keys, signed_at=permit.issued_at, reason="r", location="l")
+    assert first == second
+    later = pdf_signature.sign(
+        unsigned, keys, signed_at=permit.issued_at.replace(year=permit.issued_at.year + 1), reason="r", location="l"
+    )
+    assert later != first  # the time is in the signature: it is what makes the bytes repeat
+
+
+def _authority() -> dict:
+    from flask import current_app
+
+    return current_app.config["AUTHORITY"]
+
+
+@pytest.mark.skipif(PDFSIG is None, reason="poppler's pdfsig is not installed")
+def test_pdfsig_reports_the_signature_valid_and_a_changed_byte_invalid(world, tmp_path):
+    """poppler checks the signature on its own. Certificate trust is not asserted: pdfsig looks for
+    the issuer in an NSS database, and this machine has no certutil to put the test root there."""
+    signed = documents.permit_pdf(issued_permit(world))
+    report = _pdfsig(signed, tmp_path)
+    assert report.get("Signature Validation") == "Signature is Valid.", report
+    assert report.get("Signature Field Name") == pdf_signature.FIELD_NAME
+    assert "document signing" in report.get("Signer Certificate Common Name", "").lower()
+    changed = _pdfsig(_tamper(signed), tmp_path)
+    assert "Signature Validation" in changed and changed["Signature Validation"] != "Signature is Valid.", changed
+
+
+# ---------------------------------------------------------------- registry permits verify
+
+
+@pytest.fixture
+def verify(app, tmp_path):
+    runner = app.test_cli_runner()  # Click 8.2+: stdout and stderr apart
+
+    def run(data: bytes | None = None, *options: str):
+        args = list(options)
+        if data is not None:
+            path = tmp_path / "document.pdf"
+            path.write_bytes(data)
+            args.insert(0, str(path))
+        return runner.invoke(verify_document, args)
+
+    return run
+
+
+def test_verify_accepts_the_served_permit_and_says_what_it_is(world, verify):
+    permit = issued_permit(world)
+    result = verify(documents.permit_pdf(permit))
+    assert result.exit_code == 0, result.output
+    assert "VALID" in result.stdout.splitlines()
+    assert f"permit: {permit.number}" in result.stdout
+    assert f"signed at: {pdf_signature.signing_time(permit.issued_at).isoformat()}" in result.stdout
+    assert "signed by: " in result.stdout and "document signing" in result.stdout.lower()
+
+
+def test_verify_rejects_one_changed_byte(world, verify):
+    result = verify(_tamper(documents.permit_pdf(issued_permit(world))))
+    assert result.exit_code == 1
+    assert "NOT VALID: the document was changed after it was signed" in result.stderr
+
+
+@pytest.mark.slow
+def test_every_changed_byte_is_refused_even_in_the_unsigned_gap(world):
+    """The signature's own field lies outside the signed range: a byte changed there (a digit of
+    the padding, a space in the hex string, a certificate in the container) must fail too."""
+    signed = documents.permit_pdf(issued_permit(world))
+    roots = [document_signing.keys().chain_pems[-1]]
+    gap = re.search(rb"/ByteRange \[\s*0 (\d+) (\d+)", signed)
+    start, end = int(gap[1]), int(gap[2])
+    positions = [*range(0, len(signed), len(signed) // 40), *range(start, end, (end - start) // 40)]
+    for at in positions:
+        for byte in (b"0", b"A", b" "):
+            if signed[at : at + 1] == byte:
+                continue
+            changed = signed[:at] + byte + signed[at + 1 :]
+            found = document_verify.verify_file(changed, roots)
+            assert found.status != document_verify.Status.VALID, (at, byte)
+
+
+def test_verify_rejects_a_permit_signed_by_another_authority(world, verify, tmp_path):
+    permit = issued_permit(world)
+    other = tmp_path / "other-ca"
+    document_keys.create_dev_ca(other / "key.pem", other / "chain.pem", organisation="Forger")
+    forged = pdf_signature.sign(
+        documents.pdf.render_permit(permit, _authority(), "https://r.kr"),
+        document_keys._load(str(other / "key.pem"), str(other / "chain.pem")),
+        signed_at=permit.issued_at,
+        reason="forged",
+        location="nowhere",
+    )
+    result = verify(forged)
+    assert result.exit_code == 1 and "is not certified by the trusted authority certificate" in result.stderr
+    # ...and trusting the forger's root instead accepts it: the answer is the trust anchor's.
+    assert verify(forged, "--trust", str(other / "chain.pem")).exit_code == 0
+
+
+def test_a_signature_checked_after_its_certificate_expired_says_so(world):
+    signed = documents.permit_pdf(issued_permit(world))
+    keys = document_signing.keys()
+    expiry = keys.certificate.not_valid_after_utc
+    roots = [keys.chain_pems[-1]]
+    assert pdf_signature.verify(signed, roots, at=expiry - timedelta(days=1)).valid
+    late = pdf_signature.verify(signed, roots, at=expiry + timedelta(days=1))
+    assert not late.valid and "is not valid now (expired, or not yet valid)" in late.reason
+
+
+def test_verify_rejects_an_update_appended_after_signing(world, verify):
+    """Every signed byte intact, but a revision added after the signature: not the signed document."""
+    writer = IncrementalPdfFileWriter(io.BytesIO(documents.permit_pdf(issued_permit(world))))
+    writer.root["/PageMode"] = generic.NameObject("/UseOutlines")
+    writer.update_root()
+    out = io.BytesIO()
+    writer.write(out)
+    result = verify(out.getvalue())
+    assert result.exit_code == 1 and "updated after it was signed" in result.stderr
+
+
+def test_verify_rejects_an_unsigned_pdf(world, verify):
+    result = verify(documents.pdf.render_permit(issued_permit(world), _authority(), "https://r.kr"))
+    assert result.exit_code == 1 and "carries no signature" in result.stderr
+
+
+def test_verify_cannot_read_a_truncated_or_unknown_file(world, verify, tmp_path):
+    signed = documents.permit_pdf(issued_permit(world))
+    truncated = verify(signed[: len(signed) // 2])
+    assert truncated.exit_code == 2 and "not a readable PDF" in truncated.stderr
+    assert verify(b"PK\x03\x04 a zip file").exit_code == 2
+    assert verify(None).exit_code == 2  # neither a file nor --qr
+    no_anchor = verify(signed, "--trust", str(tmp_path / "absent.pem"))
+    assert no_anchor.exit_code == 2 and "pass --trust AUTHORITY.pem" in no_anchor.stderr
+
+
+def test_verify_says_when_xml_verification_is_not_in_this_build(verify, monkeypatch):
+    monkeypatch.setitem(sys.modules, "registry.epermit", None)  # importing it raises ImportError
+    result = verify(b"<?xml version='1.0'?><CITESEPermit/>")
+    assert result.exit_code == 2 and "XML verification not available" in result.stderr
+
+
+def test_verify_hands_xml_to_the_epermit_module(app, verify, monkeypatch):
+    """registry.epermit.verify_xml(data, root_pem) answers what the document says, or raises
+    InvalidDocument (unreadable: exit 2) or another ValueError (a failed signature: exit 1)."""
+
+    class InvalidDocument(ValueError):
+        pass
+
+    seen = []
+
+    def verify_xml(data, root_pem):
+        seen.append(root_pem)
+        if b"broken" in data:
+            raise InvalidDocument("line 1: not well-formed")
+        if b"changed" in data:
+            raise ValueError("the document was changed after it was signed")
+        return {"number": "KR/2026/000001", "signed_by": "CN=Document signing", "lines": [{"term_code": "LIV"}]}
+
+    stub = types.SimpleNamespace(verify_xml=verify_xml, InvalidDocument=InvalidDocument)
+    monkeypatch.setitem(sys.modules, "registry.epermit", stub)
+    good = verify(b"<CITESEPermit>signed</CITESEPermit>")
+    assert good.exit_code == 0 and "permit: KR/2026/000001" in good.stdout and "line 1: LIV" in good.stdout
+    # The configured chain's root, as PEM.
+    assert [x509.load_pem_x509_certificate(pem) for pem in seen] == [document_keys.load(app.config).root]
+    changed = verify(b"<CITESEPermit>changed</CITESEPermit>")
+    assert changed.exit_code == 1 and "NOT VALID: the document was changed" in changed.stderr
+    broken = verify(b"<CITESEPermit>broken")
+    assert broken.exit_code == 2 and "not a readable e-permit: line 1" in broken.stderr
+
+
+def test_verify_accepts_the_qr_payload_and_rejects_a_changed_one(world, verify):
+    permit = issued_permit(world)
+    text = offline_qr.payload(permit, anchor.signer())
+    result = verify(None, "--qr", text)
+    assert result.exit_code == 0, result.output
+    assert f"permit: {permit.number}" in result.stdout and "Psittacus erithacus" in result.stdout
+    prefix, body, signature = text.split(".")
+    flipped = body[:-2] + ("A" if body[-2] != "A" else "B") + body[-1]
+    changed = verify(None, "--qr", f"{prefix}.{flipped}.{signature}")
+    assert changed.exit_code == 1 and "signature does not verify" in changed.stderr
+
+
+def test_verify_qr_with_a_published_key_offline(world, verify, tmp_path):
+    permit = issued_permit(world)
+    public = tmp_path / "registry.pub.pem"
+    public.write_text(anchor.signer().public_pem)
+    result = verify(None, "--qr", offline_qr.payload(permit, anchor.signer()), "--key", str(public))
+    assert result.exit_code == 0 and f"permit: {permit.number}" in result.stdout
+
+
+# ---------------------------------------------------------------- the development CA
+
+
+def test_dev_ca_writes_a_pair_once_and_prints_the_root_fingerprint(app, monkeypatch, tmp_path):
+    key, chain = tmp_path / "ca" / "key.pem", tmp_path / "ca" / "chain.pem"
+    monkeypatch.setitem(app.config, "DOCUMENT_SIGNING_KEY", str(key))
+    monkeypatch.setitem(app.config, "DOCUMENT_SIGNING_CERT", str(chain))
+    runner = app.test_cli_runner()
+    result = runner.invoke(dev_ca)
+    assert result.exit_code == 0, result.output
+    root = document_verify.trust_roots(chain.read_bytes())[-1]
+    assert str(key) in result.output and str(chain) in result.output
+    assert document_verify.fingerprint(root) in result.output
+    assert key.stat().st_mode & 0o077 == 0  # the private key is the owner's alone
+    before = key.read_bytes()
+    again = runner.invoke(dev_ca)
+    assert again.exit_code == 2 and "refusing to replace it" in again.output
+    assert key.read_bytes() == before
+
+
+def test_development_creates_the_document_key_on_first_use(app, monkeypatch, tmp_path, caplog):
+    key, chain = tmp_path / "dev" / "key.pem", tmp_path / "dev" / "chain.pem"
+    monkeypatch.setitem(app.config, "DOCUMENT_SIGNING_KEY", str(key))
+    monkeypatch.setitem(app.config, "DOCUMENT_SIGNING_CERT", str(chain))
+    monkeypatch.setattr(app.logger, "disabled", False)  # Alembic's fileConfig disabled it
+    with app.app_context():
+        with pytest.raises(document_keys.KeysMissing):  # tests, like production, never make one
+            document_signing.keys()
+        monkeypatch.setitem(app.config, "DOCUMENT_KEY_CREATE_IF_MISSING", True)
+        made = document_signing.keys()
+    assert key.exists() and made.certificate.public_key().public_numbers()
+    assert f"created a development document-signing CA at {chain}" in caplog.text
