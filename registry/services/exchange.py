@@ -318,9 +318,10 @@ def confirm_quantities(actor: Actor, command: ConfirmQuantities) -> Endorsement:
 
 
 def service_state(actor: Actor, country: str) -> dict:
-    """ServiceState: whether the exchange of *country* answers here (it is ours), audited."""
-    partner = _partner(actor)
+    """ServiceState: whether the exchange of *country* answers here (it is ours).
+
+    Not audited: it discloses nothing, and a partner's monitoring calls it every minute, which
+    would fill the audit log with pings (the request log keeps them)."""
+    _partner(actor)
     ours = (country or "").strip().upper() == _ours()
-    with write_transaction():
-        audit.record(actor, "exchange.service_state", "exchange_partner", partner.id, None, {"country": country})
     return {"IsoCountryCode": _ours(), "available": ours, "time": utcnow()}
