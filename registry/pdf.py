@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import io
+from datetime import date
 from pathlib import Path
 
 import segno
@@ -22,9 +23,9 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
-from registry import codes
+from registry import codes, offices, offline_qr, pdf_layout
+from registry.pdf_layout import BOLD, FONT, Annex, Block, Box, Grid
 
-FONT, BOLD = "NanumGothic", "NanumGothicBold"
 TITLES = {
     "import": ("IMPORT PERMIT", "수입허가서"),
     "export": ("EXPORT PERMIT", "수출허가서"),
@@ -91,41 +92,14 @@ def draw_qr(canvas: Canvas, data: str, x: float, y: float, side: float) -> None:
     canvas.restoreState()
 
 
-class _Sheet:
-    """A canvas with the few drawing moves a CITES form needs."""
-
-    def __init__(self, canvas: Canvas):
-        self.c = canvas
-
-    def box(self, x, y, w, h, number: str, label_en: str, label_ko: str, lines=(), size=9):
-        c = self.c
-        c.setLineWidth(0.6)
-        c.rect(x * mm, y * mm, w * mm, h * mm)
-        c.setFont(BOLD, 6.5)
-        c.drawString((x + 1.2) * mm, (y + h - 3) * mm, f"{number}. {label_en}")
-        c.setFont(FONT, 6.5)
-        c.drawString((x + 1.2) * mm, (y + h - 5.8) * mm, label_ko)
-        c.setFont(FONT, size)
-        top = y + h - 10
-        for i, text in enumerate(lines):
-            for j, chunk in enumerate(_wrap(str(text), w - 3, size)):
-                if top - (i + j) * 4.2 < y + 1:
-                    return
-                c.drawString((x + 1.5) * mm, (top - (i + j) * 4.2) * mm, chunk)
-            top -= 4.2 * (len(_wrap(str(text), w - 3, size)) - 1)
-
-
-def _wrap(text: str, width_mm: float, size: float) -> list[str]:
-    words, lines, current = text.split(" "), [], ""
-    for word in words:
-        trial = f"{current} {word}".strip()
-        if pdfmetrics.stringWidth(trial, FONT, size) <= width_mm * mm:
-            current = trial
-        else:
-            if current:
-                lines.append(current)
-            current = word
-    return lines + [current] if current else lines or [""]
+def block_letter(index: int) -> str:
+    """The form's letter for the *index*-th block (0-based): A, B, ... Z, AA, AB, ..."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
 
 
 def _party(party, country: str | None) -> list[str]:
@@ -134,241 +108,397 @@ def _party(party, country: str | None) -> list[str]:
     return [party.name, party.address or "", codes.country_name(country or party.country) or ""]
 
 
-def render_permit(permit, authority: dict, base_url: str) -> bytes:
-    """The permit as issued: boxes 1-13 filled, 14-15 left for the border, a QR code to verify it."""
-    register_fonts()
-    out = io.BytesIO()
-    canvas = Canvas(out, pagesize=A4, invariant=1, pageCompression=1)
-    canvas.setTitle(f"CITES {permit.number}")
-    canvas.setAuthor(authority["name_en"])
-    s = _Sheet(canvas)
-    title_en, title_ko = TITLES[permit.doc_type]
-    canvas.setFont(BOLD, 10)
-    canvas.drawCentredString(
-        105 * mm, 287 * mm, "CONVENTION ON INTERNATIONAL TRADE IN ENDANGERED SPECIES OF WILD FAUNA AND FLORA"
-    )
-    canvas.setFont(FONT, 9)
-    canvas.drawCentredString(105 * mm, 282.5 * mm, "멸종위기에 처한 야생동식물종의 국제거래에 관한 협약")
-    canvas.setFont(BOLD, 13)
-    canvas.drawCentredString(105 * mm, 276 * mm, f"{title_en} · {title_ko}")
+def _joined(*parts) -> str:
+    """Box 12 and 12a: country, document number and date, those that are known."""
+    text = " · ".join(p.isoformat() if isinstance(p, date) else str(p) for p in parts if p)
+    return text or "-"
 
-    kind = BOX_TYPE.get(permit.doc_type, "OTHER")
-    ticks = "  ".join(f"[{'X' if kind == k else ' '}] {k}" for k in ("EXPORT", "RE-EXPORT", "IMPORT", "OTHER"))
-    s.box(
-        10,
-        250,
-        95,
-        22,
-        "1",
-        "Permit/Certificate No. · Type",
-        "허가서/증명서 번호 · 종류",
-        [permit.number, ticks],
-        size=10,
-    )
-    s.box(
-        105,
-        250,
-        95,
-        22,
-        "2",
-        "Valid until",
-        "유효기간",
-        [f"{permit.valid_until.isoformat()} (from {permit.valid_from.isoformat()})"],
-        size=10,
-    )
-    s.box(
-        10,
-        222,
-        95,
-        28,
-        "3",
-        "Importer (name and address)",
-        "수입자 (성명, 주소)",
-        _party(permit.importer or (permit.applicant if permit.direction == "import" else None), permit.import_country),
-    )
-    s.box(
-        105,
-        222,
-        95,
-        28,
-        "4",
-        "Exporter/re-exporter (name, address, country)",
-        "수출자/재수출자 (성명, 주소, 국가)",
-        _party(permit.exporter or (permit.applicant if permit.direction == "export" else None), permit.export_country),
-    )
-    s.box(
-        10,
-        209,
-        95,
-        13,
-        "3a",
-        "Country of import",
-        "수입국",
-        [f"{codes.country_name(permit.import_country)} ({permit.import_country})"],
-    )
-    s.box(
-        10,
-        190,
-        95,
-        19,
-        "5",
-        "Special conditions",
-        "특별조건",
-        [permit.special_conditions or "-", f"Replaces {permit.replaces.number}" if permit.replaces else ""],
-    )
-    s.box(
-        105,
-        190,
-        95,
-        32,
-        "6",
-        "Management Authority (name, address, country)",
-        "관리당국 (명칭, 주소, 국가)",
-        [authority["name_en"], authority["name_ko"], authority["address"]],
-    )
-    s.box(
-        10,
-        178,
-        47,
-        12,
-        "5a",
-        "Purpose of the transaction",
-        "거래목적",
-        [f"{permit.purpose_code} - {codes.PURPOSES[permit.purpose_code]}"],
-        size=7.5,
-    )
-    s.box(
-        57,
-        178,
-        48,
-        12,
-        "5b",
-        "Security stamp No.",
-        "보안인지 번호",
-        [hashlib.sha256(permit.security_token.encode()).hexdigest()[:12].upper()],
-        size=8,
-    )
-    s.box(
-        105,
-        178,
-        95,
-        12,
-        "12",
-        "Exporting/importing country's document",
-        "상대국 허가서",
-        [permit.foreign_permit_no or "-", f"Origin {permit.origin_country}" if permit.origin_country else ""],
-        size=8,
-    )
 
-    y = 176
-    for line in permit.lines[:4]:
-        sp = line.species
-        y -= 30
-        letter = "ABCD"[line.line_no - 1] if line.line_no <= 4 else str(line.line_no)
-        s.box(
+def _foreign_box(permit) -> tuple[str, str, str]:
+    """The other side's document: the exporting country's on an import, the importing country's
+    import permit on an export or re-export (its number and date)."""
+    value = permit.foreign_permit_no or "-"
+    if permit.foreign_permit_no and permit.foreign_permit_date:
+        value = f"{permit.foreign_permit_no} of {permit.foreign_permit_date.isoformat()}"
+    if permit.direction == "import":
+        return "Exporting country's permit/certificate (No., date)", "수출국 허가서/증명서 (번호, 일자)", value
+    return "Importing country's import permit (No., date)", "수입국 수입허가서 (번호, 일자)", value
+
+
+def _box6(permit, authority: dict) -> list[str]:
+    """The issuing regional office on behalf of the Management Authority; the Authority alone on a
+    permit issued before offices were recorded."""
+    office = offices.get(permit.issuing_office)
+    if office is None:
+        return [authority["name_en"], authority["name_ko"], authority["address"]]
+    return [
+        f"{office.name_en} · {office.name_ko}",
+        f"{office.city_en}, {codes.country_name(permit.issuing_country) or permit.issuing_country}",
+        "on behalf of the Management Authority · 관리당국을 대리하여",
+        authority["name_en"],
+        authority["name_ko"],
+    ]
+
+
+def _box13(permit, authority: dict) -> list[str]:
+    office = offices.get(permit.issuing_office)
+    place = office.city_en if office else authority["place"]
+    signatory = ", ".join(x for x in (permit.signatory_name, permit.signatory_title) if x)
+    return [
+        f"{place}, {permit.valid_from.isoformat()}",
+        *([signatory] if signatory else []),
+        office.name_en if office else authority["name_en"],
+    ]
+
+
+def _box12b(line) -> str:
+    parts = [line.operation_no or "", f"Acquired {line.acquired_on.isoformat()}" if line.acquired_on else ""]
+    return " · ".join(p for p in parts if p) or "-"
+
+
+#: A block's two rows on the first page (mm): boxes 7/8-11, then 12-12b.
+BLOCK_ROW, BLOCK_ROW_12 = 20.0, 11.0
+
+
+def _block(permit, line, letter: str, y: float, row: float = BLOCK_ROW, row12: float = BLOCK_ROW_12) -> list[Box]:
+    """The boxes of one block with its lower edge at *y* (mm)."""
+    sp = line.species
+    top = y + row12
+    boxes = [
+        Box(
             10,
-            y,
+            top,
             62,
-            30,
+            row,
             f"7/8 {letter}",
             "Scientific and common name",
             "학명 및 일반명",
             [sp.scientific_name, sp.name_en or "", sp.name_ko or ""],
-        )
-        s.box(
+        ),
+        Box(
             72,
-            y,
+            top,
             60,
-            30,
+            row,
             "9",
             "Description, marks, sex/age",
             "표본의 설명, 표식",
             [f"{line.term_code} - {codes.TERMS.get(line.term_code, '')}", line.description or ""],
-        )
-        s.box(132, y, 24, 30, "10", "Appendix, source", "부속서, 출처", [f"{line.appendix} / {permit.source_code}"])
-        s.box(
+            size=8,
+        ),
+        Box(132, top, 24, row, "10", "Appendix, source", "부속서, 출처", [f"{line.appendix} / {line.source}"]),
+        Box(
             156,
-            y,
+            top,
             44,
-            30,
+            row,
             "11",
             "Quantity (unit)",
             "수량 (단위)",
             [f"{line.quantity.normalize():f} {line.unit_code or ''}".strip()],
             size=11,
-        )
-    if len(permit.lines) > 4:
-        canvas.setFont(FONT, 8)
-        canvas.drawString(12 * mm, (y - 4) * mm, f"+ {len(permit.lines) - 4} more line(s) on the annex")
+        ),
+        Box(
+            10,
+            y,
+            70,
+            row12,
+            "12",
+            "Country of origin, permit No., date",
+            "원산국, 허가서 번호, 일자",
+            [_joined(line.origin, permit.origin_permit_no, permit.origin_permit_date)],
+            size=8,
+        ),
+        Box(
+            80,
+            y,
+            70,
+            row12,
+            "12a",
+            "Country of last re-export, certificate No., date",
+            "최종 재수출국, 증명서 번호, 일자",
+            [_joined(permit.reexport_country, permit.reexport_permit_no, permit.reexport_permit_date)],
+            size=8,
+        ),
+        Box(
+            150,
+            y,
+            50,
+            row12,
+            "12b",
+            "Operation No. or date of acquisition",
+            "등록번호 또는 취득일",
+            [_box12b(line)],
+            size=8,
+        ),
+    ]
+    for box in boxes:
+        box.ref = f"{box.number.split()[0]} {letter}"
+    return boxes
 
-    s.box(
-        10,
-        22,
-        120,
-        28,
-        "13",
-        "Issued by (place, date, signature)",
-        "발급 (장소, 일자, 서명)",
-        [authority["place"], permit.valid_from.isoformat(), authority["name_en"]],
+
+def _annex_block(permit, line, letter: str, annex: Annex) -> list[Box]:
+    """A block on the annex, as tall as its text needs (never past a page: the rest continues)."""
+    probe = _block(permit, line, letter, 0)
+
+    def need(box: Box) -> float:
+        lines = [c for t in box.text for c in pdf_layout.wrap(str(t), box.w - 2 * pdf_layout.PAD, box.size)]
+        return pdf_layout.height_for(len(lines), box.size)
+
+    row12 = max(BLOCK_ROW_12, *(need(b) for b in probe[4:]))
+    row = max(BLOCK_ROW, *(need(b) for b in probe[:4]))
+    row = min(row, pdf_layout.ANNEX_TOP - pdf_layout.ANNEX_BOTTOM - row12 - 1)
+    boxes = [box.fit() for box in _block(permit, line, letter, annex.block(row + row12), row, row12)]
+    annex.add(Block(boxes))
+    return boxes
+
+
+def _marking(canvas: Canvas, copy: bool) -> None:
+    """Original or copy (Convention Art. VI.8: copies clearly marked as such), on every page."""
+    canvas.setFont(BOLD, 11)
+    canvas.drawRightString(200 * mm, 291 * mm, "COPY · 사본" if copy else "ORIGINAL · 원본")
+    if copy:  # across the page too, in light grey under everything, clear of the QR code
+        canvas.saveState()
+        canvas.setFillColorRGB(0.82, 0.82, 0.82)
+        canvas.setFont(BOLD, 64)
+        canvas.translate(105 * mm, 165 * mm)
+        canvas.rotate(40)
+        canvas.drawCentredString(0, 0, "COPY · 사본")
+        canvas.restoreState()
+
+
+def _first_page(permit, authority: dict) -> tuple[list, list[str]]:
+    """The first page's boxes (text not yet fitted) and the letters of its blocks."""
+    kind = BOX_TYPE.get(permit.doc_type, "OTHER")
+    ticks = "  ".join(f"[{'X' if kind == k else ' '}] {k}" for k in ("EXPORT", "RE-EXPORT", "IMPORT", "OTHER"))
+    purposes = sorted({line.purpose for line in permit.lines}) or [permit.purpose_code]
+    if len(purposes) == 1:
+        purpose = f"{purposes[0]} - {codes.PURPOSES.get(purposes[0], '')}"
+    else:  # per line: each block's letter and its purpose
+        purpose = ", ".join(f"{block_letter(i)}: {line.purpose}" for i, line in enumerate(permit.lines))
+    conditions = (permit.special_conditions or "-").splitlines()
+    if permit.replaces:
+        conditions.append(f"Replaces {permit.replaces.number}")
+    foreign_en, foreign_ko, foreign = _foreign_box(permit)
+    holder_in = permit.importer or (permit.applicant if permit.direction == "import" else None)
+    holder_out = permit.exporter or (permit.applicant if permit.direction == "export" else None)
+    boxes: list = [
+        Box(
+            10,
+            252,
+            95,
+            20,
+            "1",
+            "Permit/Certificate No. · Type",
+            "허가서/증명서 번호 · 종류",
+            [permit.number, ticks],
+            size=10,
+        ),
+        Box(
+            105,
+            252,
+            95,
+            20,
+            "2",
+            "Valid until",
+            "유효기간",
+            [f"{permit.valid_until.isoformat()} (from {permit.valid_from.isoformat()})"],
+            size=10,
+        ),
+        Box(
+            10,
+            226,
+            95,
+            26,
+            "3",
+            "Importer (name and address)",
+            "수입자 (성명, 주소)",
+            _party(holder_in, permit.import_country),
+            size=8,
+        ),
+        Box(
+            105,
+            226,
+            95,
+            26,
+            "4",
+            "Exporter/re-exporter (name, address, country)",
+            "수출자/재수출자 (성명, 주소, 국가)",
+            _party(holder_out, permit.export_country),
+            size=8,
+        ),
+        Box(
+            10,
+            215,
+            95,
+            11,
+            "3a",
+            "Country of import",
+            "수입국",
+            [f"{codes.country_name(permit.import_country)} ({permit.import_country})"],
+            size=8,
+        ),
+        Box(10, 197, 95, 18, "5", "Special conditions", "특별조건", conditions, size=8),
+        Box(
+            105,
+            197,
+            95,
+            29,
+            "6",
+            "Management Authority (name, address, country)",
+            "관리당국 (명칭, 주소, 국가)",
+            _box6(permit, authority),
+            size=7,
+        ),
+        Box(10, 186, 47, 11, "5a", "Purpose of the transaction", "거래목적", [purpose], size=7.5),
+        Box(
+            57,
+            186,
+            48,
+            11,
+            "5b",
+            "Security stamp No.",
+            "보안인지 번호",
+            [hashlib.sha256(permit.security_token.encode()).hexdigest()[:12].upper()],
+            size=8,
+        ),
+        Box(105, 186, 95, 11, "", foreign_en, foreign_ko, [foreign], size=8),
+    ]
+    letters = []
+    y = 186.0
+    for i, line in enumerate(permit.lines[:FIRST_PAGE_BLOCKS]):
+        y -= BLOCK_ROW + BLOCK_ROW_12
+        letters.append(block_letter(i))
+        boxes.extend(_block(permit, line, letters[-1], y))
+    boxes.append(
+        Box(
+            10,
+            42,
+            120,
+            20,
+            "13",
+            "This permit/certificate is issued by (place, date, signatory, office)",
+            "발급 (장소, 일자, 서명자, 발급기관)",
+            _box13(permit, authority),
+            size=8,
+        )
     )
-    s.box(
-        10,
-        8,
-        120,
-        14,
-        "14/15",
-        "Export endorsement · Bill of lading/air waybill No.",
-        "수출 확인 · 선하증권/항공화물운송장 번호",
-        [""],
+    return boxes, letters
+
+
+#: Blocks on the first page (the form's A-D); lines after them continue as blocks on the annex.
+FIRST_PAGE_BLOCKS = 4
+
+
+def render_permit(permit, authority: dict, base_url: str, offline_payload: str, copy: bool = False) -> bytes:
+    """The permit as issued: boxes 1-13 filled, 14-15 left for the border, the QR code (the online
+    address, the signed offline payload after ``#``) and the short verification code; annex pages
+    carry every block after D and the rest of any box whose text did not fit. *copy* marks every
+    page as a copy (the original is the one whose fingerprint is on record)."""
+    register_fonts()
+    boxes, letters = _first_page(permit, authority)
+    for box in boxes:
+        box.fit()
+    annex = Annex()
+    for box in boxes:
+        annex.continue_box(box)
+    for i, line in enumerate(permit.lines[FIRST_PAGE_BLOCKS:], FIRST_PAGE_BLOCKS):
+        for box in _annex_block(permit, line, block_letter(i), annex):
+            annex.continue_box(box)
+    annex.grid([block_letter(i) for i in range(FIRST_PAGE_BLOCKS, len(permit.lines))])
+    pages = len(annex.pages)
+    code = offline_qr.verification_code(permit.security_token)
+
+    out = io.BytesIO()
+    canvas = Canvas(out, pagesize=A4, invariant=1, pageCompression=1)
+    canvas.setTitle(f"CITES {permit.number}{' (copy)' if copy else ''}")
+    canvas.setAuthor(authority["name_en"])
+    title_en, title_ko = TITLES[permit.doc_type]
+    _marking(canvas, copy)
+    if pages:
+        canvas.setFont(BOLD, 8)
+        canvas.drawString(10 * mm, 291 * mm, f"Annex: {pages} page(s) follow · 부속서 {pages}쪽 첨부")
+    canvas.setFont(BOLD, 10)
+    canvas.drawCentredString(
+        105 * mm, 286 * mm, "CONVENTION ON INTERNATIONAL TRADE IN ENDANGERED SPECIES OF WILD FAUNA AND FLORA"
     )
-    draw_qr(canvas, verification_url(base_url, permit), 135 * mm, 10 * mm, 60 * mm)
+    canvas.setFont(FONT, 9)
+    canvas.drawCentredString(105 * mm, 281.5 * mm, "멸종위기에 처한 야생동식물종의 국제거래에 관한 협약")
+    canvas.setFont(BOLD, 13)
+    canvas.drawCentredString(105 * mm, 275 * mm, f"{title_en} · {title_ko}")
+    for box in boxes:
+        pdf_layout.draw(canvas, box)
+    pdf_layout.draw(canvas, Grid(10, 14, 120, 28, letters))
+    pdf_layout.draw(canvas, Box(10, 6, 120, 8, "15", "Bill of lading/air waybill No.", "선하증권/항공화물운송장 번호"))
+    draw_qr(canvas, f"{verification_url(base_url, permit)}#{offline_payload}", 140 * mm, 14 * mm, 50 * mm)
     canvas.setFont(FONT, 6.5)
-    canvas.drawCentredString(165 * mm, 8 * mm, "Verify · 진위 확인")
+    canvas.drawCentredString(165 * mm, 10.5 * mm, "Verification code · 확인 코드")
+    canvas.setFont(BOLD, 10)
+    canvas.drawCentredString(165 * mm, 6.5 * mm, code)
     canvas.showPage()
+
+    for k, items in enumerate(annex.pages, 1):
+        _marking(canvas, copy)
+        canvas.setFont(BOLD, 8)
+        canvas.drawString(10 * mm, 291 * mm, f"Annex page {k} of {pages} · 부속서 {k}/{pages}쪽")
+        canvas.setFont(BOLD, 13)
+        canvas.drawCentredString(105 * mm, 281 * mm, f"ANNEX · 부속서: {title_en} · {title_ko}")
+        canvas.setFont(BOLD, 10)
+        canvas.drawCentredString(105 * mm, 274 * mm, f"to permit/certificate No. · 허가서/증명서 번호 {permit.number}")
+        canvas.setFont(FONT, 7)
+        canvas.drawString(
+            10 * mm, 268 * mm, "Blocks after D continue the form's boxes 7-12b; box 14 has a row for each."
+        )
+        canvas.drawString(10 * mm, 265 * mm, "D 다음 블록은 7-12b란을 이어서 적으며, 14란에 블록마다 한 줄이 있습니다.")
+        for item in items:
+            pdf_layout.draw(canvas, item)
+        canvas.setFont(FONT, 7)
+        canvas.drawString(10 * mm, 8 * mm, f"{permit.number} · Verification code · 확인 코드 {code}")
+        canvas.drawRightString(200 * mm, 8 * mm, f"Annex page {k} of {pages}")
+        canvas.showPage()
     canvas.save()
     return out.getvalue()
 
 
 def render_receipt(endorsement, authority: dict, base_url: str) -> bytes:
-    """A one-page verification receipt after a customs endorsement."""
+    """The verification receipt after a customs endorsement: a row per block, over as many pages as it takes."""
     register_fonts()
     permit = endorsement.permit
     out = io.BytesIO()
     canvas = Canvas(out, pagesize=A4, invariant=1, pageCompression=1)
     canvas.setTitle(f"Endorsement {endorsement.id} of {permit.number}")
-    s = _Sheet(canvas)
     canvas.setFont(BOLD, 13)
     canvas.drawCentredString(105 * mm, 282 * mm, "CUSTOMS ENDORSEMENT RECEIPT · 세관 확인서")
-    s.box(10, 250, 95, 22, "1", "Permit/Certificate No.", "허가서/증명서 번호", [permit.number], size=10)
-    s.box(
-        105,
-        250,
-        95,
-        22,
-        "14",
-        "Direction, port, date",
-        "구분, 항구, 일자",
-        [f"{endorsement.direction} · {endorsement.port}", endorsement.endorsed_on.isoformat()],
-    )
-    s.box(
-        10,
-        236,
-        190,
-        14,
-        "15",
-        "Bill of lading/air waybill No.",
-        "선하증권/항공화물운송장 번호",
-        [endorsement.transport_doc],
-    )
-    y = 236
-    for row in endorsement.lines:
-        y -= 14
-        s.box(
+    head = [
+        Box(10, 250, 95, 22, "1", "Permit/Certificate No.", "허가서/증명서 번호", [permit.number], size=10),
+        Box(
+            105,
+            250,
+            95,
+            22,
+            "14",
+            "Direction, port, date",
+            "구분, 항구, 일자",
+            [f"{endorsement.direction} · {endorsement.port}", endorsement.endorsed_on.isoformat()],
+        ),
+        Box(
             10,
-            y,
+            236,
             190,
             14,
-            f"14 {row.line.line_no}",
+            "15",
+            "Bill of lading/air waybill No.",
+            "선하증권/항공화물운송장 번호",
+            [endorsement.transport_doc],
+        ),
+    ]
+    rows = [
+        Box(
+            10,
+            0,
+            190,
+            14,
+            f"14 {block_letter(row.line.line_no - 1)}",
             "Actual quantity and outcome",
             "실제 수량 및 결과",
             [
@@ -376,7 +506,20 @@ def render_receipt(endorsement, authority: dict, base_url: str) -> bytes:
                 f"{row.outcome}"
             ],
         )
-    s.box(10, y - 24, 190, 20, "", "Endorsed by", "확인자", [endorsement.officer_name, authority["customs"]])
+        for row in endorsement.lines
+    ]
+    signed = Box(10, 0, 190, 20, "", "Endorsed by", "확인자", [endorsement.officer_name, authority["customs"]])
+    y = 236.0
+    for box in [*head, *rows, signed]:
+        if box not in head:
+            if y - box.h < 10:  # the next page goes on under the same number
+                canvas.showPage()
+                canvas.setFont(BOLD, 10)
+                canvas.drawString(10 * mm, 285 * mm, f"{permit.number} · CUSTOMS ENDORSEMENT RECEIPT · 세관 확인서")
+                y = 280.0
+            y -= box.h
+            box.y = y
+        pdf_layout.draw(canvas, box.fit())
     canvas.showPage()
     canvas.save()
     return out.getvalue()

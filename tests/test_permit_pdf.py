@@ -67,8 +67,8 @@ def test_korean_font_is_embedded(world):
 
 def test_qr_code_leads_to_a_page_saying_valid(client, world):
     permit = issued_permit(world)
-    url = _qr(documents.permit_pdf(permit))
-    assert url == pdf.verification_url("http://127.0.0.1:5000", permit)
+    url, _, offline = _qr(documents.permit_pdf(permit)).partition("#")
+    assert url == pdf.verification_url("http://127.0.0.1:5000", permit) and offline.startswith("WRQ1.")
     parts = urlsplit(url)
     page = client.get(f"{parts.path}?{parts.query}")
     assert page.status_code == 200
@@ -212,4 +212,5 @@ def test_qr_is_segnos_encoding_drawn_as_one_path(world, monkeypatch):
     original = Canvas.drawPath
     monkeypatch.setattr(Canvas, "drawPath", lambda self, path, **kw: paths.append(path) or original(self, path, **kw))
     data = documents.permit_pdf(permit)
-    assert len(paths) == 1 and _qr(data).endswith(f"/verify/{permit.number}?t={permit.security_token}")
+    url = _qr(data).partition("#")[0]  # the signed offline payload follows the '#'
+    assert len(paths) == 1 and url.endswith(f"/verify/{permit.number}?t={permit.security_token}")

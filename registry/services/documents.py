@@ -4,17 +4,25 @@ from __future__ import annotations
 
 from flask import current_app
 
-from registry import pdf
+from registry import offline_qr, pdf
 from registry.i18n import _
 from registry.models import Endorsement, Permit
+from registry.services import anchor
 from registry.services.errors import Conflict
 
 
-def permit_pdf(permit: Permit) -> bytes:
-    """The issued permit as a PDF (the same bytes every time: its fingerprint is on record)."""
+def permit_pdf(permit: Permit, copy: bool = False) -> bytes:
+    """The issued permit as a PDF (the same bytes every time: the original's fingerprint is on
+    record). *copy*: the same document marked as a copy on every page, which is not the original."""
     if permit.number is None:
         raise Conflict(_("only an issued permit has a document"))
-    return pdf.render_permit(permit, current_app.config["AUTHORITY"], current_app.config["PUBLIC_BASE_URL"])
+    return pdf.render_permit(
+        permit,
+        current_app.config["AUTHORITY"],
+        current_app.config["PUBLIC_BASE_URL"],
+        offline_qr.payload(permit, anchor.signer()),
+        copy=copy,
+    )
 
 
 def receipt_pdf(endorsement: Endorsement) -> bytes:
