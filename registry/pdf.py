@@ -428,6 +428,9 @@ def render_permit(permit, authority: dict, base_url: str, offline_payload: str, 
     canvas.drawCentredString(105 * mm, 275 * mm, f"{title_en} · {title_ko}")
     for box in boxes:
         pdf_layout.draw(canvas, box)
+    for unused in range(len(letters), FIRST_PAGE_BLOCKS):  # below the last block
+        y = 186 - (unused + 1) * (BLOCK_ROW + BLOCK_ROW_12)
+        pdf_layout.draw_unused(canvas, 10, y, 190, BLOCK_ROW + BLOCK_ROW_12)
     pdf_layout.draw(canvas, Grid(10, 14, 120, 28, letters))
     pdf_layout.draw(canvas, Box(10, 6, 120, 8, "15", "Bill of lading/air waybill No.", "선하증권/항공화물운송장 번호"))
     draw_qr(canvas, f"{verification_url(base_url, permit)}#{offline_payload}", 140 * mm, 14 * mm, 50 * mm)

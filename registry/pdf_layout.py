@@ -186,11 +186,28 @@ def draw_grid(c: Canvas, grid: Grid) -> None:
         x += grid.w * share
     c.line(grid.x * mm, head * mm, (grid.x + grid.w) * mm, head * mm)
     c.setFont(BOLD, 8)
-    for i, letter in enumerate(grid.letters):
+    rows = int((grid.h - GRID_HEAD) // GRID_ROW)
+    for i in range(rows):
         row = head - (i + 1) * GRID_ROW
+        # A row without a block is struck through: nothing can be endorsed on it.
+        letter = grid.letters[i] if i < len(grid.letters) else "-"
         c.drawString((grid.x + 1.5) * mm, (row + 1.2) * mm, letter)
-        if i < len(grid.letters) - 1:
+        if letter == "-":
+            c.line(
+                (grid.x + grid.w * GRID_COLUMNS[0][1]) * mm, (row + 2.2) * mm, (grid.x + grid.w) * mm, (row + 2.2) * mm
+            )
+        if i < rows - 1:
             c.line(grid.x * mm, row * mm, (grid.x + grid.w) * mm, row * mm)
+
+
+def draw_unused(c: Canvas, x: float, y: float, w: float, h: float) -> None:
+    """A block the permit does not use, crossed out so that no specimen can be added to it."""
+    c.setLineWidth(0.6)
+    c.rect(x * mm, y * mm, w * mm, h * mm)
+    c.setLineWidth(0.3)
+    c.line(x * mm, y * mm, (x + w) * mm, (y + h) * mm)
+    c.setFont(FONT, 7)
+    c.drawCentredString((x + w / 2) * mm, (y + h / 2 + 3) * mm, "Not used · 사용하지 않음")
 
 
 def draw(c: Canvas, item: Box | Grid | Block) -> None:

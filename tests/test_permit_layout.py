@@ -194,3 +194,9 @@ def test_a_twelve_line_qr_code_still_reads(twelve):
 def test_rendering_is_deterministic_with_annex_and_copy(twelve):
     assert documents.permit_pdf(twelve) == documents.permit_pdf(twelve)
     assert documents.permit_pdf(twelve, copy=True) == documents.permit_pdf(twelve, copy=True)
+
+
+def test_unused_blocks_and_endorsement_rows_are_crossed_out(world):
+    """A one-line permit leaves blocks B-D crossed out, so that nothing can be added to them."""
+    page = _pages(documents.permit_pdf(issued_permit(world)))[0]
+    assert page.count("Not used · 사용하지 않음") == 3 and "Annex" not in page
