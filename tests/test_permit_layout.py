@@ -200,3 +200,35 @@ def test_unused_blocks_and_endorsement_rows_are_crossed_out(world):
     """A one-line permit leaves blocks B-D crossed out, so that nothing can be added to them."""
     page = _pages(documents.permit_pdf(issued_permit(world)))[0]
     assert page.count("Not used · 사용하지 않음") == 3 and "Annex" not in page
+
+
+def test_a_receipt_of_many_lines_stays_on_its_pages(world):
+    """Twenty endorsed lines: each has its row, none is drawn below the page (the receipt goes on)."""
+    from tests import uses
+
+    ids = _many_species(20)
+    permit = issued_permit(world, lines=[{"species_id": s, "term_code": "LIV", "quantity": "2"} for s in ids])
+    rows = [{"line_no": n, "quantity": "1"} for n in range(1, 21)]
+    done = uses.endorse(
+        world.actor("customs"),
+        permit.id,
+        {"direction": "entry", "port": "ICN", "transport_doc": "AWB 5", "lines": rows},
+    )
+    data = documents.receipt_pdf(done)
+    text = _flat(data)
+    for i in range(1, 21):
+        assert f"Testus speciesno{i:02d}: 1" in text, i
+    assert "14 T." in text  # the twentieth block
+    for page in pypdfium2.PdfDocument(data):
+        textpage = page.get_textpage()
+        height = page.get_height()
+        for index in range(textpage.count_chars()):
+            if textpage.get_text_range(index, 1).strip():
+                assert textpage.get_charbox(index)[1] >= 0 and textpage.get_charbox(index)[3] <= height
+
+
+def test_customs_finds_the_permit_by_the_whole_qr_text(client, login, world):
+    permit = issued_permit(world)
+    login(world.users["customs"])
+    found = client.get("/customs/", query_string={"q": _qr(documents.permit_pdf(permit))})
+    assert found.status_code == 302 and found.headers["Location"].endswith(f"/customs/permits/{permit.id}/endorse")
