@@ -132,15 +132,16 @@ def permit_pdf(target: Target, seconds: float) -> tuple[Sample, Sample]:
     from registry.extensions import db
     from registry.machines.permit import PermitState
     from registry.models import Permit
+    from registry.services import documents
 
     app = create_app(target.config(), check_start=False)
     with app.app_context(), app.test_request_context():
         permit = db.session.scalars(
             select(Permit).where(Permit.state == PermitState.ISSUED).order_by(Permit.id).limit(1)
         ).one()
-        authority, base = app.config["AUTHORITY"], app.config["PUBLIC_BASE_URL"]
-        ours = timed(lambda: pdf.render_permit(permit, authority, base), seconds)
-        text = _words_of(pdf.render_permit(permit, authority, base))
+        # As the registry renders it: the QR code's signed offline payload included.
+        ours = timed(lambda: documents.permit_pdf(permit), seconds)
+        text = _words_of(documents.permit_pdf(permit))
 
         def bare() -> bytes:
             import io

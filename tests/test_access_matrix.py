@@ -67,6 +67,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("auth.set_locale", "POST"): Access(PUBLIC, args=(("code", "ko"),)),
     ("public.verify", "GET"): Access(PUBLIC, "number"),
     ("offline_verify.page", "GET"): Access(PUBLIC),
+    ("public.verify_form", "GET"): Access(PUBLIC),
     ("audit.public_key", "GET"): Access(PUBLIC),
     ("profile.index", "GET"): Access(LOGIN),
     ("profile.index", "POST"): Access(LOGIN),

@@ -1,6 +1,7 @@
 """The permit as a document: its text, its QR code, its fingerprint, and the public verification page."""
 
 import io
+import re
 from datetime import date, timedelta
 from urllib.parse import urlsplit
 
@@ -67,8 +68,8 @@ def test_korean_font_is_embedded(world):
 
 def test_qr_code_leads_to_a_page_saying_valid(client, world):
     permit = issued_permit(world)
-    url = _qr(documents.permit_pdf(permit))
-    assert url == pdf.verification_url("http://127.0.0.1:5000", permit)
+    url, _, offline = _qr(documents.permit_pdf(permit)).partition("#")
+    assert url == pdf.verification_url("http://127.0.0.1:5000", permit) and offline.startswith("WRQ1.")
     parts = urlsplit(url)
     page = client.get(f"{parts.path}?{parts.query}")
     assert page.status_code == 200
@@ -192,11 +193,10 @@ def test_api_pdf_and_endorsement(api_tokens, client, world):
     assert again.status_code == 409 and "it is now 'Fully used'" in again.json["detail"]
 
 
-def test_qr_is_segnos_encoding_drawn_as_one_path(world, monkeypatch):
+def test_qr_is_segnos_encoding_drawn_as_one_path(world):
     """The code drawn is segno's for the verification URL, module for module, as a single filled path
     (ReportLab's widget drew every module on its own and was most of a permit's rendering time)."""
     import segno
-    from reportlab.pdfgen.canvas import Canvas
 
     permit = issued_permit(world)
     url = pdf.verification_url("https://registry.example", permit)
@@ -208,8 +208,11 @@ def test_qr_is_segnos_encoding_drawn_as_one_path(world, monkeypatch):
     drawn = {(r, c + i) for r, c, length in runs for i in range(length)}
     assert size == code.symbol_size(border=pdf.QR_BORDER)[0] and drawn == expected
     assert sum(length for _, _, length in runs) == len(drawn)  # no module drawn twice
-    paths = []
-    original = Canvas.drawPath
-    monkeypatch.setattr(Canvas, "drawPath", lambda self, path, **kw: paths.append(path) or original(self, path, **kw))
     data = documents.permit_pdf(permit)
-    assert len(paths) == 1 and _qr(data).endswith(f"/verify/{permit.number}?t={permit.security_token}")
+    stream = PdfReader(io.BytesIO(data)).pages[0].get_contents().get_data().decode("latin-1")
+    # A rectangle per run, in module units, and all of them filled once, as one path.
+    ops = re.findall(r"^\d+ \d+ \d+ 1 re$", stream, re.M)
+    assert len(ops) == len(pdf.qr_runs(_qr(data))[1])
+    assert re.search(rf"(?:^\d+ \d+ \d+ 1 re\n){{{len(ops)}}}f$", stream, re.M)
+    url = _qr(data).partition("#")[0]  # the signed offline payload follows the '#'
+    assert url.endswith(f"/verify/{permit.number}?t={permit.security_token}")

@@ -4,19 +4,26 @@ from __future__ import annotations
 
 from flask import current_app
 
-from registry import document_keys, epermit, pdf
+from registry import document_keys, epermit, offline_qr, pdf
 from registry.i18n import _
 from registry.models import Endorsement, Permit
-from registry.services import document_signing
+from registry.services import anchor, document_signing
 from registry.services.errors import Conflict, Unavailable
 
 
-def permit_pdf(permit: Permit) -> bytes:
-    """The issued permit as a PDF signed by the authority (the same bytes every time: its fingerprint
-    is on record)."""
+def permit_pdf(permit: Permit, copy: bool = False) -> bytes:
+    """The issued permit as a PDF signed by the authority (the same bytes every time: the
+    original's fingerprint is on record). *copy*: the same document marked as a copy on every
+    page, which is not the original."""
     if permit.number is None:
         raise Conflict(_("only an issued permit has a document"))
-    rendered = pdf.render_permit(permit, current_app.config["AUTHORITY"], current_app.config["PUBLIC_BASE_URL"])
+    rendered = pdf.render_permit(
+        permit,
+        current_app.config["AUTHORITY"],
+        current_app.config["PUBLIC_BASE_URL"],
+        offline_qr.payload(permit, anchor.signer()),
+        copy=copy,
+    )
     return document_signing.sign_permit(permit, rendered)
 
 

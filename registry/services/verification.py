@@ -1,4 +1,5 @@
-"""What the public verification page says about a permit, given its number and security token."""
+"""What the public verification page says about a permit, given its number and either its security
+token (in the QR code's address) or the short verification code printed under the QR code."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import hmac
 from flask import current_app
 from sqlalchemy import select
 
-from registry import clock
+from registry import clock, offline_qr
 from registry.extensions import db
 from registry.i18n import N_
 from registry.machines import PermitState
@@ -26,19 +27,27 @@ STATUS: dict[str, str] = {
 }
 
 
-def check(number: str, token: str | None) -> dict | None:
-    """The document's status, or None when the number is unknown or the token wrong (one answer for both)."""
+def _matches(permit: Permit, token: str | None, code: str | None) -> bool:
+    """Whether *token*, or else the typed *code*, is this permit's (compared in constant time)."""
+    if permit.security_token is None:
+        return False
+    if token:
+        return hmac.compare_digest(permit.security_token.encode(), token.encode())
+    if code:
+        typed = offline_qr.normalise_code(code)
+        return hmac.compare_digest(offline_qr.verification_code(permit.security_token).encode(), typed.encode())
+    return False
+
+
+def check(number: str, token: str | None, code: str | None = None) -> dict | None:
+    """The document's status, or None when the number is unknown or the token (or code) wrong: one
+    answer for both."""
     permit = db.session.scalar(
         select(Permit).where(
             Permit.issuing_country == current_app.config["ISSUING_COUNTRY"], Permit.number == number.strip().upper()
         )
     )
-    if (
-        permit is None
-        or permit.security_token is None
-        or not token
-        or not hmac.compare_digest(permit.security_token.encode(), token.encode())
-    ):
+    if permit is None or not _matches(permit, token, code):
         return None
     status = STATUS.get(permit.state)
     if status is None or permit.valid_from is None or permit.valid_until is None:

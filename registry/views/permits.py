@@ -200,8 +200,11 @@ def declare(permit_id: int, line_no: int):
 @bp.get("/<int:permit_id>/pdf")
 @requires("permit.read_all", "permit.read_own")
 def pdf(permit_id: int):
+    """The issued document; ``?copy=1``: the same marked as a copy on every page (not the original)."""
     permit = load_visible(Permit, permit_id, can_see_permit)
-    return _pdf(documents.permit_pdf(permit), f"{permit.number.replace('/', '-')}.pdf")
+    copy = request.args.get("copy", "") not in ("", "0")
+    name = f"{permit.number.replace('/', '-')}{'-copy' if copy else ''}.pdf"
+    return _pdf(documents.permit_pdf(permit, copy=copy), name)
 
 
 @bp.get("/<int:permit_id>/epermit.xml")

@@ -13,7 +13,14 @@ from registry.permissions import can_see_permit, visible_permits
 from registry.services import applications, arrivals, documents, endorsements, permits
 from registry.services.errors import NotFound
 from registry.views.api.common import access_first, api_blueprint, idempotent, one, page, require
-from registry.views.api.schemas import AnimalSchema, EndorsementSchema, PermitQuery, PermitSchema, page_of
+from registry.views.api.schemas import (
+    AnimalSchema,
+    DocumentQuery,
+    EndorsementSchema,
+    PermitQuery,
+    PermitSchema,
+    page_of,
+)
 from registry.views.helpers import require_actor
 
 blp = api_blueprint("api_permits", "Permit applications and their workflow")
@@ -101,6 +108,7 @@ def copy_permit(command, permit_id: int):
 
 
 @blp.get("/permits/<int(min=1, max=2147483647):permit_id>/pdf")
+@blp.arguments(DocumentQuery, location="query")
 @blp.doc(
     responses={
         "200": {
@@ -109,11 +117,12 @@ def copy_permit(command, permit_id: int):
         }
     }
 )
-def permit_pdf(permit_id: int):
-    """The issued document as PDF, the same bytes every time (its SHA-256 is in the audit log)."""
+def permit_pdf(args, permit_id: int):
+    """The issued document as PDF, the same bytes every time (the original's SHA-256 is in the audit
+    log); ``copy=true`` gives it marked as a copy on every page."""
     require(*READ)
     permit = one(Permit, permit_id, can_see_permit)
-    return Response(documents.permit_pdf(permit), mimetype="application/pdf")
+    return Response(documents.permit_pdf(permit, copy=args["copy"]), mimetype="application/pdf")
 
 
 XML_TYPES = ("application/xml", "text/xml")

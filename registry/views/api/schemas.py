@@ -178,6 +178,13 @@ class PermitSchema(ma.Schema):
         return obj.foreign_document_warning if has_capability(current_actor(), "permit.read_all") else None
 
 
+class DocumentQuery(Strict):
+    copy = ma.fields.Boolean(
+        load_default=False,
+        metadata={"description": "true: the document marked as a copy on every page (not the original on record)"},
+    )
+
+
 class PermitQuery(PageQuery):
     state = ma.fields.String(load_default=None, validate=validate.OneOf([s.value for s in PERMIT.states]))
 
