@@ -62,11 +62,16 @@ def test_the_fingerprint_on_record_is_the_served_file_after_a_reload(world, sess
     assert issued.after["pdf_sha256"] == pdf.sha256(served)
 
 
+def _unsigned(permit) -> bytes:
+    """The permit as rendered, before the authority signs it."""
+    return pdf.render_permit(permit, _authority(), "https://r.kr", offline_qr.payload(permit, anchor.signer()))
+
+
 def test_signing_again_gives_the_same_bytes(world):
     """The fingerprint recorded at issue must stay the fingerprint of every copy served later."""
     permit = issued_permit(world)
     keys = document_signing.keys()
-    unsigned = documents.pdf.render_permit(permit, _authority(), "https://r.kr")
+    unsigned = _unsigned(permit)
     first = pdf_signature.sign(unsigned, keys, signed_at=permit.issued_at, reason="r", location="l")
     second = pdf_signature.sign(unsigned, keys, signed_at=permit.issued_at, reason="r", location="l")
     assert first == second
@@ -152,7 +157,7 @@ def test_verify_rejects_a_permit_signed_by_another_authority(world, verify, tmp_
     other = tmp_path / "other-ca"
     document_keys.create_dev_ca(other / "key.pem", other / "chain.pem", organisation="Forger")
     forged = pdf_signature.sign(
-        documents.pdf.render_permit(permit, _authority(), "https://r.kr"),
+        _unsigned(permit),
         document_keys._load(str(other / "key.pem"), str(other / "chain.pem")),
         signed_at=permit.issued_at,
         reason="forged",
@@ -186,7 +191,7 @@ def test_verify_rejects_an_update_appended_after_signing(world, verify):
 
 
 def test_verify_rejects_an_unsigned_pdf(world, verify):
-    result = verify(documents.pdf.render_permit(issued_permit(world), _authority(), "https://r.kr"))
+    result = verify(_unsigned(issued_permit(world)))
     assert result.exit_code == 1 and "carries no signature" in result.stderr
 
 
