@@ -17,11 +17,8 @@ A wrong token and an unknown number are the same NotFound, and every operation i
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import secrets
 from collections.abc import Sequence
-from datetime import timedelta
 
 import pycountry
 from flask import current_app
@@ -37,13 +34,12 @@ from registry.models import Endorsement, ExchangePartner, ExchangeToken, Permit
 from registry.models.base import utcnow
 from registry.models.permit import PERMIT_ID_LIMIT
 from registry.permissions import Actor, PartnerRole, require
-from registry.services import audit, endorsements
+from registry.services import audit, endorsements, tokens
 from registry.services.context import write_transaction
 from registry.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
 
 #: Exchange tokens look unlike API tokens ("wr_"): neither is ever taken for the other.
 PREFIX = "wrx_"
-MAX_DAYS = 366
 DEFAULT_DAYS = 365
 
 #: The applications a partner Management Authority may see before they are issued.
@@ -51,10 +47,6 @@ NON_FINAL = (PermitState.SUBMITTED, PermitState.APPROVED)
 
 #: Term of the lines whose animals are followed one by one (named at exit by our own officers).
 LIVE = endorsements.LIVE
-
-
-def _digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
 def _ours() -> str:
@@ -150,26 +142,15 @@ def partners() -> Sequence[ExchangePartner]:
 def issue_token(actor: Actor, partner_id: int, name: str, days: int = DEFAULT_DAYS) -> tuple[ExchangeToken, str]:
     """A new token for the partner; returns it and its secret (shown this once, stored hashed)."""
     require(actor, "user.manage")
-    errors = {}
-    name = (name or "").strip()
-    if not 1 <= len(name) <= 100:
-        errors["name"] = _("1 to 100 characters")
-    if not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
-        errors["days"] = _("a whole number of days from 1 to %(max)s", max=MAX_DAYS)
+    name, errors = tokens.name_and_days_errors(name, days)
     if errors:
         raise ValidationFailed(_("the token cannot be created"), errors)
-    secret = PREFIX + secrets.token_urlsafe(32)
+    secret, kept = tokens.mint(PREFIX, days)
     with write_transaction() as session:
         partner = session.get(ExchangePartner, partner_id)
         if partner is None or not partner.enabled:
             raise NotFound(_("no such partner"))
-        token = ExchangeToken(
-            partner_id=partner.id,
-            name=name,
-            token_hash=_digest(secret),
-            prefix=secret[:10],
-            expires_at=utcnow() + timedelta(days=days),
-        )
+        token = ExchangeToken(partner_id=partner.id, name=name, **kept)
         session.add(token)
         session.flush()
         audit.record(actor, "exchange_token.create", "exchange_token", token.id, None, token.as_audit())
@@ -199,12 +180,8 @@ def tokens_of(partner_id: int) -> Sequence[ExchangeToken]:
 
 def valid_token(secret: str) -> ExchangeToken | None:
     """The unexpired, unrevoked token of an enabled partner *secret* is; None otherwise."""
-    if not secret.startswith(PREFIX):
-        return None
-    token = db.session.scalar(select(ExchangeToken).where(ExchangeToken.token_hash == _digest(secret)))
-    if token is None or token.revoked_at is not None or token.expires_at <= utcnow():
-        return None
-    return token if token.partner.enabled else None
+    token = tokens.live(ExchangeToken, PREFIX, secret)
+    return token if token is not None and token.partner.enabled else None
 
 
 # ---------------------------------------------------------------- the operations (partners)

@@ -23,8 +23,36 @@ MAX_DAYS = 366
 DEFAULT_DAYS = 90
 
 
-def _digest(secret: str) -> str:
+def digest(secret: str) -> str:
+    """What is stored of a token's secret (a token is looked up by it, never by the secret)."""
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def name_and_days_errors(name: str, days: int) -> tuple[str, dict[str, str]]:
+    """A new token's name, trimmed, and what is wrong with it or with its days of validity."""
+    errors = {}
+    name = (name or "").strip()
+    if not 1 <= len(name) <= 100:
+        errors["name"] = _("1 to 100 characters")
+    if not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
+        errors["days"] = _("a whole number of days from 1 to %(max)s", max=MAX_DAYS)
+    return name, errors
+
+
+def mint(prefix: str, days: int) -> tuple[str, dict]:
+    """A new secret starting with *prefix*, and the columns a token row keeps of it."""
+    secret = prefix + secrets.token_urlsafe(32)
+    return secret, {"token_hash": digest(secret), "prefix": secret[:10], "expires_at": utcnow() + timedelta(days=days)}
+
+
+def live(model, prefix: str, secret: str):
+    """The unexpired, unrevoked row of *model* (a token table) whose secret is *secret*, or None."""
+    if not secret.startswith(prefix):
+        return None
+    token = db.session.scalar(select(model).where(model.token_hash == digest(secret)))
+    if token is None or token.revoked_at is not None or token.expires_at <= utcnow():
+        return None
+    return token
 
 
 def create_token(
@@ -37,19 +65,14 @@ def create_token(
     """
     if actor.user_id != user_id:
         require(actor, "user.manage")
-    errors = {}
-    name = (name or "").strip()
-    if not 1 <= len(name) <= 100:
-        errors["name"] = _("1 to 100 characters")
-    if not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
-        errors["days"] = _("a whole number of days from 1 to %(max)s", max=MAX_DAYS)
+    name, errors = name_and_days_errors(name, days)
     wanted = sorted(set(scope)) if scope is not None else None
     unknown = [c for c in wanted or () if c not in CAPABILITIES]
     if unknown or wanted == []:
         errors["scope"] = _("capabilities of the registry, at least one (unknown: %(names)s)", names=", ".join(unknown))
     if errors:
         raise ValidationFailed(_("the token cannot be created"), errors)
-    secret = PREFIX + secrets.token_urlsafe(32)
+    secret, kept = mint(PREFIX, days)
     with write_transaction() as session:
         user = session.get(User, user_id)
         if user is None or not user.is_enabled:
@@ -57,9 +80,7 @@ def create_token(
         token = ApiToken(
             user_id=user.id,
             name=name,
-            token_hash=_digest(secret),
-            prefix=secret[:10],
-            expires_at=utcnow() + timedelta(days=days),
+            **kept,
             scope=" ".join(wanted) if wanted is not None else None,
         )
         session.add(token)
@@ -97,12 +118,8 @@ def revoke_all(actor: Actor, user_id: int) -> int:
 
 def valid_token(secret: str) -> ApiToken | None:
     """The valid, unexpired, unrevoked token of an enabled user *secret* is; None otherwise."""
-    if not secret.startswith(PREFIX):
-        return None
-    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(secret)))
-    if token is None or token.revoked_at is not None or token.expires_at <= utcnow():
-        return None
-    return token if token.user.is_enabled else None
+    token = live(ApiToken, PREFIX, secret)
+    return token if token is not None and token.user.is_enabled else None
 
 
 def tokens_of(user_id: int) -> Sequence[ApiToken]:
