@@ -10,7 +10,7 @@ import pytest
 from lxml import etree
 
 from registry import document_keys, epermit
-from registry.epermit import export, schema
+from registry.epermit import export, schema, signature
 from registry.epermit.names import RAM, RSM, TITLES, TYPE_CODES
 from registry.models import Party, Permit, PermitLine, Species
 from registry.models.permit import DOCUMENT_TYPES
@@ -323,3 +323,50 @@ def test_text_that_xml_cannot_carry_is_replaced_not_fatal():
     got = epermit.read(_xml(permit))
     assert got.special_conditions == "keep <dry> & cool\ufffdno \ufffd chars"
     assert got.consignee.name == "O'Brien & Sons <Ltd>"
+
+
+def _rogue_chain(tmp_path):
+    """The development CA, and a certificate its document-signing (not CA) key issued itself."""
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    from registry import document_keys
+
+    document_keys.create_dev_ca(tmp_path / "k.pem", tmp_path / "c.pem", organisation="Authority")
+    keys = document_keys._load(str(tmp_path / "k.pem"), str(tmp_path / "c.pem"))
+    leaf_key = serialization.load_pem_private_key(keys.key_pem, None)
+    rogue_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = datetime.now(UTC)
+    rogue = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Anyone")]))
+        .issuer_name(keys.certificate.subject)
+        .public_key(rogue_key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=10))
+        .sign(leaf_key, hashes.SHA256())
+    )
+    rogue_pem = rogue_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    chain = (rogue.public_bytes(serialization.Encoding.PEM), *keys.chain_pems)
+    return document_keys.DocumentKeys(rogue_pem, chain), keys
+
+
+def test_a_certificate_issued_by_a_non_ca_under_the_root_is_refused(tmp_path):
+    """The holder of an ordinary certificate under a trusted root cannot issue a signer of their own."""
+    rogue, keys = _rogue_chain(tmp_path)
+    root = etree.Element(f"{{{NS['rsm']}}}CITESEPermit")
+    etree.SubElement(root, "x").text = "forged"
+    signed = signature.sign(root, rogue)
+    tree = etree.ElementTree(etree.fromstring(etree.tostring(signed)))
+    with pytest.raises(signature.SignatureInvalid, match="not issued by the trusted root"):
+        signature.verify(tree, keys.chain_pems[-1])
+    # The genuine signer under the same root still passes.
+    genuine = etree.ElementTree(etree.fromstring(etree.tostring(signature.sign(root, keys))))
+    assert signature.verify(genuine, keys.chain_pems[-1])[1] == keys.certificate

@@ -67,21 +67,55 @@ def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     return True
 
 
+def _extension(certificate: x509.Certificate, kind):
+    try:
+        return certificate.extensions.get_extension_for_class(kind).value
+    except x509.ExtensionNotFound:
+        return None
+
+
+def _may_issue(issuer: x509.Certificate, below: int) -> bool:
+    """Whether *issuer* may have issued a certificate with *below* CA certificates under it: a CA
+    (basic constraints), within its path length, allowed to sign certificates (key usage)."""
+    constraints = _extension(issuer, x509.BasicConstraints)
+    if constraints is None or not constraints.ca:
+        return False
+    if constraints.path_length is not None and below > constraints.path_length:
+        return False
+    usage = _extension(issuer, x509.KeyUsage)
+    return usage is None or usage.key_cert_sign
+
+
+def _may_sign(leaf: x509.Certificate) -> bool:
+    """Whether *leaf* may sign documents: not a CA, and, when it says, for signatures."""
+    constraints = _extension(leaf, x509.BasicConstraints)
+    if constraints is not None and constraints.ca:
+        return False
+    usage = _extension(leaf, x509.KeyUsage)
+    return usage is None or usage.digital_signature or usage.content_commitment
+
+
 def trusted_signer(
     chain: list[x509.Certificate], root: x509.Certificate, now: datetime | None = None
 ) -> x509.Certificate:
-    """The signing certificate (the chain's first), once the chain is shown to lead to *root*,
-    every certificate on the way being in its validity period."""
+    """The signing certificate (the chain's first), once the chain is shown to lead to *root*:
+    every certificate on the way in its validity period, each issuer a CA allowed to issue it
+    (basic constraints, path length, key usage), the signer allowed to sign documents. Without the
+    CA checks, the holder of any ordinary certificate under the root could issue one of their own."""
     now = now or datetime.now(UTC)
     leaf = chain[0]
+    if not _may_sign(leaf):
+        raise SignatureInvalid(f"certificate {leaf.subject.rfc4514_string()} may not sign documents")
     current, pool = leaf, [c for c in chain[1:] if c != root]
-    for _step in range(len(chain) + 1):
+    for below in range(len(chain) + 1):
         if not current.not_valid_before_utc <= now <= current.not_valid_after_utc:
             raise SignatureInvalid(f"certificate {current.subject.rfc4514_string()} is not valid now")
         if _issued_by(current, root):
+            if not _may_issue(root, below):
+                break
             return leaf
         issuer = next((c for c in pool if c.subject == current.issuer and _issued_by(current, c)), None)
-        if issuer is None:
+        if issuer is None or not _may_issue(issuer, below):
             break
         pool.remove(issuer)
         current = issuer
