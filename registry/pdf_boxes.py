@@ -38,9 +38,11 @@ def _joined(*parts) -> str:
 
 def _foreign_box(permit) -> tuple[str, str, str]:
     """The other side's document: the exporting country's on an import, the importing country's
-    import permit on an export or re-export (its number and date)."""
-    value = permit.foreign_permit_no or "-"
-    if permit.foreign_permit_no and permit.foreign_permit_date:
+    import permit on an export or re-export (its number and date). One learned after issue is not
+    printed: the document stays as it was issued (its fingerprint is on record)."""
+    printed = permit.foreign_permit_no if permit.foreign_permit_learned_on is None else None
+    value = printed or "-"
+    if printed and permit.foreign_permit_date:
         value = f"{permit.foreign_permit_no} of {permit.foreign_permit_date.isoformat()}"
     if permit.direction == "import":
         return "Exporting country's permit/certificate (No., date)", "수출국 허가서/증명서 (번호, 일자)", value

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from registry import clock, document_keys
 from registry.document_keys import DocumentKeys
-from registry.epermit import export, imports, signature
+from registry.epermit import export, imports, names, signature
 from registry.extensions import db
 from registry.models import AuditEntry, Party, Permit, PermitLine, Species
 from registry.services.errors import Conflict, ValidationFailed
@@ -271,9 +271,14 @@ def test_an_issued_import_learns_its_export_permit_at_the_border(world):
     # Appendix I: the import permit is issued first, before the exporting country's permit exists.
     permit = issued_permit(world, foreign_permit_no=None, foreign_permit_date=None)
     assert permit.lines[0].appendix == "I" and permit.foreign_permit_no is None
-    recorded = imports.record(world.actor("officer"), permit.id, partner_document(permit, number="ZA-EXP-777"))
+    # The export permit is granted once the import permit exists (Art. III.2(d)): dated today.
+    document = partner_document(permit, number="ZA-EXP-777", issued_at=datetime.now(UTC))
+    recorded = imports.record(world.actor("officer"), permit.id, document)
     assert recorded.foreign_permit_no == "ZA-EXP-777"
-    assert recorded.foreign_permit_date == clock.today() - timedelta(days=3)
+    assert (recorded.foreign_permit_date, recorded.foreign_permit_learned_on) == (clock.today(), clock.today())
+    # Learned once: a second document cannot replace the first.
+    with pytest.raises(Conflict):
+        imports.record(world.actor("officer"), permit.id, document)
     assert recorded.foreign_document is not None and recorded.foreign_document.document_no == "ZA-EXP-777"
 
 
@@ -294,3 +299,16 @@ def test_a_document_over_the_size_limit_is_refused_unread(world):
     with pytest.raises(ValidationFailed) as caught:
         imports.record(world.actor("officer"), application.id, b" " * (schema.MAX_BYTES + 1))
     assert "larger than" in caught.value.fields["document.1"]
+
+
+def test_a_document_that_does_not_name_its_issuing_country_is_refused(world):
+    """Box 6 names the issuing authority's country: without it nothing shows the partner issued it."""
+    application = _application(world)
+    root = etree.fromstring(partner_document(application))
+    first = root.find(".//ram:FirstSignatoryDocumentAuthentication", {"ram": names.RAM})
+    for country in first.findall(".//ram:CountryID", {"ram": names.RAM}):
+        country.getparent().remove(country)
+    data = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    with pytest.raises(ValidationFailed) as caught:
+        imports.record(world.actor("officer"), application.id, data)
+    assert "issuer" in caught.value.fields

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from registry import clock
 from registry.extensions import db, limiter
 from registry.models import Animal, AuditEntry, Endorsement, ExchangeToken, Permit
 from registry.services import exchange, tokens
@@ -400,19 +401,35 @@ def test_an_authority_only_reads(call, world):
     assert db.session.query(Endorsement).count() == 0
 
 
-def test_foreign_customs_confirms_only_what_it_receives(call, world, session):
-    imported = issued_permit(world)  # into Korea: South Africa's customs does not clear it
-    refused = call("za_customs", "POST", "/confirmed-quantities", json=confirmation(imported, ("A", 1)))
+def test_only_our_customs_confirms_what_crossed_our_border(call, world, session):
+    """Box 14 is what crossed our border: a foreign customs reporting what arrived on one of our
+    exports would be recorded as our exit at its port, and the consignment counted twice."""
+    exported = export_with_feathers(world)
+    refused = call("za_customs", "POST", "/confirmed-quantities", json=confirmation(exported, ("A", 10)))
     assert refused.status_code == 404
-    exported = export_with_feathers(world)  # to South Africa: its customs reports what arrived
-    done = call("za_customs", "POST", "/confirmed-quantities", json=confirmation(exported, ("A", 10)))
+    assert db.session.query(Endorsement).count() == 0
+    done = call("kr_customs", "POST", "/confirmed-quantities", json=confirmation(exported, ("A", 10)))
     assert done.status_code == 201 and done.json["direction"] == "exit"
-    assert done.json["port"] == "za_customs office (ZA)"
     session.expire_all()
     assert db.session.get(Permit, exported.id).state == "partly_used"
     # Live animals leaving are named one by one by our officers at exit; the exchange cannot name them.
-    live = call("za_customs", "POST", "/confirmed-quantities", json=confirmation(exported, ("B", 1)))
+    live = call("kr_customs", "POST", "/confirmed-quantities", json=confirmation(exported, ("B", 1)))
     assert live.status_code == 422 and "ConfirmedQuantities.CitesPosition.0.ID" in live.json["errors"]
+
+
+def test_an_appendix_i_import_granted_first_clears_with_the_export_permit_customs_reads(call, world, session):
+    permit = issued_permit(world, foreign_permit_no=None, foreign_permit_date=None)
+    assert permit.lines[0].appendix == "I"
+    without = call("kr_customs", "POST", "/confirmed-quantities", json=confirmation(permit, ("A", 1)))
+    assert without.status_code == 422 and "foreign_permit_no" in without.json["errors"]
+    assert db.session.query(Endorsement).count() == 0
+    today = clock.today().isoformat()
+    read = confirmation(permit, ("A", 1), ExportPermitNumber="za-exp-9", ExportPermitDate=today)
+    done = call("kr_customs", "POST", "/confirmed-quantities", json=read)
+    assert done.status_code == 201, done.json
+    session.expire_all()
+    cleared = db.session.get(Permit, permit.id)
+    assert (cleared.foreign_permit_no, cleared.foreign_permit_date.isoformat()) == ("ZA-EXP-9", today)
 
 
 def test_confirmation_with_a_wrong_token_is_the_same_404(call, world):
@@ -534,7 +551,7 @@ def test_partner_access_matrix(call, world, who, session):
         # (final document, non-final document, confirm on our import, service state)
         "kr_customs": (200, 404, 201, 200),
         "za_ma": (200, 200, 403, 200),
-        "za_customs": (200, 404, 404, 200),
+        "za_customs": (200, 404, 404, 200),  # our import is not South Africa's border
         "fr_ma": (404, 404, 403, 200),
     }[who]
     got = (

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import marshmallow as ma
 
-from registry.commands import CommandSchema, String
+from registry.commands import CommandSchema, Day, String
 from registry.commands.permits import Lines, Quantity
 from registry.i18n import _
 
@@ -58,6 +59,10 @@ class ConfirmQuantities:
     #: Where it was inspected (box 14's port) and the transport document (box 15), when customs says.
     port: str | None = None
     transport_doc: str | None = None
+    #: An Appendix I import issued before the exporting country's permit: that permit, as customs
+    #: reads it at entry (the same as an officer's entry endorsement asks).
+    export_permit_no: str | None = None
+    export_permit_date: date | None = None
 
 
 class PositionSchema(CommandSchema):
@@ -81,6 +86,16 @@ class ConfirmQuantitiesSchema(CommandSchema):
     confirmed = ma.fields.Nested(ConfirmedQuantitiesSchema, required=True, data_key="ConfirmedQuantities")
     port = String(limit=200, load_default=None, allow_none=True, data_key="Port")
     transport_doc = String(limit=100, load_default=None, allow_none=True, data_key="TransportDocument")
+    export_permit_no = String(
+        limit=70,
+        load_default=None,
+        allow_none=True,
+        data_key="ExportPermitNumber",
+        metadata={"description": "entry: the exporting country's permit, when the import permit does not quote it"},
+    )
+    export_permit_date = Day(
+        past=True, load_default=None, allow_none=True, data_key="ExportPermitDate", metadata={"description": "its date"}
+    )
 
     @ma.validates_schema
     def _each_line_once(self, data: dict, **kwargs: Any) -> None:
@@ -94,4 +109,7 @@ class ConfirmQuantitiesSchema(CommandSchema):
     @ma.post_load
     def _build(self, data: dict, **kwargs: Any) -> Any:
         confirmed = data.pop("confirmed")
-        return ConfirmQuantities(**data, positions=tuple(confirmed["positions"]))
+        number = data.get("export_permit_no")
+        return ConfirmQuantities(
+            **{**data, "export_permit_no": number and number.upper()}, positions=tuple(confirmed["positions"])
+        )

@@ -169,7 +169,9 @@ def check(permit: Permit, document: ForeignDocument, today: date) -> dict[str, s
         reasons["copy"] = _("the document is marked as a copy")
     # The partner is the other side: the exporting country on an import, the importing one on an export.
     partner = permit.export_country if direction == "import" else permit.import_country
-    if document.issuer_country and document.issuer_country != partner:
+    if not document.issuer_country:
+        reasons["issuer"] = _("the document does not name the country that issued it (box 6)")
+    elif document.issuer_country != partner:
         reasons["issuer"] = _(
             "the document was issued by %(theirs)s, not by %(partner)s",
             theirs=document.issuer_country,
@@ -221,10 +223,15 @@ def record(
         if reasons:
             raise ValidationFailed(_("the document does not match the application"), reasons)
         before = permit.as_audit()
-        permit.foreign_permit_no = checked.document.number
-        permit.foreign_permit_date = checked.document.issued_on
-        session.flush()
-        foreign_documents.note(session, permit)
+        if permit.number is not None:  # an issued Appendix I import learns its export permit
+            number, day = checked.document.number, checked.document.issued_on
+            assert number is not None and day is not None  # check() gave reasons when missing
+            foreign_documents.learn_after_issue(session, permit, number, day, clock.today())
+        else:
+            permit.foreign_permit_no = checked.document.number
+            permit.foreign_permit_date = checked.document.issued_on
+            session.flush()
+            foreign_documents.note(session, permit)
         audit.record(
             actor,
             "permit.foreign_document",

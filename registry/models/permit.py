@@ -66,6 +66,9 @@ class Permit(Model):
     #: learns its foreign document at the border (Art. III.3).
     foreign_permit_no: Mapped[str | None] = mapped_column(String(70))
     foreign_permit_date: Mapped[date | None]
+    #: Set when the foreign document was learned after issue (an Appendix I import: at the border,
+    #: or from the partner's e-permit): the printed permit stays as issued, without it.
+    foreign_permit_learned_on: Mapped[date | None]
     #: Box 12 on a re-export: the country of origin's permit and its date (the country is origin_country).
     origin_permit_no: Mapped[str | None] = mapped_column(String(70))
     origin_permit_date: Mapped[date | None]
@@ -136,6 +139,7 @@ class Permit(Model):
                 "source_code",
                 "foreign_permit_no",
                 "foreign_permit_date",
+                "foreign_permit_learned_on",
                 "origin_permit_no",
                 "origin_permit_date",
                 "reexport_country",

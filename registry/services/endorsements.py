@@ -158,9 +158,9 @@ def _record_foreign_document(session, permit: Permit, command: Endorse, rows: li
             _("the import permit does not quote the exporting country's permit: record it to clear the goods"),
             errors,
         )
-    permit.foreign_permit_no, permit.foreign_permit_date = command.foreign_permit_no, command.foreign_permit_date
-    session.flush()
-    foreign_documents.note(session, permit)
+    number, day = command.foreign_permit_no, command.foreign_permit_date
+    assert number is not None and day is not None  # refused above when missing
+    foreign_documents.learn_after_issue(session, permit, number, day, clock.today())
 
 
 def _lock_what_moves(session, rows: list[_Row], command: Endorse) -> None:

@@ -45,9 +45,6 @@ DEFAULT_DAYS = 365
 #: The applications a partner Management Authority may see before they are issued.
 NON_FINAL = (PermitState.SUBMITTED, PermitState.APPROVED)
 
-#: Term of the lines whose animals are followed one by one (named at exit by our own officers).
-LIVE = endorsements.LIVE
-
 
 def _ours() -> str:
     return current_app.config["ISSUING_COUNTRY"]
@@ -239,7 +236,12 @@ def non_final_document(actor: Actor, reference: str, country: str, fmt: str = "j
     permit = None
     reference = (reference or "").strip()
     # Ids are 32-bit: a larger number names nothing (and PostgreSQL would refuse to compare it).
-    if reference.isdigit() and int(reference) <= PERMIT_ID_LIMIT and (country or "").strip().upper() == _ours():
+    if (
+        reference.isascii()
+        and reference.isdigit()
+        and int(reference) <= PERMIT_ID_LIMIT
+        and (country or "").strip().upper() == _ours()
+    ):
         permit = db.session.get(Permit, int(reference))
     if (
         permit is None
@@ -256,10 +258,16 @@ def non_final_document(actor: Actor, reference: str, country: str, fmt: str = "j
 
 
 def confirm_quantities(actor: Actor, command: ConfirmQuantities) -> Endorsement:
-    """ConfirmQuantities: customs reports what it cleared; recorded as a customs endorsement.
+    """ConfirmQuantities: our customs (the single window) reports what it cleared at our border;
+    recorded as a customs endorsement, box 14.
+
+    Only this country's customs: box 14 is what crossed *our* border. A foreign customs reporting
+    what arrived on one of our exports would be recorded as our exit, at its port, and count the
+    consignment twice when our officers endorse its real exit; such arrival reports are not taken
+    until they have a record of their own.
 
     :raises Forbidden: the partner is not customs.
-    :raises NotFound: no such document (or the token is wrong), or not one this partner clears.
+    :raises NotFound: no such document (or the token is wrong), or the partner is not our customs.
     :raises Conflict: the permit may not be used (state, validity), or a line would exceed what is
         left; nothing is written.
     :raises ValidationFailed: a line that is not on the document, or live animals leaving.
@@ -267,7 +275,7 @@ def confirm_quantities(actor: Actor, command: ConfirmQuantities) -> Endorsement:
     require(actor, "permit.endorse")
     partner = _partner(actor)
     permit = _final(actor, command.number, command.token, command.country)
-    if partner.country not in (_ours(), permit.import_country):
+    if partner.country != _ours():
         raise NotFound(_("no document with this number and security code"))
     direction = Direction.ENTRY if permit.direction == "import" else Direction.EXIT
     by_no = {line.line_no: line for line in permit.lines}
@@ -276,7 +284,7 @@ def confirm_quantities(actor: Actor, command: ConfirmQuantities) -> Endorsement:
             "live animals leaving the country are named one by one by a customs officer at exit"
         )
         for i, p in enumerate(command.positions)
-        if direction == Direction.EXIT and p.line_no in by_no and by_no[p.line_no].term_code == LIVE
+        if direction == Direction.EXIT and p.line_no in by_no and by_no[p.line_no].term_code == endorsements.LIVE
     }
     if live_exits:
         raise ValidationFailed(_("the confirmation has errors"), live_exits)
@@ -290,6 +298,8 @@ def confirm_quantities(actor: Actor, command: ConfirmQuantities) -> Endorsement:
             transport_doc=command.transport_doc or "-",
             lines=tuple(EndorseLine(line_no=p.line_no, quantity=p.quantity) for p in command.positions),
             endorsed_on=clock.today(),
+            foreign_permit_no=command.export_permit_no,
+            foreign_permit_date=command.export_permit_date,
         ),
     )
 

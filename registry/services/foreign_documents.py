@@ -10,6 +10,7 @@ Called inside the caller's write transaction.
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -18,7 +19,7 @@ from registry.i18n import _
 from registry.machines import PermitState
 from registry.models import ForeignDocumentUse, Permit
 from registry.permissions import Actor
-from registry.services.errors import Conflict
+from registry.services.errors import Conflict, ValidationFailed
 
 #: Applications that no longer claim their foreign document.
 DEAD = (PermitState.WITHDRAWN, PermitState.REFUSED)
@@ -146,6 +147,33 @@ def check_border(session, actor: Actor, permit: Permit, override_reason: str | N
             )
         _override(use, actor, override_reason)
     return use.as_audit()
+
+
+def learn_after_issue(session, permit: Permit, number: str, day: date, today: date) -> None:
+    """Record the foreign document of an import permit issued without it (Appendix I: the import
+    permit is granted first, Art. III.3), learned at the border or from the partner's e-permit.
+
+    Only ever filled in, never changed, and marked as learned: the printed permit stays the
+    document that was issued (its fingerprint is on record). The exporting country grants its
+    permit only once the import permit exists (Art. III.2(d)): one dated before the issue is refused.
+    """
+    if permit.foreign_permit_no is not None:
+        raise Conflict(_("permit %(permit)s already quotes a foreign document", permit=permit.display_number))
+    issued_on = permit.issued_at.date() if permit.issued_at is not None else permit.valid_from
+    if issued_on is not None and day < issued_on:
+        raise ValidationFailed(
+            _("the exporting country's permit predates this import permit"),
+            {
+                "foreign_permit_date": _(
+                    "dated before this import permit was issued (%(day)s): the export permit is granted "
+                    "only once the import permit exists (Art. III.2(d))",
+                    day=issued_on.isoformat(),
+                )
+            },
+        )
+    permit.foreign_permit_no, permit.foreign_permit_date, permit.foreign_permit_learned_on = number, day, today
+    session.flush()
+    note(session, permit)
 
 
 def record_cleared(session, permit: Permit, quantity: Decimal) -> None:

@@ -38,7 +38,7 @@ def parse(args) -> dict:
         if len(value) > 150:
             errors[name] = _("at most %(count)s characters", count=150)
         elif name in ("species", "keeper"):
-            if not value.isdigit() or not 0 < int(value) < 2**31:
+            if not (value.isascii() and value.isdigit()) or not 0 < int(value) < 2**31:
                 errors[name] = _("an id")
             else:
                 found[name] = int(value)
@@ -135,7 +135,7 @@ def link(entry: AuditEntry) -> tuple[str, dict] | None:
 
 def subject_link(kind: str, subject_id: str | None) -> tuple[str, dict] | None:
     """The page of a subject (endpoint and arguments), when it has one."""
-    if subject_id is None or not subject_id.isdigit():
+    if subject_id is None or not (subject_id.isascii() and subject_id.isdigit()):
         return None
     pages = {"animal": ("animals.show", "animal_id"), "permit": ("permits.show", "permit_id")}
     if kind in pages:
@@ -160,7 +160,7 @@ def subject_names(subjects: Iterable[tuple[str, str]]) -> dict[tuple[str, str], 
     number. One query per type; subjects without a row or a name (a draft permit) are left out."""
     wanted: dict[str, set[int]] = {}
     for kind, subject_id in subjects:
-        if kind in _NAMES and str(subject_id).isdigit():
+        if kind in _NAMES and str(subject_id).isascii() and str(subject_id).isdigit():
             wanted.setdefault(kind, set()).add(int(subject_id))
     found = {}
     for kind, ids in wanted.items():
