@@ -203,14 +203,30 @@ def test_parties_countries_must_match_the_countries_of_import_and_export(world):
 
 def test_the_line_takes_the_appendix_of_its_population(world):
     elephant = _species("Loxodonta testis", "I", populations=(("BW NA ZA ZW", "II"),))
-    line = {"species_id": elephant, "quantity": "1"}
-    # From South Africa (its population in Appendix II): the export permit's number and date are needed.
+    line = {"species_id": elephant, "quantity": "1", "origin_country": "ZA"}
+    # Of South Africa's population (Appendix II): the export permit's number and date are needed.
     fields = _refused(_import, world, lines=[line], foreign_permit_date=None)
     assert set(fields) == {"foreign_permit_date"}
     assert _import(world, lines=[line]).lines[0].appendix == "II"
     # A line whose specimens come from Kenya: Appendix I, the import permit comes first.
     kenyan = _import(world, lines=[{**line, "origin_country": "KE"}], foreign_permit_no=None, foreign_permit_date=None)
     assert (kenyan.lines[0].appendix, kenyan.lines[0].origin) == ("I", "KE")
+
+
+def test_a_split_listed_import_names_its_origin_not_its_exporter(world):
+    """South Africa may be re-exporting a Kenyan elephant: its exporter's population (Appendix II)
+    would lower the appendix and lift the Appendix I rules."""
+    elephant = _species("Loxodonta testis", "I", populations=(("BW NA ZA ZW", "II"),))
+    fields = _refused(_import, world, lines=[{"species_id": elephant, "quantity": "1", "purpose_code": "T"}])
+    assert "country of origin" in fields["lines.0.origin_country"]
+    # A species listed as a whole needs no origin to know its appendix.
+    assert _import(world, lines=[{"species_id": world.python, "quantity": "1"}]).lines[0].appendix == "II"
+
+
+def test_an_export_side_document_takes_this_countrys_population(world):
+    own_population = _species("Crocodylus testis", "I", populations=(("KR", "II"),))
+    exported = _export(world, lines=[{"species_id": own_population, "quantity": "1"}])
+    assert exported.lines[0].appendix == "II"
 
 
 # ---------------------------------------------------------------- carried through

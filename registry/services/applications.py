@@ -94,11 +94,18 @@ def _content(session, actor: Actor, application: Application) -> tuple[dict, lis
         if species is None:
             errors[f"lines.{i}.species_id"] = _("no such species")
             continue
-        # The population's appendix (split listings): of the specimen's origin, or, for an import
-        # whose origin is not given, of the country it comes from.
+        # The population's appendix (split listings) is that of the specimen's origin. An import's
+        # exporter may be re-exporting (a Kenyan elephant via South Africa), so its country cannot
+        # stand in: a split-listed import names its origin. An export-side document's specimens
+        # come from here unless it says otherwise.
         origin = line.origin_country or application.origin_country
-        if origin is None and application.doc_type == "import":
-            origin = application.export_country
+        if origin is None and species.populations:
+            if application.doc_type == "import":
+                errors[f"lines.{i}.origin_country"] = _(
+                    "%(species)s is listed by population: give the country of origin (box 12)",
+                    species=species.scientific_name,
+                )
+            origin = own
         appendix = species.appendix_for(origin)
         lines.append(
             PermitLine(
