@@ -9,7 +9,6 @@ the reason), 2 nothing could be checked (unreadable bytes, an unknown format, no
 from __future__ import annotations
 
 import enum
-import importlib
 from dataclasses import dataclass, field
 
 from cryptography import x509
@@ -71,23 +70,21 @@ def verify_pdf(data: bytes, roots: list[bytes]) -> Result:
 
 
 def verify_xml(data: bytes, roots: list[bytes]) -> Result:
-    """The e-permit XML's signature, by registry.epermit when this build has it (imported lazily:
-    ``verify_xml(data, root_pem)`` returns what the document says, and raises
-    ``InvalidDocument`` for a malformed or schema-invalid one, another ValueError for a signature
-    that fails)."""
-    try:
-        epermit = importlib.import_module("registry.epermit")
-        check = epermit.verify_xml
-    except (ImportError, AttributeError):
-        return Result(Status.UNCHECKED, "XML verification not available")
-    unreadable = getattr(epermit, "InvalidDocument", ())
-    try:
-        content = check(data, roots[-1])
-    except unreadable as exc:
-        return Result(Status.UNCHECKED, f"not a readable e-permit: {exc}")
-    except ValueError as exc:
-        return Result(Status.INVALID, str(exc))
-    return Result(Status.VALID, "", _xml_facts(content if isinstance(content, dict) else {}))
+    """The e-permit XML (registry.epermit): well-formed, valid against the schema, signed under one
+    of *roots* (each is tried, as the PDF check trusts every certificate of the trust file)."""
+    from registry import epermit
+
+    refusal = ""
+    for root in roots:
+        try:
+            content = epermit.verify_xml(data, root)
+        except epermit.InvalidDocument as exc:
+            return Result(Status.UNCHECKED, f"not a readable e-permit: {exc}")
+        except epermit.SignatureInvalid as exc:
+            refusal = refusal or str(exc)
+            continue
+        return Result(Status.VALID, "", _xml_facts(content))
+    return Result(Status.INVALID, refusal or "no certificate to check the signature with")
 
 
 #: What a line of an e-permit says, in the order the QR payload prints it.

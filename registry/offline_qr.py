@@ -90,7 +90,7 @@ def read(text: str, public_pem: str) -> dict:
     if not signing.valid(key, DOMAIN + body, base64.b64encode(signature).decode()):
         raise Invalid("the signature does not verify: the payload was changed or not signed by this registry")
     try:
-        found = json.loads(zlib.decompress(body, bufsize=4096))
+        found = json.loads(zlib.decompress(body))
     except (zlib.error, ValueError):
         raise Invalid("the payload is damaged") from None
     if not isinstance(found, dict):

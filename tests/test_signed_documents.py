@@ -7,13 +7,10 @@ import io
 import re
 import shutil
 import subprocess
-import sys
-import types
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from cryptography import x509
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
@@ -205,39 +202,23 @@ def test_verify_cannot_read_a_truncated_or_unknown_file(world, verify, tmp_path)
     assert no_anchor.exit_code == 2 and "pass --trust AUTHORITY.pem" in no_anchor.stderr
 
 
-def test_verify_says_when_xml_verification_is_not_in_this_build(verify, monkeypatch):
-    monkeypatch.setitem(sys.modules, "registry.epermit", None)  # importing it raises ImportError
-    result = verify(b"<?xml version='1.0'?><CITESEPermit/>")
-    assert result.exit_code == 2 and "XML verification not available" in result.stderr
+def test_verify_checks_the_signed_e_permit_xml(world, verify, tmp_path):
+    """The command checks our signed XML: valid; one changed character of the signed content is
+    not valid (exit 1); a broken document is not checked (exit 2); another root does not vouch."""
+    from registry import epermit
 
-
-def test_verify_hands_xml_to_the_epermit_module(app, verify, monkeypatch):
-    """registry.epermit.verify_xml(data, root_pem) answers what the document says, or raises
-    InvalidDocument (unreadable: exit 2) or another ValueError (a failed signature: exit 1)."""
-
-    class InvalidDocument(ValueError):
-        pass
-
-    seen = []
-
-    def verify_xml(data, root_pem):
-        seen.append(root_pem)
-        if b"broken" in data:
-            raise InvalidDocument("line 1: not well-formed")
-        if b"changed" in data:
-            raise ValueError("the document was changed after it was signed")
-        return {"number": "KR/2026/000001", "signed_by": "CN=Document signing", "lines": [{"term_code": "LIV"}]}
-
-    stub = types.SimpleNamespace(verify_xml=verify_xml, InvalidDocument=InvalidDocument)
-    monkeypatch.setitem(sys.modules, "registry.epermit", stub)
-    good = verify(b"<CITESEPermit>signed</CITESEPermit>")
-    assert good.exit_code == 0 and "permit: KR/2026/000001" in good.stdout and "line 1: LIV" in good.stdout
-    # The configured chain's root, as PEM.
-    assert [x509.load_pem_x509_certificate(pem) for pem in seen] == [document_keys.load(app.config).root]
-    changed = verify(b"<CITESEPermit>changed</CITESEPermit>")
-    assert changed.exit_code == 1 and "NOT VALID: the document was changed" in changed.stderr
-    broken = verify(b"<CITESEPermit>broken")
-    assert broken.exit_code == 2 and "not a readable e-permit: line 1" in broken.stderr
+    permit = issued_permit(world)
+    data = epermit.document(permit)
+    good = verify(data)
+    assert good.exit_code == 0, good.output
+    assert f"permit: {permit.number}" in good.stdout and "Psittacus erithacus" in good.stdout
+    changed = verify(data.replace(b"Psittacus erithacus", b"Psittacus erithacuz", 1))
+    assert changed.exit_code == 1 and "NOT VALID" in changed.stderr
+    broken = verify(data[: len(data) // 2])
+    assert broken.exit_code == 2 and "not a readable e-permit" in broken.stderr
+    document_keys.create_dev_ca(tmp_path / "k.pem", tmp_path / "c.pem", organisation="Another Authority")
+    other = verify(data, "--trust", str(tmp_path / "c.pem"))
+    assert other.exit_code == 1, other.output
 
 
 def test_verify_accepts_the_qr_payload_and_rejects_a_changed_one(world, verify):

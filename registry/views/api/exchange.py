@@ -2,8 +2,9 @@
 
 A partner (a country's Management Authority or customs, registry.models.ExchangePartner) calls with
 a token of its own (``Authorization: Bearer wrx_...``): a user's API token opens nothing here, and
-a partner's token opens nothing else. Each partner has its own rate limit; every operation, and
-every refusal, is in the audit log under the partner's name.
+a partner's token opens nothing else. Each partner has its own rate limit; every operation on a
+document, and every refusal of a known partner, is in the audit log under the partner's name (a
+request without a valid token names no one: it is answered 401 and left to the request log).
 """
 
 from __future__ import annotations
