@@ -2,7 +2,8 @@
 the document is issued; its e-permit XML validates against the schema, verifies offline and reads
 back to the permit's own content, and one changed byte is refused; its PDF is signed so that the
 registry's offline check accepts it and refuses one changed byte, and poppler's pdfsig (an
-independent implementation) reports the signature valid."""
+independent implementation) reports the signature valid and the certificate trusted by an NSS
+database holding the authority's root."""
 
 import shutil
 import subprocess
@@ -124,8 +125,12 @@ def test_pdfsig_reports_every_document_types_signature_valid(world, doc_type, tm
     pdfsig = shutil.which("pdfsig")
     if pdfsig is None:
         pytest.fail("poppler's pdfsig is not installed: ./scripts/test installs poppler-utils")
+    from tests.test_signed_documents import _nss_trusting
+
     path = tmp_path / "permit.pdf"
     path.write_bytes(documents.permit_pdf(_issued(world, doc_type)))
-    out = subprocess.run([pdfsig, str(path)], capture_output=True, text=True, timeout=60).stdout
-    verdicts = [line.strip() for line in out.splitlines() if "Signature Validation:" in line]
-    assert verdicts == ["- Signature Validation: Signature is Valid."], out
+    nss = _nss_trusting(_roots()[-1], tmp_path / "nss")
+    out = subprocess.run([pdfsig, "-nssdir", f"sql:{nss}", str(path)], capture_output=True, text=True, timeout=60)
+    lines = [line.strip() for line in out.stdout.splitlines()]
+    assert "- Signature Validation: Signature is Valid." in lines, out.stdout
+    assert "- Certificate Validation: Certificate is Trusted." in lines, out.stdout

@@ -29,12 +29,37 @@ def _tamper(data: bytes) -> bytes:
     return data[:at] + b"X" + data[at + 1 :]
 
 
-def _pdfsig(data: bytes, tmp_path: Path) -> dict[str, str]:
-    """pdfsig's report on the (one) signature of *data*, as its "- Name: value" lines."""
+def _pdfsig(data: bytes, tmp_path: Path, nss: Path | None = None) -> dict[str, str]:
+    """pdfsig's report on the (one) signature of *data*, as its "- Name: value" lines; with *nss*,
+    the certificate is checked against that NSS database's trusted roots."""
     path = tmp_path / "permit.pdf"
     path.write_bytes(data)
-    result = subprocess.run([PDFSIG, str(path)], capture_output=True, text=True, timeout=60)
+    command = [PDFSIG, *(["-nssdir", f"sql:{nss}"] if nss else []), str(path)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
     return dict(re.findall(r"^\s*- ([^:\n]+): (.*)$", result.stdout, re.MULTILINE))
+
+
+def _another_root(tmp_path: Path) -> bytes:
+    document_keys.create_dev_ca(tmp_path / "other-key.pem", tmp_path / "other.pem", organisation="Another Authority")
+    return document_keys.load(
+        {"DOCUMENT_SIGNING_KEY": tmp_path / "other-key.pem", "DOCUMENT_SIGNING_CERT": tmp_path / "other.pem"}
+    ).chain_pems[-1]
+
+
+def _nss_trusting(root_pem: bytes, folder: Path) -> Path:
+    """An NSS database (NSS's certutil) that trusts *root_pem* to issue signing certificates."""
+    certutil = shutil.which("certutil")
+    if certutil is None:
+        pytest.fail("NSS's certutil is not installed: ./scripts/test installs libnss3-tools")
+    folder.mkdir()
+    (folder / "root.pem").write_bytes(root_pem)
+    subprocess.run([certutil, "-N", "-d", f"sql:{folder}", "--empty-password"], check=True, timeout=60)
+    subprocess.run(
+        [certutil, "-A", "-d", f"sql:{folder}", "-n", "root", "-t", "C,C,C", "-a", "-i", str(folder / "root.pem")],
+        check=True,
+        timeout=60,
+    )
+    return folder
 
 
 # ---------------------------------------------------------------- the signature on the served file
@@ -86,11 +111,16 @@ def _authority() -> dict:
 
 @pytest.mark.skipif(PDFSIG is None, reason="poppler's pdfsig is not installed")
 def test_pdfsig_reports_the_signature_valid_and_a_changed_byte_invalid(world, tmp_path):
-    """poppler checks the signature on its own. Certificate trust is not asserted: pdfsig looks for
-    the issuer in an NSS database, and this machine has no certutil to put the test root there."""
+    """poppler checks the signature on its own, and the certificate against an NSS database that
+    trusts the authority's root (and only then: an empty database does not)."""
     signed = documents.permit_pdf(issued_permit(world))
-    report = _pdfsig(signed, tmp_path)
+    nss = _nss_trusting(document_signing.keys().chain_pems[-1], tmp_path / "nss")
+    report = _pdfsig(signed, tmp_path, nss)
     assert report.get("Signature Validation") == "Signature is Valid.", report
+    assert report.get("Certificate Validation") == "Certificate is Trusted.", report
+    stranger = _pdfsig(signed, tmp_path, _nss_trusting(_another_root(tmp_path), tmp_path / "other"))
+    assert stranger.get("Signature Validation") == "Signature is Valid.", stranger
+    assert stranger.get("Certificate Validation") != "Certificate is Trusted.", stranger
     assert report.get("Signature Field Name") == pdf_signature.FIELD_NAME
     assert "document signing" in report.get("Signer Certificate Common Name", "").lower()
     changed = _pdfsig(_tamper(signed), tmp_path)
