@@ -158,6 +158,19 @@ def test_every_operation_documents_its_problems(client):
     assert checked >= 30
 
 
+def test_idempotent_operations_declare_the_key_header(client):
+    """The header is documented where the ``idempotent`` decorator is, next to the other parameters."""
+    spec = client.get("/api/v1/openapi.json").json
+
+    def parameters(path):
+        return [p["name"] for p in spec["paths"][f"/api/v1{path}"]["post"].get("parameters", [])]
+
+    assert parameters("/permits") == ["Idempotency-Key"]
+    assert parameters("/permits/{permit_id}/copy") == ["replace", "Idempotency-Key"]
+    assert parameters("/exchange/confirmed-quantities") == ["Idempotency-Key"]
+    assert "x-idempotent" not in str(spec)
+
+
 def test_the_documented_problems_are_the_ones_answered(raw, world):
     """A sample of the documented answers, really given: 404 on a path id, 415 on a body, 401 on GET."""
     spec = raw(None, "GET", "/openapi.json").json

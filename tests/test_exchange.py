@@ -6,10 +6,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select, update
 
 from registry import clock
 from registry.extensions import db, limiter
-from registry.models import Animal, AuditEntry, Endorsement, ExchangeToken, Permit
+from registry.models import Animal, AuditEntry, Endorsement, ExchangeToken, PartnerIdempotentRequest, Permit
+from registry.models.base import utcnow
 from registry.services import exchange, tokens
 from registry.services.errors import Conflict, ValidationFailed
 from tests import uses
@@ -450,6 +452,74 @@ def test_a_cancelled_permit_is_not_confirmed(call, world):
     assert db.session.query(Endorsement).count() == 0
 
 
+# ---------------------------------------------------------------- retries (Idempotency-Key)
+
+
+def test_a_confirmation_retried_with_its_key_is_recorded_once(call, world, session):
+    """Customs retries after a timeout: the retry gets the first answer, and no second endorsement."""
+    permit = issued_permit(world)  # 3 live parrots into Korea
+    key = {"Idempotency-Key": "ICN-2026-0001"}
+    first = call("kr_customs", "POST", "/confirmed-quantities", json=confirmation(permit, ("A", 1)), headers=key)
+    assert first.status_code == 201 and "Idempotent-Replayed" not in first.headers
+    again = call("kr_customs", "POST", "/confirmed-quantities", json=confirmation(permit, ("A", 1)), headers=key)
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.json == first.json
+    session.expire_all()
+    assert db.session.query(Endorsement).count() == 1 and len(entries("permit.endorse")) == 1
+    # The same key for another confirmation is refused, not taken for the first.
+    other = call("kr_customs", "POST", "/confirmed-quantities", json=confirmation(permit, ("A", 2)), headers=key)
+    assert other.status_code == 422 and "different request" in other.json["errors"]["Idempotency-Key"]
+    session.expire_all()
+    assert db.session.query(Endorsement).count() == 1
+    assert db.session.get(Permit, permit.id).state == "partly_used"
+
+
+def test_partners_keys_are_their_own(call, world, session):
+    imported, exported = issued_permit(world), export_with_feathers(world)
+    key = {"Idempotency-Key": "batch-1"}
+    ours = call("kr_customs", "POST", "/confirmed-quantities", json=confirmation(imported, ("A", 1)), headers=key)
+    theirs = call("za_customs", "POST", "/confirmed-quantities", json=confirmation(exported, ("A", 4)), headers=key)
+    assert ours.status_code == theirs.status_code == 201
+    assert "Idempotent-Replayed" not in theirs.headers and theirs.json["id"] != ours.json["id"]
+    assert db.session.query(Endorsement).count() == 2
+    owners = db.session.scalars(select(PartnerIdempotentRequest.partner_id).order_by("partner_id")).all()
+    assert len(set(owners)) == 2
+
+
+def test_a_refused_confirmation_keeps_no_key(call, world, session):
+    permit = issued_permit(world)  # 3 parrots
+    key = {"Idempotency-Key": "too-many"}
+    refused = call("kr_customs", "POST", "/confirmed-quantities", json=confirmation(permit, ("A", 5)), headers=key)
+    assert refused.status_code == 409
+    session.expire_all()
+    assert db.session.query(PartnerIdempotentRequest).count() == 0
+    # Corrected, the same key runs afresh.
+    fixed = call("kr_customs", "POST", "/confirmed-quantities", json=confirmation(permit, ("A", 3)), headers=key)
+    assert fixed.status_code == 201 and "Idempotent-Replayed" not in fixed.headers
+    assert db.session.query(Endorsement).count() == 1
+
+
+def test_purge_removes_partners_expired_keys(app, call, world, partners, session):
+    permit = issued_permit(world)
+    for key, line in (("old", ("A", 1)), ("fresh", ("A", 2))):
+        done = call(
+            "kr_customs",
+            "POST",
+            "/confirmed-quantities",
+            json=confirmation(permit, line),
+            headers={"Idempotency-Key": key},
+        )
+        assert done.status_code == 201
+    expired = utcnow() - timedelta(hours=app.config["IDEMPOTENCY_KEY_HOURS"], minutes=1)
+    session.execute(
+        update(PartnerIdempotentRequest).where(PartnerIdempotentRequest.key == "old").values(created_at=expired)
+    )
+    session.commit()
+    result = app.test_cli_runner().invoke(args=["idempotency", "purge"])
+    assert result.exit_code == 0 and "deleted 1 " in result.output
+    assert session.scalars(select(PartnerIdempotentRequest.key)).all() == ["fresh"]
+
+
 # ---------------------------------------------------------------- service state, rate limit
 
 
@@ -576,6 +646,9 @@ def test_the_operations_are_in_the_openapi_document(client):
         assert set(answer) == {"application/json", "application/xml"}
     confirm = paths[f"{BASE}/confirmed-quantities"]["post"]
     assert {"201", "401", "403", "404", "409", "415", "422", "429"} <= set(confirm["responses"])
+    (key,) = [p for p in confirm["parameters"] if p["in"] == "header"]
+    assert key["name"] == "Idempotency-Key" and not key["required"]
+    assert "x-idempotent" not in confirm
     body = confirm["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
     assert {"CertificateNumber", "TokenId", "IsoCountryCode", "ConfirmedQuantities"} <= set(
         spec["components"]["schemas"][body]["properties"]

@@ -4,7 +4,7 @@ from registry.models.animal import IDENTIFIER_KINDS, SEXES, Animal, AnimalEvent,
 from registry.models.audit import GENESIS_HASH, AuditCheckpoint, AuditEntry, AuditHead, AuditSubject
 from registry.models.document import ATTACHMENT_KINDS, Attachment
 from registry.models.endorsement import EndorsedLine, Endorsement
-from registry.models.exchange import ExchangePartner, ExchangeToken
+from registry.models.exchange import ExchangePartner, ExchangeToken, PartnerIdempotentRequest
 from registry.models.facility import INSPECTION_RESULTS, Facility, FacilitySpecies, Inspection
 from registry.models.ledger import ForeignDocumentUse
 from registry.models.party import PARTY_KINDS, Party
@@ -38,6 +38,7 @@ __all__ = [
     "Inspection",
     "ExchangePartner",
     "ExchangeToken",
+    "PartnerIdempotentRequest",
     "Facility",
     "FacilitySpecies",
     "ForeignDocumentUse",

@@ -5,6 +5,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry.extensions import Model
 from registry.models.base import UTCDateTime, utcnow
+from registry.models.token import IdempotentAnswer
 
 
 class ExchangePartner(Model):
@@ -64,3 +65,11 @@ class ExchangeToken(Model):
             "expires_at": self.expires_at,
             "revoked_at": self.revoked_at,
         }
+
+
+class PartnerIdempotentRequest(IdempotentAnswer, Model):
+    """The first answer to a partner's POST sent with an Idempotency-Key (a partner is no user, so
+    its keys have a table of their own; registry.services.idempotency serves both)."""
+
+    __tablename__ = "partner_idempotent_request"
+    partner_id: Mapped[int] = mapped_column(ForeignKey("exchange_partner.id"), primary_key=True)

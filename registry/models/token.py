@@ -42,14 +42,19 @@ class ApiToken(Model):
         }
 
 
-class IdempotentRequest(Model):
-    """The first answer to a POST sent with an Idempotency-Key, replayed to its retries."""
+class IdempotentAnswer:
+    """The columns of a stored answer, whoever's key it is (a user's or a partner's)."""
 
-    __tablename__ = "idempotent_request"
-    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), primary_key=True)
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     #: SHA-256 of method, path and body: the same key with another request is an error.
     fingerprint: Mapped[str] = mapped_column(String(64))
     status: Mapped[int | None]
     body: Mapped[str | None] = mapped_column(db.Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class IdempotentRequest(IdempotentAnswer, Model):
+    """The first answer to a user's POST sent with an Idempotency-Key, replayed to its retries."""
+
+    __tablename__ = "idempotent_request"
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), primary_key=True)

@@ -14,6 +14,7 @@ from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 
 from registry.extensions import csrf
+from registry.views.api.common import IDEMPOTENT
 from registry.views.api.schemas import ProblemSchema, Shaped
 from registry.views.errors import title
 
@@ -48,6 +49,26 @@ class ProblemResponses(BasePlugin):
             for status in statuses:
                 if str(status) not in documented:
                     responses[str(status)] = http.HTTPStatus(status).name
+
+
+class IdempotencyKeyHeader(BasePlugin):
+    """Declares the Idempotency-Key header on the operations the ``idempotent`` decorator guards."""
+
+    def operation_helper(self, path=None, operations=None, **kwargs):
+        for operation in (operations or {}).values():
+            if isinstance(operation, dict) and operation.pop(IDEMPOTENT, False):
+                operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY)
+
+
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "1 to 200 characters, unique per change. A retry with the same key and body gets the "
+    "first answer again (header `Idempotent-Replayed: true`) and changes nothing; the same key with "
+    "another body is 422; a refused request keeps no key. Keys are kept 24 hours.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+}
 
 
 class RegistryApi(Api):
@@ -116,7 +137,7 @@ def init_api(app) -> None:
             "security": [{"bearer": []}],
         },
     )
-    api = RegistryApi(app, spec_kwargs={"extra_plugins": [ProblemResponses()]})
+    api = RegistryApi(app, spec_kwargs={"extra_plugins": [ProblemResponses(), IdempotencyKeyHeader()]})
     api.ma_plugin.converter.add_attribute_function(_shaped)
     app.extensions["registry_api"] = api
     app.register_blueprint(docs.bp)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from copy import deepcopy
 from functools import wraps
 
 from flask import Response, abort, g, make_response, request
@@ -17,6 +18,8 @@ from registry.services.errors import ValidationFailed
 from registry.views.helpers import deny, require_actor
 
 SAFE = {"GET", "HEAD", "OPTIONS"}
+#: The mark an ``idempotent`` operation carries in its OpenAPI documentation until it is rendered.
+IDEMPOTENT = "x-idempotent"
 
 
 def authenticate() -> None:
@@ -134,12 +137,11 @@ def idempotent(view):
             return view(*args, **kwargs)
         if not 1 <= len(key) <= 200:
             raise ValidationFailed(_("bad Idempotency-Key"), {"Idempotency-Key": _("1 to 200 characters")})
-        user_id = require_actor().user_id
-        assert user_id is not None  # the API authenticates users by token, never the console
+        owner = require_actor()  # a user, or a partner on the exchange: each has keys of its own
         digest = idempotency.fingerprint(request.method, request.path, request.get_data())
         try:
             with write_transaction() as session:
-                seen = idempotency.claim(session, user_id, key, digest)
+                seen = idempotency.claim(session, owner, key, digest)
                 if seen is not None:
                     replay = Response(seen.body, status=seen.status, mimetype="application/json")
                     replay.headers["Idempotent-Replayed"] = "true"
@@ -147,11 +149,16 @@ def idempotent(view):
                 response = make_response(view(*args, **kwargs))
                 if response.status_code >= 400:
                     raise _Refused(response)
-                idempotency.answer(session, user_id, key, response.status_code, response.get_data(as_text=True))
+                idempotency.answer(session, owner, key, response.status_code, response.get_data(as_text=True))
         except _Refused as refused:
             return refused.response
         return response
 
+    # Marks the operation for the OpenAPI document, which declares the header there
+    # (registry.views.api.IdempotencyKeyHeader): a list of parameters here would replace the others.
+    apidoc = deepcopy(getattr(view, "_apidoc", {}))  # flask-smorest's, copied: the view's stays as it is
+    apidoc.setdefault("manual_doc", {})[IDEMPOTENT] = True
+    wrapper._apidoc = apidoc  # type: ignore[attr-defined]
     return wrapper
 
 

@@ -22,7 +22,7 @@ from registry.permissions import Actor
 from registry.services import exchange
 from registry.services.endorsements import cleared
 from registry.services.verification import STATUS
-from registry.views.api.common import ApiBlueprint
+from registry.views.api.common import ApiBlueprint, idempotent
 from registry.views.api.schemas import EndorsementSchema, Strict
 from registry.views.helpers import require_actor
 
@@ -296,12 +296,14 @@ def get_non_final_document(args):
 
 @blp.post("/exchange/confirmed-quantities")
 @limited
+@idempotent
 @blp.arguments(ConfirmQuantitiesSchema)
 @blp.response(201, EndorsementSchema)
 def confirm_quantities(command):
     """ConfirmQuantities: customs reports the quantity it inspected and cleared on each line; it is
     recorded as a customs endorsement (the permit becomes partly used or used). A quantity beyond
-    what is left is refused (409) and nothing is recorded."""
+    what is left is refused (409) and nothing is recorded. Send an Idempotency-Key to retry safely
+    after a timeout: the retry gets the first answer and records nothing twice."""
     return exchange.confirm_quantities(require_actor(), command)
 
 
