@@ -1,7 +1,7 @@
 """partners' Idempotency-Key answers (issue #14)
 
 Revision ID: d381cae57d03
-Revises: c8a2d4f6e1b7
+Revises: d4b6f8a0c2e3
 Create Date: 2026-12-07 15:00:00
 
 - partner_idempotent_request: the first answer to an exchange partner's POST sent with an
@@ -16,7 +16,7 @@ import registry.models.base
 
 # revision identifiers, used by Alembic.
 revision = 'd381cae57d03'
-down_revision = 'c8a2d4f6e1b7'
+down_revision = 'd4b6f8a0c2e3'
 branch_labels = None
 depends_on = None
 
