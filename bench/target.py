@@ -57,6 +57,10 @@ class Target:
         return {
             "SQLALCHEMY_DATABASE_URI": self.url,
             "AUDIT_SIGNING_KEY": str(self.key),
+            # The development CA the CLI made on first use under the instance path (REGISTRY_INSTANCE_PATH).
+            "DOCUMENT_SIGNING_KEY": str(self.work / "document-signing" / "key.pem"),
+            "DOCUMENT_SIGNING_CERT": str(self.work / "document-signing" / "chain.pem"),
+            "DOCUMENT_KEY_CREATE_IF_MISSING": True,
             "UPLOAD_DIR": str(self.work / "uploads"),
             "SECRET_KEY": SECRET_KEY,
             # One load generator on one address would be answered 429 by the limits a real client meets.

@@ -11,12 +11,16 @@ fingerprint of every copy served later.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import re
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import TypeVar
 
 from asn1crypto import parser as asn1_parser
 from asn1crypto import pem as asn1_pem
@@ -32,7 +36,7 @@ from pyhanko.sign import fields, signers
 from pyhanko.sign.ades.report import AdESIndeterminate, AdESSubIndic
 from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.general import get_pyca_cryptography_hash
-from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.validation import async_validate_pdf_signature
 from pyhanko.sign.validation.errors import SignatureValidationError
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
@@ -123,6 +127,25 @@ class _FixedTimeSigner(signers.PdfSigner):
         return session
 
 
+T = TypeVar("T")
+
+
+def _run(make: Callable[[], Awaitable[T]]) -> T:
+    """Run pyHanko's async work to its end. Its sync wrappers call asyncio.run, which refuses to
+    run inside a thread whose event loop is running (a caller that is itself async; Playwright's
+    sync API in the browser tests): there, the work runs to its end in a thread of its own."""
+
+    async def work() -> T:
+        return await make()
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(work())
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, work()).result()
+
+
 def signing_time(moment: datetime) -> datetime:
     """*moment* as the signature carries it: UTC, whole seconds (what every backend stores alike)."""
     if moment.tzinfo is None:
@@ -146,7 +169,7 @@ def sign(data: bytes, keys: DocumentKeys, *, signed_at: datetime, reason: str, l
         signing_time=moment,
         new_field_spec=fields.SigFieldSpec(sig_field_name=FIELD_NAME),  # no box: an invisible field
     )
-    out = pdf_signer.sign_pdf(_Writer(data, moment))
+    out = _run(lambda: pdf_signer.async_sign_pdf(_Writer(data, moment)))
     return out.getvalue()
 
 
@@ -185,7 +208,7 @@ def verify(data: bytes, trust_roots: list[bytes], at: datetime | None = None) ->
         moment=at,
     )
     try:
-        status = validate_pdf_signature(embedded[0], signer_validation_context=context)
+        status = _run(lambda: async_validate_pdf_signature(embedded[0], signer_validation_context=context))
         who = status.signing_cert.subject.human_friendly
         when = status.signer_reported_dt
         number = _permit_number(reader)

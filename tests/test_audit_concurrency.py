@@ -20,7 +20,7 @@ from registry.services import audit
 from registry.services.context import write_transaction
 from tests import uses
 from tests.conftest import PG_URL
-from tests.test_concurrency import _application
+from tests.test_concurrency import _application, _issue
 
 #: Generous: a thread that has not got there by then is blocked, not slow.
 WAIT = 30
@@ -37,8 +37,7 @@ def _animals(app, count: int) -> list[int]:
     with app.app_context():
         op = Actor.system("setup")
         _, _, permit_id = _application(op, count)
-        for event in ("approve", "issue"):
-            permit = uses.permit_event(op, permit_id, event)
+        permit = _issue(op, permit_id)
         ids = [uses.declare(op, permit.lines[0].id, {}).id for _ in range(count)]
         db.session.remove()
     return ids

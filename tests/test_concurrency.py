@@ -69,11 +69,21 @@ def _application(op: Actor, quantity: int) -> tuple[int, int, int]:
             "purpose_code": "Z",
             "source_code": "C",
             "foreign_permit_no": "ZA-1",
+            "foreign_permit_date": "2026-10-01",
             "lines": [{"species_id": species.id, "quantity": str(quantity)}],
         },
     )
     uses.permit_event(op, p.id, "submit")
     return species.id, applicant, p.id
+
+
+def _issue(op: Actor, permit_id: int):
+    """Approve and issue *permit_id*: issued by an officer of a regional office (box 6)."""
+    issuer = Actor.for_user(
+        users.create_user(op, "issuer", "long enough pw", "ministry_officer", office_code="han-river")
+    )
+    uses.permit_event(op, permit_id, "approve")
+    return uses.permit_event(issuer, permit_id, "issue")
 
 
 def test_concurrent_appends_keep_one_chain(fresh_app):
@@ -141,8 +151,7 @@ def test_parallel_placements_never_exceed_capacity(fresh_app):
         op = Actor.system("setup")
         species, zoo, permit_id = _application(op, THREADS)
         site = uses.register_facility(op, "F-SMALL", "Small aviary", zoo, "x", {species: 2}).id
-        for event in ("approve", "issue"):
-            p = uses.permit_event(op, permit_id, event)
+        p = _issue(op, permit_id)
         entered = []
         for _ in range(THREADS):
             a = uses.declare(op, p.lines[0].id, {})

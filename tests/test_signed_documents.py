@@ -303,3 +303,19 @@ def test_development_creates_the_document_key_on_first_use(app, monkeypatch, tmp
         made = document_signing.keys()
     assert key.exists() and made.certificate.public_key().public_numbers()
     assert f"created a development document-signing CA at {chain}" in caplog.text
+
+
+def test_a_permit_is_signed_and_checked_inside_a_running_event_loop(world):
+    """pyHanko's sync wrappers call asyncio.run, which a running event loop refuses (the browser
+    tests' Playwright runs one while the demo issues permits): signing must not depend on it."""
+    import asyncio
+
+    permit = issued_permit(world)
+    roots = [document_signing.keys().chain_pems[-1]]
+    outside = documents.permit_pdf(permit)
+
+    async def inside():
+        return documents.permit_pdf(permit), pdf_signature.verify(outside, roots)
+
+    signed, verdict = asyncio.run(inside())
+    assert signed == outside and verdict.valid, verdict.reason
