@@ -138,12 +138,16 @@ def test_a_checkpoint_is_signed_every_n_entries(session, world, every):
     start = audit.checkpoint(world.actor("auditor")).seq
     _logins(world, 12)
     head = _head(session)
-    made = session.scalars(select(AuditCheckpoint).where(AuditCheckpoint.seq > start)).all()
+    made = session.scalars(
+        select(AuditCheckpoint).where(AuditCheckpoint.seq > start).order_by(AuditCheckpoint.seq)
+    ).all()
     # Each checkpoint's own entry (the one after it) counts towards the next.
     assert [cp.seq for cp in made] == [start + 5, start + 10, start + 15]
     assert head.seq == start + 16 and head.checkpoint_seq == start + 15
     recorded = session.scalars(
-        select(AuditEntry).where(AuditEntry.seq > start + 1, AuditEntry.action == "audit.checkpoint")
+        select(AuditEntry)
+        .where(AuditEntry.seq > start + 1, AuditEntry.action == "audit.checkpoint")
+        .order_by(AuditEntry.seq)
     )
     assert [(e.seq, e.actor_name, e.object_id) for e in recorded] == [
         (cp.seq + 1, "system:checkpoint", str(cp.id)) for cp in made
