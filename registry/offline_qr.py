@@ -8,7 +8,7 @@ offline reads the fragment and checks the signature. The content is the document
 type, holder, countries, validity and every line. It cannot say whether the permit was cancelled or
 used after it was printed: only the online page can.
 
-A short verification code (``XXXX-XXXX-XXXX``) is printed too, for those without a scanner: it is
+A short verification code (three groups of four characters) is printed too, for those without a scanner: it is
 derived from the permit's secret token, and the online page accepts it in place of the token.
 """
 
